@@ -1,0 +1,328 @@
+/*
+ * msiv wire protocol: the one header shared by msivd, libmsiv and msivctl.
+ *
+ * Transport: AF_UNIX SOCK_SEQPACKET, one message per packet. Every message
+ * is a struct msiv_hdr followed by hdr.len bytes of payload. All integers
+ * are little-endian; structs are fixed width and naturally aligned, with no
+ * implicit padding (the _Static_asserts below pin their sizes). File
+ * descriptors travel as SCM_RIGHTS on the same packet; the number each
+ * opcode carries is fixed (see the command table in daemon/server.c and
+ * msiv_proto_ops[] in lib/proto.c).
+ *
+ * A request carries a client-chosen sequence number; the reply echoes it
+ * with MSIV_F_REPLY set and status = 0 or a negative errno. Events are sent
+ * by the daemon unprompted with MSIV_F_EVENT set, seq = 0 and an event code
+ * in the opcode field.
+ *
+ * Version history (MSIV_PROTO_VERSION):
+ *   1  first version (msiv 0.1).
+ *
+ * Opcode numbers are only ever appended; a retired opcode keeps its number
+ * as a comment saying it is unused. The full protocol is described in
+ * msiv-protocol(7).
+ */
+#ifndef MSIV_PROTOCOL_H
+#define MSIV_PROTOCOL_H
+
+#include <stdint.h>
+
+#define MSIV_PROTO_VERSION 1u
+#define MSIV_PROTO_MAGIC   0x564du /* "MV": first field of every header */
+
+/* The largest packet either side sends or accepts (header + payload). */
+#define MSIV_MSG_MAX 4096u
+#define MSIV_FDS_MAX 8u /* most fds one packet carries (SIM_TRIGGERS) */
+
+#define MSIV_NAME_MAX 32u /* device and tenant names, NUL padded */
+
+struct msiv_hdr {
+	uint16_t magic;   /* MSIV_PROTO_MAGIC */
+	uint16_t version; /* MSIV_PROTO_VERSION of the sender */
+	uint16_t opcode;  /* enum msiv_op, or enum msiv_event with MSIV_F_EVENT */
+	uint16_t flags;   /* MSIV_F_* */
+	uint32_t seq;     /* request sequence, echoed in the reply */
+	uint32_t len;     /* payload bytes following the header */
+	int32_t status;   /* replies: 0 or -errno; requests and events: 0 */
+	uint32_t reserved; /* must be 0 */
+};
+_Static_assert(sizeof(struct msiv_hdr) == 24, "msiv_hdr is 24 bytes");
+
+#define MSIV_F_REPLY 0x0001u
+#define MSIV_F_EVENT 0x0002u
+#define MSIV_F_ALL   (MSIV_F_REPLY | MSIV_F_EVENT)
+
+enum msiv_op {
+	MSIV_OP_HELLO = 1,          /* version/feature negotiation, first message */
+	MSIV_OP_STATUS = 2,         /* daemon summary */
+	MSIV_OP_DEVICE_LIST = 3,    /* devices, paged */
+	MSIV_OP_VFUNC_OPEN = 4,     /* allocate a vfunc of N vectors on a device */
+	MSIV_OP_VFUNC_CLOSE = 5,    /* release a vfunc and its slots */
+	MSIV_OP_VFUNC_ENABLE = 6,   /* MSI-X Enable bit of the virtual function */
+	MSIV_OP_VFUNC_FMASK = 7,    /* MSI-X Function Mask bit */
+	MSIV_OP_VFUNC_RESET = 8,    /* function reset: every vector to reset state */
+	MSIV_OP_VEC_SETUP = 9,      /* message + target eventfd (1 fd) */
+	MSIV_OP_VEC_MASK = 10,
+	MSIV_OP_VEC_UNMASK = 11,
+	MSIV_OP_VEC_RETARGET = 12,  /* new target (1 fd) and/or message, atomically */
+	MSIV_OP_VEC_FREE = 13,
+	MSIV_OP_VEC_QUERY = 14,
+	MSIV_OP_TABLE_WRITE = 15,   /* raw MSI-X table / PBA emulation */
+	MSIV_OP_TABLE_READ = 16,
+	MSIV_OP_VFUNC_LIST = 17,    /* vfuncs, paged (admin: all; tenant: own) */
+	MSIV_OP_VEC_LIST = 18,      /* vectors of one vfunc, paged */
+	MSIV_OP_SESSION_LIST = 19,  /* admin */
+	MSIV_OP_SIM_TRIGGERS = 20,  /* admin: trigger fds of a sim slot range */
+	MSIV_OP_SIM_FIRE = 21,      /* admin: fire a sim slot */
+	MSIV_OP_SHUTDOWN = 22,      /* admin: stop the daemon */
+	MSIV_OP__COUNT              /* keep last */
+};
+
+enum msiv_event {
+	MSIV_EV_MSG_CHANGED = 1,    /* a vector's effective message changed (rule 10) */
+	MSIV_EV_VFUNC_GONE = 2,     /* a vfunc was taken away (device removed, revoked) */
+	MSIV_EV__COUNT
+};
+
+/* Features negotiated in HELLO (none are optional yet). */
+#define MSIV_FEAT_NONE 0u
+
+/* Session rights reported in the HELLO reply. */
+#define MSIV_RIGHT_ADMIN 0x1u
+
+/* Message-update policy of a vfunc (design rule 5). */
+enum msiv_policy {
+	MSIV_POLICY_DEFAULT = 0, /* the device's configured default */
+	MSIV_POLICY_LATCH = 1,
+	MSIV_POLICY_STRICT = 2,
+	MSIV_POLICY_LIVE = 3,
+};
+
+/* MSI-X table geometry (PCI Local Bus spec 3.0, 6.8.2.6-7). */
+#define MSIV_MSIX_ENTRY_SIZE 16u
+#define MSIV_MSIX_ADDR_LO    0u
+#define MSIV_MSIX_ADDR_HI    4u
+#define MSIV_MSIX_DATA       8u
+#define MSIV_MSIX_CTRL       12u
+#define MSIV_MSIX_CTRL_MASKBIT 0x1u
+#define MSIV_VECTORS_MAX     2048u /* MSI-X Table Size field is 11 bits */
+/* Offsets of TABLE_READ/WRITE: the table at 0, the PBA at MSIV_PBA_OFFSET. */
+#define MSIV_PBA_OFFSET      (MSIV_VECTORS_MAX * MSIV_MSIX_ENTRY_SIZE)
+
+/* --- payloads ------------------------------------------------------------ */
+
+struct msiv_hello_req {
+	uint32_t version_min;
+	uint32_t version_max;
+	uint32_t features;
+	uint32_t reserved;
+	char tenant[MSIV_NAME_MAX]; /* empty: the daemon names it from the uid */
+};
+_Static_assert(sizeof(struct msiv_hello_req) == 48, "hello_req");
+
+struct msiv_hello_rep {
+	uint32_t version;
+	uint32_t features;
+	uint32_t rights;   /* MSIV_RIGHT_* */
+	uint32_t reserved;
+	uint64_t session;  /* session id, for listings and logs */
+	char tenant[MSIV_NAME_MAX];
+};
+_Static_assert(sizeof(struct msiv_hello_rep) == 56, "hello_rep");
+
+struct msiv_status_rep {
+	uint32_t version;      /* protocol */
+	uint32_t pid;
+	uint64_t uptime_ms;
+	uint32_t devices;
+	uint32_t sessions;
+	uint32_t vfuncs;
+	uint32_t vectors;      /* vectors of all vfuncs */
+	uint64_t interrupts;   /* trigger wakeups seen by the delivery loop */
+	uint64_t delivered;
+	uint64_t dropped;      /* vfunc disabled or slot unallocated */
+	char loop[MSIV_NAME_MAX]; /* delivery loop in use, e.g. "epoll" */
+	char version_str[MSIV_NAME_MAX];
+};
+_Static_assert(sizeof(struct msiv_status_rep) == 120, "status_rep");
+
+/* Paged listings: the request names a cursor (0 to start), the reply holds
+ * a struct msiv_page followed by count records; next = 0 ends the list. */
+struct msiv_list_req {
+	uint64_t vfunc;  /* VEC_LIST: the vfunc; otherwise 0 */
+	uint32_t cursor;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_list_req) == 16, "list_req");
+
+struct msiv_page {
+	uint32_t count;
+	uint32_t next;
+};
+_Static_assert(sizeof(struct msiv_page) == 8, "page");
+
+struct msiv_device_rec {
+	char name[MSIV_NAME_MAX];
+	char backend[MSIV_NAME_MAX];
+	uint32_t slots;
+	uint32_t slots_used;
+	uint32_t policy;   /* default enum msiv_policy */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_device_rec) == 80, "device_rec");
+
+struct msiv_vfunc_open_req {
+	char device[MSIV_NAME_MAX];
+	uint32_t nvec;
+	uint32_t policy;   /* enum msiv_policy */
+};
+_Static_assert(sizeof(struct msiv_vfunc_open_req) == 40, "vfunc_open_req");
+
+struct msiv_vfunc_open_rep {
+	uint64_t vfunc;
+	uint32_t first_slot;
+	uint32_t policy;   /* the policy in force (DEFAULT resolved) */
+};
+_Static_assert(sizeof(struct msiv_vfunc_open_rep) == 16, "vfunc_open_rep");
+
+/* VFUNC_CLOSE, VFUNC_RESET; VFUNC_ENABLE and VFUNC_FMASK use value. */
+struct msiv_vfunc_req {
+	uint64_t vfunc;
+	uint32_t value;    /* ENABLE: 1 enable/0 disable; FMASK: 1 mask/0 unmask */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_vfunc_req) == 16, "vfunc_req");
+
+/* VEC_MASK, VEC_UNMASK, VEC_FREE, VEC_QUERY. */
+struct msiv_vec_req {
+	uint64_t vfunc;
+	uint32_t vector;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_vec_req) == 16, "vec_req");
+
+#define MSIV_SETUP_UNMASKED 0x1u /* leave the vector unmasked after setup */
+#define MSIV_SETUP_ALL      MSIV_SETUP_UNMASKED
+
+struct msiv_vec_setup_req {
+	uint64_t vfunc;
+	uint32_t vector;
+	uint32_t flags;    /* MSIV_SETUP_* */
+	uint64_t addr;
+	uint32_t data;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_vec_setup_req) == 32, "vec_setup_req");
+
+#define MSIV_RETARGET_TARGET 0x1u /* an eventfd is attached: the new target */
+#define MSIV_RETARGET_MSG    0x2u /* addr/data hold the new message */
+#define MSIV_RETARGET_ALL    (MSIV_RETARGET_TARGET | MSIV_RETARGET_MSG)
+
+struct msiv_vec_retarget_req {
+	uint64_t vfunc;
+	uint32_t vector;
+	uint32_t flags;    /* MSIV_RETARGET_*, at least one */
+	uint64_t addr;
+	uint32_t data;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_vec_retarget_req) == 32, "vec_retarget_req");
+
+#define MSIV_VEC_MASKED    0x01u /* the vector's own mask bit */
+#define MSIV_VEC_PENDING   0x02u /* PBA bit */
+#define MSIV_VEC_TARGET    0x04u /* a target eventfd is attached */
+#define MSIV_VEC_FMASKED   0x08u /* the function is masked */
+#define MSIV_VEC_ENABLED   0x10u /* the function is enabled */
+
+struct msiv_vec_info {
+	uint64_t prog_addr; /* programmed: what table reads return */
+	uint64_t eff_addr;  /* effective: what the device would send */
+	uint32_t prog_data;
+	uint32_t eff_data;
+	uint32_t state;     /* MSIV_VEC_* */
+	uint32_t slot;      /* the device slot backing the vector */
+	uint64_t fired;     /* raw interrupts seen on the slot */
+	uint64_t delivered; /* writes to the target */
+	uint64_t coalesced; /* interrupts folded into a pending bit */
+	uint64_t dropped;   /* interrupts while the function was disabled */
+};
+_Static_assert(sizeof(struct msiv_vec_info) == 64, "vec_info");
+
+/* Records of VEC_LIST: the info of vector index. */
+struct msiv_vec_rec {
+	uint32_t vector;
+	uint32_t reserved;
+	struct msiv_vec_info info;
+};
+_Static_assert(sizeof(struct msiv_vec_rec) == 72, "vec_rec");
+
+#define MSIV_VFUNC_ENABLED 0x1u
+#define MSIV_VFUNC_FMASKED 0x2u
+
+struct msiv_vfunc_rec {
+	uint64_t vfunc;
+	uint64_t session;  /* owning session, 0 if none */
+	char device[MSIV_NAME_MAX];
+	char tenant[MSIV_NAME_MAX];
+	uint32_t nvec;
+	uint32_t first_slot;
+	uint32_t policy;
+	uint32_t flags;    /* MSIV_VFUNC_* */
+};
+_Static_assert(sizeof(struct msiv_vfunc_rec) == 96, "vfunc_rec");
+
+struct msiv_session_rec {
+	uint64_t session;
+	uint32_t pid;
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t rights;
+	uint32_t vfuncs;
+	uint32_t reserved;
+	char tenant[MSIV_NAME_MAX];
+};
+_Static_assert(sizeof(struct msiv_session_rec) == 64, "session_rec");
+
+/* TABLE_WRITE / TABLE_READ: offset into the MSI-X table (0) or the PBA
+ * (MSIV_PBA_OFFSET); size 4 or 8, naturally aligned. */
+struct msiv_table_req {
+	uint64_t vfunc;
+	uint32_t offset;
+	uint32_t size;
+	uint64_t value;    /* WRITE: the value; READ: 0 */
+};
+_Static_assert(sizeof(struct msiv_table_req) == 24, "table_req");
+
+struct msiv_table_rep {
+	uint64_t value;
+};
+_Static_assert(sizeof(struct msiv_table_rep) == 8, "table_rep");
+
+/* SIM_TRIGGERS: the reply carries count fds (count <= MSIV_FDS_MAX). */
+struct msiv_sim_req {
+	char device[MSIV_NAME_MAX];
+	uint32_t slot;
+	uint32_t count;    /* TRIGGERS: fds wanted; FIRE: interrupts to raise */
+};
+_Static_assert(sizeof(struct msiv_sim_req) == 40, "sim_req");
+
+/* Event payloads. */
+struct msiv_ev_msg {
+	uint64_t vfunc;
+	uint32_t vector;
+	uint32_t data;
+	uint64_t addr;
+};
+_Static_assert(sizeof(struct msiv_ev_msg) == 24, "ev_msg");
+
+#define MSIV_GONE_CLOSED  1u /* closed by the daemon (shutdown) */
+#define MSIV_GONE_REVOKED 2u
+#define MSIV_GONE_DEVICE  3u /* the device went away */
+
+struct msiv_ev_gone {
+	uint64_t vfunc;
+	uint32_t reason;   /* MSIV_GONE_* */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_ev_gone) == 16, "ev_gone");
+
+#endif /* MSIV_PROTOCOL_H */

@@ -1,0 +1,116 @@
+/*
+ * Passing file descriptors over the SEQPACKET socket (see fdpass.h). The
+ * only place in msiv that builds or parses SCM_RIGHTS control messages.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <msiv/protocol.h>
+
+#include "fdpass.h"
+
+#define FDPASS_CMSG_SPACE CMSG_SPACE(MSIV_FDS_MAX * sizeof(int))
+
+void
+fdpass_close(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+int
+fdpass_send(int sock, const void *buf, size_t len, const int *fds,
+    size_t nfds, int flags)
+{
+	union {
+		char buf[FDPASS_CMSG_SPACE];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	if (nfds > MSIV_FDS_MAX)
+		return -EINVAL;
+	if (nfds > 0) {
+		memset(&cm, 0, sizeof(cm));
+		msg.msg_control = cm.buf;
+		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
+	do
+		n = sendmsg(sock, &msg, flags | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n != len)
+		return -EMSGSIZE; /* SEQPACKET sends whole packets or none */
+	return 0;
+}
+
+ssize_t
+fdpass_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds,
+    int flags)
+{
+	union {
+		char buf[FDPASS_CMSG_SPACE];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+	int bad = 0;
+
+	*nfds = 0;
+	do
+		n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* Collect every fd that arrived first, so that all are closed on any
+	 * error below. */
+	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		size_t k;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+			bad = 1; /* e.g. SCM_CREDENTIALS we did not ask for */
+			continue;
+		}
+		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (*nfds < MSIV_FDS_MAX)
+				fds[(*nfds)++] = fd;
+			else {
+				close(fd);
+				bad = 1;
+			}
+		}
+	}
+	if (msg.msg_flags & MSG_CTRUNC)
+		bad = 1;
+	if (bad || (msg.msg_flags & MSG_TRUNC)) {
+		fdpass_close(fds, *nfds);
+		*nfds = 0;
+		return bad ? -EBADMSG : -EMSGSIZE;
+	}
+	return n;
+}

@@ -1,0 +1,28 @@
+/*
+ * The one module that passes file descriptors (SCM_RIGHTS) over the
+ * SOCK_SEQPACKET socket. Received fds are close-on-exec
+ * (MSG_CMSG_CLOEXEC); a truncated packet or control message is an error
+ * and every fd that did arrive is closed.
+ */
+#ifndef MSIV_FDPASS_H
+#define MSIV_FDPASS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Send one packet with nfds fds (nfds <= MSIV_FDS_MAX). Returns 0, or
+ * -errno (-EAGAIN if the socket is full and non-blocking). */
+int fdpass_send(int sock, const void *buf, size_t len, const int *fds,
+    size_t nfds, int flags);
+
+/* Receive one packet of at most cap bytes and up to MSIV_FDS_MAX fds.
+ * Returns the packet length (0: orderly close), or -errno: -EMSGSIZE for a
+ * truncated packet, -EBADMSG for a truncated or foreign control message.
+ * *nfds is set to the number of fds stored in fds[]. */
+ssize_t fdpass_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds,
+    int flags);
+
+/* Close n fds (ignoring -1). */
+void fdpass_close(int *fds, size_t n);
+
+#endif /* MSIV_FDPASS_H */

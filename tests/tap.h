@@ -1,0 +1,76 @@
+/*
+ * Minimal TAP producer for the test programs (automake's tap-driver.sh
+ * reads it). Each check is one TAP line; a test program ends with
+ * tap_done(), which prints the plan and returns the exit status.
+ */
+#ifndef MSIV_TAP_H
+#define MSIV_TAP_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int tap_n, tap_failed;
+
+__attribute__((format(printf, 2, 3), unused)) static int
+tap_ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %d - ", cond ? "ok" : "not ok", ++tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!cond)
+		tap_failed++;
+	return cond;
+}
+
+/* Diagnostics go to TAP as comments. */
+__attribute__((format(printf, 1, 2), unused)) static void
+tap_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* Skip the whole program (automake: exit 77 is not TAP; use a plan). */
+__attribute__((noreturn, unused)) static void
+tap_skip_all(const char *why)
+{
+	printf("1..0 # SKIP %s\n", why);
+	fflush(stdout);
+	exit(0);
+}
+
+__attribute__((noreturn, unused)) static void
+tap_bail(const char *why)
+{
+	printf("Bail out! %s\n", why);
+	fflush(stdout);
+	exit(1);
+}
+
+__attribute__((unused)) static int
+tap_done(void)
+{
+	printf("1..%d\n", tap_n);
+	fflush(stdout);
+	return tap_failed ? 1 : 0;
+}
+
+#define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
+#define is_int(got, want, ...) \
+	(tap_ok((long long)(got) == (long long)(want), __VA_ARGS__) || \
+	    (tap_diag("  got %lld, want %lld", (long long)(got), \
+	        (long long)(want)), 0))
+
+#endif /* MSIV_TAP_H */
