@@ -1,0 +1,286 @@
+/*
+ * The virtual MSI-X vector state machine (design.md rules 1-8 and 10).
+ *
+ * Pure logic: no I/O, no allocation, no locking. Callers serialise
+ * operations on one vector and carry out the returned actions; see
+ * vector.h for the terms and deliver.c for the locking protocol.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <msiv/protocol.h>
+
+#include "vector.h"
+
+void
+vector_init(struct vector *v, enum vector_policy policy)
+{
+	memset(v, 0, sizeof(*v));
+	v->policy = (uint8_t)policy;
+	v->flags = VECTOR_F_MASKED; /* MSI-X reset: every entry masked */
+}
+
+bool
+vector_masked(const struct vector *v)
+{
+	return (v->flags & (VECTOR_F_MASKED | VECTOR_F_FMASKED)) != 0 ||
+	    (v->flags & VECTOR_F_ENABLED) == 0;
+}
+
+bool
+vector_deliverable(const struct vector *v)
+{
+	return !vector_masked(v) && (v->flags & VECTOR_F_TARGET) != 0;
+}
+
+/* Make the programmed message effective; announce it if it changed. */
+static unsigned int
+vector_commit(struct vector *v)
+{
+	v->written = 0;
+	if (v->eff_addr == v->prog_addr && v->eff_data == v->prog_data)
+		return 0;
+	v->eff_addr = v->prog_addr;
+	v->eff_data = v->prog_data;
+	return VECTOR_ACT_MSG_CHANGED;
+}
+
+/* Rule 2: a vector that is deliverable with its pending bit set gets
+ * exactly one delivery and the bit clears. */
+static unsigned int
+vector_replay(struct vector *v)
+{
+	if (!vector_deliverable(v) || (v->flags & VECTOR_F_PENDING) == 0)
+		return 0;
+	v->flags &= (uint8_t)~VECTOR_F_PENDING;
+	v->delivered++;
+	return VECTOR_ACT_DELIVER;
+}
+
+/*
+ * Apply a change of flags. Going from masked to unmasked latches the
+ * programmed message (the MSI-X caching model, rule 5) before any replay,
+ * so a replayed interrupt is routed by the message the guest wrote.
+ */
+static unsigned int
+vector_set_flags(struct vector *v, uint8_t set, uint8_t clear)
+{
+	bool was_masked = vector_masked(v);
+	unsigned int act = 0;
+
+	v->flags = (uint8_t)((v->flags | set) & ~clear);
+	if (was_masked && !vector_masked(v))
+		act |= vector_commit(v);
+	return act | vector_replay(v);
+}
+
+unsigned int
+vector_fire(struct vector *v, uint64_t count)
+{
+	v->fired += count;
+	if ((v->flags & VECTOR_F_ENABLED) == 0) {
+		v->dropped += count; /* rule 1: disabled function */
+		return 0;
+	}
+	if (vector_deliverable(v)) {
+		v->delivered++;
+		return VECTOR_ACT_DELIVER;
+	}
+	v->coalesced += count; /* rule 3: one pending bit, however many */
+	v->flags |= VECTOR_F_PENDING;
+	return 0;
+}
+
+unsigned int
+vector_mask(struct vector *v)
+{
+	return vector_set_flags(v, VECTOR_F_MASKED, 0);
+}
+
+unsigned int
+vector_unmask(struct vector *v)
+{
+	return vector_set_flags(v, 0, VECTOR_F_MASKED);
+}
+
+unsigned int
+vector_set_fmask(struct vector *v, bool masked)
+{
+	if (masked)
+		return vector_set_flags(v, VECTOR_F_FMASKED, 0);
+	return vector_set_flags(v, 0, VECTOR_F_FMASKED);
+}
+
+unsigned int
+vector_set_enabled(struct vector *v, bool enabled)
+{
+	if (enabled)
+		return vector_set_flags(v, VECTOR_F_ENABLED, 0);
+	return vector_set_flags(v, 0, VECTOR_F_ENABLED);
+}
+
+unsigned int
+vector_set_target(struct vector *v, bool attached)
+{
+	if (attached)
+		return vector_set_flags(v, VECTOR_F_TARGET, 0);
+	return vector_set_flags(v, 0, VECTOR_F_TARGET);
+}
+
+int
+vector_setup(struct vector *v, uint64_t addr, uint32_t data, bool unmask)
+{
+	unsigned int act;
+
+	if (v->flags & VECTOR_F_TARGET)
+		return -EBUSY;
+	/* Mask first so the whole message lands while the entry is masked
+	 * and the unmask below latches it in one step. */
+	act = vector_set_flags(v, VECTOR_F_MASKED, 0);
+	v->prog_addr = addr;
+	v->prog_data = data;
+	act |= vector_commit(v);
+	act |= vector_set_flags(v, VECTOR_F_TARGET,
+	    unmask ? VECTOR_F_MASKED : 0);
+	return (int)act;
+}
+
+unsigned int
+vector_retarget(struct vector *v, bool new_target, bool msg, uint64_t addr,
+    uint32_t data)
+{
+	uint8_t restore = v->flags & VECTOR_F_MASKED;
+	unsigned int act;
+
+	/* Rule 6: mask -> update -> restore mask with pending replay. The
+	 * caller holds the vector for the whole call, so no interrupt is
+	 * seen between the steps; an interrupt before it went to the old
+	 * target, one after it goes to the new one. */
+	act = vector_set_flags(v, VECTOR_F_MASKED, 0);
+	if (msg) {
+		v->prog_addr = addr;
+		v->prog_data = data;
+		act |= vector_commit(v);
+	}
+	if (new_target)
+		v->flags |= VECTOR_F_TARGET;
+	if (!restore)
+		act |= vector_set_flags(v, 0, VECTOR_F_MASKED);
+	else
+		act |= vector_replay(v);
+	return act;
+}
+
+unsigned int
+vector_free(struct vector *v)
+{
+	uint8_t keep = v->flags & (VECTOR_F_FMASKED | VECTOR_F_ENABLED);
+
+	/* Rule 8: the pending bit goes with the vector. */
+	v->flags = (uint8_t)(keep | VECTOR_F_MASKED);
+	v->prog_addr = 0;
+	v->prog_data = 0;
+	return vector_commit(v);
+}
+
+/* Store one dword of the message; policy decides what becomes effective. */
+static int
+vector_write_msg(struct vector *v, unsigned int off, uint32_t val)
+{
+	bool masked = vector_masked(v);
+
+	if (!masked && v->policy == VECTOR_POLICY_STRICT)
+		return -EBUSY; /* rule 5, strict: mask first */
+	switch (off) {
+	case MSIV_MSIX_ADDR_LO:
+		v->prog_addr = (v->prog_addr & ~(uint64_t)0xffffffffu) | val;
+		v->written |= VECTOR_W_ADDR_LO;
+		break;
+	case MSIV_MSIX_ADDR_HI:
+		v->prog_addr = (v->prog_addr & 0xffffffffu) |
+		    (uint64_t)val << 32;
+		v->written |= VECTOR_W_ADDR_HI;
+		break;
+	default: /* MSIV_MSIX_DATA */
+		v->prog_data = val;
+		v->written |= VECTOR_W_DATA;
+		break;
+	}
+	/*
+	 * Masked, or latch policy: the effective message waits for the next
+	 * unmask. Live policy: it takes effect once the whole message has
+	 * been rewritten (address low, high and data, in any order), or at
+	 * the write of the vector control dword that ends an entry update;
+	 * committing each dword on its own would expose a torn message.
+	 */
+	if (!masked && v->policy == VECTOR_POLICY_LIVE &&
+	    v->written == VECTOR_W_ALL)
+		return (int)vector_commit(v);
+	return 0;
+}
+
+static int
+vector_write_ctrl(struct vector *v, uint32_t val)
+{
+	unsigned int act = 0;
+
+	if (!vector_masked(v) && v->policy == VECTOR_POLICY_LIVE &&
+	    v->written != 0)
+		act = vector_commit(v);
+	/* Only the mask bit is defined; the rest is reserved (6.8.2.9). */
+	if (val & MSIV_MSIX_CTRL_MASKBIT)
+		act |= vector_mask(v);
+	else
+		act |= vector_unmask(v);
+	return (int)act;
+}
+
+int
+vector_table_write(struct vector *v, unsigned int off, unsigned int size,
+    uint64_t value)
+{
+	int r1, r2;
+
+	if (size == 4) {
+		if (off == MSIV_MSIX_CTRL)
+			return vector_write_ctrl(v, (uint32_t)value);
+		return vector_write_msg(v, off, (uint32_t)value);
+	}
+	/* 8-byte access: the address qword, or data + vector control. */
+	if (off == MSIV_MSIX_ADDR_LO) {
+		if (!vector_masked(v) && v->policy == VECTOR_POLICY_STRICT)
+			return -EBUSY;
+		r1 = vector_write_msg(v, MSIV_MSIX_ADDR_LO, (uint32_t)value);
+		r2 = vector_write_msg(v, MSIV_MSIX_ADDR_HI,
+		    (uint32_t)(value >> 32));
+		return r1 | r2;
+	}
+	r1 = vector_write_msg(v, MSIV_MSIX_DATA, (uint32_t)value);
+	if (r1 < 0)
+		return r1;
+	r2 = vector_write_ctrl(v, (uint32_t)(value >> 32));
+	return r1 | r2;
+}
+
+uint64_t
+vector_table_read(const struct vector *v, unsigned int off, unsigned int size)
+{
+	uint32_t ctrl = (v->flags & VECTOR_F_MASKED) ? MSIV_MSIX_CTRL_MASKBIT : 0;
+
+	if (size == 8) {
+		if (off == MSIV_MSIX_ADDR_LO)
+			return v->prog_addr;
+		return (uint64_t)ctrl << 32 | v->prog_data;
+	}
+	switch (off) {
+	case MSIV_MSIX_ADDR_LO:
+		return (uint32_t)v->prog_addr;
+	case MSIV_MSIX_ADDR_HI:
+		return (uint32_t)(v->prog_addr >> 32);
+	case MSIV_MSIX_DATA:
+		return v->prog_data;
+	default:
+		return ctrl;
+	}
+}

@@ -1,0 +1,115 @@
+/*
+ * The virtual MSI-X vector state machine: pure logic, no I/O, no locking.
+ *
+ * One struct vector is one entry of a virtual MSI-X table plus its pending
+ * bit and counters. Every operation returns a set of actions (VECTOR_ACT_*)
+ * that the caller carries out: write the target once, announce the new
+ * effective message. The caller serialises operations on a vector (see the
+ * locking protocol in daemon/deliver.c).
+ *
+ * Terms, following PCI Local Bus 3.0 section 6.8.2 and design.md rules 1-10:
+ *  - "masked" (the entry is masked) = its own mask bit, or the function mask,
+ *    or the function not enabled. MSI-X says an entry is masked if its mask
+ *    bit or the function mask is set; a disabled function sends nothing, so
+ *    it counts too.
+ *  - "deliverable" = not masked and a target attached.
+ *  - programmed message: what was last written (table reads return it);
+ *    effective message: what the device would send. The effective message
+ *    changes only when the entry goes from masked to unmasked (it latches
+ *    the programmed one), on SETUP and RETARGET (whole messages), and under
+ *    the live policy at a commit point (vector_table_write). So it is never
+ *    torn by a sequence of 32-bit writes (rule 5).
+ */
+#ifndef MSIV_VECTOR_H
+#define MSIV_VECTOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum vector_policy {
+	VECTOR_POLICY_LATCH = 1,  /* same numbers as enum msiv_policy */
+	VECTOR_POLICY_STRICT = 2,
+	VECTOR_POLICY_LIVE = 3,
+};
+
+/* Flags of struct vector. */
+#define VECTOR_F_MASKED   0x01u /* the entry's own mask bit */
+#define VECTOR_F_FMASKED  0x02u /* copy of the function mask bit */
+#define VECTOR_F_ENABLED  0x04u /* copy of the function enable bit */
+#define VECTOR_F_TARGET   0x08u /* a target is attached */
+#define VECTOR_F_PENDING  0x10u /* the PBA bit */
+
+/* Live policy: which message dwords were written since the last commit. */
+#define VECTOR_W_ADDR_LO 0x1u
+#define VECTOR_W_ADDR_HI 0x2u
+#define VECTOR_W_DATA    0x4u
+#define VECTOR_W_ALL     0x7u
+
+/* Actions for the caller. */
+#define VECTOR_ACT_DELIVER     0x1u /* write the target once */
+#define VECTOR_ACT_MSG_CHANGED 0x2u /* announce the effective message */
+
+struct vector {
+	uint64_t prog_addr;
+	uint64_t eff_addr;
+	uint32_t prog_data;
+	uint32_t eff_data;
+	uint8_t flags;    /* VECTOR_F_* */
+	uint8_t policy;   /* enum vector_policy */
+	uint8_t written;  /* VECTOR_W_*, live policy only */
+	uint8_t pad[5];
+	uint64_t fired;     /* raw interrupts (trigger counts) */
+	uint64_t delivered; /* target writes */
+	uint64_t coalesced; /* interrupts that set or found the pending bit */
+	uint64_t dropped;   /* interrupts while the function was disabled */
+};
+
+/* Reset state: masked, no target, message 0, not pending. */
+void vector_init(struct vector *v, enum vector_policy policy);
+
+bool vector_masked(const struct vector *v);
+bool vector_deliverable(const struct vector *v);
+
+/* An interrupt (count raw events, >= 1) arrived on the vector's slot.
+ * Rules 1 and 3: deliver if deliverable; else drop it if the function is
+ * disabled, else set the pending bit. */
+unsigned int vector_fire(struct vector *v, uint64_t count);
+
+/* Rule 4 and 2. */
+unsigned int vector_mask(struct vector *v);
+unsigned int vector_unmask(struct vector *v);
+/* Rule 7 (function mask) and rule 1/2 (enable): the function-level bits,
+ * applied to each vector of the vfunc. */
+unsigned int vector_set_fmask(struct vector *v, bool masked);
+unsigned int vector_set_enabled(struct vector *v, bool enabled);
+
+/* SETUP: the vector must have no target (returns -EBUSY otherwise, state
+ * unchanged). The message becomes programmed and effective, the target
+ * attached, the mask bit set unless unmask. Returns actions >= 0. */
+int vector_setup(struct vector *v, uint64_t addr, uint32_t data, bool unmask);
+
+/* RETARGET (rule 6): mask -> update -> restore mask, replaying a pending
+ * interrupt. new_target: a new target is attached (the caller swaps the fd
+ * under the same serialisation); msg: the new message is given. Returns
+ * actions. */
+unsigned int vector_retarget(struct vector *v, bool new_target, bool msg,
+    uint64_t addr, uint32_t data);
+
+/* Attach (true) or detach (false) a target without other changes; attaching
+ * may replay a pending interrupt (rule 2). */
+unsigned int vector_set_target(struct vector *v, bool attached);
+
+/* FREE (rule 8): back to the reset state (the function-level bits and the
+ * counters are kept). Returns MSG_CHANGED if the effective message was not
+ * already zero. */
+unsigned int vector_free(struct vector *v);
+
+/* Raw table access to this vector's 16-byte entry: off is the byte offset
+ * within the entry (0, 4, 8, 12; or 0, 8 with size 8). Writes return
+ * -EBUSY (strict policy, message written while unmasked) or actions. */
+int vector_table_write(struct vector *v, unsigned int off, unsigned int size,
+    uint64_t value);
+uint64_t vector_table_read(const struct vector *v, unsigned int off,
+    unsigned int size);
+
+#endif /* MSIV_VECTOR_H */
