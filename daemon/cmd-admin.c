@@ -1,0 +1,278 @@
+/*
+ * Listings and administration: STATUS, DEVICE_LIST, VFUNC_LIST, VEC_LIST,
+ * SESSION_LIST (paged), and the admin-only SIM_TRIGGERS, SIM_FIRE and
+ * SHUTDOWN. A session without admin rights sees only its own vfuncs and
+ * session; another tenant's vfunc is as absent as one that never existed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+
+int
+cmd_status(struct cmd_ctx *ctx)
+{
+	struct msiv_status_rep *rp = (struct msiv_status_rep *)ctx->rep;
+	struct deliver_stats st;
+
+	deliver_get_stats(&st);
+	rp->version = MSIV_PROTO_VERSION;
+	rp->pid = (uint32_t)getpid();
+	rp->uptime_ms = server_uptime_ms();
+	rp->devices = device_count();
+	rp->sessions = session_count();
+	rp->vfuncs = vfunc_count();
+	rp->vectors = vfunc_vector_count();
+	rp->interrupts = st.interrupts;
+	rp->delivered = st.delivered;
+	rp->dropped = st.dropped;
+	(void)msiv_name_put(rp->loop, deliver_loop_name());
+	(void)msiv_name_put(rp->version_str, PACKAGE_VERSION);
+	return 0;
+}
+
+/*
+ * Paged listings: the cursor is the index of the first record wanted.
+ * page_add() returns a record slot while the page has room, NULL once it
+ * is full (then the page says where to continue).
+ */
+struct page {
+	struct cmd_ctx *ctx;
+	size_t recsz;
+	uint32_t cursor;
+	uint32_t index;   /* of the next record offered */
+	uint32_t count;
+	int full;
+};
+
+static void
+page_init(struct page *p, struct cmd_ctx *ctx, size_t recsz)
+{
+	const struct msiv_list_req *rq = ctx->req;
+
+	memset(p, 0, sizeof(*p));
+	p->ctx = ctx;
+	p->recsz = recsz;
+	p->cursor = rq->cursor;
+}
+
+static void *
+page_add(struct page *p)
+{
+	unsigned char *rec;
+
+	if (p->full)
+		return NULL;
+	if (p->index++ < p->cursor)
+		return NULL;
+	if (sizeof(struct msiv_page) + (p->count + 1) * p->recsz > CMD_REP_MAX) {
+		p->full = 1;
+		return NULL;
+	}
+	rec = p->ctx->rep + sizeof(struct msiv_page) + p->count++ * p->recsz;
+	memset(rec, 0, p->recsz);
+	return rec;
+}
+
+static int
+page_done(struct page *p)
+{
+	struct msiv_page pg = {
+		.count = p->count,
+		.next = p->full ? p->cursor + p->count : 0,
+	};
+
+	memcpy(p->ctx->rep, &pg, sizeof(pg));
+	p->ctx->replen = (uint32_t)(sizeof(pg) + p->count * p->recsz);
+	return 0;
+}
+
+static int
+page_check(struct cmd_ctx *ctx, int want_vfunc)
+{
+	const struct msiv_list_req *rq = ctx->req;
+
+	if (rq->reserved != 0 || (!want_vfunc && rq->vfunc != 0))
+		return -EINVAL;
+	return 0;
+}
+
+int
+cmd_device_list(struct cmd_ctx *ctx)
+{
+	struct device *dev;
+	struct page p;
+	int r;
+
+	if ((r = page_check(ctx, 0)) < 0)
+		return r;
+	page_init(&p, ctx, sizeof(struct msiv_device_rec));
+	TAILQ_FOREACH(dev, &devices, entry) {
+		struct msiv_device_rec *rec = page_add(&p);
+
+		if (rec == NULL)
+			continue;
+		memcpy(rec->name, dev->name, sizeof(rec->name));
+		(void)msiv_name_put(rec->backend, dev->ops->name);
+		rec->slots = dev->nslots;
+		rec->slots_used = dev->used;
+		rec->policy = (uint32_t)dev->policy;
+	}
+	return page_done(&p);
+}
+
+static int
+cmd_visible(const struct session *s, const struct vfunc *vf)
+{
+	return (s->rights & MSIV_RIGHT_ADMIN) || vf->session == s;
+}
+
+int
+cmd_vfunc_list(struct cmd_ctx *ctx)
+{
+	struct vfunc *vf;
+	struct page p;
+	int r;
+
+	if ((r = page_check(ctx, 0)) < 0)
+		return r;
+	page_init(&p, ctx, sizeof(struct msiv_vfunc_rec));
+	TAILQ_FOREACH(vf, &vfuncs, entry) {
+		struct msiv_vfunc_rec *rec;
+
+		if (!cmd_visible(ctx->s, vf) || (rec = page_add(&p)) == NULL)
+			continue;
+		rec->vfunc = vf->id;
+		rec->session = vf->session != NULL ? vf->session->id : 0;
+		memcpy(rec->device, vf->dev->name, sizeof(rec->device));
+		memcpy(rec->tenant, vf->tenant, sizeof(rec->tenant));
+		rec->nvec = vf->nvec;
+		rec->first_slot = vf->first;
+		rec->policy = (uint32_t)vf->policy;
+		rec->flags = (vf->enabled ? MSIV_VFUNC_ENABLED : 0) |
+		    (vf->fmasked ? MSIV_VFUNC_FMASKED : 0);
+	}
+	return page_done(&p);
+}
+
+int
+cmd_vec_list(struct cmd_ctx *ctx)
+{
+	const struct msiv_list_req *rq = ctx->req;
+	struct vfunc *vf = vfunc_find(rq->vfunc);
+	struct page p;
+	int r;
+
+	if ((r = page_check(ctx, 1)) < 0)
+		return r;
+	if (vf == NULL || !cmd_visible(ctx->s, vf))
+		return -ENOENT;
+	page_init(&p, ctx, sizeof(struct msiv_vec_rec));
+	for (uint32_t i = 0; i < vf->nvec; i++) {
+		struct msiv_vec_rec *rec = page_add(&p);
+
+		if (rec == NULL)
+			continue;
+		rec->vector = i;
+		vfunc_vec_info(vf, i, &rec->info);
+	}
+	return page_done(&p);
+}
+
+int
+cmd_session_list(struct cmd_ctx *ctx)
+{
+	struct session *s;
+	struct page p;
+	int r;
+
+	if ((r = page_check(ctx, 0)) < 0)
+		return r;
+	page_init(&p, ctx, sizeof(struct msiv_session_rec));
+	TAILQ_FOREACH(s, &sessions, entry) {
+		struct msiv_session_rec *rec;
+
+		if ((!(ctx->s->rights & MSIV_RIGHT_ADMIN) && s != ctx->s) ||
+		    (rec = page_add(&p)) == NULL)
+			continue;
+		rec->session = s->id;
+		rec->pid = (uint32_t)s->pid;
+		rec->uid = s->uid;
+		rec->gid = s->gid;
+		rec->rights = s->rights;
+		rec->vfuncs = s->nvfuncs;
+		memcpy(rec->tenant, s->tenant, sizeof(rec->tenant));
+	}
+	return page_done(&p);
+}
+
+/* The sim device and slot range a SIM_* request names. */
+static int
+cmd_sim_lookup(struct cmd_ctx *ctx, uint32_t maxcount, struct device **out)
+{
+	const struct msiv_sim_req *rq = ctx->req;
+	struct device *dev;
+
+	if (msiv_name_check(rq->device) < 0)
+		return -EINVAL;
+	if ((dev = device_find(rq->device)) == NULL)
+		return -ENODEV;
+	if (rq->count == 0 || rq->count > maxcount || rq->slot >= dev->nslots)
+		return -EINVAL;
+	*out = dev;
+	return 0;
+}
+
+int
+cmd_sim_triggers(struct cmd_ctx *ctx)
+{
+	const struct msiv_sim_req *rq = ctx->req;
+	struct device *dev;
+	int r;
+
+	if ((r = cmd_sim_lookup(ctx, MSIV_FDS_MAX, &dev)) < 0)
+		return r;
+	if (rq->count > dev->nslots - rq->slot)
+		return -EINVAL;
+	if (dev->ops->trigger_dup == NULL)
+		return -EOPNOTSUPP;
+	for (uint32_t i = 0; i < rq->count; i++) {
+		int fd = dev->ops->trigger_dup(dev, rq->slot + i);
+
+		if (fd < 0)
+			return fd; /* the server closes those already taken */
+		ctx->repfds[ctx->nrepfds++] = fd;
+	}
+	return 0;
+}
+
+int
+cmd_sim_fire(struct cmd_ctx *ctx)
+{
+	const struct msiv_sim_req *rq = ctx->req;
+	struct device *dev;
+	int r;
+
+	if ((r = cmd_sim_lookup(ctx, UINT32_MAX, &dev)) < 0)
+		return r;
+	if (dev->ops->fire == NULL)
+		return -EOPNOTSUPP;
+	return dev->ops->fire(dev, rq->slot, rq->count);
+}
+
+int
+cmd_shutdown(struct cmd_ctx *ctx)
+{
+	log_info("shutdown requested by session %llu (pid %d, uid %u)",
+	    (unsigned long long)ctx->s->id, (int)ctx->s->pid,
+	    (unsigned)ctx->s->uid);
+	server_request_stop();
+	return 0;
+}

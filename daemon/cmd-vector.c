@@ -1,0 +1,266 @@
+/*
+ * Vector commands, typed and raw (design.md section 2): VEC_SETUP,
+ * VEC_MASK / VEC_UNMASK (rules 2 and 4), VEC_RETARGET (rule 6), VEC_FREE
+ * (rule 8), VEC_QUERY, and TABLE_WRITE / TABLE_READ, which emulate the
+ * MSI-X table and PBA at their byte offsets (rule 5). Both paths drive the
+ * same state machine (vector.c) under the slot lock (deliver.c).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server.h"
+
+/* The vfunc and vector a VEC_* request names. */
+static int
+cmd_vec_lookup(struct cmd_ctx *ctx, uint64_t id, uint32_t vector,
+    struct vfunc **vf)
+{
+	int r = session_vfunc(ctx->s, id, vf);
+
+	if (r < 0)
+		return r;
+	return vector < (*vf)->nvec ? 0 : -EINVAL;
+}
+
+/*
+ * Take the request's fd as a target. It must be an eventfd (a pipe or a
+ * file is refused: the daemon writes 8-byte counters to it). It is made
+ * non-blocking so that a client cannot stall the delivery loop with a
+ * saturated counter. Returns the fd (now owned by the caller) or -errno.
+ */
+static int
+cmd_take_target(struct cmd_ctx *ctx)
+{
+	char path[32], link[64];
+	int fd = ctx->fds[0], fl;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -EBADF;
+	link[n] = '\0';
+	if (strcmp(link, "anon_inode:[eventfd]") != 0)
+		return -EINVAL;
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	ctx->fds[0] = -1;
+	return fd;
+}
+
+int
+cmd_vec_setup(struct cmd_ctx *ctx)
+{
+	const struct msiv_vec_setup_req *rq = ctx->req;
+	struct vfunc *vf;
+	struct slot *s;
+	int r, fd;
+
+	if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
+		return r;
+	if ((rq->flags & ~MSIV_SETUP_ALL) != 0 || rq->reserved != 0)
+		return -EINVAL;
+	if ((fd = cmd_take_target(ctx)) < 0)
+		return fd;
+	s = vfunc_vec_lock(vf, rq->vector);
+	r = vector_setup(&s->vec, rq->addr, rq->data,
+	    (rq->flags & MSIV_SETUP_UNMASKED) != 0);
+	if (r >= 0)
+		s->target = fd; /* before a replay goes out */
+	vfunc_vec_done(vf, rq->vector, r >= 0 ? (unsigned int)r : 0);
+	if (r < 0)
+		close(fd);
+	return r < 0 ? r : 0;
+}
+
+static int
+cmd_vec_simple(struct cmd_ctx *ctx, unsigned int (*op)(struct vector *))
+{
+	const struct msiv_vec_req *rq = ctx->req;
+	struct vfunc *vf;
+	struct slot *s;
+	int r;
+
+	if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
+		return r;
+	if (rq->reserved != 0)
+		return -EINVAL;
+	s = vfunc_vec_lock(vf, rq->vector);
+	vfunc_vec_done(vf, rq->vector, op(&s->vec));
+	return 0;
+}
+
+int
+cmd_vec_mask(struct cmd_ctx *ctx)
+{
+	return cmd_vec_simple(ctx, vector_mask);
+}
+
+int
+cmd_vec_unmask(struct cmd_ctx *ctx)
+{
+	return cmd_vec_simple(ctx, vector_unmask);
+}
+
+int
+cmd_vec_free(struct cmd_ctx *ctx)
+{
+	const struct msiv_vec_req *rq = ctx->req;
+	struct vfunc *vf;
+	struct slot *s;
+	int r, old;
+
+	if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
+		return r;
+	if (rq->reserved != 0)
+		return -EINVAL;
+	s = vfunc_vec_lock(vf, rq->vector);
+	old = s->target;
+	s->target = -1;
+	vfunc_vec_done(vf, rq->vector, vector_free(&s->vec));
+	if (old >= 0)
+		close(old);
+	return 0;
+}
+
+int
+cmd_vec_retarget(struct cmd_ctx *ctx)
+{
+	const struct msiv_vec_retarget_req *rq = ctx->req;
+	bool new_target = (rq->flags & MSIV_RETARGET_TARGET) != 0;
+	struct vfunc *vf;
+	struct slot *s;
+	unsigned int act;
+	int r, fd = -1, old = -1;
+
+	if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
+		return r;
+	if (rq->flags == 0 || (rq->flags & ~MSIV_RETARGET_ALL) != 0 ||
+	    rq->reserved != 0)
+		return -EINVAL;
+	if (new_target && (fd = cmd_take_target(ctx)) < 0)
+		return fd;
+	/* Rule 6: the whole mask -> update -> restore runs under the lock,
+	 * with the fd swapped inside it; the old target is closed after. */
+	s = vfunc_vec_lock(vf, rq->vector);
+	act = vector_retarget(&s->vec, new_target,
+	    (rq->flags & MSIV_RETARGET_MSG) != 0, rq->addr, rq->data);
+	if (new_target) {
+		old = s->target;
+		s->target = fd;
+	}
+	vfunc_vec_done(vf, rq->vector, act);
+	if (old >= 0)
+		close(old);
+	return 0;
+}
+
+int
+cmd_vec_query(struct cmd_ctx *ctx)
+{
+	const struct msiv_vec_req *rq = ctx->req;
+	struct msiv_vec_info *info = (struct msiv_vec_info *)ctx->rep;
+	struct vfunc *vf;
+	int r;
+
+	if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
+		return r;
+	if (rq->reserved != 0)
+		return -EINVAL;
+	vfunc_vec_info(vf, rq->vector, info);
+	return 0;
+}
+
+/*
+ * Decode a table/PBA access: size 4 or 8, naturally aligned, inside the
+ * vfunc's table (16 bytes per vector) or PBA (one bit per vector, in
+ * qwords). Returns 1 for the table, 0 for the PBA, or -EINVAL.
+ */
+static int
+cmd_table_where(const struct vfunc *vf, uint32_t off, uint32_t size)
+{
+	uint32_t pba_len = (vf->nvec + 63) / 64 * 8;
+
+	if ((size != 4 && size != 8) || off % size != 0)
+		return -EINVAL;
+	if (off < MSIV_PBA_OFFSET)
+		return off + size <= vf->nvec * MSIV_MSIX_ENTRY_SIZE ? 1 :
+		    -EINVAL;
+	return off - MSIV_PBA_OFFSET + size <= pba_len ? 0 : -EINVAL;
+}
+
+static int
+cmd_table_lookup(struct cmd_ctx *ctx, struct vfunc **vf)
+{
+	const struct msiv_table_req *rq = ctx->req;
+	int r = session_vfunc(ctx->s, rq->vfunc, vf);
+
+	if (r < 0)
+		return r;
+	return cmd_table_where(*vf, rq->offset, rq->size);
+}
+
+int
+cmd_table_write(struct cmd_ctx *ctx)
+{
+	const struct msiv_table_req *rq = ctx->req;
+	uint32_t vector = rq->offset / MSIV_MSIX_ENTRY_SIZE;
+	struct vfunc *vf;
+	struct slot *s;
+	int r;
+
+	if ((r = cmd_table_lookup(ctx, &vf)) < 0)
+		return r;
+	if (r == 0)
+		return 0; /* the PBA is read only: writes are ignored */
+	if (rq->size == 4 && (rq->value >> 32) != 0)
+		return -EINVAL;
+	s = vfunc_vec_lock(vf, vector);
+	r = vector_table_write(&s->vec, rq->offset % MSIV_MSIX_ENTRY_SIZE,
+	    rq->size, rq->value);
+	vfunc_vec_done(vf, vector, r > 0 ? (unsigned int)r : 0);
+	return r < 0 ? r : 0;
+}
+
+int
+cmd_table_read(struct cmd_ctx *ctx)
+{
+	const struct msiv_table_req *rq = ctx->req;
+	struct msiv_table_rep *rp = (struct msiv_table_rep *)ctx->rep;
+	struct vfunc *vf;
+	struct slot *s;
+	int r;
+
+	if ((r = cmd_table_lookup(ctx, &vf)) < 0)
+		return r;
+	if (rq->value != 0)
+		return -EINVAL;
+	if (r == 1) {
+		uint32_t vector = rq->offset / MSIV_MSIX_ENTRY_SIZE;
+
+		s = vfunc_vec_lock(vf, vector);
+		rp->value = vector_table_read(&s->vec,
+		    rq->offset % MSIV_MSIX_ENTRY_SIZE, rq->size);
+		vfunc_vec_done(vf, vector, 0);
+		return 0;
+	}
+	/* PBA: bit i of the array is vector i's pending bit. */
+	rp->value = 0;
+	for (uint32_t bit = 0; bit < rq->size * 8; bit++) {
+		uint32_t vector = (rq->offset - MSIV_PBA_OFFSET) * 8 + bit;
+
+		if (vector >= vf->nvec)
+			break;
+		s = vfunc_vec_lock(vf, vector);
+		if (s->vec.flags & VECTOR_F_PENDING)
+			rp->value |= (uint64_t)1 << bit;
+		vfunc_vec_done(vf, vector, 0);
+	}
+	return 0;
+}

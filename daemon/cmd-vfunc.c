@@ -1,0 +1,188 @@
+/*
+ * Session and virtual-function commands: HELLO, VFUNC_OPEN, VFUNC_CLOSE,
+ * VFUNC_ENABLE (rules 1 and 2), VFUNC_FMASK (rule 7), VFUNC_RESET (rule 8).
+ * Function-level bits are applied to every vector of the vfunc under each
+ * vector's lock, so the acknowledgement covers all of them (rule 4).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+
+int
+cmd_hello(struct cmd_ctx *ctx)
+{
+	const struct msiv_hello_req *rq = ctx->req;
+	struct msiv_hello_rep *rp = (struct msiv_hello_rep *)ctx->rep;
+	struct session *s = ctx->s;
+
+	if (s->hello)
+		return -EALREADY;
+	if (rq->reserved != 0 || rq->version_min > rq->version_max)
+		return -EINVAL;
+	if (rq->version_min > MSIV_PROTO_VERSION || rq->version_max < 1)
+		return -EPROTONOSUPPORT;
+	if (rq->tenant[0] == '\0')
+		snprintf(s->tenant, sizeof(s->tenant), "uid-%u",
+		    (unsigned)s->uid);
+	else if (msiv_name_check(rq->tenant) < 0)
+		return -EINVAL;
+	else
+		memcpy(s->tenant, rq->tenant, sizeof(s->tenant));
+	s->hello = 1;
+	rp->version = MSIV_PROTO_VERSION;
+	rp->features = MSIV_FEAT_NONE;
+	rp->rights = s->rights;
+	rp->session = s->id;
+	memcpy(rp->tenant, s->tenant, sizeof(rp->tenant));
+	log_info("session %llu: pid %d uid %u tenant %s%s",
+	    (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
+	    s->tenant, s->rights & MSIV_RIGHT_ADMIN ? " (admin)" : "");
+	return 0;
+}
+
+int
+cmd_vfunc_open(struct cmd_ctx *ctx)
+{
+	const struct msiv_vfunc_open_req *rq = ctx->req;
+	struct msiv_vfunc_open_rep *rp = (struct msiv_vfunc_open_rep *)ctx->rep;
+	struct session *s = ctx->s;
+	enum vector_policy policy;
+	struct device *dev;
+	struct vfunc *vf;
+	int r;
+
+	if (msiv_name_check(rq->device) < 0)
+		return -EINVAL;
+	if ((dev = device_find(rq->device)) == NULL)
+		return -ENODEV;
+	if (rq->nvec == 0 || rq->nvec > MSIV_VECTORS_MAX)
+		return -EINVAL;
+	switch (rq->policy) {
+	case MSIV_POLICY_DEFAULT:
+		policy = dev->policy;
+		break;
+	case MSIV_POLICY_LATCH:
+	case MSIV_POLICY_STRICT:
+	case MSIV_POLICY_LIVE:
+		policy = (enum vector_policy)rq->policy;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (s->nvfuncs >= server_conf()->max_vfuncs_per_session)
+		return -EDQUOT;
+	if ((r = vfunc_open(s, dev, rq->nvec, policy, &vf)) < 0)
+		return r;
+	TAILQ_INSERT_TAIL(&s->vfuncs, vf, sentry);
+	s->nvfuncs++;
+	rp->vfunc = vf->id;
+	rp->first_slot = vf->first;
+	rp->policy = (uint32_t)policy;
+	log_info("session %llu: vfunc %016llx: %u vectors on %s slots %u-%u, "
+	    "%s policy", (unsigned long long)s->id, (unsigned long long)vf->id,
+	    vf->nvec, dev->name, vf->first, vf->first + vf->nvec - 1,
+	    conf_policy_name(policy));
+	return 0;
+}
+
+/* The vfunc a VFUNC_* request names, with its value checked: 0 or 1 for
+ * ENABLE and FMASK, 0 (unused) for CLOSE and RESET. */
+static int
+cmd_vfunc_req(struct cmd_ctx *ctx, uint32_t maxvalue, struct vfunc **vf)
+{
+	const struct msiv_vfunc_req *rq = ctx->req;
+
+	if (rq->reserved != 0 || rq->value > maxvalue)
+		return -EINVAL;
+	return session_vfunc(ctx->s, rq->vfunc, vf);
+}
+
+int
+cmd_vfunc_close(struct cmd_ctx *ctx)
+{
+	struct vfunc *vf;
+	int r;
+
+	if ((r = cmd_vfunc_req(ctx, 0, &vf)) < 0)
+		return r;
+	log_info("session %llu: vfunc %016llx closed",
+	    (unsigned long long)ctx->s->id, (unsigned long long)vf->id);
+	TAILQ_REMOVE(&ctx->s->vfuncs, vf, sentry);
+	ctx->s->nvfuncs--;
+	vfunc_close(vf);
+	return 0;
+}
+
+/* Set a function-level bit (MSI-X Enable or Function Mask) on every vector,
+ * each under its own lock; the reply goes out once all are done. */
+static int
+cmd_vfunc_bit(struct cmd_ctx *ctx, bool *bit,
+    unsigned int (*op)(struct vector *, bool), struct vfunc *vf)
+{
+	const struct msiv_vfunc_req *rq = ctx->req;
+
+	*bit = rq->value != 0;
+	for (uint32_t i = 0; i < vf->nvec; i++) {
+		struct slot *sl = vfunc_vec_lock(vf, i);
+
+		vfunc_vec_done(vf, i, op(&sl->vec, *bit));
+	}
+	return 0;
+}
+
+int
+cmd_vfunc_enable(struct cmd_ctx *ctx)
+{
+	struct vfunc *vf;
+	int r;
+
+	if ((r = cmd_vfunc_req(ctx, 1, &vf)) < 0)
+		return r;
+	return cmd_vfunc_bit(ctx, &vf->enabled, vector_set_enabled, vf);
+}
+
+int
+cmd_vfunc_fmask(struct cmd_ctx *ctx)
+{
+	struct vfunc *vf;
+	int r;
+
+	if ((r = cmd_vfunc_req(ctx, 1, &vf)) < 0)
+		return r;
+	return cmd_vfunc_bit(ctx, &vf->fmasked, vector_set_fmask, vf);
+}
+
+int
+cmd_vfunc_reset(struct cmd_ctx *ctx)
+{
+	struct vfunc *vf;
+	int r;
+
+	if ((r = cmd_vfunc_req(ctx, 0, &vf)) < 0)
+		return r;
+	vf->enabled = false;
+	vf->fmasked = false;
+	for (uint32_t i = 0; i < vf->nvec; i++) {
+		struct slot *sl = vfunc_vec_lock(vf, i);
+		int old = sl->target;
+		unsigned int act;
+
+		/* Rule 8: pending state goes; nothing is delivered after
+		 * the acknowledgement (the function is disabled). */
+		act = vector_free(&sl->vec);
+		act |= vector_set_fmask(&sl->vec, false);
+		act |= vector_set_enabled(&sl->vec, false);
+		sl->target = -1;
+		vfunc_vec_done(vf, i, act);
+		if (old >= 0)
+			close(old);
+	}
+	return 0;
+}

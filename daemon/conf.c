@@ -1,0 +1,235 @@
+/*
+ * msivd.conf parsing (see conf.h and msivd.conf(5)). The file is INI:
+ *
+ *   [msivd]                 daemon settings
+ *   [device NAME]           one device per section
+ *
+ * Unknown sections and keys are errors, so that a typo is not silently
+ * ignored on a host that depends on it.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "proto.h"
+
+struct conf_parse {
+	struct conf *c;
+	char *err;
+	size_t errlen;
+};
+
+const char *
+conf_policy_name(enum vector_policy p)
+{
+	switch (p) {
+	case VECTOR_POLICY_LATCH:
+		return "latch";
+	case VECTOR_POLICY_STRICT:
+		return "strict";
+	case VECTOR_POLICY_LIVE:
+		return "live";
+	}
+	return "?";
+}
+
+static int
+conf_policy_parse(const char *s, enum vector_policy *out)
+{
+	static const enum vector_policy all[] = {
+		VECTOR_POLICY_LATCH, VECTOR_POLICY_STRICT, VECTOR_POLICY_LIVE,
+	};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (strcmp(s, conf_policy_name(all[i])) == 0) {
+			*out = all[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+conf_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out, int base)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, base);
+	if (errno != 0 || end == s || *end != '\0' || *s == '-' || v < min ||
+	    v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+void
+conf_defaults(struct conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->socket, sizeof(c->socket), "%s", "/run/msiv/msivd.sock");
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s",
+	    CONF_DEFAULT_STATE_DIR);
+	c->log_level = LOG_LEVEL_INFO;
+	c->socket_mode = 0660;
+	c->max_sessions = 256;
+	c->max_vfuncs_per_session = 64;
+}
+
+void
+conf_embedded_devices(struct conf *c)
+{
+	struct conf_device *d = &c->devices[0];
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "sim0");
+	snprintf(d->backend, sizeof(d->backend), "sim");
+	d->slots = 2048;
+	d->policy = VECTOR_POLICY_LATCH;
+	c->ndevices = 1;
+}
+
+/* inih reports the first failing line; keep the first message too. */
+#define CONF_ERR(p, line, ...) do {					\
+	if ((p)->err[0] == '\0')					\
+		snprintf((p)->err, (p)->errlen, __VA_ARGS__);		\
+	(void)(line);							\
+	return 0;							\
+} while (0)
+
+static int
+conf_daemon_key(struct conf_parse *p, const char *key, const char *val,
+    int line)
+{
+	struct conf *c = p->c;
+
+	if (strcmp(key, "socket") == 0) {
+		if (strlen(val) >= sizeof(c->socket) || *val == '\0')
+			CONF_ERR(p, line, "socket path must be 1 to %zu bytes",
+			    sizeof(c->socket) - 1);
+		snprintf(c->socket, sizeof(c->socket), "%s", val);
+	} else if (strcmp(key, "state_dir") == 0) {
+		if (strlen(val) >= sizeof(c->state_dir) || *val == '\0')
+			CONF_ERR(p, line, "state_dir is empty or too long");
+		snprintf(c->state_dir, sizeof(c->state_dir), "%s", val);
+	} else if (strcmp(key, "log_level") == 0) {
+		if (log_level_parse(val, &c->log_level) < 0)
+			CONF_ERR(p, line, "log_level must be error, warning, "
+			    "info or debug, not \"%s\"", val);
+	} else if (strcmp(key, "admin_group") == 0) {
+		if (strlen(val) >= sizeof(c->admin_group))
+			CONF_ERR(p, line, "admin_group is too long");
+		snprintf(c->admin_group, sizeof(c->admin_group), "%s", val);
+	} else if (strcmp(key, "socket_mode") == 0) {
+		if (conf_u32(val, 0, 0777, &c->socket_mode, 8) < 0)
+			CONF_ERR(p, line, "socket_mode must be octal, e.g. 0660");
+	} else if (strcmp(key, "max_sessions") == 0) {
+		if (conf_u32(val, 1, 65536, &c->max_sessions, 10) < 0)
+			CONF_ERR(p, line, "max_sessions must be 1 to 65536");
+	} else if (strcmp(key, "max_vfuncs_per_session") == 0) {
+		if (conf_u32(val, 1, 65536, &c->max_vfuncs_per_session, 10) < 0)
+			CONF_ERR(p, line,
+			    "max_vfuncs_per_session must be 1 to 65536");
+	} else
+		CONF_ERR(p, line, "unknown key \"%s\" in [msivd]", key);
+	return 1;
+}
+
+static int
+conf_device_key(struct conf_parse *p, const char *name, const char *key,
+    const char *val, int line)
+{
+	struct conf *c = p->c;
+	struct conf_device *d = NULL;
+
+	for (uint32_t i = 0; i < c->ndevices; i++)
+		if (strcmp(c->devices[i].name, name) == 0)
+			d = &c->devices[i];
+	if (d == NULL) {
+		char field[MSIV_NAME_MAX];
+
+		if (msiv_name_put(field, name) < 0 || msiv_name_check(field) < 0)
+			CONF_ERR(p, line, "device name \"%s\" must be 1 to %u "
+			    "printable characters without spaces", name,
+			    MSIV_NAME_MAX - 1);
+		if (c->ndevices == CONF_DEVICES_MAX)
+			CONF_ERR(p, line, "more than %u devices",
+			    CONF_DEVICES_MAX);
+		d = &c->devices[c->ndevices++];
+		memset(d, 0, sizeof(*d));
+		memcpy(d->name, field, sizeof(d->name));
+		d->policy = VECTOR_POLICY_LATCH;
+	}
+	if (strcmp(key, "backend") == 0) {
+		if (strcmp(val, "sim") != 0)
+			CONF_ERR(p, line, "device %s: unknown backend \"%s\" "
+			    "(known: sim)", name, val);
+		snprintf(d->backend, sizeof(d->backend), "%s", val);
+	} else if (strcmp(key, "slots") == 0) {
+		if (conf_u32(val, 1, 65536, &d->slots, 10) < 0)
+			CONF_ERR(p, line, "device %s: slots must be 1 to 65536",
+			    name);
+	} else if (strcmp(key, "policy") == 0) {
+		if (conf_policy_parse(val, &d->policy) < 0)
+			CONF_ERR(p, line, "device %s: policy must be latch, "
+			    "strict or live, not \"%s\"", name, val);
+	} else
+		CONF_ERR(p, line, "device %s: unknown key \"%s\"", name, key);
+	return 1;
+}
+
+static int
+conf_handler(void *arg, const char *section, const char *key,
+    const char *val)
+{
+	int line = 0; /* inih reports the line of the first failure */
+
+	struct conf_parse *p = arg;
+
+	if (strcmp(section, "msivd") == 0)
+		return conf_daemon_key(p, key, val, line);
+	if (strncmp(section, "device ", 7) == 0 && section[7] != '\0')
+		return conf_device_key(p, section + 7, key, val, line);
+	CONF_ERR(p, line, "unknown section [%s] (known: [msivd], "
+	    "[device NAME])", section);
+}
+
+int
+conf_load(struct conf *c, const char *path, char *err, size_t errlen)
+{
+	struct conf_parse p = { .c = c, .err = err, .errlen = errlen };
+	char msg[256] = "";
+	FILE *f;
+	int r;
+
+	f = fopen(path, "re");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	p.err = msg;
+	p.errlen = sizeof(msg);
+	r = ini_parse_file(f, conf_handler, &p);
+	fclose(f);
+	if (r != 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, r,
+		    msg[0] ? msg : "syntax error");
+		return -1;
+	}
+	for (uint32_t i = 0; i < c->ndevices; i++) {
+		struct conf_device *d = &c->devices[i];
+
+		if (d->backend[0] == '\0' || d->slots == 0) {
+			snprintf(err, errlen, "%s: [device %s] needs backend "
+			    "and slots", path, d->name);
+			return -1;
+		}
+	}
+	return 0;
+}

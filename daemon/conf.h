@@ -1,0 +1,49 @@
+/*
+ * msivd configuration: msivd.conf (INI, parsed with inih) merged with the
+ * command line, or the embedded default when no file exists. See
+ * msivd.conf(5).
+ */
+#ifndef MSIVD_CONF_H
+#define MSIVD_CONF_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include <msiv/protocol.h>
+
+#include "log.h"
+#include "vector.h"
+
+#define CONF_DEVICES_MAX 64u
+#define CONF_DEFAULT_PATH MSIV_SYSCONFDIR "/msiv/msivd.conf"
+#define CONF_DEFAULT_STATE_DIR "/var/lib/msiv"
+
+struct conf_device {
+	char name[MSIV_NAME_MAX];
+	char backend[MSIV_NAME_MAX]; /* "sim" */
+	uint32_t slots;
+	enum vector_policy policy;
+};
+
+struct conf {
+	char socket[108];            /* sun_path */
+	char state_dir[PATH_MAX];
+	enum log_level log_level;
+	char admin_group[64];        /* "" = none */
+	uint32_t socket_mode;        /* 0660 */
+	uint32_t max_sessions;
+	uint32_t max_vfuncs_per_session;
+	uint32_t ndevices;
+	struct conf_device devices[CONF_DEVICES_MAX];
+};
+
+/* Fill in the defaults (no devices). */
+void conf_defaults(struct conf *c);
+/* The embedded default device set: one sim device sim0 of 2048 slots. */
+void conf_embedded_devices(struct conf *c);
+/* Parse path into c (on top of the defaults). Returns 0, or -1 with a
+ * message naming the file and line in err. */
+int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
+const char *conf_policy_name(enum vector_policy p);
+
+#endif /* MSIVD_CONF_H */

@@ -1,0 +1,165 @@
+/*
+ * Device registry: creation from the configuration, the backend seam, and
+ * slot allocation. Backends implement struct backend_ops (sim.c today).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "device.h"
+#include "log.h"
+
+struct device_list devices = TAILQ_HEAD_INITIALIZER(devices);
+
+static const struct backend_ops *const backends[] = {
+	&sim_backend_ops,
+};
+
+static const struct backend_ops *
+device_backend(const char *name)
+{
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (strcmp(backends[i]->name, name) == 0)
+			return backends[i];
+	return NULL;
+}
+
+int
+device_create(const struct conf_device *cd, struct device **out)
+{
+	struct device *dev;
+	int r;
+
+	if (device_find(cd->name) != NULL) {
+		log_warnx("device %s: defined twice", cd->name);
+		return -EEXIST;
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (dev == NULL)
+		return -ENOMEM;
+	memcpy(dev->name, cd->name, sizeof(dev->name));
+	dev->ops = device_backend(cd->backend);
+	if (dev->ops == NULL) {
+		log_warnx("device %s: unknown backend %s", cd->name, cd->backend);
+		free(dev);
+		return -EINVAL;
+	}
+	dev->policy = cd->policy;
+	dev->nslots = cd->slots;
+	dev->slots = calloc(dev->nslots, sizeof(*dev->slots));
+	if (dev->slots == NULL) {
+		free(dev);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < dev->nslots; i++) {
+		struct slot *s = &dev->slots[i];
+
+		pthread_mutex_init(&s->lock, NULL);
+		/* A slot no vfunc owns is disabled: its interrupts drop. */
+		vector_init(&s->vec, dev->policy);
+		s->target = -1;
+		s->trigger = -1;
+		s->index = i;
+		s->dev = dev;
+	}
+	r = dev->ops->open(dev, cd);
+	if (r < 0) {
+		errno = -r;
+		log_warn("device %s: cannot open %s backend", cd->name,
+		    cd->backend);
+		goto fail;
+	}
+	for (uint32_t i = 0; i < dev->nslots; i++) {
+		r = deliver_add(&dev->slots[i]);
+		if (r < 0) {
+			errno = -r;
+			log_warn("device %s: cannot watch slot %u", cd->name, i);
+			for (uint32_t j = 0; j < i; j++)
+				deliver_del(&dev->slots[j]);
+			dev->ops->close(dev);
+			goto fail;
+		}
+	}
+	TAILQ_INSERT_TAIL(&devices, dev, entry);
+	log_info("device %s: %s backend, %u slots, %s policy", dev->name,
+	    dev->ops->name, dev->nslots, conf_policy_name(dev->policy));
+	if (out != NULL)
+		*out = dev;
+	return 0;
+fail:
+	for (uint32_t i = 0; i < dev->nslots; i++)
+		pthread_mutex_destroy(&dev->slots[i].lock);
+	free(dev->slots);
+	free(dev);
+	return r;
+}
+
+void
+device_destroy(struct device *dev)
+{
+	TAILQ_REMOVE(&devices, dev, entry);
+	for (uint32_t i = 0; i < dev->nslots; i++)
+		deliver_del(&dev->slots[i]);
+	dev->ops->close(dev);
+	for (uint32_t i = 0; i < dev->nslots; i++) {
+		struct slot *s = &dev->slots[i];
+
+		if (s->target >= 0)
+			close(s->target);
+		pthread_mutex_destroy(&s->lock);
+	}
+	free(dev->slots);
+	free(dev);
+}
+
+void
+device_destroy_all(void)
+{
+	struct device *dev;
+
+	while ((dev = TAILQ_FIRST(&devices)) != NULL)
+		device_destroy(dev);
+}
+
+struct device *
+device_find(const char *name)
+{
+	struct device *dev;
+
+	TAILQ_FOREACH(dev, &devices, entry)
+		if (strcmp(dev->name, name) == 0)
+			return dev;
+	return NULL;
+}
+
+uint32_t
+device_count(void)
+{
+	struct device *dev;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH(dev, &devices, entry)
+		n++;
+	return n;
+}
+
+int
+device_find_free(struct device *dev, uint32_t n, uint32_t *first)
+{
+	uint32_t run = 0;
+
+	if (n == 0 || n > dev->nslots - dev->used)
+		return -ENOSPC;
+	for (uint32_t i = 0; i < dev->nslots; i++) {
+		run = dev->slots[i].vfunc == NULL ? run + 1 : 0;
+		if (run == n) {
+			*first = i + 1 - n;
+			return 0;
+		}
+	}
+	return -ENOSPC; /* enough free slots, but fragmented */
+}

@@ -1,0 +1,76 @@
+/*
+ * Devices and their slots. A device owns a message store of nslots slots
+ * (one host vector each); its backend (sim, later vfio) sits behind struct
+ * backend_ops. Each slot carries the state of the virtual vector it backs:
+ * the struct vector and the target fd, guarded by the slot's lock (the
+ * protocol is described in deliver.c).
+ */
+#ifndef MSIVD_DEVICE_H
+#define MSIVD_DEVICE_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <msiv/protocol.h>
+
+#include "conf.h"
+#include "vector.h"
+
+struct device;
+struct vfunc;
+
+struct slot {
+	pthread_mutex_t lock;
+	struct vector vec;      /* lock */
+	int target;             /* lock: the target eventfd or -1 */
+	int trigger;            /* fixed while the device exists */
+	uint32_t index;         /* slot number on the device */
+	struct device *dev;
+	struct vfunc *vfunc;    /* control thread only: owner, or NULL */
+};
+
+struct backend_ops {
+	const char *name;
+	/* Create the slots' triggers (slot->trigger). */
+	int (*open)(struct device *dev, const struct conf_device *cd);
+	void (*close)(struct device *dev);
+	/* Host side first (rule 9): make slots [first, first + n) raise
+	 * their triggers, before any vector of them can be deliverable. */
+	int (*arm)(struct device *dev, uint32_t first, uint32_t n);
+	void (*disarm)(struct device *dev, uint32_t first, uint32_t n);
+	/* Optional (NULL: -EOPNOTSUPP): raise count interrupts on a slot;
+	 * hand out a duplicate of a slot's trigger fd. */
+	int (*fire)(struct device *dev, uint32_t slot, uint32_t count);
+	int (*trigger_dup)(struct device *dev, uint32_t slot);
+};
+
+struct device {
+	TAILQ_ENTRY(device) entry;
+	char name[MSIV_NAME_MAX];
+	const struct backend_ops *ops;
+	void *priv;
+	uint32_t nslots;
+	uint32_t used;
+	enum vector_policy policy;  /* default for new vfuncs */
+	struct slot *slots;
+};
+
+TAILQ_HEAD(device_list, device);
+extern struct device_list devices;
+
+extern const struct backend_ops sim_backend_ops;
+
+/* Create a device from its configuration and register its triggers with
+ * the delivery loop. Returns 0 or -errno (the message is logged). */
+int device_create(const struct conf_device *cd, struct device **out);
+void device_destroy(struct device *dev);
+void device_destroy_all(void);
+struct device *device_find(const char *name);
+uint32_t device_count(void);
+
+/* Find n contiguous free slots (first fit). Returns 0 and *first, or
+ * -ENOSPC. The caller marks them (slot->vfunc). */
+int device_find_free(struct device *dev, uint32_t n, uint32_t *first);
+
+#endif /* MSIVD_DEVICE_H */

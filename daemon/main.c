@@ -1,0 +1,334 @@
+/*
+ * msivd: the msiv interrupt vector broker daemon. See msivd(8).
+ *
+ * Start-up runs in a fixed order; each stage says what it may do:
+ *  1. parse the command line and the configuration (no side effects);
+ *  2. open privileged resources: the state directory, the devices and
+ *     their triggers, the listening socket (nothing from clients yet);
+ *  3. detach from the terminal unless --foreground (the parent exits only
+ *     once the socket is listening, so a caller can connect at once);
+ *  4. start the delivery thread, then serve on the control thread's event
+ *     loop until SIGTERM, SIGINT or an admin's SHUTDOWN;
+ *  5. tear down in reverse: sessions (their vfuncs released), delivery
+ *     thread, devices, socket.
+ * Dropping privileges (libcap) and the SQLite store slot in after stage 2
+ * in later releases.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "deliver.h"
+#include "device.h"
+#include "log.h"
+#include "server.h"
+
+/* Exit statuses, documented in msivd(8). */
+enum main_exit {
+	MAIN_EXIT_OK = 0,
+	MAIN_EXIT_FAIL = 1,     /* run-time failure */
+	MAIN_EXIT_USAGE = 2,    /* bad command line */
+	MAIN_EXIT_CONFIG = 3,   /* bad configuration file */
+	MAIN_EXIT_STATE = 4,    /* state directory unusable */
+	MAIN_EXIT_SOCKET = 5,   /* cannot listen (in use, permissions) */
+	MAIN_EXIT_DEVICE = 6,   /* a configured device cannot be opened */
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: msivd [options]\n"
+	    "\n"
+	    "  -c, --config FILE      configuration file (default %s;\n"
+	    "                         without one, a built-in sim device)\n"
+	    "  -s, --socket PATH      listening socket (default /run/msiv/msivd.sock)\n"
+	    "  -d, --state-dir DIR    state directory (default %s)\n"
+	    "  -f, --foreground       stay in the foreground, log to stderr\n"
+	    "  -l, --log-level LEVEL  error, warning, info or debug\n"
+	    "  -h, --help             this help\n"
+	    "  -V, --version          version\n",
+	    CONF_DEFAULT_PATH, CONF_DEFAULT_STATE_DIR);
+}
+
+struct opts {
+	const char *config;
+	const char *socket;
+	const char *state_dir;
+	const char *log_level;
+	int foreground;
+};
+
+static int
+parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	while ((ch = getopt_long(argc, argv, "c:s:d:fl:hV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 's':
+			o->socket = optarg;
+			break;
+		case 'd':
+			o->state_dir = optarg;
+			break;
+		case 'f':
+			o->foreground = 1;
+			break;
+		case 'l':
+			o->log_level = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(MAIN_EXIT_OK);
+		case 'V':
+			printf("msivd %s (protocol %u)\n", PACKAGE_VERSION,
+			    MSIV_PROTO_VERSION);
+			exit(MAIN_EXIT_OK);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "msivd: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Stage 1: configuration file (or the embedded default), then the command
+ * line on top of it. */
+static int
+load_conf(const struct opts *o, struct conf *c)
+{
+	char err[512];
+
+	conf_defaults(c);
+	if (o->config != NULL) {
+		if (conf_load(c, o->config, err, sizeof(err)) < 0) {
+			fprintf(stderr, "msivd: %s\n", err);
+			return -1;
+		}
+	} else if (access(CONF_DEFAULT_PATH, F_OK) == 0) {
+		if (conf_load(c, CONF_DEFAULT_PATH, err, sizeof(err)) < 0) {
+			fprintf(stderr, "msivd: %s\n", err);
+			return -1;
+		}
+	} else
+		conf_embedded_devices(c);
+	if (o->socket != NULL) {
+		if (strlen(o->socket) >= sizeof(c->socket) || !*o->socket) {
+			fprintf(stderr, "msivd: --socket: path must be 1 to %zu "
+			    "bytes\n", sizeof(c->socket) - 1);
+			return -1;
+		}
+		snprintf(c->socket, sizeof(c->socket), "%s", o->socket);
+	}
+	if (o->state_dir != NULL) {
+		if (strlen(o->state_dir) >= sizeof(c->state_dir) ||
+		    !*o->state_dir) {
+			fprintf(stderr, "msivd: --state-dir: bad path\n");
+			return -1;
+		}
+		snprintf(c->state_dir, sizeof(c->state_dir), "%s",
+		    o->state_dir);
+	}
+	if (o->log_level != NULL && log_level_parse(o->log_level,
+	    &c->log_level) < 0) {
+		fprintf(stderr, "msivd: --log-level: must be error, warning, "
+		    "info or debug\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* The state directory must exist (it is created) and be writable. */
+static int
+open_state_dir(const struct conf *c)
+{
+	struct stat st;
+
+	if (mkdir(c->state_dir, 0750) < 0 && errno != EEXIST) {
+		log_warn("state directory %s: cannot create", c->state_dir);
+		return -1;
+	}
+	if (stat(c->state_dir, &st) < 0) {
+		log_warn("state directory %s", c->state_dir);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_warnx("state directory %s: not a directory", c->state_dir);
+		return -1;
+	}
+	if (access(c->state_dir, W_OK | X_OK) < 0) {
+		log_warn("state directory %s: not writable", c->state_dir);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Each slot's trigger is an fd: a 2048-slot device needs more than the
+ * usual soft limit of 1024. Raise the soft limit to the hard one.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the open file limit");
+	}
+}
+
+/*
+ * Stage 3: fork; the parent waits on a pipe until the child says it is
+ * serving (one byte), or exits with the child's failure.
+ */
+static int
+daemonize(int *notify)
+{
+	int p[2];
+	pid_t pid;
+	char b;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &b, 1) == 1 ? MAIN_EXIT_OK : MAIN_EXIT_FAIL);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		return -1;
+	*notify = p[1];
+	return 0;
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	log_info("signal %d: shutting down", (int)sig);
+	server_request_stop();
+}
+
+int
+main(int argc, char **argv)
+{
+	struct event_base *base;
+	struct event *sigterm, *sigint;
+	struct opts o;
+	struct conf conf;
+	int notify = -1, r;
+
+	/* Stage 1. */
+	if (parse_args(argc, argv, &o) < 0)
+		return MAIN_EXIT_USAGE;
+	if (load_conf(&o, &conf) < 0)
+		return MAIN_EXIT_CONFIG;
+	log_init(1, conf.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+
+	/* Stage 2. */
+	if (open_state_dir(&conf) < 0)
+		return MAIN_EXIT_STATE;
+	if (evthread_use_pthreads() < 0)
+		fatalx("libevent: no pthreads support");
+	base = event_base_new();
+	if (base == NULL)
+		fatalx("libevent: cannot create the event base");
+	if ((r = deliver_init()) < 0) {
+		errno = -r;
+		fatal("delivery loop");
+	}
+	for (uint32_t i = 0; i < conf.ndevices; i++)
+		if (device_create(&conf.devices[i], NULL) < 0)
+			return MAIN_EXIT_DEVICE;
+	if (server_init(base, &conf) < 0)
+		return MAIN_EXIT_CONFIG;
+	if (server_listen() < 0)
+		return MAIN_EXIT_SOCKET;
+
+	/* Stage 3. */
+	if (!o.foreground) {
+		if (daemonize(&notify) < 0)
+			fatal("cannot detach");
+		log_init(0, conf.log_level);
+		r = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (r >= 0) {
+			dup2(r, 0);
+			dup2(r, 1);
+			dup2(r, 2);
+			if (r > 2)
+				close(r);
+		}
+	}
+
+	/* Stage 4. */
+	if ((r = deliver_start()) < 0) {
+		errno = -r;
+		fatal("cannot start the delivery thread");
+	}
+	sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
+	sigint = evsignal_new(base, SIGINT, on_signal, NULL);
+	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) < 0 ||
+	    evsignal_add(sigint, NULL) < 0)
+		fatalx("cannot install signal handlers");
+	log_info("msivd %s ready: %u device(s), socket %s, state %s",
+	    PACKAGE_VERSION, device_count(), conf.socket, conf.state_dir);
+	if (notify >= 0) {
+		if (write(notify, "r", 1) != 1)
+			log_warn("cannot notify the parent");
+		close(notify);
+	}
+	if (event_base_dispatch(base) < 0)
+		log_warnx("event loop failed");
+
+	/* Stage 5. */
+	server_shutdown();
+	deliver_stop();
+	device_destroy_all();
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(base);
+	libevent_global_shutdown();
+	log_info("stopped");
+	return MAIN_EXIT_OK;
+}

@@ -1,0 +1,631 @@
+/*
+ * The control thread's socket server (design.md sections 4 and 5).
+ *
+ * One SOCK_SEQPACKET listener; one session per connection with its peer
+ * credentials (SO_PEERCRED) recorded at accept. Every request passes one
+ * checker (server_dispatch) in a fixed order before any handler runs:
+ * header (magic, version, length) -> HELLO first -> opcode, exact payload
+ * length and fd count (the codec table, lib/proto.c) -> permission (the
+ * command table below). A peer that does not speak the protocol at all is
+ * dropped; a bad request gets an error reply and the session lives on.
+ * Replies and events that cannot be sent at once are queued, with a cap:
+ * a client that never reads is disconnected, others are not affected.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <grp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fdpass.h"
+#include "log.h"
+#include "proto.h"
+#include "server.h"
+
+#define SESSION_OUTQ_MAX   1024u /* queued packets before a session drops */
+#define SESSION_READ_BURST 64    /* packets per read callback (fairness) */
+
+enum cmd_perm {
+	CMD_PERM_ANY = 0,
+	CMD_PERM_ADMIN = 1,
+};
+
+struct cmd_entry {
+	enum cmd_perm perm;
+	cmd_handler *fn;
+};
+
+/* The command table: who may call each opcode and its handler. Lengths and
+ * fd counts come from the codec table shared with libmsiv (lib/proto.c). */
+static const struct cmd_entry cmd_table[MSIV_OP__COUNT] = {
+	[MSIV_OP_HELLO] = { CMD_PERM_ANY, cmd_hello },
+	[MSIV_OP_STATUS] = { CMD_PERM_ANY, cmd_status },
+	[MSIV_OP_DEVICE_LIST] = { CMD_PERM_ANY, cmd_device_list },
+	[MSIV_OP_VFUNC_OPEN] = { CMD_PERM_ANY, cmd_vfunc_open },
+	[MSIV_OP_VFUNC_CLOSE] = { CMD_PERM_ANY, cmd_vfunc_close },
+	[MSIV_OP_VFUNC_ENABLE] = { CMD_PERM_ANY, cmd_vfunc_enable },
+	[MSIV_OP_VFUNC_FMASK] = { CMD_PERM_ANY, cmd_vfunc_fmask },
+	[MSIV_OP_VFUNC_RESET] = { CMD_PERM_ANY, cmd_vfunc_reset },
+	[MSIV_OP_VEC_SETUP] = { CMD_PERM_ANY, cmd_vec_setup },
+	[MSIV_OP_VEC_MASK] = { CMD_PERM_ANY, cmd_vec_mask },
+	[MSIV_OP_VEC_UNMASK] = { CMD_PERM_ANY, cmd_vec_unmask },
+	[MSIV_OP_VEC_RETARGET] = { CMD_PERM_ANY, cmd_vec_retarget },
+	[MSIV_OP_VEC_FREE] = { CMD_PERM_ANY, cmd_vec_free },
+	[MSIV_OP_VEC_QUERY] = { CMD_PERM_ANY, cmd_vec_query },
+	[MSIV_OP_TABLE_WRITE] = { CMD_PERM_ANY, cmd_table_write },
+	[MSIV_OP_TABLE_READ] = { CMD_PERM_ANY, cmd_table_read },
+	[MSIV_OP_VFUNC_LIST] = { CMD_PERM_ANY, cmd_vfunc_list },
+	[MSIV_OP_VEC_LIST] = { CMD_PERM_ANY, cmd_vec_list },
+	[MSIV_OP_SESSION_LIST] = { CMD_PERM_ANY, cmd_session_list },
+	[MSIV_OP_SIM_TRIGGERS] = { CMD_PERM_ADMIN, cmd_sim_triggers },
+	[MSIV_OP_SIM_FIRE] = { CMD_PERM_ADMIN, cmd_sim_fire },
+	[MSIV_OP_SHUTDOWN] = { CMD_PERM_ADMIN, cmd_shutdown },
+};
+_Static_assert(sizeof(cmd_table) / sizeof(cmd_table[0]) == MSIV_OP__COUNT,
+    "one command table entry per opcode");
+
+struct outmsg {
+	TAILQ_ENTRY(outmsg) entry;
+	size_t len;
+	size_t nfds;
+	int fds[MSIV_FDS_MAX];
+	unsigned char buf[];
+};
+
+struct session_list sessions = TAILQ_HEAD_INITIALIZER(sessions);
+
+static struct event_base *srv_base;
+static const struct conf *srv_conf;
+static int srv_listen_fd = -1;
+static struct event *srv_listen_ev;
+static struct event *srv_pause_ev;
+static uint64_t srv_next_session = 1;
+static uint32_t srv_nsessions;
+static gid_t srv_admin_gid;
+static int srv_have_admin_gid;
+static struct timespec srv_start;
+
+static void session_kill(struct session *s, const char *why);
+
+const struct conf *
+server_conf(void)
+{
+	return srv_conf;
+}
+
+uint64_t
+server_uptime_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - srv_start.tv_sec) * 1000 +
+	    (uint64_t)((now.tv_nsec - srv_start.tv_nsec) / 1000000);
+}
+
+uint32_t
+session_count(void)
+{
+	return srv_nsessions;
+}
+
+void
+session_tenant(const struct session *s, char out[MSIV_NAME_MAX])
+{
+	memcpy(out, s->tenant, MSIV_NAME_MAX);
+}
+
+int
+session_vfunc(struct session *s, uint64_t id, struct vfunc **out)
+{
+	struct vfunc *vf = vfunc_find(id);
+
+	if (vf == NULL || vf->session != s)
+		return -ENOENT;
+	*out = vf;
+	return 0;
+}
+
+/* --- output ----------------------------------------------------------------*/
+
+static int
+session_flush(struct session *s)
+{
+	struct outmsg *m;
+
+	while ((m = TAILQ_FIRST(&s->outq)) != NULL) {
+		int r = fdpass_send(s->fd, m->buf, m->len, m->fds, m->nfds,
+		    MSG_DONTWAIT);
+
+		if (r == -EAGAIN) {
+			event_add(s->wev, NULL);
+			return 0;
+		}
+		if (r < 0)
+			return r;
+		TAILQ_REMOVE(&s->outq, m, entry);
+		s->outq_len--;
+		fdpass_close(m->fds, m->nfds);
+		free(m);
+	}
+	return 0;
+}
+
+/* Send one packet; fds[] pass to the session (closed once sent). */
+static void
+session_send(struct session *s, const struct msiv_hdr *h, const void *payload,
+    int *fds, size_t nfds)
+{
+	struct outmsg *m;
+	int r;
+
+	if (s->dead) {
+		fdpass_close(fds, nfds);
+		return;
+	}
+	if (s->outq_len >= SESSION_OUTQ_MAX) {
+		fdpass_close(fds, nfds);
+		session_kill(s, "too many unread replies and events");
+		return;
+	}
+	m = malloc(sizeof(*m) + sizeof(*h) + h->len);
+	if (m == NULL) {
+		fdpass_close(fds, nfds);
+		session_kill(s, "out of memory");
+		return;
+	}
+	m->len = sizeof(*h) + h->len;
+	msiv_hdr_encode(h, m->buf);
+	if (h->len > 0)
+		memcpy(m->buf + sizeof(*h), payload, h->len);
+	m->nfds = nfds;
+	if (nfds > 0)
+		memcpy(m->fds, fds, nfds * sizeof(int));
+	TAILQ_INSERT_TAIL(&s->outq, m, entry);
+	s->outq_len++;
+	if (s->outq_len == 1 && (r = session_flush(s)) < 0) {
+		errno = -r;
+		log_warn("session %llu: send", (unsigned long long)s->id);
+		session_kill(s, "send failed");
+	}
+}
+
+static void
+session_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	int r;
+
+	(void)fd;
+	(void)what;
+	if ((r = session_flush(s)) < 0) {
+		errno = -r;
+		log_warn("session %llu: send", (unsigned long long)s->id);
+		session_kill(s, "send failed");
+	}
+}
+
+static void
+session_event(struct session *s, enum msiv_event ev, void *payload,
+    uint32_t len)
+{
+	struct msiv_hdr h = {
+		.magic = MSIV_PROTO_MAGIC, .version = MSIV_PROTO_VERSION,
+		.opcode = (uint16_t)ev, .flags = MSIV_F_EVENT, .len = len,
+	};
+
+	msiv_swap(msiv_proto_event_layout(ev), payload, len);
+	session_send(s, &h, payload, NULL, 0);
+}
+
+void
+session_event_msg(struct session *s, uint64_t vfunc, uint32_t vector,
+    uint64_t addr, uint32_t data)
+{
+	struct msiv_ev_msg m = {
+		.vfunc = vfunc, .vector = vector, .data = data, .addr = addr,
+	};
+
+	session_event(s, MSIV_EV_MSG_CHANGED, &m, sizeof(m));
+}
+
+void
+session_event_gone(struct session *s, uint64_t vfunc, uint32_t reason)
+{
+	struct msiv_ev_gone g = { .vfunc = vfunc, .reason = reason };
+
+	session_event(s, MSIV_EV_VFUNC_GONE, &g, sizeof(g));
+}
+
+static void
+session_reply(struct session *s, const struct msiv_hdr *rq, int status,
+    struct cmd_ctx *ctx)
+{
+	const struct msiv_opinfo *oi = msiv_proto_op(rq->opcode);
+	struct msiv_hdr h = {
+		.magic = MSIV_PROTO_MAGIC, .version = MSIV_PROTO_VERSION,
+		.opcode = rq->opcode, .flags = MSIV_F_REPLY, .seq = rq->seq,
+		.status = status,
+	};
+
+	if (status == 0 && ctx != NULL) {
+		h.len = ctx->replen;
+		if (oi->paged)
+			msiv_swap_page(oi->rep_layout, ctx->rep, h.len);
+		else
+			msiv_swap(oi->rep_layout, ctx->rep, h.len);
+		session_send(s, &h, ctx->rep, ctx->repfds, ctx->nrepfds);
+		return;
+	}
+	if (ctx != NULL)
+		fdpass_close(ctx->repfds, ctx->nrepfds);
+	session_send(s, &h, NULL, NULL, 0);
+}
+
+/* --- input -----------------------------------------------------------------*/
+
+static void
+server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
+    size_t nfds)
+{
+	union {
+		unsigned char b[MSIV_MSG_MAX];
+		uint64_t align;
+	} req, rep;
+	struct cmd_ctx ctx;
+	const struct msiv_opinfo *oi;
+	struct msiv_hdr h;
+	int r;
+
+	r = msiv_hdr_decode(pkt, n, &h);
+	if (r == -EPROTO) {
+		/* Not msiv at all (or a length that lies): there is no
+		 * request to answer. */
+		session_kill(s, "malformed message header");
+		goto out;
+	}
+	if (r < 0) {
+		session_reply(s, &h, r, NULL); /* unsupported version */
+		goto out;
+	}
+	if (!s->hello && h.opcode != MSIV_OP_HELLO) {
+		session_reply(s, &h, -EPROTO, NULL);
+		goto out;
+	}
+	if ((r = msiv_proto_check_req(&h, pkt + sizeof(h), nfds)) < 0) {
+		log_debug("session %llu: %s refused: %s",
+		    (unsigned long long)s->id, msiv_proto_opname(h.opcode),
+		    strerror(-r));
+		session_reply(s, &h, r, NULL);
+		goto out;
+	}
+	if (cmd_table[h.opcode].perm == CMD_PERM_ADMIN &&
+	    !(s->rights & MSIV_RIGHT_ADMIN)) {
+		log_warnx("session %llu (uid %u, pid %d): %s denied: not an "
+		    "admin", (unsigned long long)s->id, (unsigned)s->uid,
+		    (int)s->pid, msiv_proto_opname(h.opcode));
+		session_reply(s, &h, -EPERM, NULL);
+		goto out;
+	}
+	oi = msiv_proto_op(h.opcode);
+	memcpy(req.b, pkt + sizeof(h), h.len);
+	msiv_swap(oi->req_layout, req.b, h.len);
+	memset(&ctx, 0, sizeof(ctx));
+	memset(rep.b, 0, sizeof(rep.b));
+	ctx.s = s;
+	ctx.hdr = &h;
+	ctx.req = req.b;
+	ctx.fds = fds;
+	ctx.nfds = nfds;
+	ctx.rep = rep.b;
+	ctx.replen = oi->paged ? 0 : oi->rep_len;
+	r = cmd_table[h.opcode].fn(&ctx);
+	session_reply(s, &h, r, &ctx);
+out:
+	fdpass_close(fds, nfds);
+}
+
+static void
+session_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	unsigned char pkt[MSIV_MSG_MAX];
+
+	(void)what;
+	for (int i = 0; i < SESSION_READ_BURST && !s->dead; i++) {
+		int fds[MSIV_FDS_MAX];
+		size_t nfds;
+		ssize_t n = fdpass_recv(fd, pkt, sizeof(pkt), fds, &nfds,
+		    MSG_DONTWAIT);
+
+		if (n == -EAGAIN)
+			return;
+		if (n == 0) {
+			session_kill(s, NULL);
+			return;
+		}
+		if (n == -EMSGSIZE || n == -EBADMSG) {
+			/* Larger than any request, or fds we cannot take:
+			 * the header cannot be trusted to answer it. */
+			session_kill(s, n == -EMSGSIZE ? "oversized message" :
+			    "bad control message");
+			return;
+		}
+		if (n < 0) {
+			errno = (int)-n;
+			log_warn("session %llu: receive",
+			    (unsigned long long)s->id);
+			session_kill(s, "receive failed");
+			return;
+		}
+		server_dispatch(s, pkt, (size_t)n, fds, nfds);
+	}
+}
+
+/* --- sessions ----------------------------------------------------------------*/
+
+static void
+session_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+	struct outmsg *m;
+
+	(void)fd;
+	(void)what;
+	while ((m = TAILQ_FIRST(&s->outq)) != NULL) {
+		TAILQ_REMOVE(&s->outq, m, entry);
+		fdpass_close(m->fds, m->nfds);
+		free(m);
+	}
+	event_free(s->rev);
+	event_free(s->wev);
+	close(s->fd);
+	free(s);
+}
+
+/* End a session: its vfuncs are released at once (nothing is delivered
+ * after this returns); the memory goes once the current callback is done. */
+static void
+session_kill(struct session *s, const char *why)
+{
+	struct vfunc *vf;
+
+	if (s->dead)
+		return;
+	s->dead = 1;
+	event_del(s->rev);
+	event_del(s->wev);
+	if (why != NULL)
+		log_warnx("session %llu (pid %d, uid %u, tenant %s) dropped: %s",
+		    (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
+		    s->tenant, why);
+	else
+		log_info("session %llu (pid %d, tenant %s) closed",
+		    (unsigned long long)s->id, (int)s->pid, s->tenant);
+	while ((vf = TAILQ_FIRST(&s->vfuncs)) != NULL) {
+		TAILQ_REMOVE(&s->vfuncs, vf, sentry);
+		vfunc_close(vf);
+	}
+	TAILQ_REMOVE(&sessions, s, entry);
+	srv_nsessions--;
+	if (event_base_once(srv_base, -1, EV_TIMEOUT, session_free_cb, s,
+	    NULL) < 0)
+		fatalx("cannot schedule session release");
+}
+
+static int
+session_is_admin(int fd, const struct ucred *cr)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (cr->uid == 0 || cr->uid == geteuid())
+		return 1;
+	if (!srv_have_admin_gid)
+		return 0;
+	if (cr->gid == srv_admin_gid)
+		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return 0; /* too many groups or old kernel: not admin */
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == srv_admin_gid)
+			return 1;
+	return 0;
+}
+
+static void
+session_new(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	struct session *s;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+		log_warn("accept: SO_PEERCRED");
+		close(fd);
+		return;
+	}
+	if (srv_nsessions >= srv_conf->max_sessions) {
+		log_warnx("connection from pid %d uid %u refused: %u sessions "
+		    "(max_sessions)", (int)cr.pid, (unsigned)cr.uid,
+		    srv_nsessions);
+		close(fd);
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		log_warn("accept");
+		close(fd);
+		return;
+	}
+	s->fd = fd;
+	s->id = srv_next_session++;
+	s->pid = cr.pid;
+	s->uid = cr.uid;
+	s->gid = cr.gid;
+	s->rights = session_is_admin(fd, &cr) ? MSIV_RIGHT_ADMIN : 0;
+	TAILQ_INIT(&s->vfuncs);
+	TAILQ_INIT(&s->outq);
+	s->rev = event_new(srv_base, fd, EV_READ | EV_PERSIST,
+	    session_read_cb, s);
+	s->wev = event_new(srv_base, fd, EV_WRITE, session_write_cb, s);
+	if (s->rev == NULL || s->wev == NULL || event_add(s->rev, NULL) < 0) {
+		log_warnx("session: cannot create events");
+		if (s->rev != NULL)
+			event_free(s->rev);
+		if (s->wev != NULL)
+			event_free(s->wev);
+		free(s);
+		close(fd);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&sessions, s, entry);
+	srv_nsessions++;
+	log_debug("session %llu: pid %d uid %u gid %u%s",
+	    (unsigned long long)s->id, (int)cr.pid, (unsigned)cr.uid,
+	    (unsigned)cr.gid, s->rights & MSIV_RIGHT_ADMIN ? " admin" : "");
+}
+
+static void
+server_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	event_add(srv_listen_ev, NULL);
+}
+
+static void
+server_accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (fd >= 0) {
+			session_new(fd);
+			continue;
+		}
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* Out of fds: stop accepting for a while rather than
+			 * spin on a listener that stays readable. */
+			struct timeval tv = { 1, 0 };
+
+			log_warn("accept: pausing the listener for 1 s");
+			event_del(srv_listen_ev);
+			evtimer_add(srv_pause_ev, &tv);
+		} else if (errno != EAGAIN)
+			log_warn("accept");
+		return;
+	}
+}
+
+int
+server_init(struct event_base *base, const struct conf *conf)
+{
+	srv_base = base;
+	srv_conf = conf;
+	clock_gettime(CLOCK_MONOTONIC, &srv_start);
+	for (unsigned int op = 1; op < MSIV_OP__COUNT; op++)
+		if (cmd_table[op].fn == NULL || msiv_proto_op(op) == NULL)
+			fatalx("opcode %u has no handler or codec entry", op);
+	if (conf->admin_group[0] != '\0') {
+		struct group gr, *res = NULL;
+		char buf[4096];
+
+		if (getgrnam_r(conf->admin_group, &gr, buf, sizeof(buf),
+		    &res) != 0 || res == NULL) {
+			log_warnx("admin_group %s: no such group",
+			    conf->admin_group);
+			return -ENOENT;
+		}
+		srv_admin_gid = gr.gr_gid;
+		srv_have_admin_gid = 1;
+	}
+	return 0;
+}
+
+int
+server_listen(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = srv_conf->socket;
+	int fd, r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* A socket file left by a daemon that died is replaced; one that
+	 * answers belongs to a running daemon. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		log_warnx("%s: another msivd is already listening there", path);
+		return -EADDRINUSE;
+	}
+	if (errno == ECONNREFUSED)
+		unlink(path);
+	close(fd);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(path, srv_conf->socket_mode) < 0 || listen(fd, 128) < 0) {
+		r = -errno;
+		log_warn("%s", path);
+		close(fd);
+		return r;
+	}
+	srv_listen_fd = fd;
+	srv_listen_ev = event_new(srv_base, fd, EV_READ | EV_PERSIST,
+	    server_accept_cb, NULL);
+	srv_pause_ev = evtimer_new(srv_base, server_resume_cb, NULL);
+	if (srv_listen_ev == NULL || srv_pause_ev == NULL ||
+	    event_add(srv_listen_ev, NULL) < 0)
+		return -ENOMEM;
+	log_info("listening on %s", path);
+	return 0;
+}
+
+void
+server_request_stop(void)
+{
+	event_base_loopexit(srv_base, NULL);
+}
+
+void
+server_shutdown(void)
+{
+	struct session *s;
+
+	if (srv_listen_ev != NULL)
+		event_free(srv_listen_ev);
+	if (srv_pause_ev != NULL)
+		event_free(srv_pause_ev);
+	if (srv_listen_fd >= 0) {
+		close(srv_listen_fd);
+		unlink(srv_conf->socket);
+	}
+	srv_listen_ev = srv_pause_ev = NULL;
+	srv_listen_fd = -1;
+	/* Best effort: what is queued (the SHUTDOWN reply) goes out now. */
+	while ((s = TAILQ_FIRST(&sessions)) != NULL) {
+		(void)session_flush(s);
+		session_kill(s, NULL);
+	}
+	/* Run the deferred releases scheduled by session_kill. */
+	event_base_loop(srv_base, EVLOOP_NONBLOCK);
+}

@@ -1,0 +1,93 @@
+/*
+ * The control thread's socket server: the listener, sessions, the command
+ * table and its one checker, replies and asynchronous events.
+ */
+#ifndef MSIVD_SERVER_H
+#define MSIVD_SERVER_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <msiv/protocol.h>
+
+#include "conf.h"
+#include "vfunc.h"
+
+struct event_base;
+struct outmsg;
+
+struct session {
+	TAILQ_ENTRY(session) entry;
+	uint64_t id;
+	int fd;
+	struct event *rev;
+	struct event *wev;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	uint32_t rights;          /* MSIV_RIGHT_* */
+	int hello;                /* HELLO done */
+	int dead;                 /* to be freed once out of the dispatcher */
+	char tenant[MSIV_NAME_MAX];
+	struct vfunc_list vfuncs; /* through vfunc.sentry */
+	uint32_t nvfuncs;
+	TAILQ_HEAD(, outmsg) outq;
+	uint32_t outq_len;
+};
+TAILQ_HEAD(session_list, session);
+extern struct session_list sessions;
+
+/* What a command handler sees. The request payload is in host order. The
+ * handler may take fds (set the entry to -1); the rest are closed after
+ * it. It fills rep (at most MSIV_MSG_MAX - header bytes): replen is preset
+ * to the op's reply length and must be set by paged handlers; fds to send
+ * go into repfds (ownership passes to the server). */
+struct cmd_ctx {
+	struct session *s;
+	const struct msiv_hdr *hdr;
+	const void *req;
+	int *fds;
+	size_t nfds;
+	unsigned char *rep;
+	uint32_t replen;
+	int repfds[MSIV_FDS_MAX];
+	size_t nrepfds;
+};
+
+#define CMD_REP_MAX (MSIV_MSG_MAX - sizeof(struct msiv_hdr))
+
+typedef int cmd_handler(struct cmd_ctx *ctx);
+
+/* cmd-vfunc.c */
+cmd_handler cmd_hello, cmd_vfunc_open, cmd_vfunc_close, cmd_vfunc_enable,
+    cmd_vfunc_fmask, cmd_vfunc_reset;
+/* cmd-vector.c */
+cmd_handler cmd_vec_setup, cmd_vec_mask, cmd_vec_unmask, cmd_vec_retarget,
+    cmd_vec_free, cmd_vec_query, cmd_table_write, cmd_table_read;
+/* cmd-admin.c */
+cmd_handler cmd_status, cmd_device_list, cmd_vfunc_list, cmd_vec_list,
+    cmd_session_list, cmd_sim_triggers, cmd_sim_fire, cmd_shutdown;
+
+int server_init(struct event_base *base, const struct conf *conf);
+/* Listen on the configured socket path (stale sockets are replaced, a
+ * live one is an error). */
+int server_listen(void);
+void server_shutdown(void);
+/* Ask the main loop to stop after the current callback (SHUTDOWN). */
+void server_request_stop(void);
+const struct conf *server_conf(void);
+uint64_t server_uptime_ms(void);
+uint32_t session_count(void);
+
+void session_tenant(const struct session *s, char out[MSIV_NAME_MAX]);
+/* Asynchronous events to a session (dropped if the session is gone). */
+void session_event_msg(struct session *s, uint64_t vfunc, uint32_t vector,
+    uint64_t addr, uint32_t data);
+void session_event_gone(struct session *s, uint64_t vfunc, uint32_t reason);
+
+/* A vfunc the session may act on: its own. Another session's handle gets
+ * the same -ENOENT as a handle that does not exist. */
+int session_vfunc(struct session *s, uint64_t id, struct vfunc **out);
+
+#endif /* MSIVD_SERVER_H */
