@@ -1,0 +1,622 @@
+/*
+ * msivctl: the msiv admin CLI. See msivctl(8).
+ *
+ * Listings print aligned tables, or JSON with --json (json-c). Each failure
+ * maps to one message and one exit status (enum ctl_exit), so scripts can
+ * tell "daemon not running" from "permission denied" from "no such device".
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msiv/msiv.h>
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+/* Exit statuses, documented in msivctl(8). */
+enum ctl_exit {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_FAIL = 1,        /* any other error */
+	CTL_EXIT_USAGE = 2,       /* bad command line */
+	CTL_EXIT_NODAEMON = 3,    /* no daemon at the socket */
+	CTL_EXIT_DENIED = 4,      /* permission denied */
+	CTL_EXIT_NOENT = 5,       /* no such device or object */
+};
+
+#define CTL_LIST_MAX 65536 /* records one listing may hold */
+
+struct ctl {
+	const char *sock;     /* as given, or NULL */
+	const char *sockname; /* for messages */
+	int json;
+	struct msiv_conn *conn;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: msivctl [-s PATH] [-j] COMMAND [ARGS]\n"
+	    "\n"
+	    "commands:\n"
+	    "  status                   daemon summary\n"
+	    "  devices                  devices and their slots\n"
+	    "  vfuncs                   virtual functions and their vectors\n"
+	    "  sessions                 client sessions\n"
+	    "  fire DEVICE SLOT [COUNT] raise interrupts on a sim slot\n"
+	    "  shutdown                 stop the daemon\n"
+	    "\n"
+	    "options:\n"
+	    "  -s, --socket PATH  daemon socket (default $MSIV_SOCKET, else %s)\n"
+	    "  -j, --json         JSON output\n"
+	    "  -h, --help         this help\n"
+	    "  -V, --version      version\n", MSIV_DEFAULT_SOCKET);
+}
+
+/* One message, one exit status per failure. */
+static int
+ctl_fail(const struct ctl *c, const char *what, int status)
+{
+	fprintf(stderr, "msivctl: %s: %s\n", what, msiv_strerror(status));
+	(void)c;
+	switch (-status) {
+	case EACCES:
+	case EPERM:
+		return CTL_EXIT_DENIED;
+	case ENODEV:
+	case ENOENT:
+		return CTL_EXIT_NOENT;
+	default:
+		return CTL_EXIT_FAIL;
+	}
+}
+
+static int
+ctl_connect(struct ctl *c)
+{
+	int r = msiv_connect(c->sock, NULL, &c->conn);
+
+	if (r == -ENOENT || r == -ECONNREFUSED) {
+		fprintf(stderr, "msivctl: cannot reach msivd at %s: daemon not "
+		    "running\n", c->sockname);
+		return CTL_EXIT_NODAEMON;
+	}
+	if (r == -EACCES || r == -EPERM) {
+		fprintf(stderr, "msivctl: cannot reach msivd at %s: permission "
+		    "denied\n", c->sockname);
+		return CTL_EXIT_DENIED;
+	}
+	if (r < 0) {
+		fprintf(stderr, "msivctl: cannot reach msivd at %s: %s\n",
+		    c->sockname, msiv_strerror(r));
+		return CTL_EXIT_FAIL;
+	}
+	return CTL_EXIT_OK;
+}
+
+static const char *
+policy_name(uint32_t p)
+{
+	switch (p) {
+	case MSIV_POLICY_LATCH:
+		return "latch";
+	case MSIV_POLICY_STRICT:
+		return "strict";
+	case MSIV_POLICY_LIVE:
+		return "live";
+	default:
+		return "?";
+	}
+}
+
+static json_object *
+json_hex(uint64_t v, int width)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%0*" PRIx64, width, v);
+	return json_object_new_string(buf);
+}
+
+static void
+json_print(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	    JSON_C_TO_STRING_SPACED));
+	json_object_put(o);
+}
+
+/*
+ * Fetch a whole listing: the calls return the total, which may exceed the
+ * buffer; grow once to fit. list(ctx, out, max) is one of the msiv_*_list
+ * calls bound to its arguments.
+ */
+typedef int list_fn(struct ctl *c, uint64_t arg, void *out, size_t max);
+
+static int
+ctl_list(struct ctl *c, list_fn *fn, uint64_t arg, size_t recsz, void **out,
+    size_t *n)
+{
+	size_t cap = 64;
+	void *buf = NULL;
+	int r;
+
+	for (;;) {
+		void *nb = realloc(buf, cap * recsz);
+
+		if (nb == NULL) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = nb;
+		r = fn(c, arg, buf, cap);
+		if (r < 0) {
+			free(buf);
+			return r;
+		}
+		if ((size_t)r <= cap)
+			break;
+		if ((size_t)r > CTL_LIST_MAX) {
+			free(buf);
+			return -E2BIG;
+		}
+		cap = (size_t)r;
+	}
+	*out = buf;
+	*n = (size_t)r;
+	return 0;
+}
+
+static int
+list_devices(struct ctl *c, uint64_t arg, void *out, size_t max)
+{
+	(void)arg;
+	return msiv_device_list(c->conn, out, max);
+}
+
+static int
+list_vfuncs(struct ctl *c, uint64_t arg, void *out, size_t max)
+{
+	(void)arg;
+	return msiv_vfunc_list(c->conn, out, max);
+}
+
+static int
+list_vectors(struct ctl *c, uint64_t arg, void *out, size_t max)
+{
+	return msiv_vector_list(c->conn, arg, out, max);
+}
+
+static int
+list_sessions(struct ctl *c, uint64_t arg, void *out, size_t max)
+{
+	(void)arg;
+	return msiv_session_list(c->conn, out, max);
+}
+
+static int
+cmd_status(struct ctl *c, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	struct msiv_status_rep st;
+	int r = msiv_status(c->conn, &st);
+
+	if (r < 0)
+		return ctl_fail(c, "status", r);
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "version",
+		    json_object_new_string(st.version_str));
+		json_object_object_add(o, "protocol",
+		    json_object_new_int64(st.version));
+		json_object_object_add(o, "pid", json_object_new_int64(st.pid));
+		json_object_object_add(o, "uptime_ms",
+		    json_object_new_int64((int64_t)st.uptime_ms));
+		json_object_object_add(o, "devices",
+		    json_object_new_int64(st.devices));
+		json_object_object_add(o, "sessions",
+		    json_object_new_int64(st.sessions));
+		json_object_object_add(o, "vfuncs",
+		    json_object_new_int64(st.vfuncs));
+		json_object_object_add(o, "vectors",
+		    json_object_new_int64(st.vectors));
+		json_object_object_add(o, "interrupts",
+		    json_object_new_int64((int64_t)st.interrupts));
+		json_object_object_add(o, "delivered",
+		    json_object_new_int64((int64_t)st.delivered));
+		json_object_object_add(o, "dropped",
+		    json_object_new_int64((int64_t)st.dropped));
+		json_object_object_add(o, "delivery_loop",
+		    json_object_new_string(st.loop));
+		json_object_object_add(o, "admin",
+		    json_object_new_boolean(msiv_is_admin(c->conn)));
+		json_object_object_add(o, "tenant",
+		    json_object_new_string(msiv_tenant(c->conn)));
+		json_print(o);
+		return CTL_EXIT_OK;
+	}
+	printf("msivd %s (protocol %u), pid %u, up %" PRIu64 ".%03" PRIu64
+	    " s\n", st.version_str, st.version, st.pid, st.uptime_ms / 1000,
+	    st.uptime_ms % 1000);
+	printf("  socket         %s\n", c->sockname);
+	printf("  devices        %u\n", st.devices);
+	printf("  sessions       %u\n", st.sessions);
+	printf("  vfuncs         %u (%u vectors)\n", st.vfuncs, st.vectors);
+	printf("  interrupts     %" PRIu64 " seen, %" PRIu64 " delivered, %"
+	    PRIu64 " dropped\n", st.interrupts, st.delivered, st.dropped);
+	printf("  delivery loop  %s\n", st.loop);
+	printf("  this session   tenant %s%s\n", msiv_tenant(c->conn),
+	    msiv_is_admin(c->conn) ? ", admin" : "");
+	return CTL_EXIT_OK;
+}
+
+static int
+cmd_devices(struct ctl *c, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	struct msiv_device_rec *d;
+	size_t n;
+	int r = ctl_list(c, list_devices, 0, sizeof(*d), (void **)&d, &n);
+
+	if (r < 0)
+		return ctl_fail(c, "devices", r);
+	if (c->json) {
+		json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "name",
+			    json_object_new_string(d[i].name));
+			json_object_object_add(o, "backend",
+			    json_object_new_string(d[i].backend));
+			json_object_object_add(o, "slots",
+			    json_object_new_int64(d[i].slots));
+			json_object_object_add(o, "slots_used",
+			    json_object_new_int64(d[i].slots_used));
+			json_object_object_add(o, "policy",
+			    json_object_new_string(policy_name(d[i].policy)));
+			json_object_array_add(a, o);
+		}
+		json_print(a);
+	} else {
+		printf("%-16s %-8s %6s %6s %s\n", "NAME", "BACKEND", "SLOTS",
+		    "USED", "POLICY");
+		for (size_t i = 0; i < n; i++)
+			printf("%-16s %-8s %6u %6u %s\n", d[i].name,
+			    d[i].backend, d[i].slots, d[i].slots_used,
+			    policy_name(d[i].policy));
+	}
+	free(d);
+	return CTL_EXIT_OK;
+}
+
+static json_object *
+vector_json(const struct msiv_vec_rec *v)
+{
+	const struct msiv_vec_info *in = &v->info;
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "vector", json_object_new_int64(v->vector));
+	json_object_object_add(o, "slot", json_object_new_int64(in->slot));
+	json_object_object_add(o, "masked",
+	    json_object_new_boolean(in->state & MSIV_VEC_MASKED));
+	json_object_object_add(o, "pending",
+	    json_object_new_boolean(in->state & MSIV_VEC_PENDING));
+	json_object_object_add(o, "target",
+	    json_object_new_boolean(in->state & MSIV_VEC_TARGET));
+	json_object_object_add(o, "eff_addr", json_hex(in->eff_addr, 16));
+	json_object_object_add(o, "eff_data", json_hex(in->eff_data, 8));
+	json_object_object_add(o, "prog_addr", json_hex(in->prog_addr, 16));
+	json_object_object_add(o, "prog_data", json_hex(in->prog_data, 8));
+	json_object_object_add(o, "fired",
+	    json_object_new_int64((int64_t)in->fired));
+	json_object_object_add(o, "delivered",
+	    json_object_new_int64((int64_t)in->delivered));
+	json_object_object_add(o, "coalesced",
+	    json_object_new_int64((int64_t)in->coalesced));
+	json_object_object_add(o, "dropped",
+	    json_object_new_int64((int64_t)in->dropped));
+	return o;
+}
+
+static void
+vector_print(const struct msiv_vec_rec *v)
+{
+	const struct msiv_vec_info *in = &v->info;
+
+	printf("    %4u %5u %-8s %-7s %-6s 0x%016" PRIx64 " 0x%08x %9" PRIu64
+	    " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n", v->vector, in->slot,
+	    in->state & MSIV_VEC_MASKED ? "masked" : "unmasked",
+	    in->state & MSIV_VEC_PENDING ? "pending" : "-",
+	    in->state & MSIV_VEC_TARGET ? "yes" : "no", in->eff_addr,
+	    in->eff_data, in->fired, in->delivered, in->coalesced, in->dropped);
+	if (in->prog_addr != in->eff_addr || in->prog_data != in->eff_data)
+		printf("%40s programmed 0x%016" PRIx64 " 0x%08x (latched at "
+		    "the next unmask)\n", "", in->prog_addr, in->prog_data);
+}
+
+static int
+cmd_vfuncs(struct ctl *c, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	struct msiv_vfunc_rec *f;
+	json_object *a = NULL;
+	size_t n;
+	int r = ctl_list(c, list_vfuncs, 0, sizeof(*f), (void **)&f, &n);
+
+	if (r < 0)
+		return ctl_fail(c, "vfuncs", r);
+	if (c->json)
+		a = json_object_new_array();
+	else if (n == 0)
+		printf("no vfuncs\n");
+	for (size_t i = 0; i < n; i++) {
+		struct msiv_vec_rec *v;
+		size_t nv;
+
+		r = ctl_list(c, list_vectors, f[i].vfunc, sizeof(*v),
+		    (void **)&v, &nv);
+		if (r == -ENOENT)
+			continue; /* closed meanwhile */
+		if (r < 0) {
+			free(f);
+			if (a != NULL)
+				json_object_put(a);
+			return ctl_fail(c, "vectors", r);
+		}
+		if (a != NULL) {
+			json_object *o = json_object_new_object();
+			json_object *va = json_object_new_array();
+
+			json_object_object_add(o, "handle",
+			    json_hex(f[i].vfunc, 16));
+			json_object_object_add(o, "device",
+			    json_object_new_string(f[i].device));
+			json_object_object_add(o, "tenant",
+			    json_object_new_string(f[i].tenant));
+			json_object_object_add(o, "session",
+			    json_object_new_int64((int64_t)f[i].session));
+			json_object_object_add(o, "nvec",
+			    json_object_new_int64(f[i].nvec));
+			json_object_object_add(o, "first_slot",
+			    json_object_new_int64(f[i].first_slot));
+			json_object_object_add(o, "policy",
+			    json_object_new_string(policy_name(f[i].policy)));
+			json_object_object_add(o, "enabled",
+			    json_object_new_boolean(f[i].flags &
+			    MSIV_VFUNC_ENABLED));
+			json_object_object_add(o, "function_masked",
+			    json_object_new_boolean(f[i].flags &
+			    MSIV_VFUNC_FMASKED));
+			for (size_t j = 0; j < nv; j++)
+				json_object_array_add(va, vector_json(&v[j]));
+			json_object_object_add(o, "vectors", va);
+			json_object_array_add(a, o);
+		} else {
+			printf("vfunc 0x%016" PRIx64 "  device %s  tenant %s  "
+			    "session %" PRIu64 "\n", f[i].vfunc, f[i].device,
+			    f[i].tenant, f[i].session);
+			printf("  %u vectors on slots %u-%u, %s policy, %s, "
+			    "function %s\n", f[i].nvec, f[i].first_slot,
+			    f[i].first_slot + f[i].nvec - 1,
+			    policy_name(f[i].policy),
+			    f[i].flags & MSIV_VFUNC_ENABLED ? "enabled" :
+			    "disabled", f[i].flags & MSIV_VFUNC_FMASKED ?
+			    "masked" : "unmasked");
+			printf("    %4s %5s %-8s %-7s %-6s %-18s %-10s %9s %9s "
+			    "%9s %9s\n", "VEC", "SLOT", "MASK", "PENDING",
+			    "TARGET", "ADDRESS", "DATA", "FIRED", "DELIVERED",
+			    "COALESCED", "DROPPED");
+			for (size_t j = 0; j < nv; j++)
+				vector_print(&v[j]);
+		}
+		free(v);
+	}
+	free(f);
+	if (a != NULL)
+		json_print(a);
+	return CTL_EXIT_OK;
+}
+
+static int
+cmd_sessions(struct ctl *c, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	struct msiv_session_rec *s;
+	size_t n;
+	int r = ctl_list(c, list_sessions, 0, sizeof(*s), (void **)&s, &n);
+
+	if (r < 0)
+		return ctl_fail(c, "sessions", r);
+	if (c->json) {
+		json_object *a = json_object_new_array();
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "session",
+			    json_object_new_int64((int64_t)s[i].session));
+			json_object_object_add(o, "pid",
+			    json_object_new_int64(s[i].pid));
+			json_object_object_add(o, "uid",
+			    json_object_new_int64(s[i].uid));
+			json_object_object_add(o, "gid",
+			    json_object_new_int64(s[i].gid));
+			json_object_object_add(o, "tenant",
+			    json_object_new_string(s[i].tenant));
+			json_object_object_add(o, "vfuncs",
+			    json_object_new_int64(s[i].vfuncs));
+			json_object_object_add(o, "admin",
+			    json_object_new_boolean(s[i].rights &
+			    MSIV_RIGHT_ADMIN));
+			json_object_object_add(o, "self",
+			    json_object_new_boolean(s[i].session ==
+			    msiv_session_id(c->conn)));
+			json_object_array_add(a, o);
+		}
+		json_print(a);
+	} else {
+		printf("%8s %8s %6s %6s %-20s %6s %s\n", "SESSION", "PID",
+		    "UID", "GID", "TENANT", "VFUNCS", "ADMIN");
+		for (size_t i = 0; i < n; i++)
+			printf("%8" PRIu64 " %8u %6u %6u %-20s %6u %s%s\n",
+			    s[i].session, s[i].pid, s[i].uid, s[i].gid,
+			    s[i].tenant, s[i].vfuncs,
+			    s[i].rights & MSIV_RIGHT_ADMIN ? "yes" : "no",
+			    s[i].session == msiv_session_id(c->conn) ?
+			    "  (this msivctl)" : "");
+	}
+	free(s);
+	return CTL_EXIT_OK;
+}
+
+/* A decimal number, all of it, no sign, within max. */
+static int
+parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int
+cmd_fire(struct ctl *c, int argc, char **argv)
+{
+	uint32_t slot, count = 1;
+	int r;
+
+	if (argc < 2 || argc > 3 || parse_u32(argv[1], UINT32_MAX, &slot) < 0 ||
+	    (argc == 3 && (parse_u32(argv[2], UINT32_MAX, &count) < 0 ||
+	    count == 0))) {
+		fprintf(stderr, "usage: msivctl fire DEVICE SLOT [COUNT]\n"
+		    "  SLOT and COUNT are decimal numbers, COUNT at least 1\n");
+		return CTL_EXIT_USAGE;
+	}
+	r = msiv_sim_fire(c->conn, argv[0], slot, count);
+	if (r < 0) {
+		char what[80];
+
+		snprintf(what, sizeof(what), "fire %s slot %u", argv[0], slot);
+		return ctl_fail(c, what, r);
+	}
+	if (c->json)
+		puts("{ \"ok\": true }");
+	else
+		printf("fired %u interrupt%s on %s slot %u\n", count,
+		    count == 1 ? "" : "s", argv[0], slot);
+	return CTL_EXIT_OK;
+}
+
+static int
+cmd_shutdown(struct ctl *c, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	int r = msiv_shutdown(c->conn);
+
+	if (r < 0)
+		return ctl_fail(c, "shutdown", r);
+	puts(c->json ? "{ \"ok\": true }" : "msivd is shutting down");
+	return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd {
+	const char *name;
+	int maxargs;
+	int (*fn)(struct ctl *c, int argc, char **argv);
+} ctl_cmds[] = {
+	{ "status", 0, cmd_status },
+	{ "devices", 0, cmd_devices },
+	{ "vfuncs", 0, cmd_vfuncs },
+	{ "sessions", 0, cmd_sessions },
+	{ "fire", 3, cmd_fire },
+	{ "shutdown", 0, cmd_shutdown },
+	{ NULL, 0, NULL },
+};
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl c = { 0 };
+	const struct ctl_cmd *ct;
+	const char *cmd;
+	int ch, r, nargs;
+
+	while ((ch = getopt_long(argc, argv, "+s:jhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			c.sock = optarg;
+			break;
+		case 'j':
+			c.json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return CTL_EXIT_OK;
+		case 'V':
+			printf("msivctl %s (protocol %u)\n", PACKAGE_VERSION,
+			    MSIV_PROTO_VERSION);
+			return CTL_EXIT_OK;
+		default:
+			usage(stderr);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	cmd = argv[optind];
+	nargs = argc - optind - 1;
+	for (ct = ctl_cmds; ct->name != NULL; ct++)
+		if (strcmp(ct->name, cmd) == 0)
+			break;
+	if (ct->name == NULL) {
+		fprintf(stderr, "msivctl: unknown command: %s\n", cmd);
+		usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	if (nargs > ct->maxargs) {
+		fprintf(stderr, "msivctl: too many arguments for %s\n", cmd);
+		return CTL_EXIT_USAGE;
+	}
+	c.sockname = c.sock;
+	if (c.sockname == NULL)
+		c.sockname = getenv("MSIV_SOCKET");
+	if (c.sockname == NULL || *c.sockname == '\0')
+		c.sockname = MSIV_DEFAULT_SOCKET;
+	if ((r = ctl_connect(&c)) != CTL_EXIT_OK)
+		return r;
+	r = ct->fn(&c, nargs, argv + optind + 1);
+	msiv_close(c.conn);
+	return r;
+}

@@ -1,0 +1,206 @@
+/*
+ * libmsiv: the client library of the msiv interrupt vector broker.
+ *
+ * Conventions for every call below:
+ *  - A call returns 0 (or a count) on success and a negative errno on
+ *    failure; errno itself is left alone. The library never logs.
+ *  - Calls are synchronous: each sends one request and waits for its reply.
+ *    A connection is not thread safe; use one per thread or lock around it.
+ *  - Errors every call may return besides those it lists:
+ *      -ENOTCONN  the daemon closed the connection (it stopped, or dropped
+ *                 this session for a protocol violation);
+ *      -EPROTO    the daemon's reply was malformed;
+ *      -ETIMEDOUT no reply within the connection's timeout;
+ *      -EPERM     the call needs admin rights this session lacks;
+ *      -ENOENT    the vfunc handle is unknown to this session;
+ *      -EINVAL    an argument is out of range.
+ *  - File descriptors passed in (targets) are duplicated by the daemon;
+ *    the caller keeps its own. The daemon puts target eventfds in
+ *    non-blocking mode (it must never block on a client's eventfd).
+ *  - Events (effective-message changes, vfuncs taken away) arrive on the
+ *    connection's socket. They are queued while a call waits for its reply
+ *    and handed to the event callback by msiv_dispatch(); poll msiv_fd()
+ *    for POLLIN and call msiv_dispatch(), and call it also when
+ *    msiv_events_pending() says events were queued during a call.
+ *
+ * See libmsiv(3).
+ */
+#ifndef MSIV_MSIV_H
+#define MSIV_MSIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msiv/protocol.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MSIV_DEFAULT_SOCKET "/run/msiv/msivd.sock"
+
+struct msiv_conn;
+
+/* One event, valid only during the callback. */
+struct msiv_event_info {
+	enum msiv_event type;
+	uint64_t vfunc;
+	uint32_t vector;  /* MSG_CHANGED */
+	uint32_t data;    /* MSG_CHANGED: the new effective message */
+	uint64_t addr;
+	uint32_t reason;  /* VFUNC_GONE: MSIV_GONE_* */
+};
+
+typedef void msiv_event_cb(struct msiv_conn *conn,
+    const struct msiv_event_info *ev, void *arg);
+
+/*
+ * Connect to the daemon at path (NULL: $MSIV_SOCKET, else
+ * MSIV_DEFAULT_SOCKET) acting for tenant (NULL or "": named by the daemon
+ * from the caller's uid). On success *out is the new connection.
+ * Errors: -ENOENT / -ECONNREFUSED (no daemon at path), -EACCES (socket
+ * permissions), -EPROTONOSUPPORT (no common protocol version), -EPERM (the
+ * daemon refused this peer), -ENAMETOOLONG (path or tenant too long),
+ * -ENOMEM.
+ */
+int msiv_connect(const char *path, const char *tenant, struct msiv_conn **out);
+
+/* Close the connection; the daemon releases the session's vfuncs. */
+void msiv_close(struct msiv_conn *conn);
+
+/* Reply timeout for every call (default 10000 ms; 0 waits forever). */
+void msiv_set_timeout(struct msiv_conn *conn, unsigned int ms);
+
+/* Session facts from the HELLO exchange. */
+uint64_t msiv_session_id(const struct msiv_conn *conn);
+int msiv_is_admin(const struct msiv_conn *conn);
+const char *msiv_tenant(const struct msiv_conn *conn);
+
+/* --- events --------------------------------------------------------------*/
+
+void msiv_set_event_cb(struct msiv_conn *conn, msiv_event_cb *cb, void *arg);
+/* The socket: poll it for POLLIN, then call msiv_dispatch(). */
+int msiv_fd(const struct msiv_conn *conn);
+/* Number of events queued and not yet dispatched. */
+size_t msiv_events_pending(const struct msiv_conn *conn);
+/* Hand queued events, then any waiting on the socket, to the callback,
+ * without blocking. Returns the number dispatched. The callback may not
+ * call libmsiv functions on the same connection. Errors: -ENOTCONN. */
+int msiv_dispatch(struct msiv_conn *conn);
+
+/* --- virtual functions ---------------------------------------------------*/
+
+/*
+ * Open a vfunc of nvec vectors on device, with the message-update policy
+ * (MSIV_POLICY_DEFAULT: the device's). Every vector starts masked and
+ * free, the function disabled and not masked (the MSI-X reset state).
+ * Errors: -ENODEV (no such device), -EINVAL (nvec 0 or above
+ * MSIV_VECTORS_MAX, bad policy), -ENOSPC (not enough free slots on the
+ * device), -EDQUOT (the session's vfunc limit).
+ */
+int msiv_vfunc_open(struct msiv_conn *conn, const char *device,
+    unsigned int nvec, enum msiv_policy policy, uint64_t *vfunc);
+/* Release the vfunc: nothing is delivered once this returns. */
+int msiv_vfunc_close(struct msiv_conn *conn, uint64_t vfunc);
+/* MSI-X Enable (rule 1: a disabled function drops interrupts; enabling
+ * replays pending bits of deliverable vectors, rule 2). */
+int msiv_vfunc_enable(struct msiv_conn *conn, uint64_t vfunc, int enable);
+/* MSI-X Function Mask (rule 7). */
+int msiv_vfunc_mask(struct msiv_conn *conn, uint64_t vfunc, int mask);
+/* Function reset: every vector freed (rule 8), function disabled and
+ * unmasked. */
+int msiv_vfunc_reset(struct msiv_conn *conn, uint64_t vfunc);
+
+/* --- vectors -------------------------------------------------------------*/
+
+/*
+ * Set up vector with a message and a target eventfd. The vector must have
+ * no target (-EBUSY otherwise: use msiv_vector_retarget). It stays masked
+ * unless flags has MSIV_SETUP_UNMASKED. Errors: -EBADF (target is not an
+ * open fd), -EINVAL (target is not an eventfd, unknown flags), -EBUSY.
+ */
+int msiv_vector_setup(struct msiv_conn *conn, uint64_t vfunc,
+    unsigned int vector, uint64_t addr, uint32_t data, int target,
+    unsigned int flags);
+/* Once MASK returns, nothing more is delivered to the vector's target
+ * until it is unmasked (rule 4); interrupts meanwhile set its pending bit. */
+int msiv_vector_mask(struct msiv_conn *conn, uint64_t vfunc,
+    unsigned int vector);
+/* Unmask: latches the programmed message (latch policy) and replays a
+ * pending interrupt once (rule 2). */
+int msiv_vector_unmask(struct msiv_conn *conn, uint64_t vfunc,
+    unsigned int vector);
+/*
+ * Atomically move the vector to a new target (target >= 0 with
+ * MSIV_RETARGET_TARGET) and/or message (MSIV_RETARGET_MSG), as mask →
+ * update → restore mask with pending replay (rule 6): once this returns,
+ * nothing reaches the old target. Errors: -EINVAL (no flag, target not an
+ * eventfd), -EBADF.
+ */
+int msiv_vector_retarget(struct msiv_conn *conn, uint64_t vfunc,
+    unsigned int vector, unsigned int flags, uint64_t addr, uint32_t data,
+    int target);
+/* Free: masked, pending cleared, target detached (rule 8). */
+int msiv_vector_free(struct msiv_conn *conn, uint64_t vfunc,
+    unsigned int vector);
+
+struct msiv_vector_info {
+	uint64_t prog_addr, eff_addr;
+	uint32_t prog_data, eff_data;
+	unsigned int masked : 1, pending : 1, target : 1, fmasked : 1,
+	    enabled : 1;
+	uint32_t slot;
+	uint64_t fired, delivered, coalesced, dropped;
+};
+int msiv_vector_query(struct msiv_conn *conn, uint64_t vfunc,
+    unsigned int vector, struct msiv_vector_info *info);
+
+/*
+ * Raw MSI-X table emulation: forward a guest access at offset in the table
+ * (0 .. 16*nvec) or the PBA (MSIV_PBA_OFFSET ..). size is 4 or 8 and the
+ * access naturally aligned. Writes to the PBA are ignored (it is read
+ * only). Errors: -EINVAL (bad size, alignment or offset), -EBUSY (strict
+ * policy: address/data written while the vector is unmasked).
+ */
+int msiv_table_write(struct msiv_conn *conn, uint64_t vfunc, uint32_t offset,
+    unsigned int size, uint64_t value);
+int msiv_table_read(struct msiv_conn *conn, uint64_t vfunc, uint32_t offset,
+    unsigned int size, uint64_t *value);
+
+/* --- listings and administration -----------------------------------------*/
+
+/*
+ * Listings fill up to max records into out and return how many there are
+ * in all (which may exceed max). Sessions without admin rights see only
+ * their own vfuncs and sessions.
+ */
+int msiv_status(struct msiv_conn *conn, struct msiv_status_rep *st);
+int msiv_device_list(struct msiv_conn *conn, struct msiv_device_rec *out,
+    size_t max);
+int msiv_vfunc_list(struct msiv_conn *conn, struct msiv_vfunc_rec *out,
+    size_t max);
+int msiv_vector_list(struct msiv_conn *conn, uint64_t vfunc,
+    struct msiv_vec_rec *out, size_t max);
+int msiv_session_list(struct msiv_conn *conn, struct msiv_session_rec *out,
+    size_t max);
+
+/* Admin, sim devices only: raise count interrupts on slot.
+ * Errors: -ENODEV, -EOPNOTSUPP (not a sim device), -EINVAL. */
+int msiv_sim_fire(struct msiv_conn *conn, const char *device,
+    unsigned int slot, unsigned int count);
+/* Admin, sim devices only: dup the trigger eventfds of slots
+ * [slot, slot + count) into fds[] (count <= MSIV_FDS_MAX); writing 1 to
+ * one of them fires that slot from any process. */
+int msiv_sim_triggers(struct msiv_conn *conn, const char *device,
+    unsigned int slot, unsigned int count, int *fds);
+/* Admin: stop the daemon (it replies first). */
+int msiv_shutdown(struct msiv_conn *conn);
+
+/* A short, stable description of a status returned by the calls above. */
+const char *msiv_strerror(int status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MSIV_MSIV_H */

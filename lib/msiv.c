@@ -1,0 +1,729 @@
+/*
+ * libmsiv: the client side of the msiv protocol (see msiv.h and
+ * libmsiv(3)). Every call is one request and its reply; events that arrive
+ * meanwhile are queued (bounded) for msiv_dispatch().
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <msiv/msiv.h>
+
+#include "fdpass.h"
+#include "proto.h"
+
+#define MSIV_API __attribute__((visibility("default")))
+
+/* Events beyond this many undispatched ones are dropped, oldest kept: a
+ * client that never dispatches must not grow without bound. */
+#define MSIV_EVQ_MAX 1024u
+
+struct msiv_conn {
+	int sock;
+	uint32_t seq;
+	unsigned int timeout_ms;
+	uint64_t session;
+	uint32_t rights;
+	char tenant[MSIV_NAME_MAX];
+	msiv_event_cb *cb;
+	void *cb_arg;
+	struct msiv_event_info *evq;
+	size_t evq_head, evq_len;
+	int dead;
+};
+
+MSIV_API const char *
+msiv_strerror(int status)
+{
+	switch (status) {
+	case 0:
+		return "success";
+	case -ENOTCONN:
+		return "connection to the daemon lost";
+	case -ENOENT:
+		return "no such object";
+	case -ECONNREFUSED:
+		return "daemon not running";
+	case -EACCES:
+	case -EPERM:
+		return "permission denied";
+	case -ENODEV:
+		return "no such device";
+	case -ENOSPC:
+		return "no free slots on the device";
+	case -EDQUOT:
+		return "quota exceeded";
+	case -EBUSY:
+		return "busy (mask the vector first)";
+	case -EINVAL:
+		return "invalid argument";
+	case -EBADF:
+		return "bad file descriptor";
+	case -EPROTO:
+		return "protocol error";
+	case -EPROTONOSUPPORT:
+		return "protocol version not supported";
+	case -ETIMEDOUT:
+		return "timed out waiting for the daemon";
+	case -EOPNOTSUPP:
+		return "operation not supported by the device";
+	case -ENOSYS:
+		return "operation not supported by the daemon";
+	case -ENAMETOOLONG:
+		return "name too long";
+	case -ENOMEM:
+		return "out of memory";
+	default:
+		return status < 0 ? strerror(-status) : "unknown status";
+	}
+}
+
+static int64_t
+msiv_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+msiv_queue_event(struct msiv_conn *c, const struct msiv_hdr *h,
+    const unsigned char *payload)
+{
+	struct msiv_event_info *e;
+	const char *layout = msiv_proto_event_layout(h->opcode);
+
+	if (layout == NULL || h->len != msiv_proto_event_len(h->opcode) ||
+	    c->evq_len == MSIV_EVQ_MAX)
+		return; /* unknown events are for newer clients */
+	e = &c->evq[(c->evq_head + c->evq_len++) % MSIV_EVQ_MAX];
+	memset(e, 0, sizeof(*e));
+	e->type = (enum msiv_event)h->opcode;
+	if (h->opcode == MSIV_EV_MSG_CHANGED) {
+		struct msiv_ev_msg m;
+
+		memcpy(&m, payload, sizeof(m));
+		msiv_swap(layout, &m, sizeof(m));
+		e->vfunc = m.vfunc;
+		e->vector = m.vector;
+		e->addr = m.addr;
+		e->data = m.data;
+	} else {
+		struct msiv_ev_gone g;
+
+		memcpy(&g, payload, sizeof(g));
+		msiv_swap(layout, &g, sizeof(g));
+		e->vfunc = g.vfunc;
+		e->reason = g.reason;
+	}
+}
+
+/*
+ * Read one packet. Events are queued and reported as 0; a reply is copied
+ * to *h / rep (up to repcap bytes) with its fds. Returns 1 for a reply,
+ * 0 for an event or nothing (non-blocking), -errno on failure.
+ */
+static int
+msiv_read_one(struct msiv_conn *c, struct msiv_hdr *h, void *rep,
+    size_t repcap, int *fds, size_t *nfds, int flags)
+{
+	unsigned char pkt[MSIV_MSG_MAX];
+	int rfds[MSIV_FDS_MAX];
+	size_t n_rfds;
+	ssize_t n;
+	int r;
+
+	n = fdpass_recv(c->sock, pkt, sizeof(pkt), rfds, &n_rfds, flags);
+	if (n == -EAGAIN)
+		return 0;
+	if (n == 0 || n == -ECONNRESET || n == -EPIPE) {
+		c->dead = 1;
+		return -ENOTCONN;
+	}
+	if (n < 0)
+		return (int)n;
+	r = msiv_hdr_decode(pkt, (size_t)n, h);
+	if (r < 0) {
+		fdpass_close(rfds, n_rfds);
+		return -EPROTO;
+	}
+	if (h->flags & MSIV_F_EVENT) {
+		fdpass_close(rfds, n_rfds); /* events carry no fds */
+		msiv_queue_event(c, h, pkt + sizeof(*h));
+		return 0;
+	}
+	if (!(h->flags & MSIV_F_REPLY) || h->len > repcap ||
+	    (fds == NULL && n_rfds > 0)) {
+		fdpass_close(rfds, n_rfds);
+		return -EPROTO;
+	}
+	memcpy(rep, pkt + sizeof(*h), h->len);
+	if (fds != NULL) {
+		memcpy(fds, rfds, n_rfds * sizeof(int));
+		*nfds = n_rfds;
+	}
+	return 1;
+}
+
+/*
+ * One request/reply exchange. req is in host order and converted with the
+ * op's layout; the reply payload (exactly replen bytes, or a page when
+ * paged) is converted back. Returns the reply's status (0 or -errno),
+ * or a transport error.
+ */
+static int
+msiv_call_fds(struct msiv_conn *c, unsigned int op, const void *req,
+    const int *sfds, size_t nsfds, void *rep, size_t repcap, size_t *replen,
+    int *rfds, size_t *nrfds)
+{
+	const struct msiv_opinfo *oi = msiv_proto_op(op);
+	unsigned char pkt[MSIV_MSG_MAX];
+	struct msiv_hdr h = {
+		.magic = MSIV_PROTO_MAGIC, .version = MSIV_PROTO_VERSION,
+		.opcode = (uint16_t)op, .len = oi->req_len,
+	};
+	int64_t deadline;
+	int r;
+
+	if (c->dead)
+		return -ENOTCONN;
+	h.seq = ++c->seq;
+	msiv_hdr_encode(&h, pkt);
+	if (oi->req_len > 0)
+		memcpy(pkt + sizeof(h), req, oi->req_len);
+	msiv_swap(oi->req_layout, pkt + sizeof(h), oi->req_len);
+	r = fdpass_send(c->sock, pkt, sizeof(h) + oi->req_len, sfds, nsfds, 0);
+	if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN) {
+		c->dead = 1;
+		return -ENOTCONN;
+	}
+	if (r < 0)
+		return r;
+
+	deadline = c->timeout_ms ? msiv_now_ms() + c->timeout_ms : 0;
+	for (;;) {
+		struct msiv_hdr rh;
+		size_t nf = 0;
+		struct pollfd pfd = { .fd = c->sock, .events = POLLIN };
+		int wait = -1;
+
+		if (deadline) {
+			int64_t left = deadline - msiv_now_ms();
+
+			if (left <= 0)
+				return -ETIMEDOUT;
+			wait = (int)left;
+		}
+		r = poll(&pfd, 1, wait);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			continue; /* the deadline check above ends it */
+		r = msiv_read_one(c, &rh, rep, repcap, rfds, &nf, MSG_DONTWAIT);
+		if (r <= 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (rh.seq != h.seq || rh.opcode != op || rh.status > 0 ||
+		    rh.status != 0) {
+			if (rfds != NULL)
+				fdpass_close(rfds, nf);
+			if (rh.seq != h.seq || rh.opcode != op || rh.status > 0)
+				return -EPROTO;
+			return rh.status;
+		}
+		if (oi->paged) {
+			struct msiv_page pg;
+
+			if (rh.len < sizeof(pg))
+				return -EPROTO;
+			msiv_swap_page(oi->rep_layout, rep, rh.len);
+			memcpy(&pg, rep, sizeof(pg));
+			if (rh.len != sizeof(pg) + (size_t)pg.count * oi->rep_len)
+				return -EPROTO;
+		} else if (rh.len != oi->rep_len) {
+			if (rfds != NULL)
+				fdpass_close(rfds, nf);
+			return -EPROTO;
+		} else {
+			msiv_swap(oi->rep_layout, rep, rh.len);
+		}
+		if (replen != NULL)
+			*replen = rh.len;
+		if (nrfds != NULL)
+			*nrfds = nf;
+		return 0;
+	}
+}
+
+static int
+msiv_call(struct msiv_conn *c, unsigned int op, const void *req, int fd,
+    void *rep)
+{
+	const struct msiv_opinfo *oi = msiv_proto_op(op);
+	unsigned char buf[MSIV_MSG_MAX];
+
+	int r = msiv_call_fds(c, op, req, &fd, fd >= 0 ? 1 : 0, buf,
+	    sizeof(buf), NULL, NULL, NULL);
+	if (r == 0 && rep != NULL)
+		memcpy(rep, buf, oi->rep_len);
+	return r;
+}
+
+MSIV_API int
+msiv_connect(const char *path, const char *tenant, struct msiv_conn **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct msiv_hello_req hq = {
+		.version_min = 1, .version_max = MSIV_PROTO_VERSION,
+	};
+	struct msiv_hello_rep hr;
+	struct msiv_conn *c;
+	int r;
+
+	*out = NULL;
+	if (path == NULL)
+		path = getenv("MSIV_SOCKET");
+	if (path == NULL || *path == '\0')
+		path = MSIV_DEFAULT_SOCKET;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (tenant != NULL && (r = msiv_name_put(hq.tenant, tenant)) < 0)
+		return r;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->evq = calloc(MSIV_EVQ_MAX, sizeof(*c->evq));
+	if (c->evq == NULL) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->timeout_ms = 10000;
+	c->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->sock < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (connect(c->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = msiv_call(c, MSIV_OP_HELLO, &hq, -1, &hr);
+	if (r < 0)
+		goto fail;
+	if (msiv_name_check(hr.tenant) < 0 || hr.version == 0 ||
+	    hr.version > MSIV_PROTO_VERSION) {
+		r = -EPROTO;
+		goto fail;
+	}
+	c->session = hr.session;
+	c->rights = hr.rights;
+	memcpy(c->tenant, hr.tenant, sizeof(c->tenant));
+	*out = c;
+	return 0;
+fail:
+	msiv_close(c);
+	return r;
+}
+
+MSIV_API void
+msiv_close(struct msiv_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->sock >= 0)
+		close(c->sock);
+	free(c->evq);
+	free(c);
+}
+
+MSIV_API void
+msiv_set_timeout(struct msiv_conn *c, unsigned int ms)
+{
+	c->timeout_ms = ms;
+}
+
+MSIV_API uint64_t
+msiv_session_id(const struct msiv_conn *c)
+{
+	return c->session;
+}
+
+MSIV_API int
+msiv_is_admin(const struct msiv_conn *c)
+{
+	return (c->rights & MSIV_RIGHT_ADMIN) != 0;
+}
+
+MSIV_API const char *
+msiv_tenant(const struct msiv_conn *c)
+{
+	return c->tenant;
+}
+
+MSIV_API void
+msiv_set_event_cb(struct msiv_conn *c, msiv_event_cb *cb, void *arg)
+{
+	c->cb = cb;
+	c->cb_arg = arg;
+}
+
+MSIV_API int
+msiv_fd(const struct msiv_conn *c)
+{
+	return c->sock;
+}
+
+MSIV_API size_t
+msiv_events_pending(const struct msiv_conn *c)
+{
+	return c->evq_len;
+}
+
+MSIV_API int
+msiv_dispatch(struct msiv_conn *c)
+{
+	int n = 0;
+
+	for (;;) {
+		struct msiv_hdr h;
+		unsigned char junk[MSIV_MSG_MAX];
+		int r;
+
+		while (c->evq_len > 0) {
+			struct msiv_event_info e = c->evq[c->evq_head];
+
+			c->evq_head = (c->evq_head + 1) % MSIV_EVQ_MAX;
+			c->evq_len--;
+			if (c->cb != NULL)
+				c->cb(c, &e, c->cb_arg);
+			n++;
+		}
+		if (c->dead)
+			return n > 0 ? n : -ENOTCONN;
+		r = msiv_read_one(c, &h, junk, sizeof(junk), NULL, NULL,
+		    MSG_DONTWAIT);
+		if (r < 0)
+			return n > 0 ? n : r;
+		if (r == 1)
+			return -EPROTO; /* a reply nobody asked for */
+		if (c->evq_len == 0)
+			return n;
+	}
+}
+
+MSIV_API int
+msiv_vfunc_open(struct msiv_conn *c, const char *device, unsigned int nvec,
+    enum msiv_policy policy, uint64_t *vfunc)
+{
+	struct msiv_vfunc_open_req rq = { .nvec = nvec, .policy = policy };
+	struct msiv_vfunc_open_rep rp;
+	int r;
+
+	if ((r = msiv_name_put(rq.device, device)) < 0)
+		return r == -ENAMETOOLONG ? -ENODEV : r;
+	r = msiv_call(c, MSIV_OP_VFUNC_OPEN, &rq, -1, &rp);
+	if (r == 0)
+		*vfunc = rp.vfunc;
+	return r;
+}
+
+static int
+msiv_vfunc_op(struct msiv_conn *c, unsigned int op, uint64_t vfunc,
+    uint32_t value)
+{
+	struct msiv_vfunc_req rq = { .vfunc = vfunc, .value = value };
+
+	return msiv_call(c, op, &rq, -1, NULL);
+}
+
+MSIV_API int
+msiv_vfunc_close(struct msiv_conn *c, uint64_t vfunc)
+{
+	return msiv_vfunc_op(c, MSIV_OP_VFUNC_CLOSE, vfunc, 0);
+}
+
+MSIV_API int
+msiv_vfunc_enable(struct msiv_conn *c, uint64_t vfunc, int enable)
+{
+	return msiv_vfunc_op(c, MSIV_OP_VFUNC_ENABLE, vfunc, enable != 0);
+}
+
+MSIV_API int
+msiv_vfunc_mask(struct msiv_conn *c, uint64_t vfunc, int mask)
+{
+	return msiv_vfunc_op(c, MSIV_OP_VFUNC_FMASK, vfunc, mask != 0);
+}
+
+MSIV_API int
+msiv_vfunc_reset(struct msiv_conn *c, uint64_t vfunc)
+{
+	return msiv_vfunc_op(c, MSIV_OP_VFUNC_RESET, vfunc, 0);
+}
+
+MSIV_API int
+msiv_vector_setup(struct msiv_conn *c, uint64_t vfunc, unsigned int vector,
+    uint64_t addr, uint32_t data, int target, unsigned int flags)
+{
+	struct msiv_vec_setup_req rq = {
+		.vfunc = vfunc, .vector = vector, .flags = flags,
+		.addr = addr, .data = data,
+	};
+
+	if (target < 0)
+		return -EBADF;
+	return msiv_call(c, MSIV_OP_VEC_SETUP, &rq, target, NULL);
+}
+
+static int
+msiv_vec_op(struct msiv_conn *c, unsigned int op, uint64_t vfunc,
+    unsigned int vector, void *rep)
+{
+	struct msiv_vec_req rq = { .vfunc = vfunc, .vector = vector };
+
+	return msiv_call(c, op, &rq, -1, rep);
+}
+
+MSIV_API int
+msiv_vector_mask(struct msiv_conn *c, uint64_t vfunc, unsigned int vector)
+{
+	return msiv_vec_op(c, MSIV_OP_VEC_MASK, vfunc, vector, NULL);
+}
+
+MSIV_API int
+msiv_vector_unmask(struct msiv_conn *c, uint64_t vfunc, unsigned int vector)
+{
+	return msiv_vec_op(c, MSIV_OP_VEC_UNMASK, vfunc, vector, NULL);
+}
+
+MSIV_API int
+msiv_vector_free(struct msiv_conn *c, uint64_t vfunc, unsigned int vector)
+{
+	return msiv_vec_op(c, MSIV_OP_VEC_FREE, vfunc, vector, NULL);
+}
+
+MSIV_API int
+msiv_vector_retarget(struct msiv_conn *c, uint64_t vfunc, unsigned int vector,
+    unsigned int flags, uint64_t addr, uint32_t data, int target)
+{
+	struct msiv_vec_retarget_req rq = {
+		.vfunc = vfunc, .vector = vector, .flags = flags,
+		.addr = addr, .data = data,
+	};
+
+	if ((flags & MSIV_RETARGET_TARGET) && target < 0)
+		return -EBADF;
+	return msiv_call(c, MSIV_OP_VEC_RETARGET, &rq,
+	    (flags & MSIV_RETARGET_TARGET) ? target : -1, NULL);
+}
+
+static void
+msiv_info_from_wire(struct msiv_vector_info *info,
+    const struct msiv_vec_info *w)
+{
+	memset(info, 0, sizeof(*info));
+	info->prog_addr = w->prog_addr;
+	info->eff_addr = w->eff_addr;
+	info->prog_data = w->prog_data;
+	info->eff_data = w->eff_data;
+	info->masked = (w->state & MSIV_VEC_MASKED) != 0;
+	info->pending = (w->state & MSIV_VEC_PENDING) != 0;
+	info->target = (w->state & MSIV_VEC_TARGET) != 0;
+	info->fmasked = (w->state & MSIV_VEC_FMASKED) != 0;
+	info->enabled = (w->state & MSIV_VEC_ENABLED) != 0;
+	info->slot = w->slot;
+	info->fired = w->fired;
+	info->delivered = w->delivered;
+	info->coalesced = w->coalesced;
+	info->dropped = w->dropped;
+}
+
+MSIV_API int
+msiv_vector_query(struct msiv_conn *c, uint64_t vfunc, unsigned int vector,
+    struct msiv_vector_info *info)
+{
+	struct msiv_vec_info w;
+	int r = msiv_vec_op(c, MSIV_OP_VEC_QUERY, vfunc, vector, &w);
+
+	if (r == 0)
+		msiv_info_from_wire(info, &w);
+	return r;
+}
+
+MSIV_API int
+msiv_table_write(struct msiv_conn *c, uint64_t vfunc, uint32_t offset,
+    unsigned int size, uint64_t value)
+{
+	struct msiv_table_req rq = {
+		.vfunc = vfunc, .offset = offset, .size = size, .value = value,
+	};
+
+	return msiv_call(c, MSIV_OP_TABLE_WRITE, &rq, -1, NULL);
+}
+
+MSIV_API int
+msiv_table_read(struct msiv_conn *c, uint64_t vfunc, uint32_t offset,
+    unsigned int size, uint64_t *value)
+{
+	struct msiv_table_req rq = {
+		.vfunc = vfunc, .offset = offset, .size = size,
+	};
+	struct msiv_table_rep rp;
+	int r = msiv_call(c, MSIV_OP_TABLE_READ, &rq, -1, &rp);
+
+	if (r == 0)
+		*value = rp.value;
+	return r;
+}
+
+MSIV_API int
+msiv_status(struct msiv_conn *c, struct msiv_status_rep *st)
+{
+	int r = msiv_call(c, MSIV_OP_STATUS, NULL, -1, st);
+
+	if (r == 0) { /* strings from the daemon: make sure they end */
+		st->loop[MSIV_NAME_MAX - 1] = '\0';
+		st->version_str[MSIV_NAME_MAX - 1] = '\0';
+	}
+	return r;
+}
+
+/* Walk a paged listing, keeping up to max records of recsz bytes. */
+static int
+msiv_list(struct msiv_conn *c, unsigned int op, uint64_t vfunc, void *out,
+    size_t max, size_t recsz)
+{
+	struct msiv_list_req rq = { .vfunc = vfunc };
+	unsigned char buf[MSIV_MSG_MAX];
+	size_t total = 0, len;
+	int r, pages = 0;
+
+	do {
+		struct msiv_page pg;
+
+		r = msiv_call_fds(c, op, &rq, NULL, 0, buf, sizeof(buf), &len,
+		    NULL, NULL);
+		if (r < 0)
+			return r;
+		memcpy(&pg, buf, sizeof(pg));
+		for (uint32_t i = 0; i < pg.count; i++, total++)
+			if (total < max)
+				memcpy((unsigned char *)out + total * recsz,
+				    buf + sizeof(pg) + i * recsz, recsz);
+		/* A cursor must move forward, or a broken daemon loops us. */
+		if (pg.next != 0 && pg.next <= rq.cursor)
+			return -EPROTO;
+		rq.cursor = pg.next;
+		if (total > INT32_MAX || ++pages > 1 << 20)
+			return -EPROTO;
+	} while (rq.cursor != 0);
+	return (int)total;
+}
+
+MSIV_API int
+msiv_device_list(struct msiv_conn *c, struct msiv_device_rec *out, size_t max)
+{
+	int n = msiv_list(c, MSIV_OP_DEVICE_LIST, 0, out, max, sizeof(*out));
+
+	for (int i = 0; i < n && (size_t)i < max; i++) {
+		out[i].name[MSIV_NAME_MAX - 1] = '\0';
+		out[i].backend[MSIV_NAME_MAX - 1] = '\0';
+	}
+	return n;
+}
+
+MSIV_API int
+msiv_vfunc_list(struct msiv_conn *c, struct msiv_vfunc_rec *out, size_t max)
+{
+	int n = msiv_list(c, MSIV_OP_VFUNC_LIST, 0, out, max, sizeof(*out));
+
+	for (int i = 0; i < n && (size_t)i < max; i++) {
+		out[i].device[MSIV_NAME_MAX - 1] = '\0';
+		out[i].tenant[MSIV_NAME_MAX - 1] = '\0';
+	}
+	return n;
+}
+
+MSIV_API int
+msiv_vector_list(struct msiv_conn *c, uint64_t vfunc, struct msiv_vec_rec *out,
+    size_t max)
+{
+	return msiv_list(c, MSIV_OP_VEC_LIST, vfunc, out, max, sizeof(*out));
+}
+
+MSIV_API int
+msiv_session_list(struct msiv_conn *c, struct msiv_session_rec *out,
+    size_t max)
+{
+	int n = msiv_list(c, MSIV_OP_SESSION_LIST, 0, out, max, sizeof(*out));
+
+	for (int i = 0; i < n && (size_t)i < max; i++)
+		out[i].tenant[MSIV_NAME_MAX - 1] = '\0';
+	return n;
+}
+
+static int
+msiv_sim_req(struct msiv_sim_req *rq, const char *device, unsigned int slot,
+    unsigned int count)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->slot = slot;
+	rq->count = count;
+	return msiv_name_put(rq->device, device) < 0 ? -ENODEV : 0;
+}
+
+MSIV_API int
+msiv_sim_fire(struct msiv_conn *c, const char *device, unsigned int slot,
+    unsigned int count)
+{
+	struct msiv_sim_req rq;
+	int r = msiv_sim_req(&rq, device, slot, count);
+
+	return r < 0 ? r : msiv_call(c, MSIV_OP_SIM_FIRE, &rq, -1, NULL);
+}
+
+MSIV_API int
+msiv_sim_triggers(struct msiv_conn *c, const char *device, unsigned int slot,
+    unsigned int count, int *fds)
+{
+	struct msiv_sim_req rq;
+	unsigned char buf[MSIV_MSG_MAX];
+	int rfds[MSIV_FDS_MAX];
+	size_t nf = 0;
+	int r;
+
+	if (count == 0 || count > MSIV_FDS_MAX)
+		return -EINVAL;
+	if ((r = msiv_sim_req(&rq, device, slot, count)) < 0)
+		return r;
+	r = msiv_call_fds(c, MSIV_OP_SIM_TRIGGERS, &rq, NULL, 0, buf,
+	    sizeof(buf), NULL, rfds, &nf);
+	if (r < 0)
+		return r;
+	if (nf != count) {
+		fdpass_close(rfds, nf);
+		return -EPROTO;
+	}
+	memcpy(fds, rfds, count * sizeof(int));
+	return 0;
+}
+
+MSIV_API int
+msiv_shutdown(struct msiv_conn *c)
+{
+	return msiv_call(c, MSIV_OP_SHUTDOWN, NULL, -1, NULL);
+}
