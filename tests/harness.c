@@ -1,0 +1,337 @@
+/*
+ * Integration test harness (see harness.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "tap.h"
+
+static const char h_default_conf[] =
+    "[msivd]\n"
+    "log_level = debug\n"
+    "[device sim0]\n"
+    "backend = sim\n"
+    "slots = 2048\n"
+    "policy = latch\n"
+    "[device sim-strict]\n"
+    "backend = sim\n"
+    "slots = 64\n"
+    "policy = strict\n"
+    "[device sim-live]\n"
+    "backend = sim\n"
+    "slots = 64\n"
+    "policy = live\n";
+
+static int64_t
+h_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+h_alive(struct h_daemon *d)
+{
+	int st;
+
+	if (d->pid <= 0)
+		return 0;
+	if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+		d->pid = -1;
+		return 0;
+	}
+	return 1;
+}
+
+int
+h_start(struct h_daemon *d, const char *conf)
+{
+	const char *msivd = getenv("MSIVD");
+	int64_t deadline;
+	FILE *f;
+
+	memset(d, 0, sizeof(*d));
+	if (msivd == NULL)
+		tap_bail("MSIVD is not set (run through make check)");
+	snprintf(d->dir, sizeof(d->dir), "/tmp/msiv-test-XXXXXX");
+	if (mkdtemp(d->dir) == NULL)
+		tap_bail("mkdtemp");
+	snprintf(d->sock, sizeof(d->sock), "%s/msivd.sock", d->dir);
+	snprintf(d->conf, sizeof(d->conf), "%s/msivd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/msivd.log", d->dir);
+	f = fopen(d->conf, "w");
+	if (f == NULL || fputs(conf ? conf : h_default_conf, f) < 0 ||
+	    fclose(f) != 0)
+		tap_bail("cannot write the test configuration");
+	d->pid = fork();
+	if (d->pid < 0)
+		tap_bail("fork");
+	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
+			_exit(127);
+		execl(msivd, "msivd", "--foreground", "--config", d->conf,
+		    "--state-dir", d->dir, "--socket", d->sock, (char *)NULL);
+		_exit(127);
+	}
+	deadline = h_now_ms() + H_TIMEOUT_MS;
+	while (h_now_ms() < deadline) {
+		struct msiv_conn *c;
+
+		if (!h_alive(d))
+			return -1;
+		if (msiv_connect(d->sock, NULL, &c) == 0) {
+			msiv_close(c);
+			return 0;
+		}
+		usleep(5000); /* polling a condition, with a deadline */
+	}
+	return -1;
+}
+
+int
+h_stop(struct h_daemon *d)
+{
+	int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
+	int st, ret = -1;
+
+	if (d->pid > 0) {
+		kill(d->pid, SIGTERM);
+		while (h_now_ms() < deadline) {
+			pid_t p = waitpid(d->pid, &st, WNOHANG);
+
+			if (p == d->pid) {
+				ret = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+				break;
+			}
+			usleep(5000);
+		}
+		if (ret < 0 && h_alive(d)) {
+			kill(d->pid, SIGKILL);
+			waitpid(d->pid, &st, 0);
+		}
+		d->pid = -1;
+	}
+	if (ret != 0) { /* show what the daemon said */
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "sed 's/^/# msivd: /' %s", d->log);
+		fflush(stdout);
+		if (system(cmd) != 0)
+			tap_diag("(no daemon log)");
+	}
+	{
+		char cmd[200];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
+		if (system(cmd) != 0)
+			tap_diag("cannot remove %s", d->dir);
+	}
+	return ret;
+}
+
+struct msiv_conn *
+h_connect(struct h_daemon *d, const char *tenant)
+{
+	struct msiv_conn *c;
+	int r = msiv_connect(d->sock, tenant, &c);
+
+	if (r < 0) {
+		tap_diag("connect: %s", msiv_strerror(r));
+		tap_bail("cannot connect to the test daemon");
+	}
+	msiv_set_timeout(c, H_TIMEOUT_MS);
+	return c;
+}
+
+/* Firer requests: 'f' idx count -> one write; 'F' idx -> flood until 's';
+ * 's' when not flooding -> exit. Each is acknowledged with the number of
+ * writes done (0 but for the end of a flood). */
+struct h_req {
+	char op;
+	uint32_t idx;
+	uint32_t count;
+};
+
+static void
+h_firer_main(int req, int ack, const int *trig, uint32_t n)
+{
+	struct h_req rq;
+
+	while (read(req, &rq, sizeof(rq)) == sizeof(rq)) {
+		uint64_t v = rq.count, writes = 0;
+		struct pollfd p = { .fd = req, .events = POLLIN };
+
+		if (rq.idx >= n)
+			_exit(2);
+		if (rq.op == 's') { /* stop while not flooding */
+			if (write(ack, &writes, sizeof(writes)) != sizeof(writes))
+				_exit(4);
+			break;
+		}
+		if (rq.op == 'f') {
+			if (write(trig[rq.idx], &v, sizeof(v)) != sizeof(v))
+				_exit(3);
+			if (write(ack, &writes, sizeof(writes)) != sizeof(writes))
+				_exit(4);
+			continue;
+		}
+		/* Flood: ack the start, write until the stop request. */
+		if (write(ack, &writes, sizeof(writes)) != sizeof(writes))
+			_exit(4);
+		v = 1;
+		for (;;) {
+			if (write(trig[rq.idx], &v, sizeof(v)) == sizeof(v))
+				writes++;
+			if ((writes & 63) == 0 && poll(&p, 1, 0) == 1)
+				break;
+		}
+		if (read(req, &rq, sizeof(rq)) != sizeof(rq) ||
+		    write(ack, &writes, sizeof(writes)) != sizeof(writes))
+			_exit(5);
+	}
+	_exit(0);
+}
+
+int
+h_firer_start(struct h_firer *f, struct msiv_conn *admin, const char *dev,
+    uint32_t first, uint32_t n)
+{
+	int trig[256], a[2], b[2], r;
+
+	if (n > 256)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i += MSIV_FDS_MAX) {
+		uint32_t k = n - i < MSIV_FDS_MAX ? n - i : MSIV_FDS_MAX;
+
+		r = msiv_sim_triggers(admin, dev, first + i, k, trig + i);
+		if (r < 0)
+			return r;
+	}
+	if (pipe2(a, O_CLOEXEC) < 0 || pipe2(b, O_CLOEXEC) < 0)
+		return -errno;
+	f->pid = fork();
+	if (f->pid < 0)
+		return -errno;
+	if (f->pid == 0) {
+		close(a[1]);
+		close(b[0]);
+		h_firer_main(a[0], b[1], trig, n);
+	}
+	close(a[0]);
+	close(b[1]);
+	for (uint32_t i = 0; i < n; i++)
+		close(trig[i]);
+	f->req = a[1];
+	f->ack = b[0];
+	return 0;
+}
+
+static int
+h_firer_call(struct h_firer *f, char op, uint32_t idx, uint32_t count,
+    uint64_t *res)
+{
+	struct h_req rq = { .op = op, .idx = idx, .count = count };
+	struct pollfd p = { .fd = f->ack, .events = POLLIN };
+	uint64_t v;
+
+	if (write(f->req, &rq, sizeof(rq)) != sizeof(rq))
+		return -EPIPE;
+	if (poll(&p, 1, H_TIMEOUT_MS) != 1 ||
+	    read(f->ack, &v, sizeof(v)) != sizeof(v))
+		return -ETIMEDOUT;
+	if (res != NULL)
+		*res = v;
+	return 0;
+}
+
+int
+h_fire(struct h_firer *f, uint32_t idx, uint32_t count)
+{
+	return h_firer_call(f, 'f', idx, count, NULL);
+}
+
+int
+h_firer_flood(struct h_firer *f, uint32_t idx)
+{
+	return h_firer_call(f, 'F', idx, 0, NULL);
+}
+
+uint64_t
+h_firer_stop(struct h_firer *f)
+{
+	uint64_t writes = 0;
+	int st;
+
+	if (f->pid <= 0)
+		return 0;
+	(void)h_firer_call(f, 's', 0, 0, &writes);
+	close(f->req);
+	close(f->ack);
+	waitpid(f->pid, &st, 0);
+	f->pid = -1;
+	return writes;
+}
+
+uint64_t
+h_efd_wait(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t v;
+
+	if (poll(&p, 1, ms) != 1)
+		return 0;
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+uint64_t
+h_efd_take(int fd)
+{
+	return h_efd_wait(fd, 0);
+}
+
+int
+h_eventfd(void)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (fd < 0)
+		tap_bail("eventfd");
+	return fd;
+}
+
+int
+h_wait_fired(struct msiv_conn *c, uint64_t vf, unsigned int vec,
+    uint64_t fired)
+{
+	int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
+
+	while (h_now_ms() < deadline) {
+		struct msiv_vector_info in;
+		int r = msiv_vector_query(c, vf, vec, &in);
+
+		if (r < 0)
+			return r;
+		if (in.fired >= fired)
+			return 0;
+		usleep(1000);
+	}
+	return -ETIMEDOUT;
+}

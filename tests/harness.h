@@ -1,0 +1,63 @@
+/*
+ * Integration test harness: runs the real msivd ($MSIVD) unprivileged on a
+ * private socket and state directory, and fires sim slots from a separate
+ * process. Every wait has a deadline; nothing sleeps and hopes.
+ */
+#ifndef MSIV_HARNESS_H
+#define MSIV_HARNESS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <msiv/msiv.h>
+
+#define H_TIMEOUT_MS 20000 /* generous: a loaded 2-core machine */
+
+struct h_daemon {
+	char dir[64];
+	char sock[128];
+	char conf[128];
+	char log[128];
+	pid_t pid;
+};
+
+/*
+ * Start msivd with this configuration text (NULL: sim0 of 2048 slots with
+ * the latch policy, sim-strict and sim-live of 64 slots with theirs).
+ * Returns 0 once the daemon answers on its socket; bails out otherwise.
+ */
+int h_start(struct h_daemon *d, const char *conf);
+/* SIGTERM and wait; returns the daemon's exit status (-1: killed or hung). */
+int h_stop(struct h_daemon *d);
+/* Is the daemon process still running? */
+int h_alive(struct h_daemon *d);
+struct msiv_conn *h_connect(struct h_daemon *d, const char *tenant);
+
+/* A separate process holding trigger fds of slots [first, first + n). */
+struct h_firer {
+	pid_t pid;
+	int req;  /* requests to the firer */
+	int ack;  /* its acknowledgements */
+};
+int h_firer_start(struct h_firer *f, struct msiv_conn *admin,
+    const char *dev, uint32_t first, uint32_t n);
+/* Fire slot first+idx count times (one write of count); returns once the
+ * trigger has been written. */
+int h_fire(struct h_firer *f, uint32_t idx, uint32_t count);
+/* Fire as fast as possible until h_firer_stop (a loop of 1-writes on
+ * slot idx); h_firer_stop returns the number of writes done. */
+int h_firer_flood(struct h_firer *f, uint32_t idx);
+uint64_t h_firer_stop(struct h_firer *f);
+
+/* Eventfd helpers: wait up to ms for a signal and read it (0: none);
+ * read without waiting. */
+uint64_t h_efd_wait(int fd, int ms);
+uint64_t h_efd_take(int fd);
+int h_eventfd(void);
+
+/* Wait until the daemon has seen at least fired interrupts on a vector
+ * (its fired counter), so a check that nothing arrived is meaningful. */
+int h_wait_fired(struct msiv_conn *c, uint64_t vf, unsigned int vec,
+    uint64_t fired);
+
+#endif /* MSIV_HARNESS_H */

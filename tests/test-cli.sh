@@ -1,0 +1,139 @@
+#!/bin/sh
+# End to end with the real programs: msivd, the example VMM client (as
+# `./quickstart.sh run` uses it) and msivctl — its listings, --json output,
+# exit codes, and `permission denied` for a user who is not an admin.
+# TAP output. Every wait has a deadline.
+set -u
+
+: "${MSIVD:?run through make check}" "${MSIVCTL:?}" "${MSIV_EXAMPLE:?}"
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { desc=$1; shift; if "$@"; then ok "$desc"; else nok "$desc"; fi; }
+skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
+quiet() { "$@" >/dev/null; }
+has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+
+dir=$(mktemp -d /tmp/msiv-cli-XXXXXX)
+sock=$dir/msivd.sock
+ctl() { "$MSIVCTL" --socket "$sock" "$@"; }
+cleanup() {
+	[ -n "${dpid:-}" ] && kill "$dpid" 2>/dev/null
+	[ -n "${d2pid:-}" ] && kill "$d2pid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# Wait (20 s at most) until msivctl reaches the daemon at $1.
+wait_up() {
+	i=0
+	while [ $i -lt 400 ]; do
+		"$MSIVCTL" --socket "$1" status >/dev/null 2>&1 && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
+}
+# Wait until process $1 has exited; its status in $st.
+wait_exit() {
+	i=0
+	while [ $i -lt 400 ] && kill -0 "$1" 2>/dev/null; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	if kill -0 "$1" 2>/dev/null; then st=timeout; return 1; fi
+	wait "$1"; st=$?
+}
+
+# --- no daemon yet -----------------------------------------------------------
+check "msivctl --version" quiet "$MSIVCTL" --version
+check "msivctl --help" quiet "$MSIVCTL" --help
+"$MSIVCTL" >/dev/null 2>&1; check "no command: usage, exit 2" [ $? -eq 2 ]
+"$MSIVCTL" --socket "$sock" frobnicate >/dev/null 2>&1
+check "unknown command: exit 2" [ $? -eq 2 ]
+out=$(ctl status 2>&1); rc=$?
+check "daemon not running: exit 3" [ $rc -eq 3 ]
+case "$out" in *"not running"*"$sock"*|*"$sock"*"not running"*) ok "the message says so and names the socket" ;;
+*) nok "the message says so and names the socket: $out" ;; esac
+
+# --- the daemon on its embedded default, as quickstart runs it ---------------
+"$MSIVD" --foreground --state-dir "$dir" --socket "$sock" >"$dir/log" 2>&1 &
+dpid=$!
+check "msivd answers on its socket" wait_up "$sock"
+out=$("$MSIV_EXAMPLE" --socket "$sock" --stay 2>&1); rc=$?
+check "the example VMM client succeeds" [ $rc -eq 0 ]
+case "$out" in *"vector 3: interrupt delivered"*) ok "the example shows deliveries" ;;
+*) nok "the example shows deliveries" ;; esac
+case "$out" in *"replayed exactly once"*"one interrupt"*) ok "the example shows the pending replay" ;;
+*) nok "the example shows the pending replay" ;; esac
+case "$out" in *"new eventfd: interrupt arrived; old eventfd: quiet"*) ok "the example shows the retarget" ;;
+*) nok "the example shows the retarget" ;; esac
+
+out=$(ctl status); check "status" [ $? -eq 0 ]
+case "$out" in *sim0*|*"devices"*) ok "status describes the daemon" ;; *) nok "status describes the daemon" ;; esac
+out=$(ctl devices); check "devices" [ $? -eq 0 ]
+case "$out" in *sim0*2048*) ok "devices lists sim0 with 2048 slots" ;; *) nok "devices lists sim0: $out" ;; esac
+out=$(ctl vfuncs); check "vfuncs" [ $? -eq 0 ]
+case "$out" in *example-vm*) ok "vfuncs shows the example's vfunc" ;; *) nok "vfuncs shows the example's vfunc" ;; esac
+json=$(ctl --json vfuncs); check "--json vfuncs" [ $? -eq 0 ]
+check "the JSON vfunc has 4 vectors" [ "$(printf '%s\n' "$json" | grep -c '"vector":')" -eq 4 ]
+check "one vector is pending (the example left vector 3 so)" \
+	[ "$(printf '%s\n' "$json" | grep -c '"pending": *true')" -eq 1 ]
+check "JSON names the tenant" has "$json" '"example-vm"'
+out=$(ctl --json devices); check "--json devices" [ $? -eq 0 ]
+out=$(ctl --json sessions); check "--json sessions" [ $? -eq 0 ]
+out=$(ctl --json status); check "--json status" [ $? -eq 0 ]
+check "sessions lists the example" has "$(ctl sessions)" example-vm
+
+check "fire sim0 100" quiet ctl fire sim0 100 2
+ctl fire nosuch 0 >/dev/null 2>&1; check "fire on an unknown device: exit 5" [ $? -eq 5 ]
+ctl fire sim0 99999 >/dev/null 2>&1; rc=$?
+check "fire on a slot out of range: exit 1" [ $rc -eq 1 ]
+ctl fire sim0 abc >/dev/null 2>&1; check "fire with a bad number: exit 2" [ $? -eq 2 ]
+MSIV_SOCKET=$sock "$MSIVCTL" status >/dev/null 2>&1
+check "\$MSIV_SOCKET names the socket" [ $? -eq 0 ]
+
+# --- permission denied --------------------------------------------------------
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+	as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+	chmod 0755 "$dir"
+	as_nobody "$MSIVCTL" --socket "$sock" status >/dev/null 2>&1
+	check "a user who may not open the socket: exit 4" [ $? -eq 4 ]
+	# A second daemon whose socket anyone may open: the user connects,
+	# but is not an admin.
+	cat >"$dir/open.conf" <<EOF
+[msivd]
+socket_mode = 0666
+[device sim0]
+backend = sim
+slots = 16
+EOF
+	"$MSIVD" --foreground --config "$dir/open.conf" --state-dir "$dir/s2" \
+	    --socket "$dir/open.sock" >"$dir/log2" 2>&1 &
+	d2pid=$!
+	check "a second daemon with an open socket" wait_up "$dir/open.sock"
+	out=$(as_nobody "$MSIVCTL" --socket "$dir/open.sock" fire sim0 0 2>&1); rc=$?
+	check "a non-admin's fire: exit 4" [ $rc -eq 4 ]
+	case "$out" in *"permission denied"*) ok "the message says permission denied" ;;
+	*) nok "the message says permission denied: $out" ;; esac
+	check "the daemon logged the attempt" grep -q "denied" "$dir/log2"
+	as_nobody "$MSIVCTL" --socket "$dir/open.sock" shutdown >/dev/null 2>&1
+	check "a non-admin cannot shut it down" [ $? -eq 4 ]
+	"$MSIVCTL" --socket "$dir/open.sock" shutdown >/dev/null
+	wait_exit "$d2pid"; check "the second daemon stops" [ "$st" = 0 ]
+	d2pid=
+else
+	for t in 1 2 3 4 5 6; do skip "permission tests need root, setpriv and user nobody"; done
+fi
+
+# --- shutdown ---------------------------------------------------------------
+out=$(ctl shutdown); check "msivctl shutdown" [ $? -eq 0 ]
+wait_exit "$dpid"; check "msivd exits with status 0" [ "$st" = 0 ]
+dpid=
+check "the socket is gone" [ ! -e "$sock" ]
+check "the daemon logged a clean stop" grep -q "stopped" "$dir/log"
+ctl status >/dev/null 2>&1; check "afterwards: daemon not running, exit 3" [ $? -eq 3 ]
+
+[ $failed -gt 0 ] && sed 's/^/# msivd: /' "$dir/log"
+echo "1..$n"
+[ $failed -eq 0 ]
