@@ -1,0 +1,121 @@
+#!/bin/sh
+# msiv quick start. Two commands on a fresh Debian 12 machine:
+#
+#   ./quickstart.sh run     build, start msivd on its built-in sim device
+#                           (state and socket under ./var), run the example
+#                           VMM client, print `msivctl status`
+#   ./quickstart.sh check   build and run the test suite (make check); the
+#                           last line is "N passed, N failed[, N skipped]"
+#
+# Both install the build dependencies with apt-get when they are missing.
+# MSIV_CONFIGURE_FLAGS adds configure options (CI: --enable-werror).
+set -eu
+cd "$(dirname "$0")"
+top=$(pwd)
+
+DEPS="build-essential autoconf automake libtool pkg-config libevent-dev
+libsqlite3-dev libcap-dev libnl-3-dev libinih-dev libjson-c-dev"
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
+
+install_deps() {
+	missing=
+	for p in $DEPS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q 'install ok installed' || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	say "installing build dependencies:$missing"
+	sudo=
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
+}
+
+build() {
+	install_deps
+	if [ ! -x configure ] || [ configure.ac -nt configure ] ||
+	    [ Makefile.am -nt Makefile.in ]; then
+		say "autoreconf"
+		autoreconf -fi
+	fi
+	if [ ! -f Makefile ] || [ configure -nt Makefile ]; then
+		say "configure ${MSIV_CONFIGURE_FLAGS:-}"
+		# shellcheck disable=SC2086
+		./configure -q ${MSIV_CONFIGURE_FLAGS:-}
+	fi
+	say "make"
+	make -j"$(nproc)" >/dev/null
+}
+
+# Wait until the daemon answers on its socket (or is seen to have died).
+wait_daemon() {
+	pid=$1 i=0
+	while [ $i -lt 200 ]; do
+		./msivctl --socket "$SOCK" status >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+run() {
+	build
+	mkdir -p var
+	SOCK="$top/var/msivd.sock"
+	CTL="./msivctl --socket $SOCK"
+	if ./msivctl --socket "$SOCK" status >/dev/null 2>&1; then
+		say "msivd is already running on $SOCK"
+	else
+		say "starting msivd (state ./var, socket $SOCK, log ./var/msivd.log)"
+		setsid ./msivd --foreground --state-dir "$top/var" \
+		    --socket "$SOCK" </dev/null >var/msivd.log 2>&1 &
+		wait_daemon $! || { cat var/msivd.log >&2; die "msivd did not start"; }
+	fi
+	say "running the example VMM client (examples/vmm-example.c)"
+	./examples/vmm-example --socket "$SOCK" --stay
+	echo
+	say "$CTL status"
+	$CTL status
+	cat <<TXT
+
+msivd keeps running in the background; the example keeps its vfunc open.
+  see it:        $CTL vfuncs
+  as JSON:       $CTL --json vfuncs
+  fire a slot:   $CTL fire sim0 0
+  stop it all:   $CTL shutdown
+  daemon log:    ./var/msivd.log
+TXT
+}
+
+check() {
+	build
+	say "make check"
+	status=0
+	make -j"$(nproc)" check || status=$?
+	# Count the TAP results of every test program.
+	pass=0 fail=0 skip=0
+	for trs in $(find tests -name '*.trs'); do
+		p=$(grep -c '^:test-result: PASS' "$trs" || true)
+		x=$(grep -c '^:test-result: XFAIL' "$trs" || true)
+		f=$(grep -c -E '^:test-result: (FAIL|XPASS|ERROR)' "$trs" || true)
+		s=$(grep -c '^:test-result: SKIP' "$trs" || true)
+		pass=$((pass + p + x)) fail=$((fail + f)) skip=$((skip + s))
+	done
+	[ "$status" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
+	if [ "$skip" -gt 0 ]; then
+		echo "$pass passed, $fail failed, $skip skipped"
+	else
+		echo "$pass passed, $fail failed"
+	fi
+	return "$status"
+}
+
+case "${1:-}" in
+run) run ;;
+build) build ;; # dependencies and build only (used by .ci/run)
+check) check ;;
+*) echo "usage: ./quickstart.sh run|check" >&2; exit 2 ;;
+esac
