@@ -33,13 +33,17 @@ install_deps() {
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
 }
 
-build() {
+bootstrap() {
 	install_deps
 	if [ ! -x configure ] || [ configure.ac -nt configure ] ||
 	    [ Makefile.am -nt Makefile.in ]; then
 		say "autoreconf"
 		autoreconf -fi
 	fi
+}
+
+build() {
+	bootstrap
 	if [ ! -f Makefile ] || [ configure -nt Makefile ]; then
 		say "configure ${MSIV_CONFIGURE_FLAGS:-}"
 		# shellcheck disable=SC2086
@@ -115,7 +119,8 @@ check() {
 
 case "${1:-}" in
 run) run ;;
-build) build ;; # dependencies and build only (used by .ci/run)
+build) build ;;         # dependencies and build only (used by .ci/run)
+bootstrap) bootstrap ;; # dependencies and autoreconf only
 check) check ;;
 *) echo "usage: ./quickstart.sh run|check" >&2; exit 2 ;;
 esac

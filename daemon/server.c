@@ -282,7 +282,7 @@ server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
 	struct cmd_ctx ctx;
 	const struct msiv_opinfo *oi;
 	struct msiv_hdr h;
-	int r;
+	int r, r_status;
 
 	r = msiv_hdr_decode(pkt, n, &h);
 	if (r == -EPROTO) {
@@ -292,27 +292,27 @@ server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
 		goto out;
 	}
 	if (r < 0) {
-		session_reply(s, &h, r, NULL); /* unsupported version */
-		goto out;
+		r_status = r; /* unsupported version */
+		goto refuse;
 	}
 	if (!s->hello && h.opcode != MSIV_OP_HELLO) {
-		session_reply(s, &h, -EPROTO, NULL);
-		goto out;
+		r_status = -EPROTO;
+		goto refuse;
 	}
 	if ((r = msiv_proto_check_req(&h, pkt + sizeof(h), nfds)) < 0) {
 		log_debug("session %llu: %s refused: %s",
 		    (unsigned long long)s->id, msiv_proto_opname(h.opcode),
 		    strerror(-r));
-		session_reply(s, &h, r, NULL);
-		goto out;
+		r_status = r;
+		goto refuse;
 	}
 	if (cmd_table[h.opcode].perm == CMD_PERM_ADMIN &&
 	    !(s->rights & MSIV_RIGHT_ADMIN)) {
 		log_warnx("session %llu (uid %u, pid %d): %s denied: not an "
 		    "admin", (unsigned long long)s->id, (unsigned)s->uid,
 		    (int)s->pid, msiv_proto_opname(h.opcode));
-		session_reply(s, &h, -EPERM, NULL);
-		goto out;
+		r_status = -EPERM;
+		goto refuse;
 	}
 	oi = msiv_proto_op(h.opcode);
 	memcpy(req.b, pkt + sizeof(h), h.len);
@@ -327,7 +327,15 @@ server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
 	ctx.rep = rep.b;
 	ctx.replen = oi->paged ? 0 : oi->rep_len;
 	r = cmd_table[h.opcode].fn(&ctx);
+	/* Fds the handler did not take are closed before the reply, so a
+	 * client that has its reply knows the daemon holds none of them. */
+	fdpass_close(fds, nfds);
 	session_reply(s, &h, r, &ctx);
+	return;
+refuse:
+	fdpass_close(fds, nfds);
+	session_reply(s, &h, r_status, NULL);
+	return;
 out:
 	fdpass_close(fds, nfds);
 }

@@ -67,10 +67,24 @@ tap_done(void)
 	return tap_failed ? 1 : 0;
 }
 
+/* Compare once: got and want are evaluated exactly once. */
+__attribute__((format(printf, 3, 4), unused)) static int
+tap_is(long long got, long long want, const char *fmt, ...)
+{
+	va_list ap;
+	char msg[512];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (tap_ok(got == want, "%s", msg))
+		return 1;
+	tap_diag("  got %lld, want %lld", got, want);
+	return 0;
+}
+
 #define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
 #define is_int(got, want, ...) \
-	(tap_ok((long long)(got) == (long long)(want), __VA_ARGS__) || \
-	    (tap_diag("  got %lld, want %lld", (long long)(got), \
-	        (long long)(want)), 0))
+	tap_is((long long)(got), (long long)(want), __VA_ARGS__)
 
 #endif /* MSIV_TAP_H */
