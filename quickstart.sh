@@ -78,14 +78,23 @@ run() {
 		    --socket "$SOCK" </dev/null >var/msivd.log 2>&1 &
 		wait_daemon $! || { cat var/msivd.log >&2; die "msivd did not start"; }
 	fi
-	say "running the example VMM client (examples/vmm-example.c)"
-	./examples/vmm-example --socket "$SOCK" --stay
+	if $CTL --json vfuncs | grep -q '"tenant": "example-vm"'; then
+		say "the example's vfunc is already there (restored or still held):"
+		$CTL vfuncs
+	else
+		say "running the example VMM client (examples/vmm-example.c)"
+		./examples/vmm-example --socket "$SOCK" \
+		    --token-file "$top/var/example-vm.token" --stay
+	fi
 	echo
 	say "$CTL status"
 	$CTL status
 	cat <<TXT
 
 msivd keeps running in the background; the example keeps its vfunc open.
+msivd keeps its state in ./var/msivd.db: kill it (even with kill -9) and run
+./quickstart.sh run again, and the vfunc is still there; the example
+reconnects with its token and re-attaches its eventfds.
   see it:        $CTL vfuncs
   as JSON:       $CTL --json vfuncs
   fire a slot:   $CTL fire sim0 0

@@ -316,6 +316,8 @@ vector_json(const struct msiv_vec_rec *v)
 	    json_object_new_boolean(in->state & MSIV_VEC_PENDING));
 	json_object_object_add(o, "target",
 	    json_object_new_boolean(in->state & MSIV_VEC_TARGET));
+	json_object_object_add(o, "awaiting_target",
+	    json_object_new_boolean(in->state & MSIV_VEC_ORPHANED));
 	json_object_object_add(o, "eff_addr", json_hex(in->eff_addr, 16));
 	json_object_object_add(o, "eff_data", json_hex(in->eff_data, 8));
 	json_object_object_add(o, "prog_addr", json_hex(in->prog_addr, 16));
@@ -340,7 +342,8 @@ vector_print(const struct msiv_vec_rec *v)
 	    " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n", v->vector, in->slot,
 	    in->state & MSIV_VEC_MASKED ? "masked" : "unmasked",
 	    in->state & MSIV_VEC_PENDING ? "pending" : "-",
-	    in->state & MSIV_VEC_TARGET ? "yes" : "no", in->eff_addr,
+	    in->state & MSIV_VEC_TARGET ? "yes" : in->state &
+	    MSIV_VEC_ORPHANED ? "await" : "no", in->eff_addr,
 	    in->eff_data, in->fired, in->delivered, in->coalesced, in->dropped);
 	if (in->prog_addr != in->eff_addr || in->prog_data != in->eff_data)
 		printf("%40s programmed 0x%016" PRIx64 " 0x%08x (latched at "
@@ -401,14 +404,29 @@ cmd_vfuncs(struct ctl *c, int argc, char **argv)
 			json_object_object_add(o, "function_masked",
 			    json_object_new_boolean(f[i].flags &
 			    MSIV_VFUNC_FMASKED));
+			json_object_object_add(o, "orphaned",
+			    json_object_new_boolean(f[i].flags &
+			    MSIV_VFUNC_ORPHANED));
+			if (f[i].flags & MSIV_VFUNC_ORPHANED)
+				json_object_object_add(o, "grace_left_ms",
+				    json_object_new_int64(f[i].grace_ms));
 			for (size_t j = 0; j < nv; j++)
 				json_object_array_add(va, vector_json(&v[j]));
 			json_object_object_add(o, "vectors", va);
 			json_object_array_add(a, o);
 		} else {
-			printf("vfunc 0x%016" PRIx64 "  device %s  tenant %s  "
-			    "session %" PRIu64 "\n", f[i].vfunc, f[i].device,
-			    f[i].tenant, f[i].session);
+			if (f[i].flags & MSIV_VFUNC_ORPHANED)
+				printf("vfunc 0x%016" PRIx64 "  device %s  tenant "
+				    "%s  ORPHANED: released in %u.%u s unless "
+				    "the tenant resumes\n", f[i].vfunc,
+				    f[i].device, f[i].tenant,
+				    f[i].grace_ms / 1000,
+				    f[i].grace_ms % 1000 / 100);
+			else
+				printf("vfunc 0x%016" PRIx64 "  device %s  "
+				    "tenant %s  session %" PRIu64 "\n",
+				    f[i].vfunc, f[i].device, f[i].tenant,
+				    f[i].session);
 			printf("  %u vectors on slots %u-%u, %s policy, %s, "
 			    "function %s\n", f[i].nvec, f[i].first_slot,
 			    f[i].first_slot + f[i].nvec - 1,

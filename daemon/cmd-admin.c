@@ -128,10 +128,13 @@ cmd_device_list(struct cmd_ctx *ctx)
 	return page_done(&p);
 }
 
+/* Admins see every vfunc; a tenant sees its own, orphaned ones too. */
 static int
 cmd_visible(const struct session *s, const struct vfunc *vf)
 {
-	return (s->rights & MSIV_RIGHT_ADMIN) || vf->session == s;
+	return (s->rights & MSIV_RIGHT_ADMIN) || vf->session == s ||
+	    (vf->session == NULL &&
+	    strncmp(vf->tenant, s->tenant, MSIV_NAME_MAX) == 0);
 }
 
 int
@@ -139,6 +142,7 @@ cmd_vfunc_list(struct cmd_ctx *ctx)
 {
 	struct vfunc *vf;
 	struct page p;
+	uint64_t now = server_now_ms();
 	int r;
 
 	if ((r = page_check(ctx, 0)) < 0)
@@ -157,7 +161,15 @@ cmd_vfunc_list(struct cmd_ctx *ctx)
 		rec->first_slot = vf->first;
 		rec->policy = (uint32_t)vf->policy;
 		rec->flags = (vf->enabled ? MSIV_VFUNC_ENABLED : 0) |
-		    (vf->fmasked ? MSIV_VFUNC_FMASKED : 0);
+		    (vf->fmasked ? MSIV_VFUNC_FMASKED : 0) |
+		    (vf->session == NULL ? MSIV_VFUNC_ORPHANED : 0);
+		if (vf->session == NULL) {
+			uint64_t grace = (uint64_t)server_conf()->orphan_grace *
+			    1000, gone = now - vf->orphaned_ms;
+
+			rec->grace_ms = gone < grace ?
+			    (uint32_t)(grace - gone) : 0;
+		}
 	}
 	return page_done(&p);
 }

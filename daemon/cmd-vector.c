@@ -74,9 +74,12 @@ cmd_vec_setup(struct cmd_ctx *ctx)
 	if (r >= 0)
 		s->target = fd; /* before a replay goes out */
 	vfunc_vec_done(vf, rq->vector, r >= 0 ? (unsigned int)r : 0);
-	if (r < 0)
+	if (r < 0) {
 		close(fd);
-	return r < 0 ? r : 0;
+		return r;
+	}
+	ctx->touched = vf->id;
+	return vfunc_persist(vf, rq->vector, true);
 }
 
 static int
@@ -93,7 +96,8 @@ cmd_vec_simple(struct cmd_ctx *ctx, unsigned int (*op)(struct vector *))
 		return -EINVAL;
 	s = vfunc_vec_lock(vf, rq->vector);
 	vfunc_vec_done(vf, rq->vector, op(&s->vec));
-	return 0;
+	/* Mask state may be written behind (write_behind_ms). */
+	return vfunc_persist(vf, rq->vector, false);
 }
 
 int
@@ -123,10 +127,12 @@ cmd_vec_free(struct cmd_ctx *ctx)
 	s = vfunc_vec_lock(vf, rq->vector);
 	old = s->target;
 	s->target = -1;
+	s->await_target = false;
 	vfunc_vec_done(vf, rq->vector, vector_free(&s->vec));
 	if (old >= 0)
 		close(old);
-	return 0;
+	ctx->touched = vf->id;
+	return vfunc_persist(vf, rq->vector, true);
 }
 
 int
@@ -158,7 +164,8 @@ cmd_vec_retarget(struct cmd_ctx *ctx)
 	vfunc_vec_done(vf, rq->vector, act);
 	if (old >= 0)
 		close(old);
-	return 0;
+	ctx->touched = vf->id;
+	return vfunc_persist(vf, rq->vector, true);
 }
 
 int
@@ -225,7 +232,9 @@ cmd_table_write(struct cmd_ctx *ctx)
 	r = vector_table_write(&s->vec, rq->offset % MSIV_MSIX_ENTRY_SIZE,
 	    rq->size, rq->value);
 	vfunc_vec_done(vf, vector, r > 0 ? (unsigned int)r : 0);
-	return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
+	return vfunc_persist(vf, vector, false);
 }
 
 int

@@ -9,11 +9,60 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "proto.h"
 #include "server.h"
+#include "store.h"
+
+static bool
+cmd_token_equal(const uint8_t *a, const uint8_t *b)
+{
+	uint8_t d = 0;
+
+	/* Constant time: the comparison does not tell where they differ. */
+	for (size_t i = 0; i < MSIV_TOKEN_LEN; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
+
+/*
+ * The tenant's token: a tenant the store does not know is created with a
+ * new token; a known one must present its token, unless it holds no vfunc
+ * (then it is taken over with a new token). With the right token the
+ * session resumes the tenant's orphaned vfuncs.
+ */
+static int
+cmd_hello_tenant(struct session *s, const uint8_t *given, uint8_t *token,
+    uint32_t *resumed)
+{
+	static const uint8_t none[MSIV_TOKEN_LEN];
+	int r = store_tenant_get(s->tenant, token);
+
+	*resumed = 0;
+	if (r == 0 && cmd_token_equal(given, token)) {
+		*resumed = vfunc_adopt(s);
+		if (*resumed > 0)
+			log_info("session %llu: tenant %s resumed %u vfunc(s)",
+			    (unsigned long long)s->id, s->tenant, *resumed);
+		return 0;
+	}
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r == 0 && vfunc_tenant_busy(s->tenant)) {
+		log_warnx("session %llu (pid %d, uid %u): tenant %s refused: "
+		    "it holds vfuncs and the session %s", (unsigned long long)s->id,
+		    (int)s->pid, (unsigned)s->uid, s->tenant,
+		    cmd_token_equal(given, none) ? "gave no token" :
+		    "gave a wrong token");
+		return -EACCES;
+	}
+	if (getrandom(token, MSIV_TOKEN_LEN, 0) != MSIV_TOKEN_LEN)
+		return -errno;
+	return store_tenant_put(s->tenant, token);
+}
 
 int
 cmd_hello(struct cmd_ctx *ctx)
@@ -21,6 +70,7 @@ cmd_hello(struct cmd_ctx *ctx)
 	const struct msiv_hello_req *rq = ctx->req;
 	struct msiv_hello_rep *rp = (struct msiv_hello_rep *)ctx->rep;
 	struct session *s = ctx->s;
+	int r;
 
 	if (s->hello)
 		return -EALREADY;
@@ -35,6 +85,10 @@ cmd_hello(struct cmd_ctx *ctx)
 		return -EINVAL;
 	else
 		memcpy(s->tenant, rq->tenant, sizeof(s->tenant));
+	if ((r = cmd_hello_tenant(s, rq->token, rp->token, &rp->resumed)) < 0) {
+		memset(s->tenant, 0, sizeof(s->tenant));
+		return r;
+	}
 	s->hello = 1;
 	rp->version = MSIV_PROTO_VERSION;
 	rp->features = MSIV_FEAT_NONE;
@@ -82,6 +136,7 @@ cmd_vfunc_open(struct cmd_ctx *ctx)
 		return r;
 	TAILQ_INSERT_TAIL(&s->vfuncs, vf, sentry);
 	s->nvfuncs++;
+	ctx->touched = vf->id;
 	rp->vfunc = vf->id;
 	rp->first_slot = vf->first;
 	rp->policy = (uint32_t)policy;
@@ -114,9 +169,9 @@ cmd_vfunc_close(struct cmd_ctx *ctx)
 		return r;
 	log_info("session %llu: vfunc %016llx closed",
 	    (unsigned long long)ctx->s->id, (unsigned long long)vf->id);
-	TAILQ_REMOVE(&ctx->s->vfuncs, vf, sentry);
-	ctx->s->nvfuncs--;
-	vfunc_close(vf);
+	ctx->touched = vf->id;
+	session_drop_vfunc(vf);
+	vfunc_close(vf, true);
 	return 0;
 }
 
@@ -134,7 +189,7 @@ cmd_vfunc_bit(struct cmd_ctx *ctx, bool *bit,
 
 		vfunc_vec_done(vf, i, op(&sl->vec, *bit));
 	}
-	return 0;
+	return vfunc_persist_bits(vf, false);
 }
 
 int
@@ -180,9 +235,13 @@ cmd_vfunc_reset(struct cmd_ctx *ctx)
 		act |= vector_set_fmask(&sl->vec, false);
 		act |= vector_set_enabled(&sl->vec, false);
 		sl->target = -1;
+		sl->await_target = false;
 		vfunc_vec_done(vf, i, act);
 		if (old >= 0)
 			close(old);
+		if ((r = vfunc_persist(vf, i, true)) < 0)
+			return r;
 	}
-	return 0;
+	ctx->touched = vf->id;
+	return vfunc_persist_bits(vf, true);
 }

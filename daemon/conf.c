@@ -80,6 +80,8 @@ conf_defaults(struct conf *c)
 	c->socket_mode = 0660;
 	c->max_sessions = 256;
 	c->max_vfuncs_per_session = 64;
+	c->orphan_grace = 300;
+	c->write_behind_ms = 100;
 }
 
 void
@@ -136,6 +138,13 @@ conf_daemon_key(struct conf_parse *p, const char *key, const char *val,
 		if (conf_u32(val, 1, 65536, &c->max_vfuncs_per_session, 10) < 0)
 			CONF_ERR(p, line,
 			    "max_vfuncs_per_session must be 1 to 65536");
+	} else if (strcmp(key, "orphan_grace") == 0) {
+		if (conf_u32(val, 0, 86400 * 365, &c->orphan_grace, 10) < 0)
+			CONF_ERR(p, line, "orphan_grace must be 0 to 31536000 "
+			    "seconds");
+	} else if (strcmp(key, "write_behind_ms") == 0) {
+		if (conf_u32(val, 0, 10000, &c->write_behind_ms, 10) < 0)
+			CONF_ERR(p, line, "write_behind_ms must be 0 to 10000");
 	} else
 		CONF_ERR(p, line, "unknown key \"%s\" in [msivd]", key);
 	return 1;

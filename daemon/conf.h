@@ -33,6 +33,8 @@ struct conf {
 	uint32_t socket_mode;        /* 0660 */
 	uint32_t max_sessions;
 	uint32_t max_vfuncs_per_session;
+	uint32_t orphan_grace;       /* s; 0: release at disconnect */
+	uint32_t write_behind_ms;    /* 0: mask/unmask written through */
 	uint32_t ndevices;
 	struct conf_device devices[CONF_DEVICES_MAX];
 };

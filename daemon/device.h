@@ -9,6 +9,7 @@
 #define MSIVD_DEVICE_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/queue.h>
 
@@ -28,6 +29,8 @@ struct slot {
 	uint32_t index;         /* slot number on the device */
 	struct device *dev;
 	struct vfunc *vfunc;    /* control thread only: owner, or NULL */
+	bool await_target;      /* control thread only: set up before a
+				   restart, its target not re-attached yet */
 };
 
 struct backend_ops {

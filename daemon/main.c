@@ -3,16 +3,17 @@
  *
  * Start-up runs in a fixed order; each stage says what it may do:
  *  1. parse the command line and the configuration (no side effects);
- *  2. open privileged resources: the state directory, the devices and
- *     their triggers, the listening socket (nothing from clients yet);
+ *  2. open privileged resources: the devices and their triggers, the
+ *     store (state directory and database; the vfuncs it holds are
+ *     rebuilt, orphaned, waiting for their tenants to resume), the
+ *     listening socket (nothing from clients yet);
  *  3. detach from the terminal unless --foreground (the parent exits only
  *     once the socket is listening, so a caller can connect at once);
  *  4. start the delivery thread, then serve on the control thread's event
  *     loop until SIGTERM, SIGINT or an admin's SHUTDOWN;
  *  5. tear down in reverse: sessions (their vfuncs released), delivery
  *     thread, devices, socket.
- * Dropping privileges (libcap) and the SQLite store slot in after stage 2
- * in later releases.
+ * Dropping privileges (libcap) slots in after stage 2 in a later release.
  */
 #include "config.h"
 
@@ -34,6 +35,8 @@
 #include "device.h"
 #include "log.h"
 #include "server.h"
+#include "store.h"
+#include "vfunc.h"
 
 /* Exit statuses, documented in msivd(8). */
 enum main_exit {
@@ -41,9 +44,13 @@ enum main_exit {
 	MAIN_EXIT_FAIL = 1,     /* run-time failure */
 	MAIN_EXIT_USAGE = 2,    /* bad command line */
 	MAIN_EXIT_CONFIG = 3,   /* bad configuration file */
-	MAIN_EXIT_STATE = 4,    /* state directory unusable */
+	MAIN_EXIT_STATE = 4,    /* state directory missing or not a directory */
 	MAIN_EXIT_SOCKET = 5,   /* cannot listen (in use, permissions) */
 	MAIN_EXIT_DEVICE = 6,   /* a configured device cannot be opened */
+	MAIN_EXIT_READONLY = 7, /* state directory or database read-only */
+	MAIN_EXIT_FULL = 8,     /* no space left for the database */
+	MAIN_EXIT_CORRUPT = 9,  /* the database is corrupt or not one */
+	MAIN_EXIT_NEWER = 10,   /* the database is from a newer msivd */
 };
 
 static void
@@ -171,29 +178,36 @@ load_conf(const struct opts *o, struct conf *c)
 	return 0;
 }
 
-/* The state directory must exist (it is created) and be writable. */
 static int
-open_state_dir(const struct conf *c)
+store_exit(enum store_error e)
 {
-	struct stat st;
+	switch (e) {
+	case STORE_OK:
+		return MAIN_EXIT_OK;
+	case STORE_ERR_MISSING:
+		return MAIN_EXIT_STATE;
+	case STORE_ERR_READONLY:
+		return MAIN_EXIT_READONLY;
+	case STORE_ERR_FULL:
+		return MAIN_EXIT_FULL;
+	case STORE_ERR_CORRUPT:
+		return MAIN_EXIT_CORRUPT;
+	case STORE_ERR_NEWER:
+		return MAIN_EXIT_NEWER;
+	case STORE_ERR_OTHER:
+		break;
+	}
+	return MAIN_EXIT_FAIL;
+}
 
-	if (mkdir(c->state_dir, 0750) < 0 && errno != EEXIST) {
-		log_warn("state directory %s: cannot create", c->state_dir);
-		return -1;
-	}
-	if (stat(c->state_dir, &st) < 0) {
-		log_warn("state directory %s", c->state_dir);
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		log_warnx("state directory %s: not a directory", c->state_dir);
-		return -1;
-	}
-	if (access(c->state_dir, W_OK | X_OK) < 0) {
-		log_warn("state directory %s: not writable", c->state_dir);
-		return -1;
-	}
-	return 0;
+static void
+restore_one(const struct store_vfunc *vf, const struct store_vector *vecs,
+    size_t n, void *arg)
+{
+	uint32_t *count = arg;
+
+	if (vfunc_restore(vf, vecs, n) == 0)
+		(*count)++;
 }
 
 /*
@@ -267,12 +281,12 @@ main(int argc, char **argv)
 	raise_fd_limit();
 
 	/* Stage 2. */
-	if (open_state_dir(&conf) < 0)
-		return MAIN_EXIT_STATE;
 	if (evthread_use_pthreads() < 0)
 		fatalx("libevent: no pthreads support");
 	base = event_base_new();
-	if (base == NULL)
+	/* Priorities: I/O at 1; the store's group commit at 2 runs once
+	 * every request of the turn has been handled. */
+	if (base == NULL || event_base_priority_init(base, 3) < 0)
 		fatalx("libevent: cannot create the event base");
 	if ((r = deliver_init()) < 0) {
 		errno = -r;
@@ -283,6 +297,26 @@ main(int argc, char **argv)
 			return MAIN_EXIT_DEVICE;
 	if (server_init(base, &conf) < 0)
 		return MAIN_EXIT_CONFIG;
+	{
+		char err[1024];
+		enum store_error e = store_open(conf.state_dir, base, err,
+		    sizeof(err));
+		uint32_t restored = 0;
+		uint64_t t0 = server_now_ms();
+
+		if (e != STORE_OK) {
+			log_warnx("%s", err);
+			return store_exit(e);
+		}
+		if (store_load(restore_one, &restored) < 0)
+			return MAIN_EXIT_CORRUPT;
+		if (restored > 0)
+			log_info("store: %u vfunc(s), %u vectors restored in "
+			    "%llu ms; waiting %u s for their tenants to resume",
+			    restored, vfunc_vector_count(),
+			    (unsigned long long)(server_now_ms() - t0),
+			    conf.orphan_grace);
+	}
 	if (server_listen() < 0)
 		return MAIN_EXIT_SOCKET;
 
@@ -323,6 +357,7 @@ main(int argc, char **argv)
 
 	/* Stage 5. */
 	server_shutdown();
+	store_close();
 	deliver_stop();
 	device_destroy_all();
 	event_free(sigterm);

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "proto.h"
 #include "server.h"
+#include "store.h"
 
 #define SESSION_OUTQ_MAX   1024u /* queued packets before a session drops */
 #define SESSION_READ_BURST 64    /* packets per read callback (fairness) */
@@ -79,6 +80,22 @@ struct outmsg {
 	unsigned char buf[];
 };
 
+/*
+ * Packets held until the turn's commit: replies to requests that changed
+ * durable state, and anything sent to the same session after one (so a
+ * session's packets stay in order). On a failed commit the durable
+ * replies carry the error instead, and the vfuncs they touched are set
+ * back to their committed state.
+ */
+struct held {
+	TAILQ_ENTRY(held) entry;
+	struct session *s;     /* NULL once the session is gone */
+	struct outmsg *m;
+	int durable;
+	uint64_t vfunc;
+};
+static TAILQ_HEAD(, held) held_list = TAILQ_HEAD_INITIALIZER(held_list);
+
 struct session_list sessions = TAILQ_HEAD_INITIALIZER(sessions);
 
 static struct event_base *srv_base;
@@ -86,18 +103,40 @@ static const struct conf *srv_conf;
 static int srv_listen_fd = -1;
 static struct event *srv_listen_ev;
 static struct event *srv_pause_ev;
+static struct event *srv_reap_ev;
 static uint64_t srv_next_session = 1;
 static uint32_t srv_nsessions;
 static gid_t srv_admin_gid;
 static int srv_have_admin_gid;
 static struct timespec srv_start;
 
-static void session_kill(struct session *s, const char *why);
+static void session_end(struct session *s, const char *why, int shutdown);
+
+static void
+session_kill(struct session *s, const char *why)
+{
+	session_end(s, why, 0);
+}
 
 const struct conf *
 server_conf(void)
 {
 	return srv_conf;
+}
+
+struct event_base *
+server_base(void)
+{
+	return srv_base;
+}
+
+uint64_t
+server_now_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
 }
 
 uint64_t
@@ -120,6 +159,16 @@ void
 session_tenant(const struct session *s, char out[MSIV_NAME_MAX])
 {
 	memcpy(out, s->tenant, MSIV_NAME_MAX);
+}
+
+void
+session_drop_vfunc(struct vfunc *vf)
+{
+	if (vf->session != NULL) {
+		TAILQ_REMOVE(&vf->session->vfuncs, vf, sentry);
+		vf->session->nvfuncs--;
+		vf->session = NULL;
+	}
 }
 
 int
@@ -158,29 +207,14 @@ session_flush(struct session *s)
 	return 0;
 }
 
-/* Send one packet; fds[] pass to the session (closed once sent). */
-static void
-session_send(struct session *s, const struct msiv_hdr *h, const void *payload,
-    int *fds, size_t nfds)
+static struct outmsg *
+outmsg_new(const struct msiv_hdr *h, const void *payload, int *fds,
+    size_t nfds)
 {
-	struct outmsg *m;
-	int r;
+	struct outmsg *m = malloc(sizeof(*m) + sizeof(*h) + h->len);
 
-	if (s->dead) {
-		fdpass_close(fds, nfds);
-		return;
-	}
-	if (s->outq_len >= SESSION_OUTQ_MAX) {
-		fdpass_close(fds, nfds);
-		session_kill(s, "too many unread replies and events");
-		return;
-	}
-	m = malloc(sizeof(*m) + sizeof(*h) + h->len);
-	if (m == NULL) {
-		fdpass_close(fds, nfds);
-		session_kill(s, "out of memory");
-		return;
-	}
+	if (m == NULL)
+		return NULL;
 	m->len = sizeof(*h) + h->len;
 	msiv_hdr_encode(h, m->buf);
 	if (h->len > 0)
@@ -188,12 +222,114 @@ session_send(struct session *s, const struct msiv_hdr *h, const void *payload,
 	m->nfds = nfds;
 	if (nfds > 0)
 		memcpy(m->fds, fds, nfds * sizeof(int));
+	return m;
+}
+
+static void
+session_queue(struct session *s, struct outmsg *m)
+{
+	int r;
+
+	if (s->outq_len >= SESSION_OUTQ_MAX) {
+		fdpass_close(m->fds, m->nfds);
+		free(m);
+		session_kill(s, "too many unread replies and events");
+		return;
+	}
 	TAILQ_INSERT_TAIL(&s->outq, m, entry);
 	s->outq_len++;
 	if (s->outq_len == 1 && (r = session_flush(s)) < 0) {
 		errno = -r;
 		log_warn("session %llu: send", (unsigned long long)s->id);
 		session_kill(s, "send failed");
+	}
+}
+
+/*
+ * Send one packet; fds[] pass to the session (closed once sent). durable:
+ * a reply to a change in the turn's transaction, held until the commit;
+ * vfunc is what it changed.
+ */
+static void
+session_out(struct session *s, const struct msiv_hdr *h, const void *payload,
+    int *fds, size_t nfds, int durable, uint64_t vfunc)
+{
+	struct outmsg *m;
+	struct held *hd;
+
+	if (s->dead) {
+		fdpass_close(fds, nfds);
+		return;
+	}
+	m = outmsg_new(h, payload, fds, nfds);
+	if (m == NULL) {
+		fdpass_close(fds, nfds);
+		session_kill(s, "out of memory");
+		return;
+	}
+	if (!durable && s->nheld == 0) {
+		session_queue(s, m);
+		return;
+	}
+	if (s->nheld >= SESSION_OUTQ_MAX || (hd = calloc(1, sizeof(*hd))) ==
+	    NULL) {
+		fdpass_close(m->fds, m->nfds);
+		free(m);
+		session_kill(s, "too many held replies");
+		return;
+	}
+	hd->s = s;
+	hd->m = m;
+	hd->durable = durable;
+	hd->vfunc = vfunc;
+	TAILQ_INSERT_TAIL(&held_list, hd, entry);
+	s->nheld++;
+}
+
+static void
+session_send(struct session *s, const struct msiv_hdr *h, const void *payload,
+    int *fds, size_t nfds)
+{
+	session_out(s, h, payload, fds, nfds, 0, 0);
+}
+
+/*
+ * The turn's transaction is committed (status 0) or failed (-errno):
+ * release what was held, in order.
+ */
+static void
+server_commit_cb(int status, void *arg)
+{
+	struct held *hd;
+
+	(void)arg;
+	if (status < 0)
+		TAILQ_FOREACH(hd, &held_list, entry)
+			if (hd->durable && hd->vfunc != 0)
+				vfunc_resync(hd->vfunc);
+	while ((hd = TAILQ_FIRST(&held_list)) != NULL) {
+		TAILQ_REMOVE(&held_list, hd, entry);
+		if (hd->s != NULL) {
+			hd->s->nheld--;
+			if (status < 0 && hd->durable) {
+				struct msiv_hdr h;
+
+				/* The change is not on disk: it failed. */
+				(void)msiv_hdr_decode(hd->m->buf, hd->m->len,
+				    &h);
+				h.status = status;
+				h.len = 0;
+				msiv_hdr_encode(&h, hd->m->buf);
+				hd->m->len = sizeof(h);
+				fdpass_close(hd->m->fds, hd->m->nfds);
+				hd->m->nfds = 0;
+			}
+			session_queue(hd->s, hd->m);
+		} else {
+			fdpass_close(hd->m->fds, hd->m->nfds);
+			free(hd->m);
+		}
+		free(hd);
 	}
 }
 
@@ -246,7 +382,7 @@ session_event_gone(struct session *s, uint64_t vfunc, uint32_t reason)
 
 static void
 session_reply(struct session *s, const struct msiv_hdr *rq, int status,
-    struct cmd_ctx *ctx)
+    struct cmd_ctx *ctx, int durable)
 {
 	const struct msiv_opinfo *oi = msiv_proto_op(rq->opcode);
 	struct msiv_hdr h = {
@@ -261,12 +397,14 @@ session_reply(struct session *s, const struct msiv_hdr *rq, int status,
 			msiv_swap_page(oi->rep_layout, ctx->rep, h.len);
 		else
 			msiv_swap(oi->rep_layout, ctx->rep, h.len);
-		session_send(s, &h, ctx->rep, ctx->repfds, ctx->nrepfds);
+		session_out(s, &h, ctx->rep, ctx->repfds, ctx->nrepfds,
+		    durable, ctx->touched);
 		return;
 	}
 	if (ctx != NULL)
 		fdpass_close(ctx->repfds, ctx->nrepfds);
-	session_send(s, &h, NULL, NULL, 0);
+	session_out(s, &h, NULL, NULL, 0, durable,
+	    ctx != NULL ? ctx->touched : 0);
 }
 
 /* --- input -----------------------------------------------------------------*/
@@ -282,6 +420,7 @@ server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
 	struct cmd_ctx ctx;
 	const struct msiv_opinfo *oi;
 	struct msiv_hdr h;
+	uint64_t writes;
 	int r, r_status;
 
 	r = msiv_hdr_decode(pkt, n, &h);
@@ -326,15 +465,19 @@ server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
 	ctx.nfds = nfds;
 	ctx.rep = rep.b;
 	ctx.replen = oi->paged ? 0 : oi->rep_len;
+	writes = store_writes();
 	r = cmd_table[h.opcode].fn(&ctx);
 	/* Fds the handler did not take are closed before the reply, so a
 	 * client that has its reply knows the daemon holds none of them. */
 	fdpass_close(fds, nfds);
-	session_reply(s, &h, r, &ctx);
+	/* A change written to the store is acknowledged once it is
+	 * committed (and only if it is). */
+	session_reply(s, &h, r, &ctx, store_writes() != writes &&
+	    store_in_txn());
 	return;
 refuse:
 	fdpass_close(fds, nfds);
-	session_reply(s, &h, r_status, NULL);
+	session_reply(s, &h, r_status, NULL, 0);
 	return;
 out:
 	fdpass_close(fds, nfds);
@@ -398,12 +541,17 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 	free(s);
 }
 
-/* End a session: its vfuncs are released at once (nothing is delivered
- * after this returns); the memory goes once the current callback is done. */
+/*
+ * End a session. Its vfuncs stay with their tenant, orphaned, for
+ * orphan_grace seconds (0: released at once, nothing delivered after this
+ * returns); at shutdown they stay in the store for the next start. The
+ * memory goes once the current callback is done.
+ */
 static void
-session_kill(struct session *s, const char *why)
+session_end(struct session *s, const char *why, int shutdown)
 {
 	struct vfunc *vf;
+	struct held *hd;
 
 	if (s->dead)
 		return;
@@ -418,9 +566,16 @@ session_kill(struct session *s, const char *why)
 		log_info("session %llu (pid %d, tenant %s) closed",
 		    (unsigned long long)s->id, (int)s->pid, s->tenant);
 	while ((vf = TAILQ_FIRST(&s->vfuncs)) != NULL) {
-		TAILQ_REMOVE(&s->vfuncs, vf, sentry);
-		vfunc_close(vf);
+		session_drop_vfunc(vf);
+		if (!shutdown && srv_conf->orphan_grace == 0)
+			vfunc_close(vf, true);
+		else
+			vfunc_orphan(vf, server_now_ms());
 	}
+	TAILQ_FOREACH(hd, &held_list, entry)
+		if (hd->s == s)
+			hd->s = NULL;
+	s->nheld = 0;
 	TAILQ_REMOVE(&sessions, s, entry);
 	srv_nsessions--;
 	if (event_base_once(srv_base, -1, EV_TIMEOUT, session_free_cb, s,
@@ -539,12 +694,28 @@ server_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
+static void
+server_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	(void)vfunc_reap(server_now_ms(), (uint64_t)srv_conf->orphan_grace *
+	    1000);
+}
+
 int
 server_init(struct event_base *base, const struct conf *conf)
 {
+	static const struct timeval second = { 1, 0 };
+
 	srv_base = base;
 	srv_conf = conf;
 	clock_gettime(CLOCK_MONOTONIC, &srv_start);
+	store_set_commit_cb(server_commit_cb, NULL);
+	srv_reap_ev = event_new(base, -1, EV_PERSIST, server_reap_cb, NULL);
+	if (srv_reap_ev == NULL || event_add(srv_reap_ev, &second) < 0)
+		fatalx("cannot create the orphan reaper");
 	for (unsigned int op = 1; op < MSIV_OP__COUNT; op++)
 		if (cmd_table[op].fn == NULL || msiv_proto_op(op) == NULL)
 			fatalx("opcode %u has no handler or codec entry", op);
@@ -629,11 +800,17 @@ server_shutdown(void)
 	}
 	srv_listen_ev = srv_pause_ev = NULL;
 	srv_listen_fd = -1;
-	/* Best effort: what is queued (the SHUTDOWN reply) goes out now. */
+	/* Everything written goes to disk, held replies with it; best
+	 * effort: what is queued (the SHUTDOWN reply) goes out now. */
+	vfunc_flush_behind();
+	server_commit_cb(store_flush(), NULL);
 	while ((s = TAILQ_FIRST(&sessions)) != NULL) {
 		(void)session_flush(s);
-		session_kill(s, NULL);
+		session_end(s, NULL, 1);
 	}
+	if (srv_reap_ev != NULL)
+		event_free(srv_reap_ev);
+	srv_reap_ev = NULL;
 	/* Run the deferred releases scheduled by session_kill. */
 	event_base_loop(srv_base, EVLOOP_NONBLOCK);
 }

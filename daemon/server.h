@@ -29,6 +29,7 @@ struct session {
 	uint32_t rights;          /* MSIV_RIGHT_* */
 	int hello;                /* HELLO done */
 	int dead;                 /* to be freed once out of the dispatcher */
+	uint32_t nheld;           /* packets held for the turn's commit */
 	char tenant[MSIV_NAME_MAX];
 	struct vfunc_list vfuncs; /* through vfunc.sentry */
 	uint32_t nvfuncs;
@@ -53,6 +54,7 @@ struct cmd_ctx {
 	uint32_t replen;
 	int repfds[MSIV_FDS_MAX];
 	size_t nrepfds;
+	uint64_t touched;         /* the vfunc a durable change was made to */
 };
 
 #define CMD_REP_MAX (MSIV_MSG_MAX - sizeof(struct msiv_hdr))
@@ -77,7 +79,10 @@ void server_shutdown(void);
 /* Ask the main loop to stop after the current callback (SHUTDOWN). */
 void server_request_stop(void);
 const struct conf *server_conf(void);
+struct event_base *server_base(void);
 uint64_t server_uptime_ms(void);
+/* Monotonic milliseconds. */
+uint64_t server_now_ms(void);
 uint32_t session_count(void);
 
 void session_tenant(const struct session *s, char out[MSIV_NAME_MAX]);
@@ -89,5 +94,7 @@ void session_event_gone(struct session *s, uint64_t vfunc, uint32_t reason);
 /* A vfunc the session may act on: its own. Another session's handle gets
  * the same -ENOENT as a handle that does not exist. */
 int session_vfunc(struct session *s, uint64_t id, struct vfunc **out);
+/* Take a vfunc off its session's list (before it is closed). */
+void session_drop_vfunc(struct vfunc *vf);
 
 #endif /* MSIVD_SERVER_H */

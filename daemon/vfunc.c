@@ -1,10 +1,13 @@
 /*
  * Virtual function lifetime: slot allocation, handles, release (rules 8
- * and 9). The vector operations themselves are in cmd-vector.c.
+ * and 9), persistence in the store, restore at start-up, and the orphan
+ * state between a session's end and its tenant's resume. The vector
+ * operations themselves are in cmd-vector.c.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -12,14 +15,23 @@
 
 #include "deliver.h"
 #include "log.h"
+#include "proto.h"
 #include "server.h"
+#include "store.h"
 #include "vfunc.h"
 
 #define VFUNC_HASH 1024u
 
+/* The store's vector flags: the mask bit, and "set up" (a target is
+ * attached or awaits re-attachment). */
+#define VFUNC_ROW_MASKED 0x1u
+#define VFUNC_ROW_SETUP  0x2u
+
 struct vfunc_list vfuncs = TAILQ_HEAD_INITIALIZER(vfuncs);
 static struct vfunc *vfunc_hash[VFUNC_HASH];
 static uint32_t vfunc_n, vfunc_nvec;
+static TAILQ_HEAD(, vfunc) vfunc_behind = TAILQ_HEAD_INITIALIZER(vfunc_behind);
+static struct event *vfunc_behind_ev;
 
 static struct vfunc **
 vfunc_bucket(uint64_t id)
@@ -44,6 +56,8 @@ vfunc_new_id(uint64_t *id)
 	do {
 		if (getrandom(id, sizeof(*id), 0) != sizeof(*id))
 			return -errno;
+		/* Handles are stored as SQLite's signed 64-bit integers
+		 * and shown as hex: any nonzero value will do. */
 	} while (*id == 0 || vfunc_find(*id) != NULL);
 	return 0;
 }
@@ -61,37 +75,38 @@ vfunc_reset_slots(struct vfunc *vf)
 		old = s->target;
 		s->target = -1;
 		pthread_mutex_unlock(&s->lock);
+		s->await_target = false;
 		if (old >= 0)
 			close(old);
 	}
 }
 
-int
-vfunc_open(struct session *sess, struct device *dev, uint32_t nvec,
-    enum vector_policy policy, struct vfunc **out)
+/* Memory only: a vfunc on slots [first, first + nvec), all reset. */
+static int
+vfunc_create(struct device *dev, uint64_t id, uint32_t first, uint32_t nvec,
+    enum vector_policy policy, const char *tenant, struct vfunc **out)
 {
 	struct vfunc *vf;
-	uint32_t first;
 	int r;
 
-	if ((r = device_find_free(dev, nvec, &first)) < 0)
-		return r;
 	vf = calloc(1, sizeof(*vf));
 	if (vf == NULL)
 		return -ENOMEM;
-	if ((r = vfunc_new_id(&vf->id)) < 0) {
+	vf->dirty = calloc((nvec + 63) / 64, sizeof(uint64_t));
+	if (vf->dirty == NULL) {
 		free(vf);
-		return r;
+		return -ENOMEM;
 	}
+	vf->id = id;
 	vf->dev = dev;
-	vf->session = sess;
 	vf->first = first;
 	vf->nvec = nvec;
 	vf->policy = policy;
-	session_tenant(sess, vf->tenant);
+	memcpy(vf->tenant, tenant, sizeof(vf->tenant));
 	/* Rule 9: the host side is armed while every vector is still masked
 	 * and the function disabled, before anything can be deliverable. */
 	if ((r = dev->ops->arm(dev, first, nvec)) < 0) {
+		free(vf->dirty);
 		free(vf);
 		return r;
 	}
@@ -108,8 +123,57 @@ vfunc_open(struct session *sess, struct device *dev, uint32_t nvec,
 	return 0;
 }
 
+static void
+vfunc_row(const struct vfunc *vf, struct store_vfunc *row)
+{
+	memset(row, 0, sizeof(*row));
+	row->id = vf->id;
+	memcpy(row->tenant, vf->tenant, sizeof(row->tenant));
+	memcpy(row->device, vf->dev->name, sizeof(row->device));
+	row->first = vf->first;
+	row->nvec = vf->nvec;
+	row->policy = (uint32_t)vf->policy;
+	row->enabled = vf->enabled;
+	row->fmasked = vf->fmasked;
+}
+
+int
+vfunc_open(struct session *sess, struct device *dev, uint32_t nvec,
+    enum vector_policy policy, struct vfunc **out)
+{
+	struct store_vfunc row;
+	char tenant[MSIV_NAME_MAX];
+	uint64_t id;
+	uint32_t first;
+	int r;
+
+	if ((r = device_find_free(dev, nvec, &first)) < 0)
+		return r;
+	if ((r = vfunc_new_id(&id)) < 0)
+		return r;
+	session_tenant(sess, tenant);
+	if ((r = vfunc_create(dev, id, first, nvec, policy, tenant, out)) < 0)
+		return r;
+	(*out)->session = sess;
+	vfunc_row(*out, &row);
+	if ((r = store_vfunc_put(&row)) < 0) {
+		vfunc_close(*out, false);
+		return r;
+	}
+	return 0;
+}
+
+static void
+vfunc_unqueue(struct vfunc *vf)
+{
+	if (vf->dirty_queued) {
+		TAILQ_REMOVE(&vfunc_behind, vf, dentry);
+		vf->dirty_queued = false;
+	}
+}
+
 void
-vfunc_close(struct vfunc *vf)
+vfunc_close(struct vfunc *vf, bool forget)
 {
 	struct vfunc **pp;
 
@@ -122,8 +186,12 @@ vfunc_close(struct vfunc *vf)
 		;
 	*pp = vf->hnext;
 	TAILQ_REMOVE(&vfuncs, vf, entry);
+	vfunc_unqueue(vf);
 	vfunc_n--;
 	vfunc_nvec -= vf->nvec;
+	if (forget)
+		(void)store_vfunc_del(vf->id); /* failure: resync restores it */
+	free(vf->dirty);
 	free(vf);
 }
 
@@ -155,6 +223,8 @@ vfunc_vec_done(struct vfunc *vf, uint32_t vector, unsigned int act)
 	uint64_t addr = s->vec.eff_addr;
 	uint32_t data = s->vec.eff_data;
 
+	if (s->vec.flags & VECTOR_F_TARGET)
+		s->await_target = false;
 	deliver_actions(s, act);
 	pthread_mutex_unlock(&s->lock);
 	if ((act & VECTOR_ACT_MSG_CHANGED) && vf->session != NULL)
@@ -176,11 +246,339 @@ vfunc_vec_info(struct vfunc *vf, uint32_t vector, struct msiv_vec_info *info)
 	    ((v->flags & VECTOR_F_PENDING) ? MSIV_VEC_PENDING : 0) |
 	    ((v->flags & VECTOR_F_TARGET) ? MSIV_VEC_TARGET : 0) |
 	    ((v->flags & VECTOR_F_FMASKED) ? MSIV_VEC_FMASKED : 0) |
-	    ((v->flags & VECTOR_F_ENABLED) ? MSIV_VEC_ENABLED : 0);
+	    ((v->flags & VECTOR_F_ENABLED) ? MSIV_VEC_ENABLED : 0) |
+	    (s->await_target ? MSIV_VEC_ORPHANED : 0);
 	info->slot = s->index;
 	info->fired = v->fired;
 	info->delivered = v->delivered;
 	info->coalesced = v->coalesced;
 	info->dropped = v->dropped;
 	vfunc_vec_done(vf, vector, 0);
+}
+
+/* --- persistence -------------------------------------------------------- */
+
+static int
+vfunc_write_vector(struct vfunc *vf, uint32_t vector)
+{
+	struct slot *s = vfunc_slot(vf, vector);
+	struct store_vector row = { .idx = vector };
+	bool setup;
+
+	pthread_mutex_lock(&s->lock);
+	row.prog_addr = s->vec.prog_addr;
+	row.prog_data = s->vec.prog_data;
+	row.eff_addr = s->vec.eff_addr;
+	row.eff_data = s->vec.eff_data;
+	row.written = s->vec.written;
+	row.flags = (s->vec.flags & VECTOR_F_MASKED) ? VFUNC_ROW_MASKED : 0;
+	setup = (s->vec.flags & VECTOR_F_TARGET) || s->await_target;
+	pthread_mutex_unlock(&s->lock);
+	if (setup)
+		row.flags |= VFUNC_ROW_SETUP;
+	vf->dirty[vector / 64] &= ~((uint64_t)1 << (vector % 64));
+	/* The reset state is the absence of a row. */
+	if (row.flags == VFUNC_ROW_MASKED && row.prog_addr == 0 &&
+	    row.prog_data == 0 && row.eff_addr == 0 && row.eff_data == 0 &&
+	    row.written == 0)
+		return store_vector_del(vf->id, vector);
+	return store_vector_put(vf->id, &row);
+}
+
+static void
+vfunc_behind_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	vfunc_flush_behind();
+}
+
+static void
+vfunc_queue(struct vfunc *vf)
+{
+	const struct conf *c = server_conf();
+
+	if (!vf->dirty_queued) {
+		TAILQ_INSERT_TAIL(&vfunc_behind, vf, dentry);
+		vf->dirty_queued = true;
+	}
+	if (vfunc_behind_ev == NULL) {
+		vfunc_behind_ev = evtimer_new(server_base(), vfunc_behind_cb,
+		    NULL);
+		if (vfunc_behind_ev == NULL)
+			fatalx("cannot create the write-behind timer");
+	}
+	if (!evtimer_pending(vfunc_behind_ev, NULL)) {
+		struct timeval tv = {
+			.tv_sec = c->write_behind_ms / 1000,
+			.tv_usec = (c->write_behind_ms % 1000) * 1000,
+		};
+
+		evtimer_add(vfunc_behind_ev, &tv);
+	}
+}
+
+int
+vfunc_persist(struct vfunc *vf, uint32_t vector, bool durable)
+{
+	if (durable || server_conf()->write_behind_ms == 0)
+		return vfunc_write_vector(vf, vector);
+	vf->dirty[vector / 64] |= (uint64_t)1 << (vector % 64);
+	vfunc_queue(vf);
+	return 0;
+}
+
+int
+vfunc_persist_bits(struct vfunc *vf, bool durable)
+{
+	if (durable || server_conf()->write_behind_ms == 0)
+		return store_vfunc_set(vf->id, vf->enabled, vf->fmasked);
+	vfunc_queue(vf); /* the row is written with the dirty vectors */
+	return 0;
+}
+
+void
+vfunc_flush_behind(void)
+{
+	struct vfunc *vf;
+
+	while ((vf = TAILQ_FIRST(&vfunc_behind)) != NULL) {
+		vfunc_unqueue(vf);
+		(void)store_vfunc_set(vf->id, vf->enabled, vf->fmasked);
+		for (uint32_t w = 0; w < (vf->nvec + 63) / 64; w++)
+			while (vf->dirty[w] != 0) {
+				uint32_t b = (uint32_t)__builtin_ctzll(vf->dirty[w]);
+
+				(void)vfunc_write_vector(vf, w * 64 + b);
+			}
+	}
+	if (vfunc_behind_ev != NULL)
+		evtimer_del(vfunc_behind_ev);
+}
+
+/* Load vector state from its row: the vector is reset, then takes the
+ * row's message and mask; set-up vectors await their target with their
+ * pending bit set, as the daemon cannot know whether an interrupt was
+ * pending when it stopped (a spurious MSI-X interrupt is harmless to a
+ * driver, a lost one is not). */
+static void
+vfunc_load_vector(struct vfunc *vf, const struct store_vector *row)
+{
+	struct slot *s = vfunc_slot(vf, row->idx);
+	struct vector *v = &s->vec;
+
+	pthread_mutex_lock(&s->lock);
+	vector_init(v, vf->policy);
+	v->prog_addr = row->prog_addr;
+	v->prog_data = row->prog_data;
+	v->eff_addr = row->eff_addr;
+	v->eff_data = row->eff_data;
+	v->written = (uint8_t)(row->written & VECTOR_W_ALL);
+	v->flags = (uint8_t)(((row->flags & VFUNC_ROW_MASKED) ?
+	    VECTOR_F_MASKED : 0) | (vf->enabled ? VECTOR_F_ENABLED : 0) |
+	    (vf->fmasked ? VECTOR_F_FMASKED : 0) |
+	    ((row->flags & VFUNC_ROW_SETUP) ? VECTOR_F_PENDING : 0));
+	pthread_mutex_unlock(&s->lock);
+	s->await_target = (row->flags & VFUNC_ROW_SETUP) != 0;
+}
+
+static void
+vfunc_load_bits(struct vfunc *vf)
+{
+	for (uint32_t i = 0; i < vf->nvec; i++) {
+		struct slot *s = vfunc_slot(vf, i);
+		uint8_t keep;
+
+		pthread_mutex_lock(&s->lock);
+		keep = s->vec.flags & (uint8_t)~(VECTOR_F_ENABLED |
+		    VECTOR_F_FMASKED);
+		s->vec.flags = (uint8_t)(keep |
+		    (vf->enabled ? VECTOR_F_ENABLED : 0) |
+		    (vf->fmasked ? VECTOR_F_FMASKED : 0));
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+int
+vfunc_restore(const struct store_vfunc *row, const struct store_vector *vecs,
+    size_t nvecs)
+{
+	struct device *dev = device_find(row->device);
+	struct vfunc *vf;
+	int r;
+
+	if (dev == NULL) {
+		log_warnx("store: vfunc %016llx of tenant %s: device %s is not "
+		    "configured; kept in the store, not restored",
+		    (unsigned long long)row->id, row->tenant, row->device);
+		return -ENODEV;
+	}
+	if (row->nvec == 0 || row->nvec > MSIV_VECTORS_MAX ||
+	    row->first > dev->nslots || row->nvec > dev->nslots - row->first ||
+	    row->policy < VECTOR_POLICY_LATCH ||
+	    row->policy > VECTOR_POLICY_LIVE) {
+		log_warnx("store: vfunc %016llx: slots %u+%u do not fit device "
+		    "%s (%u slots); not restored", (unsigned long long)row->id,
+		    row->first, row->nvec, dev->name, dev->nslots);
+		return -ERANGE;
+	}
+	for (uint32_t i = 0; i < row->nvec; i++) {
+		if (dev->slots[row->first + i].vfunc != NULL) {
+			log_warnx("store: vfunc %016llx: slot %u of %s is taken "
+			    "twice; not restored", (unsigned long long)row->id,
+			    row->first + i, dev->name);
+			return -EEXIST;
+		}
+	}
+	r = vfunc_create(dev, row->id, row->first, row->nvec,
+	    (enum vector_policy)row->policy, row->tenant, &vf);
+	if (r < 0)
+		return r;
+	vf->enabled = row->enabled != 0;
+	vf->fmasked = row->fmasked != 0;
+	vfunc_load_bits(vf);
+	for (size_t i = 0; i < nvecs; i++)
+		if (vecs[i].idx < vf->nvec)
+			vfunc_load_vector(vf, &vecs[i]);
+	vf->orphaned_ms = server_now_ms();
+	return 0;
+}
+
+void
+vfunc_resync(uint64_t id)
+{
+	struct store_vector *vecs;
+	struct store_vfunc row;
+	struct vfunc *vf = vfunc_find(id);
+	size_t n = 0;
+	int r;
+
+	vecs = calloc(MSIV_VECTORS_MAX, sizeof(*vecs));
+	if (vecs == NULL)
+		fatalx("out of memory restoring vfunc %016llx",
+		    (unsigned long long)id);
+	r = store_vfunc_get(id, &row, vecs, MSIV_VECTORS_MAX, &n);
+	if (r <= 0) {
+		/* Not in the store (its open was not committed). */
+		if (vf != NULL) {
+			session_drop_vfunc(vf);
+			vfunc_close(vf, false);
+		}
+		free(vecs);
+		return;
+	}
+	if (vf == NULL) {
+		/* Its close was not committed: it comes back, orphaned. */
+		(void)vfunc_restore(&row, vecs, n);
+		free(vecs);
+		return;
+	}
+	vf->enabled = row.enabled != 0;
+	vf->fmasked = row.fmasked != 0;
+	vfunc_load_bits(vf);
+	for (uint32_t i = 0; i < vf->nvec; i++) {
+		const struct store_vector *v = NULL;
+		struct slot *s = vfunc_slot(vf, i);
+
+		for (size_t k = 0; k < n; k++)
+			if (vecs[k].idx == i)
+				v = &vecs[k];
+		pthread_mutex_lock(&s->lock);
+		if (v == NULL || !(v->flags & VFUNC_ROW_SETUP) ||
+		    !(s->vec.flags & VECTOR_F_TARGET)) {
+			/* A target the store does not know of goes; a
+			 * vector set up in the store but without target
+			 * awaits one, as after a restart. */
+			int old = s->target;
+
+			s->target = -1;
+			s->vec.flags &= (uint8_t)~VECTOR_F_TARGET;
+			pthread_mutex_unlock(&s->lock);
+			if (old >= 0)
+				close(old);
+			if (v != NULL)
+				vfunc_load_vector(vf, v);
+			else {
+				pthread_mutex_lock(&s->lock);
+				(void)vector_free(&s->vec);
+				pthread_mutex_unlock(&s->lock);
+				s->await_target = false;
+			}
+			continue;
+		}
+		pthread_mutex_unlock(&s->lock);
+		/* Keep the target; take the stored message and mask. */
+		pthread_mutex_lock(&s->lock);
+		s->vec.prog_addr = v->prog_addr;
+		s->vec.prog_data = v->prog_data;
+		s->vec.eff_addr = v->eff_addr;
+		s->vec.eff_data = v->eff_data;
+		if (v->flags & VFUNC_ROW_MASKED)
+			s->vec.flags |= VECTOR_F_MASKED;
+		else
+			s->vec.flags &= (uint8_t)~VECTOR_F_MASKED;
+		pthread_mutex_unlock(&s->lock);
+	}
+	log_warnx("vfunc %016llx: restored to its last committed state",
+	    (unsigned long long)id);
+	free(vecs);
+}
+
+/* --- orphans ------------------------------------------------------------ */
+
+void
+vfunc_orphan(struct vfunc *vf, uint64_t now_ms)
+{
+	vf->session = NULL;
+	vf->orphaned_ms = now_ms;
+}
+
+uint32_t
+vfunc_adopt(struct session *s)
+{
+	struct vfunc *vf;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH(vf, &vfuncs, entry) {
+		if (vf->session != NULL ||
+		    strncmp(vf->tenant, s->tenant, MSIV_NAME_MAX) != 0)
+			continue;
+		vf->session = s;
+		vf->orphaned_ms = 0;
+		TAILQ_INSERT_TAIL(&s->vfuncs, vf, sentry);
+		s->nvfuncs++;
+		n++;
+	}
+	return n;
+}
+
+uint32_t
+vfunc_reap(uint64_t now_ms, uint64_t grace_ms)
+{
+	struct vfunc *vf, *next;
+	uint32_t n = 0;
+
+	for (vf = TAILQ_FIRST(&vfuncs); vf != NULL; vf = next) {
+		next = TAILQ_NEXT(vf, entry);
+		if (vf->session != NULL || now_ms - vf->orphaned_ms < grace_ms)
+			continue;
+		log_info("vfunc %016llx of tenant %s released: no session for "
+		    "%llu s (orphan_grace)", (unsigned long long)vf->id,
+		    vf->tenant, (unsigned long long)(grace_ms / 1000));
+		vfunc_close(vf, true);
+		n++;
+	}
+	return n;
+}
+
+bool
+vfunc_tenant_busy(const char *tenant)
+{
+	struct vfunc *vf;
+
+	TAILQ_FOREACH(vf, &vfuncs, entry)
+		if (strncmp(vf->tenant, tenant, MSIV_NAME_MAX) == 0)
+			return true;
+	return false;
 }

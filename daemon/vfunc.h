@@ -19,28 +19,59 @@ struct session;
 struct vfunc {
 	uint64_t id;
 	struct device *dev;
-	struct session *session;     /* owner */
+	struct session *session;     /* owner; NULL while orphaned */
+	uint64_t orphaned_ms;        /* when it lost its session (monotonic) */
 	uint32_t first;              /* first slot */
 	uint32_t nvec;
 	enum vector_policy policy;
 	bool enabled;                /* MSI-X Enable */
 	bool fmasked;                /* Function Mask */
 	char tenant[MSIV_NAME_MAX];
+	bool dirty_queued;           /* on the write-behind queue */
+	uint64_t *dirty;             /* vectors to write behind, a bit each */
 	struct vfunc *hnext;         /* handle hash chain */
 	TAILQ_ENTRY(vfunc) entry;    /* all vfuncs, in creation order */
 	TAILQ_ENTRY(vfunc) sentry;   /* the owner session's */
+	TAILQ_ENTRY(vfunc) dentry;   /* the write-behind queue */
 };
 
 TAILQ_HEAD(vfunc_list, vfunc);
 extern struct vfunc_list vfuncs;
 
 /* Allocate nvec slots of dev (-ENOSPC), arm them with the backend (host
- * side first, rule 9), and put every vector in the reset state. */
+ * side first, rule 9), put every vector in the reset state, and record it
+ * in the store (in the turn's transaction). */
 int vfunc_open(struct session *s, struct device *dev, uint32_t nvec,
     enum vector_policy policy, struct vfunc **out);
-/* Free every vector (rule 8), disarm and release the slots. Nothing is
+/* Free every vector (rule 8), disarm and release the slots, and delete it
+ * from the store (unless !forget: shutdown keeps it there). Nothing is
  * delivered once this returns. */
-void vfunc_close(struct vfunc *vf);
+void vfunc_close(struct vfunc *vf, bool forget);
+
+/* Record a vector's state in the store: now (durable: the reply waits for
+ * the commit), or behind, within write_behind_ms (conf). */
+int vfunc_persist(struct vfunc *vf, uint32_t vector, bool durable);
+/* The same for the function-level bits. */
+int vfunc_persist_bits(struct vfunc *vf, bool durable);
+/* Write every queued write-behind change into the turn's transaction. */
+void vfunc_flush_behind(void);
+/* Rebuild a vfunc from the store at start-up, orphaned: set-up vectors
+ * wait for their targets to be re-attached, with their pending bit set.
+ * Returns 0 or -errno (logged). */
+struct store_vfunc;
+struct store_vector;
+int vfunc_restore(const struct store_vfunc *row,
+    const struct store_vector *vecs, size_t nvecs);
+/* After a failed commit: make the vfunc's memory match the store again. */
+void vfunc_resync(uint64_t id);
+/* The session ended: its vfuncs wait for the tenant to resume. */
+void vfunc_orphan(struct vfunc *vf, uint64_t now_ms);
+/* The tenant's orphaned vfuncs go to session s; returns how many. */
+uint32_t vfunc_adopt(struct session *s);
+/* Release vfuncs orphaned for longer than grace_ms; returns how many. */
+uint32_t vfunc_reap(uint64_t now_ms, uint64_t grace_ms);
+/* Does the tenant hold any vfunc (live or orphaned)? */
+bool vfunc_tenant_busy(const char *tenant);
 struct vfunc *vfunc_find(uint64_t id);
 uint32_t vfunc_count(void);
 uint32_t vfunc_vector_count(void);

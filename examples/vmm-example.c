@@ -7,10 +7,15 @@
  * process, and shows: delivery, masking with the pending bit, replay on
  * unmask, and an atomic retarget to a new eventfd.
  *
- * usage: vmm-example [--socket PATH] [--device NAME] [--stay]
- *   --stay  after the demo, keep the session (and so the vfunc) open in
- *           the background until the daemon goes away, the way a running
- *           VM holds its vectors; `msivctl vfuncs` then shows it.
+ * usage: vmm-example [--socket PATH] [--device NAME] [--token-file FILE]
+ *                    [--stay]
+ *   --token-file  keep the tenant's resume token in FILE (read if it
+ *                 exists), so that a later run can act for the same tenant
+ *   --stay        after the demo, keep the session (and so the vfunc) in
+ *                 the background, the way a running VM holds its vectors;
+ *                 `msivctl vfuncs` then shows it. If msivd restarts, the
+ *                 example reconnects with its token and libmsiv re-attaches
+ *                 its eventfds (it gives up a minute after losing msivd).
  */
 #include "config.h"
 
@@ -54,6 +59,47 @@ on_event(struct msiv_conn *c, const struct msiv_event_info *ev, void *arg)
 	else if (ev->type == MSIV_EV_VFUNC_GONE)
 		printf("    [event] the daemon took the vfunc away (reason %u)\n",
 		    ev->reason);
+	else if (ev->type == MSIV_EV_RESUMED)
+		printf("    [event] reconnected to msivd; %u eventfds "
+		    "re-attached\n", ev->count);
+}
+
+/* The token file holds 32 hex digits. */
+static int
+token_load(const char *path, uint8_t *tok)
+{
+	FILE *f = fopen(path, "re");
+	int ok = 1;
+
+	if (f == NULL)
+		return 0;
+	for (int i = 0; i < MSIV_TOKEN_LEN && ok; i++) {
+		unsigned int b;
+
+		ok = fscanf(f, "%2x", &b) == 1;
+		tok[i] = (uint8_t)b;
+	}
+	fclose(f);
+	return ok;
+}
+
+static void
+token_save(const char *path, const uint8_t *tok)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	if (f == NULL) {
+		perror("vmm-example: token file");
+		exit(1);
+	}
+	for (int i = 0; i < MSIV_TOKEN_LEN; i++)
+		fprintf(f, "%02x", tok[i]);
+	fprintf(f, "\n");
+	if (fclose(f) != 0) {
+		perror("vmm-example: token file");
+		exit(1);
+	}
 }
 
 /* Wait until the eventfd is signalled; returns its counter or 0. */
@@ -152,16 +198,19 @@ main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "device", required_argument, NULL, 'd' },
 		{ "stay", no_argument, NULL, 'S' },
+		{ "token-file", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sock = NULL, *devname = "sim0";
+	const char *sock = NULL, *devname = "sim0", *tokfile = NULL;
+	uint8_t token[MSIV_TOKEN_LEN];
+	int have_token = 0;
 	int efd[NVEC], trig[NVEC], stay = 0, ch, dev, newfd;
 	struct msiv_device_rec devs[16];
 	uint32_t first_slot = 0;
 	pid_t devpid = -1;
 	uint64_t v;
 
-	while ((ch = getopt_long(argc, argv, "s:d:S", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:d:St:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			sock = optarg;
@@ -172,16 +221,27 @@ main(int argc, char **argv)
 		case 'S':
 			stay = 1;
 			break;
+		case 't':
+			tokfile = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: vmm-example [--socket PATH] "
-			    "[--device NAME] [--stay]\n");
+			    "[--device NAME] [--token-file FILE] [--stay]\n");
 			return 2;
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	printf("1. Connect to msivd and say hello.\n");
-	CHECK(msiv_connect(sock, "example-vm", &conn), "connect");
+	if (tokfile != NULL)
+		have_token = token_load(tokfile, token);
+	CHECK(msiv_connect_token(sock, "example-vm", have_token ? token : NULL,
+	    &conn), "connect (another run of the example holds tenant "
+	    "example-vm: give it the same --token-file)");
+	if (tokfile != NULL) {
+		msiv_token(conn, token);
+		token_save(tokfile, token);
+	}
 	msiv_set_event_cb(conn, on_event, NULL);
 	printf("    session %llu, tenant \"%s\"\n",
 	    (unsigned long long)msiv_session_id(conn), msiv_tenant(conn));
@@ -291,6 +351,7 @@ main(int argc, char **argv)
 	    "its vfunc,\nuntil the daemon shuts down.\n");
 	if (daemon(1, 0) < 0)
 		die("daemon", -errno);
+	msiv_set_auto_reconnect(conn, 60000);
 	for (;;) {
 		struct pollfd p = { .fd = msiv_fd(conn), .events = POLLIN };
 

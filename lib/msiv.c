@@ -26,13 +26,27 @@
  * client that never dispatches must not grow without bound. */
 #define MSIV_EVQ_MAX 1024u
 
+/* A target the library passed to the daemon, kept to re-attach it. */
+struct msiv_target {
+	uint64_t vfunc;
+	uint32_t vector;
+	int fd;
+};
+
 struct msiv_conn {
 	int sock;
 	uint32_t seq;
 	unsigned int timeout_ms;
+	unsigned int reconnect_ms;
+	int reconnecting;
 	uint64_t session;
 	uint32_t rights;
+	uint32_t resumed;
+	char path[108];
 	char tenant[MSIV_NAME_MAX];
+	uint8_t token[MSIV_TOKEN_LEN];
+	struct msiv_target *targets;
+	size_t ntargets, targets_cap;
 	msiv_event_cb *cb;
 	void *cb_arg;
 	struct msiv_event_info *evq;
@@ -268,29 +282,77 @@ msiv_call_fds(struct msiv_conn *c, unsigned int op, const void *req,
 	}
 }
 
+static int msiv_auto_reconnect(struct msiv_conn *c);
+
 static int
 msiv_call(struct msiv_conn *c, unsigned int op, const void *req, int fd,
     void *rep)
 {
 	const struct msiv_opinfo *oi = msiv_proto_op(op);
 	unsigned char buf[MSIV_MSG_MAX];
+	int r;
 
-	int r = msiv_call_fds(c, op, req, &fd, fd >= 0 ? 1 : 0, buf,
-	    sizeof(buf), NULL, NULL, NULL);
+	r = msiv_call_fds(c, op, req, &fd, fd >= 0 ? 1 : 0, buf, sizeof(buf),
+	    NULL, NULL, NULL);
+	if (r == -ENOTCONN && op != MSIV_OP_HELLO &&
+	    msiv_auto_reconnect(c) == 0) {
+		if (op == MSIV_OP_VFUNC_OPEN)
+			return -ECONNRESET; /* it may have been opened */
+		r = msiv_call_fds(c, op, req, &fd, fd >= 0 ? 1 : 0, buf,
+		    sizeof(buf), NULL, NULL, NULL);
+	}
 	if (r == 0 && rep != NULL)
 		memcpy(rep, buf, oi->rep_len);
 	return r;
 }
 
-MSIV_API int
-msiv_connect(const char *path, const char *tenant, struct msiv_conn **out)
+/* Open the socket and say HELLO with the connection's tenant and token. */
+static int
+msiv_open(struct msiv_conn *c)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct msiv_hello_req hq = {
 		.version_min = 1, .version_max = MSIV_PROTO_VERSION,
 	};
 	struct msiv_hello_rep hr;
+	int r;
+
+	memcpy(sa.sun_path, c->path, strlen(c->path));
+	memcpy(hq.tenant, c->tenant, sizeof(hq.tenant));
+	memcpy(hq.token, c->token, sizeof(hq.token));
+	if (c->sock >= 0)
+		close(c->sock);
+	c->dead = 0;
+	c->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->sock < 0)
+		return -errno;
+	if (connect(c->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		close(c->sock);
+		c->sock = -1;
+		c->dead = 1;
+		return r;
+	}
+	r = msiv_call(c, MSIV_OP_HELLO, &hq, -1, &hr);
+	if (r < 0)
+		return r;
+	if (msiv_name_check(hr.tenant) < 0 || hr.version == 0 ||
+	    hr.version > MSIV_PROTO_VERSION)
+		return -EPROTO;
+	c->session = hr.session;
+	c->rights = hr.rights;
+	c->resumed = hr.resumed;
+	memcpy(c->tenant, hr.tenant, sizeof(c->tenant));
+	memcpy(c->token, hr.token, sizeof(c->token));
+	return 0;
+}
+
+MSIV_API int
+msiv_connect_token(const char *path, const char *tenant,
+    const uint8_t token[MSIV_TOKEN_LEN], struct msiv_conn **out)
+{
 	struct msiv_conn *c;
+	char name[MSIV_NAME_MAX];
 	int r;
 
 	*out = NULL;
@@ -298,12 +360,11 @@ msiv_connect(const char *path, const char *tenant, struct msiv_conn **out)
 		path = getenv("MSIV_SOCKET");
 	if (path == NULL || *path == '\0')
 		path = MSIV_DEFAULT_SOCKET;
-	if (strlen(path) >= sizeof(sa.sun_path))
+	if (strlen(path) >= sizeof(c->path))
 		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path));
-	if (tenant != NULL && (r = msiv_name_put(hq.tenant, tenant)) < 0)
+	memset(name, 0, sizeof(name));
+	if (tenant != NULL && (r = msiv_name_put(name, tenant)) < 0)
 		return r;
-
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
@@ -312,32 +373,172 @@ msiv_connect(const char *path, const char *tenant, struct msiv_conn **out)
 		free(c);
 		return -ENOMEM;
 	}
+	c->sock = -1;
 	c->timeout_ms = 10000;
-	c->sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (c->sock < 0) {
-		r = -errno;
-		goto fail;
+	memcpy(c->path, path, strlen(path) + 1);
+	memcpy(c->tenant, name, sizeof(c->tenant));
+	if (token != NULL)
+		memcpy(c->token, token, sizeof(c->token));
+	if ((r = msiv_open(c)) < 0) {
+		msiv_close(c);
+		return r;
 	}
-	if (connect(c->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = msiv_call(c, MSIV_OP_HELLO, &hq, -1, &hr);
-	if (r < 0)
-		goto fail;
-	if (msiv_name_check(hr.tenant) < 0 || hr.version == 0 ||
-	    hr.version > MSIV_PROTO_VERSION) {
-		r = -EPROTO;
-		goto fail;
-	}
-	c->session = hr.session;
-	c->rights = hr.rights;
-	memcpy(c->tenant, hr.tenant, sizeof(c->tenant));
 	*out = c;
 	return 0;
-fail:
-	msiv_close(c);
+}
+
+MSIV_API int
+msiv_connect(const char *path, const char *tenant, struct msiv_conn **out)
+{
+	return msiv_connect_token(path, tenant, NULL, out);
+}
+
+MSIV_API void
+msiv_token(const struct msiv_conn *c, uint8_t token[MSIV_TOKEN_LEN])
+{
+	memcpy(token, c->token, MSIV_TOKEN_LEN);
+}
+
+MSIV_API unsigned int
+msiv_resumed(const struct msiv_conn *c)
+{
+	return c->resumed;
+}
+
+MSIV_API void
+msiv_set_auto_reconnect(struct msiv_conn *c, unsigned int ms)
+{
+	c->reconnect_ms = ms;
+}
+
+/* --- targets kept for re-attachment ---------------------------------------*/
+
+static struct msiv_target *
+msiv_target_find(struct msiv_conn *c, uint64_t vfunc, uint32_t vector)
+{
+	for (size_t i = 0; i < c->ntargets; i++)
+		if (c->targets[i].vfunc == vfunc &&
+		    c->targets[i].vector == vector)
+			return &c->targets[i];
+	return NULL;
+}
+
+static void
+msiv_target_drop(struct msiv_conn *c, uint64_t vfunc, uint32_t vector,
+    int all)
+{
+	for (size_t i = 0; i < c->ntargets;) {
+		struct msiv_target *t = &c->targets[i];
+
+		if (t->vfunc == vfunc && (all || t->vector == vector)) {
+			close(t->fd);
+			*t = c->targets[--c->ntargets];
+		} else
+			i++;
+	}
+}
+
+/* Keep a duplicate of fd as the vector's target (best effort: without
+ * memory or fds the target is simply not re-attached later). */
+static void
+msiv_target_keep(struct msiv_conn *c, uint64_t vfunc, uint32_t vector, int fd)
+{
+	struct msiv_target *t = msiv_target_find(c, vfunc, vector);
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+	if (dup < 0)
+		return;
+	if (t != NULL) {
+		close(t->fd);
+		t->fd = dup;
+		return;
+	}
+	if (c->ntargets == c->targets_cap) {
+		size_t cap = c->targets_cap ? c->targets_cap * 2 : 16;
+		struct msiv_target *n = realloc(c->targets, cap * sizeof(*n));
+
+		if (n == NULL) {
+			close(dup);
+			return;
+		}
+		c->targets = n;
+		c->targets_cap = cap;
+	}
+	c->targets[c->ntargets++] = (struct msiv_target){ vfunc, vector, dup };
+}
+
+static void
+msiv_queue_local(struct msiv_conn *c, enum msiv_event type, uint64_t vfunc,
+    uint32_t reason, uint32_t count)
+{
+	struct msiv_event_info *e;
+
+	if (c->evq_len == MSIV_EVQ_MAX)
+		return;
+	e = &c->evq[(c->evq_head + c->evq_len++) % MSIV_EVQ_MAX];
+	memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->vfunc = vfunc;
+	e->reason = reason;
+	e->count = count;
+}
+
+MSIV_API int
+msiv_reconnect(struct msiv_conn *c)
+{
+	uint32_t n = 0;
+	int r;
+
+	c->reconnecting = 1;
+	r = msiv_open(c);
+	for (size_t i = 0; r == 0 && i < c->ntargets;) {
+		struct msiv_target *t = &c->targets[i];
+		struct msiv_vec_retarget_req rq = {
+			.vfunc = t->vfunc, .vector = t->vector,
+			.flags = MSIV_RETARGET_TARGET,
+		};
+		int rr = msiv_call(c, MSIV_OP_VEC_RETARGET, &rq, t->fd, NULL);
+
+		if (rr == -ENOENT) {
+			uint64_t gone = t->vfunc;
+
+			msiv_target_drop(c, gone, 0, 1);
+			msiv_queue_local(c, MSIV_EV_VFUNC_GONE, gone,
+			    MSIV_GONE_CLOSED, 0);
+			i = 0; /* the array changed */
+			continue;
+		}
+		if (rr == -ENOTCONN || rr == -ETIMEDOUT)
+			r = rr;
+		else if (rr == 0)
+			n++;
+		i++;
+	}
+	c->reconnecting = 0;
+	if (r == 0)
+		msiv_queue_local(c, MSIV_EV_RESUMED, 0, 0, n);
 	return r;
+}
+
+/* A call found the connection lost: reconnect if asked to. */
+static int
+msiv_auto_reconnect(struct msiv_conn *c)
+{
+	int64_t deadline;
+
+	if (c->reconnect_ms == 0 || c->reconnecting)
+		return -ENOTCONN;
+	deadline = msiv_now_ms() + c->reconnect_ms;
+	for (;;) {
+		int r = msiv_reconnect(c);
+
+		if (r == 0)
+			return 0;
+		if (r == -EACCES || r == -EPROTONOSUPPORT ||
+		    msiv_now_ms() >= deadline)
+			return -ENOTCONN;
+		poll(NULL, 0, 50); /* the daemon is restarting */
+	}
 }
 
 MSIV_API void
@@ -347,6 +548,9 @@ msiv_close(struct msiv_conn *c)
 		return;
 	if (c->sock >= 0)
 		close(c->sock);
+	for (size_t i = 0; i < c->ntargets; i++)
+		close(c->targets[i].fd);
+	free(c->targets);
 	free(c->evq);
 	free(c);
 }
@@ -409,14 +613,21 @@ msiv_dispatch(struct msiv_conn *c)
 
 			c->evq_head = (c->evq_head + 1) % MSIV_EVQ_MAX;
 			c->evq_len--;
+			if (e.type == MSIV_EV_VFUNC_GONE)
+				msiv_target_drop(c, e.vfunc, 0, 1);
 			if (c->cb != NULL)
 				c->cb(c, &e, c->cb_arg);
 			n++;
 		}
-		if (c->dead)
+		if (c->dead) {
+			if (msiv_auto_reconnect(c) == 0)
+				continue; /* hand out RESUMED */
 			return n > 0 ? n : -ENOTCONN;
+		}
 		r = msiv_read_one(c, &h, junk, sizeof(junk), NULL, NULL,
 		    MSG_DONTWAIT);
+		if (r == -ENOTCONN)
+			continue; /* reconnect above, if asked to */
 		if (r < 0)
 			return n > 0 ? n : r;
 		if (r == 1)
@@ -454,7 +665,11 @@ msiv_vfunc_op(struct msiv_conn *c, unsigned int op, uint64_t vfunc,
 MSIV_API int
 msiv_vfunc_close(struct msiv_conn *c, uint64_t vfunc)
 {
-	return msiv_vfunc_op(c, MSIV_OP_VFUNC_CLOSE, vfunc, 0);
+	int r = msiv_vfunc_op(c, MSIV_OP_VFUNC_CLOSE, vfunc, 0);
+
+	if (r == 0 || r == -ENOENT)
+		msiv_target_drop(c, vfunc, 0, 1);
+	return r;
 }
 
 MSIV_API int
@@ -472,7 +687,11 @@ msiv_vfunc_mask(struct msiv_conn *c, uint64_t vfunc, int mask)
 MSIV_API int
 msiv_vfunc_reset(struct msiv_conn *c, uint64_t vfunc)
 {
-	return msiv_vfunc_op(c, MSIV_OP_VFUNC_RESET, vfunc, 0);
+	int r = msiv_vfunc_op(c, MSIV_OP_VFUNC_RESET, vfunc, 0);
+
+	if (r == 0)
+		msiv_target_drop(c, vfunc, 0, 1);
+	return r;
 }
 
 MSIV_API int
@@ -484,9 +703,14 @@ msiv_vector_setup(struct msiv_conn *c, uint64_t vfunc, unsigned int vector,
 		.addr = addr, .data = data,
 	};
 
+	int r;
+
 	if (target < 0)
 		return -EBADF;
-	return msiv_call(c, MSIV_OP_VEC_SETUP, &rq, target, NULL);
+	r = msiv_call(c, MSIV_OP_VEC_SETUP, &rq, target, NULL);
+	if (r == 0)
+		msiv_target_keep(c, vfunc, vector, target);
+	return r;
 }
 
 static int
@@ -513,7 +737,11 @@ msiv_vector_unmask(struct msiv_conn *c, uint64_t vfunc, unsigned int vector)
 MSIV_API int
 msiv_vector_free(struct msiv_conn *c, uint64_t vfunc, unsigned int vector)
 {
-	return msiv_vec_op(c, MSIV_OP_VEC_FREE, vfunc, vector, NULL);
+	int r = msiv_vec_op(c, MSIV_OP_VEC_FREE, vfunc, vector, NULL);
+
+	if (r == 0)
+		msiv_target_drop(c, vfunc, vector, 0);
+	return r;
 }
 
 MSIV_API int
@@ -525,10 +753,15 @@ msiv_vector_retarget(struct msiv_conn *c, uint64_t vfunc, unsigned int vector,
 		.addr = addr, .data = data,
 	};
 
+	int r;
+
 	if ((flags & MSIV_RETARGET_TARGET) && target < 0)
 		return -EBADF;
-	return msiv_call(c, MSIV_OP_VEC_RETARGET, &rq,
+	r = msiv_call(c, MSIV_OP_VEC_RETARGET, &rq,
 	    (flags & MSIV_RETARGET_TARGET) ? target : -1, NULL);
+	if (r == 0 && (flags & MSIV_RETARGET_TARGET))
+		msiv_target_keep(c, vfunc, vector, target);
+	return r;
 }
 
 static void
@@ -545,6 +778,7 @@ msiv_info_from_wire(struct msiv_vector_info *info,
 	info->target = (w->state & MSIV_VEC_TARGET) != 0;
 	info->fmasked = (w->state & MSIV_VEC_FMASKED) != 0;
 	info->enabled = (w->state & MSIV_VEC_ENABLED) != 0;
+	info->orphaned = (w->state & MSIV_VEC_ORPHANED) != 0;
 	info->slot = w->slot;
 	info->fired = w->fired;
 	info->delivered = w->delivered;

@@ -11,8 +11,8 @@
 
 #include "proto.h"
 
-#define L_HELLO_REQ  "wwwwn"
-#define L_HELLO_REP  "wwwwqn"
+#define L_HELLO_REQ  "wwwwnt"
+#define L_HELLO_REP  "wwwwqnt"
 #define L_STATUS_REP "wwqwwwwqqqnn"
 #define L_LIST_REQ   "qww"
 #define L_DEVICE_REC "nnwwww"
@@ -23,7 +23,7 @@
 #define L_SETUP_REQ  "qwwqww"
 #define L_VEC_INFO   "qqwwwwqqqq"
 #define L_VEC_REC    "ww" L_VEC_INFO
-#define L_VFUNC_REC  "qqnnwwww"
+#define L_VFUNC_REC  "qqnnwwwwww"
 #define L_SESS_REC   "qwwwwwwn"
 #define L_TABLE_REQ  "qwwq"
 #define L_TABLE_REP  "q"
@@ -135,6 +135,8 @@ msiv_field_size(char c)
 		return 8;
 	case 'n':
 		return MSIV_NAME_MAX;
+	case 't':
+		return MSIV_TOKEN_LEN;
 	default:
 		return 0; /* our bug: caught by the codec unit test */
 	}

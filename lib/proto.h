@@ -14,7 +14,8 @@
 
 /*
  * Payload layouts are strings, one character per field: 'w' a 32-bit
- * integer, 'q' a 64-bit integer, 'n' a MSIV_NAME_MAX byte name. A paged
+ * integer, 'q' a 64-bit integer, 'n' a MSIV_NAME_MAX byte name, 't' a
+ * MSIV_TOKEN_LEN byte token (names and tokens are bytes: never swapped). A paged
  * reply is a "ww" page header then records of rep_rec.
  */
 struct msiv_opinfo {

@@ -21,6 +21,7 @@
 static const char h_default_conf[] =
     "[msivd]\n"
     "log_level = debug\n"
+    "orphan_grace = 0\n"
     "[device sim0]\n"
     "backend = sim\n"
     "slots = 2048\n"

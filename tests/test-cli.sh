@@ -119,6 +119,7 @@ socket_mode = 0666
 backend = sim
 slots = 16
 EOF
+	mkdir "$dir/s2"
 	"$MSIVD" --foreground --config "$dir/open.conf" --state-dir "$dir/s2" \
 	    --socket "$dir/open.sock" >"$dir/log2" 2>&1 &
 	d2pid=$!

@@ -17,6 +17,9 @@
  *  - File descriptors passed in (targets) are duplicated by the daemon;
  *    the caller keeps its own. The daemon puts target eventfds in
  *    non-blocking mode (it must never block on a client's eventfd).
+ *  - The library keeps a duplicate of every target fd it passed to the
+ *    daemon (until the vector is freed or its vfunc closed), so that it can
+ *    re-attach them after a reconnect: see msiv_reconnect().
  *  - Events (effective-message changes, vfuncs taken away) arrive on the
  *    connection's socket. They are queued while a call waits for its reply
  *    and handed to the event callback by msiv_dispatch(); poll msiv_fd()
@@ -49,6 +52,7 @@ struct msiv_event_info {
 	uint32_t data;    /* MSG_CHANGED: the new effective message */
 	uint64_t addr;
 	uint32_t reason;  /* VFUNC_GONE: MSIV_GONE_* */
+	uint32_t count;   /* RESUMED: targets re-attached */
 };
 
 typedef void msiv_event_cb(struct msiv_conn *conn,
@@ -64,6 +68,38 @@ typedef void msiv_event_cb(struct msiv_conn *conn,
  * -ENOMEM.
  */
 int msiv_connect(const char *path, const char *tenant, struct msiv_conn **out);
+
+/*
+ * The same, presenting the tenant's resume token (from msiv_token() of an
+ * earlier connection, e.g. before a daemon restart): the session takes
+ * over the tenant's orphaned vfuncs (msiv_resumed() says how many); their
+ * targets must be attached again (msiv_vector_retarget). A tenant that
+ * holds vfuncs cannot be used without its token: -EACCES.
+ */
+int msiv_connect_token(const char *path, const char *tenant,
+    const uint8_t token[MSIV_TOKEN_LEN], struct msiv_conn **out);
+/* The tenant's resume token; keep it secret. */
+void msiv_token(const struct msiv_conn *conn, uint8_t token[MSIV_TOKEN_LEN]);
+/* Orphaned vfuncs the session took over when it connected. */
+unsigned int msiv_resumed(const struct msiv_conn *conn);
+
+/*
+ * Re-establish a lost connection (the daemon restarted): connect again
+ * with the same socket, tenant and token, re-attach every target this
+ * connection had attached (the library kept duplicates), and queue an
+ * MSIV_EV_RESUMED event. A vfunc the daemon no longer has (released after
+ * its grace period) is reported with an MSIV_EV_VFUNC_GONE event.
+ * Errors: as msiv_connect().
+ */
+int msiv_reconnect(struct msiv_conn *conn);
+/*
+ * Reconnect automatically: a call that finds the connection lost retries
+ * msiv_reconnect() for up to ms milliseconds (0: off, the default) and
+ * then repeats itself once. msiv_vfunc_open() is not repeated (the lost
+ * request may have opened it): it returns -ECONNRESET, and
+ * msiv_vfunc_list() tells.
+ */
+void msiv_set_auto_reconnect(struct msiv_conn *conn, unsigned int ms);
 
 /* Close the connection; the daemon releases the session's vfuncs. */
 void msiv_close(struct msiv_conn *conn);
@@ -148,7 +184,8 @@ struct msiv_vector_info {
 	uint64_t prog_addr, eff_addr;
 	uint32_t prog_data, eff_data;
 	unsigned int masked : 1, pending : 1, target : 1, fmasked : 1,
-	    enabled : 1;
+	    enabled : 1,
+	    orphaned : 1; /* set up before a restart, target not re-attached */
 	uint32_t slot;
 	uint64_t fired, delivered, coalesced, dropped;
 };

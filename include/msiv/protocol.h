@@ -80,6 +80,9 @@ enum msiv_op {
 enum msiv_event {
 	MSIV_EV_MSG_CHANGED = 1,    /* a vector's effective message changed (rule 10) */
 	MSIV_EV_VFUNC_GONE = 2,     /* a vfunc was taken away (device removed, revoked) */
+	MSIV_EV_RESUMED = 3,        /* libmsiv only, never on the wire: the
+				       connection was re-established and the
+				       targets re-attached */
 	MSIV_EV__COUNT
 };
 
@@ -110,24 +113,35 @@ enum msiv_policy {
 
 /* --- payloads ------------------------------------------------------------ */
 
+#define MSIV_TOKEN_LEN 16
+
+/*
+ * HELLO names the tenant the session acts for. A tenant the daemon does
+ * not know is created and its resume token returned. A known tenant needs
+ * its token (-EACCES otherwise) unless it holds no vfuncs; with the token
+ * the session resumes: it takes over the tenant's orphaned vfuncs (those
+ * whose session ended, e.g. across a daemon restart).
+ */
 struct msiv_hello_req {
 	uint32_t version_min;
 	uint32_t version_max;
 	uint32_t features;
 	uint32_t reserved;
 	char tenant[MSIV_NAME_MAX]; /* empty: the daemon names it from the uid */
+	uint8_t token[MSIV_TOKEN_LEN]; /* all zero: none */
 };
-_Static_assert(sizeof(struct msiv_hello_req) == 48, "hello_req");
+_Static_assert(sizeof(struct msiv_hello_req) == 64, "hello_req");
 
 struct msiv_hello_rep {
 	uint32_t version;
 	uint32_t features;
 	uint32_t rights;   /* MSIV_RIGHT_* */
-	uint32_t reserved;
+	uint32_t resumed;  /* orphaned vfuncs taken over */
 	uint64_t session;  /* session id, for listings and logs */
 	char tenant[MSIV_NAME_MAX];
+	uint8_t token[MSIV_TOKEN_LEN]; /* the tenant's resume token */
 };
-_Static_assert(sizeof(struct msiv_hello_rep) == 56, "hello_rep");
+_Static_assert(sizeof(struct msiv_hello_rep) == 72, "hello_rep");
 
 struct msiv_status_rep {
 	uint32_t version;      /* protocol */
@@ -232,6 +246,8 @@ _Static_assert(sizeof(struct msiv_vec_retarget_req) == 32, "vec_retarget_req");
 #define MSIV_VEC_TARGET    0x04u /* a target eventfd is attached */
 #define MSIV_VEC_FMASKED   0x08u /* the function is masked */
 #define MSIV_VEC_ENABLED   0x10u /* the function is enabled */
+#define MSIV_VEC_ORPHANED  0x20u /* set up before a restart, target not yet
+				    re-attached */
 
 struct msiv_vec_info {
 	uint64_t prog_addr; /* programmed: what table reads return */
@@ -255,8 +271,9 @@ struct msiv_vec_rec {
 };
 _Static_assert(sizeof(struct msiv_vec_rec) == 72, "vec_rec");
 
-#define MSIV_VFUNC_ENABLED 0x1u
-#define MSIV_VFUNC_FMASKED 0x2u
+#define MSIV_VFUNC_ENABLED  0x1u
+#define MSIV_VFUNC_FMASKED  0x2u
+#define MSIV_VFUNC_ORPHANED 0x4u /* no session: released when grace ends */
 
 struct msiv_vfunc_rec {
 	uint64_t vfunc;
@@ -267,8 +284,10 @@ struct msiv_vfunc_rec {
 	uint32_t first_slot;
 	uint32_t policy;
 	uint32_t flags;    /* MSIV_VFUNC_* */
+	uint32_t grace_ms; /* orphaned: time left before release */
+	uint32_t reserved;
 };
-_Static_assert(sizeof(struct msiv_vfunc_rec) == 96, "vfunc_rec");
+_Static_assert(sizeof(struct msiv_vfunc_rec) == 104, "vfunc_rec");
 
 struct msiv_session_rec {
 	uint64_t session;

@@ -1,0 +1,641 @@
+/*
+ * The SQLite store (see store.h): schema and migrations, start-up load,
+ * writes into the turn's group transaction, and the commit event.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+
+/*
+ * Migrations: migrations[v] takes a database at user_version v to v + 1.
+ * Only ever append; a released entry is never edited.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1: the first schema. */
+	"CREATE TABLE tenant ("
+	"  name TEXT PRIMARY KEY,"
+	"  token BLOB NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"CREATE TABLE vfunc ("
+	"  id INTEGER PRIMARY KEY,"           /* the 64-bit handle */
+	"  tenant TEXT NOT NULL,"
+	"  device TEXT NOT NULL,"
+	"  first_slot INTEGER NOT NULL,"
+	"  nvec INTEGER NOT NULL,"
+	"  policy INTEGER NOT NULL,"
+	"  enabled INTEGER NOT NULL,"
+	"  fmasked INTEGER NOT NULL);"
+	"CREATE INDEX vfunc_device ON vfunc(device, first_slot);"
+	"CREATE TABLE vector ("
+	"  vfunc INTEGER NOT NULL REFERENCES vfunc(id) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL,"
+	"  prog_addr INTEGER NOT NULL,"
+	"  prog_data INTEGER NOT NULL,"
+	"  eff_addr INTEGER NOT NULL,"
+	"  eff_data INTEGER NOT NULL,"
+	"  flags INTEGER NOT NULL,"
+	"  written INTEGER NOT NULL,"
+	"  mode INTEGER NOT NULL,"
+	"  PRIMARY KEY (vfunc, idx)) WITHOUT ROWID;",
+};
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
+    STORE_SCHEMA_VERSION, "one migration per schema version");
+
+enum store_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_TENANT_GET,
+	ST_TENANT_PUT,
+	ST_VFUNC_PUT,
+	ST_VFUNC_SET,
+	ST_VFUNC_DEL,
+	ST_VFUNC_GET,
+	ST_VECTOR_PUT,
+	ST_VECTOR_DEL,
+	ST_VECTORS_OF,
+	ST__COUNT
+};
+
+static const char *const stmt_sql[ST__COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_TENANT_GET] = "SELECT token FROM tenant WHERE name = ?1",
+	[ST_TENANT_PUT] = "INSERT INTO tenant(name, token, created) "
+	    "VALUES (?1, ?2, strftime('%s','now')) "
+	    "ON CONFLICT(name) DO UPDATE SET token = excluded.token",
+	[ST_VFUNC_PUT] = "INSERT OR REPLACE INTO vfunc(id, tenant, device, "
+	    "first_slot, nvec, policy, enabled, fmasked) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[ST_VFUNC_SET] = "UPDATE vfunc SET enabled = ?2, fmasked = ?3 "
+	    "WHERE id = ?1",
+	[ST_VFUNC_DEL] = "DELETE FROM vfunc WHERE id = ?1",
+	[ST_VFUNC_GET] = "SELECT id, tenant, device, first_slot, nvec, policy, "
+	    "enabled, fmasked FROM vfunc WHERE id = ?1",
+	[ST_VECTOR_PUT] = "INSERT OR REPLACE INTO vector(vfunc, idx, "
+	    "prog_addr, prog_data, eff_addr, eff_data, flags, written, mode) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_VECTOR_DEL] = "DELETE FROM vector WHERE vfunc = ?1 AND idx = ?2",
+	[ST_VECTORS_OF] = "SELECT idx, prog_addr, prog_data, eff_addr, "
+	    "eff_data, flags, written, mode FROM vector WHERE vfunc = ?1 "
+	    "ORDER BY idx",
+};
+
+static sqlite3 *db;
+static sqlite3_stmt *stmts[ST__COUNT];
+static struct event *commit_ev;
+static int in_txn;
+static uint64_t n_commits, n_writes;
+static store_commit_fn *commit_cb;
+static void *commit_arg;
+
+/* SQLite result codes to errno, for replies and logs. */
+static int
+store_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+		return -EROFS;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return -EUCLEAN;
+	default:
+		return -EIO;
+	}
+}
+
+static enum store_error
+store_classify(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return STORE_ERR_FULL;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_CANTOPEN:
+		return STORE_ERR_READONLY;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return STORE_ERR_CORRUPT;
+	default:
+		return STORE_ERR_OTHER;
+	}
+}
+
+static int
+store_step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static void
+store_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int status;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	status = store_flush();
+	if (commit_cb != NULL)
+		commit_cb(status, commit_arg);
+}
+
+int
+store_flush(void)
+{
+	int rc;
+
+	if (!in_txn)
+		return 0;
+	in_txn = 0;
+	rc = store_step_done(stmts[ST_COMMIT]);
+	if (rc == SQLITE_OK) {
+		n_commits++;
+		return 0;
+	}
+	log_warnx("store: commit failed: %s", sqlite3_errmsg(db));
+	if (sqlite3_get_autocommit(db) == 0)
+		(void)store_step_done(stmts[ST_ROLLBACK]);
+	return store_errno(rc);
+}
+
+/* Every write starts the turn's transaction if none is open. */
+static int
+store_begin(void)
+{
+	int rc;
+
+	if (in_txn)
+		return 0;
+	rc = store_step_done(stmts[ST_BEGIN]);
+	if (rc != SQLITE_OK) {
+		log_warnx("store: begin: %s", sqlite3_errmsg(db));
+		return store_errno(rc);
+	}
+	in_txn = 1;
+	event_active(commit_ev, EV_TIMEOUT, 0);
+	return 0;
+}
+
+int
+store_in_txn(void)
+{
+	return in_txn;
+}
+
+void
+store_set_commit_cb(store_commit_fn *fn, void *arg)
+{
+	commit_cb = fn;
+	commit_arg = arg;
+}
+
+uint64_t
+store_commits(void)
+{
+	return n_commits;
+}
+
+uint64_t
+store_writes(void)
+{
+	return n_writes;
+}
+
+static int
+store_exec(const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s", msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+	}
+	return rc;
+}
+
+static int
+store_user_version(int *v)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*v = sqlite3_column_int(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Bring the schema up to date, each step in its own transaction. */
+static enum store_error
+store_migrate(const char *path, char *err, size_t errlen)
+{
+	char msg[256];
+	int v = 0, rc;
+
+	if ((rc = store_user_version(&v)) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errstr(rc));
+		return store_classify(rc);
+	}
+	if (v > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: written by a newer msivd (schema %d, "
+		    "this msivd knows up to %d); refusing to touch it: run the "
+		    "newer msivd, or move the file away to start afresh", path,
+		    v, STORE_SCHEMA_VERSION);
+		return STORE_ERR_NEWER;
+	}
+	for (; v < STORE_SCHEMA_VERSION; v++) {
+		char sql[64];
+
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+		if ((rc = store_exec("BEGIN IMMEDIATE", msg, sizeof(msg))) ||
+		    (rc = store_exec(migrations[v], msg, sizeof(msg))) ||
+		    (rc = store_exec(sql, msg, sizeof(msg))) ||
+		    (rc = store_exec("COMMIT", msg, sizeof(msg)))) {
+			(void)store_exec("ROLLBACK", sql, sizeof(sql));
+			snprintf(err, errlen, "%s: migrating the schema to "
+			    "version %d: %s", path, v + 1, msg);
+			return store_classify(rc);
+		}
+		log_info("store: schema migrated to version %d", v + 1);
+	}
+	return STORE_OK;
+}
+
+static enum store_error
+store_check(const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL);
+	const char *res;
+
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s: the file is not a usable msivd "
+		    "database; move it away to start afresh", path,
+		    sqlite3_errmsg(db));
+		return store_classify(rc) == STORE_ERR_OTHER ?
+		    STORE_ERR_CORRUPT : store_classify(rc);
+	}
+	rc = sqlite3_step(st);
+	res = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	if (res == NULL || strcmp(res, "ok") != 0) {
+		snprintf(err, errlen, "%s: integrity check failed (%s); move "
+		    "the file away to start afresh", path,
+		    res ? res : sqlite3_errmsg(db));
+		sqlite3_finalize(st);
+		return STORE_ERR_CORRUPT;
+	}
+	sqlite3_finalize(st);
+	return STORE_OK;
+}
+
+enum store_error
+store_open(const char *dir, struct event_base *base, char *err,
+    size_t errlen)
+{
+	char path[4096 + 16];
+	struct stat sb;
+	enum store_error e;
+	int rc;
+
+	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "state directory %s %s; create it (e.g. "
+		    "mkdir -m 0750 %s) or point --state-dir elsewhere", dir,
+		    errno == ENOENT ? "does not exist" : "is not a directory",
+		    dir);
+		return STORE_ERR_MISSING;
+	}
+	if (access(dir, W_OK | X_OK) < 0) {
+		snprintf(err, errlen, "state directory %s is not writable: %s",
+		    dir, strerror(errno));
+		return STORE_ERR_READONLY;
+	}
+	snprintf(path, sizeof(path), "%s/msivd.db", dir);
+	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, db ? sqlite3_errmsg(db) :
+		    sqlite3_errstr(rc));
+		e = store_classify(rc);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	if ((e = store_check(path, err, errlen)) != STORE_OK)
+		goto fail;
+	{
+		char msg[256];
+
+		/* WAL: readers never block, commits append; FULL: each
+		 * commit is fsynced before the reply it guards. */
+		if ((rc = store_exec("PRAGMA journal_mode = WAL", msg,
+		    sizeof(msg))) || (rc = store_exec("PRAGMA synchronous = "
+		    "FULL; PRAGMA foreign_keys = ON", msg, sizeof(msg)))) {
+			snprintf(err, errlen, "%s: %s", path, msg);
+			e = store_classify(rc);
+			goto fail;
+		}
+	}
+	if ((e = store_migrate(path, err, errlen)) != STORE_OK)
+		goto fail;
+	for (int i = 0; i < ST__COUNT; i++) {
+		rc = sqlite3_prepare_v3(db, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &stmts[i], NULL);
+		if (rc != SQLITE_OK)
+			fatalx("store: statement %d: %s", i, sqlite3_errmsg(db));
+	}
+	/* The commit runs after every request of the turn: lowest priority. */
+	commit_ev = event_new(base, -1, 0, store_commit_cb, NULL);
+	if (commit_ev == NULL || event_priority_set(commit_ev, 2) < 0)
+		fatalx("store: cannot create the commit event");
+	/* Probe that the database can really be written (read-only file,
+	 * full disk), so that start-up says so rather than the first
+	 * client. */
+	{
+		char msg[256];
+
+		rc = store_exec("BEGIN IMMEDIATE; "
+		    "CREATE TABLE IF NOT EXISTS probe(x); DROP TABLE probe; "
+		    "COMMIT", msg, sizeof(msg));
+		if (rc != SQLITE_OK) {
+			(void)store_exec("ROLLBACK", msg, sizeof(msg));
+			snprintf(err, errlen, "%s: cannot write: %s", path,
+			    sqlite3_errstr(rc));
+			e = store_classify(rc);
+			goto fail;
+		}
+	}
+	log_info("store: %s (schema %d)", path, STORE_SCHEMA_VERSION);
+	return STORE_OK;
+fail:
+	store_close();
+	return e == STORE_OK ? STORE_ERR_OTHER : e;
+}
+
+void
+store_close(void)
+{
+	if (in_txn)
+		(void)store_flush();
+	for (int i = 0; i < ST__COUNT; i++) {
+		if (stmts[i] != NULL)
+			sqlite3_finalize(stmts[i]);
+		stmts[i] = NULL;
+	}
+	if (commit_ev != NULL)
+		event_free(commit_ev);
+	commit_ev = NULL;
+	if (db != NULL)
+		sqlite3_close(db);
+	db = NULL;
+}
+
+static void
+store_row_vector(sqlite3_stmt *st, struct store_vector *v)
+{
+	v->idx = (uint32_t)sqlite3_column_int64(st, 0);
+	v->prog_addr = (uint64_t)sqlite3_column_int64(st, 1);
+	v->prog_data = (uint32_t)sqlite3_column_int64(st, 2);
+	v->eff_addr = (uint64_t)sqlite3_column_int64(st, 3);
+	v->eff_data = (uint32_t)sqlite3_column_int64(st, 4);
+	v->flags = (uint32_t)sqlite3_column_int64(st, 5);
+	v->written = (uint32_t)sqlite3_column_int64(st, 6);
+	v->mode = (uint32_t)sqlite3_column_int64(st, 7);
+}
+
+static void
+store_row_vfunc(sqlite3_stmt *st, struct store_vfunc *vf)
+{
+	const unsigned char *t = sqlite3_column_text(st, 1);
+	const unsigned char *d = sqlite3_column_text(st, 2);
+
+	memset(vf, 0, sizeof(*vf));
+	vf->id = (uint64_t)sqlite3_column_int64(st, 0);
+	snprintf(vf->tenant, sizeof(vf->tenant), "%s", t ? (const char *)t : "");
+	snprintf(vf->device, sizeof(vf->device), "%s", d ? (const char *)d : "");
+	vf->first = (uint32_t)sqlite3_column_int64(st, 3);
+	vf->nvec = (uint32_t)sqlite3_column_int64(st, 4);
+	vf->policy = (uint32_t)sqlite3_column_int64(st, 5);
+	vf->enabled = (uint32_t)sqlite3_column_int64(st, 6);
+	vf->fmasked = (uint32_t)sqlite3_column_int64(st, 7);
+}
+
+int
+store_load(store_vfunc_fn *fn, void *arg)
+{
+	sqlite3_stmt *vfs, *vecs;
+	struct store_vector *buf;
+	int rc;
+
+	buf = calloc(MSIV_VECTORS_MAX, sizeof(*buf));
+	if (buf == NULL)
+		return -ENOMEM;
+	/* One pass over each table, both in vfunc order. */
+	rc = sqlite3_prepare_v2(db, "SELECT id, tenant, device, first_slot, "
+	    "nvec, policy, enabled, fmasked FROM vfunc ORDER BY id", -1, &vfs,
+	    NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "SELECT idx, prog_addr, prog_data, "
+		    "eff_addr, eff_data, flags, written, mode, vfunc FROM vector "
+		    "ORDER BY vfunc, idx", -1, &vecs, NULL);
+	if (rc != SQLITE_OK) {
+		free(buf);
+		log_warnx("store: load: %s", sqlite3_errmsg(db));
+		return store_errno(rc);
+	}
+	rc = sqlite3_step(vecs);
+	while (sqlite3_step(vfs) == SQLITE_ROW) {
+		struct store_vfunc vf;
+		size_t n = 0;
+
+		store_row_vfunc(vfs, &vf);
+		/* Vector rows of vfuncs that sort before this one have no
+		 * vfunc (foreign keys forbid it); skip them. */
+		while (rc == SQLITE_ROW &&
+		    (uint64_t)sqlite3_column_int64(vecs, 8) < vf.id)
+			rc = sqlite3_step(vecs);
+		while (rc == SQLITE_ROW &&
+		    (uint64_t)sqlite3_column_int64(vecs, 8) == vf.id) {
+			if (n < MSIV_VECTORS_MAX)
+				store_row_vector(vecs, &buf[n++]);
+			rc = sqlite3_step(vecs);
+		}
+		fn(&vf, buf, n, arg);
+	}
+	sqlite3_finalize(vfs);
+	sqlite3_finalize(vecs);
+	free(buf);
+	return 0;
+}
+
+int
+store_tenant_get(const char *name, uint8_t token[STORE_TOKEN_LEN])
+{
+	sqlite3_stmt *st = stmts[ST_TENANT_GET];
+	int rc, r = -ENOENT;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == STORE_TOKEN_LEN) {
+		memcpy(token, sqlite3_column_blob(st, 0), STORE_TOKEN_LEN);
+		r = 0;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = store_errno(rc);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r;
+}
+
+/* Run a bound write statement inside the turn's transaction. */
+static int
+store_write(sqlite3_stmt *st)
+{
+	int rc = store_step_done(st);
+
+	n_writes++;
+	if (rc != SQLITE_OK) {
+		log_warnx("store: %s", sqlite3_errmsg(db));
+		return store_errno(rc);
+	}
+	return 0;
+}
+
+#define STORE_BEGIN_OR_RETURN() do {					\
+	int r_ = store_begin();						\
+	if (r_ < 0)							\
+		return r_;						\
+} while (0)
+
+int
+store_tenant_put(const char *name, const uint8_t token[STORE_TOKEN_LEN])
+{
+	sqlite3_stmt *st = stmts[ST_TENANT_PUT];
+
+	STORE_BEGIN_OR_RETURN();
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, token, STORE_TOKEN_LEN, SQLITE_STATIC);
+	return store_write(st);
+}
+
+int
+store_vfunc_put(const struct store_vfunc *vf)
+{
+	sqlite3_stmt *st = stmts[ST_VFUNC_PUT];
+
+	STORE_BEGIN_OR_RETURN();
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)vf->id);
+	sqlite3_bind_text(st, 2, vf->tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, vf->device, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, vf->first);
+	sqlite3_bind_int64(st, 5, vf->nvec);
+	sqlite3_bind_int64(st, 6, vf->policy);
+	sqlite3_bind_int64(st, 7, vf->enabled);
+	sqlite3_bind_int64(st, 8, vf->fmasked);
+	return store_write(st);
+}
+
+int
+store_vfunc_set(uint64_t id, uint32_t enabled, uint32_t fmasked)
+{
+	sqlite3_stmt *st = stmts[ST_VFUNC_SET];
+
+	STORE_BEGIN_OR_RETURN();
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_int64(st, 2, enabled);
+	sqlite3_bind_int64(st, 3, fmasked);
+	return store_write(st);
+}
+
+int
+store_vfunc_del(uint64_t id)
+{
+	sqlite3_stmt *st = stmts[ST_VFUNC_DEL];
+
+	STORE_BEGIN_OR_RETURN();
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	return store_write(st);
+}
+
+int
+store_vector_put(uint64_t vfunc, const struct store_vector *v)
+{
+	sqlite3_stmt *st = stmts[ST_VECTOR_PUT];
+
+	STORE_BEGIN_OR_RETURN();
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)vfunc);
+	sqlite3_bind_int64(st, 2, v->idx);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)v->prog_addr);
+	sqlite3_bind_int64(st, 4, v->prog_data);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)v->eff_addr);
+	sqlite3_bind_int64(st, 6, v->eff_data);
+	sqlite3_bind_int64(st, 7, v->flags);
+	sqlite3_bind_int64(st, 8, v->written);
+	sqlite3_bind_int64(st, 9, v->mode);
+	return store_write(st);
+}
+
+int
+store_vector_del(uint64_t vfunc, uint32_t idx)
+{
+	sqlite3_stmt *st = stmts[ST_VECTOR_DEL];
+
+	STORE_BEGIN_OR_RETURN();
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)vfunc);
+	sqlite3_bind_int64(st, 2, idx);
+	return store_write(st);
+}
+
+int
+store_vfunc_get(uint64_t id, struct store_vfunc *vf, struct store_vector *vecs,
+    size_t maxvecs, size_t *nvecs)
+{
+	sqlite3_stmt *st = stmts[ST_VFUNC_GET];
+	int rc, found;
+
+	*nvecs = 0;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	rc = sqlite3_step(st);
+	found = rc == SQLITE_ROW;
+	if (found)
+		store_row_vfunc(st, vf);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (!found)
+		return rc == SQLITE_DONE ? 0 : store_errno(rc);
+	st = stmts[ST_VECTORS_OF];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *nvecs < maxvecs)
+		store_row_vector(st, &vecs[(*nvecs)++]);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return 1;
+}
