@@ -478,13 +478,15 @@ store_load(store_vfunc_fn *fn, void *arg)
 		size_t n = 0;
 
 		store_row_vfunc(vfs, &vf);
-		/* Vector rows of vfuncs that sort before this one have no
-		 * vfunc (foreign keys forbid it); skip them. */
+		/* Both queries run in SQLite's order of the id, a signed
+		 * 64-bit integer: compare the same way. Vector rows that
+		 * sort before this vfunc have none (foreign keys forbid
+		 * it); skip them. */
 		while (rc == SQLITE_ROW &&
-		    (uint64_t)sqlite3_column_int64(vecs, 8) < vf.id)
+		    sqlite3_column_int64(vecs, 8) < (sqlite3_int64)vf.id)
 			rc = sqlite3_step(vecs);
 		while (rc == SQLITE_ROW &&
-		    (uint64_t)sqlite3_column_int64(vecs, 8) == vf.id) {
+		    sqlite3_column_int64(vecs, 8) == (sqlite3_int64)vf.id) {
 			if (n < MSIV_VECTORS_MAX)
 				store_row_vector(vecs, &buf[n++]);
 			rc = sqlite3_step(vecs);

@@ -59,30 +59,18 @@ h_alive(struct h_daemon *d)
 }
 
 int
-h_start(struct h_daemon *d, const char *conf)
+h_spawn(struct h_daemon *d)
 {
 	const char *msivd = getenv("MSIVD");
 	int64_t deadline;
-	FILE *f;
 
-	memset(d, 0, sizeof(*d));
 	if (msivd == NULL)
 		tap_bail("MSIVD is not set (run through make check)");
-	snprintf(d->dir, sizeof(d->dir), "/tmp/msiv-test-XXXXXX");
-	if (mkdtemp(d->dir) == NULL)
-		tap_bail("mkdtemp");
-	snprintf(d->sock, sizeof(d->sock), "%s/msivd.sock", d->dir);
-	snprintf(d->conf, sizeof(d->conf), "%s/msivd.conf", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/msivd.log", d->dir);
-	f = fopen(d->conf, "w");
-	if (f == NULL || fputs(conf ? conf : h_default_conf, f) < 0 ||
-	    fclose(f) != 0)
-		tap_bail("cannot write the test configuration");
 	d->pid = fork();
 	if (d->pid < 0)
 		tap_bail("fork");
 	if (d->pid == 0) {
-		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
 		if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
 			_exit(127);
@@ -100,9 +88,40 @@ h_start(struct h_daemon *d, const char *conf)
 			msiv_close(c);
 			return 0;
 		}
-		usleep(5000); /* polling a condition, with a deadline */
+		usleep(2000); /* polling a condition, with a deadline */
 	}
 	return -1;
+}
+
+int
+h_start(struct h_daemon *d, const char *conf)
+{
+	FILE *f;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/msiv-test-XXXXXX");
+	if (mkdtemp(d->dir) == NULL)
+		tap_bail("mkdtemp");
+	snprintf(d->sock, sizeof(d->sock), "%s/msivd.sock", d->dir);
+	snprintf(d->conf, sizeof(d->conf), "%s/msivd.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/msivd.log", d->dir);
+	f = fopen(d->conf, "w");
+	if (f == NULL || fputs(conf ? conf : h_default_conf, f) < 0 ||
+	    fclose(f) != 0)
+		tap_bail("cannot write the test configuration");
+	return h_spawn(d);
+}
+
+int
+h_kill9(struct h_daemon *d)
+{
+	int st;
+
+	if (d->pid <= 0 || kill(d->pid, SIGKILL) < 0 ||
+	    waitpid(d->pid, &st, 0) != d->pid)
+		return -1;
+	d->pid = -1;
+	return 0;
 }
 
 int

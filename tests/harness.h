@@ -27,6 +27,10 @@ struct h_daemon {
  * Returns 0 once the daemon answers on its socket; bails out otherwise.
  */
 int h_start(struct h_daemon *d, const char *conf);
+/* Start msivd again on the same directory, configuration and socket. */
+int h_spawn(struct h_daemon *d);
+/* SIGKILL the daemon and reap it. */
+int h_kill9(struct h_daemon *d);
 /* SIGTERM and wait; returns the daemon's exit status (-1: killed or hung). */
 int h_stop(struct h_daemon *d);
 /* Is the daemon process still running? */
