@@ -100,24 +100,20 @@ static uint64_t n_commits, n_writes;
 static store_commit_fn *commit_cb;
 static void *commit_arg;
 
-/* SQLite result codes to errno, for replies and logs. */
+/*
+ * A failed write or commit reaches the client as -EIO ("the change could
+ * not be recorded"), whatever the cause: -ENOSPC would read as "no free
+ * slots on the device". The log says what SQLite said.
+ */
 static int
 store_errno(int rc)
 {
 	switch (rc & 0xff) {
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_READONLY:
-	case SQLITE_PERM:
-		return -EROFS;
 	case SQLITE_NOMEM:
 		return -ENOMEM;
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
 		return -EBUSY;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return -EUCLEAN;
 	default:
 		return -EIO;
 	}

@@ -95,6 +95,13 @@ msiv_strerror(int status)
 		return "name too long";
 	case -ENOMEM:
 		return "out of memory";
+	case -EIO:
+		return "the daemon could not record the change (its disk is "
+		    "full or failing)";
+	case -EALREADY:
+		return "already done";
+	case -ECONNRESET:
+		return "connection lost during the call; it may have happened";
 	default:
 		return status < 0 ? strerror(-status) : "unknown status";
 	}

@@ -1,0 +1,344 @@
+/*
+ * Faults of the state directory and database (issue: durable state):
+ * at start-up a missing, read-only or full state directory, a corrupt
+ * database and one from a newer msivd each give their own exit status and
+ * a message saying which; at run time a commit that fails on a full file
+ * system fails its request with an errno, and memory and disk stay
+ * consistent (what msivd lists is what it finds in its store after a
+ * restart).
+ *
+ * The read-only and full cases use a bind mount and a small tmpfs in a
+ * private mount namespace, which needs root; without it they are skipped.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "tap.h"
+
+#define EXIT_STATE 4
+#define EXIT_READONLY 7
+#define EXIT_FULL 8
+#define EXIT_CORRUPT 9
+#define EXIT_NEWER 10
+
+static char base[64];
+
+enum ns { NS_NONE, NS_READONLY, NS_TMPFS_FULL, NS_TMPFS };
+
+/*
+ * Run msivd on dir (in a private mount namespace set up as ns asks) in
+ * the background; its stderr goes to log. Returns the pid.
+ */
+static pid_t
+spawn(const char *dir, enum ns ns, const char *log)
+{
+	char sock[128], conf[128];
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "%s/s.sock", base);
+	snprintf(conf, sizeof(conf), "%s/msivd.conf", base);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	{
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
+			_exit(126);
+	}
+	if (ns != NS_NONE) {
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+			_exit(125);
+		if (ns == NS_READONLY &&
+		    (mount(dir, dir, NULL, MS_BIND, NULL) < 0 ||
+		    mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY,
+		    NULL) < 0))
+			_exit(125);
+		if ((ns == NS_TMPFS || ns == NS_TMPFS_FULL) &&
+		    mount("tmpfs", dir, "tmpfs", 0, "size=256k") < 0)
+			_exit(125);
+		if (ns == NS_TMPFS_FULL) {
+			char path[200], buf[4096] = { 0 };
+			int fd;
+
+			snprintf(path, sizeof(path), "%s/filler", dir);
+			fd = open(path, O_WRONLY | O_CREAT, 0600);
+			while (fd >= 0 && write(fd, buf, sizeof(buf)) > 0)
+				;
+		}
+	}
+	execl(getenv("MSIVD"), "msivd", "--foreground", "--config", conf,
+	    "--state-dir", dir, "--socket", sock, (char *)NULL);
+	_exit(127);
+}
+
+static int
+wait_exit(pid_t pid)
+{
+	int st;
+
+	for (int i = 0; i < H_TIMEOUT_MS / 10; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -2;
+}
+
+static int
+log_has(const char *log, const char *what)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "grep -q -- '%s' %s", what, log);
+	return system(cmd) == 0;
+}
+
+static void
+start_fails(const char *name, const char *dir, enum ns ns, int want,
+    const char *msg)
+{
+	char log[128];
+	int st;
+
+	snprintf(log, sizeof(log), "%s/%s.log", base, name);
+	st = wait_exit(spawn(dir, ns, log));
+	if (st == 125) {
+		ok(1, "# SKIP %s: no private mount namespace here", name);
+		ok(1, "# SKIP %s", name);
+		return;
+	}
+	is_int(st, want, "%s: msivd exits with status %d", name, want);
+	if (!ok(log_has(log, msg), "%s: the message says \"%s\"", name, msg))
+		tap_diag("see %s", log);
+}
+
+static int
+sql(const char *dbpath, const char *stmt)
+{
+	sqlite3 *db;
+	int rc;
+
+	if (sqlite3_open(dbpath, &db) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_exec(db, stmt, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/*
+ * A holder process keeps a private mount namespace with a 256k tmpfs on
+ * dir, and runs msivd in it twice: the second run starts when the first
+ * ends, on the same tmpfs.
+ */
+static pid_t
+spawn_holder(const char *dir, const char *log)
+{
+	char sock[128], conf[128];
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	snprintf(sock, sizeof(sock), "%s/s.sock", base);
+	snprintf(conf, sizeof(conf), "%s/msivd.conf", base);
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", dir, "tmpfs", 0, "size=256k") < 0)
+		_exit(125);
+	for (int run = 0; run < 2; run++) {
+		pid_t d = fork();
+
+		if (d == 0) {
+			int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+			if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
+				_exit(126);
+			execl(getenv("MSIVD"), "msivd", "--foreground",
+			    "--config", conf, "--state-dir", dir, "--socket",
+			    sock, (char *)NULL);
+			_exit(127);
+		}
+		waitpid(d, NULL, 0);
+	}
+	_exit(0);
+}
+
+static struct msiv_conn *
+connect_wait(const char *sock, pid_t holder)
+{
+	struct msiv_conn *c;
+
+	for (int i = 0; i < H_TIMEOUT_MS / 10; i++) {
+		if (msiv_connect(sock, "filler-test", &c) == 0 ||
+		    msiv_connect(sock, NULL, &c) == 0)
+			return c;
+		if (waitpid(holder, NULL, WNOHANG) == holder)
+			return NULL;
+		usleep(10000);
+	}
+	return NULL;
+}
+
+/* A commit that fails at run time on a full file system. */
+static void
+test_runtime_full(void)
+{
+	char dir[128], log[128], sock[128], filler[200];
+	struct msiv_vfunc_rec recs[64];
+	struct msiv_status_rep st;
+	struct msiv_conn *c;
+	uint64_t ids[64], id;
+	int nok = 0, nfail = 0, r = 0, fd = -1, n, same = 1;
+	pid_t holder;
+
+	snprintf(dir, sizeof(dir), "%s/rt", base);
+	snprintf(log, sizeof(log), "%s/rt.log", base);
+	snprintf(sock, sizeof(sock), "%s/s.sock", base);
+	mkdir(dir, 0750);
+	holder = spawn_holder(dir, log);
+	if ((c = connect_wait(sock, holder)) == NULL) {
+		ok(1, "# SKIP run-time full disk: no private mount namespace");
+		return;
+	}
+	/* The daemon's tmpfs, seen through /proc/PID/root. */
+	if (msiv_status(c, &st) == 0) {
+		snprintf(filler, sizeof(filler), "/proc/%u/root%s/filler",
+		    st.pid, dir);
+		fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	}
+	ok(fd >= 0, "fill the daemon's file system");
+	{
+		char buf[4096] = { 0 };
+
+		while (fd >= 0 && write(fd, buf, sizeof(buf)) > 0)
+			;
+	}
+	for (int i = 0; i < 60 && nfail == 0; i++) {
+		r = msiv_vfunc_open(c, "sim0", 1, MSIV_POLICY_DEFAULT, &id);
+		if (r == 0)
+			ids[nok++] = id;
+		else
+			nfail++;
+	}
+	ok(nfail > 0 && r == -EIO, "an open fails once the disk is full, "
+	    "with EIO (%s) after %d opens", msiv_strerror(r), nok);
+	n = msiv_vfunc_list(c, recs, 64);
+	is_int(n, nok, "memory holds exactly the acknowledged vfuncs");
+	if (fd >= 0) {
+		close(fd);
+		unlink(filler);
+	}
+	r = msiv_vfunc_open(c, "sim0", 1, MSIV_POLICY_DEFAULT, &id);
+	ok(r == 0, "with space again, an open succeeds");
+	if (r == 0)
+		ids[nok++] = id;
+	/* Kill it; the holder starts it again on the same tmpfs. */
+	kill((pid_t)st.pid, SIGKILL);
+	msiv_close(c);
+	for (int i = 0; i < H_TIMEOUT_MS / 10 &&
+	    kill((pid_t)st.pid, 0) == 0; i++)
+		usleep(10000);
+	c = connect_wait(sock, holder);
+	ok(c != NULL, "msivd restarts on the same file system");
+	n = c != NULL ? msiv_vfunc_list(c, recs, 64) : -1;
+	for (int i = 0; i < n && i < nok; i++) {
+		int found = 0;
+
+		for (int k = 0; k < nok; k++)
+			found |= recs[i].vfunc == ids[k];
+		same &= found;
+	}
+	ok(n == nok && same, "the store holds exactly the acknowledged "
+	    "vfuncs (%d of %d)", n, nok);
+	if (c != NULL && msiv_status(c, &st) == 0)
+		kill((pid_t)st.pid, SIGTERM);
+	msiv_close(c);
+	waitpid(holder, NULL, 0);
+}
+
+int
+main(void)
+{
+	char dir[128], db[160];
+	FILE *f;
+
+	snprintf(base, sizeof(base), "/tmp/msiv-faults-XXXXXX");
+	if (mkdtemp(base) == NULL)
+		tap_bail("mkdtemp");
+	snprintf(dir, sizeof(dir), "%s/msivd.conf", base);
+	f = fopen(dir, "w");
+	if (f == NULL || fputs("[msivd]\norphan_grace = 600\n"
+	    "[device sim0]\nbackend = sim\nslots = 64\n", f) < 0 ||
+	    fclose(f) != 0)
+		tap_bail("config");
+
+	snprintf(dir, sizeof(dir), "%s/missing", base);
+	start_fails("missing", dir, NS_NONE, EXIT_STATE, "does not exist");
+
+	snprintf(dir, sizeof(dir), "%s/corrupt", base);
+	mkdir(dir, 0750);
+	snprintf(db, sizeof(db), "%s/msivd.db", dir);
+	f = fopen(db, "w");
+	for (int i = 0; f != NULL && i < 2000; i++)
+		fputs("this is not a database ", f);
+	if (f == NULL || fclose(f) != 0)
+		tap_bail("corrupt file");
+	start_fails("corrupt", dir, NS_NONE, EXIT_CORRUPT, "move it away");
+
+	snprintf(dir, sizeof(dir), "%s/newer", base);
+	mkdir(dir, 0750);
+	snprintf(db, sizeof(db), "%s/msivd.db", dir);
+	if (sql(db, "PRAGMA user_version = 99") < 0)
+		tap_bail("newer database");
+	start_fails("newer", dir, NS_NONE, EXIT_NEWER, "newer msivd");
+
+	snprintf(dir, sizeof(dir), "%s/readonly", base);
+	mkdir(dir, 0750);
+	if (geteuid() != 0) {
+		chmod(dir, 0550);
+		start_fails("read-only", dir, NS_NONE, EXIT_READONLY,
+		    "not writable");
+	} else
+		start_fails("read-only", dir, NS_READONLY, EXIT_READONLY,
+		    "not writable");
+
+	snprintf(dir, sizeof(dir), "%s/full", base);
+	mkdir(dir, 0750);
+	if (geteuid() == 0)
+		start_fails("full", dir, NS_TMPFS_FULL, EXIT_FULL, "full");
+	else {
+		ok(1, "# SKIP full: needs root for a private tmpfs");
+		ok(1, "# SKIP full");
+	}
+
+	if (geteuid() == 0)
+		test_runtime_full();
+	else
+		ok(1, "# SKIP run-time full disk: needs root");
+
+	{
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "chmod -R u+w %s; rm -rf %s", base,
+		    base);
+		if (system(cmd) != 0)
+			tap_diag("cannot remove %s", base);
+	}
+	return tap_done();
+}
