@@ -91,7 +91,10 @@ deliver_one(struct slot *s)
 	uint64_t dropped;
 	unsigned int act;
 
-	if (read(s->trigger, &count, sizeof(count)) != sizeof(count))
+	/* The trigger was stored before the slot was watched (release in
+	 * deliver_add's caller, acquire here). */
+	if (read(atomic_load_explicit(&s->trigger, memory_order_acquire),
+	    &count, sizeof(count)) != sizeof(count))
 		return; /* EAGAIN: another wakeup already took it */
 	atomic_fetch_add_explicit(&stat_interrupts, 1, memory_order_relaxed);
 	pthread_mutex_lock(&s->lock);
@@ -177,7 +180,8 @@ deliver_add(struct slot *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
 
-	if (epoll_ctl(deliver_ep, EPOLL_CTL_ADD, s->trigger, &ev) < 0)
+	if (epoll_ctl(deliver_ep, EPOLL_CTL_ADD, atomic_load(&s->trigger),
+	    &ev) < 0)
 		return -errno;
 	return 0;
 }
@@ -185,8 +189,10 @@ deliver_add(struct slot *s)
 void
 deliver_del(struct slot *s)
 {
-	if (s->trigger >= 0)
-		(void)epoll_ctl(deliver_ep, EPOLL_CTL_DEL, s->trigger, NULL);
+	int fd = atomic_load(&s->trigger);
+
+	if (fd >= 0)
+		(void)epoll_ctl(deliver_ep, EPOLL_CTL_DEL, fd, NULL);
 }
 
 void

@@ -73,17 +73,6 @@ device_create(const struct conf_device *cd, struct device **out)
 		    cd->backend);
 		goto fail;
 	}
-	for (uint32_t i = 0; i < dev->nslots; i++) {
-		r = deliver_add(&dev->slots[i]);
-		if (r < 0) {
-			errno = -r;
-			log_warn("device %s: cannot watch slot %u", cd->name, i);
-			for (uint32_t j = 0; j < i; j++)
-				deliver_del(&dev->slots[j]);
-			dev->ops->close(dev);
-			goto fail;
-		}
-	}
 	TAILQ_INSERT_TAIL(&devices, dev, entry);
 	log_info("device %s: %s backend, %u slots, %s policy", dev->name,
 	    dev->ops->name, dev->nslots, conf_policy_name(dev->policy));

@@ -25,7 +25,8 @@ struct slot {
 	pthread_mutex_t lock;
 	struct vector vec;      /* lock */
 	int target;             /* lock: the target eventfd or -1 */
-	int trigger;            /* fixed while the device exists */
+	_Atomic int trigger;    /* set once (by the backend, before the slot
+				   is watched), then fixed; -1: none yet */
 	uint32_t index;         /* slot number on the device */
 	struct device *dev;
 	struct vfunc *vfunc;    /* control thread only: owner, or NULL */
@@ -35,7 +36,8 @@ struct slot {
 
 struct backend_ops {
 	const char *name;
-	/* Create the slots' triggers (slot->trigger). */
+	/* Open the device. A backend sets a slot's trigger and watches it
+	 * (deliver_add) when it opens it, at once or on first use. */
 	int (*open)(struct device *dev, const struct conf_device *cd);
 	void (*close)(struct device *dev);
 	/* Host side first (rule 9): make slots [first, first + n) raise
@@ -64,8 +66,8 @@ extern struct device_list devices;
 
 extern const struct backend_ops sim_backend_ops;
 
-/* Create a device from its configuration and register its triggers with
- * the delivery loop. Returns 0 or -errno (the message is logged). */
+/* Create a device from its configuration. Returns 0 or -errno (the
+ * message is logged). */
 int device_create(const struct conf_device *cd, struct device **out);
 void device_destroy(struct device *dev);
 void device_destroy_all(void);

@@ -211,19 +211,34 @@ restore_one(const struct store_vfunc *vf, const struct store_vector *vecs,
 }
 
 /*
- * Each slot's trigger is an fd: a 2048-slot device needs more than the
- * usual soft limit of 1024. Raise the soft limit to the hard one.
+ * Every slot in use holds an fd (its trigger) and every target another:
+ * up to two per slot, plus room for clients. Raise the soft limit to the
+ * hard one, and the hard one too when privileged (CAP_SYS_RESOURCE); warn
+ * when the devices could need more than that.
  */
 static void
-raise_fd_limit(void)
+raise_fd_limit(const struct conf *c)
 {
+	rlim_t need = 4096;
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			log_warn("cannot raise the open file limit");
+	for (uint32_t i = 0; i < c->ndevices; i++)
+		need += 2 * (rlim_t)c->devices[i].slots;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_max < need) {
+		struct rlimit want = { need, need };
+
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			return;
+		log_warnx("with every slot in use the devices need %llu open "
+		    "files; the hard limit is %llu (LimitNOFILE= in the unit, "
+		    "ulimit -Hn)", (unsigned long long)need,
+		    (unsigned long long)rl.rlim_max);
 	}
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the open file limit");
 }
 
 /*
@@ -278,7 +293,7 @@ main(int argc, char **argv)
 		return MAIN_EXIT_CONFIG;
 	log_init(1, conf.log_level);
 	signal(SIGPIPE, SIG_IGN);
-	raise_fd_limit();
+	raise_fd_limit(&conf);
 
 	/* Stage 2. */
 	if (evthread_use_pthreads() < 0)

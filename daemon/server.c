@@ -506,7 +506,8 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 			/* Larger than any request, or fds we cannot take:
 			 * the header cannot be trusted to answer it. */
 			session_kill(s, n == -EMSGSIZE ? "oversized message" :
-			    "bad control message");
+			    "control message truncated (more fds than a "
+			    "request carries, or msivd is out of fds)");
 			return;
 		}
 		if (n < 0) {

@@ -1,46 +1,63 @@
 /*
- * The sim backend: a software interrupt message store of N slots, each a
- * trigger eventfd. Firing a slot is a write to its trigger, by
+ * The sim backend: a software interrupt message store of N slots, each
+ * with a trigger eventfd. Firing a slot is a write to its trigger, by
  * SIM_FIRE (msivctl fire), or by any process holding a trigger handed out
- * with SIM_TRIGGERS (tests, benchmarks). Slots are always armed: the host
- * side exists from open (rule 9 holds trivially).
+ * with SIM_TRIGGERS (tests, benchmarks). A slot's eventfd is created the
+ * first time it is needed, so a large device costs no fds until its slots
+ * are used. Slots are always armed: nothing can fire a slot before its
+ * trigger exists (rule 9 holds trivially).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "deliver.h"
 #include "device.h"
 
 static void
 sim_close(struct device *dev)
 {
 	for (uint32_t i = 0; i < dev->nslots; i++) {
-		if (dev->slots[i].trigger >= 0)
-			close(dev->slots[i].trigger);
-		dev->slots[i].trigger = -1;
+		int fd = atomic_load(&dev->slots[i].trigger);
+
+		if (fd >= 0)
+			close(fd);
+		atomic_store(&dev->slots[i].trigger, -1);
 	}
 }
 
 static int
 sim_open(struct device *dev, const struct conf_device *cd)
 {
+	(void)dev;
 	(void)cd;
-	for (uint32_t i = 0; i < dev->nslots; i++) {
-		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-
-		if (fd < 0) {
-			int r = -errno;
-
-			sim_close(dev);
-			return r;
-		}
-		dev->slots[i].trigger = fd;
-	}
 	return 0;
+}
+
+/* The slot's trigger, created and watched on first use. */
+static int
+sim_trigger(struct device *dev, uint32_t slot)
+{
+	struct slot *s = &dev->slots[slot];
+	int fd = atomic_load_explicit(&s->trigger, memory_order_acquire), r;
+
+	if (fd >= 0)
+		return fd;
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	atomic_store_explicit(&s->trigger, fd, memory_order_release);
+	if ((r = deliver_add(s)) < 0) {
+		atomic_store(&s->trigger, -1);
+		close(fd);
+		return r;
+	}
+	return fd;
 }
 
 static int
@@ -64,8 +81,11 @@ static int
 sim_fire(struct device *dev, uint32_t slot, uint32_t count)
 {
 	uint64_t v = count;
+	int fd = sim_trigger(dev, slot);
 
-	if (write(dev->slots[slot].trigger, &v, sizeof(v)) != sizeof(v))
+	if (fd < 0)
+		return fd;
+	if (write(fd, &v, sizeof(v)) != sizeof(v))
 		return -errno;
 	return 0;
 }
@@ -73,8 +93,11 @@ sim_fire(struct device *dev, uint32_t slot, uint32_t count)
 static int
 sim_trigger_dup(struct device *dev, uint32_t slot)
 {
-	int fd = fcntl(dev->slots[slot].trigger, F_DUPFD_CLOEXEC, 3);
+	int fd = sim_trigger(dev, slot);
 
+	if (fd < 0)
+		return fd;
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	return fd < 0 ? -errno : fd;
 }
 
