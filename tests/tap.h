@@ -7,6 +7,7 @@
 #define MSIV_TAP_H
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -81,6 +82,17 @@ tap_is(long long got, long long want, const char *fmt, ...)
 		return 1;
 	tap_diag("  got %lld, want %lld", got, want);
 	return 0;
+}
+
+/* A small deterministic generator (xorshift64), so that a failing random
+ * test can be run again with the same sequence. */
+__attribute__((unused)) static uint64_t
+tap_rand(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
 }
 
 #define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)

@@ -606,10 +606,7 @@ static uint64_t rng = 88172645463325252ull;
 static uint64_t
 xorshift(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return tap_rand(&rng);
 }
 
 static unsigned int
