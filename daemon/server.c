@@ -306,7 +306,7 @@ server_commit_cb(int status, void *arg)
 	if (status < 0)
 		TAILQ_FOREACH(hd, &held_list, entry)
 			if (hd->durable && hd->vfunc != 0)
-				vfunc_resync(hd->vfunc);
+				vfunc_resync(hd->vfunc, hd->s);
 	while ((hd = TAILQ_FIRST(&held_list)) != NULL) {
 		TAILQ_REMOVE(&held_list, hd, entry);
 		if (hd->s != NULL) {

@@ -446,7 +446,7 @@ vfunc_restore(const struct store_vfunc *row, const struct store_vector *vecs,
 }
 
 void
-vfunc_resync(uint64_t id)
+vfunc_resync(uint64_t id, struct session *owner)
 {
 	struct store_vector *vecs;
 	struct store_vfunc row;
@@ -469,8 +469,15 @@ vfunc_resync(uint64_t id)
 		return;
 	}
 	if (vf == NULL) {
-		/* Its close was not committed: it comes back, orphaned. */
-		(void)vfunc_restore(&row, vecs, n);
+		/* Its close was not committed: it comes back, to the session
+		 * that asked if it is still there (its targets are gone). */
+		if (vfunc_restore(&row, vecs, n) == 0 && owner != NULL &&
+		    (vf = vfunc_find(id)) != NULL) {
+			vf->session = owner;
+			vf->orphaned_ms = 0;
+			TAILQ_INSERT_TAIL(&owner->vfuncs, vf, sentry);
+			owner->nvfuncs++;
+		}
 		free(vecs);
 		return;
 	}

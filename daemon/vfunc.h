@@ -62,8 +62,10 @@ struct store_vfunc;
 struct store_vector;
 int vfunc_restore(const struct store_vfunc *row,
     const struct store_vector *vecs, size_t nvecs);
-/* After a failed commit: make the vfunc's memory match the store again. */
-void vfunc_resync(uint64_t id);
+/* After a failed commit: make the vfunc's memory match the store again.
+ * A vfunc that comes back (its close failed) goes to session s, the one
+ * that asked, if it is still there. */
+void vfunc_resync(uint64_t id, struct session *s);
 /* The session ended: its vfuncs wait for the tenant to resume. */
 void vfunc_orphan(struct vfunc *vf, uint64_t now_ms);
 /* The tenant's orphaned vfuncs go to session s; returns how many. */

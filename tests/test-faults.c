@@ -203,7 +203,7 @@ test_runtime_full(void)
 	struct msiv_vfunc_rec recs[64];
 	struct msiv_status_rep st;
 	struct msiv_conn *c;
-	uint64_t ids[64], id;
+	uint64_t ids[64], id, keep = 0;
 	int nok = 0, nfail = 0, r = 0, fd = -1, n, same = 1;
 	pid_t holder;
 
@@ -216,6 +216,10 @@ test_runtime_full(void)
 		ok(1, "# SKIP run-time full disk: no private mount namespace");
 		return;
 	}
+	r = msiv_vfunc_open(c, "sim0", 1, MSIV_POLICY_DEFAULT, &keep);
+	ok(r == 0, "open a vfunc before the disk fills");
+	if (r == 0)
+		ids[nok++] = keep;
 	/* The daemon's tmpfs, seen through /proc/PID/root. */
 	if (msiv_status(c, &st) == 0) {
 		snprintf(filler, sizeof(filler), "/proc/%u/root%s/filler",
@@ -240,6 +244,14 @@ test_runtime_full(void)
 	    "with EIO (%s) after %d opens", msiv_strerror(r), nok);
 	n = msiv_vfunc_list(c, recs, 64);
 	is_int(n, nok, "memory holds exactly the acknowledged vfuncs");
+	{
+		struct msiv_vector_info in;
+
+		r = msiv_vfunc_close(c, keep);
+		is_int(r, -EIO, "a close fails on the full disk with EIO");
+		ok(msiv_vector_query(c, keep, 0, &in) == 0, "...and the vfunc "
+		    "is still there, still the session's");
+	}
 	if (fd >= 0) {
 		close(fd);
 		unlink(filler);
