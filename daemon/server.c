@@ -303,10 +303,14 @@ server_commit_cb(int status, void *arg)
 	struct held *hd;
 
 	(void)arg;
-	if (status < 0)
+	if (status < 0) {
 		TAILQ_FOREACH(hd, &held_list, entry)
 			if (hd->durable && hd->vfunc != 0)
 				vfunc_resync(hd->vfunc, hd->s);
+		/* Write-behind changes rolled back with the turn are written
+		 * again from memory, which now matches the store. */
+		vfunc_requeue_all();
+	}
 	while ((hd = TAILQ_FIRST(&held_list)) != NULL) {
 		TAILQ_REMOVE(&held_list, hd, entry);
 		if (hd->s != NULL) {

@@ -96,6 +96,7 @@ static sqlite3 *db;
 static sqlite3_stmt *stmts[ST__COUNT];
 static struct event *commit_ev;
 static int in_txn;
+static int txn_failed; /* a write of this turn failed: roll it all back */
 static uint64_t n_commits, n_writes;
 static store_commit_fn *commit_cb;
 static void *commit_arg;
@@ -168,6 +169,16 @@ store_flush(void)
 	if (!in_txn)
 		return 0;
 	in_txn = 0;
+	if (txn_failed) {
+		/* Part of a request's change is no use: the whole turn goes,
+		 * and is recovered like a failed commit. */
+		rc = txn_failed;
+		txn_failed = 0;
+		(void)store_step_done(stmts[ST_ROLLBACK]);
+		log_warnx("store: a write failed; the turn's changes are "
+		    "rolled back");
+		return store_errno(rc);
+	}
 	rc = store_step_done(stmts[ST_COMMIT]);
 	if (rc == SQLITE_OK) {
 		n_commits++;
@@ -522,6 +533,8 @@ store_write(sqlite3_stmt *st)
 	n_writes++;
 	if (rc != SQLITE_OK) {
 		log_warnx("store: %s", sqlite3_errmsg(db));
+		if (txn_failed == 0)
+			txn_failed = rc;
 		return store_errno(rc);
 	}
 	return 0;

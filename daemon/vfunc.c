@@ -357,6 +357,18 @@ vfunc_flush_behind(void)
 		evtimer_del(vfunc_behind_ev);
 }
 
+void
+vfunc_requeue_all(void)
+{
+	struct vfunc *vf;
+
+	TAILQ_FOREACH(vf, &vfuncs, entry) {
+		for (uint32_t i = 0; i < vf->nvec; i++)
+			vf->dirty[i / 64] |= (uint64_t)1 << (i % 64);
+		vfunc_queue(vf);
+	}
+}
+
 /* Load vector state from its row: the vector is reset, then takes the
  * row's message and mask; set-up vectors await their target with their
  * pending bit set, as the daemon cannot know whether an interrupt was

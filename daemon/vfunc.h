@@ -55,6 +55,9 @@ int vfunc_persist(struct vfunc *vf, uint32_t vector, bool durable);
 int vfunc_persist_bits(struct vfunc *vf, bool durable);
 /* Write every queued write-behind change into the turn's transaction. */
 void vfunc_flush_behind(void);
+/* After a rollback: queue every vfunc to be written behind again (memory
+ * holds what was acknowledged). */
+void vfunc_requeue_all(void);
 /* Rebuild a vfunc from the store at start-up, orphaned: set-up vectors
  * wait for their targets to be re-attached, with their pending bit set.
  * Returns 0 or -errno (logged). */
