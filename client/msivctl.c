@@ -127,6 +127,24 @@ json_hex(uint64_t v, int width)
 }
 
 static void
+jint(json_object *o, const char *key, int64_t v)
+{
+	json_object_object_add(o, key, json_object_new_int64(v));
+}
+
+static void
+jstr(json_object *o, const char *key, const char *v)
+{
+	json_object_object_add(o, key, json_object_new_string(v));
+}
+
+static void
+jbool(json_object *o, const char *key, int v)
+{
+	json_object_object_add(o, key, json_object_new_boolean(v != 0));
+}
+
+static void
 json_print(json_object *o)
 {
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
@@ -205,43 +223,30 @@ list_sessions(struct ctl *c, uint64_t arg, void *out, size_t max)
 static int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
 	struct msiv_status_rep st;
 	int r = msiv_status(c->conn, &st);
 
+	(void)argc;
+	(void)argv;
 	if (r < 0)
 		return ctl_fail(c, "status", r);
 	if (c->json) {
 		json_object *o = json_object_new_object();
 
-		json_object_object_add(o, "version",
-		    json_object_new_string(st.version_str));
-		json_object_object_add(o, "protocol",
-		    json_object_new_int64(st.version));
-		json_object_object_add(o, "pid", json_object_new_int64(st.pid));
-		json_object_object_add(o, "uptime_ms",
-		    json_object_new_int64((int64_t)st.uptime_ms));
-		json_object_object_add(o, "devices",
-		    json_object_new_int64(st.devices));
-		json_object_object_add(o, "sessions",
-		    json_object_new_int64(st.sessions));
-		json_object_object_add(o, "vfuncs",
-		    json_object_new_int64(st.vfuncs));
-		json_object_object_add(o, "vectors",
-		    json_object_new_int64(st.vectors));
-		json_object_object_add(o, "interrupts",
-		    json_object_new_int64((int64_t)st.interrupts));
-		json_object_object_add(o, "delivered",
-		    json_object_new_int64((int64_t)st.delivered));
-		json_object_object_add(o, "dropped",
-		    json_object_new_int64((int64_t)st.dropped));
-		json_object_object_add(o, "delivery_loop",
-		    json_object_new_string(st.loop));
-		json_object_object_add(o, "admin",
-		    json_object_new_boolean(msiv_is_admin(c->conn)));
-		json_object_object_add(o, "tenant",
-		    json_object_new_string(msiv_tenant(c->conn)));
+		jstr(o, "version", st.version_str);
+		jint(o, "protocol", st.version);
+		jint(o, "pid", st.pid);
+		jint(o, "uptime_ms", (int64_t)st.uptime_ms);
+		jint(o, "devices", st.devices);
+		jint(o, "sessions", st.sessions);
+		jint(o, "vfuncs", st.vfuncs);
+		jint(o, "vectors", st.vectors);
+		jint(o, "interrupts", (int64_t)st.interrupts);
+		jint(o, "delivered", (int64_t)st.delivered);
+		jint(o, "dropped", (int64_t)st.dropped);
+		jstr(o, "delivery_loop", st.loop);
+		jbool(o, "admin", msiv_is_admin(c->conn));
+		jstr(o, "tenant", msiv_tenant(c->conn));
 		json_print(o);
 		return CTL_EXIT_OK;
 	}
@@ -263,12 +268,12 @@ cmd_status(struct ctl *c, int argc, char **argv)
 static int
 cmd_devices(struct ctl *c, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
 	struct msiv_device_rec *d;
 	size_t n;
 	int r = ctl_list(c, list_devices, 0, sizeof(*d), (void **)&d, &n);
 
+	(void)argc;
+	(void)argv;
 	if (r < 0)
 		return ctl_fail(c, "devices", r);
 	if (c->json) {
@@ -277,16 +282,11 @@ cmd_devices(struct ctl *c, int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			json_object *o = json_object_new_object();
 
-			json_object_object_add(o, "name",
-			    json_object_new_string(d[i].name));
-			json_object_object_add(o, "backend",
-			    json_object_new_string(d[i].backend));
-			json_object_object_add(o, "slots",
-			    json_object_new_int64(d[i].slots));
-			json_object_object_add(o, "slots_used",
-			    json_object_new_int64(d[i].slots_used));
-			json_object_object_add(o, "policy",
-			    json_object_new_string(policy_name(d[i].policy)));
+			jstr(o, "name", d[i].name);
+			jstr(o, "backend", d[i].backend);
+			jint(o, "slots", d[i].slots);
+			jint(o, "slots_used", d[i].slots_used);
+			jstr(o, "policy", policy_name(d[i].policy));
 			json_object_array_add(a, o);
 		}
 		json_print(a);
@@ -308,28 +308,20 @@ vector_json(const struct msiv_vec_rec *v)
 	const struct msiv_vec_info *in = &v->info;
 	json_object *o = json_object_new_object();
 
-	json_object_object_add(o, "vector", json_object_new_int64(v->vector));
-	json_object_object_add(o, "slot", json_object_new_int64(in->slot));
-	json_object_object_add(o, "masked",
-	    json_object_new_boolean(in->state & MSIV_VEC_MASKED));
-	json_object_object_add(o, "pending",
-	    json_object_new_boolean(in->state & MSIV_VEC_PENDING));
-	json_object_object_add(o, "target",
-	    json_object_new_boolean(in->state & MSIV_VEC_TARGET));
-	json_object_object_add(o, "awaiting_target",
-	    json_object_new_boolean(in->state & MSIV_VEC_ORPHANED));
+	jint(o, "vector", v->vector);
+	jint(o, "slot", in->slot);
+	jbool(o, "masked", in->state & MSIV_VEC_MASKED);
+	jbool(o, "pending", in->state & MSIV_VEC_PENDING);
+	jbool(o, "target", in->state & MSIV_VEC_TARGET);
+	jbool(o, "awaiting_target", in->state & MSIV_VEC_ORPHANED);
 	json_object_object_add(o, "eff_addr", json_hex(in->eff_addr, 16));
 	json_object_object_add(o, "eff_data", json_hex(in->eff_data, 8));
 	json_object_object_add(o, "prog_addr", json_hex(in->prog_addr, 16));
 	json_object_object_add(o, "prog_data", json_hex(in->prog_data, 8));
-	json_object_object_add(o, "fired",
-	    json_object_new_int64((int64_t)in->fired));
-	json_object_object_add(o, "delivered",
-	    json_object_new_int64((int64_t)in->delivered));
-	json_object_object_add(o, "coalesced",
-	    json_object_new_int64((int64_t)in->coalesced));
-	json_object_object_add(o, "dropped",
-	    json_object_new_int64((int64_t)in->dropped));
+	jint(o, "fired", (int64_t)in->fired);
+	jint(o, "delivered", (int64_t)in->delivered);
+	jint(o, "coalesced", (int64_t)in->coalesced);
+	jint(o, "dropped", (int64_t)in->dropped);
 	return o;
 }
 
@@ -353,13 +345,13 @@ vector_print(const struct msiv_vec_rec *v)
 static int
 cmd_vfuncs(struct ctl *c, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
 	struct msiv_vfunc_rec *f;
 	json_object *a = NULL;
 	size_t n;
 	int r = ctl_list(c, list_vfuncs, 0, sizeof(*f), (void **)&f, &n);
 
+	(void)argc;
+	(void)argv;
 	if (r < 0)
 		return ctl_fail(c, "vfuncs", r);
 	if (c->json)
@@ -386,30 +378,17 @@ cmd_vfuncs(struct ctl *c, int argc, char **argv)
 
 			json_object_object_add(o, "handle",
 			    json_hex(f[i].vfunc, 16));
-			json_object_object_add(o, "device",
-			    json_object_new_string(f[i].device));
-			json_object_object_add(o, "tenant",
-			    json_object_new_string(f[i].tenant));
-			json_object_object_add(o, "session",
-			    json_object_new_int64((int64_t)f[i].session));
-			json_object_object_add(o, "nvec",
-			    json_object_new_int64(f[i].nvec));
-			json_object_object_add(o, "first_slot",
-			    json_object_new_int64(f[i].first_slot));
-			json_object_object_add(o, "policy",
-			    json_object_new_string(policy_name(f[i].policy)));
-			json_object_object_add(o, "enabled",
-			    json_object_new_boolean(f[i].flags &
-			    MSIV_VFUNC_ENABLED));
-			json_object_object_add(o, "function_masked",
-			    json_object_new_boolean(f[i].flags &
-			    MSIV_VFUNC_FMASKED));
-			json_object_object_add(o, "orphaned",
-			    json_object_new_boolean(f[i].flags &
-			    MSIV_VFUNC_ORPHANED));
+			jstr(o, "device", f[i].device);
+			jstr(o, "tenant", f[i].tenant);
+			jint(o, "session", (int64_t)f[i].session);
+			jint(o, "nvec", f[i].nvec);
+			jint(o, "first_slot", f[i].first_slot);
+			jstr(o, "policy", policy_name(f[i].policy));
+			jbool(o, "enabled", f[i].flags & MSIV_VFUNC_ENABLED);
+			jbool(o, "function_masked", f[i].flags & MSIV_VFUNC_FMASKED);
+			jbool(o, "orphaned", f[i].flags & MSIV_VFUNC_ORPHANED);
 			if (f[i].flags & MSIV_VFUNC_ORPHANED)
-				json_object_object_add(o, "grace_left_ms",
-				    json_object_new_int64(f[i].grace_ms));
+				jint(o, "grace_left_ms", f[i].grace_ms);
 			for (size_t j = 0; j < nv; j++)
 				json_object_array_add(va, vector_json(&v[j]));
 			json_object_object_add(o, "vectors", va);
@@ -452,12 +431,12 @@ cmd_vfuncs(struct ctl *c, int argc, char **argv)
 static int
 cmd_sessions(struct ctl *c, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
 	struct msiv_session_rec *s;
 	size_t n;
 	int r = ctl_list(c, list_sessions, 0, sizeof(*s), (void **)&s, &n);
 
+	(void)argc;
+	(void)argv;
 	if (r < 0)
 		return ctl_fail(c, "sessions", r);
 	if (c->json) {
@@ -466,24 +445,14 @@ cmd_sessions(struct ctl *c, int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			json_object *o = json_object_new_object();
 
-			json_object_object_add(o, "session",
-			    json_object_new_int64((int64_t)s[i].session));
-			json_object_object_add(o, "pid",
-			    json_object_new_int64(s[i].pid));
-			json_object_object_add(o, "uid",
-			    json_object_new_int64(s[i].uid));
-			json_object_object_add(o, "gid",
-			    json_object_new_int64(s[i].gid));
-			json_object_object_add(o, "tenant",
-			    json_object_new_string(s[i].tenant));
-			json_object_object_add(o, "vfuncs",
-			    json_object_new_int64(s[i].vfuncs));
-			json_object_object_add(o, "admin",
-			    json_object_new_boolean(s[i].rights &
-			    MSIV_RIGHT_ADMIN));
-			json_object_object_add(o, "self",
-			    json_object_new_boolean(s[i].session ==
-			    msiv_session_id(c->conn)));
+			jint(o, "session", (int64_t)s[i].session);
+			jint(o, "pid", s[i].pid);
+			jint(o, "uid", s[i].uid);
+			jint(o, "gid", s[i].gid);
+			jstr(o, "tenant", s[i].tenant);
+			jint(o, "vfuncs", s[i].vfuncs);
+			jbool(o, "admin", s[i].rights & MSIV_RIGHT_ADMIN);
+			jbool(o, "self", s[i].session == msiv_session_id(c->conn));
 			json_object_array_add(a, o);
 		}
 		json_print(a);
@@ -550,10 +519,10 @@ cmd_fire(struct ctl *c, int argc, char **argv)
 static int
 cmd_shutdown(struct ctl *c, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
 	int r = msiv_shutdown(c->conn);
 
+	(void)argc;
+	(void)argv;
 	if (r < 0)
 		return ctl_fail(c, "shutdown", r);
 	puts(c->json ? "{ \"ok\": true }" : "msivd is shutting down");
