@@ -1,0 +1,35 @@
+#!/bin/sh
+# build-initramfs.sh KROOT OUT.cpio.gz RUNSCRIPT BIND MODULES... -- FILES...
+# The test guest's initramfs: busybox-static, tests/vm/init as /init, the
+# listed modules of the unpacked kernel package KROOT (paths relative to
+# its lib/modules/VERSION/kernel), the device ids to bind to vfio-pci, the
+# script to run, and FILES (static binaries) in /bin.
+set -eu
+kroot=$1 out=$2 run=$3 bind=$4
+shift 4
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/bin" "$tmp/etc/msiv-vm" "$tmp/lib/modules" "$tmp/proc" \
+    "$tmp/sys" "$tmp/dev"
+cp /bin/busybox "$tmp/bin/busybox"
+ln -s busybox "$tmp/bin/sh"
+cp "$here/init" "$tmp/init"
+chmod 0755 "$tmp/init"
+cp "$run" "$tmp/etc/msiv-vm/run"
+echo "$bind" | tr ',' '\n' > "$tmp/etc/msiv-vm/bind"
+kver=$(ls "$kroot/lib/modules")
+: > "$tmp/etc/msiv-vm/modules"
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+	m=$(basename "$1")
+	src="$kroot/lib/modules/$kver/kernel/$1"
+	case "$src" in
+	*.xz) xz -dc "$src" > "$tmp/lib/modules/${m%.xz}"; m=${m%.xz} ;;
+	*) cp "$src" "$tmp/lib/modules/$m" ;;
+	esac
+	echo "$m" >> "$tmp/etc/msiv-vm/modules"
+	shift
+done
+[ $# -gt 0 ] && shift
+for f in "$@"; do cp "$f" "$tmp/bin/"; done
+(cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"

@@ -1,0 +1,23 @@
+#!/bin/sh
+# run-vm.sh KERNEL INITRAMFS LOG [QEMU-ARGS...]
+# Boot the test guest under TCG with an emulated IOMMU (interrupt
+# remapping), the serial console to LOG, within a time limit. Exits with
+# the guest's "MSIV-VM EXIT" status; 124 if it timed out, 125 if the guest
+# never reached its test (no "MSIV-VM BOOTED"): the caller may retry that
+# once, never a failed check.
+set -u
+kernel=$1 initrd=$2 log=$3
+shift 3
+timeout "${MSIV_VM_TIMEOUT:-120}" qemu-system-x86_64 \
+    -machine q35,accel=tcg -cpu max -smp 1 -m 512M \
+    -device intel-iommu,intremap=on \
+    -kernel "$kernel" -initrd "$initrd" \
+    -append "console=ttyS0 intel_iommu=on panic=-1 quiet" \
+    -nographic -no-reboot -serial "file:$log" -monitor none "$@" \
+    </dev/null >/dev/null 2>&1
+rc=$?
+grep -q "MSIV-VM BOOTED" "$log" || exit 125
+st=$(sed -n 's/^MSIV-VM EXIT \([0-9]*\).*/\1/p' "$log" | tail -1)
+[ -n "$st" ] && exit "$st"
+[ $rc -eq 124 ] && exit 124
+exit 1
