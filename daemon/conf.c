@@ -176,10 +176,19 @@ conf_device_key(struct conf_parse *p, const char *name, const char *key,
 		d->policy = VECTOR_POLICY_LATCH;
 	}
 	if (strcmp(key, "backend") == 0) {
-		if (strcmp(val, "sim") != 0)
+		if (strcmp(val, "sim") != 0 && strcmp(val, "vfio") != 0)
 			CONF_ERR(p, line, "device %s: unknown backend \"%s\" "
-			    "(known: sim)", name, val);
+			    "(known: sim, vfio)", name, val);
 		snprintf(d->backend, sizeof(d->backend), "%s", val);
+	} else if (strcmp(key, "address") == 0) {
+		unsigned int dom, bus, sl, fn;
+		char end;
+
+		if (sscanf(val, "%4x:%2x:%2x.%1x%c", &dom, &bus, &sl, &fn,
+		    &end) != 4 || strlen(val) != 12)
+			CONF_ERR(p, line, "device %s: address must be a PCI "
+			    "address like 0000:00:03.0, not \"%s\"", name, val);
+		snprintf(d->address, sizeof(d->address), "%s", val);
 	} else if (strcmp(key, "slots") == 0) {
 		if (conf_u32(val, 1, 65536, &d->slots, 10) < 0)
 			CONF_ERR(p, line, "device %s: slots must be 1 to 65536",
@@ -234,7 +243,17 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 	for (uint32_t i = 0; i < c->ndevices; i++) {
 		struct conf_device *d = &c->devices[i];
 
-		if (d->backend[0] == '\0' || d->slots == 0) {
+		if (strcmp(d->backend, "vfio") == 0) {
+			if (d->address[0] == '\0') {
+				snprintf(err, errlen, "%s: [device %s] needs "
+				    "the PCI address of the device", path,
+				    d->name);
+				return -1;
+			}
+			/* As many slots as the device has vectors. */
+			if (d->slots == 0 || d->slots > MSIV_VECTORS_MAX)
+				d->slots = MSIV_VECTORS_MAX;
+		} else if (d->backend[0] == '\0' || d->slots == 0) {
 			snprintf(err, errlen, "%s: [device %s] needs backend "
 			    "and slots", path, d->name);
 			return -1;

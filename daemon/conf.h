@@ -20,7 +20,8 @@
 
 struct conf_device {
 	char name[MSIV_NAME_MAX];
-	char backend[MSIV_NAME_MAX]; /* "sim" */
+	char backend[MSIV_NAME_MAX]; /* "sim" or "vfio" */
+	char address[32];            /* vfio: PCI address, 0000:00:03.0 */
 	uint32_t slots;
 	enum vector_policy policy;
 };

@@ -17,6 +17,7 @@ struct device_list devices = TAILQ_HEAD_INITIALIZER(devices);
 
 static const struct backend_ops *const backends[] = {
 	&sim_backend_ops,
+	&vfio_backend_ops,
 };
 
 static const struct backend_ops *

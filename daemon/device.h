@@ -65,6 +65,7 @@ TAILQ_HEAD(device_list, device);
 extern struct device_list devices;
 
 extern const struct backend_ops sim_backend_ops;
+extern const struct backend_ops vfio_backend_ops;
 
 /* Create a device from its configuration. Returns 0 or -errno (the
  * message is logged). */

@@ -173,6 +173,15 @@ vector_retarget(struct vector *v, bool new_target, bool msg, uint64_t addr,
 }
 
 unsigned int
+vector_assume_pending(struct vector *v)
+{
+	if ((v->flags & VECTOR_F_ENABLED) == 0)
+		return 0;
+	v->flags |= VECTOR_F_PENDING;
+	return vector_replay(v);
+}
+
+unsigned int
 vector_free(struct vector *v)
 {
 	uint8_t keep = v->flags & (VECTOR_F_FMASKED | VECTOR_F_ENABLED);

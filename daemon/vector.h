@@ -99,6 +99,11 @@ unsigned int vector_retarget(struct vector *v, bool new_target, bool msg,
  * may replay a pending interrupt (rule 2). */
 unsigned int vector_set_target(struct vector *v, bool attached);
 
+/* The host side may have lost an interrupt (its trigger was re-assigned):
+ * assume one happened. With the function enabled the pending bit is set
+ * and replayed at once if the vector is deliverable (rule 2). */
+unsigned int vector_assume_pending(struct vector *v);
+
 /* FREE (rule 8): back to the reset state (the function-level bits and the
  * counters are kept). Returns MSG_CHANGED if the effective message was not
  * already zero. */

@@ -31,5 +31,11 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do
 	shift
 done
 [ $# -gt 0 ] && shift
-for f in "$@"; do cp "$f" "$tmp/bin/"; done
+for f in "$@"; do
+	cp "$f" "$tmp/bin/"
+	for lib in $(ldd "$f" 2>/dev/null | grep -o '/[^ ]*'); do
+		mkdir -p "$tmp$(dirname "$lib")"
+		cp -L "$lib" "$tmp$lib"
+	done
+done
 (cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"

@@ -1,0 +1,339 @@
+/*
+ * The vfio backend: a PCI device bound to vfio-pci, opened through the
+ * container/group API, whose MSI-X (or MSI) vectors are the device's
+ * slots. Each slot's trigger is an eventfd of the daemon, assigned to the
+ * vector with VFIO_DEVICE_SET_IRQS when the slot is armed (rule 9: before
+ * any vector on it can be deliverable); the delivery loop relays it.
+ *
+ * Facts this follows (doc: shared vfio-vm-notes, measured on 6.1/6.12):
+ *  - vfio-pci leaves Bus Master Enable clear; without it every MSI is
+ *    dropped, so open() sets it through the config region;
+ *  - VFIO_IRQ_SET_ACTION_MASK/UNMASK answer ENOTTY for MSI and MSI-X:
+ *    masking stays in the daemon (vector.c);
+ *  - with VFIO_IRQ_INFO_NORESIZE the enabled range cannot grow in place:
+ *    arming a vector beyond it re-enables the index with a larger count.
+ *    Vectors already in use keep their triggers; an interrupt in the gap
+ *    may be lost, so they are marked pending (a spurious interrupt is
+ *    harmless, a lost one is not). Without the flag (dynamic MSI-X)
+ *    vectors are armed one range at a time. The path follows the flag,
+ *    never the kernel version. MSI is always handled as NORESIZE.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "device.h"
+#include "log.h"
+
+struct vfio_dev {
+	int container;
+	int group;
+	int fd;
+	uint32_t index;     /* VFIO_PCI_MSIX_IRQ_INDEX or _MSI_ */
+	uint32_t count;     /* vectors of that index */
+	int noresize;
+	uint32_t enabled;   /* NORESIZE: vectors enabled, 0 .. enabled-1 */
+	uint8_t *armed;     /* per slot */
+};
+
+static int
+vfio_group_of(const char *bdf)
+{
+	char path[PATH_MAX], link[PATH_MAX], *p;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
+	    bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = '\0';
+	p = strrchr(link, '/');
+	return p != NULL ? atoi(p + 1) : -ENOENT;
+}
+
+static int
+vfio_driver_is_vfio(const char *bdf)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return 0;
+	link[n] = '\0';
+	return strstr(link, "/vfio-pci") != NULL;
+}
+
+/* Assign triggers (fd -1: none) to vectors [start, start + count). */
+static int
+vfio_set_triggers(struct device *dev, uint32_t start, uint32_t count,
+    int assign)
+{
+	struct vfio_dev *v = dev->priv;
+	size_t sz = sizeof(struct vfio_irq_set) + count * sizeof(int);
+	struct vfio_irq_set *set = calloc(1, sz);
+	int r = 0;
+
+	if (set == NULL)
+		return -ENOMEM;
+	set->argsz = (uint32_t)sz;
+	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	set->index = v->index;
+	set->start = start;
+	set->count = count;
+	for (uint32_t i = 0; i < count; i++) {
+		int fd = assign && v->armed[start + i] ?
+		    atomic_load(&dev->slots[start + i].trigger) : -1;
+
+		memcpy(set->data + i * sizeof(int), &fd, sizeof(int));
+	}
+	if (ioctl(v->fd, VFIO_DEVICE_SET_IRQS, set) < 0)
+		r = -errno;
+	free(set);
+	return r;
+}
+
+static void
+vfio_disable(struct vfio_dev *v)
+{
+	struct vfio_irq_set set = {
+		.argsz = sizeof(set), .index = v->index, .count = 0,
+		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+	};
+
+	(void)ioctl(v->fd, VFIO_DEVICE_SET_IRQS, &set);
+	v->enabled = 0;
+}
+
+static void
+vfio_close(struct device *dev)
+{
+	struct vfio_dev *v = dev->priv;
+
+	if (v == NULL)
+		return;
+	if (v->fd >= 0)
+		vfio_disable(v);
+	for (uint32_t i = 0; i < dev->nslots; i++) {
+		int fd = atomic_load(&dev->slots[i].trigger);
+
+		if (fd >= 0) {
+			deliver_del(&dev->slots[i]);
+			close(fd);
+		}
+		atomic_store(&dev->slots[i].trigger, -1);
+	}
+	if (v->fd >= 0)
+		close(v->fd);
+	if (v->group >= 0)
+		close(v->group);
+	if (v->container >= 0)
+		close(v->container);
+	free(v->armed);
+	free(v);
+	dev->priv = NULL;
+}
+
+/* Open container, group and device; set Bus Master Enable. */
+static int
+vfio_open_device(struct vfio_dev *v, const char *bdf)
+{
+	struct vfio_group_status gs = { .argsz = sizeof(gs) };
+	struct vfio_region_info cfg = {
+		.argsz = sizeof(cfg), .index = VFIO_PCI_CONFIG_REGION_INDEX,
+	};
+	char path[64];
+	uint16_t cmd;
+	int g = vfio_group_of(bdf);
+
+	if (g < 0) {
+		log_warnx("vfio %s: no such PCI device or no IOMMU group (is "
+		    "the IOMMU enabled: intel_iommu=on / amd_iommu=on?)", bdf);
+		return -ENODEV;
+	}
+	if (!vfio_driver_is_vfio(bdf)) {
+		log_warnx("vfio %s: not bound to vfio-pci; bind it: echo "
+		    "vfio-pci > /sys/bus/pci/devices/%s/driver_override; echo "
+		    "%s > /sys/bus/pci/drivers_probe", bdf, bdf, bdf);
+		return -ENODEV;
+	}
+	v->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (v->container < 0 ||
+	    ioctl(v->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION ||
+	    ioctl(v->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) != 1) {
+		log_warn("vfio %s: /dev/vfio/vfio (load vfio_iommu_type1)", bdf);
+		return -ENODEV;
+	}
+	snprintf(path, sizeof(path), "/dev/vfio/%d", g);
+	v->group = open(path, O_RDWR | O_CLOEXEC);
+	if (v->group < 0) {
+		log_warn("vfio %s: %s", bdf, path);
+		return -errno;
+	}
+	if (ioctl(v->group, VFIO_GROUP_GET_STATUS, &gs) < 0 ||
+	    !(gs.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+		log_warnx("vfio %s: IOMMU group %d is not viable: bind every "
+		    "device of /sys/kernel/iommu_groups/%d/devices to vfio-pci "
+		    "(or leave it unbound)", bdf, g, g);
+		return -EBUSY;
+	}
+	if (ioctl(v->group, VFIO_GROUP_SET_CONTAINER, &v->container) < 0 ||
+	    ioctl(v->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) < 0) {
+		log_warn("vfio %s: cannot set the container", bdf);
+		return -errno;
+	}
+	v->fd = ioctl(v->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (v->fd < 0) {
+		log_warn("vfio %s: cannot get the device", bdf);
+		return -errno;
+	}
+	/* vfio-pci leaves Bus Master Enable clear; MSIs need it. */
+	if (ioctl(v->fd, VFIO_DEVICE_GET_REGION_INFO, &cfg) < 0 ||
+	    pread(v->fd, &cmd, 2, (off_t)cfg.offset + PCI_COMMAND) != 2) {
+		log_warn("vfio %s: config space", bdf);
+		return -EIO;
+	}
+	cmd |= PCI_COMMAND_MASTER;
+	if (pwrite(v->fd, &cmd, 2, (off_t)cfg.offset + PCI_COMMAND) != 2) {
+		log_warn("vfio %s: cannot set Bus Master Enable", bdf);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int
+vfio_open(struct device *dev, const struct conf_device *cd)
+{
+	struct vfio_irq_info msix = {
+		.argsz = sizeof(msix), .index = VFIO_PCI_MSIX_IRQ_INDEX,
+	};
+	struct vfio_irq_info msi = {
+		.argsz = sizeof(msi), .index = VFIO_PCI_MSI_IRQ_INDEX,
+	};
+	struct vfio_dev *v = calloc(1, sizeof(*v));
+	int r;
+
+	if (v == NULL)
+		return -ENOMEM;
+	v->container = v->group = v->fd = -1;
+	dev->priv = v;
+	if ((r = vfio_open_device(v, cd->address)) < 0)
+		goto fail;
+	(void)ioctl(v->fd, VFIO_DEVICE_GET_IRQ_INFO, &msix);
+	(void)ioctl(v->fd, VFIO_DEVICE_GET_IRQ_INFO, &msi);
+	if (msix.count > 0 && (msix.flags & VFIO_IRQ_INFO_EVENTFD)) {
+		v->index = VFIO_PCI_MSIX_IRQ_INDEX;
+		v->count = msix.count;
+		v->noresize = (msix.flags & VFIO_IRQ_INFO_NORESIZE) != 0;
+	} else if (msi.count > 0 && (msi.flags & VFIO_IRQ_INFO_EVENTFD)) {
+		v->index = VFIO_PCI_MSI_IRQ_INDEX;
+		v->count = msi.count;
+		v->noresize = 1;
+	} else {
+		log_warnx("vfio %s: the device has no MSI-X or MSI vectors",
+		    cd->address);
+		r = -ENODEV;
+		goto fail;
+	}
+	if (v->count < dev->nslots)
+		dev->nslots = v->count; /* the message store is this big */
+	v->armed = calloc(dev->nslots, 1);
+	if (v->armed == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (uint32_t i = 0; i < dev->nslots; i++) {
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+		if (fd < 0) {
+			r = -errno;
+			goto fail;
+		}
+		atomic_store_explicit(&dev->slots[i].trigger, fd,
+		    memory_order_release);
+		if ((r = deliver_add(&dev->slots[i])) < 0)
+			goto fail;
+	}
+	log_info("vfio %s: %s, %u vectors%s", cd->address,
+	    v->index == VFIO_PCI_MSIX_IRQ_INDEX ? "MSI-X" : "MSI", v->count,
+	    v->noresize ? ", fixed-size (NORESIZE)" : ", dynamic");
+	return 0;
+fail:
+	vfio_close(dev);
+	return r;
+}
+
+static int
+vfio_arm(struct device *dev, uint32_t first, uint32_t n)
+{
+	struct vfio_dev *v = dev->priv;
+	uint32_t end = first + n, was = v->enabled;
+	int r;
+
+	for (uint32_t i = first; i < end; i++)
+		v->armed[i] = 1;
+	if (!v->noresize)
+		return vfio_set_triggers(dev, first, n, 1);
+	if (end <= v->enabled)
+		return vfio_set_triggers(dev, first, n, 1);
+	/* Grow the enabled range: disable, enable with the larger count,
+	 * all armed triggers in place. */
+	vfio_disable(v);
+	r = vfio_set_triggers(dev, 0, end, 1);
+	if (r < 0) {
+		for (uint32_t i = first; i < end; i++)
+			v->armed[i] = 0;
+		if (was > 0 && vfio_set_triggers(dev, 0, was, 1) == 0)
+			v->enabled = was;
+		return r;
+	}
+	v->enabled = end;
+	/* Vectors in use before may have lost an interrupt in the gap. */
+	for (uint32_t i = 0; i < was; i++) {
+		struct slot *s = &dev->slots[i];
+
+		if (!v->armed[i] || s->vfunc == NULL)
+			continue;
+		pthread_mutex_lock(&s->lock);
+		deliver_actions(s, vector_assume_pending(&s->vec));
+		pthread_mutex_unlock(&s->lock);
+	}
+	return 0;
+}
+
+static void
+vfio_disarm(struct device *dev, uint32_t first, uint32_t n)
+{
+	struct vfio_dev *v = dev->priv;
+
+	for (uint32_t i = first; i < first + n; i++)
+		v->armed[i] = 0;
+	/* Fixed-size ranges keep the vector enabled (its trigger stays;
+	 * an unowned slot drops interrupts); dynamic ones let it go. */
+	if (!v->noresize)
+		(void)vfio_set_triggers(dev, first, n, 0);
+}
+
+const struct backend_ops vfio_backend_ops = {
+	.name = "vfio",
+	.open = vfio_open,
+	.close = vfio_close,
+	.arm = vfio_arm,
+	.disarm = vfio_disarm,
+	.fire = NULL,
+	.trigger_dup = NULL,
+};

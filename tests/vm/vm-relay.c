@@ -1,0 +1,113 @@
+/*
+ * vm-relay: inside the test guest, msivd owns QEMU's edu device through
+ * the vfio backend; this client checks rules 1, 2, 4, 6 and 8 in relay
+ * mode with interrupts raised by the device itself. msivd holds the VFIO
+ * device, so the test rings edu's doorbell (BAR0 0x60) through the BAR's
+ * sysfs resource file.
+ *
+ * usage: vm-relay SOCKET BDF      Prints PROBE OK/FAIL lines, PROBE DONE.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <msiv/msiv.h>
+
+static int failures;
+static volatile uint32_t *bar;
+static struct msiv_conn *c;
+static uint64_t vf;
+static uint64_t fired;
+
+static int
+check(int cond, const char *what)
+{
+	printf("PROBE %s %s\n", cond ? "OK" : "FAIL", what);
+	fflush(stdout);
+	failures += !cond;
+	return cond;
+}
+
+static uint64_t
+wait_efd(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t v = 0;
+
+	if (poll(&p, 1, ms) == 1 && read(fd, &v, 8) != 8)
+		v = 0;
+	return v;
+}
+
+/* Ring the device and wait until msivd has seen the interrupt. */
+static int
+raise_irq(void)
+{
+	struct msiv_vector_info in;
+
+	bar[0x60 / 4] = 1;
+	fired++;
+	for (int i = 0; i < 1000; i++) {
+		if (msiv_vector_query(c, vf, 0, &in) == 0 && in.fired >= fired) {
+			bar[0x64 / 4] = 1; /* ack, so it can raise again */
+			return 1;
+		}
+		usleep(10000);
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct msiv_device_rec dev;
+	struct msiv_vector_info in;
+	char path[128];
+	int e1, e2, fd;
+
+	if (argc != 3)
+		return 2;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0",
+	    argv[2]);
+	fd = open(path, O_RDWR | O_SYNC);
+	bar = fd >= 0 ? mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0) : MAP_FAILED;
+	if (!check(bar != MAP_FAILED, "map the edu BAR"))
+		goto done;
+	if (!check(msiv_connect(argv[1], "vm", &c) == 0, "connect to msivd"))
+		goto done;
+	check(msiv_device_list(c, &dev, 1) == 1 &&
+	    strcmp(dev.backend, "vfio") == 0 && dev.slots == 1,
+	    "a vfio device with one MSI vector");
+	e1 = eventfd(0, EFD_CLOEXEC);
+	e2 = eventfd(0, EFD_CLOEXEC);
+	if (!check(msiv_vfunc_open(c, "edu", 1, MSIV_POLICY_DEFAULT, &vf) == 0 &&
+	    msiv_vector_setup(c, vf, 0, 0xfee00000u, 0x31, e1,
+	    MSIV_SETUP_UNMASKED) == 0 && msiv_vfunc_enable(c, vf, 1) == 0,
+	    "open a vfunc, set up its vector, enable"))
+		goto done;
+	check(raise_irq() && wait_efd(e1, 10000) == 1,
+	    "rule 1: a device interrupt is delivered to the target");
+	check(msiv_vector_mask(c, vf, 0) == 0 && raise_irq() &&
+	    wait_efd(e1, 200) == 0 && msiv_vector_query(c, vf, 0, &in) == 0 &&
+	    in.pending, "rule 4: masked, nothing delivered, pending set");
+	check(msiv_vector_unmask(c, vf, 0) == 0 && wait_efd(e1, 10000) == 1 &&
+	    wait_efd(e1, 200) == 0, "rule 2: unmask replays it exactly once");
+	check(msiv_vector_retarget(c, vf, 0, MSIV_RETARGET_TARGET, 0, 0, e2) ==
+	    0 && raise_irq() && wait_efd(e2, 10000) == 1 && wait_efd(e1, 200) ==
+	    0, "rule 6: after retarget only the new target gets it");
+	check(msiv_vector_free(c, vf, 0) == 0 && raise_irq() &&
+	    wait_efd(e2, 200) == 0 && wait_efd(e1, 0) == 0,
+	    "rule 8: after free nothing is delivered");
+	check(msiv_vfunc_close(c, vf) == 0, "close the vfunc");
+	check(msiv_shutdown(c) == 0, "shut msivd down");
+done:
+	printf("PROBE DONE %d\n", failures);
+	fflush(stdout);
+	return failures != 0;
+}
