@@ -66,13 +66,17 @@ cmd_vec_setup(struct cmd_ctx *ctx)
 		return r;
 	if ((rq->flags & ~MSIV_SETUP_ALL) != 0 || rq->reserved != 0)
 		return -EINVAL;
+	if ((rq->flags & MSIV_SETUP_DIRECT) && vf->dev->ops->route == NULL)
+		return -EOPNOTSUPP;
 	if ((fd = cmd_take_target(ctx)) < 0)
 		return fd;
 	s = vfunc_vec_lock(vf, rq->vector);
 	r = vector_setup(&s->vec, rq->addr, rq->data,
 	    (rq->flags & MSIV_SETUP_UNMASKED) != 0);
-	if (r >= 0)
+	if (r >= 0) {
 		s->target = fd; /* before a replay goes out */
+		s->direct = (rq->flags & MSIV_SETUP_DIRECT) != 0;
+	}
 	vfunc_vec_done(vf, rq->vector, r >= 0 ? (unsigned int)r : 0);
 	if (r < 0) {
 		close(fd);
@@ -128,6 +132,7 @@ cmd_vec_free(struct cmd_ctx *ctx)
 	old = s->target;
 	s->target = -1;
 	s->await_target = false;
+	s->direct = false;
 	vfunc_vec_done(vf, rq->vector, vector_free(&s->vec));
 	if (old >= 0)
 		close(old);

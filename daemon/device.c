@@ -64,6 +64,7 @@ device_create(const struct conf_device *cd, struct device **out)
 		vector_init(&s->vec, dev->policy);
 		s->target = -1;
 		s->trigger = -1;
+		s->routed = -1;
 		s->index = i;
 		s->dev = dev;
 	}
@@ -152,4 +153,27 @@ device_find_free(struct device *dev, uint32_t n, uint32_t *first)
 		}
 	}
 	return -ENOSPC; /* enough free slots, but fragmented */
+}
+
+void
+slot_route(struct slot *s)
+{
+	int want = -1;
+
+	if (s->dev->ops->route == NULL)
+		return;
+	if (s->direct && s->target >= 0 && vector_deliverable(&s->vec))
+		want = s->target;
+	if (want == s->routed)
+		return;
+	if (s->dev->ops->route(s->dev, s->index, want) < 0) {
+		/* The device cannot signal there: stay (or fall back to
+		 * being) relayed through the daemon. */
+		log_warn("device %s slot %u: cannot route its interrupts",
+		    s->dev->name, s->index);
+		if (want >= 0 && s->dev->ops->route(s->dev, s->index, -1) == 0)
+			s->routed = -1;
+		return;
+	}
+	s->routed = want;
 }

@@ -32,6 +32,10 @@ struct slot {
 	struct vfunc *vfunc;    /* control thread only: owner, or NULL */
 	bool await_target;      /* control thread only: set up before a
 				   restart, its target not re-attached yet */
+	bool direct;            /* control thread only: direct delivery */
+	int routed;             /* control thread only, under lock: -1 when
+				   the device signals the daemon's trigger,
+				   else the target fd it signals (direct) */
 };
 
 struct backend_ops {
@@ -48,7 +52,21 @@ struct backend_ops {
 	 * hand out a duplicate of a slot's trigger fd. */
 	int (*fire)(struct device *dev, uint32_t slot, uint32_t count);
 	int (*trigger_dup)(struct device *dev, uint32_t slot);
+	/* Optional (NULL: no direct mode): make the device signal fd for
+	 * this slot (-1: the daemon's trigger); once it returns nothing is
+	 * signalled to the fd routed before. Called with the slot's lock
+	 * held. */
+	int (*route)(struct device *dev, uint32_t slot, int fd);
 };
+
+/*
+ * Direct delivery (design.md section 3): with the slot's lock held after a
+ * vector operation, route the device's signal to the target while the
+ * vector is direct and deliverable, and to the daemon's trigger otherwise
+ * (where interrupts become pending). Routing back happens before the lock
+ * is released, so before the operation is acknowledged (rules 4, 6, 8).
+ */
+void slot_route(struct slot *s);
 
 struct device {
 	TAILQ_ENTRY(device) entry;

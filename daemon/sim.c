@@ -77,11 +77,38 @@ sim_disarm(struct device *dev, uint32_t first, uint32_t n)
 	(void)n;
 }
 
+/* Direct mode: the routing entry is slot->routed (-1: the trigger). */
+static int
+sim_route(struct device *dev, uint32_t slot, int fd)
+{
+	(void)dev;
+	(void)slot;
+	(void)fd;
+	return 0; /* sim_fire reads slot->routed */
+}
+
+/*
+ * Raise an interrupt the way a device does: signal what the slot is
+ * routed to (direct mode: the target itself, the daemon off the path),
+ * else its trigger. Control thread; the routing is read under the lock.
+ */
 static int
 sim_fire(struct device *dev, uint32_t slot, uint32_t count)
 {
+	struct slot *s = &dev->slots[slot];
 	uint64_t v = count;
-	int fd = sim_trigger(dev, slot);
+	int fd, r = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->routed >= 0) {
+		if (write(s->routed, &v, sizeof(v)) != sizeof(v) &&
+		    errno != EAGAIN)
+			r = -errno;
+		pthread_mutex_unlock(&s->lock);
+		return r;
+	}
+	pthread_mutex_unlock(&s->lock);
+	fd = sim_trigger(dev, slot);
 
 	if (fd < 0)
 		return fd;
@@ -109,4 +136,5 @@ const struct backend_ops sim_backend_ops = {
 	.disarm = sim_disarm,
 	.fire = sim_fire,
 	.trigger_dup = sim_trigger_dup,
+	.route = sim_route,
 };

@@ -96,8 +96,12 @@ vfio_set_triggers(struct device *dev, uint32_t start, uint32_t count,
 	set->start = start;
 	set->count = count;
 	for (uint32_t i = 0; i < count; i++) {
-		int fd = assign && v->armed[start + i] ?
-		    atomic_load(&dev->slots[start + i].trigger) : -1;
+		struct slot *s = &dev->slots[start + i];
+		int fd = -1;
+
+		if (assign && v->armed[start + i])
+			fd = s->routed >= 0 ? s->routed :
+			    atomic_load(&s->trigger);
 
 		memcpy(set->data + i * sizeof(int), &fd, sizeof(int));
 	}
@@ -328,6 +332,29 @@ vfio_disarm(struct device *dev, uint32_t first, uint32_t n)
 		(void)vfio_set_triggers(dev, first, n, 0);
 }
 
+/* Direct mode: the vector signals fd (-1: the daemon's trigger). SET_IRQS
+ * releases the old eventfd before it returns; an interrupt in between is
+ * held by the device and signalled to the new one (measured, 6.1/6.12). */
+static int
+vfio_route(struct device *dev, uint32_t slot, int fd)
+{
+	struct vfio_dev *v = dev->priv;
+	char buf[sizeof(struct vfio_irq_set) + sizeof(int)];
+	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
+
+	if (!v->armed[slot])
+		return -EINVAL;
+	if (fd < 0)
+		fd = atomic_load(&dev->slots[slot].trigger);
+	set->argsz = sizeof(buf);
+	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	set->index = v->index;
+	set->start = slot;
+	set->count = 1;
+	memcpy(set->data, &fd, sizeof(fd));
+	return ioctl(v->fd, VFIO_DEVICE_SET_IRQS, set) < 0 ? -errno : 0;
+}
+
 const struct backend_ops vfio_backend_ops = {
 	.name = "vfio",
 	.open = vfio_open,
@@ -336,4 +363,5 @@ const struct backend_ops vfio_backend_ops = {
 	.disarm = vfio_disarm,
 	.fire = NULL,
 	.trigger_dup = NULL,
+	.route = vfio_route,
 };

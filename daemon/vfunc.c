@@ -74,6 +74,8 @@ vfunc_reset_slots(struct vfunc *vf)
 		vector_init(&s->vec, vf->policy);
 		old = s->target;
 		s->target = -1;
+		s->direct = false;
+		slot_route(s); /* the device stops signalling the target */
 		pthread_mutex_unlock(&s->lock);
 		s->await_target = false;
 		if (old >= 0)
@@ -226,6 +228,7 @@ vfunc_vec_done(struct vfunc *vf, uint32_t vector, unsigned int act)
 	if (s->vec.flags & VECTOR_F_TARGET)
 		s->await_target = false;
 	deliver_actions(s, act);
+	slot_route(s); /* direct mode: before the acknowledgement */
 	pthread_mutex_unlock(&s->lock);
 	if ((act & VECTOR_ACT_MSG_CHANGED) && vf->session != NULL)
 		session_event_msg(vf->session, vf->id, vector, addr, data);
@@ -247,7 +250,9 @@ vfunc_vec_info(struct vfunc *vf, uint32_t vector, struct msiv_vec_info *info)
 	    ((v->flags & VECTOR_F_TARGET) ? MSIV_VEC_TARGET : 0) |
 	    ((v->flags & VECTOR_F_FMASKED) ? MSIV_VEC_FMASKED : 0) |
 	    ((v->flags & VECTOR_F_ENABLED) ? MSIV_VEC_ENABLED : 0) |
-	    (s->await_target ? MSIV_VEC_ORPHANED : 0);
+	    (s->await_target ? MSIV_VEC_ORPHANED : 0) |
+	    (s->direct ? MSIV_VEC_DIRECT : 0) |
+	    (s->routed >= 0 ? MSIV_VEC_ROUTED : 0);
 	info->slot = s->index;
 	info->fired = v->fired;
 	info->delivered = v->delivered;
@@ -271,6 +276,7 @@ vfunc_write_vector(struct vfunc *vf, uint32_t vector)
 	row.eff_addr = s->vec.eff_addr;
 	row.eff_data = s->vec.eff_data;
 	row.written = s->vec.written;
+	row.mode = s->direct ? 1 : 0;
 	row.flags = (s->vec.flags & VECTOR_F_MASKED) ? VFUNC_ROW_MASKED : 0;
 	setup = (s->vec.flags & VECTOR_F_TARGET) || s->await_target;
 	pthread_mutex_unlock(&s->lock);
@@ -280,7 +286,7 @@ vfunc_write_vector(struct vfunc *vf, uint32_t vector)
 	/* The reset state is the absence of a row. */
 	if (row.flags == VFUNC_ROW_MASKED && row.prog_addr == 0 &&
 	    row.prog_data == 0 && row.eff_addr == 0 && row.eff_data == 0 &&
-	    row.written == 0)
+	    row.written == 0 && row.mode == 0)
 		return store_vector_del(vf->id, vector);
 	return store_vector_put(vf->id, &row);
 }
@@ -393,6 +399,7 @@ vfunc_load_vector(struct vfunc *vf, const struct store_vector *row)
 	    ((row->flags & VFUNC_ROW_SETUP) ? VECTOR_F_PENDING : 0));
 	pthread_mutex_unlock(&s->lock);
 	s->await_target = (row->flags & VFUNC_ROW_SETUP) != 0;
+	s->direct = row->mode == 1 && vf->dev->ops->route != NULL;
 }
 
 static void

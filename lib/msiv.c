@@ -786,6 +786,8 @@ msiv_info_from_wire(struct msiv_vector_info *info,
 	info->fmasked = (w->state & MSIV_VEC_FMASKED) != 0;
 	info->enabled = (w->state & MSIV_VEC_ENABLED) != 0;
 	info->orphaned = (w->state & MSIV_VEC_ORPHANED) != 0;
+	info->direct = (w->state & MSIV_VEC_DIRECT) != 0;
+	info->routed = (w->state & MSIV_VEC_ROUTED) != 0;
 	info->slot = w->slot;
 	info->fired = w->fired;
 	info->delivered = w->delivered;

@@ -152,8 +152,13 @@ int msiv_vfunc_reset(struct msiv_conn *conn, uint64_t vfunc);
 /*
  * Set up vector with a message and a target eventfd. The vector must have
  * no target (-EBUSY otherwise: use msiv_vector_retarget). It stays masked
- * unless flags has MSIV_SETUP_UNMASKED. Errors: -EBADF (target is not an
- * open fd), -EINVAL (target is not an eventfd, unknown flags), -EBUSY.
+ * unless flags has MSIV_SETUP_UNMASKED. With MSIV_SETUP_DIRECT the device
+ * signals the target itself while the vector is deliverable (the daemon is
+ * off the path; a KVM irqfd on it can use irqbypass); masking routes it
+ * back to the daemon, where interrupts become pending, before MASK returns.
+ * Errors: -EBADF (target is not an open fd), -EINVAL (target is not an
+ * eventfd, unknown flags), -EBUSY, -EOPNOTSUPP (the device cannot do
+ * direct delivery).
  */
 int msiv_vector_setup(struct msiv_conn *conn, uint64_t vfunc,
     unsigned int vector, uint64_t addr, uint32_t data, int target,
@@ -185,7 +190,9 @@ struct msiv_vector_info {
 	uint32_t prog_data, eff_data;
 	unsigned int masked : 1, pending : 1, target : 1, fmasked : 1,
 	    enabled : 1,
-	    orphaned : 1; /* set up before a restart, target not re-attached */
+	    orphaned : 1, /* set up before a restart, target not re-attached */
+	    direct : 1,   /* direct delivery mode (MSIV_SETUP_DIRECT) */
+	    routed : 1;   /* direct: the device signals the target now */
 	uint32_t slot;
 	uint64_t fired, delivered, coalesced, dropped;
 };

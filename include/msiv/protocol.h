@@ -215,7 +215,10 @@ struct msiv_vec_req {
 _Static_assert(sizeof(struct msiv_vec_req) == 16, "vec_req");
 
 #define MSIV_SETUP_UNMASKED 0x1u /* leave the vector unmasked after setup */
-#define MSIV_SETUP_ALL      MSIV_SETUP_UNMASKED
+#define MSIV_SETUP_DIRECT   0x2u /* direct delivery: while the vector is
+				    deliverable the device signals the target
+				    itself; the daemon is off the path */
+#define MSIV_SETUP_ALL      (MSIV_SETUP_UNMASKED | MSIV_SETUP_DIRECT)
 
 struct msiv_vec_setup_req {
 	uint64_t vfunc;
@@ -248,6 +251,9 @@ _Static_assert(sizeof(struct msiv_vec_retarget_req) == 32, "vec_retarget_req");
 #define MSIV_VEC_ENABLED   0x10u /* the function is enabled */
 #define MSIV_VEC_ORPHANED  0x20u /* set up before a restart, target not yet
 				    re-attached */
+#define MSIV_VEC_DIRECT    0x40u /* direct delivery mode */
+#define MSIV_VEC_ROUTED    0x80u /* direct: the device signals the target
+				    now (the daemon is off the path) */
 
 struct msiv_vec_info {
 	uint64_t prog_addr; /* programmed: what table reads return */

@@ -1,9 +1,10 @@
 /*
  * vm-relay: inside the test guest, msivd owns QEMU's edu device through
  * the vfio backend; this client checks rules 1, 2, 4, 6 and 8 in relay
- * mode with interrupts raised by the device itself. msivd holds the VFIO
- * device, so the test rings edu's doorbell (BAR0 0x60) through the BAR's
- * sysfs resource file.
+ * mode and in direct mode (VFIO signals the client's eventfd itself while
+ * the vector is deliverable) with interrupts raised by the device itself.
+ * msivd holds the VFIO device, so the test rings edu's doorbell (BAR0
+ * 0x60) through the BAR's sysfs resource file.
  *
  * usage: vm-relay SOCKET BDF      Prints PROBE OK/FAIL lines, PROBE DONE.
  */
@@ -44,17 +45,30 @@ wait_efd(int fd, int ms)
 	return v;
 }
 
-/* Ring the device and wait until msivd has seen the interrupt. */
+static void
+ring(void)
+{
+	bar[0x60 / 4] = 1;
+}
+
+static void
+ack_irq(void)
+{
+	bar[0x64 / 4] = 1; /* so the device can raise again */
+}
+
+/* Ring the device and wait until msivd has seen the interrupt (relay
+ * mode, or a direct vector routed back to the daemon). */
 static int
 raise_irq(void)
 {
 	struct msiv_vector_info in;
 
-	bar[0x60 / 4] = 1;
+	ring();
 	fired++;
 	for (int i = 0; i < 1000; i++) {
 		if (msiv_vector_query(c, vf, 0, &in) == 0 && in.fired >= fired) {
-			bar[0x64 / 4] = 1; /* ack, so it can raise again */
+			ack_irq();
 			return 1;
 		}
 		usleep(10000);
@@ -62,13 +76,70 @@ raise_irq(void)
 	return 0;
 }
 
+/* Ring a deliverable vector and wait for it on fd. */
+static uint64_t
+raise_to(int fd)
+{
+	uint64_t v;
+
+	ring();
+	v = wait_efd(fd, 10000);
+	ack_irq();
+	return v;
+}
+
+static void
+pass(const char *mode, unsigned int flags)
+{
+	struct msiv_vector_info in;
+	char what[128];
+	int e1 = eventfd(0, EFD_CLOEXEC), e2 = eventfd(0, EFD_CLOEXEC);
+
+	fired = 0;
+#define WHAT(s) (snprintf(what, sizeof(what), "%s: %s", mode, s), what)
+	if (!check(msiv_vfunc_open(c, "edu", 1, MSIV_POLICY_DEFAULT, &vf) == 0 &&
+	    msiv_vector_setup(c, vf, 0, 0xfee00000u, 0x31, e1,
+	    MSIV_SETUP_UNMASKED | flags) == 0 && msiv_vfunc_enable(c, vf, 1) ==
+	    0, WHAT("open a vfunc, set up its vector, enable")))
+		return;
+	if (flags & MSIV_SETUP_DIRECT) {
+		check(raise_to(e1) == 1 && msiv_vector_query(c, vf, 0, &in) ==
+		    0 && in.routed && in.fired == 0, WHAT("rule 1: the device "
+		    "signals the target itself, msivd off the path"));
+	} else
+		check(raise_irq() && wait_efd(e1, 10000) == 1,
+		    WHAT("rule 1: a device interrupt is delivered"));
+	check(msiv_vector_mask(c, vf, 0) == 0 && raise_irq() &&
+	    wait_efd(e1, 200) == 0 && msiv_vector_query(c, vf, 0, &in) == 0 &&
+	    in.pending && !in.routed,
+	    WHAT("rule 4: masked, nothing delivered, pending set"));
+	check(msiv_vector_unmask(c, vf, 0) == 0 && wait_efd(e1, 10000) == 1 &&
+	    wait_efd(e1, 200) == 0,
+	    WHAT("rule 2: unmask replays it exactly once"));
+	if (flags & MSIV_SETUP_DIRECT)
+		check(msiv_vector_retarget(c, vf, 0, MSIV_RETARGET_TARGET, 0, 0,
+		    e2) == 0 && raise_to(e2) == 1 && wait_efd(e1, 200) == 0,
+		    WHAT("rule 6: after retarget only the new target gets it"));
+	else
+		check(msiv_vector_retarget(c, vf, 0, MSIV_RETARGET_TARGET, 0, 0,
+		    e2) == 0 && raise_irq() && wait_efd(e2, 10000) == 1 &&
+		    wait_efd(e1, 200) == 0,
+		    WHAT("rule 6: after retarget only the new target gets it"));
+	check(msiv_vector_free(c, vf, 0) == 0 && raise_irq() &&
+	    wait_efd(e2, 200) == 0 && wait_efd(e1, 0) == 0,
+	    WHAT("rule 8: after free nothing is delivered"));
+	check(msiv_vfunc_close(c, vf) == 0, WHAT("close the vfunc"));
+#undef WHAT
+	close(e1);
+	close(e2);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct msiv_device_rec dev;
-	struct msiv_vector_info in;
 	char path[128];
-	int e1, e2, fd;
+	int fd;
 
 	if (argc != 3)
 		return 2;
@@ -84,27 +155,8 @@ main(int argc, char **argv)
 	check(msiv_device_list(c, &dev, 1) == 1 &&
 	    strcmp(dev.backend, "vfio") == 0 && dev.slots == 1,
 	    "a vfio device with one MSI vector");
-	e1 = eventfd(0, EFD_CLOEXEC);
-	e2 = eventfd(0, EFD_CLOEXEC);
-	if (!check(msiv_vfunc_open(c, "edu", 1, MSIV_POLICY_DEFAULT, &vf) == 0 &&
-	    msiv_vector_setup(c, vf, 0, 0xfee00000u, 0x31, e1,
-	    MSIV_SETUP_UNMASKED) == 0 && msiv_vfunc_enable(c, vf, 1) == 0,
-	    "open a vfunc, set up its vector, enable"))
-		goto done;
-	check(raise_irq() && wait_efd(e1, 10000) == 1,
-	    "rule 1: a device interrupt is delivered to the target");
-	check(msiv_vector_mask(c, vf, 0) == 0 && raise_irq() &&
-	    wait_efd(e1, 200) == 0 && msiv_vector_query(c, vf, 0, &in) == 0 &&
-	    in.pending, "rule 4: masked, nothing delivered, pending set");
-	check(msiv_vector_unmask(c, vf, 0) == 0 && wait_efd(e1, 10000) == 1 &&
-	    wait_efd(e1, 200) == 0, "rule 2: unmask replays it exactly once");
-	check(msiv_vector_retarget(c, vf, 0, MSIV_RETARGET_TARGET, 0, 0, e2) ==
-	    0 && raise_irq() && wait_efd(e2, 10000) == 1 && wait_efd(e1, 200) ==
-	    0, "rule 6: after retarget only the new target gets it");
-	check(msiv_vector_free(c, vf, 0) == 0 && raise_irq() &&
-	    wait_efd(e2, 200) == 0 && wait_efd(e1, 0) == 0,
-	    "rule 8: after free nothing is delivered");
-	check(msiv_vfunc_close(c, vf) == 0, "close the vfunc");
+	pass("relay", 0);
+	pass("direct", MSIV_SETUP_DIRECT);
 	check(msiv_shutdown(c) == 0, "shut msivd down");
 done:
 	printf("PROBE DONE %d\n", failures);
