@@ -9,11 +9,10 @@ top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 cache=${MSIV_VM_CACHE:-$HOME/.cache/msiv-vm}
 work=$(mktemp -d /tmp/msiv-vm-XXXXXX)
 trap 'rm -rf "$work"' EXIT
-kroot=$(sh "$top/tests/vm/fetch.sh" "$cache") || {
-	echo "1..0 # SKIP $kroot"
+kroots=$(sh "$top/tests/vm/fetch.sh" "$cache") || {
+	echo "1..0 # SKIP $kroots"
 	exit 0
 }
-kernel=$(ls "$kroot"/boot/vmlinuz-*)
 gcc -static -O2 -o "$work/vfio-probe" "$top/tests/vm/vfio-probe.c" &&
 gcc -static -O2 -I"$top/include" -I"$top/lib" -include /dev/null \
     -DPACKAGE_VERSION='"vm"' -o "$work/vm-relay" "$top/tests/vm/vm-relay.c" \
@@ -45,30 +44,49 @@ dst=$?
 [ $st -eq 0 ] && [ $dst -eq 0 ] || { sed 's/^/msivd: /' /tmp/msivd.log; exit 1; }
 exit 0
 RUN
-sh "$top/tests/vm/build-initramfs.sh" "$kroot" "$work/initrd.gz" "$work/run" \
-    1234:11e8 virt/lib/irqbypass.ko drivers/vfio/vfio.ko \
-    drivers/vfio/vfio_virqfd.ko drivers/vfio/vfio_iommu_type1.ko \
-    drivers/vfio/pci/vfio-pci-core.ko drivers/vfio/pci/vfio-pci.ko \
-    -- "$work/vfio-probe" "$work/vm-relay" "${MSIVD:?MSIVD names msivd}"
-# Retry once only when the guest never reached the test.
-for try in 1 2; do
-	sh "$top/tests/vm/run-vm.sh" "$kernel" "$work/initrd.gz" "$work/serial" \
-	    -device edu
-	rc=$?
-	[ $rc -ne 125 ] && break
-done
-n=0
-while read -r verdict what; do
-	n=$((n + 1))
-	case "$verdict" in
-	OK) echo "ok $n - 6.1: $what" ;;
-	*) echo "not ok $n - 6.1: $what" ;;
-	esac
-done <<EOF2
+n=0 failed=0
+for kroot in $kroots; do
+	kver=$(ls "$kroot/lib/modules")
+	label=${kver%%-*}
+	kernel=$(ls "$kroot"/boot/vmlinuz-*)
+	mods=
+	for m in virt/lib/irqbypass.ko drivers/vfio/vfio.ko \
+	    drivers/vfio/vfio_virqfd.ko drivers/vfio/vfio_iommu_type1.ko \
+	    drivers/vfio/pci/vfio-pci-core.ko drivers/vfio/pci/vfio-pci.ko; do
+		for f in "$m" "$m.xz"; do
+			[ -f "$kroot/lib/modules/$kver/kernel/$f" ] && mods="$mods $f"
+		done
+	done
+	# shellcheck disable=SC2086
+	sh "$top/tests/vm/build-initramfs.sh" "$kroot" "$work/initrd.gz" \
+	    "$work/run" 1234:11e8 $mods -- "$work/vfio-probe" "$work/vm-relay" \
+	    "$MSIVD"
+	# Retry once only when the guest never reached the test.
+	for try in 1 2; do
+		sh "$top/tests/vm/run-vm.sh" "$kernel" "$work/initrd.gz" \
+		    "$work/serial" -device edu
+		rc=$?
+		[ $rc -ne 125 ] && break
+	done
+	while read -r verdict what; do
+		[ -n "$verdict" ] || continue
+		n=$((n + 1))
+		case "$verdict" in
+		OK) echo "ok $n - $label: $what" ;;
+		*) echo "not ok $n - $label: $what"; failed=$((failed + 1)) ;;
+		esac
+	done <<EOF2
 $(sed -n 's/^PROBE \(OK\|FAIL\) \(.*\)/\1 \2/p' "$work/serial" | tr -d '\r')
 EOF2
-n=$((n + 1))
-if [ $rc -eq 0 ]; then echo "ok $n - 6.1: the guest ran the probe and exited 0"
-else echo "not ok $n - 6.1: guest exit $rc"; sed 's/^/# /' "$work/serial" | tail -30; fi
+	n=$((n + 1))
+	if [ $rc -eq 0 ]; then
+		echo "ok $n - $label: the guest ran its checks and exited 0"
+	else
+		echo "not ok $n - $label: guest exit $rc"
+		failed=$((failed + 1))
+		sed 's/^/# /' "$work/serial" | tail -40
+	fi
+done
 echo "1..$n"
-[ $rc -eq 0 ]
+echo "# check-vm: $n checks on $(echo $kroots | wc -w) kernels, relay and direct mode, $failed failed"
+[ $failed -eq 0 ]

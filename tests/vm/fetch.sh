@@ -1,29 +1,61 @@
 #!/bin/sh
 # fetch.sh CACHE
-# Fetch and unpack what the test guests need into CACHE (once): the
-# Debian 12 cloud kernel (6.1, MSI-X with NORESIZE) with its modules.
-# Packages come from the machine's own apt sources; nothing else is
-# downloaded. Exits 77 (skip) with a reason when a tool is missing.
+# Fetch and unpack the test guests' kernels into CACHE (once) and print
+# their directories: the Debian 12 cloud kernel (6.1: MSI-X with
+# NORESIZE) and the generic kernel from bookworm-backports (6.12: dynamic
+# MSI-X). Packages come from the archive already named in this machine's
+# apt sources; the backports suite is read into a private apt state under
+# CACHE, leaving the machine's own apt state alone. Exits 77 (skip) with
+# a reason when a tool or package is missing.
 set -eu
 cache=$1
-for t in apt-get dpkg-deb qemu-system-x86_64 busybox cpio gzip; do
+for t in apt-get apt-cache dpkg-deb qemu-system-x86_64 busybox cpio gzip xz; do
 	command -v "$t" >/dev/null 2>&1 || {
-		echo "missing $t (apt-get install qemu-system-x86 busybox-static cpio)"
+		echo "missing $t (apt-get install qemu-system-x86 busybox-static cpio xz-utils)"
 		exit 77
 	}
 done
 mkdir -p "$cache"
 cd "$cache"
-if [ ! -d k61 ]; then
-	pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-	    sed -n 's/.*Depends: \(linux-image-[0-9].*-cloud-amd64\)$/\1/p' |
-	    head -1)
-	[ -n "$pkg" ] || { echo "no linux-image-cloud-amd64 in the apt sources"; exit 77; }
-	rm -f ./*.deb
-	apt-get download -q "$pkg" >/dev/null 2>&1 ||
+
+# unpack PACKAGE DIR [APT-OPTIONS...]
+unpack() {
+	pkg=$1 dir=$2
+	shift 2
+	[ -d "$dir" ] && return 0
+	rm -rf dl && mkdir dl
+	(cd dl && apt-get "$@" download -q "$pkg" >/dev/null 2>&1) ||
 	    { echo "cannot download $pkg"; exit 77; }
-	dpkg-deb -x ./"$pkg"_*.deb k61.tmp
-	rm -f ./*.deb
-	mv k61.tmp k61
+	dpkg-deb -x dl/*.deb "$dir.tmp"
+	rm -rf dl
+	mv "$dir.tmp" "$dir"
+}
+
+dep() { # the versioned image package a meta package depends on
+	apt-cache "$@" 2>/dev/null |
+	    sed -n 's/.*Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -1
+}
+
+pkg=$(dep depends linux-image-cloud-amd64)
+[ -n "$pkg" ] || { echo "no linux-image-cloud-amd64 in the apt sources"; exit 77; }
+unpack "$pkg" k61
+
+if [ ! -d k612 ]; then
+	uri=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/*.sources \
+	    2>/dev/null) || true
+	[ -n "${uri:-}" ] || { echo "no Debian archive in the apt sources"; exit 77; }
+	mkdir -p bp/parts bp/lists/partial bp/cache/archives/partial
+	printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+	    "$uri" > bp/parts/backports.sources
+	set -- -o Dir::Etc::sourcelist=/dev/null \
+	    -o Dir::Etc::sourceparts="$cache/bp/parts" \
+	    -o Dir::State::Lists="$cache/bp/lists" -o Dir::Cache="$cache/bp/cache"
+	apt-get "$@" update -q >/dev/null 2>&1 ||
+	    { echo "cannot read bookworm-backports"; exit 77; }
+	pkg=$(dep "$@" depends linux-image-amd64)
+	case "$pkg" in
+	linux-image-6.12*) unpack "$pkg" k612 "$@" ;;
+	*) echo "no 6.12 kernel in bookworm-backports ($pkg)"; exit 77 ;;
+	esac
 fi
-echo "$cache/k61"
+echo "$cache/k61 $cache/k612"
