@@ -15,6 +15,10 @@ for t in apt-get apt-cache dpkg-deb qemu-system-x86_64 busybox cpio gzip xz; do
 		exit 77
 	}
 done
+if ldd /bin/busybox >/dev/null 2>&1; then
+	echo "/bin/busybox is not static (apt-get install busybox-static)"
+	exit 77
+fi
 mkdir -p "$cache"
 cd "$cache"
 
