@@ -265,6 +265,13 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+static const char *
+device_kind(uint32_t flags)
+{
+	return flags & MSIV_DEVICE_MSIX ? "MSI-X" :
+	    flags & MSIV_DEVICE_MSI ? "MSI" : "-";
+}
+
 static int
 cmd_devices(struct ctl *c, int argc, char **argv)
 {
@@ -287,16 +294,22 @@ cmd_devices(struct ctl *c, int argc, char **argv)
 			jint(o, "slots", d[i].slots);
 			jint(o, "slots_used", d[i].slots_used);
 			jstr(o, "policy", policy_name(d[i].policy));
+			jstr(o, "vectors", device_kind(d[i].flags));
+			jbool(o, "fixed_size",
+			    (d[i].flags & MSIV_DEVICE_FIXED) != 0);
+			jbool(o, "direct", (d[i].flags & MSIV_DEVICE_DIRECT) != 0);
 			json_object_array_add(a, o);
 		}
 		json_print(a);
 	} else {
-		printf("%-16s %-8s %6s %6s %s\n", "NAME", "BACKEND", "SLOTS",
-		    "USED", "POLICY");
+		printf("%-16s %-8s %6s %6s %-8s %s\n", "NAME", "BACKEND",
+		    "SLOTS", "USED", "POLICY", "VECTORS");
 		for (size_t i = 0; i < n; i++)
-			printf("%-16s %-8s %6u %6u %s\n", d[i].name,
+			printf("%-16s %-8s %6u %6u %-8s %s%s%s\n", d[i].name,
 			    d[i].backend, d[i].slots, d[i].slots_used,
-			    policy_name(d[i].policy));
+			    policy_name(d[i].policy), device_kind(d[i].flags),
+			    d[i].flags & MSIV_DEVICE_FIXED ? ", fixed-size" : "",
+			    d[i].flags & MSIV_DEVICE_DIRECT ? ", direct" : "");
 	}
 	free(d);
 	return CTL_EXIT_OK;

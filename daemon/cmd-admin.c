@@ -124,6 +124,7 @@ cmd_device_list(struct cmd_ctx *ctx)
 		rec->slots = dev->nslots;
 		rec->slots_used = dev->used;
 		rec->policy = (uint32_t)dev->policy;
+		rec->flags = dev->flags;
 	}
 	return page_done(&p);
 }

@@ -76,6 +76,7 @@ struct device {
 	uint32_t nslots;
 	uint32_t used;
 	enum vector_policy policy;  /* default for new vfuncs */
+	uint32_t flags;             /* MSIV_DEVICE_*, set by the backend */
 	struct slot *slots;
 };
 

@@ -34,8 +34,8 @@ sim_close(struct device *dev)
 static int
 sim_open(struct device *dev, const struct conf_device *cd)
 {
-	(void)dev;
 	(void)cd;
+	dev->flags = MSIV_DEVICE_MSIX | MSIV_DEVICE_DIRECT;
 	return 0;
 }
 

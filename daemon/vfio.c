@@ -253,6 +253,9 @@ vfio_open(struct device *dev, const struct conf_device *cd)
 		r = -ENODEV;
 		goto fail;
 	}
+	dev->flags = MSIV_DEVICE_DIRECT | (v->noresize ? MSIV_DEVICE_FIXED : 0) |
+	    (v->index == VFIO_PCI_MSIX_IRQ_INDEX ? MSIV_DEVICE_MSIX :
+	    MSIV_DEVICE_MSI);
 	if (v->count < dev->nslots)
 		dev->nslots = v->count; /* the message store is this big */
 	v->armed = calloc(dev->nslots, 1);

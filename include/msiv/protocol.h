@@ -174,13 +174,20 @@ struct msiv_page {
 };
 _Static_assert(sizeof(struct msiv_page) == 8, "page");
 
+/* What a device's message store is and can do (msiv_device_rec.flags). */
+#define MSIV_DEVICE_MSIX   0x1u  /* MSI-X vectors */
+#define MSIV_DEVICE_MSI    0x2u  /* MSI vectors */
+#define MSIV_DEVICE_FIXED  0x4u  /* the enabled range cannot grow in place
+				    (VFIO NORESIZE): growing re-enables it */
+#define MSIV_DEVICE_DIRECT 0x8u  /* direct delivery (MSIV_SETUP_DIRECT) */
+
 struct msiv_device_rec {
 	char name[MSIV_NAME_MAX];
 	char backend[MSIV_NAME_MAX];
 	uint32_t slots;
 	uint32_t slots_used;
 	uint32_t policy;   /* default enum msiv_policy */
-	uint32_t reserved;
+	uint32_t flags;    /* MSIV_DEVICE_* */
 };
 _Static_assert(sizeof(struct msiv_device_rec) == 80, "device_rec");
 

@@ -1,9 +1,13 @@
 #!/bin/sh
-# make check-vm: real kernel VFIO in a QEMU (TCG) guest with an emulated
-# IOMMU, with QEMU's edu device (MSI): the guest-side probe of what the
-# vfio backend needs (tests/vm/vfio-probe.c), then msivd itself owning the
-# device through its vfio backend, checked by tests/vm/vm-relay.c in relay
-# mode. TAP output. MSIVD names the daemon binary.
+# make check-vm: real kernel VFIO in QEMU (TCG) guests with an emulated
+# IOMMU, on two guest kernels (fetch.sh): 6.1, whose MSI-X is fixed-size
+# (NORESIZE), and 6.12, whose MSI-X is dynamic. In each guest: the probe
+# of what the vfio backend needs (vfio-probe.c); msivd refusing devices it
+# cannot use with a clear error; then msivd owning QEMU's edu device (MSI,
+# checked by vm-relay.c) and an ivshmem-doorbell device (MSI-X, checked by
+# vm-msix.c, with interrupts raised inside the guest and by ivshmem-host.c
+# on this host), rules 1-8 and 10 in relay and direct mode.
+# TAP output. MSIVD names the daemon binary.
 set -u
 if [ -n "${MSIV_SKIP_VM:-}" ]; then
 	echo "1..0 # SKIP MSIV_SKIP_VM is set"
@@ -17,38 +21,70 @@ kroots=$(sh "$top/tests/vm/fetch.sh" "$cache") || {
 	echo "1..0 # SKIP $kroots"
 	exit 0
 }
-gcc -static -O2 -o "$work/vfio-probe" "$top/tests/vm/vfio-probe.c" &&
-gcc -static -O2 -I"$top/include" -I"$top/lib" -include /dev/null \
-    -DPACKAGE_VERSION='"vm"' -o "$work/vm-relay" "$top/tests/vm/vm-relay.c" \
-    "$top/lib/msiv.c" "$top/lib/proto.c" "$top/lib/fdpass.c" \
-    -I"$(dirname "${MSIVD:?MSIVD names msivd}")" 2>"$work/cc.log" || {
+# The guest's programs, static (libmsiv compiled in), and the host side
+# of its ivshmem-doorbell device.
+lib="$top/lib/msiv.c $top/lib/proto.c $top/lib/fdpass.c"
+inc="-I$top/include -I$top/lib -I$(dirname "${MSIVD:?MSIVD names msivd}")"
+# shellcheck disable=SC2086
+{ gcc -static -O2 -o "$work/vfio-probe" "$top/tests/vm/vfio-probe.c" &&
+  gcc -static -O2 $inc -o "$work/vm-relay" "$top/tests/vm/vm-relay.c" $lib &&
+  gcc -static -O2 $inc -o "$work/vm-msix" "$top/tests/vm/vm-msix.c" $lib &&
+  gcc -static -O2 $inc -o "$work/msivctl" "$top/client/msivctl.c" $lib \
+      -ljson-c &&
+  gcc -O2 -o "$work/ivshmem-host" "$top/tests/vm/ivshmem-host.c"
+} 2>"$work/cc.log" || {
 	cat "$work/cc.log" >&2
-	echo "1..0 # SKIP cannot build the static guest programs (libc6-dev)"
+	echo "1..0 # SKIP cannot build the guest programs (libc6-dev, libjson-c-dev)"
 	exit 0
 }
 cat > "$work/run" <<'RUN'
-for d in /sys/bus/pci/devices/*; do
-	[ "$(cat $d/vendor):$(cat $d/device)" = "0x1234:0x11e8" ] && bdf=${d##*/}
+# edu (MSI) at 00:04.0, ivshmem-doorbell (MSI-X) at 00:05.0; a second edu
+# at 00:06.0 shares its IOMMU group with a PCI serial port at 00:06.1
+# that the kernel's 8250 driver owns: a group that is not viable.
+edu=0000:00:04.0 ivs=0000:00:05.0 bad=0000:00:06.0
+for d in $edu $ivs $bad; do
+	[ -e /sys/bus/pci/devices/$d/driver ] ||
+	    { echo "PROBE FAIL device $d: not present or not bound"; exit 3; }
 done
-[ -n "${bdf:-}" ] || { echo "PROBE FAIL edu device: not found"; exit 3; }
-/bin/vfio-probe $bdf || exit 1
-# Now msivd owns the device through its vfio backend.
+/bin/vfio-probe $edu || exit 1
 mkdir -p /tmp/state
-printf '[device edu]\nbackend = vfio\naddress = %s\n' $bdf > /tmp/msivd.conf
+# A device msivd cannot use: it refuses to start (exit 6, device) and
+# says what to do.
+refuses() { # what, address, expected words of the message
+	printf '[device x]\nbackend = vfio\naddress = %s\n' $2 > /tmp/bad.conf
+	/bin/msivd --foreground --config /tmp/bad.conf --state-dir /tmp/state \
+	    --socket /tmp/bad.sock > /tmp/bad.log 2>&1
+	st=$?
+	if [ $st -eq 6 ] && grep -q "$3" /tmp/bad.log; then
+		echo "PROBE OK $1: msivd exits 6: $(grep -o "$3.*" /tmp/bad.log | head -1 | cut -c1-60)"
+	else
+		echo "PROBE FAIL $1: exit $st"; sed 's/^/msivd: /' /tmp/bad.log
+	fi
+}
+refuses "a missing device" 0000:00:1f.7 "no such PCI device"
+refuses "a device not bound to vfio-pci" 0000:00:06.1 "not bound to vfio-pci; bind it"
+refuses "a device in a non-viable group" $bad "is not viable: bind every device"
+printf '[device edu]\nbackend = vfio\naddress = %s\n\n[device ivshmem]\nbackend = vfio\naddress = %s\n' \
+    $edu $ivs > /tmp/msivd.conf
 /bin/msivd --foreground --config /tmp/msivd.conf --state-dir /tmp/state \
     --socket /tmp/msivd.sock > /tmp/msivd.log 2>&1 &
 pid=$!
 i=0
-while [ ! -S /tmp/msivd.sock ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
-/bin/vm-relay /tmp/msivd.sock $bdf
-st=$?
+while [ ! -S /tmp/msivd.sock ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+st=0
+/bin/vm-relay /tmp/msivd.sock $edu || st=1
+/bin/vm-msix /tmp/msivd.sock $ivs || st=1
+/bin/msivctl -s /tmp/msivd.sock devices | sed 's/^/PROBE INFO /'
+/bin/msivctl -s /tmp/msivd.sock shutdown >/dev/null &&
+    echo "PROBE OK msivctl shuts msivd down" || { echo "PROBE FAIL msivctl shutdown"; st=1; }
 wait $pid
 dst=$?
-[ $dst -eq 0 ] && echo "PROBE OK msivd exits cleanly" || echo "PROBE FAIL msivd exited $dst"
+[ $dst -eq 0 ] && echo "PROBE OK msivd releases the devices and exits cleanly" ||
+    echo "PROBE FAIL msivd exited $dst"
 [ $st -eq 0 ] && [ $dst -eq 0 ] || { sed 's/^/msivd: /' /tmp/msivd.log; exit 1; }
 exit 0
 RUN
-n=0 failed=0
+n=0 failed=0 rules=
 for kroot in $kroots; do
 	kver=$(ls "$kroot/lib/modules")
 	label=${kver%%-*}
@@ -63,12 +99,19 @@ for kroot in $kroots; do
 	done
 	# shellcheck disable=SC2086
 	sh "$top/tests/vm/build-initramfs.sh" "$kroot" "$work/initrd.gz" \
-	    "$work/run" 1234:11e8 $mods -- "$work/vfio-probe" "$work/vm-relay" \
-	    "$MSIVD"
+	    "$work/run" 1234:11e8,1af4:1110 $mods -- "$work/vfio-probe" \
+	    "$work/vm-relay" "$work/vm-msix" "$work/msivctl" "$MSIVD"
 	# Retry once only when the guest never reached the test.
 	for try in 1 2; do
+		rm -f "$work/ivshmem.sock"
+		"$work/ivshmem-host" "$work/ivshmem.sock" 8 "$work/ivshmem.log" ||
+		    { rc=1; break; }
 		sh "$top/tests/vm/run-vm.sh" "$kernel" "$work/initrd.gz" \
-		    "$work/serial" -device edu
+		    "$work/serial" -device edu,addr=04.0 \
+		    -chardev socket,path="$work/ivshmem.sock",id=ivs \
+		    -device ivshmem-doorbell,chardev=ivs,vectors=8,addr=05.0 \
+		    -device edu,addr=06.0,multifunction=on \
+		    -device pci-serial,addr=06.1
 		rc=$?
 		[ $rc -ne 125 ] && break
 	done
@@ -82,6 +125,11 @@ for kroot in $kroots; do
 	done <<EOF2
 $(sed -n 's/^PROBE \(OK\|FAIL\) \(.*\)/\1 \2/p' "$work/serial" | tr -d '\r')
 EOF2
+	sed -n "s/^PROBE INFO /# $label: /p" "$work/serial" | tr -d '\r'
+	for mode in relay direct; do
+		rules="$rules, $label $mode $(grep -c "^PROBE OK $mode: rule" \
+		    "$work/serial")"
+	done
 	n=$((n + 1))
 	if [ $rc -eq 0 ]; then
 		echo "ok $n - $label: the guest ran its checks and exited 0"
@@ -89,8 +137,9 @@ EOF2
 		echo "not ok $n - $label: guest exit $rc"
 		failed=$((failed + 1))
 		sed 's/^/# /' "$work/serial" | tail -40
+		sed 's/^/# ivshmem-host: /' "$work/ivshmem.log" | tail -5
 	fi
 done
 echo "1..$n"
-echo "# check-vm: $n checks on $(echo $kroots | wc -w) kernels, relay and direct mode, $failed failed"
+echo "# check-vm: $n checks on $(echo $kroots | wc -w) kernels, $failed failed; rule checks passed${rules#,}"
 [ $failed -eq 0 ]

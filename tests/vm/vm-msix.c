@@ -1,0 +1,363 @@
+/*
+ * vm-msix: inside the test guest, msivd owns QEMU's ivshmem-doorbell
+ * device (8 MSI-X vectors) through the vfio backend; this client checks
+ * rules 1-8 and 10 in relay and in direct mode, with interrupts raised by
+ * two sources:
+ *  - the device, from inside the guest: a doorbell write to its own peer
+ *    id raises one of its own vectors;
+ *  - a peer on the host (tests/vm/ivshmem-host.c, peer 0 of the ivshmem
+ *    server QEMU is connected to): the guest leaves a request in the
+ *    shared memory mailbox and rings peer 0; the host writes the guest
+ *    device's eventfd of that vector, outside anything msivd can see.
+ * It also grows the device's enabled vector range (a second vfunc on
+ * higher slots) while the first vfunc's vectors are in use: on a
+ * fixed-size (NORESIZE) device msivd re-enables MSI-X and marks the
+ * vectors in use pending, so an interrupt in the gap is never lost; on a
+ * dynamic one nothing happens to them.
+ * msivd holds the VFIO device, so the BARs are reached through sysfs.
+ *
+ * usage: vm-msix SOCKET BDF      Prints PROBE OK/FAIL lines, PROBE DONE.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <msiv/msiv.h>
+
+#define NV 4
+
+struct mailbox {  /* as in ivshmem-host.c */
+	uint32_t req, vector, count, done, peer, rung;
+};
+
+enum source { DEVICE, HOST };
+
+static int failures;
+static volatile uint32_t *regs;   /* BAR0: 8 IVPosition, 12 Doorbell */
+static struct mailbox *mb;        /* BAR2 */
+static uint32_t self;             /* our peer id */
+static struct msiv_conn *c;
+static char what[160];
+static struct msiv_event_info last_ev;
+static int nev;
+
+static int
+check(int cond, const char *s)
+{
+	printf("PROBE %s %s\n", cond ? "OK" : "FAIL", s);
+	fflush(stdout);
+	failures += !cond;
+	return cond;
+}
+
+static uint64_t
+wait_efd(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t v = 0;
+
+	if (poll(&p, 1, ms) == 1 && read(fd, &v, 8) != 8)
+		v = 0;
+	return v;
+}
+
+static int
+ring(enum source src, uint32_t slot)
+{
+	uint32_t req;
+
+	if (src == DEVICE) {
+		regs[3] = self << 16 | slot;
+		return 1;
+	}
+	mb->peer = self;
+	mb->vector = slot;
+	mb->count = 1;
+	req = __atomic_load_n(&mb->req, __ATOMIC_RELAXED) + 1;
+	__atomic_store_n(&mb->req, req, __ATOMIC_RELEASE);
+	regs[3] = 0u << 16 | 0;  /* peer 0 (the host), its vector 0 */
+	for (int i = 0; i < 2000; i++) {
+		if (__atomic_load_n(&mb->done, __ATOMIC_ACQUIRE) == req)
+			return 1;
+		usleep(5000);
+	}
+	return 0;
+}
+
+struct vf {
+	uint64_t h;
+	unsigned int nv;
+	int efd[NV];
+	uint32_t slot[NV];
+	uint64_t fired[NV];
+};
+
+/* Raise an interrupt on vector i and wait until msivd has seen it (the
+ * vector is not deliverable, or in relay mode). */
+static int
+raise_seen(struct vf *v, unsigned int i, enum source src)
+{
+	struct msiv_vector_info in;
+
+	if (!ring(src, v->slot[i]))
+		return 0;
+	v->fired[i]++;
+	for (int t = 0; t < 1000; t++) {
+		if (msiv_vector_query(c, v->h, i, &in) == 0 &&
+		    in.fired >= v->fired[i])
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* Raise on a deliverable vector; returns what reached fd. */
+static uint64_t
+raise_to(struct vf *v, unsigned int i, enum source src, int fd, int direct)
+{
+	if (direct) {
+		if (!ring(src, v->slot[i]))
+			return 0;
+	} else if (!raise_seen(v, i, src))
+		return 0;
+	return wait_efd(fd, 10000);
+}
+
+static int
+only(struct vf *v, unsigned int i)
+{
+	for (unsigned int j = 0; j < NV; j++)
+		if (j != i && wait_efd(v->efd[j], 0) != 0)
+			return 0;
+	return 1;
+}
+
+static void
+on_event(struct msiv_conn *conn, const struct msiv_event_info *ev, void *arg)
+{
+	(void)conn;
+	(void)arg;
+	last_ev = *ev;
+	nev++;
+}
+
+/* Wait for the next event of this connection. */
+static int
+wait_event(int ms)
+{
+	struct pollfd p = { .fd = msiv_fd(c), .events = POLLIN };
+	int before = nev;
+
+	while (nev == before && (msiv_events_pending(c) > 0 ||
+	    poll(&p, 1, ms) == 1))
+		if (msiv_dispatch(c) < 0)
+			break;
+	return nev > before;
+}
+
+static int
+open_vf(struct vf *v, unsigned int flags, unsigned int nv)
+{
+	struct msiv_vector_info in;
+
+	memset(v, 0, sizeof(*v));
+	v->nv = nv;
+	if (msiv_vfunc_open(c, "ivshmem", nv, MSIV_POLICY_DEFAULT, &v->h) < 0)
+		return 0;
+	for (unsigned int i = 0; i < nv; i++) {
+		v->efd[i] = eventfd(0, EFD_CLOEXEC);
+		if (msiv_vector_setup(c, v->h, i, 0xfee00000u, 0x40 + i,
+		    v->efd[i], MSIV_SETUP_UNMASKED | flags) < 0 ||
+		    msiv_vector_query(c, v->h, i, &in) < 0)
+			return 0;
+		v->slot[i] = in.slot;
+	}
+	return msiv_vfunc_enable(c, v->h, 1) == 0;
+}
+
+static void
+close_vf(struct vf *v)
+{
+	(void)msiv_vfunc_close(c, v->h);
+	for (unsigned int i = 0; i < v->nv; i++)
+		close(v->efd[i]);
+}
+
+#define WHAT(...) (snprintf(what, sizeof(what), __VA_ARGS__), what)
+
+/*
+ * One pass over the rules. nb: the size of the second vfunc, opened on
+ * the slots above the first one's while those are in use; it grows the
+ * device's enabled range from 4 (relay pass) or 4 + 2 (direct pass).
+ */
+static void
+pass(const char *mode, unsigned int flags, int fixed, unsigned int nb)
+{
+	int direct = (flags & MSIV_SETUP_DIRECT) != 0, e, ok1, ok2;
+	struct msiv_vector_info in;
+	struct vf a, b;
+
+	if (!check(open_vf(&a, flags, NV), WHAT("%s: open a vfunc of %d "
+	    "vectors, set them up, enable", mode, NV)))
+		return;
+	ok1 = ok2 = 1;
+	for (unsigned int i = 0; i < NV; i++) {
+		ok1 &= raise_to(&a, i, DEVICE, a.efd[i], direct) == 1 &&
+		    only(&a, i);
+		ok2 &= raise_to(&a, i, HOST, a.efd[i], direct) == 1 &&
+		    only(&a, i);
+	}
+	check(ok1, WHAT("%s: rule 1: a device interrupt on each vector "
+	    "reaches that vector's target only", mode));
+	check(ok2, WHAT("%s: rule 1: so does one raised by the host-side peer",
+	    mode));
+	if (direct)
+		check(msiv_vector_query(c, a.h, 0, &in) == 0 && in.routed &&
+		    in.fired == 0, WHAT("%s: the device signals the targets "
+		    "itself, msivd off the path", mode));
+
+	/* Rules 4, 3, 2 on vector 0 with the host as the source. */
+	check(msiv_vector_mask(c, a.h, 0) == 0 && raise_seen(&a, 0, HOST) &&
+	    wait_efd(a.efd[0], 100) == 0 &&
+	    msiv_vector_query(c, a.h, 0, &in) == 0 && in.pending,
+	    WHAT("%s: rule 4: masked, nothing delivered, pending set", mode));
+	check(raise_seen(&a, 0, HOST) && raise_seen(&a, 0, DEVICE) &&
+	    raise_seen(&a, 0, HOST) && msiv_vector_query(c, a.h, 0, &in) == 0
+	    && in.pending && in.coalesced >= 3,
+	    WHAT("%s: rule 3: more interrupts while masked coalesce into the "
+	    "one pending bit", mode));
+	check(msiv_vector_unmask(c, a.h, 0) == 0 &&
+	    wait_efd(a.efd[0], 10000) == 1 && wait_efd(a.efd[0], 100) == 0 &&
+	    msiv_vector_query(c, a.h, 0, &in) == 0 && !in.pending,
+	    WHAT("%s: rule 2: unmask replays it exactly once", mode));
+
+	/* Rule 7 on vector 1, raised by the device. */
+	check(msiv_vfunc_mask(c, a.h, 1) == 0 && raise_seen(&a, 1, DEVICE) &&
+	    wait_efd(a.efd[1], 100) == 0 &&
+	    msiv_vector_query(c, a.h, 1, &in) == 0 && in.pending &&
+	    in.fmasked && !in.masked && msiv_vfunc_mask(c, a.h, 0) == 0 &&
+	    wait_efd(a.efd[1], 10000) == 1 && wait_efd(a.efd[1], 100) == 0,
+	    WHAT("%s: rule 7: function mask holds it without touching the "
+	    "vector's mask; unmasking replays it once", mode));
+
+	/* Rules 5 and 10 on vector 2: a message written while masked is
+	 * latched on unmask and announced once. */
+	msiv_set_event_cb(c, on_event, NULL);
+	nev = 0;
+	check(msiv_vector_mask(c, a.h, 2) == 0 &&
+	    msiv_table_write(c, a.h, 2 * 16 + 8, 4, 0x77) == 0 &&
+	    msiv_vector_unmask(c, a.h, 2) == 0 && wait_event(10000) &&
+	    last_ev.type == MSIV_EV_MSG_CHANGED && last_ev.vector == 2 &&
+	    last_ev.data == 0x77 && msiv_vector_query(c, a.h, 2, &in) == 0 &&
+	    in.eff_data == 0x77 && raise_to(&a, 2, HOST, a.efd[2], direct) == 1,
+	    WHAT("%s: rules 5, 10: a new message takes effect on unmask, is "
+	    "announced, and the vector still delivers", mode));
+	check(!wait_event(100), WHAT("%s: rule 10: announced once", mode));
+
+	/* Rule 6 on vector 3, raised by the host. */
+	e = eventfd(0, EFD_CLOEXEC);
+	check(msiv_vector_retarget(c, a.h, 3, MSIV_RETARGET_TARGET, 0, 0, e) ==
+	    0 && raise_to(&a, 3, HOST, e, direct) == 1 &&
+	    wait_efd(a.efd[3], 100) == 0,
+	    WHAT("%s: rule 6: after retarget only the new target gets it",
+	    mode));
+	close(a.efd[3]);
+	a.efd[3] = e;
+
+	/* Grow the device's enabled range with vector 1 masked and the
+	 * others deliverable. */
+	check(msiv_vector_mask(c, a.h, 1) == 0 && open_vf(&b, flags, nb),
+	    WHAT("%s: a second vfunc on the next %u slots", mode, nb));
+	ok1 = msiv_vector_query(c, a.h, 1, &in) == 0 &&
+	    in.pending == (fixed != 0);
+	for (unsigned int i = 0; i < NV; i++)
+		if (i != 1)
+			ok1 &= wait_efd(a.efd[i], fixed ? 10000 : 100) ==
+			    (fixed != 0);
+	check(ok1, WHAT("%s: %s", mode, fixed ? "fixed-size MSI-X grown by "
+	    "re-enabling it: each vector in use gets its pending bit or one "
+	    "interrupt (one to spare, none lost)" : "dynamic MSI-X grown in "
+	    "place: the vectors in use are untouched"));
+	ok1 = 1;
+	for (unsigned int i = 0; i < nb; i++)
+		ok1 &= raise_to(&b, i, i % 2 ? HOST : DEVICE, b.efd[i],
+		    direct) == 1;
+	check(ok1 && raise_to(&a, 2, HOST, a.efd[2], direct) == 1 &&
+	    msiv_vector_unmask(c, a.h, 1) == 0 &&
+	    wait_efd(a.efd[1], fixed ? 10000 : 100) == (fixed != 0),
+	    WHAT("%s: after growing, old and new vectors deliver", mode));
+	close_vf(&b);
+
+	/* Rule 8 on vector 0 with an interrupt pending: free clears it,
+	 * and later interrupts reach no one. */
+	check(msiv_vector_mask(c, a.h, 0) == 0 && raise_seen(&a, 0, HOST) &&
+	    msiv_vector_free(c, a.h, 0) == 0 &&
+	    msiv_vector_query(c, a.h, 0, &in) == 0 && !in.pending &&
+	    !in.target && raise_seen(&a, 0, HOST) &&
+	    raise_seen(&a, 0, DEVICE) && wait_efd(a.efd[0], 100) == 0,
+	    WHAT("%s: rule 8: free clears the pending bit; after it nothing "
+	    "is delivered", mode));
+	check(msiv_vfunc_close(c, a.h) == 0, WHAT("%s: close the vfunc", mode));
+	for (unsigned int i = 0; i < NV; i++)
+		close(a.efd[i]);
+	msiv_set_event_cb(c, NULL, NULL);
+}
+
+static void *
+map_bar(const char *bdf, int bar, size_t len)
+{
+	char path[128];
+	void *p;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
+	    bdf, bar);
+	fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
+	if (fd < 0)
+		return MAP_FAILED;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	return p;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct msiv_device_rec dev[4];
+	int n, fixed = -1;
+
+	if (argc != 3)
+		return 2;
+	regs = map_bar(argv[2], 0, 4096);
+	mb = map_bar(argv[2], 2, 4096);
+	if (!check(regs != MAP_FAILED && mb != MAP_FAILED,
+	    "map the ivshmem registers and shared memory"))
+		goto done;
+	self = regs[2];
+	if (!check(msiv_connect(argv[1], "vm", &c) == 0, "connect to msivd"))
+		goto done;
+	n = msiv_device_list(c, dev, 4);
+	for (int i = 0; i < n; i++)
+		if (strcmp(dev[i].name, "ivshmem") == 0 &&
+		    strcmp(dev[i].backend, "vfio") == 0 && dev[i].slots == 8 &&
+		    (dev[i].flags & MSIV_DEVICE_MSIX))
+			fixed = (dev[i].flags & MSIV_DEVICE_FIXED) != 0;
+	if (!check(fixed >= 0, "msivd has the ivshmem device: vfio, 8 MSI-X "
+	    "vectors"))
+		goto done;
+	printf("PROBE INFO MSI-X %s, peer id %u\n", fixed ? "fixed-size "
+	    "(NORESIZE)" : "dynamic", self);
+	pass("relay", 0, fixed, 2);
+	pass("direct", MSIV_SETUP_DIRECT, fixed, 4);
+	check(__atomic_load_n(&mb->rung, __ATOMIC_RELAXED) > 0,
+	    WHAT("the host-side peer raised %u interrupts", mb->rung));
+done:
+	printf("PROBE DONE %d\n", failures);
+	fflush(stdout);
+	return failures != 0;
+}
