@@ -52,6 +52,13 @@ usage(FILE *f)
 	    "  vfuncs                   virtual functions and their vectors\n"
 	    "  sessions                 client sessions\n"
 	    "  fire DEVICE SLOT [COUNT] raise interrupts on a sim slot\n"
+	    "  attach NAME vfio PCI-ADDRESS [POLICY]\n"
+	    "  attach NAME sim SLOTS [POLICY]\n"
+	    "                           attach a device (kept across restarts)\n"
+	    "  detach NAME              detach a device no vfunc uses\n"
+	    "  affinity DEVICE SLOT [CPUS]\n"
+	    "                           host IRQ of a slot and its CPU affinity\n"
+	    "                           (CPUS like 0-3,6: set it)\n"
 	    "  shutdown                 stop the daemon\n"
 	    "\n"
 	    "options:\n"
@@ -530,6 +537,176 @@ cmd_fire(struct ctl *c, int argc, char **argv)
 }
 
 static int
+parse_policy(const char *s, enum msiv_policy *p)
+{
+	for (uint32_t i = MSIV_POLICY_LATCH; i <= MSIV_POLICY_LIVE; i++)
+		if (strcmp(s, policy_name(i)) == 0) {
+			*p = (enum msiv_policy)i;
+			return 0;
+		}
+	return -1;
+}
+
+static int
+cmd_attach(struct ctl *c, int argc, char **argv)
+{
+	enum msiv_policy policy = MSIV_POLICY_DEFAULT;
+	const char *addr = NULL;
+	uint32_t slots = 0;
+	char what[96];
+	int r;
+
+	if (argc < 3 || (argc == 4 && parse_policy(argv[3], &policy) < 0) ||
+	    (strcmp(argv[1], "vfio") == 0 ? (addr = argv[2], 0) :
+	    strcmp(argv[1], "sim") == 0 ?
+	    parse_u32(argv[2], 65536, &slots) < 0 || slots == 0 : 1)) {
+		fprintf(stderr, "usage: msivctl attach NAME vfio PCI-ADDRESS "
+		    "[POLICY]\n       msivctl attach NAME sim SLOTS [POLICY]\n"
+		    "  PCI-ADDRESS like 0000:00:03.0; SLOTS 1 to 65536; POLICY "
+		    "latch, strict or live\n");
+		return CTL_EXIT_USAGE;
+	}
+	r = msiv_device_attach(c->conn, argv[0], argv[1], addr, slots, policy);
+	snprintf(what, sizeof(what), "attach %s", argv[0]);
+	switch (r) {
+	case 0:
+		break;
+	case -ENODEV:
+		fprintf(stderr, "msivctl: %s: %s is missing or not bound to "
+		    "vfio-pci (msivd's log says which, and how to bind it)\n",
+		    what, addr != NULL ? addr : argv[0]);
+		return CTL_EXIT_NOENT;
+	case -EBUSY:
+		fprintf(stderr, "msivctl: %s: the IOMMU group of %s is not "
+		    "viable: bind every device in it to vfio-pci\n", what,
+		    addr != NULL ? addr : argv[0]);
+		return CTL_EXIT_FAIL;
+	case -EEXIST:
+		fprintf(stderr, "msivctl: %s: a device of that name is "
+		    "attached already\n", what);
+		return CTL_EXIT_FAIL;
+	default:
+		return ctl_fail(c, what, r);
+	}
+	puts(c->json ? "{ \"ok\": true }" : "attached");
+	return CTL_EXIT_OK;
+}
+
+static int
+cmd_detach(struct ctl *c, int argc, char **argv)
+{
+	char what[64];
+	int r;
+
+	if (argc != 1) {
+		fprintf(stderr, "usage: msivctl detach NAME\n");
+		return CTL_EXIT_USAGE;
+	}
+	r = msiv_device_detach(c->conn, argv[0]);
+	snprintf(what, sizeof(what), "detach %s", argv[0]);
+	if (r == -EBUSY) {
+		fprintf(stderr, "msivctl: %s: vfuncs still use the device "
+		    "(msivctl vfuncs)\n", what);
+		return CTL_EXIT_FAIL;
+	}
+	if (r < 0)
+		return ctl_fail(c, what, r);
+	puts(c->json ? "{ \"ok\": true }" : "detached");
+	return CTL_EXIT_OK;
+}
+
+/* CPU lists as the kernel writes them: 0-3,6. */
+static int
+parse_cpus(const char *s, uint64_t cpus[MSIV_CPUS_WORDS])
+{
+	memset(cpus, 0, MSIV_CPUS_WORDS * sizeof(uint64_t));
+	for (;;) {
+		char *end;
+		unsigned long a, b;
+
+		if (*s < '0' || *s > '9')
+			return -1;
+		a = b = strtoul(s, &end, 10);
+		if (*end == '-') {
+			s = end + 1;
+			if (*s < '0' || *s > '9')
+				return -1;
+			b = strtoul(s, &end, 10);
+		}
+		if (a > b || b >= 64 * MSIV_CPUS_WORDS)
+			return -1;
+		for (unsigned long i = a; i <= b; i++)
+			cpus[i / 64] |= 1ull << (i % 64);
+		if (*end == '\0')
+			return 0;
+		if (*end != ',')
+			return -1;
+		s = end + 1;
+	}
+}
+
+static void
+format_cpus(const uint64_t cpus[MSIV_CPUS_WORDS], char *out, size_t len)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	for (unsigned int i = 0; i < 64 * MSIV_CPUS_WORDS; i++) {
+		unsigned int j = i;
+
+		if (!(cpus[i / 64] >> (i % 64) & 1))
+			continue;
+		while (j + 1 < 64 * MSIV_CPUS_WORDS &&
+		    (cpus[(j + 1) / 64] >> ((j + 1) % 64) & 1))
+			j++;
+		off += (size_t)snprintf(out + off, off < len ? len - off : 0,
+		    j > i ? "%s%u-%u" : "%s%u", off ? "," : "", i, j);
+		i = j;
+	}
+}
+
+static int
+cmd_affinity(struct ctl *c, int argc, char **argv)
+{
+	uint64_t cpus[MSIV_CPUS_WORDS], eff[MSIV_CPUS_WORDS];
+	char what[96], list[1024];
+	unsigned int irq;
+	uint32_t slot;
+	int r;
+
+	if (argc < 2 || parse_u32(argv[1], UINT32_MAX, &slot) < 0 ||
+	    (argc == 3 && parse_cpus(argv[2], cpus) < 0)) {
+		fprintf(stderr, "usage: msivctl affinity DEVICE SLOT [CPUS]\n"
+		    "  CPUS a list like 0-3,6 (CPUs below %u)\n",
+		    64 * MSIV_CPUS_WORDS);
+		return CTL_EXIT_USAGE;
+	}
+	r = msiv_slot_affinity(c->conn, argv[0], slot, argc == 3 ? cpus : NULL,
+	    &irq, eff);
+	if (r < 0) {
+		snprintf(what, sizeof(what), "affinity %s slot %u", argv[0],
+		    slot);
+		if (r == -ENXIO) {
+			fprintf(stderr, "msivctl: %s: the slot is not in use, "
+			    "so it has no host IRQ\n", what);
+			return CTL_EXIT_NOENT;
+		}
+		return ctl_fail(c, what, r);
+	}
+	format_cpus(eff, list, sizeof(list));
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		jint(o, "irq", irq);
+		jstr(o, "effective_cpus", list);
+		json_print(o);
+	} else
+		printf("%s slot %u: IRQ %u, CPUs %s\n", argv[0], slot, irq,
+		    list);
+	return CTL_EXIT_OK;
+}
+
+static int
 cmd_shutdown(struct ctl *c, int argc, char **argv)
 {
 	int r = msiv_shutdown(c->conn);
@@ -552,6 +729,9 @@ static const struct ctl_cmd {
 	{ "vfuncs", 0, cmd_vfuncs },
 	{ "sessions", 0, cmd_sessions },
 	{ "fire", 3, cmd_fire },
+	{ "attach", 4, cmd_attach },
+	{ "detach", 1, cmd_detach },
+	{ "affinity", 3, cmd_affinity },
 	{ "shutdown", 0, cmd_shutdown },
 	{ NULL, 0, NULL },
 };

@@ -219,6 +219,44 @@ conf_handler(void *arg, const char *section, const char *key,
 }
 
 int
+conf_device_check(struct conf_device *d, char *err, size_t errlen)
+{
+	unsigned int dom, bus, sl, fn;
+	char end;
+
+	if (msiv_name_check(d->name) < 0) {
+		snprintf(err, errlen, "the name must be 1 to %u printable "
+		    "characters without spaces", MSIV_NAME_MAX - 1);
+		return -1;
+	}
+	if (strcmp(d->backend, "vfio") == 0) {
+		if (d->address[0] == '\0') {
+			snprintf(err, errlen, "needs the PCI address of the "
+			    "device");
+			return -1;
+		}
+		if (sscanf(d->address, "%4x:%2x:%2x.%1x%c", &dom, &bus, &sl,
+		    &fn, &end) != 4 || strlen(d->address) != 12) {
+			snprintf(err, errlen, "address must be a PCI address "
+			    "like 0000:00:03.0, not \"%s\"", d->address);
+			return -1;
+		}
+		/* As many slots as the device has vectors. */
+		if (d->slots == 0 || d->slots > MSIV_VECTORS_MAX)
+			d->slots = MSIV_VECTORS_MAX;
+	} else if (strcmp(d->backend, "sim") == 0) {
+		if (d->slots == 0 || d->slots > 65536) {
+			snprintf(err, errlen, "needs slots, 1 to 65536");
+			return -1;
+		}
+	} else {
+		snprintf(err, errlen, "needs a backend: sim or vfio");
+		return -1;
+	}
+	return 0;
+}
+
+int
 conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 {
 	struct conf_parse p = { .c = c, .err = err, .errlen = errlen };
@@ -241,21 +279,9 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	for (uint32_t i = 0; i < c->ndevices; i++) {
-		struct conf_device *d = &c->devices[i];
-
-		if (strcmp(d->backend, "vfio") == 0) {
-			if (d->address[0] == '\0') {
-				snprintf(err, errlen, "%s: [device %s] needs "
-				    "the PCI address of the device", path,
-				    d->name);
-				return -1;
-			}
-			/* As many slots as the device has vectors. */
-			if (d->slots == 0 || d->slots > MSIV_VECTORS_MAX)
-				d->slots = MSIV_VECTORS_MAX;
-		} else if (d->backend[0] == '\0' || d->slots == 0) {
-			snprintf(err, errlen, "%s: [device %s] needs backend "
-			    "and slots", path, d->name);
+		if (conf_device_check(&c->devices[i], msg, sizeof(msg)) < 0) {
+			snprintf(err, errlen, "%s: [device %s] %s", path,
+			    c->devices[i].name, msg);
 			return -1;
 		}
 	}

@@ -48,5 +48,8 @@ void conf_embedded_devices(struct conf *c);
  * message naming the file and line in err. */
 int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
 const char *conf_policy_name(enum vector_policy p);
+/* Check a device definition (config section or DEVICE_ATTACH) and fill
+ * in defaults. Returns 0, or -1 with the reason in err. */
+int conf_device_check(struct conf_device *d, char *err, size_t errlen);
 
 #endif /* MSIVD_CONF_H */

@@ -52,8 +52,16 @@
 
 static int deliver_ep = -1;
 static int deliver_stopfd = -1;
+static int deliver_syncfd = -1;
 static pthread_t deliver_thread;
 static int deliver_running;
+
+/* deliver_sync(): the loop counts its batches; a waiter sleeps until the
+ * batch running when it asked is over. */
+static _Atomic uint64_t sync_batches;
+static _Atomic int sync_waiting;
+static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sync_cond = PTHREAD_COND_INITIALIZER;
 
 static _Atomic uint64_t stat_interrupts;
 static _Atomic uint64_t stat_delivered;
@@ -123,11 +131,42 @@ deliver_main(void *arg)
 			fatal("delivery loop: epoll_wait");
 		}
 		for (int i = 0; i < n; i++) {
+			uint64_t c;
+
 			if (ev[i].data.ptr == NULL)
 				return NULL; /* deliver_stop */
+			if (ev[i].data.ptr == &deliver_syncfd) {
+				(void)!read(deliver_syncfd, &c, sizeof(c));
+				continue;
+			}
 			deliver_one(ev[i].data.ptr);
 		}
+		atomic_fetch_add(&sync_batches, 1);
+		if (atomic_load(&sync_waiting)) {
+			pthread_mutex_lock(&sync_lock);
+			pthread_cond_broadcast(&sync_cond);
+			pthread_mutex_unlock(&sync_lock);
+		}
 	}
+}
+
+void
+deliver_sync(void)
+{
+	uint64_t one = 1, start;
+
+	if (!deliver_running)
+		return;
+	atomic_store(&sync_waiting, 1);
+	pthread_mutex_lock(&sync_lock);
+	start = atomic_load(&sync_batches);
+	/* Wake the loop if it is idle, so the batch count moves. */
+	if (write(deliver_syncfd, &one, sizeof(one)) != sizeof(one))
+		fatal("delivery loop: cannot signal sync");
+	while (atomic_load(&sync_batches) == start)
+		pthread_cond_wait(&sync_cond, &sync_lock);
+	pthread_mutex_unlock(&sync_lock);
+	atomic_store(&sync_waiting, 0);
 }
 
 int
@@ -142,6 +181,11 @@ deliver_init(void)
 	if (deliver_stopfd < 0)
 		return -errno;
 	if (epoll_ctl(deliver_ep, EPOLL_CTL_ADD, deliver_stopfd, &ev) < 0)
+		return -errno;
+	deliver_syncfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ev.data.ptr = &deliver_syncfd;
+	if (deliver_syncfd < 0 ||
+	    epoll_ctl(deliver_ep, EPOLL_CTL_ADD, deliver_syncfd, &ev) < 0)
 		return -errno;
 	return 0;
 }
@@ -170,9 +214,11 @@ deliver_stop(void)
 	}
 	if (deliver_stopfd >= 0)
 		close(deliver_stopfd);
+	if (deliver_syncfd >= 0)
+		close(deliver_syncfd);
 	if (deliver_ep >= 0)
 		close(deliver_ep);
-	deliver_stopfd = deliver_ep = -1;
+	deliver_stopfd = deliver_syncfd = deliver_ep = -1;
 }
 
 int

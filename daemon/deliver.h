@@ -22,9 +22,12 @@ void deliver_stop(void);
 const char *deliver_loop_name(void);
 
 /* Watch / stop watching a slot's trigger. Any thread; the slot must stay
- * allocated until the loop is stopped. */
+ * allocated until the loop is stopped or deliver_sync() has returned. */
 int deliver_add(struct slot *s);
 void deliver_del(struct slot *s);
+/* Control thread: wait until the loop holds no wakeup gathered before the
+ * call (so no pointer to a slot unwatched before it). Device detach. */
+void deliver_sync(void);
 
 /*
  * Carry out a vector operation's actions. Call with s->lock held, right

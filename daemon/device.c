@@ -95,6 +95,7 @@ device_destroy(struct device *dev)
 	TAILQ_REMOVE(&devices, dev, entry);
 	for (uint32_t i = 0; i < dev->nslots; i++)
 		deliver_del(&dev->slots[i]);
+	deliver_sync(); /* the loop holds no pointer to these slots now */
 	dev->ops->close(dev);
 	for (uint32_t i = 0; i < dev->nslots; i++) {
 		struct slot *s = &dev->slots[i];

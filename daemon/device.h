@@ -57,6 +57,11 @@ struct backend_ops {
 	 * signalled to the fd routed before. Called with the slot's lock
 	 * held. */
 	int (*route)(struct device *dev, uint32_t slot, int fd);
+	/* Optional (NULL: -EOPNOTSUPP): the host IRQ behind a slot, its
+	 * CPU affinity set to cpus first unless NULL; fills rep (irq and
+	 * the affinity in effect). */
+	int (*irq_affinity)(struct device *dev, uint32_t slot,
+	    const uint64_t *cpus, struct msiv_affinity_rep *rep);
 };
 
 /*

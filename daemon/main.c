@@ -210,6 +210,33 @@ restore_one(const struct store_vfunc *vf, const struct store_vector *vecs,
 		(*count)++;
 }
 
+/* A device attached at run time before the restart. The configuration
+ * wins over a stored device of the same name; one that cannot be opened
+ * now is reported and left in the store (the admin detaches it). */
+static void
+attach_stored(const struct conf_device *cd, void *arg)
+{
+	struct conf_device d = *cd;
+	uint32_t *count = arg;
+	char err[256];
+
+	if (device_find(d.name) != NULL) {
+		log_warnx("store: device %s attached at run time is also in "
+		    "the configuration; the configuration's is used", d.name);
+		return;
+	}
+	if (conf_device_check(&d, err, sizeof(err)) < 0) {
+		log_warnx("store: device %s: %s; not attached", d.name, err);
+		return;
+	}
+	if (device_create(&d, NULL) < 0) {
+		log_warnx("store: device %s (attached at run time) cannot be "
+		    "opened now; its vfuncs stay in the store", d.name);
+		return;
+	}
+	(*count)++;
+}
+
 /*
  * Every slot in use holds an fd (its trigger) and every target another:
  * up to two per slot, plus room for clients. Raise the soft limit to the
@@ -316,15 +343,19 @@ main(int argc, char **argv)
 		char err[1024];
 		enum store_error e = store_open(conf.state_dir, base, err,
 		    sizeof(err));
-		uint32_t restored = 0;
+		uint32_t restored = 0, attached = 0;
 		uint64_t t0 = server_now_ms();
 
 		if (e != STORE_OK) {
 			log_warnx("%s", err);
 			return store_exit(e);
 		}
-		if (store_load(restore_one, &restored) < 0)
+		if (store_load_devices(attach_stored, &attached) < 0 ||
+		    store_load(restore_one, &restored) < 0)
 			return MAIN_EXIT_CORRUPT;
+		if (attached > 0)
+			log_info("store: %u device(s) attached at run time "
+			    "attached again", attached);
 		if (restored > 0)
 			log_info("store: %u vfunc(s), %u vectors restored in "
 			    "%llu ms; waiting %u s for their tenants to resume",

@@ -68,6 +68,9 @@ static const struct cmd_entry cmd_table[MSIV_OP__COUNT] = {
 	[MSIV_OP_SIM_TRIGGERS] = { CMD_PERM_ADMIN, cmd_sim_triggers },
 	[MSIV_OP_SIM_FIRE] = { CMD_PERM_ADMIN, cmd_sim_fire },
 	[MSIV_OP_SHUTDOWN] = { CMD_PERM_ADMIN, cmd_shutdown },
+	[MSIV_OP_DEVICE_ATTACH] = { CMD_PERM_ADMIN, cmd_device_attach },
+	[MSIV_OP_DEVICE_DETACH] = { CMD_PERM_ADMIN, cmd_device_detach },
+	[MSIV_OP_IRQ_AFFINITY] = { CMD_PERM_ANY, cmd_irq_affinity },
 };
 _Static_assert(sizeof(cmd_table) / sizeof(cmd_table[0]) == MSIV_OP__COUNT,
     "one command table entry per opcode");

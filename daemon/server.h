@@ -70,6 +70,8 @@ cmd_handler cmd_vec_setup, cmd_vec_mask, cmd_vec_unmask, cmd_vec_retarget,
 /* cmd-admin.c */
 cmd_handler cmd_status, cmd_device_list, cmd_vfunc_list, cmd_vec_list,
     cmd_session_list, cmd_sim_triggers, cmd_sim_fire, cmd_shutdown;
+/* cmd-device.c */
+cmd_handler cmd_device_attach, cmd_device_detach, cmd_irq_affinity;
 
 int server_init(struct event_base *base, const struct conf *conf);
 /* Listen on the configured socket path (stale sockets are replaced, a

@@ -47,6 +47,13 @@ static const char *const migrations[] = {
 	"  written INTEGER NOT NULL,"
 	"  mode INTEGER NOT NULL,"
 	"  PRIMARY KEY (vfunc, idx)) WITHOUT ROWID;",
+	/* 1 -> 2: devices attached at run time (msivctl attach). */
+	"CREATE TABLE device ("
+	"  name TEXT PRIMARY KEY,"
+	"  backend TEXT NOT NULL,"
+	"  address TEXT NOT NULL,"
+	"  slots INTEGER NOT NULL,"
+	"  policy INTEGER NOT NULL);",
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
     STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -64,6 +71,8 @@ enum store_stmt {
 	ST_VECTOR_PUT,
 	ST_VECTOR_DEL,
 	ST_VECTORS_OF,
+	ST_DEVICE_PUT,
+	ST_DEVICE_DEL,
 	ST__COUNT
 };
 
@@ -90,6 +99,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_VECTORS_OF] = "SELECT idx, prog_addr, prog_data, eff_addr, "
 	    "eff_data, flags, written, mode FROM vector WHERE vfunc = ?1 "
 	    "ORDER BY idx",
+	[ST_DEVICE_PUT] = "INSERT OR REPLACE INTO device(name, backend, "
+	    "address, slots, policy) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_DEVICE_DEL] = "DELETE FROM device WHERE name = ?1",
 };
 
 static sqlite3 *db;
@@ -439,16 +451,22 @@ store_row_vector(sqlite3_stmt *st, struct store_vector *v)
 	v->mode = (uint32_t)sqlite3_column_int64(st, 7);
 }
 
+/* A text column into a fixed field ("" for NULL). */
+static void
+store_col_text(sqlite3_stmt *st, int col, char *out, size_t len)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+
+	snprintf(out, len, "%s", t != NULL ? (const char *)t : "");
+}
+
 static void
 store_row_vfunc(sqlite3_stmt *st, struct store_vfunc *vf)
 {
-	const unsigned char *t = sqlite3_column_text(st, 1);
-	const unsigned char *d = sqlite3_column_text(st, 2);
-
 	memset(vf, 0, sizeof(*vf));
 	vf->id = (uint64_t)sqlite3_column_int64(st, 0);
-	snprintf(vf->tenant, sizeof(vf->tenant), "%s", t ? (const char *)t : "");
-	snprintf(vf->device, sizeof(vf->device), "%s", d ? (const char *)d : "");
+	store_col_text(st, 1, vf->tenant, sizeof(vf->tenant));
+	store_col_text(st, 2, vf->device, sizeof(vf->device));
 	vf->first = (uint32_t)sqlite3_column_int64(st, 3);
 	vf->nvec = (uint32_t)sqlite3_column_int64(st, 4);
 	vf->policy = (uint32_t)sqlite3_column_int64(st, 5);
@@ -594,6 +612,57 @@ store_vfunc_del(uint64_t id)
 	STORE_BEGIN_OR_RETURN();
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	return store_write(st);
+}
+
+int
+store_device_put(const struct conf_device *d)
+{
+	sqlite3_stmt *st = stmts[ST_DEVICE_PUT];
+
+	STORE_BEGIN_OR_RETURN();
+	sqlite3_bind_text(st, 1, d->name, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, d->backend, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, d->address, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, d->slots);
+	sqlite3_bind_int64(st, 5, d->policy);
+	return store_write(st);
+}
+
+int
+store_device_del(const char *name)
+{
+	sqlite3_stmt *st = stmts[ST_DEVICE_DEL];
+
+	STORE_BEGIN_OR_RETURN();
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+	return store_write(st);
+}
+
+int
+store_load_devices(store_device_fn *fn, void *arg)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, "SELECT name, backend, address, slots, "
+	    "policy FROM device ORDER BY name", -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		log_warnx("store: load devices: %s", sqlite3_errmsg(db));
+		return store_errno(rc);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct conf_device d;
+
+		memset(&d, 0, sizeof(d));
+		store_col_text(st, 0, d.name, sizeof(d.name));
+		store_col_text(st, 1, d.backend, sizeof(d.backend));
+		store_col_text(st, 2, d.address, sizeof(d.address));
+		d.slots = (uint32_t)sqlite3_column_int64(st, 3);
+		d.policy = (enum vector_policy)sqlite3_column_int64(st, 4);
+		fn(&d, arg);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : store_errno(rc);
 }
 
 int

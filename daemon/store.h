@@ -20,9 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf.h"
+
 #include <msiv/protocol.h>
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_TOKEN_LEN 16
 
 struct event_base;
@@ -71,6 +73,12 @@ void store_close(void);
 typedef void store_vfunc_fn(const struct store_vfunc *vf,
     const struct store_vector *vecs, size_t nvecs, void *arg);
 int store_load(store_vfunc_fn *fn, void *arg);
+
+/* Devices attached at run time (the configured ones are not stored). */
+typedef void store_device_fn(const struct conf_device *d, void *arg);
+int store_load_devices(store_device_fn *fn, void *arg);
+int store_device_put(const struct conf_device *d);
+int store_device_del(const char *name);
 
 /* Tenants and their resume tokens. Returns 0, -ENOENT or -errno. */
 int store_tenant_get(const char *name, uint8_t token[STORE_TOKEN_LEN]);

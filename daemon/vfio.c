@@ -46,6 +46,8 @@ struct vfio_dev {
 	int noresize;
 	uint32_t enabled;   /* NORESIZE: vectors enabled, 0 .. enabled-1 */
 	uint8_t *armed;     /* per slot */
+	uint64_t (*affinity)[MSIV_CPUS_WORDS]; /* per slot, asked for; 0: none */
+	char address[32];
 };
 
 static int
@@ -148,6 +150,7 @@ vfio_close(struct device *dev)
 	if (v->container >= 0)
 		close(v->container);
 	free(v->armed);
+	free(v->affinity);
 	free(v);
 	dev->priv = NULL;
 }
@@ -234,6 +237,7 @@ vfio_open(struct device *dev, const struct conf_device *cd)
 	if (v == NULL)
 		return -ENOMEM;
 	v->container = v->group = v->fd = -1;
+	snprintf(v->address, sizeof(v->address), "%s", cd->address);
 	dev->priv = v;
 	if ((r = vfio_open_device(v, cd->address)) < 0)
 		goto fail;
@@ -259,7 +263,8 @@ vfio_open(struct device *dev, const struct conf_device *cd)
 	if (v->count < dev->nslots)
 		dev->nslots = v->count; /* the message store is this big */
 	v->armed = calloc(dev->nslots, 1);
-	if (v->armed == NULL) {
+	v->affinity = calloc(dev->nslots, sizeof(*v->affinity));
+	if (v->armed == NULL || v->affinity == NULL) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -284,6 +289,157 @@ fail:
 	return r;
 }
 
+/*
+ * Host IRQ affinity. vfio-pci names the IRQ it requests for a vector
+ * "vfio-msix[N](BDF)" ("vfio-msi[N](BDF)" for MSI) in /proc/interrupts;
+ * its affinity is /proc/irq/IRQ/smp_affinity (32-bit hex words, the most
+ * significant first, comma separated), and the kernel reports what it
+ * chose in effective_affinity where it has one.
+ */
+static int
+vfio_host_irq(struct device *dev, uint32_t slot)
+{
+	struct vfio_dev *v = dev->priv;
+	char want[96], *line = NULL;
+	size_t cap = 0, wl;
+	ssize_t n;
+	int irq = -ENOENT;
+	FILE *f;
+
+	wl = (size_t)snprintf(want, sizeof(want), " vfio-msi%s[%u](%s)",
+	    v->index == VFIO_PCI_MSIX_IRQ_INDEX ? "x" : "", slot, v->address);
+	if ((f = fopen("/proc/interrupts", "re")) == NULL)
+		return -errno;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+			line[--n] = '\0';
+		if ((size_t)n > wl && strcmp(line + n - wl, want) == 0) {
+			char *end;
+			long x = strtol(line, &end, 10);
+
+			if (*end == ':' && x >= 0 && x <= INT_MAX)
+				irq = (int)x;
+			break;
+		}
+	}
+	free(line);
+	fclose(f);
+	return irq;
+}
+
+static int
+vfio_mask_parse(const char *s, uint64_t cpus[MSIV_CPUS_WORDS])
+{
+	uint32_t words[2 * MSIV_CPUS_WORDS + 1];
+	unsigned int n = 0;
+
+	memset(cpus, 0, MSIV_CPUS_WORDS * sizeof(uint64_t));
+	for (;;) {
+		char *end;
+		unsigned long w = strtoul(s, &end, 16);
+
+		if (end == s || n == sizeof(words) / sizeof(words[0]))
+			return -EINVAL;
+		words[n++] = (uint32_t)w;
+		if (*end != ',')
+			break;
+		s = end + 1;
+	}
+	/* words[n - 1] holds CPUs 0-31. */
+	for (unsigned int i = 0; i < n && i < 2 * MSIV_CPUS_WORDS; i++)
+		cpus[i / 2] |= (uint64_t)words[n - 1 - i] << (32 * (i % 2));
+	return 0;
+}
+
+static int
+vfio_irq_file(int irq, const char *name, char *buf, size_t len, int wr)
+{
+	char path[64];
+	ssize_t n;
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/proc/irq/%d/%s", irq, name);
+	fd = open(path, (wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* proc files: no pread/pwrite */
+	n = wr ? write(fd, buf, strlen(buf)) : read(fd, buf, len - 1);
+	if (n < 0)
+		r = -errno;
+	else if (!wr)
+		buf[n] = '\0';
+	close(fd);
+	return r;
+}
+
+static int
+vfio_irq_set_affinity(int irq, const uint64_t cpus[MSIV_CPUS_WORDS])
+{
+	char buf[9 * 2 * MSIV_CPUS_WORDS + 1];
+	size_t off = 0;
+	int top = 2 * MSIV_CPUS_WORDS - 1;
+
+	while (top > 0 && (uint32_t)(cpus[top / 2] >> (32 * (top % 2))) == 0)
+		top--;
+	for (int i = top; i >= 0; i--)
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+		    i == top ? "%x" : ",%08x",
+		    (uint32_t)(cpus[i / 2] >> (32 * (i % 2))));
+	return vfio_irq_file(irq, "smp_affinity", buf, sizeof(buf), 1);
+}
+
+static int
+vfio_irq_affinity(struct device *dev, uint32_t slot, const uint64_t *cpus,
+    struct msiv_affinity_rep *rep)
+{
+	struct vfio_dev *v = dev->priv;
+	char buf[512];
+	int irq, r;
+
+	if (!v->armed[slot])
+		return -ENXIO; /* no vfunc has the slot: no host IRQ */
+	if ((irq = vfio_host_irq(dev, slot)) < 0) {
+		log_warnx("vfio %s: no host IRQ found for vector %u in "
+		    "/proc/interrupts", v->address, slot);
+		return -ENXIO;
+	}
+	if (cpus != NULL) {
+		if ((r = vfio_irq_set_affinity(irq, cpus)) < 0) {
+			log_warnx("vfio %s: vector %u: IRQ %d: cannot set its "
+			    "affinity: %s", v->address, slot, irq,
+			    strerror(-r));
+			/* EOVERFLOW: CPUs beyond what the kernel can have. */
+			return r == -EOVERFLOW ? -EINVAL : r;
+		}
+		memcpy(v->affinity[slot], cpus, sizeof(v->affinity[slot]));
+	}
+	rep->irq = (uint32_t)irq;
+	if (vfio_irq_file(irq, "effective_affinity", buf, sizeof(buf), 0) < 0 &&
+	    (r = vfio_irq_file(irq, "smp_affinity", buf, sizeof(buf), 0)) < 0)
+		return r;
+	return vfio_mask_parse(buf, rep->cpus);
+}
+
+/* Re-enabling gives vectors new IRQs: give them the affinity asked for. */
+static void
+vfio_affinity_reapply(struct device *dev, uint32_t first, uint32_t n)
+{
+	struct vfio_dev *v = dev->priv;
+
+	for (uint32_t i = first; i < first + n; i++) {
+		int irq, set = 0;
+
+		for (unsigned int w = 0; w < MSIV_CPUS_WORDS; w++)
+			set |= v->affinity[i][w] != 0;
+		if (!set || !v->armed[i])
+			continue;
+		if ((irq = vfio_host_irq(dev, i)) < 0 ||
+		    vfio_irq_set_affinity(irq, v->affinity[i]) < 0)
+			log_warnx("vfio %s: vector %u: cannot restore its host "
+			    "IRQ affinity", v->address, i);
+	}
+}
+
 static int
 vfio_arm(struct device *dev, uint32_t first, uint32_t n)
 {
@@ -293,10 +449,12 @@ vfio_arm(struct device *dev, uint32_t first, uint32_t n)
 
 	for (uint32_t i = first; i < end; i++)
 		v->armed[i] = 1;
-	if (!v->noresize)
-		return vfio_set_triggers(dev, first, n, 1);
-	if (end <= v->enabled)
-		return vfio_set_triggers(dev, first, n, 1);
+	if (!v->noresize || end <= v->enabled) {
+		/* New IRQs (dynamic MSI-X) take the affinity asked for. */
+		if ((r = vfio_set_triggers(dev, first, n, 1)) == 0)
+			vfio_affinity_reapply(dev, first, n);
+		return r;
+	}
 	/* Grow the enabled range: disable, enable with the larger count,
 	 * all armed triggers in place. */
 	vfio_disable(v);
@@ -309,6 +467,7 @@ vfio_arm(struct device *dev, uint32_t first, uint32_t n)
 		return r;
 	}
 	v->enabled = end;
+	vfio_affinity_reapply(dev, 0, end); /* the IRQs are new */
 	/* Vectors in use before may have lost an interrupt in the gap. */
 	for (uint32_t i = 0; i < was; i++) {
 		struct slot *s = &dev->slots[i];
@@ -327,8 +486,10 @@ vfio_disarm(struct device *dev, uint32_t first, uint32_t n)
 {
 	struct vfio_dev *v = dev->priv;
 
-	for (uint32_t i = first; i < first + n; i++)
+	for (uint32_t i = first; i < first + n; i++) {
 		v->armed[i] = 0;
+		memset(v->affinity[i], 0, sizeof(v->affinity[i]));
+	}
 	/* Fixed-size ranges keep the vector enabled (its trigger stays;
 	 * an unowned slot drops interrupts); dynamic ones let it go. */
 	if (!v->noresize)
@@ -367,4 +528,5 @@ const struct backend_ops vfio_backend_ops = {
 	.fire = NULL,
 	.trigger_dup = NULL,
 	.route = vfio_route,
+	.irq_affinity = vfio_irq_affinity,
 };

@@ -7,8 +7,9 @@
  * process, and shows: delivery, masking with the pending bit, replay on
  * unmask, and an atomic retarget to a new eventfd.
  *
- * usage: vmm-example [--socket PATH] [--device NAME] [--token-file FILE]
- *                    [--stay]
+ * usage: vmm-example [--socket PATH] [--device NAME] [--tenant NAME]
+ *                    [--token-file FILE] [--stay]
+ *   --tenant      act for this tenant (default example-vm)
  *   --token-file  keep the tenant's resume token in FILE (read if it
  *                 exists), so that a later run can act for the same tenant
  *   --stay        after the demo, keep the session (and so the vfunc) in
@@ -199,9 +200,11 @@ main(int argc, char **argv)
 		{ "device", required_argument, NULL, 'd' },
 		{ "stay", no_argument, NULL, 'S' },
 		{ "token-file", required_argument, NULL, 't' },
+		{ "tenant", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = NULL, *devname = "sim0", *tokfile = NULL;
+	const char *tenant = "example-vm";
 	uint8_t token[MSIV_TOKEN_LEN];
 	int have_token = 0;
 	int efd[NVEC], trig[NVEC], stay = 0, ch, dev, newfd;
@@ -210,7 +213,8 @@ main(int argc, char **argv)
 	pid_t devpid = -1;
 	uint64_t v;
 
-	while ((ch = getopt_long(argc, argv, "s:d:St:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:d:St:T:", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 's':
 			sock = optarg;
@@ -224,9 +228,13 @@ main(int argc, char **argv)
 		case 't':
 			tokfile = optarg;
 			break;
+		case 'T':
+			tenant = optarg;
+			break;
 		default:
 			fprintf(stderr, "usage: vmm-example [--socket PATH] "
-			    "[--device NAME] [--token-file FILE] [--stay]\n");
+			    "[--device NAME] [--tenant NAME] [--token-file FILE] "
+			    "[--stay]\n");
 			return 2;
 		}
 	}
@@ -235,9 +243,9 @@ main(int argc, char **argv)
 	printf("1. Connect to msivd and say hello.\n");
 	if (tokfile != NULL)
 		have_token = token_load(tokfile, token);
-	CHECK(msiv_connect_token(sock, "example-vm", have_token ? token : NULL,
-	    &conn), "connect (another run of the example holds tenant "
-	    "example-vm: give it the same --token-file)");
+	CHECK(msiv_connect_token(sock, tenant, have_token ? token : NULL,
+	    &conn), "connect (another run of the example holds the tenant: "
+	    "give it the same --token-file, or another --tenant)");
 	if (tokfile != NULL) {
 		msiv_token(conn, token);
 		token_save(tokfile, token);

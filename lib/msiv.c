@@ -966,6 +966,79 @@ msiv_sim_triggers(struct msiv_conn *c, const char *device, unsigned int slot,
 }
 
 MSIV_API int
+msiv_device_attach(struct msiv_conn *c, const char *name, const char *backend,
+    const char *address, unsigned int slots, enum msiv_policy policy)
+{
+	struct msiv_attach_req rq;
+
+	memset(&rq, 0, sizeof(rq));
+	if (name == NULL || backend == NULL ||
+	    msiv_name_put(rq.name, name) < 0 ||
+	    msiv_name_put(rq.backend, backend) < 0 ||
+	    (address != NULL && msiv_name_put(rq.address, address) < 0))
+		return -EINVAL;
+	rq.slots = slots;
+	rq.policy = (uint32_t)policy;
+	return msiv_call(c, MSIV_OP_DEVICE_ATTACH, &rq, -1, NULL);
+}
+
+MSIV_API int
+msiv_device_detach(struct msiv_conn *c, const char *name)
+{
+	struct msiv_detach_req rq;
+
+	memset(&rq, 0, sizeof(rq));
+	if (name == NULL || msiv_name_put(rq.name, name) < 0)
+		return -EINVAL;
+	return msiv_call(c, MSIV_OP_DEVICE_DETACH, &rq, -1, NULL);
+}
+
+static int
+msiv_affinity_call(struct msiv_conn *c, struct msiv_affinity_req *rq,
+    const uint64_t *cpus, unsigned int *irq, uint64_t *effective)
+{
+	struct msiv_affinity_rep rp;
+	int r;
+
+	if (cpus != NULL)
+		memcpy(rq->cpus, cpus, sizeof(rq->cpus));
+	if ((r = msiv_call(c, MSIV_OP_IRQ_AFFINITY, rq, -1, &rp)) < 0)
+		return r;
+	if (irq != NULL)
+		*irq = rp.irq;
+	if (effective != NULL)
+		memcpy(effective, rp.cpus, sizeof(rp.cpus));
+	return 0;
+}
+
+MSIV_API int
+msiv_vector_affinity(struct msiv_conn *c, uint64_t vfunc, unsigned int vector,
+    const uint64_t *cpus, unsigned int *irq, uint64_t *effective)
+{
+	struct msiv_affinity_req rq;
+
+	memset(&rq, 0, sizeof(rq));
+	if (vfunc == 0)
+		return -ENOENT;
+	rq.vfunc = vfunc;
+	rq.vector = vector;
+	return msiv_affinity_call(c, &rq, cpus, irq, effective);
+}
+
+MSIV_API int
+msiv_slot_affinity(struct msiv_conn *c, const char *device, unsigned int slot,
+    const uint64_t *cpus, unsigned int *irq, uint64_t *effective)
+{
+	struct msiv_affinity_req rq;
+
+	memset(&rq, 0, sizeof(rq));
+	if (device == NULL || msiv_name_put(rq.device, device) < 0)
+		return -ENODEV;
+	rq.slot = slot;
+	return msiv_affinity_call(c, &rq, cpus, irq, effective);
+}
+
+MSIV_API int
 msiv_shutdown(struct msiv_conn *c)
 {
 	return msiv_call(c, MSIV_OP_SHUTDOWN, NULL, -1, NULL);

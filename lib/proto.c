@@ -28,6 +28,10 @@
 #define L_TABLE_REQ  "qwwq"
 #define L_TABLE_REP  "q"
 #define L_SIM_REQ    "nww"
+#define L_ATTACH_REQ "nnnww"
+#define L_DETACH_REQ "nww"
+#define L_AFF_REQ    "qwwnqqqq"
+#define L_AFF_REP    "wwqqqq"
 #define L_EV_MSG     "qwwq"
 #define L_EV_GONE    "qww"
 
@@ -78,6 +82,13 @@ static const struct msiv_opinfo msiv_ops[MSIV_OP__COUNT] = {
 	OP(MSIV_OP_SIM_FIRE, "SIM_FIRE", sizeof(struct msiv_sim_req), 0,
 	    0, 0, 0, L_SIM_REQ, ""),
 	OP(MSIV_OP_SHUTDOWN, "SHUTDOWN", 0, 0, 0, 0, 0, "", ""),
+	OP(MSIV_OP_DEVICE_ATTACH, "DEVICE_ATTACH",
+	    sizeof(struct msiv_attach_req), 0, 0, 0, 0, L_ATTACH_REQ, ""),
+	OP(MSIV_OP_DEVICE_DETACH, "DEVICE_DETACH",
+	    sizeof(struct msiv_detach_req), 0, 0, 0, 0, L_DETACH_REQ, ""),
+	OP(MSIV_OP_IRQ_AFFINITY, "IRQ_AFFINITY",
+	    sizeof(struct msiv_affinity_req), 0,
+	    sizeof(struct msiv_affinity_rep), 0, 0, L_AFF_REQ, L_AFF_REP),
 };
 /* Entry 0 is not an opcode; every other entry must be filled in. */
 _Static_assert(sizeof(msiv_ops) / sizeof(msiv_ops[0]) == MSIV_OP__COUNT,

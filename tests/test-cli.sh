@@ -138,6 +138,45 @@ else
 	for t in 1 2 3 4 5 6; do skip "permission tests need root, setpriv and user nobody"; done
 fi
 
+# --- devices attached at run time --------------------------------------------
+out=$(ctl attach sim1 sim 64 2>&1); check "attach sim1 sim 64" [ $? -eq 0 ]
+quiet ctl attach sim2 sim 8 live; check "attach sim2 sim 8 live" [ $? -eq 0 ]
+out=$(ctl devices)
+check "devices lists sim1" has "$out" "^sim1 *sim *64 *0 *latch"
+check "devices lists sim2" has "$out" "^sim2 *sim *8 *0 *live"
+out=$(ctl attach sim1 sim 64 2>&1); rc=$?
+check "attaching a name in use: exit 1" [ $rc -eq 1 ]
+check "... saying so" has "$out" "attached already"
+out=$(ctl attach nic0 vfio 0000:7f:1f.7 2>&1); rc=$?
+check "attaching a missing PCI device: exit 5" [ $rc -eq 5 ]
+check "... the message says what to check" has "$out" "missing or not bound to vfio-pci"
+check "... msivd's log names the device and the fix" \
+    grep -q "vfio 0000:7f:1f.7: no such PCI device or no IOMMU group" "$dir/log"
+out=$(ctl attach nic0 vfio 3.0 2>&1); rc=$?
+check "a malformed PCI address: exit 1" [ $rc -eq 1 ]
+check "... msivd's log says why" grep -q "address must be a PCI address" "$dir/log"
+out=$(ctl attach nic0 sim 2>&1); check "attach with too few arguments: exit 2" [ $? -eq 2 ]
+out=$("$MSIV_EXAMPLE" --socket "$sock" --device sim1 --tenant vm2 --stay 2>&1)
+check "the example client runs on sim1 and leaves its vfunc" [ $? -eq 0 ]
+out=$(ctl detach sim1 2>&1); rc=$?
+check "detaching a device in use is refused: exit 1" [ $rc -eq 1 ]
+check "... saying why" has "$out" "vfuncs still use the device"
+out=$(ctl affinity sim1 0 2>&1); rc=$?
+check "affinity of a sim slot: not supported, exit 1" [ $rc -eq 1 ]
+out=$(ctl affinity sim1 0 1-x 2>&1); check "affinity with a bad CPU list: exit 2" [ $? -eq 2 ]
+quiet ctl detach sim2; check "detach sim2" [ $? -eq 0 ]
+out=$(ctl devices); check "sim2 is gone" sh -c '! printf "%s" "$1" | grep -q sim2' - "$out"
+out=$(ctl detach sim2 2>&1); check "detaching it again: exit 5" [ $? -eq 5 ]
+quiet ctl shutdown; wait_exit "$dpid"; check "restart: msivd stops" [ "$st" = 0 ]
+"$MSIVD" --foreground --state-dir "$dir" --socket "$sock" >>"$dir/log" 2>&1 &
+dpid=$!
+check "restart: msivd comes back" wait_up "$sock"
+out=$(ctl devices)
+check "restart: sim1 is attached again, sim2 is not" sh -c \
+    'printf "%s" "$1" | grep -q "sim1 *sim *64" && ! printf "%s" "$1" | grep -q sim2' - "$out"
+out=$(ctl vfuncs)
+check "restart: the vfunc on sim1 is restored" has "$out" "sim1"
+
 # --- shutdown ---------------------------------------------------------------
 out=$(ctl shutdown); check "msivctl shutdown" [ $? -eq 0 ]
 wait_exit "$dpid"; check "msivd exits with status 0" [ "$st" = 0 ]

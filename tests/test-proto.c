@@ -59,6 +59,10 @@ static const struct want wants[] = {
 	{ MSIV_OP_SIM_TRIGGERS, sizeof(struct msiv_sim_req), 0, 0, 0 },
 	{ MSIV_OP_SIM_FIRE, sizeof(struct msiv_sim_req), 0, 0, 0 },
 	{ MSIV_OP_SHUTDOWN, 0, 0, 0, 0 },
+	{ MSIV_OP_DEVICE_ATTACH, sizeof(struct msiv_attach_req), 0, 0, 0 },
+	{ MSIV_OP_DEVICE_DETACH, sizeof(struct msiv_detach_req), 0, 0, 0 },
+	{ MSIV_OP_IRQ_AFFINITY, sizeof(struct msiv_affinity_req),
+	    sizeof(struct msiv_affinity_rep), 0, 0 },
 };
 _Static_assert(sizeof(wants) / sizeof(wants[0]) == MSIV_OP__COUNT - 1,
     "every opcode is listed");

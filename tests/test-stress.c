@@ -20,6 +20,7 @@
 #include "harness.h"
 #include "tap.h"
 
+#define DETACH_ROUNDS 20
 #define OPS     10000
 #define NTARGET 4
 
@@ -185,6 +186,41 @@ main(void)
 	tap_diag("%llu interrupts raised, %llu delivered, %llu coalesced",
 	    (unsigned long long)in.fired, (unsigned long long)in.delivered,
 	    (unsigned long long)in.coalesced);
+
+	/* Detach while the device's interrupts keep coming: the delivery
+	 * loop must be done with the slots before they are freed. */
+	{
+		int bad = 0;
+
+		for (int i = 0; i < DETACH_ROUNDS && !bad; i++) {
+			uint64_t h;
+			int efd = h_eventfd();
+
+			bad = msiv_device_attach(st.c, "simx", "sim", NULL, 4,
+			    MSIV_POLICY_DEFAULT) != 0 ||
+			    msiv_vfunc_open(st.c, "simx", 1,
+			    MSIV_POLICY_DEFAULT, &h) != 0 ||
+			    msiv_vector_setup(st.c, h, 0, 0xfee00000u, 1, efd,
+			    MSIV_SETUP_UNMASKED) != 0 ||
+			    msiv_vfunc_enable(st.c, h, 1) != 0 ||
+			    h_firer_start(&f, st.c, "simx", 0, 1) != 0;
+			if (bad) {
+				close(efd);
+				break;
+			}
+			bad = h_firer_flood(&f, 0) != 0 ||
+			    h_efd_wait(efd, H_TIMEOUT_MS) == 0 ||
+			    msiv_vfunc_close(st.c, h) != 0 ||
+			    msiv_device_detach(st.c, "simx") != 0;
+			h_firer_stop(&f);
+			close(efd);
+		}
+		ok(!bad, "%d times: attach a device, flood one of its vectors, "
+		    "close the vfunc and detach the device while it floods",
+		    DETACH_ROUNDS);
+		ok(msiv_vector_query(st.c, st.vf, 0, &in) == 0 && h_alive(&d),
+		    "msivd carries on");
+	}
 
 	msiv_close(st.c);
 	is_int(h_stop(&d), 0, "msivd exits cleanly");

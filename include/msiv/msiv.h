@@ -240,6 +240,40 @@ int msiv_sim_triggers(struct msiv_conn *conn, const char *device,
 /* Admin: stop the daemon (it replies first). */
 int msiv_shutdown(struct msiv_conn *conn);
 
+/*
+ * Admin: attach a device at run time, as a [device NAME] section of
+ * msivd.conf would (backend "vfio" with address a PCI address, slots 0
+ * for all its vectors; or "sim" with slots). msivd keeps it in its state
+ * directory and attaches it again when it restarts; vfuncs it kept for a
+ * device of that name are restored. Errors: -EEXIST (the name is taken),
+ * -EINVAL (bad definition), -ENODEV (no such PCI device, or not bound to
+ * vfio-pci), -EBUSY (its IOMMU group is not viable), -ENOSPC (too many
+ * devices); msivd's log says which and how to fix it.
+ */
+int msiv_device_attach(struct msiv_conn *conn, const char *name,
+    const char *backend, const char *address, unsigned int slots,
+    enum msiv_policy policy);
+/* Admin: detach a device no vfunc uses (-EBUSY otherwise, -ENODEV). */
+int msiv_device_detach(struct msiv_conn *conn, const char *name);
+
+/*
+ * The host IRQ behind a vector of one of the caller's vfuncs (vector
+ * affinity) or, admin, behind a device's slot: when cpus is not NULL its
+ * CPU affinity is set first (cpus: MSIV_CPUS_WORDS words, bit n = CPU n;
+ * kept while the vector's slot stays allocated, re-applied when the
+ * device's vectors are re-enabled). *irq gets the IRQ number and
+ * effective (MSIV_CPUS_WORDS words, may be NULL) the CPUs the kernel
+ * reports in effect. Errors: -EOPNOTSUPP (the device has no host IRQs:
+ * sim), -ENXIO (the slot is not in use, so it has no IRQ), -EINVAL (no
+ * online CPU in cpus), -EACCES (msivd may not write /proc/irq), -EPERM.
+ */
+int msiv_vector_affinity(struct msiv_conn *conn, uint64_t vfunc,
+    unsigned int vector, const uint64_t *cpus, unsigned int *irq,
+    uint64_t *effective);
+int msiv_slot_affinity(struct msiv_conn *conn, const char *device,
+    unsigned int slot, const uint64_t *cpus, unsigned int *irq,
+    uint64_t *effective);
+
 /* A short, stable description of a status returned by the calls above. */
 const char *msiv_strerror(int status);
 

@@ -74,6 +74,9 @@ enum msiv_op {
 	MSIV_OP_SIM_TRIGGERS = 20,  /* admin: trigger fds of a sim slot range */
 	MSIV_OP_SIM_FIRE = 21,      /* admin: fire a sim slot */
 	MSIV_OP_SHUTDOWN = 22,      /* admin: stop the daemon */
+	MSIV_OP_DEVICE_ATTACH = 23, /* admin: add a device at run time */
+	MSIV_OP_DEVICE_DETACH = 24, /* admin: remove a device no vfunc uses */
+	MSIV_OP_IRQ_AFFINITY = 25,  /* CPU affinity of a slot's host IRQ */
 	MSIV_OP__COUNT              /* keep last */
 };
 
@@ -336,6 +339,45 @@ struct msiv_sim_req {
 	uint32_t count;    /* TRIGGERS: fds wanted; FIRE: interrupts to raise */
 };
 _Static_assert(sizeof(struct msiv_sim_req) == 40, "sim_req");
+
+/* DEVICE_ATTACH: as a [device NAME] section of msivd.conf; it is kept
+ * in the state directory and attached again at start-up. */
+struct msiv_attach_req {
+	char name[MSIV_NAME_MAX];
+	char backend[MSIV_NAME_MAX];  /* "sim" or "vfio" */
+	char address[MSIV_NAME_MAX];  /* vfio: PCI address */
+	uint32_t slots;    /* 0: the backend's default */
+	uint32_t policy;   /* enum msiv_policy; DEFAULT: latch */
+};
+_Static_assert(sizeof(struct msiv_attach_req) == 104, "attach_req");
+
+struct msiv_detach_req {
+	char name[MSIV_NAME_MAX];
+	uint32_t flags;    /* 0 */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_detach_req) == 40, "detach_req");
+
+/* IRQ_AFFINITY: the host IRQ behind a vector (vfunc != 0: the caller's
+ * vfunc and vector) or a device's slot (vfunc 0: admin), its CPU affinity
+ * set to cpus (all zero: only read it). The reply has the IRQ number and
+ * the affinity the kernel reports in effect. */
+#define MSIV_CPUS_WORDS 4  /* CPUs 0-255 */
+struct msiv_affinity_req {
+	uint64_t vfunc;
+	uint32_t vector;
+	uint32_t slot;
+	char device[MSIV_NAME_MAX];
+	uint64_t cpus[MSIV_CPUS_WORDS];
+};
+_Static_assert(sizeof(struct msiv_affinity_req) == 80, "affinity_req");
+
+struct msiv_affinity_rep {
+	uint32_t irq;
+	uint32_t reserved;
+	uint64_t cpus[MSIV_CPUS_WORDS];
+};
+_Static_assert(sizeof(struct msiv_affinity_rep) == 40, "affinity_rep");
 
 /* Event payloads. */
 struct msiv_ev_msg {

@@ -74,8 +74,23 @@ while [ ! -S /tmp/msivd.sock ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 st=0
 /bin/vm-relay /tmp/msivd.sock $edu || st=1
 /bin/vm-msix /tmp/msivd.sock $ivs || st=1
-/bin/msivctl -s /tmp/msivd.sock devices | sed 's/^/PROBE INFO /'
-/bin/msivctl -s /tmp/msivd.sock shutdown >/dev/null &&
+ctl() { /bin/msivctl -s /tmp/msivd.sock "$@"; }
+ctl devices | sed 's/^/PROBE INFO /'
+# Run-time detach and attach: detach releases the device whole, so it
+# can be opened again at once.
+ctl detach ivshmem >/dev/null && ! ctl devices | grep -q ivshmem &&
+    ctl attach ivshmem vfio $ivs >/dev/null && ctl devices | grep -q "^ivshmem .*MSI-X" &&
+    echo "PROBE OK msivctl detach, then attach the ivshmem device again" ||
+    { echo "PROBE FAIL msivctl detach/attach"; st=1; }
+out=$(ctl attach bad vfio $bad 2>&1)
+[ $? -eq 1 ] && echo "$out" | grep -q "not viable: bind every device" &&
+    echo "PROBE OK msivctl attach of a device in a non-viable group: exit 1, naming the fix" ||
+    { echo "PROBE FAIL msivctl attach of a non-viable group: $out"; st=1; }
+out=$(ctl attach gone vfio 0000:00:1f.7 2>&1)
+[ $? -eq 5 ] && echo "$out" | grep -q "missing or not bound to vfio-pci" &&
+    echo "PROBE OK msivctl attach of a missing device: exit 5, naming the fix" ||
+    { echo "PROBE FAIL msivctl attach of a missing device: $out"; st=1; }
+ctl shutdown >/dev/null &&
     echo "PROBE OK msivctl shuts msivd down" || { echo "PROBE FAIL msivctl shutdown"; st=1; }
 wait $pid
 dst=$?

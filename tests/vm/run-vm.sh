@@ -9,7 +9,7 @@ set -u
 kernel=$1 initrd=$2 log=$3
 shift 3
 timeout "${MSIV_VM_TIMEOUT:-120}" qemu-system-x86_64 \
-    -machine q35,accel=tcg -cpu max -smp 1 -m 512M \
+    -machine q35,accel=tcg -cpu max -smp "${MSIV_VM_CPUS:-2}" -m 512M \
     -device intel-iommu,intremap=on \
     -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 intel_iommu=on panic=-1 quiet" \

@@ -190,13 +190,77 @@ close_vf(struct vf *v)
 
 #define WHAT(...) (snprintf(what, sizeof(what), __VA_ARGS__), what)
 
+/* From /proc/interrupts: the interrupts IRQ irq took on CPU cpu, and
+ * whether its line names name. -1: no such IRQ. */
+static long long
+irq_count(unsigned int irq, int cpu, const char *name, int *named)
+{
+	char line[1024];
+	long long v = -1;
+	FILE *f = fopen("/proc/interrupts", "re");
+
+	*named = 0;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *p = line, *end;
+
+		if (strtoul(p, &end, 10) != irq || *end != ':' || end == p)
+			continue;
+		p = end + 1;
+		for (int i = 0; i <= cpu; i++) {
+			v = strtoll(p, &end, 10);
+			p = end;
+		}
+		*named = strstr(line, name) != NULL;
+		break;
+	}
+	if (f != NULL)
+		fclose(f);
+	return v;
+}
+
+/* Host-side retarget: the host IRQ of vector 0 moves to the last CPU. */
+static void
+affinity(struct vf *v, const char *bdf, int direct)
+{
+	uint64_t cpus[MSIV_CPUS_WORDS] = { 0 }, eff[MSIV_CPUS_WORDS];
+	int cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1, named, ok;
+	unsigned int irq;
+	char name[64];
+	long long before, after;
+
+	cpus[0] = 1ull << cpu;
+	snprintf(name, sizeof(name), "vfio-msix[%u](%s)", v->slot[0], bdf);
+	irq = 0;
+	ok = msiv_vector_affinity(c, v->h, 0, cpus, &irq, eff) == 0 &&
+	    eff[0] == cpus[0] && irq_count(irq, cpu, name, &named) >= 0 &&
+	    named;
+	check(ok, WHAT("host IRQ affinity: vector 0 is IRQ %u, %s, now on "
+	    "CPU %d", irq, name, cpu));
+	before = irq_count(irq, cpu, name, &named);
+	after = raise_to(v, 0, DEVICE, v->efd[0], direct) == 1 ?
+	    irq_count(irq, cpu, name, &named) : -1;
+	check(after > before, WHAT("the device's interrupt arrives on CPU %d "
+	    "(%lld -> %lld) and is delivered", cpu, before, after));
+	check(msiv_vector_affinity(c, v->h, 0, NULL, NULL, NULL) == 0 &&
+	    msiv_slot_affinity(c, "ivshmem", 7, NULL, &irq, NULL) == -ENXIO &&
+	    msiv_slot_affinity(c, "ivshmem", v->slot[0], NULL, &irq, eff) ==
+	    0 && eff[0] == cpus[0],
+	    "host IRQ affinity: read back by slot; a slot not in use has no "
+	    "IRQ (ENXIO)");
+	cpus[0] = 0;
+	cpus[MSIV_CPUS_WORDS - 1] = 1ull << 63;  /* CPU 255: offline */
+	check(msiv_vector_affinity(c, v->h, 0, cpus, &irq, eff) == -EINVAL,
+	    "host IRQ affinity: an offline CPU is refused (EINVAL)");
+}
+
 /*
  * One pass over the rules. nb: the size of the second vfunc, opened on
  * the slots above the first one's while those are in use; it grows the
  * device's enabled range from 4 (relay pass) or 4 + 2 (direct pass).
  */
 static void
-pass(const char *mode, unsigned int flags, int fixed, unsigned int nb)
+pass(const char *mode, unsigned int flags, int fixed, unsigned int nb,
+    const char *bdf)
 {
 	int direct = (flags & MSIV_SETUP_DIRECT) != 0, e, ok1, ok2;
 	struct msiv_vector_info in;
@@ -220,6 +284,8 @@ pass(const char *mode, unsigned int flags, int fixed, unsigned int nb)
 		check(msiv_vector_query(c, a.h, 0, &in) == 0 && in.routed &&
 		    in.fired == 0, WHAT("%s: the device signals the targets "
 		    "itself, msivd off the path", mode));
+	else
+		affinity(&a, bdf, direct);
 
 	/* Rules 4, 3, 2 on vector 0 with the host as the source. */
 	check(msiv_vector_mask(c, a.h, 0) == 0 && raise_seen(&a, 0, HOST) &&
@@ -283,6 +349,14 @@ pass(const char *mode, unsigned int flags, int fixed, unsigned int nb)
 	    "re-enabling it: each vector in use gets its pending bit or one "
 	    "interrupt (one to spare, none lost)" : "dynamic MSI-X grown in "
 	    "place: the vectors in use are untouched"));
+	if (!direct) {
+		uint64_t eff[MSIV_CPUS_WORDS];
+		int cpu = (int)sysconf(_SC_NPROCESSORS_ONLN) - 1;
+
+		check(msiv_vector_affinity(c, a.h, 0, NULL, NULL, eff) == 0 &&
+		    eff[0] == 1ull << cpu, WHAT("%s: vector 0's host IRQ "
+		    "keeps its affinity (CPU %d) after growing", mode, cpu));
+	}
 	ok1 = 1;
 	for (unsigned int i = 0; i < nb; i++)
 		ok1 &= raise_to(&b, i, i % 2 ? HOST : DEVICE, b.efd[i],
@@ -352,8 +426,8 @@ main(int argc, char **argv)
 		goto done;
 	printf("PROBE INFO MSI-X %s, peer id %u\n", fixed ? "fixed-size "
 	    "(NORESIZE)" : "dynamic", self);
-	pass("relay", 0, fixed, 2);
-	pass("direct", MSIV_SETUP_DIRECT, fixed, 4);
+	pass("relay", 0, fixed, 2, argv[2]);
+	pass("direct", MSIV_SETUP_DIRECT, fixed, 4, argv[2]);
 	check(__atomic_load_n(&mb->rung, __ATOMIC_RELAXED) > 0,
 	    WHAT("the host-side peer raised %u interrupts", mb->rung));
 done:
