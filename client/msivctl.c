@@ -52,7 +52,7 @@ usage(FILE *f)
 	    "  vfuncs                   virtual functions and their vectors\n"
 	    "  sessions                 client sessions\n"
 	    "  fire DEVICE SLOT [COUNT] raise interrupts on a sim slot\n"
-	    "  attach NAME vfio PCI-ADDRESS [POLICY]\n"
+	    "  attach NAME vfio PCI-ADDRESS [POLICY] [msi-latch]\n"
 	    "  attach NAME sim SLOTS [POLICY]\n"
 	    "                           attach a device (kept across restarts)\n"
 	    "  detach NAME              detach a device no vfunc uses\n"
@@ -305,6 +305,8 @@ cmd_devices(struct ctl *c, int argc, char **argv)
 			jbool(o, "fixed_size",
 			    (d[i].flags & MSIV_DEVICE_FIXED) != 0);
 			jbool(o, "direct", (d[i].flags & MSIV_DEVICE_DIRECT) != 0);
+			jbool(o, "msi_latch",
+			    (d[i].flags & MSIV_DEVICE_MSI_LATCH) != 0);
 			json_object_array_add(a, o);
 		}
 		json_print(a);
@@ -312,11 +314,13 @@ cmd_devices(struct ctl *c, int argc, char **argv)
 		printf("%-16s %-8s %6s %6s %-8s %s\n", "NAME", "BACKEND",
 		    "SLOTS", "USED", "POLICY", "VECTORS");
 		for (size_t i = 0; i < n; i++)
-			printf("%-16s %-8s %6u %6u %-8s %s%s%s\n", d[i].name,
+			printf("%-16s %-8s %6u %6u %-8s %s%s%s%s\n", d[i].name,
 			    d[i].backend, d[i].slots, d[i].slots_used,
 			    policy_name(d[i].policy), device_kind(d[i].flags),
 			    d[i].flags & MSIV_DEVICE_FIXED ? ", fixed-size" : "",
-			    d[i].flags & MSIV_DEVICE_DIRECT ? ", direct" : "");
+			    d[i].flags & MSIV_DEVICE_DIRECT ? ", direct" : "",
+			    d[i].flags & MSIV_DEVICE_MSI_LATCH ? ", msi-latch" :
+			    "");
 	}
 	free(d);
 	return CTL_EXIT_OK;
@@ -552,21 +556,29 @@ cmd_attach(struct ctl *c, int argc, char **argv)
 {
 	enum msiv_policy policy = MSIV_POLICY_DEFAULT;
 	const char *addr = NULL;
+	unsigned int flags = 0;
 	uint32_t slots = 0;
 	char what[96];
-	int r;
+	int r, bad = argc < 3;
 
-	if (argc < 3 || (argc == 4 && parse_policy(argv[3], &policy) < 0) ||
-	    (strcmp(argv[1], "vfio") == 0 ? (addr = argv[2], 0) :
+	for (int i = 3; i < argc; i++) {
+		if (strcmp(argv[i], "msi-latch") == 0)
+			flags |= MSIV_ATTACH_MSI_LATCH;
+		else
+			bad |= parse_policy(argv[i], &policy) < 0;
+	}
+	if (bad || (strcmp(argv[1], "vfio") == 0 ? (addr = argv[2], 0) :
 	    strcmp(argv[1], "sim") == 0 ?
 	    parse_u32(argv[2], 65536, &slots) < 0 || slots == 0 : 1)) {
 		fprintf(stderr, "usage: msivctl attach NAME vfio PCI-ADDRESS "
-		    "[POLICY]\n       msivctl attach NAME sim SLOTS [POLICY]\n"
+		    "[POLICY] [msi-latch]\n"
+		    "       msivctl attach NAME sim SLOTS [POLICY]\n"
 		    "  PCI-ADDRESS like 0000:00:03.0; SLOTS 1 to 65536; POLICY "
 		    "latch, strict or live\n");
 		return CTL_EXIT_USAGE;
 	}
-	r = msiv_device_attach(c->conn, argv[0], argv[1], addr, slots, policy);
+	r = msiv_device_attach(c->conn, argv[0], argv[1], addr, slots, policy,
+	    flags);
 	snprintf(what, sizeof(what), "attach %s", argv[0]);
 	switch (r) {
 	case 0:
@@ -729,7 +741,7 @@ static const struct ctl_cmd {
 	{ "vfuncs", 0, cmd_vfuncs },
 	{ "sessions", 0, cmd_sessions },
 	{ "fire", 3, cmd_fire },
-	{ "attach", 4, cmd_attach },
+	{ "attach", 5, cmd_attach },
 	{ "detach", 1, cmd_detach },
 	{ "affinity", 3, cmd_affinity },
 	{ "shutdown", 0, cmd_shutdown },

@@ -68,13 +68,14 @@ cmd_device_attach(struct cmd_ctx *ctx)
 	if (msiv_name_check(rq->name) < 0 ||
 	    cmd_text(rq->backend, sizeof(rq->backend)) < 0 ||
 	    cmd_text(rq->address, sizeof(rq->address)) < 0 ||
-	    rq->policy > MSIV_POLICY_LIVE)
+	    rq->policy > MSIV_POLICY_LIVE || rq->reserved != 0)
 		return -EINVAL;
 	memset(&cd, 0, sizeof(cd));
 	memcpy(cd.name, rq->name, sizeof(cd.name));
 	memcpy(cd.backend, rq->backend, sizeof(cd.backend));
 	memcpy(cd.address, rq->address, sizeof(cd.address));
 	cd.slots = rq->slots;
+	cd.flags = rq->flags;
 	cd.policy = rq->policy == MSIV_POLICY_DEFAULT ? VECTOR_POLICY_LATCH :
 	    (enum vector_policy)rq->policy;
 	if (conf_device_check(&cd, err, sizeof(err)) < 0) {

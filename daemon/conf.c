@@ -193,6 +193,14 @@ conf_device_key(struct conf_parse *p, const char *name, const char *key,
 		if (conf_u32(val, 1, 65536, &d->slots, 10) < 0)
 			CONF_ERR(p, line, "device %s: slots must be 1 to 65536",
 			    name);
+	} else if (strcmp(key, "msi_latch") == 0) {
+		if (strcmp(val, "yes") == 0)
+			d->flags |= MSIV_ATTACH_MSI_LATCH;
+		else if (strcmp(val, "no") == 0)
+			d->flags &= ~MSIV_ATTACH_MSI_LATCH;
+		else
+			CONF_ERR(p, line, "device %s: msi_latch must be yes or "
+			    "no, not \"%s\"", name, val);
 	} else if (strcmp(key, "policy") == 0) {
 		if (conf_policy_parse(val, &d->policy) < 0)
 			CONF_ERR(p, line, "device %s: policy must be latch, "
@@ -245,12 +253,20 @@ conf_device_check(struct conf_device *d, char *err, size_t errlen)
 		if (d->slots == 0 || d->slots > MSIV_VECTORS_MAX)
 			d->slots = MSIV_VECTORS_MAX;
 	} else if (strcmp(d->backend, "sim") == 0) {
+		if (d->flags & MSIV_ATTACH_MSI_LATCH) {
+			snprintf(err, errlen, "msi_latch is for vfio devices");
+			return -1;
+		}
 		if (d->slots == 0 || d->slots > 65536) {
 			snprintf(err, errlen, "needs slots, 1 to 65536");
 			return -1;
 		}
 	} else {
 		snprintf(err, errlen, "needs a backend: sim or vfio");
+		return -1;
+	}
+	if (d->flags & ~MSIV_ATTACH_MSI_LATCH) {
+		snprintf(err, errlen, "unknown flags 0x%x", d->flags);
 		return -1;
 	}
 	return 0;

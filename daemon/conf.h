@@ -24,6 +24,7 @@ struct conf_device {
 	char address[32];            /* vfio: PCI address, 0000:00:03.0 */
 	uint32_t slots;
 	enum vector_policy policy;
+	uint32_t flags;              /* MSIV_ATTACH_* (msi_latch) */
 };
 
 struct conf {

@@ -53,7 +53,8 @@ static const char *const migrations[] = {
 	"  backend TEXT NOT NULL,"
 	"  address TEXT NOT NULL,"
 	"  slots INTEGER NOT NULL,"
-	"  policy INTEGER NOT NULL);",
+	"  policy INTEGER NOT NULL,"
+	"  flags INTEGER NOT NULL);",
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
     STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -100,7 +101,7 @@ static const char *const stmt_sql[ST__COUNT] = {
 	    "eff_data, flags, written, mode FROM vector WHERE vfunc = ?1 "
 	    "ORDER BY idx",
 	[ST_DEVICE_PUT] = "INSERT OR REPLACE INTO device(name, backend, "
-	    "address, slots, policy) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    "address, slots, policy, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_DEVICE_DEL] = "DELETE FROM device WHERE name = ?1",
 };
 
@@ -625,6 +626,7 @@ store_device_put(const struct conf_device *d)
 	sqlite3_bind_text(st, 3, d->address, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 4, d->slots);
 	sqlite3_bind_int64(st, 5, d->policy);
+	sqlite3_bind_int64(st, 6, d->flags);
 	return store_write(st);
 }
 
@@ -645,7 +647,7 @@ store_load_devices(store_device_fn *fn, void *arg)
 	int rc;
 
 	rc = sqlite3_prepare_v2(db, "SELECT name, backend, address, slots, "
-	    "policy FROM device ORDER BY name", -1, &st, NULL);
+	    "policy, flags FROM device ORDER BY name", -1, &st, NULL);
 	if (rc != SQLITE_OK) {
 		log_warnx("store: load devices: %s", sqlite3_errmsg(db));
 		return store_errno(rc);
@@ -659,6 +661,7 @@ store_load_devices(store_device_fn *fn, void *arg)
 		store_col_text(st, 2, d.address, sizeof(d.address));
 		d.slots = (uint32_t)sqlite3_column_int64(st, 3);
 		d.policy = (enum vector_policy)sqlite3_column_int64(st, 4);
+		d.flags = (uint32_t)sqlite3_column_int64(st, 5);
 		fn(&d, arg);
 	}
 	sqlite3_finalize(st);

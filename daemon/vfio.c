@@ -44,6 +44,7 @@ struct vfio_dev {
 	uint32_t index;     /* VFIO_PCI_MSIX_IRQ_INDEX or _MSI_ */
 	uint32_t count;     /* vectors of that index */
 	int noresize;
+	int latch;          /* MSI message latched at enable (msi_latch) */
 	uint32_t enabled;   /* NORESIZE: vectors enabled, 0 .. enabled-1 */
 	uint8_t *armed;     /* per slot */
 	uint64_t (*affinity)[MSIV_CPUS_WORDS]; /* per slot, asked for; 0: none */
@@ -101,7 +102,7 @@ vfio_set_triggers(struct device *dev, uint32_t start, uint32_t count,
 		struct slot *s = &dev->slots[start + i];
 		int fd = -1;
 
-		if (assign && v->armed[start + i])
+		if (assign && (v->armed[start + i] || v->latch))
 			fd = s->routed >= 0 ? s->routed :
 			    atomic_load(&s->trigger);
 
@@ -283,6 +284,27 @@ vfio_open(struct device *dev, const struct conf_device *cd)
 	log_info("vfio %s: %s, %u vectors%s", cd->address,
 	    v->index == VFIO_PCI_MSIX_IRQ_INDEX ? "MSI-X" : "MSI", v->count,
 	    v->noresize ? ", fixed-size (NORESIZE)" : ", dynamic");
+	if ((cd->flags & MSIV_ATTACH_MSI_LATCH) &&
+	    v->index != VFIO_PCI_MSI_IRQ_INDEX)
+		log_warnx("vfio %s: msi_latch ignored: the device uses MSI-X, "
+		    "whose entries are written while masked", cd->address);
+	else if (cd->flags & MSIV_ATTACH_MSI_LATCH) {
+		/* Enable every vector now, all triggers in place: the kernel
+		 * writes each message before it sets MSI Enable, and the
+		 * range never has to be re-enabled while vectors are in
+		 * use. */
+		v->latch = 1;
+		if ((r = vfio_set_triggers(dev, 0, dev->nslots, 1)) < 0) {
+			log_warnx("vfio %s: cannot enable MSI: %s",
+			    cd->address, strerror(-r));
+			goto fail;
+		}
+		v->enabled = dev->nslots;
+		dev->flags |= MSIV_DEVICE_MSI_LATCH;
+		log_info("vfio %s: latches its MSI message at enable: %u "
+		    "vectors enabled, messages in place", cd->address,
+		    dev->nslots);
+	}
 	return 0;
 fail:
 	vfio_close(dev);
@@ -297,7 +319,7 @@ fail:
  * chose in effective_affinity where it has one.
  */
 static int
-vfio_host_irq(struct device *dev, uint32_t slot)
+vfio_host_irq(struct device *dev, uint32_t slot, int *remapped)
 {
 	struct vfio_dev *v = dev->priv;
 	char want[96], *line = NULL;
@@ -319,6 +341,11 @@ vfio_host_irq(struct device *dev, uint32_t slot)
 
 			if (*end == ':' && x >= 0 && x <= INT_MAX)
 				irq = (int)x;
+			/* The chip: IR-PCI-MSI* when interrupts are remapped
+			 * (the device's message is then a handle that an
+			 * affinity change leaves alone). */
+			if (remapped != NULL)
+				*remapped = strstr(line, " IR-") != NULL;
 			break;
 		}
 	}
@@ -394,14 +421,21 @@ vfio_irq_affinity(struct device *dev, uint32_t slot, const uint64_t *cpus,
 {
 	struct vfio_dev *v = dev->priv;
 	char buf[512];
-	int irq, r;
+	int irq, r, remapped = 0;
 
 	if (!v->armed[slot])
 		return -ENXIO; /* no vfunc has the slot: no host IRQ */
-	if ((irq = vfio_host_irq(dev, slot)) < 0) {
+	if ((irq = vfio_host_irq(dev, slot, &remapped)) < 0) {
 		log_warnx("vfio %s: no host IRQ found for vector %u in "
 		    "/proc/interrupts", v->address, slot);
 		return -ENXIO;
+	}
+	if (cpus != NULL && v->latch && !remapped) {
+		log_warnx("vfio %s: vector %u: the device latches its MSI "
+		    "message at enable and interrupts are not remapped: a new "
+		    "affinity would change the message behind its back; not "
+		    "set", v->address, slot);
+		return -EOPNOTSUPP;
 	}
 	if (cpus != NULL) {
 		if ((r = vfio_irq_set_affinity(irq, cpus)) < 0) {
@@ -433,7 +467,7 @@ vfio_affinity_reapply(struct device *dev, uint32_t first, uint32_t n)
 			set |= v->affinity[i][w] != 0;
 		if (!set || !v->armed[i])
 			continue;
-		if ((irq = vfio_host_irq(dev, i)) < 0 ||
+		if ((irq = vfio_host_irq(dev, i, NULL)) < 0 ||
 		    vfio_irq_set_affinity(irq, v->affinity[i]) < 0)
 			log_warnx("vfio %s: vector %u: cannot restore its host "
 			    "IRQ affinity", v->address, i);

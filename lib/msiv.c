@@ -967,7 +967,8 @@ msiv_sim_triggers(struct msiv_conn *c, const char *device, unsigned int slot,
 
 MSIV_API int
 msiv_device_attach(struct msiv_conn *c, const char *name, const char *backend,
-    const char *address, unsigned int slots, enum msiv_policy policy)
+    const char *address, unsigned int slots, enum msiv_policy policy,
+    unsigned int flags)
 {
 	struct msiv_attach_req rq;
 
@@ -979,6 +980,7 @@ msiv_device_attach(struct msiv_conn *c, const char *name, const char *backend,
 		return -EINVAL;
 	rq.slots = slots;
 	rq.policy = (uint32_t)policy;
+	rq.flags = flags;
 	return msiv_call(c, MSIV_OP_DEVICE_ATTACH, &rq, -1, NULL);
 }
 

@@ -28,7 +28,7 @@
 #define L_TABLE_REQ  "qwwq"
 #define L_TABLE_REP  "q"
 #define L_SIM_REQ    "nww"
-#define L_ATTACH_REQ "nnnww"
+#define L_ATTACH_REQ "nnnwwww"
 #define L_DETACH_REQ "nww"
 #define L_AFF_REQ    "qwwnqqqq"
 #define L_AFF_REP    "wwqqqq"

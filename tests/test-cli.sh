@@ -56,6 +56,14 @@ check "daemon not running: exit 3" [ $rc -eq 3 ]
 case "$out" in *"not running"*"$sock"*|*"$sock"*"not running"*) ok "the message says so and names the socket" ;;
 *) nok "the message says so and names the socket: $out" ;; esac
 
+# A device definition msivd cannot take: exit 3 (configuration), saying why.
+printf '[device s]\nbackend = sim\nslots = 4\nmsi_latch = yes\n' >"$dir/latch.conf"
+out=$("$MSIVD" --foreground --config "$dir/latch.conf" --state-dir "$dir" \
+    --socket "$dir/latch.sock" 2>&1); rc=$?
+check "msi_latch on a sim device: msivd exits 3" [ $rc -eq 3 ]
+check "... naming the file, the device and the reason" \
+    has "$out" "latch.conf: \[device s\] msi_latch is for vfio devices"
+
 # --- the daemon on its embedded default, as quickstart runs it ---------------
 "$MSIVD" --foreground --state-dir "$dir" --socket "$sock" >"$dir/log" 2>&1 &
 dpid=$!

@@ -197,7 +197,7 @@ main(void)
 			int efd = h_eventfd();
 
 			bad = msiv_device_attach(st.c, "simx", "sim", NULL, 4,
-			    MSIV_POLICY_DEFAULT) != 0 ||
+			    MSIV_POLICY_DEFAULT, 0) != 0 ||
 			    msiv_vfunc_open(st.c, "simx", 1,
 			    MSIV_POLICY_DEFAULT, &h) != 0 ||
 			    msiv_vector_setup(st.c, h, 0, 0xfee00000u, 1, efd,

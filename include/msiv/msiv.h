@@ -245,14 +245,15 @@ int msiv_shutdown(struct msiv_conn *conn);
  * msivd.conf would (backend "vfio" with address a PCI address, slots 0
  * for all its vectors; or "sim" with slots). msivd keeps it in its state
  * directory and attaches it again when it restarts; vfuncs it kept for a
- * device of that name are restored. Errors: -EEXIST (the name is taken),
+ * device of that name are restored. flags: MSIV_ATTACH_MSI_LATCH (see
+ * msivd.conf(5), msi_latch) or 0. Errors: -EEXIST (the name is taken),
  * -EINVAL (bad definition), -ENODEV (no such PCI device, or not bound to
  * vfio-pci), -EBUSY (its IOMMU group is not viable), -ENOSPC (too many
  * devices); msivd's log says which and how to fix it.
  */
 int msiv_device_attach(struct msiv_conn *conn, const char *name,
     const char *backend, const char *address, unsigned int slots,
-    enum msiv_policy policy);
+    enum msiv_policy policy, unsigned int flags);
 /* Admin: detach a device no vfunc uses (-EBUSY otherwise, -ENODEV). */
 int msiv_device_detach(struct msiv_conn *conn, const char *name);
 

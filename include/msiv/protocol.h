@@ -183,6 +183,8 @@ _Static_assert(sizeof(struct msiv_page) == 8, "page");
 #define MSIV_DEVICE_FIXED  0x4u  /* the enabled range cannot grow in place
 				    (VFIO NORESIZE): growing re-enables it */
 #define MSIV_DEVICE_DIRECT 0x8u  /* direct delivery (MSIV_SETUP_DIRECT) */
+#define MSIV_DEVICE_MSI_LATCH 0x10u /* MSI message latched at enable:
+				       every vector enabled at attach */
 
 struct msiv_device_rec {
 	char name[MSIV_NAME_MAX];
@@ -348,8 +350,13 @@ struct msiv_attach_req {
 	char address[MSIV_NAME_MAX];  /* vfio: PCI address */
 	uint32_t slots;    /* 0: the backend's default */
 	uint32_t policy;   /* enum msiv_policy; DEFAULT: latch */
+	uint32_t flags;    /* MSIV_ATTACH_* */
+	uint32_t reserved;
 };
-_Static_assert(sizeof(struct msiv_attach_req) == 104, "attach_req");
+_Static_assert(sizeof(struct msiv_attach_req) == 112, "attach_req");
+/* The device latches its MSI message when MSI is enabled (msivd.conf
+ * msi_latch): see msivd.conf(5). */
+#define MSIV_ATTACH_MSI_LATCH 0x1u
 
 struct msiv_detach_req {
 	char name[MSIV_NAME_MAX];

@@ -64,7 +64,7 @@ refuses() { # what, address, expected words of the message
 refuses "a missing device" 0000:00:1f.7 "no such PCI device"
 refuses "a device not bound to vfio-pci" 0000:00:06.1 "not bound to vfio-pci; bind it"
 refuses "a device in a non-viable group" $bad "is not viable: bind every device"
-printf '[device edu]\nbackend = vfio\naddress = %s\n\n[device ivshmem]\nbackend = vfio\naddress = %s\n' \
+printf '[device edu]\nbackend = vfio\naddress = %s\nmsi_latch = yes\n\n[device ivshmem]\nbackend = vfio\naddress = %s\n' \
     $edu $ivs > /tmp/msivd.conf
 /bin/msivd --foreground --config /tmp/msivd.conf --state-dir /tmp/state \
     --socket /tmp/msivd.sock > /tmp/msivd.log 2>&1 &

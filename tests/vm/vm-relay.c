@@ -107,9 +107,19 @@ pass(const char *mode, unsigned int flags)
 		check(raise_to(e1) == 1 && msiv_vector_query(c, vf, 0, &in) ==
 		    0 && in.routed && in.fired == 0, WHAT("rule 1: the device "
 		    "signals the target itself, msivd off the path"));
-	} else
+	} else {
+		uint64_t cpus[MSIV_CPUS_WORDS] = { 1ull <<
+		    (sysconf(_SC_NPROCESSORS_ONLN) - 1) }, eff[MSIV_CPUS_WORDS];
+
 		check(raise_irq() && wait_efd(e1, 10000) == 1,
 		    WHAT("rule 1: a device interrupt is delivered"));
+		/* Remapped interrupts: the latched message is a handle an
+		 * affinity change leaves alone, so msivd allows it. */
+		check(msiv_vector_affinity(c, vf, 0, cpus, NULL, eff) == 0 &&
+		    eff[0] == cpus[0] && raise_irq() &&
+		    wait_efd(e1, 10000) == 1, WHAT("msi_latch with interrupt "
+		    "remapping: the host IRQ moves, the device still delivers"));
+	}
 	check(msiv_vector_mask(c, vf, 0) == 0 && raise_irq() &&
 	    wait_efd(e1, 200) == 0 && msiv_vector_query(c, vf, 0, &in) == 0 &&
 	    in.pending && !in.routed,
@@ -158,8 +168,9 @@ main(int argc, char **argv)
 		found |= strcmp(dev[i].name, "edu") == 0 &&
 		    strcmp(dev[i].backend, "vfio") == 0 && dev[i].slots == 1 &&
 		    dev[i].flags == (MSIV_DEVICE_MSI | MSIV_DEVICE_FIXED |
-		    MSIV_DEVICE_DIRECT);
-	check(found, "msivd has the edu device: vfio, one MSI vector");
+		    MSIV_DEVICE_DIRECT | MSIV_DEVICE_MSI_LATCH);
+	check(found, "msivd has the edu device: vfio, one MSI vector, "
+	    "latched at enable (msi_latch): enabled at attach");
 	pass("relay", 0);
 	pass("direct", MSIV_SETUP_DIRECT);
 done:
