@@ -223,15 +223,44 @@ vfio_open_device(struct vfio_dev *v, const char *bdf)
 	return 0;
 }
 
+/* Read the IRQ info of every index the device has (INTx, MSI, MSI-X, and
+ * the error and request indexes where it has them) and log it. */
+static int
+vfio_irq_infos(struct vfio_dev *v, struct vfio_irq_info *msi,
+    struct vfio_irq_info *msix)
+{
+	static const char *const names[] = { "INTx", "MSI", "MSI-X", "error",
+	    "request" };
+	struct vfio_device_info di = { .argsz = sizeof(di) };
+
+	if (ioctl(v->fd, VFIO_DEVICE_GET_INFO, &di) < 0) {
+		log_warn("vfio %s: device info", v->address);
+		return -errno;
+	}
+	if (!(di.flags & VFIO_DEVICE_FLAGS_PCI)) {
+		log_warnx("vfio %s: not a PCI device", v->address);
+		return -ENODEV;
+	}
+	for (uint32_t i = 0; i < di.num_irqs; i++) {
+		struct vfio_irq_info in = { .argsz = sizeof(in), .index = i };
+
+		if (ioctl(v->fd, VFIO_DEVICE_GET_IRQ_INFO, &in) < 0)
+			continue;
+		if (i == VFIO_PCI_MSI_IRQ_INDEX)
+			*msi = in;
+		else if (i == VFIO_PCI_MSIX_IRQ_INDEX)
+			*msix = in;
+		log_debug("vfio %s: IRQ index %u (%s): %u, flags 0x%x",
+		    v->address, i, i < sizeof(names) / sizeof(names[0]) ?
+		    names[i] : "?", in.count, in.flags);
+	}
+	return 0;
+}
+
 static int
 vfio_open(struct device *dev, const struct conf_device *cd)
 {
-	struct vfio_irq_info msix = {
-		.argsz = sizeof(msix), .index = VFIO_PCI_MSIX_IRQ_INDEX,
-	};
-	struct vfio_irq_info msi = {
-		.argsz = sizeof(msi), .index = VFIO_PCI_MSI_IRQ_INDEX,
-	};
+	struct vfio_irq_info msix = { .count = 0 }, msi = { .count = 0 };
 	struct vfio_dev *v = calloc(1, sizeof(*v));
 	int r;
 
@@ -240,10 +269,9 @@ vfio_open(struct device *dev, const struct conf_device *cd)
 	v->container = v->group = v->fd = -1;
 	snprintf(v->address, sizeof(v->address), "%s", cd->address);
 	dev->priv = v;
-	if ((r = vfio_open_device(v, cd->address)) < 0)
+	if ((r = vfio_open_device(v, cd->address)) < 0 ||
+	    (r = vfio_irq_infos(v, &msi, &msix)) < 0)
 		goto fail;
-	(void)ioctl(v->fd, VFIO_DEVICE_GET_IRQ_INFO, &msix);
-	(void)ioctl(v->fd, VFIO_DEVICE_GET_IRQ_INFO, &msi);
 	if (msix.count > 0 && (msix.flags & VFIO_IRQ_INFO_EVENTFD)) {
 		v->index = VFIO_PCI_MSIX_IRQ_INDEX;
 		v->count = msix.count;
