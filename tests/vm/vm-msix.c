@@ -22,12 +22,15 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <msiv/msiv.h>
+
+#include "guest.h"
 
 #define NV 4
 
@@ -37,7 +40,6 @@ struct mailbox {  /* as in ivshmem-host.c */
 
 enum source { DEVICE, HOST };
 
-static int failures;
 static volatile uint32_t *regs;   /* BAR0: 8 IVPosition, 12 Doorbell */
 static struct mailbox *mb;        /* BAR2 */
 static uint32_t self;             /* our peer id */
@@ -45,26 +47,6 @@ static struct msiv_conn *c;
 static char what[160];
 static struct msiv_event_info last_ev;
 static int nev;
-
-static int
-check(int cond, const char *s)
-{
-	printf("PROBE %s %s\n", cond ? "OK" : "FAIL", s);
-	fflush(stdout);
-	failures += !cond;
-	return cond;
-}
-
-static uint64_t
-wait_efd(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint64_t v = 0;
-
-	if (poll(&p, 1, ms) == 1 && read(fd, &v, 8) != 8)
-		v = 0;
-	return v;
-}
 
 static int
 ring(enum source src, uint32_t slot)

@@ -20,31 +20,12 @@
 
 #include <msiv/msiv.h>
 
-static int failures;
+#include "guest.h"
+
 static volatile uint32_t *bar;
 static struct msiv_conn *c;
 static uint64_t vf;
 static uint64_t fired;
-
-static int
-check(int cond, const char *what)
-{
-	printf("PROBE %s %s\n", cond ? "OK" : "FAIL", what);
-	fflush(stdout);
-	failures += !cond;
-	return cond;
-}
-
-static uint64_t
-wait_efd(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	uint64_t v = 0;
-
-	if (poll(&p, 1, ms) == 1 && read(fd, &v, 8) != 8)
-		v = 0;
-	return v;
-}
 
 static void
 ring(void)
