@@ -2,7 +2,8 @@
 # build-initramfs.sh KROOT OUT.cpio.gz RUNSCRIPT BIND MODULES... -- FILES...
 # The test guest's initramfs: busybox-static, tests/vm/init as /init, the
 # listed modules of the unpacked kernel package KROOT (paths relative to
-# its lib/modules/VERSION/kernel), the device ids to bind to vfio-pci, the
+# its lib/modules/VERSION/kernel; MSIV_VM_MODPARAMS gives one of them
+# options), the device ids to bind to vfio-pci, the
 # script to run, and FILES (static binaries) in /bin.
 set -eu
 kroot=$1 out=$2 run=$3 bind=$4
@@ -18,6 +19,8 @@ cp "$here/init" "$tmp/init"
 chmod 0755 "$tmp/init"
 cp "$run" "$tmp/etc/msiv-vm/run"
 echo "$bind" | tr ',' '\n' > "$tmp/etc/msiv-vm/bind"
+# MSIV_VM_MODPARAMS="MODULE PARAM=VALUE...": options for one module.
+echo "${MSIV_VM_MODPARAMS:-}" > "$tmp/etc/msiv-vm/modparams"
 kver=$(ls "$kroot/lib/modules")
 : > "$tmp/etc/msiv-vm/modules"
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do

@@ -2,7 +2,8 @@
 # run-vm.sh KERNEL INITRAMFS LOG [QEMU-ARGS...]
 # Boot the test guest under TCG with an emulated IOMMU (interrupt
 # remapping), the serial console to LOG, within a time limit. Exits with
-# the guest's "MSIV-VM EXIT" status; 124 if it timed out, 125 if the guest
+# the guest's "MSIV-VM EXIT" status (MSIV_VM_INTREMAP=off: no interrupt
+# remapping); 124 if it timed out, 125 if the guest
 # never reached its test (no "MSIV-VM BOOTED"): the caller may retry that
 # once, never a failed check.
 set -u
@@ -10,7 +11,7 @@ kernel=$1 initrd=$2 log=$3
 shift 3
 timeout "${MSIV_VM_TIMEOUT:-120}" qemu-system-x86_64 \
     -machine q35,accel=tcg -cpu max -smp "${MSIV_VM_CPUS:-2}" -m 512M \
-    -device intel-iommu,intremap=on \
+    -device intel-iommu,intremap="${MSIV_VM_INTREMAP:-on}" \
     -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 intel_iommu=on panic=-1 quiet" \
     -nographic -no-reboot -serial "file:$log" -monitor none "$@" \

@@ -6,7 +6,8 @@
  * msivd holds the VFIO device, so the test rings edu's doorbell (BAR0
  * 0x60) through the BAR's sysfs resource file.
  *
- * usage: vm-relay SOCKET BDF      Prints PROBE OK/FAIL lines, PROBE DONE.
+ * usage: vm-relay SOCKET BDF [noir]   Prints PROBE OK/FAIL lines, PROBE DONE.
+ * With noir: the checks for a guest without interrupt remapping.
  * (The device is the one msivd names "edu".)
  */
 #include <errno.h>
@@ -126,6 +127,32 @@ pass(const char *mode, unsigned int flags)
 	close(e2);
 }
 
+/* Without interrupt remapping the device's MSI message changes with the
+ * host IRQ's affinity: msivd refuses that for an msi_latch device, and
+ * delivery carries on. */
+static void
+noir(void)
+{
+	uint64_t cpus[MSIV_CPUS_WORDS] = { 1 }, eff[MSIV_CPUS_WORDS];
+	unsigned int irq = 0;
+	int e1 = eventfd(0, EFD_CLOEXEC);
+
+	fired = 0;
+	check(msiv_vfunc_open(c, "edu", 1, MSIV_POLICY_DEFAULT, &vf) == 0 &&
+	    msiv_vector_setup(c, vf, 0, 0xfee00000u, 0x31, e1,
+	    MSIV_SETUP_UNMASKED) == 0 && msiv_vfunc_enable(c, vf, 1) == 0 &&
+	    raise_irq() && wait_efd(e1, 10000) == 1,
+	    "no remapping: a device interrupt is delivered");
+	check(msiv_vector_affinity(c, vf, 0, cpus, &irq, eff) == -EOPNOTSUPP,
+	    "no remapping: an msi_latch device refuses an affinity change "
+	    "(EOPNOTSUPP)");
+	check(msiv_vector_affinity(c, vf, 0, NULL, &irq, eff) == 0 && irq > 0 &&
+	    raise_irq() && wait_efd(e1, 10000) == 1,
+	    "no remapping: its affinity can be read, and it still delivers");
+	check(msiv_vfunc_close(c, vf) == 0, "no remapping: close the vfunc");
+	close(e1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -133,7 +160,7 @@ main(int argc, char **argv)
 	char path[128];
 	int fd, n, found = 0;
 
-	if (argc != 3)
+	if (argc != 3 && (argc != 4 || strcmp(argv[3], "noir") != 0))
 		return 2;
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0",
 	    argv[2]);
@@ -152,8 +179,12 @@ main(int argc, char **argv)
 		    MSIV_DEVICE_DIRECT | MSIV_DEVICE_MSI_LATCH);
 	check(found, "msivd has the edu device: vfio, one MSI vector, "
 	    "latched at enable (msi_latch): enabled at attach");
-	pass("relay", 0);
-	pass("direct", MSIV_SETUP_DIRECT);
+	if (argc == 4)
+		noir();
+	else {
+		pass("relay", 0);
+		pass("direct", MSIV_SETUP_DIRECT);
+	}
 done:
 	printf("PROBE DONE %d\n", failures);
 	fflush(stdout);
