@@ -111,8 +111,15 @@ cmd_device_detach(struct cmd_ctx *ctx)
 	if (msiv_name_check(rq->name) < 0 || rq->flags != 0 ||
 	    rq->reserved != 0)
 		return -EINVAL;
-	if ((dev = device_find(rq->name)) == NULL)
-		return -ENODEV;
+	if ((dev = device_find(rq->name)) == NULL) {
+		/* A device attached at run time that could not be opened at
+		 * the last start: detach forgets it. */
+		if ((r = store_device_del(rq->name)) <= 0)
+			return r < 0 ? r : -ENODEV;
+		log_info("device %s (not attached) forgotten by session %llu",
+		    rq->name, (unsigned long long)ctx->s->id);
+		return 0;
+	}
 	if (dev->used > 0) {
 		log_warnx("session %llu: detach %s refused: %u slots in use",
 		    (unsigned long long)ctx->s->id, dev->name, dev->used);

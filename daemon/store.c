@@ -634,10 +634,12 @@ int
 store_device_del(const char *name)
 {
 	sqlite3_stmt *st = stmts[ST_DEVICE_DEL];
+	int r;
 
 	STORE_BEGIN_OR_RETURN();
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
-	return store_write(st);
+	r = store_write(st);
+	return r < 0 ? r : sqlite3_changes(db) > 0;
 }
 
 int

@@ -78,6 +78,7 @@ int store_load(store_vfunc_fn *fn, void *arg);
 typedef void store_device_fn(const struct conf_device *d, void *arg);
 int store_load_devices(store_device_fn *fn, void *arg);
 int store_device_put(const struct conf_device *d);
+/* Returns 1 if the device was stored, 0 if not, or -errno. */
 int store_device_del(const char *name);
 
 /* Tenants and their resume tokens. Returns 0, -ENOENT or -errno. */

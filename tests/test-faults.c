@@ -195,6 +195,61 @@ connect_wait(const char *sock, pid_t holder)
 	return NULL;
 }
 
+/*
+ * A device attached at run time that has gone by the next start: msivd
+ * starts without it, says so, and detach forgets it.
+ */
+static void
+test_stored_device_gone(void)
+{
+	char dir[128], db[160], log[160], sock[128];
+	struct msiv_conn *c;
+	struct msiv_device_rec dev[4];
+	pid_t pid;
+
+	snprintf(dir, sizeof(dir), "%s/gone", base);
+	snprintf(db, sizeof(db), "%s/msivd.db", dir);
+	snprintf(log, sizeof(log), "%s/gone.log", base);
+	snprintf(sock, sizeof(sock), "%s/s.sock", base);
+	mkdir(dir, 0750);
+	pid = spawn(dir, NS_NONE, log);
+	c = connect_wait(sock, pid);
+	ok(c != NULL && msiv_device_attach(c, "simz", "sim", NULL, 4,
+	    MSIV_POLICY_DEFAULT, 0) == 0 && msiv_shutdown(c) == 0,
+	    "gone: attach a device at run time, stop");
+	if (c != NULL)
+		msiv_close(c);
+	is_int(wait_exit(pid), 0, "gone: msivd stopped");
+	/* The device is not there any more (a vfio device unplugged). */
+	ok(sql(db, "UPDATE device SET backend = 'vfio', address = "
+	    "'0000:7f:1f.7' WHERE name = 'simz'") == 0,
+	    "gone: the stored device now names a PCI device that is absent");
+	pid = spawn(dir, NS_NONE, log);
+	c = connect_wait(sock, pid);
+	ok(c != NULL && msiv_device_list(c, dev, 4) == 1 &&
+	    strcmp(dev[0].name, "sim0") == 0,
+	    "gone: msivd starts with the configured devices only");
+	ok(log_has(log, "simz (attached at run time) cannot be opened now"),
+	    "gone: and says so");
+	ok(c != NULL && msiv_device_detach(c, "simz") == 0 &&
+	    msiv_device_detach(c, "simz") == -ENODEV,
+	    "gone: detach forgets it; a second detach: ENODEV");
+	if (c != NULL) {
+		(void)msiv_shutdown(c);
+		msiv_close(c);
+	}
+	is_int(wait_exit(pid), 0, "gone: msivd stopped");
+	pid = spawn(dir, NS_NONE, log);
+	c = connect_wait(sock, pid);
+	ok(c != NULL && !log_has(log, "simz"), "gone: the next start does "
+	    "not look for it");
+	if (c != NULL) {
+		(void)msiv_shutdown(c);
+		msiv_close(c);
+	}
+	is_int(wait_exit(pid), 0, "gone: msivd stopped");
+}
+
 /* A commit that fails at run time on a full file system. */
 static void
 test_runtime_full(void)
@@ -343,6 +398,7 @@ main(void)
 		test_runtime_full();
 	else
 		ok(1, "# SKIP run-time full disk: needs root");
+	test_stored_device_gone();
 
 	{
 		char cmd[256];
