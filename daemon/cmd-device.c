@@ -149,10 +149,8 @@ cmd_irq_affinity(struct cmd_ctx *ctx)
 
 		if (rq->slot != 0 || rq->device[0] != '\0')
 			return -EINVAL;
-		if ((r = session_vfunc(ctx->s, rq->vfunc, &vf)) < 0)
+		if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
 			return r;
-		if (rq->vector >= vf->nvec)
-			return -EINVAL;
 		dev = vf->dev;
 		slot = vf->first + rq->vector;
 	} else {

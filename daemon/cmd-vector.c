@@ -16,7 +16,7 @@
 #include "server.h"
 
 /* The vfunc and vector a VEC_* request names. */
-static int
+int
 cmd_vec_lookup(struct cmd_ctx *ctx, uint64_t id, uint32_t vector,
     struct vfunc **vf)
 {

@@ -56,10 +56,12 @@ static int deliver_syncfd = -1;
 static pthread_t deliver_thread;
 static int deliver_running;
 
-/* deliver_sync(): the loop counts its batches; a waiter sleeps until the
- * batch running when it asked is over. */
-static _Atomic uint64_t sync_batches;
-static _Atomic int sync_waiting;
+/* deliver_sync(): the control thread signals deliver_syncfd and sleeps
+ * until the loop has seen it (sync_seen moves). The wakeup that carries
+ * it was gathered after the caller's deliver_del()s, and the batch before
+ * it is over, so the loop holds no pointer to an unwatched slot. No cost
+ * on the hot path. */
+static uint64_t sync_seen;  /* sync_lock */
 static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sync_cond = PTHREAD_COND_INITIALIZER;
 
@@ -137,15 +139,13 @@ deliver_main(void *arg)
 				return NULL; /* deliver_stop */
 			if (ev[i].data.ptr == &deliver_syncfd) {
 				(void)!read(deliver_syncfd, &c, sizeof(c));
+				pthread_mutex_lock(&sync_lock);
+				sync_seen++;
+				pthread_cond_broadcast(&sync_cond);
+				pthread_mutex_unlock(&sync_lock);
 				continue;
 			}
 			deliver_one(ev[i].data.ptr);
-		}
-		atomic_fetch_add(&sync_batches, 1);
-		if (atomic_load(&sync_waiting)) {
-			pthread_mutex_lock(&sync_lock);
-			pthread_cond_broadcast(&sync_cond);
-			pthread_mutex_unlock(&sync_lock);
 		}
 	}
 }
@@ -157,16 +157,13 @@ deliver_sync(void)
 
 	if (!deliver_running)
 		return;
-	atomic_store(&sync_waiting, 1);
 	pthread_mutex_lock(&sync_lock);
-	start = atomic_load(&sync_batches);
-	/* Wake the loop if it is idle, so the batch count moves. */
+	start = sync_seen;
 	if (write(deliver_syncfd, &one, sizeof(one)) != sizeof(one))
 		fatal("delivery loop: cannot signal sync");
-	while (atomic_load(&sync_batches) == start)
+	while (sync_seen == start)
 		pthread_cond_wait(&sync_cond, &sync_lock);
 	pthread_mutex_unlock(&sync_lock);
-	atomic_store(&sync_waiting, 0);
 }
 
 int

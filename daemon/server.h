@@ -64,7 +64,10 @@ typedef int cmd_handler(struct cmd_ctx *ctx);
 /* cmd-vfunc.c */
 cmd_handler cmd_hello, cmd_vfunc_open, cmd_vfunc_close, cmd_vfunc_enable,
     cmd_vfunc_fmask, cmd_vfunc_reset;
-/* cmd-vector.c */
+/* cmd-vector.c. cmd_vec_lookup: the session's vfunc id and a vector of
+ * it (-ENOENT, -EINVAL). */
+int cmd_vec_lookup(struct cmd_ctx *ctx, uint64_t id, uint32_t vector,
+    struct vfunc **vf);
 cmd_handler cmd_vec_setup, cmd_vec_mask, cmd_vec_unmask, cmd_vec_retarget,
     cmd_vec_free, cmd_vec_query, cmd_table_write, cmd_table_read;
 /* cmd-admin.c */

@@ -482,7 +482,8 @@ vfio_irq_affinity(struct device *dev, uint32_t slot, const uint64_t *cpus,
 	return vfio_mask_parse(buf, rep->cpus);
 }
 
-/* Re-enabling gives vectors new IRQs: give them the affinity asked for. */
+/* Re-enabling a fixed-size range gives its vectors new IRQs: give them the
+ * affinity asked for. */
 static void
 vfio_affinity_reapply(struct device *dev, uint32_t first, uint32_t n)
 {
@@ -511,12 +512,9 @@ vfio_arm(struct device *dev, uint32_t first, uint32_t n)
 
 	for (uint32_t i = first; i < end; i++)
 		v->armed[i] = 1;
-	if (!v->noresize || end <= v->enabled) {
-		/* New IRQs (dynamic MSI-X) take the affinity asked for. */
-		if ((r = vfio_set_triggers(dev, first, n, 1)) == 0)
-			vfio_affinity_reapply(dev, first, n);
-		return r;
-	}
+	/* (Slots being armed have no affinity yet: disarm forgot it.) */
+	if (!v->noresize || end <= v->enabled)
+		return vfio_set_triggers(dev, first, n, 1);
 	/* Grow the enabled range: disable, enable with the larger count,
 	 * all armed triggers in place. */
 	vfio_disable(v);
