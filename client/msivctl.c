@@ -55,7 +55,10 @@ usage(FILE *f)
 	    "  attach NAME vfio PCI-ADDRESS [POLICY] [msi-latch]\n"
 	    "  attach NAME sim SLOTS [POLICY]\n"
 	    "                           attach a device (kept across restarts)\n"
-	    "  detach NAME              detach a device no vfunc uses\n"
+	    "  detach NAME [--force]    detach a device (--force: even if vfuncs\n"
+	    "                           use it; they are revoked)\n"
+	    "  revoke TENANT|VFUNC      take a tenant's vfuncs (or one vfunc,\n"
+	    "                           by its 16-digit handle) away\n"
 	    "  affinity DEVICE SLOT [CPUS]\n"
 	    "                           host IRQ of a slot and its CPU affinity\n"
 	    "                           (CPUS like 0-3,6: set it)\n"
@@ -231,11 +234,14 @@ static int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
 	struct msiv_status_rep st;
+	struct msiv_hotplug_rep hp;
 	int r = msiv_status(c->conn, &st);
 
 	(void)argc;
 	(void)argv;
 	if (r < 0)
+		return ctl_fail(c, "status", r);
+	if ((r = msiv_hotplug_status(c->conn, &hp)) < 0)
 		return ctl_fail(c, "status", r);
 	if (c->json) {
 		json_object *o = json_object_new_object();
@@ -252,6 +258,13 @@ cmd_status(struct ctl *c, int argc, char **argv)
 		jint(o, "delivered", (int64_t)st.delivered);
 		jint(o, "dropped", (int64_t)st.dropped);
 		jstr(o, "delivery_loop", st.loop);
+		jbool(o, "hotplug", hp.flags & MSIV_HOTPLUG_LISTENING);
+		jint(o, "hotplug_rules", hp.rules);
+		jint(o, "uevents", (int64_t)hp.uevents);
+		jint(o, "uevents_foreign", (int64_t)hp.foreign);
+		jint(o, "rescans", (int64_t)hp.rescans);
+		jint(o, "auto_attached", (int64_t)hp.attached);
+		jint(o, "removed", (int64_t)hp.removed);
 		jbool(o, "admin", msiv_is_admin(c->conn));
 		jstr(o, "tenant", msiv_tenant(c->conn));
 		json_print(o);
@@ -267,6 +280,14 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	printf("  interrupts     %" PRIu64 " seen, %" PRIu64 " delivered, %"
 	    PRIu64 " dropped\n", st.interrupts, st.delivered, st.dropped);
 	printf("  delivery loop  %s\n", st.loop);
+	if (hp.flags & MSIV_HOTPLUG_LISTENING)
+		printf("  hotplug        %u rule(s); %" PRIu64 " uevents, %"
+		    PRIu64 " not from the kernel (ignored), %" PRIu64
+		    " rescans; %" PRIu64 " attached by rule, %" PRIu64
+		    " removed\n", hp.rules, hp.uevents, hp.foreign, hp.rescans,
+		    hp.attached, hp.removed);
+	else
+		printf("  hotplug        off\n");
 	printf("  this session   tenant %s%s\n", msiv_tenant(c->conn),
 	    msiv_is_admin(c->conn) ? ", admin" : "");
 	return CTL_EXIT_OK;
@@ -324,6 +345,13 @@ cmd_devices(struct ctl *c, int argc, char **argv)
 	}
 	free(d);
 	return CTL_EXIT_OK;
+}
+
+static const char *
+gone_name(uint32_t gone)
+{
+	return gone == MSIV_GONE_DEVICE ? "device removed" :
+	    "revoked by an admin";
 }
 
 static json_object *
@@ -386,9 +414,11 @@ cmd_vfuncs(struct ctl *c, int argc, char **argv)
 		struct msiv_vec_rec *v;
 		size_t nv;
 
-		r = ctl_list(c, list_vectors, f[i].vfunc, sizeof(*v),
-		    (void **)&v, &nv);
-		if (r == -ENOENT)
+		v = NULL;
+		nv = 0;
+		r = f[i].flags & MSIV_VFUNC_GONE ? 0 : ctl_list(c,
+		    list_vectors, f[i].vfunc, sizeof(*v), (void **)&v, &nv);
+		if (r == -ENOENT || r == -ENODEV || r == -EKEYREVOKED)
 			continue; /* closed meanwhile */
 		if (r < 0) {
 			free(f);
@@ -411,12 +441,19 @@ cmd_vfuncs(struct ctl *c, int argc, char **argv)
 			jbool(o, "enabled", f[i].flags & MSIV_VFUNC_ENABLED);
 			jbool(o, "function_masked", f[i].flags & MSIV_VFUNC_FMASKED);
 			jbool(o, "orphaned", f[i].flags & MSIV_VFUNC_ORPHANED);
+			if (f[i].flags & MSIV_VFUNC_GONE)
+				jstr(o, "revoked", gone_name(f[i].gone));
 			if (f[i].flags & MSIV_VFUNC_ORPHANED)
 				jint(o, "grace_left_ms", f[i].grace_ms);
 			for (size_t j = 0; j < nv; j++)
 				json_object_array_add(va, vector_json(&v[j]));
 			json_object_object_add(o, "vectors", va);
 			json_object_array_add(a, o);
+		} else if (f[i].flags & MSIV_VFUNC_GONE) {
+			printf("vfunc 0x%016" PRIx64 "  device %s  tenant %s  "
+			    "REVOKED (%s): no vectors; calls on it fail until "
+			    "the tenant closes it\n", f[i].vfunc, f[i].device,
+			    f[i].tenant, gone_name(f[i].gone));
 		} else {
 			if (f[i].flags & MSIV_VFUNC_ORPHANED)
 				printf("vfunc 0x%016" PRIx64 "  device %s  tenant "
@@ -608,22 +645,74 @@ static int
 cmd_detach(struct ctl *c, int argc, char **argv)
 {
 	char what[64];
+	unsigned int flags = 0;
 	int r;
 
-	if (argc != 1) {
-		fprintf(stderr, "usage: msivctl detach NAME\n");
+	if (argc == 2 && strcmp(argv[1], "--force") == 0)
+		flags = MSIV_DETACH_FORCE;
+	else if (argc != 1) {
+		fprintf(stderr, "usage: msivctl detach NAME [--force]\n");
 		return CTL_EXIT_USAGE;
 	}
-	r = msiv_device_detach(c->conn, argv[0]);
+	r = msiv_device_detach(c->conn, argv[0], flags);
 	snprintf(what, sizeof(what), "detach %s", argv[0]);
 	if (r == -EBUSY) {
 		fprintf(stderr, "msivctl: %s: vfuncs still use the device "
-		    "(msivctl vfuncs)\n", what);
+		    "(msivctl vfuncs); --force revokes them\n", what);
 		return CTL_EXIT_FAIL;
 	}
 	if (r < 0)
 		return ctl_fail(c, what, r);
 	puts(c->json ? "{ \"ok\": true }" : "detached");
+	return CTL_EXIT_OK;
+}
+
+/* A vfunc handle as msivctl vfuncs shows it: 16 hex digits, 0x allowed. */
+static int
+parse_handle(const char *s, uint64_t *out)
+{
+	size_t n;
+
+	if (strncmp(s, "0x", 2) == 0)
+		s += 2;
+	n = strlen(s);
+	if (n != 16 || strspn(s, "0123456789abcdefABCDEF") != n)
+		return -1;
+	*out = strtoull(s, NULL, 16);
+	return *out != 0 ? 0 : -1;
+}
+
+static int
+cmd_revoke(struct ctl *c, int argc, char **argv)
+{
+	char what[96];
+	uint64_t vfunc = 0;
+	unsigned int count = 0;
+	int r;
+
+	if (argc != 1) {
+		fprintf(stderr, "usage: msivctl revoke TENANT|VFUNC\n");
+		return CTL_EXIT_USAGE;
+	}
+	snprintf(what, sizeof(what), "revoke %s", argv[0]);
+	if (parse_handle(argv[0], &vfunc) == 0)
+		r = msiv_revoke(c->conn, NULL, vfunc, &count);
+	else
+		r = msiv_revoke(c->conn, argv[0], 0, &count);
+	if (r == -ENOENT) {
+		fprintf(stderr, "msivctl: %s: %s\n", what, vfunc != 0 ?
+		    "no such vfunc" : "the tenant holds no vfunc");
+		return CTL_EXIT_NOENT;
+	}
+	if (r < 0)
+		return ctl_fail(c, what, r);
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		jint(o, "revoked", count);
+		json_print(o);
+	} else
+		printf("revoked %u vfunc%s\n", count, count == 1 ? "" : "s");
 	return CTL_EXIT_OK;
 }
 
@@ -742,7 +831,8 @@ static const struct ctl_cmd {
 	{ "sessions", 0, cmd_sessions },
 	{ "fire", 3, cmd_fire },
 	{ "attach", 5, cmd_attach },
-	{ "detach", 1, cmd_detach },
+	{ "detach", 2, cmd_detach },
+	{ "revoke", 1, cmd_revoke },
 	{ "affinity", 3, cmd_affinity },
 	{ "shutdown", 0, cmd_shutdown },
 	{ NULL, 0, NULL },

@@ -156,14 +156,16 @@ cmd_vfunc_list(struct cmd_ctx *ctx)
 			continue;
 		rec->vfunc = vf->id;
 		rec->session = vf->session != NULL ? vf->session->id : 0;
-		memcpy(rec->device, vf->dev->name, sizeof(rec->device));
+		memcpy(rec->device, vf->device, sizeof(rec->device));
 		memcpy(rec->tenant, vf->tenant, sizeof(rec->tenant));
 		rec->nvec = vf->nvec;
 		rec->first_slot = vf->first;
 		rec->policy = (uint32_t)vf->policy;
 		rec->flags = (vf->enabled ? MSIV_VFUNC_ENABLED : 0) |
 		    (vf->fmasked ? MSIV_VFUNC_FMASKED : 0) |
-		    (vf->session == NULL ? MSIV_VFUNC_ORPHANED : 0);
+		    (vf->session == NULL ? MSIV_VFUNC_ORPHANED : 0) |
+		    (vf->gone != 0 ? MSIV_VFUNC_GONE : 0);
+		rec->gone = vf->gone;
 		if (vf->session == NULL) {
 			uint64_t grace = (uint64_t)server_conf()->orphan_grace *
 			    1000, gone = now - vf->orphaned_ms;
@@ -187,6 +189,8 @@ cmd_vec_list(struct cmd_ctx *ctx)
 		return r;
 	if (vf == NULL || !cmd_visible(ctx->s, vf))
 		return -ENOENT;
+	if (vf->gone != 0)
+		return vfunc_gone_errno(vf);
 	page_init(&p, ctx, sizeof(struct msiv_vec_rec));
 	for (uint32_t i = 0; i < vf->nvec; i++) {
 		struct msiv_vec_rec *rec = page_add(&p);

@@ -6,7 +6,8 @@
  * again at start-up, like a [device] section of msivd.conf; vfuncs kept
  * in the store for a device of that name are restored when it attaches.
  * Detach refuses while any vfunc (orphaned ones too) holds slots on the
- * device.
+ * device, unless forced: then those vfuncs are revoked first. REVOKE
+ * takes vfuncs away from a tenant.
  */
 #include "config.h"
 
@@ -20,34 +21,6 @@
 #include "server.h"
 #include "store.h"
 #include "vfunc.h"
-
-struct restore_arg {
-	const char *device;
-	uint32_t count;
-};
-
-static void
-cmd_restore_one(const struct store_vfunc *row, const struct store_vector *vecs,
-    size_t n, void *arg)
-{
-	struct restore_arg *a = arg;
-
-	if (strcmp(row->device, a->device) == 0 &&
-	    vfunc_restore(row, vecs, n) == 0)
-		a->count++;
-}
-
-/* Restore the stored vfuncs of a device that has just attached. */
-static uint32_t
-cmd_device_restore(const char *name)
-{
-	struct restore_arg a = { .device = name };
-
-	if (store_load(cmd_restore_one, &a) < 0)
-		log_warnx("device %s: cannot read its vfuncs from the store",
-		    name);
-	return a.count;
-}
 
 static int
 cmd_text(const char *field, size_t len)
@@ -93,7 +66,7 @@ cmd_device_attach(struct cmd_ctx *ctx)
 		device_destroy(dev);
 		return r;
 	}
-	restored = cmd_device_restore(cd.name);
+	restored = vfunc_restore_device(cd.name);
 	log_info("device %s attached by session %llu (%s%s%s), %u slots; "
 	    "%u stored vfunc(s) restored", cd.name,
 	    (unsigned long long)ctx->s->id, cd.backend,
@@ -108,8 +81,8 @@ cmd_device_detach(struct cmd_ctx *ctx)
 	struct device *dev;
 	int r;
 
-	if (msiv_name_check(rq->name) < 0 || rq->flags != 0 ||
-	    rq->reserved != 0)
+	if (msiv_name_check(rq->name) < 0 ||
+	    (rq->flags & ~MSIV_DETACH_FORCE) != 0 || rq->reserved != 0)
 		return -EINVAL;
 	if ((dev = device_find(rq->name)) == NULL) {
 		/* A device attached at run time that could not be opened at
@@ -120,16 +93,53 @@ cmd_device_detach(struct cmd_ctx *ctx)
 		    rq->name, (unsigned long long)ctx->s->id);
 		return 0;
 	}
-	if (dev->used > 0) {
+	if (dev->used > 0 && !(rq->flags & MSIV_DETACH_FORCE)) {
 		log_warnx("session %llu: detach %s refused: %u slots in use",
 		    (unsigned long long)ctx->s->id, dev->name, dev->used);
 		return -EBUSY;
 	}
 	if ((r = store_device_del(dev->name)) < 0)
 		return r;
-	log_info("device %s detached by session %llu", dev->name,
-	    (unsigned long long)ctx->s->id);
+	log_info("device %s detached by session %llu%s", dev->name,
+	    (unsigned long long)ctx->s->id, dev->used > 0 ?
+	    " (forced: its vfuncs are revoked)" : "");
+	(void)vfunc_revoke_device(dev, MSIV_GONE_DEVICE);
 	device_destroy(dev);
+	return 0;
+}
+
+int
+cmd_revoke(struct cmd_ctx *ctx)
+{
+	const struct msiv_revoke_req *rq = ctx->req;
+	struct msiv_revoke_rep *rp = (struct msiv_revoke_rep *)ctx->rep;
+	struct vfunc *vf;
+
+	if (rq->flags != 0 || rq->reserved != 0 ||
+	    cmd_text(rq->tenant, sizeof(rq->tenant)) < 0 ||
+	    (rq->vfunc != 0) == (rq->tenant[0] != '\0') ||
+	    (rq->tenant[0] != '\0' && msiv_name_check(rq->tenant) < 0))
+		return -EINVAL;
+	if (rq->vfunc != 0) {
+		if ((vf = vfunc_find(rq->vfunc)) == NULL)
+			return -ENOENT;
+		if (vf->gone == 0) {
+			vfunc_revoke(vf, MSIV_GONE_REVOKED);
+			rp->count = 1;
+		}
+	} else {
+		/* A tenant that holds nothing is no tenant msivd knows. */
+		if (!vfunc_tenant_busy(rq->tenant))
+			return -ENOENT;
+		TAILQ_FOREACH(vf, &vfuncs, entry)
+			if (vf->gone == 0 && strncmp(vf->tenant, rq->tenant,
+			    MSIV_NAME_MAX) == 0) {
+				vfunc_revoke(vf, MSIV_GONE_REVOKED);
+				rp->count++;
+			}
+	}
+	log_info("session %llu (uid %u) revoked %u vfunc(s)",
+	    (unsigned long long)ctx->s->id, (unsigned)ctx->s->uid, rp->count);
 	return 0;
 }
 

@@ -162,10 +162,12 @@ cmd_vfunc_req(struct cmd_ctx *ctx, uint32_t maxvalue, struct vfunc **vf)
 int
 cmd_vfunc_close(struct cmd_ctx *ctx)
 {
-	struct vfunc *vf;
+	struct vfunc *vf = NULL;
 	int r;
 
-	if ((r = cmd_vfunc_req(ctx, 0, &vf)) < 0)
+	/* A vfunc taken away is closed like any other. */
+	if ((r = cmd_vfunc_req(ctx, 0, &vf)) < 0 &&
+	    (vf == NULL || r != vfunc_gone_errno(vf)))
 		return r;
 	log_info("session %llu: vfunc %016llx closed",
 	    (unsigned long long)ctx->s->id, (unsigned long long)vf->id);

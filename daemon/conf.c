@@ -3,6 +3,8 @@
  *
  *   [msivd]                 daemon settings
  *   [device NAME]           one device per section
+ *   [hotplug]               the kernel uevent listener
+ *   [auto NAME]             attach devices by rule when they appear
  *
  * Unknown sections and keys are errors, so that a typo is not silently
  * ignored on a host that depends on it.
@@ -69,6 +71,17 @@ conf_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out, int base)
 	return 0;
 }
 
+/* A PCI address as sysfs writes it: 0000:00:03.0. */
+static int
+conf_pci_address(const char *s)
+{
+	unsigned int dom, bus, sl, fn;
+	char end;
+
+	return strlen(s) == 12 && sscanf(s, "%4x:%2x:%2x.%1x%c", &dom, &bus,
+	    &sl, &fn, &end) == 4 ? 0 : -1;
+}
+
 void
 conf_defaults(struct conf *c)
 {
@@ -82,6 +95,8 @@ conf_defaults(struct conf *c)
 	c->max_vfuncs_per_session = 64;
 	c->orphan_grace = 300;
 	c->write_behind_ms = 100;
+	c->hotplug = 1;
+	c->hotplug_buffer = 1u << 20;
 }
 
 void
@@ -181,11 +196,7 @@ conf_device_key(struct conf_parse *p, const char *name, const char *key,
 			    "(known: sim, vfio)", name, val);
 		snprintf(d->backend, sizeof(d->backend), "%s", val);
 	} else if (strcmp(key, "address") == 0) {
-		unsigned int dom, bus, sl, fn;
-		char end;
-
-		if (sscanf(val, "%4x:%2x:%2x.%1x%c", &dom, &bus, &sl, &fn,
-		    &end) != 4 || strlen(val) != 12)
+		if (conf_pci_address(val) < 0)
 			CONF_ERR(p, line, "device %s: address must be a PCI "
 			    "address like 0000:00:03.0, not \"%s\"", name, val);
 		snprintf(d->address, sizeof(d->address), "%s", val);
@@ -211,6 +222,101 @@ conf_device_key(struct conf_parse *p, const char *name, const char *key,
 }
 
 static int
+conf_yesno(const char *val, int *out)
+{
+	if (strcmp(val, "yes") == 0)
+		*out = 1;
+	else if (strcmp(val, "no") == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+conf_hotplug_key(struct conf_parse *p, const char *key, const char *val,
+    int line)
+{
+	struct conf *c = p->c;
+
+	if (strcmp(key, "listen") == 0) {
+		if (conf_yesno(val, &c->hotplug) < 0)
+			CONF_ERR(p, line, "[hotplug] listen must be yes or no, "
+			    "not \"%s\"", val);
+	} else if (strcmp(key, "buffer") == 0) {
+		if (conf_u32(val, 4096, 64u << 20, &c->hotplug_buffer, 10) < 0)
+			CONF_ERR(p, line, "[hotplug] buffer must be 4096 to "
+			    "67108864 bytes");
+	} else
+		CONF_ERR(p, line, "unknown key \"%s\" in [hotplug]", key);
+	return 1;
+}
+
+static int
+conf_rule_key(struct conf_parse *p, const char *name, const char *key,
+    const char *val, int line)
+{
+	struct conf *c = p->c;
+	struct conf_rule *r = NULL;
+
+	for (uint32_t i = 0; i < c->nrules; i++)
+		if (strcmp(c->rules[i].name, name) == 0)
+			r = &c->rules[i];
+	if (r == NULL) {
+		char field[MSIV_NAME_MAX];
+
+		if (msiv_name_put(field, name) < 0 || msiv_name_check(field) < 0)
+			CONF_ERR(p, line, "rule name \"%s\" must be 1 to %u "
+			    "printable characters without spaces", name,
+			    MSIV_NAME_MAX - 1);
+		if (c->nrules == CONF_RULES_MAX)
+			CONF_ERR(p, line, "more than %u [auto] rules",
+			    CONF_RULES_MAX);
+		r = &c->rules[c->nrules++];
+		memset(r, 0, sizeof(*r));
+		memcpy(r->name, field, sizeof(r->name));
+		r->policy = VECTOR_POLICY_LATCH;
+	}
+	if (strcmp(key, "match") == 0) {
+		unsigned int ven, dev;
+		char end;
+
+		r->address[0] = '\0';
+		r->vendor = r->device = 0;
+		if (conf_pci_address(val) == 0)
+			snprintf(r->address, sizeof(r->address), "%s", val);
+		else if (strlen(val) == 9 && sscanf(val, "%4x:%4x%c", &ven,
+		    &dev, &end) == 2) {
+			/* Each device is named NAME-ADDRESS. */
+			if (strlen(r->name) + 13 >= MSIV_NAME_MAX)
+				CONF_ERR(p, line, "[auto %s]: a vendor:device "
+				    "rule's name must be at most %u characters "
+				    "(devices are named NAME-ADDRESS)", name,
+				    MSIV_NAME_MAX - 14);
+			r->vendor = (uint16_t)ven;
+			r->device = (uint16_t)dev;
+		} else
+			CONF_ERR(p, line, "[auto %s]: match must be a PCI "
+			    "address like 0000:00:03.0 or vendor:device like "
+			    "1234:11e8, not \"%s\"", name, val);
+		r->set = 1;
+	} else if (strcmp(key, "policy") == 0) {
+		if (conf_policy_parse(val, &r->policy) < 0)
+			CONF_ERR(p, line, "[auto %s]: policy must be latch, "
+			    "strict or live, not \"%s\"", name, val);
+	} else if (strcmp(key, "msi_latch") == 0) {
+		int on;
+
+		if (conf_yesno(val, &on) < 0)
+			CONF_ERR(p, line, "[auto %s]: msi_latch must be yes or "
+			    "no, not \"%s\"", name, val);
+		r->flags = on ? MSIV_ATTACH_MSI_LATCH : 0;
+	} else
+		CONF_ERR(p, line, "[auto %s]: unknown key \"%s\"", name, key);
+	return 1;
+}
+
+static int
 conf_handler(void *arg, const char *section, const char *key,
     const char *val)
 {
@@ -222,16 +328,17 @@ conf_handler(void *arg, const char *section, const char *key,
 		return conf_daemon_key(p, key, val, line);
 	if (strncmp(section, "device ", 7) == 0 && section[7] != '\0')
 		return conf_device_key(p, section + 7, key, val, line);
+	if (strcmp(section, "hotplug") == 0)
+		return conf_hotplug_key(p, key, val, line);
+	if (strncmp(section, "auto ", 5) == 0 && section[5] != '\0')
+		return conf_rule_key(p, section + 5, key, val, line);
 	CONF_ERR(p, line, "unknown section [%s] (known: [msivd], "
-	    "[device NAME])", section);
+	    "[device NAME], [hotplug], [auto NAME])", section);
 }
 
 int
 conf_device_check(struct conf_device *d, char *err, size_t errlen)
 {
-	unsigned int dom, bus, sl, fn;
-	char end;
-
 	if (msiv_name_check(d->name) < 0) {
 		snprintf(err, errlen, "the name must be 1 to %u printable "
 		    "characters without spaces", MSIV_NAME_MAX - 1);
@@ -243,8 +350,7 @@ conf_device_check(struct conf_device *d, char *err, size_t errlen)
 			    "device");
 			return -1;
 		}
-		if (sscanf(d->address, "%4x:%2x:%2x.%1x%c", &dom, &bus, &sl,
-		    &fn, &end) != 4 || strlen(d->address) != 12) {
+		if (conf_pci_address(d->address) < 0) {
 			snprintf(err, errlen, "address must be a PCI address "
 			    "like 0000:00:03.0, not \"%s\"", d->address);
 			return -1;
@@ -298,6 +404,14 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 		if (conf_device_check(&c->devices[i], msg, sizeof(msg)) < 0) {
 			snprintf(err, errlen, "%s: [device %s] %s", path,
 			    c->devices[i].name, msg);
+			return -1;
+		}
+	}
+	for (uint32_t i = 0; i < c->nrules; i++) {
+		if (!c->rules[i].set) {
+			snprintf(err, errlen, "%s: [auto %s] needs match (a PCI "
+			    "address or vendor:device)", path,
+			    c->rules[i].name);
 			return -1;
 		}
 	}

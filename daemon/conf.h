@@ -15,6 +15,7 @@
 #include "vector.h"
 
 #define CONF_DEVICES_MAX 64u
+#define CONF_RULES_MAX 64u
 #define CONF_DEFAULT_PATH MSIV_SYSCONFDIR "/msiv/msivd.conf"
 #define CONF_DEFAULT_STATE_DIR "/var/lib/msiv"
 
@@ -25,6 +26,20 @@ struct conf_device {
 	uint32_t slots;
 	enum vector_policy policy;
 	uint32_t flags;              /* MSIV_ATTACH_* (msi_latch) */
+};
+
+/*
+ * [auto NAME]: attach a PCI device by rule when it is bound to vfio-pci
+ * (hotplug.c). The rule matches one address (the device is named NAME) or
+ * every device of a vendor:device pair (each named NAME-ADDRESS).
+ */
+struct conf_rule {
+	char name[MSIV_NAME_MAX];
+	char address[16];            /* "" for a vendor:device rule */
+	uint16_t vendor, device;
+	enum vector_policy policy;
+	uint32_t flags;              /* MSIV_ATTACH_* (msi_latch) */
+	int set;                     /* match given */
 };
 
 struct conf {
@@ -39,6 +54,10 @@ struct conf {
 	uint32_t write_behind_ms;    /* 0: mask/unmask written through */
 	uint32_t ndevices;
 	struct conf_device devices[CONF_DEVICES_MAX];
+	int hotplug;                 /* [hotplug] listen: the uevent listener */
+	uint32_t hotplug_buffer;     /* its receive buffer, bytes */
+	uint32_t nrules;
+	struct conf_rule rules[CONF_RULES_MAX];
 };
 
 /* Fill in the defaults (no devices). */

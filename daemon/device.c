@@ -43,6 +43,7 @@ device_create(const struct conf_device *cd, struct device **out)
 	if (dev == NULL)
 		return -ENOMEM;
 	memcpy(dev->name, cd->name, sizeof(dev->name));
+	dev->conf = *cd;
 	dev->ops = device_backend(cd->backend);
 	if (dev->ops == NULL) {
 		log_warnx("device %s: unknown backend %s", cd->name, cd->backend);

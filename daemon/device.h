@@ -82,6 +82,7 @@ struct device {
 	uint32_t used;
 	enum vector_policy policy;  /* default for new vfuncs */
 	uint32_t flags;             /* MSIV_DEVICE_*, set by the backend */
+	struct conf_device conf;    /* its definition (address, for hotplug) */
 	struct slot *slots;
 };
 
@@ -90,11 +91,16 @@ extern struct device_list devices;
 
 extern const struct backend_ops sim_backend_ops;
 extern const struct backend_ops vfio_backend_ops;
+/* Is the PCI device at bdf bound to vfio-pci (vfio.c)? */
+int vfio_pci_bound(const char *bdf);
 
 /* Create a device from its configuration. Returns 0 or -errno (the
  * message is logged). */
 int device_create(const struct conf_device *cd, struct device **out);
 void device_destroy(struct device *dev);
+/* The device went away under the daemon (hotplug.c): its vfuncs are
+ * revoked (MSIV_GONE_DEVICE), then it is destroyed. why is logged. */
+void device_lost(struct device *dev, const char *why);
 void device_destroy_all(void);
 struct device *device_find(const char *name);
 uint32_t device_count(void);

@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "deliver.h"
 #include "device.h"
+#include "hotplug.h"
 #include "log.h"
 #include "server.h"
 #include "store.h"
@@ -334,11 +335,11 @@ main(int argc, char **argv)
 		errno = -r;
 		fatal("delivery loop");
 	}
+	if (server_init(base, &conf) < 0)
+		return MAIN_EXIT_CONFIG;
 	for (uint32_t i = 0; i < conf.ndevices; i++)
 		if (device_create(&conf.devices[i], NULL) < 0)
 			return MAIN_EXIT_DEVICE;
-	if (server_init(base, &conf) < 0)
-		return MAIN_EXIT_CONFIG;
 	{
 		char err[1024];
 		enum store_error e = store_open(conf.state_dir, base, err,
@@ -350,8 +351,12 @@ main(int argc, char **argv)
 			log_warnx("%s", err);
 			return store_exit(e);
 		}
-		if (store_load_devices(attach_stored, &attached) < 0 ||
-		    store_load(restore_one, &restored) < 0)
+		if (store_load_devices(attach_stored, &attached) < 0)
+			return MAIN_EXIT_CORRUPT;
+		/* Devices already bound to vfio-pci that a rule names are
+		 * attached before the vfuncs are restored. */
+		hotplug_start(base, &conf);
+		if (store_load(restore_one, &restored) < 0)
 			return MAIN_EXIT_CORRUPT;
 		if (attached > 0)
 			log_info("store: %u device(s) attached at run time "
@@ -403,6 +408,7 @@ main(int argc, char **argv)
 
 	/* Stage 5. */
 	server_shutdown();
+	hotplug_stop();
 	store_close();
 	deliver_stop();
 	device_destroy_all();

@@ -71,6 +71,8 @@ static const struct cmd_entry cmd_table[MSIV_OP__COUNT] = {
 	[MSIV_OP_DEVICE_ATTACH] = { CMD_PERM_ADMIN, cmd_device_attach },
 	[MSIV_OP_DEVICE_DETACH] = { CMD_PERM_ADMIN, cmd_device_detach },
 	[MSIV_OP_IRQ_AFFINITY] = { CMD_PERM_ANY, cmd_irq_affinity },
+	[MSIV_OP_REVOKE] = { CMD_PERM_ADMIN, cmd_revoke },
+	[MSIV_OP_HOTPLUG_STATUS] = { CMD_PERM_ANY, cmd_hotplug_status },
 };
 _Static_assert(sizeof(cmd_table) / sizeof(cmd_table[0]) == MSIV_OP__COUNT,
     "one command table entry per opcode");
@@ -182,7 +184,7 @@ session_vfunc(struct session *s, uint64_t id, struct vfunc **out)
 	if (vf == NULL || vf->session != s)
 		return -ENOENT;
 	*out = vf;
-	return 0;
+	return vf->gone != 0 ? vfunc_gone_errno(vf) : 0;
 }
 
 /* --- output ----------------------------------------------------------------*/

@@ -70,6 +70,10 @@ int cmd_vec_lookup(struct cmd_ctx *ctx, uint64_t id, uint32_t vector,
     struct vfunc **vf);
 cmd_handler cmd_vec_setup, cmd_vec_mask, cmd_vec_unmask, cmd_vec_retarget,
     cmd_vec_free, cmd_vec_query, cmd_table_write, cmd_table_read;
+/* cmd-device.c */
+cmd_handler cmd_revoke;
+/* hotplug.c */
+cmd_handler cmd_hotplug_status;
 /* cmd-admin.c */
 cmd_handler cmd_status, cmd_device_list, cmd_vfunc_list, cmd_vec_list,
     cmd_session_list, cmd_sim_triggers, cmd_sim_fire, cmd_shutdown;
@@ -97,7 +101,8 @@ void session_event_msg(struct session *s, uint64_t vfunc, uint32_t vector,
 void session_event_gone(struct session *s, uint64_t vfunc, uint32_t reason);
 
 /* A vfunc the session may act on: its own. Another session's handle gets
- * the same -ENOENT as a handle that does not exist. */
+ * the same -ENOENT as a handle that does not exist; one of its own that
+ * was taken away gets vfunc_gone_errno() (and *out is set). */
 int session_vfunc(struct session *s, uint64_t id, struct vfunc **out);
 /* Take a vfunc off its session's list (before it is closed). */
 void session_drop_vfunc(struct vfunc *vf);

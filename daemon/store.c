@@ -55,6 +55,9 @@ static const char *const migrations[] = {
 	"  slots INTEGER NOT NULL,"
 	"  policy INTEGER NOT NULL,"
 	"  flags INTEGER NOT NULL);",
+	/* 2 -> 3: vfuncs taken away (device removed, revoked by an admin)
+	 * stay, with no vectors, until their tenant closes them. */
+	"ALTER TABLE vfunc ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;",
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
     STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -68,6 +71,8 @@ enum store_stmt {
 	ST_VFUNC_PUT,
 	ST_VFUNC_SET,
 	ST_VFUNC_DEL,
+	ST_VFUNC_REVOKE,
+	ST_VECTORS_DEL,
 	ST_VFUNC_GET,
 	ST_VECTOR_PUT,
 	ST_VECTOR_DEL,
@@ -86,13 +91,16 @@ static const char *const stmt_sql[ST__COUNT] = {
 	    "VALUES (?1, ?2, strftime('%s','now')) "
 	    "ON CONFLICT(name) DO UPDATE SET token = excluded.token",
 	[ST_VFUNC_PUT] = "INSERT OR REPLACE INTO vfunc(id, tenant, device, "
-	    "first_slot, nvec, policy, enabled, fmasked) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	    "first_slot, nvec, policy, enabled, fmasked, revoked) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
 	[ST_VFUNC_SET] = "UPDATE vfunc SET enabled = ?2, fmasked = ?3 "
 	    "WHERE id = ?1",
 	[ST_VFUNC_DEL] = "DELETE FROM vfunc WHERE id = ?1",
+	[ST_VFUNC_REVOKE] = "UPDATE vfunc SET revoked = ?2, enabled = 0, "
+	    "fmasked = 0 WHERE id = ?1",
+	[ST_VECTORS_DEL] = "DELETE FROM vector WHERE vfunc = ?1",
 	[ST_VFUNC_GET] = "SELECT id, tenant, device, first_slot, nvec, policy, "
-	    "enabled, fmasked FROM vfunc WHERE id = ?1",
+	    "enabled, fmasked, revoked FROM vfunc WHERE id = ?1",
 	[ST_VECTOR_PUT] = "INSERT OR REPLACE INTO vector(vfunc, idx, "
 	    "prog_addr, prog_data, eff_addr, eff_data, flags, written, mode) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -473,6 +481,7 @@ store_row_vfunc(sqlite3_stmt *st, struct store_vfunc *vf)
 	vf->policy = (uint32_t)sqlite3_column_int64(st, 5);
 	vf->enabled = (uint32_t)sqlite3_column_int64(st, 6);
 	vf->fmasked = (uint32_t)sqlite3_column_int64(st, 7);
+	vf->revoked = (uint32_t)sqlite3_column_int64(st, 8);
 }
 
 int
@@ -487,8 +496,8 @@ store_load(store_vfunc_fn *fn, void *arg)
 		return -ENOMEM;
 	/* One pass over each table, both in vfunc order. */
 	rc = sqlite3_prepare_v2(db, "SELECT id, tenant, device, first_slot, "
-	    "nvec, policy, enabled, fmasked FROM vfunc ORDER BY id", -1, &vfs,
-	    NULL);
+	    "nvec, policy, enabled, fmasked, revoked FROM vfunc ORDER BY id",
+	    -1, &vfs, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, "SELECT idx, prog_addr, prog_data, "
 		    "eff_addr, eff_data, flags, written, mode, vfunc FROM vector "
@@ -611,6 +620,22 @@ store_vfunc_del(uint64_t id)
 	sqlite3_stmt *st = stmts[ST_VFUNC_DEL];
 
 	STORE_BEGIN_OR_RETURN();
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	return store_write(st);
+}
+
+int
+store_vfunc_revoke(uint64_t id, uint32_t reason)
+{
+	sqlite3_stmt *st = stmts[ST_VFUNC_REVOKE];
+	int r;
+
+	STORE_BEGIN_OR_RETURN();
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_int64(st, 2, reason);
+	if ((r = store_write(st)) < 0)
+		return r;
+	st = stmts[ST_VECTORS_DEL];
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	return store_write(st);
 }

@@ -24,7 +24,7 @@
 
 #include <msiv/protocol.h>
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_TOKEN_LEN 16
 
 struct event_base;
@@ -49,6 +49,7 @@ struct store_vfunc {
 	uint32_t policy;
 	uint32_t enabled;
 	uint32_t fmasked;
+	uint32_t revoked; /* 0, or MSIV_GONE_*: taken away, no vectors */
 };
 
 struct store_vector {
@@ -89,6 +90,8 @@ int store_tenant_put(const char *name, const uint8_t token[STORE_TOKEN_LEN]);
 int store_vfunc_put(const struct store_vfunc *vf);
 int store_vfunc_set(uint64_t id, uint32_t enabled, uint32_t fmasked);
 int store_vfunc_del(uint64_t id);
+/* Mark a vfunc revoked (reason MSIV_GONE_*) and drop its vectors. */
+int store_vfunc_revoke(uint64_t id, uint32_t reason);
 int store_vector_put(uint64_t vfunc, const struct store_vector *v);
 int store_vector_del(uint64_t vfunc, uint32_t idx);
 /* Read back one vfunc as committed (for recovery after a failed commit).

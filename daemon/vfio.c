@@ -17,10 +17,14 @@
  *    harmless, a lost one is not). Without the flag (dynamic MSI-X)
  *    vectors are armed one range at a time. The path follows the flag,
  *    never the kernel version. MSI is always handled as NORESIZE.
+ *  - before vfio-pci lets a device go (removal, unbind) it signals the
+ *    request IRQ and waits for the user to close the device; msivd
+ *    listens on it and gives the device back at once (device_lost()).
  */
 #include "config.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/pci_regs.h>
@@ -36,11 +40,14 @@
 #include "deliver.h"
 #include "device.h"
 #include "log.h"
+#include "server.h"
 
 struct vfio_dev {
 	int container;
 	int group;
 	int fd;
+	int reqfd;          /* the request IRQ's eventfd, or -1 */
+	struct event *reqev;
 	uint32_t index;     /* VFIO_PCI_MSIX_IRQ_INDEX or _MSI_ */
 	uint32_t count;     /* vectors of that index */
 	int noresize;
@@ -67,8 +74,8 @@ vfio_group_of(const char *bdf)
 	return p != NULL ? atoi(p + 1) : -ENOENT;
 }
 
-static int
-vfio_driver_is_vfio(const char *bdf)
+int
+vfio_pci_bound(const char *bdf)
 {
 	char path[PATH_MAX], link[PATH_MAX];
 	ssize_t n;
@@ -133,6 +140,19 @@ vfio_close(struct device *dev)
 
 	if (v == NULL)
 		return;
+	if (v->reqev != NULL)
+		event_free(v->reqev);
+	if (v->fd >= 0 && v->reqfd >= 0) {
+		struct vfio_irq_set set = {
+			.argsz = sizeof(set), .index = VFIO_PCI_REQ_IRQ_INDEX,
+			.flags = VFIO_IRQ_SET_DATA_NONE |
+			    VFIO_IRQ_SET_ACTION_TRIGGER,
+		};
+
+		(void)ioctl(v->fd, VFIO_DEVICE_SET_IRQS, &set);
+	}
+	if (v->reqfd >= 0)
+		close(v->reqfd);
 	if (v->fd >= 0)
 		vfio_disable(v);
 	for (uint32_t i = 0; i < dev->nslots; i++) {
@@ -173,7 +193,7 @@ vfio_open_device(struct vfio_dev *v, const char *bdf)
 		    "the IOMMU enabled: intel_iommu=on / amd_iommu=on?)", bdf);
 		return -ENODEV;
 	}
-	if (!vfio_driver_is_vfio(bdf)) {
+	if (!vfio_pci_bound(bdf)) {
 		log_warnx("vfio %s: not bound to vfio-pci; bind it: echo "
 		    "vfio-pci > /sys/bus/pci/devices/%s/driver_override; echo "
 		    "%s > /sys/bus/pci/drivers_probe", bdf, bdf, bdf);
@@ -227,7 +247,7 @@ vfio_open_device(struct vfio_dev *v, const char *bdf)
  * the error and request indexes where it has them) and log it. */
 static int
 vfio_irq_infos(struct vfio_dev *v, struct vfio_irq_info *msi,
-    struct vfio_irq_info *msix)
+    struct vfio_irq_info *msix, struct vfio_irq_info *req)
 {
 	static const char *const names[] = { "INTx", "MSI", "MSI-X", "error",
 	    "request" };
@@ -250,6 +270,8 @@ vfio_irq_infos(struct vfio_dev *v, struct vfio_irq_info *msi,
 			*msi = in;
 		else if (i == VFIO_PCI_MSIX_IRQ_INDEX)
 			*msix = in;
+		else if (i == VFIO_PCI_REQ_IRQ_INDEX)
+			*req = in;
 		log_debug("vfio %s: IRQ index %u (%s): %u, flags 0x%x",
 		    v->address, i, i < sizeof(names) / sizeof(names[0]) ?
 		    names[i] : "?", in.count, in.flags);
@@ -257,20 +279,67 @@ vfio_irq_infos(struct vfio_dev *v, struct vfio_irq_info *msi,
 	return 0;
 }
 
+static void
+vfio_request_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct device *dev = arg;
+	uint64_t n;
+
+	(void)what;
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	device_lost(dev, "the kernel asks for it back (being removed or "
+	    "unbound)");
+}
+
+/* Listen for vfio-pci's request to give the device back. */
+static int
+vfio_request_arm(struct device *dev, const struct vfio_irq_info *req)
+{
+	struct vfio_dev *v = dev->priv;
+	struct {
+		struct vfio_irq_set set;
+		int32_t fd;
+	} s = { .set = {
+		.argsz = sizeof(s), .index = VFIO_PCI_REQ_IRQ_INDEX, .count = 1,
+		.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+	} };
+
+	if (req->count < 1 || !(req->flags & VFIO_IRQ_INFO_EVENTFD)) {
+		log_warnx("vfio %s: no request IRQ: a removal waits until the "
+		    "device is detached", v->address);
+		return 0;
+	}
+	if ((v->reqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return -errno;
+	s.fd = v->reqfd;
+	if (ioctl(v->fd, VFIO_DEVICE_SET_IRQS, &s) < 0) {
+		log_warn("vfio %s: request IRQ", v->address);
+		return -errno;
+	}
+	v->reqev = event_new(server_base(), v->reqfd, EV_READ | EV_PERSIST,
+	    vfio_request_cb, dev);
+	if (v->reqev == NULL || event_add(v->reqev, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static int
 vfio_open(struct device *dev, const struct conf_device *cd)
 {
-	struct vfio_irq_info msix = { .count = 0 }, msi = { .count = 0 };
+	struct vfio_irq_info msix = { .count = 0 }, msi = { .count = 0 },
+	    req = { .count = 0 };
 	struct vfio_dev *v = calloc(1, sizeof(*v));
 	int r;
 
 	if (v == NULL)
 		return -ENOMEM;
-	v->container = v->group = v->fd = -1;
+	v->container = v->group = v->fd = v->reqfd = -1;
 	snprintf(v->address, sizeof(v->address), "%s", cd->address);
 	dev->priv = v;
 	if ((r = vfio_open_device(v, cd->address)) < 0 ||
-	    (r = vfio_irq_infos(v, &msi, &msix)) < 0)
+	    (r = vfio_irq_infos(v, &msi, &msix, &req)) < 0 ||
+	    (r = vfio_request_arm(dev, &req)) < 0)
 		goto fail;
 	if (msix.count > 0 && (msix.flags & VFIO_IRQ_INFO_EVENTFD)) {
 		v->index = VFIO_PCI_MSIX_IRQ_INDEX;

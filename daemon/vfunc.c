@@ -83,7 +83,8 @@ vfunc_reset_slots(struct vfunc *vf)
 	}
 }
 
-/* Memory only: a vfunc on slots [first, first + nvec), all reset. */
+/* Memory only: a vfunc on slots [first, first + nvec) of dev, all reset;
+ * or, with dev NULL, one that is gone (restored from the store). */
 static int
 vfunc_create(struct device *dev, uint64_t id, uint32_t first, uint32_t nvec,
     enum vector_policy policy, const char *tenant, struct vfunc **out)
@@ -105,22 +106,26 @@ vfunc_create(struct device *dev, uint64_t id, uint32_t first, uint32_t nvec,
 	vf->nvec = nvec;
 	vf->policy = policy;
 	memcpy(vf->tenant, tenant, sizeof(vf->tenant));
-	/* Rule 9: the host side is armed while every vector is still masked
-	 * and the function disabled, before anything can be deliverable. */
-	if ((r = dev->ops->arm(dev, first, nvec)) < 0) {
-		free(vf->dirty);
-		free(vf);
-		return r;
+	if (dev != NULL) {
+		memcpy(vf->device, dev->name, sizeof(vf->device));
+		/* Rule 9: the host side is armed while every vector is
+		 * still masked and the function disabled, before anything
+		 * can be deliverable. */
+		if ((r = dev->ops->arm(dev, first, nvec)) < 0) {
+			free(vf->dirty);
+			free(vf);
+			return r;
+		}
+		for (uint32_t i = 0; i < nvec; i++)
+			dev->slots[first + i].vfunc = vf;
+		dev->used += nvec;
+		vfunc_reset_slots(vf);
+		vfunc_nvec += nvec;
 	}
-	for (uint32_t i = 0; i < nvec; i++)
-		dev->slots[first + i].vfunc = vf;
-	dev->used += nvec;
-	vfunc_reset_slots(vf);
 	vf->hnext = *vfunc_bucket(vf->id);
 	*vfunc_bucket(vf->id) = vf;
 	TAILQ_INSERT_TAIL(&vfuncs, vf, entry);
 	vfunc_n++;
-	vfunc_nvec += nvec;
 	*out = vf;
 	return 0;
 }
@@ -131,12 +136,13 @@ vfunc_row(const struct vfunc *vf, struct store_vfunc *row)
 	memset(row, 0, sizeof(*row));
 	row->id = vf->id;
 	memcpy(row->tenant, vf->tenant, sizeof(row->tenant));
-	memcpy(row->device, vf->dev->name, sizeof(row->device));
+	memcpy(row->device, vf->device, sizeof(row->device));
 	row->first = vf->first;
 	row->nvec = vf->nvec;
 	row->policy = (uint32_t)vf->policy;
 	row->enabled = vf->enabled;
 	row->fmasked = vf->fmasked;
+	row->revoked = vf->gone;
 }
 
 int
@@ -174,27 +180,81 @@ vfunc_unqueue(struct vfunc *vf)
 	}
 }
 
-void
-vfunc_close(struct vfunc *vf, bool forget)
+/* Free every vector and give the slots back to the device (rule 8:
+ * nothing is delivered once this returns). */
+static void
+vfunc_release_slots(struct vfunc *vf)
 {
-	struct vfunc **pp;
-
+	if (vf->dev == NULL)
+		return;
 	vfunc_reset_slots(vf);
 	vf->dev->ops->disarm(vf->dev, vf->first, vf->nvec);
 	for (uint32_t i = 0; i < vf->nvec; i++)
 		vfunc_slot(vf, i)->vfunc = NULL;
 	vf->dev->used -= vf->nvec;
+	vf->dev = NULL;
+	vfunc_nvec -= vf->nvec;
+	vfunc_unqueue(vf);
+}
+
+void
+vfunc_close(struct vfunc *vf, bool forget)
+{
+	struct vfunc **pp;
+
+	vfunc_release_slots(vf);
 	for (pp = vfunc_bucket(vf->id); *pp != vf; pp = &(*pp)->hnext)
 		;
 	*pp = vf->hnext;
 	TAILQ_REMOVE(&vfuncs, vf, entry);
-	vfunc_unqueue(vf);
 	vfunc_n--;
-	vfunc_nvec -= vf->nvec;
 	if (forget)
 		(void)store_vfunc_del(vf->id); /* failure: resync restores it */
 	free(vf->dirty);
 	free(vf);
+}
+
+void
+vfunc_revoke(struct vfunc *vf, uint32_t reason)
+{
+	int r;
+
+	if (vf->gone != 0)
+		return;
+	log_info("vfunc %016llx of tenant %s on %s: %s", (unsigned long long)
+	    vf->id, vf->tenant, vf->device, reason == MSIV_GONE_DEVICE ?
+	    "revoked, the device went away" : "revoked by an admin");
+	vfunc_release_slots(vf);
+	vf->gone = reason;
+	vf->enabled = false;
+	vf->fmasked = false;
+	if ((r = store_vfunc_revoke(vf->id, reason)) < 0) {
+		errno = -r;
+		log_warn("vfunc %016llx: cannot record the revocation",
+		    (unsigned long long)vf->id);
+	}
+	if (vf->session != NULL)
+		session_event_gone(vf->session, vf->id, reason);
+}
+
+uint32_t
+vfunc_revoke_device(struct device *dev, uint32_t reason)
+{
+	struct vfunc *vf;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH(vf, &vfuncs, entry)
+		if (vf->dev == dev) {
+			vfunc_revoke(vf, reason);
+			n++;
+		}
+	return n;
+}
+
+int
+vfunc_gone_errno(const struct vfunc *vf)
+{
+	return vf->gone == MSIV_GONE_DEVICE ? -ENODEV : -EKEYREVOKED;
 }
 
 uint32_t
@@ -369,6 +429,8 @@ vfunc_requeue_all(void)
 	struct vfunc *vf;
 
 	TAILQ_FOREACH(vf, &vfuncs, entry) {
+		if (vf->gone != 0)
+			continue;
 		for (uint32_t i = 0; i < vf->nvec; i++)
 			vf->dirty[i / 64] |= (uint64_t)1 << (i % 64);
 		vfunc_queue(vf);
@@ -427,6 +489,20 @@ vfunc_restore(const struct store_vfunc *row, const struct store_vector *vecs,
 	struct vfunc *vf;
 	int r;
 
+	if (vfunc_find(row->id) != NULL)
+		return -EEXIST; /* already here (gone, or restored before) */
+	if (row->revoked != 0 && row->nvec <= MSIV_VECTORS_MAX) {
+		/* Taken away before the restart: it waits, with no slots,
+		 * for its tenant to close it. */
+		if ((r = vfunc_create(NULL, row->id, row->first, row->nvec,
+		    VECTOR_POLICY_LATCH, row->tenant, &vf)) < 0)
+			return r;
+		memcpy(vf->device, row->device, sizeof(vf->device));
+		vf->gone = row->revoked == MSIV_GONE_DEVICE ?
+		    MSIV_GONE_DEVICE : MSIV_GONE_REVOKED;
+		vf->orphaned_ms = server_now_ms();
+		return 0;
+	}
 	if (dev == NULL) {
 		log_warnx("store: vfunc %016llx of tenant %s: device %s is not "
 		    "configured; kept in the store, not restored",
@@ -464,6 +540,33 @@ vfunc_restore(const struct store_vfunc *row, const struct store_vector *vecs,
 	return 0;
 }
 
+struct vfunc_restore_arg {
+	const char *device;
+	uint32_t count;
+};
+
+static void
+vfunc_restore_one(const struct store_vfunc *row,
+    const struct store_vector *vecs, size_t n, void *arg)
+{
+	struct vfunc_restore_arg *a = arg;
+
+	if (strcmp(row->device, a->device) == 0 &&
+	    vfunc_restore(row, vecs, n) == 0)
+		a->count++;
+}
+
+uint32_t
+vfunc_restore_device(const char *device)
+{
+	struct vfunc_restore_arg a = { .device = device };
+
+	if (store_load(vfunc_restore_one, &a) < 0)
+		log_warnx("device %s: cannot read its vfuncs from the store",
+		    device);
+	return a.count;
+}
+
 void
 vfunc_resync(uint64_t id, struct session *owner)
 {
@@ -473,6 +576,9 @@ vfunc_resync(uint64_t id, struct session *owner)
 	size_t n = 0;
 	int r;
 
+	if (vf != NULL && vf->gone != 0)
+		return; /* taken away: memory is right whatever the store
+			   says (its slots are gone) */
 	vecs = calloc(MSIV_VECTORS_MAX, sizeof(*vecs));
 	if (vecs == NULL)
 		fatalx("out of memory restoring vfunc %016llx",

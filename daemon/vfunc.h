@@ -18,7 +18,12 @@ struct session;
 
 struct vfunc {
 	uint64_t id;
-	struct device *dev;
+	struct device *dev;          /* NULL once gone */
+	uint32_t gone;               /* 0, or MSIV_GONE_REVOKED or
+					MSIV_GONE_DEVICE: taken away, its
+					slots released; only VFUNC_CLOSE and
+					the lists still accept it */
+	char device[MSIV_NAME_MAX];  /* the device's name, kept when gone */
 	struct session *session;     /* owner; NULL while orphaned */
 	uint64_t orphaned_ms;        /* when it lost its session (monotonic) */
 	uint32_t first;              /* first slot */
@@ -48,6 +53,20 @@ int vfunc_open(struct session *s, struct device *dev, uint32_t nvec,
  * delivered once this returns. */
 void vfunc_close(struct vfunc *vf, bool forget);
 
+/*
+ * Take a vfunc away (reason MSIV_GONE_REVOKED or MSIV_GONE_DEVICE): its
+ * vectors are freed and its slots released at once (nothing is delivered
+ * once this returns), the store marks it revoked, and the owner session,
+ * if any, gets a VFUNC_GONE event. The handle stays, answering
+ * vfunc_gone_errno(), until the tenant closes it.
+ */
+void vfunc_revoke(struct vfunc *vf, uint32_t reason);
+/* Revoke every vfunc on dev; returns how many. */
+uint32_t vfunc_revoke_device(struct device *dev, uint32_t reason);
+/* What calls on a gone vfunc fail with: -ENODEV (its device went away)
+ * or -EKEYREVOKED (revoked by an admin). */
+int vfunc_gone_errno(const struct vfunc *vf);
+
 /* Record a vector's state in the store: now (durable: the reply waits for
  * the commit), or behind, within write_behind_ms (conf). */
 int vfunc_persist(struct vfunc *vf, uint32_t vector, bool durable);
@@ -65,6 +84,9 @@ struct store_vfunc;
 struct store_vector;
 int vfunc_restore(const struct store_vfunc *row,
     const struct store_vector *vecs, size_t nvecs);
+/* Restore the stored vfuncs of a device that has just attached (run
+ * time); returns how many. */
+uint32_t vfunc_restore_device(const char *device);
 /* After a failed commit: make the vfunc's memory match the store again.
  * A vfunc that comes back (its close failed) goes to session s, the one
  * that asked, if it is still there. */

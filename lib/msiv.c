@@ -71,6 +71,8 @@ msiv_strerror(int status)
 		return "permission denied";
 	case -ENODEV:
 		return "no such device";
+	case -EKEYREVOKED:
+		return "revoked by an administrator";
 	case -ENOSPC:
 		return "no free slots on the device";
 	case -EDQUOT:
@@ -985,14 +987,41 @@ msiv_device_attach(struct msiv_conn *c, const char *name, const char *backend,
 }
 
 MSIV_API int
-msiv_device_detach(struct msiv_conn *c, const char *name)
+msiv_device_detach(struct msiv_conn *c, const char *name, unsigned int flags)
 {
 	struct msiv_detach_req rq;
 
 	memset(&rq, 0, sizeof(rq));
 	if (name == NULL || msiv_name_put(rq.name, name) < 0)
 		return -EINVAL;
+	rq.flags = flags;
 	return msiv_call(c, MSIV_OP_DEVICE_DETACH, &rq, -1, NULL);
+}
+
+MSIV_API int
+msiv_revoke(struct msiv_conn *c, const char *tenant, uint64_t vfunc,
+    unsigned int *count)
+{
+	struct msiv_revoke_req rq;
+	struct msiv_revoke_rep rp;
+	int r;
+
+	memset(&rq, 0, sizeof(rq));
+	if ((tenant != NULL) == (vfunc != 0) ||
+	    (tenant != NULL && msiv_name_put(rq.tenant, tenant) < 0))
+		return -EINVAL;
+	rq.vfunc = vfunc;
+	if ((r = msiv_call(c, MSIV_OP_REVOKE, &rq, -1, &rp)) < 0)
+		return r;
+	if (count != NULL)
+		*count = rp.count;
+	return 0;
+}
+
+MSIV_API int
+msiv_hotplug_status(struct msiv_conn *c, struct msiv_hotplug_rep *st)
+{
+	return msiv_call(c, MSIV_OP_HOTPLUG_STATUS, NULL, -1, st);
 }
 
 static int

@@ -32,6 +32,9 @@
 #define L_DETACH_REQ "nww"
 #define L_AFF_REQ    "qwwnqqqq"
 #define L_AFF_REP    "wwqqqq"
+#define L_REVOKE_REQ "qnww"
+#define L_REVOKE_REP "ww"
+#define L_HOTPLUG_REP "wwqqqqq"
 #define L_EV_MSG     "qwwq"
 #define L_EV_GONE    "qww"
 
@@ -89,6 +92,10 @@ static const struct msiv_opinfo msiv_ops[MSIV_OP__COUNT] = {
 	OP(MSIV_OP_IRQ_AFFINITY, "IRQ_AFFINITY",
 	    sizeof(struct msiv_affinity_req), 0,
 	    sizeof(struct msiv_affinity_rep), 0, 0, L_AFF_REQ, L_AFF_REP),
+	OP(MSIV_OP_REVOKE, "REVOKE", sizeof(struct msiv_revoke_req), 0,
+	    sizeof(struct msiv_revoke_rep), 0, 0, L_REVOKE_REQ, L_REVOKE_REP),
+	OP(MSIV_OP_HOTPLUG_STATUS, "HOTPLUG_STATUS", 0, 0,
+	    sizeof(struct msiv_hotplug_rep), 0, 0, "", L_HOTPLUG_REP),
 };
 /* Entry 0 is not an opcode; every other entry must be filled in. */
 _Static_assert(sizeof(msiv_ops) / sizeof(msiv_ops[0]) == MSIV_OP__COUNT,

@@ -231,8 +231,8 @@ test_stored_device_gone(void)
 	    "gone: msivd starts with the configured devices only");
 	ok(log_has(log, "simz (attached at run time) cannot be opened now"),
 	    "gone: and says so");
-	ok(c != NULL && msiv_device_detach(c, "simz") == 0 &&
-	    msiv_device_detach(c, "simz") == -ENODEV,
+	ok(c != NULL && msiv_device_detach(c, "simz", 0) == 0 &&
+	    msiv_device_detach(c, "simz", 0) == -ENODEV,
 	    "gone: detach forgets it; a second detach: ENODEV");
 	if (c != NULL) {
 		(void)msiv_shutdown(c);

@@ -63,6 +63,9 @@ static const struct want wants[] = {
 	{ MSIV_OP_DEVICE_DETACH, sizeof(struct msiv_detach_req), 0, 0, 0 },
 	{ MSIV_OP_IRQ_AFFINITY, sizeof(struct msiv_affinity_req),
 	    sizeof(struct msiv_affinity_rep), 0, 0 },
+	{ MSIV_OP_REVOKE, sizeof(struct msiv_revoke_req),
+	    sizeof(struct msiv_revoke_rep), 0, 0 },
+	{ MSIV_OP_HOTPLUG_STATUS, 0, sizeof(struct msiv_hotplug_rep), 0, 0 },
 };
 _Static_assert(sizeof(wants) / sizeof(wants[0]) == MSIV_OP__COUNT - 1,
     "every opcode is listed");

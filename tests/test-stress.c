@@ -211,7 +211,7 @@ main(void)
 			bad = h_firer_flood(&f, 0) != 0 ||
 			    h_efd_wait(efd, H_TIMEOUT_MS) == 0 ||
 			    msiv_vfunc_close(st.c, h) != 0 ||
-			    msiv_device_detach(st.c, "simx") != 0;
+			    msiv_device_detach(st.c, "simx", 0) != 0;
 			h_firer_stop(&f);
 			close(efd);
 		}

@@ -254,8 +254,25 @@ int msiv_shutdown(struct msiv_conn *conn);
 int msiv_device_attach(struct msiv_conn *conn, const char *name,
     const char *backend, const char *address, unsigned int slots,
     enum msiv_policy policy, unsigned int flags);
-/* Admin: detach a device no vfunc uses (-EBUSY otherwise, -ENODEV). */
-int msiv_device_detach(struct msiv_conn *conn, const char *name);
+/* Admin: detach a device. One whose slots are in use is refused with
+ * -EBUSY unless flags has MSIV_DETACH_FORCE: then its vfuncs are revoked
+ * (their sessions get MSIV_EV_VFUNC_GONE, reason MSIV_GONE_DEVICE). */
+int msiv_device_detach(struct msiv_conn *conn, const char *name,
+    unsigned int flags);
+
+/*
+ * Admin: take vfuncs away, either one (vfunc, tenant NULL) or every vfunc
+ * of a tenant (tenant, vfunc 0). They are released at once; their
+ * sessions get MSIV_EV_VFUNC_GONE (reason MSIV_GONE_REVOKED) and the
+ * tenant's later calls on them fail with -EKEYREVOKED until it closes
+ * them. *count (may be NULL) gets how many were revoked. -ENOENT: no such
+ * vfunc, or the tenant holds none.
+ */
+int msiv_revoke(struct msiv_conn *conn, const char *tenant, uint64_t vfunc,
+    unsigned int *count);
+
+/* The kernel uevent listener's state and figures (hotplug). */
+int msiv_hotplug_status(struct msiv_conn *conn, struct msiv_hotplug_rep *st);
 
 /*
  * The host IRQ behind a vector of one of the caller's vfuncs (vector

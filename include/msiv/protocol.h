@@ -77,6 +77,8 @@ enum msiv_op {
 	MSIV_OP_DEVICE_ATTACH = 23, /* admin: add a device at run time */
 	MSIV_OP_DEVICE_DETACH = 24, /* admin: remove a device no vfunc uses */
 	MSIV_OP_IRQ_AFFINITY = 25,  /* CPU affinity of a slot's host IRQ */
+	MSIV_OP_REVOKE = 26,        /* admin: take vfuncs away from a tenant */
+	MSIV_OP_HOTPLUG_STATUS = 27, /* the uevent listener's figures */
 	MSIV_OP__COUNT              /* keep last */
 };
 
@@ -292,6 +294,8 @@ _Static_assert(sizeof(struct msiv_vec_rec) == 72, "vec_rec");
 #define MSIV_VFUNC_ENABLED  0x1u
 #define MSIV_VFUNC_FMASKED  0x2u
 #define MSIV_VFUNC_ORPHANED 0x4u /* no session: released when grace ends */
+#define MSIV_VFUNC_GONE     0x8u /* taken away (see gone): no vectors; calls
+				    on it fail until the tenant closes it */
 
 struct msiv_vfunc_rec {
 	uint64_t vfunc;
@@ -303,7 +307,7 @@ struct msiv_vfunc_rec {
 	uint32_t policy;
 	uint32_t flags;    /* MSIV_VFUNC_* */
 	uint32_t grace_ms; /* orphaned: time left before release */
-	uint32_t reserved;
+	uint32_t gone;     /* MSIV_GONE_REVOKED or MSIV_GONE_DEVICE, or 0 */
 };
 _Static_assert(sizeof(struct msiv_vfunc_rec) == 104, "vfunc_rec");
 
@@ -358,9 +362,14 @@ _Static_assert(sizeof(struct msiv_attach_req) == 112, "attach_req");
  * msi_latch): see msivd.conf(5). */
 #define MSIV_ATTACH_MSI_LATCH 0x1u
 
+/* DEVICE_DETACH with MSIV_DETACH_FORCE: a device whose slots are in use
+ * is detached too, its vfuncs revoked (VFUNC_GONE, reason
+ * MSIV_GONE_DEVICE); without it such a detach fails with EBUSY. */
+#define MSIV_DETACH_FORCE 0x1u
+
 struct msiv_detach_req {
 	char name[MSIV_NAME_MAX];
-	uint32_t flags;    /* 0 */
+	uint32_t flags;    /* MSIV_DETACH_* */
 	uint32_t reserved;
 };
 _Static_assert(sizeof(struct msiv_detach_req) == 40, "detach_req");
@@ -385,6 +394,38 @@ struct msiv_affinity_rep {
 	uint64_t cpus[MSIV_CPUS_WORDS];
 };
 _Static_assert(sizeof(struct msiv_affinity_rep) == 40, "affinity_rep");
+
+/* REVOKE: take away one vfunc (vfunc != 0, tenant empty) or every vfunc
+ * of a tenant (vfunc 0). Each is released at once and its session gets
+ * VFUNC_GONE (reason MSIV_GONE_REVOKED); the tenant's later calls on it
+ * fail with EKEYREVOKED until it closes it. The reply counts them. */
+struct msiv_revoke_req {
+	uint64_t vfunc;
+	char tenant[MSIV_NAME_MAX];
+	uint32_t flags;    /* 0 */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_revoke_req) == 48, "revoke_req");
+
+struct msiv_revoke_rep {
+	uint32_t count;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_revoke_rep) == 8, "revoke_rep");
+
+/* HOTPLUG_STATUS: the kernel uevent listener (msivd.conf(5), [hotplug]). */
+#define MSIV_HOTPLUG_LISTENING 0x1u /* the listener runs */
+
+struct msiv_hotplug_rep {
+	uint32_t flags;       /* MSIV_HOTPLUG_* */
+	uint32_t rules;       /* auto-attach rules configured */
+	uint64_t uevents;     /* messages from the kernel */
+	uint64_t foreign;     /* messages not sent by the kernel: ignored */
+	uint64_t rescans;     /* sysfs rescans (start-up and overruns) */
+	uint64_t attached;    /* devices attached by a rule */
+	uint64_t removed;     /* devices released because they went away */
+};
+_Static_assert(sizeof(struct msiv_hotplug_rep) == 48, "hotplug_rep");
 
 /* Event payloads. */
 struct msiv_ev_msg {
