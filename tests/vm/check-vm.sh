@@ -6,7 +6,10 @@
 # cannot use with a clear error; then msivd owning QEMU's edu device (MSI,
 # checked by vm-relay.c) and an ivshmem-doorbell device (MSI-X, checked by
 # vm-msix.c, with interrupts raised inside the guest and by ivshmem-host.c
-# on this host), rules 1-8 and 10 in relay and direct mode.
+# on this host), rules 1-8 and 10 in relay and direct mode. A third guest
+# per kernel removes a device attached by rule while a client holds a
+# vector on it, through sysfs and through QEMU's monitor, and puts it back
+# (vm-hotplug.c).
 # TAP output. MSIVD names the daemon binary.
 # Skipping prints a TAP plan of 0 with the reason and exits 77 (automake's
 # skip status); under make check's TAP driver, which takes the reason
@@ -39,6 +42,7 @@ inc="-I$top/include -I$top/lib -I$(dirname "${MSIVD:?MSIVD names msivd}")"
 { $cc -static -o "$work/vfio-probe" "$top/tests/vm/vfio-probe.c" &&
   $cc -static $inc -o "$work/vm-relay" "$top/tests/vm/vm-relay.c" $lib &&
   $cc -static $inc -o "$work/vm-msix" "$top/tests/vm/vm-msix.c" $lib &&
+  $cc -static $inc -o "$work/vm-hotplug" "$top/tests/vm/vm-hotplug.c" $lib &&
   $cc -static $inc -o "$work/msivctl" "$top/client/msivctl.c" $lib \
       -ljson-c &&
   $cc -o "$work/ivshmem-host" "$top/tests/vm/ivshmem-host.c"
@@ -127,6 +131,49 @@ while [ ! -S /tmp/msivd.sock ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 wait $pid || st=1
 [ $st -eq 0 ] || { sed 's/^/msivd: /' /tmp/msivd.log; exit 1; }
 RUN
+# Hotplug: edu behind a hot-pluggable root port at 01:00.0, attached by an
+# [auto] rule, removed and put back (vm-hotplug.c): first through sysfs
+# with a rule by address, then, after a restart, through QEMU's monitor
+# with a rule by vendor:device. vfio-pci takes every edu that appears.
+cat > "$work/run-hotplug" <<'RUN'
+edu=0000:00:04.0 hp=0000:01:00.0
+[ -e /sys/bus/pci/devices/$hp/driver ] ||
+    { echo "PROBE FAIL hotplug device $hp: not present or not bound"; exit 3; }
+echo "1234 11e8" > /sys/bus/pci/drivers/vfio-pci/new_id
+mkdir -p /tmp/state
+ctl() { /bin/msivctl -s /tmp/msivd.sock "$@"; }
+st=0
+for run in "sysfs hp $hp" "monitor hp-$hp 1234:11e8"; do
+	set -- $run
+	printf '[device edu]\nbackend = vfio\naddress = %s\nmsi_latch = yes\n\n[auto hp]\nmatch = %s\n' \
+	    $edu $3 > /tmp/msivd.conf
+	/bin/msivd --foreground --config /tmp/msivd.conf --state-dir /tmp/state \
+	    --socket /tmp/msivd.sock >> /tmp/msivd.log 2>&1 &
+	pid=$!
+	i=0
+	while ! ctl status >/dev/null 2>&1 && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+	/bin/vm-hotplug /tmp/msivd.sock $1 $2 $hp $edu || st=1
+	ctl status | grep hotplug | sed 's/^ */PROBE INFO /'
+	ctl shutdown >/dev/null
+	wait $pid || st=1
+done
+[ $st -eq 0 ] || { sed 's/^/msivd: /' /tmp/msivd.log | tail -60; exit 1; }
+RUN
+
+# Forward the guest's "MSIV-VM MONITOR <command>" console lines to QEMU's
+# monitor (a pipe: $work/mon.in, .out), polling the console log.
+monitor_relay() {
+	sent=0
+	while :; do
+		total=$(grep -c "^MSIV-VM MONITOR " "$work/serial" 2>/dev/null)
+		while [ "${total:-0}" -gt $sent ]; do
+			sent=$((sent + 1))
+			sed -n 's/^MSIV-VM MONITOR //p' "$work/serial" | tr -d '\r' |
+			    sed -n "${sent}p" > "$work/mon.in"
+		done
+		sleep 0.2
+	done
+}
 
 n=0 failed=0 rules=
 # guest LABEL KROOT RUNSCRIPT QEMU-ARGS...: boot one guest, report its
@@ -147,18 +194,26 @@ guest() {
 	# shellcheck disable=SC2086
 	sh "$top/tests/vm/build-initramfs.sh" "$kroot" "$work/initrd.gz" \
 	    "$script" 1234:11e8,1af4:1110 $mods -- "$work/vfio-probe" \
-	    "$work/vm-relay" "$work/vm-msix" "$work/msivctl" "$MSIVD"
+	    "$work/vm-relay" "$work/vm-msix" "$work/vm-hotplug" \
+	    "$work/msivctl" "$MSIVD"
 	# Retry once only when the guest never reached the test.
 	for try in 1 2; do
-		rm -f "$work/ivshmem.sock"
+		rm -f "$work/ivshmem.sock" "$work/serial" "$work/mon.in" \
+		    "$work/mon.out"
 		"$work/ivshmem-host" "$work/ivshmem.sock" 8 "$work/ivshmem.log" ||
 		    { rc=1; break; }
-		sh "$top/tests/vm/run-vm.sh" "$kernel" "$work/initrd.gz" \
+		mkfifo "$work/mon.in" "$work/mon.out"
+		monitor_relay &
+		relay=$!
+		MSIV_VM_MONITOR=pipe:$work/mon sh "$top/tests/vm/run-vm.sh" \
+		    "$kernel" "$work/initrd.gz" \
 		    "$work/serial" -device edu,addr=04.0 \
 		    -chardev socket,path="$work/ivshmem.sock",id=ivs \
 		    -device ivshmem-doorbell,chardev=ivs,vectors=8,addr=05.0 \
 		    "$@"
 		rc=$?
+		kill $relay 2>/dev/null
+		wait $relay 2>/dev/null
 		[ $rc -ne 125 ] && break
 	done
 	while read -r verdict what; do
@@ -191,6 +246,9 @@ for kroot in $kroots; do
 		rules="$rules, $label $mode $(grep -c "^PROBE OK $mode: rule" \
 		    "$work/serial")"
 	done
+	guest "$label hotplug" "$kroot" "$work/run-hotplug" \
+	    -device pcie-root-port,id=rp1,chassis=1,slot=1,addr=07.0 \
+	    -device edu,id=hp0,bus=rp1
 done
 kroot=${kroots%% *}
 label=$(ls "$kroot/lib/modules")

@@ -3,7 +3,8 @@
 # Boot the test guest under TCG with an emulated IOMMU (interrupt
 # remapping), the serial console to LOG, within a time limit. Exits with
 # the guest's "MSIV-VM EXIT" status (MSIV_VM_INTREMAP=off: no interrupt
-# remapping); 124 if it timed out, 125 if the guest
+# remapping; MSIV_VM_MONITOR: QEMU's -monitor, default none); 124 if it
+# timed out, 125 if the guest
 # never reached its test (no "MSIV-VM BOOTED"): the caller may retry that
 # once, never a failed check.
 set -u
@@ -14,7 +15,8 @@ timeout "${MSIV_VM_TIMEOUT:-120}" qemu-system-x86_64 \
     -device intel-iommu,intremap="${MSIV_VM_INTREMAP:-on}" \
     -kernel "$kernel" -initrd "$initrd" \
     -append "console=ttyS0 intel_iommu=on panic=-1 quiet" \
-    -nographic -no-reboot -serial "file:$log" -monitor none "$@" \
+    -nographic -no-reboot -serial "file:$log" \
+    -monitor "${MSIV_VM_MONITOR:-none}" "$@" \
     </dev/null >/dev/null 2>&1
 rc=$?
 grep -q "MSIV-VM BOOTED" "$log" || exit 125
