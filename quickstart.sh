@@ -13,8 +13,9 @@ set -eu
 cd "$(dirname "$0")"
 top=$(pwd)
 
+# iproute2: the hotplug test makes network devices in a private namespace.
 DEPS="build-essential autoconf automake libtool pkg-config libevent-dev
-libsqlite3-dev libcap-dev libnl-3-dev libinih-dev libjson-c-dev"
+libsqlite3-dev libcap-dev libnl-3-dev libinih-dev libjson-c-dev iproute2"
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }

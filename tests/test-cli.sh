@@ -185,6 +185,25 @@ check "restart: sim1 is attached again, sim2 is not" sh -c \
 out=$(ctl vfuncs)
 check "restart: the vfunc on sim1 is restored" has "$out" "sim1"
 
+# --- revocation ---------------------------------------------------------------
+out=$(ctl status); check "status shows the hotplug listener" has "$out" "hotplug .*uevents"
+out=$(ctl --json status); check "... and --json its figures" has "$out" '"uevents_foreign": 0'
+out=$("$MSIV_EXAMPLE" --socket "$sock" --tenant vm3 --stay 2>&1)
+check "the example client leaves a vfunc of tenant vm3 on sim0" [ $? -eq 0 ]
+out=$(ctl revoke vm3); check "revoke vm3" [ $? -eq 0 ]
+check "... revoked 1 vfunc" has "$out" "revoked 1 vfunc$"
+out=$(ctl vfuncs); check "vfuncs shows it revoked" has "$out" "tenant vm3  REVOKED (revoked by an admin)"
+out=$(ctl revoke vm3); check "revoking vm3 again: nothing left to revoke" has "$out" "revoked 0 vfuncs"
+out=$(ctl revoke nobody-here 2>&1); rc=$?
+check "revoke a tenant that holds nothing: exit 5" [ $rc -eq 5 ]
+check "... saying so" has "$out" "holds no vfunc"
+out=$(ctl revoke 0x0123456789abcdef 2>&1); check "revoke an unknown handle: exit 5" [ $? -eq 5 ]
+out=$(ctl revoke 2>&1); check "revoke without an argument: exit 2" [ $? -eq 2 ]
+out=$(ctl detach sim1 --force); check "detach sim1 --force, though vm2 uses it" [ $? -eq 0 ]
+out=$(ctl vfuncs); check "vm2's vfunc is shown revoked (device removed)" \
+    has "$out" "device sim1  tenant vm2  REVOKED (device removed)"
+out=$(ctl detach sim0 --frce 2>&1); check "detach with a bad option: exit 2" [ $? -eq 2 ]
+
 # --- shutdown ---------------------------------------------------------------
 out=$(ctl shutdown); check "msivctl shutdown" [ $? -eq 0 ]
 wait_exit "$dpid"; check "msivd exits with status 0" [ "$st" = 0 ]
