@@ -203,6 +203,7 @@ vfunc_close(struct vfunc *vf, bool forget)
 	struct vfunc **pp;
 
 	vfunc_release_slots(vf);
+	vfunc_unqueue(vf); /* a gone one may be queued (its revocation) */
 	for (pp = vfunc_bucket(vf->id); *pp != vf; pp = &(*pp)->hnext)
 		;
 	*pp = vf->hnext;
@@ -411,6 +412,12 @@ vfunc_flush_behind(void)
 
 	while ((vf = TAILQ_FIRST(&vfunc_behind)) != NULL) {
 		vfunc_unqueue(vf);
+		if (vf->gone != 0) {
+			/* Its revocation was rolled back with a failed turn:
+			 * it cannot be undone, so it is written again. */
+			(void)store_vfunc_revoke(vf->id, vf->gone);
+			continue;
+		}
 		(void)store_vfunc_set(vf->id, vf->enabled, vf->fmasked);
 		for (uint32_t w = 0; w < (vf->nvec + 63) / 64; w++)
 			while (vf->dirty[w] != 0) {
@@ -429,8 +436,10 @@ vfunc_requeue_all(void)
 	struct vfunc *vf;
 
 	TAILQ_FOREACH(vf, &vfuncs, entry) {
-		if (vf->gone != 0)
+		if (vf->gone != 0) {
+			vfunc_queue(vf); /* the revocation, again */
 			continue;
+		}
 		for (uint32_t i = 0; i < vf->nvec; i++)
 			vf->dirty[i / 64] |= (uint64_t)1 << (i % 64);
 		vfunc_queue(vf);
@@ -578,7 +587,8 @@ vfunc_resync(uint64_t id, struct session *owner)
 
 	if (vf != NULL && vf->gone != 0)
 		return; /* taken away: memory is right whatever the store
-			   says (its slots are gone) */
+			   says (its slots are gone); vfunc_requeue_all()
+			   writes the revocation again */
 	vecs = calloc(MSIV_VECTORS_MAX, sizeof(*vecs));
 	if (vecs == NULL)
 		fatalx("out of memory restoring vfunc %016llx",

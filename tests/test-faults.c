@@ -142,6 +142,56 @@ sql(const char *dbpath, const char *stmt)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* The first column of the first row of a query, or -1. */
+static long long
+sql_int(const char *dbpath, const char *query)
+{
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	long long v = -1;
+
+	if (sqlite3_open(dbpath, &db) != SQLITE_OK)
+		return -1;
+	if (sqlite3_prepare_v2(db, query, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+/* The same, in the mount namespace of process pid (SQLite resolves
+ * /proc/PID/root, so the store on the daemon's private tmpfs is read from
+ * a child that joins its namespace). */
+static long long
+sql_int_in(pid_t pid, const char *dbpath, const char *query)
+{
+	long long v = -1;
+	char ns[64];
+	int p[2], st;
+	pid_t child;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	if ((child = fork()) == 0) {
+		int fd;
+
+		snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", (int)pid);
+		fd = open(ns, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && setns(fd, CLONE_NEWNS) == 0)
+			v = sql_int(dbpath, query);
+		_exit(write(p[1], &v, sizeof(v)) == sizeof(v) ? 0 : 1);
+	}
+	close(p[1]);
+	if (child < 0 || read(p[0], &v, sizeof(v)) != sizeof(v))
+		v = -1;
+	close(p[0]);
+	if (child > 0)
+		waitpid(child, &st, 0);
+	return v;
+}
+
 /*
  * A holder process keeps a private mount namespace with a 256k tmpfs on
  * dir, and runs msivd in it twice: the second run starts when the first
@@ -258,8 +308,9 @@ test_runtime_full(void)
 	struct msiv_vfunc_rec recs[64];
 	struct msiv_status_rep st;
 	struct msiv_conn *c;
-	uint64_t ids[64], id, keep = 0;
+	uint64_t ids[64], id, keep = 0, rv = 0;
 	int nok = 0, nfail = 0, r = 0, fd = -1, n, same = 1;
+	char q[128], dbpath[200] = "";
 	pid_t holder;
 
 	snprintf(dir, sizeof(dir), "%s/rt", base);
@@ -306,11 +357,26 @@ test_runtime_full(void)
 		is_int(r, -EIO, "a close fails on the full disk with EIO");
 		ok(msiv_vector_query(c, keep, 0, &in) == 0, "...and the vfunc "
 		    "is still there, still the session's");
+		/* A revocation cannot be undone: refused by the disk, it
+		 * stays in memory and is written once there is room. */
+		rv = keep;
+		r = msiv_revoke(c, NULL, rv, NULL);
+		is_int(r, -EIO, "a revoke on the full disk is answered EIO");
+		is_int(msiv_vector_query(c, rv, 0, &in), -EKEYREVOKED,
+		    "...but the vfunc is revoked all the same");
 	}
 	if (fd >= 0) {
 		close(fd);
 		unlink(filler);
 	}
+	snprintf(dbpath, sizeof(dbpath), "%s/msivd.db", dir);
+	snprintf(q, sizeof(q), "SELECT revoked FROM vfunc WHERE id = %lld",
+	    (long long)rv);
+	for (int i = 0; i < H_TIMEOUT_MS / 10 &&
+	    sql_int_in((pid_t)st.pid, dbpath, q) != MSIV_GONE_REVOKED; i++)
+		usleep(10000); /* polling the store, with a deadline */
+	is_int((int)sql_int_in((pid_t)st.pid, dbpath, q), MSIV_GONE_REVOKED,
+	    "with space again, the revocation reaches the store");
 	r = msiv_vfunc_open(c, "sim0", 1, MSIV_POLICY_DEFAULT, &id);
 	ok(r == 0, "with space again, an open succeeds");
 	if (r == 0)

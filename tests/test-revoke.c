@@ -108,6 +108,16 @@ open_live(struct msiv_conn *c, const char *dev, unsigned int n, int t,
 	return vf;
 }
 
+/* Vfuncs outlive their sessions (orphan_grace), so what the store holds
+ * for them is seen after the restart. */
+static const char conf[] =
+    "[msivd]\n"
+    "log_level = debug\n"
+    "orphan_grace = 600\n"
+    "[device sim0]\n"
+    "backend = sim\n"
+    "slots = 2048\n";
+
 int
 main(void)
 {
@@ -123,7 +133,7 @@ main(void)
 	int ta1 = h_eventfd(), ta2 = h_eventfd(), tb1 = h_eventfd(),
 	    tb2 = h_eventfd();
 
-	h_start(&d, NULL);
+	h_start(&d, conf);
 	admin = h_connect(&d, "ops");
 	a = h_connect(&d, "vm-a");
 	b = h_connect(&d, "vm-b");
