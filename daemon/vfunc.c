@@ -691,6 +691,10 @@ vfunc_adopt(struct session *s)
 		TAILQ_INSERT_TAIL(&s->vfuncs, vf, sentry);
 		s->nvfuncs++;
 		n++;
+		/* Taken away while no session had it: the tenant learns it
+		 * now. */
+		if (vf->gone != 0)
+			session_event_gone(s, vf->id, vf->gone);
 	}
 	return n;
 }

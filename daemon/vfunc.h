@@ -93,7 +93,8 @@ uint32_t vfunc_restore_device(const char *device);
 void vfunc_resync(uint64_t id, struct session *s);
 /* The session ended: its vfuncs wait for the tenant to resume. */
 void vfunc_orphan(struct vfunc *vf, uint64_t now_ms);
-/* The tenant's orphaned vfuncs go to session s; returns how many. */
+/* The tenant's orphaned vfuncs go to session s; returns how many. Those
+ * taken away meanwhile are announced to s (VFUNC_GONE). */
 uint32_t vfunc_adopt(struct session *s);
 /* Release vfuncs orphaned for longer than grace_ms; returns how many. */
 uint32_t vfunc_reap(uint64_t now_ms, uint64_t grace_ms);

@@ -517,6 +517,13 @@ msiv_reconnect(struct msiv_conn *c)
 			i = 0; /* the array changed */
 			continue;
 		}
+		if (rr == -ENODEV || rr == -EKEYREVOKED) {
+			/* Taken away while we were gone: the daemon has
+			 * queued its VFUNC_GONE (with the reason) already. */
+			msiv_target_drop(c, t->vfunc, 0, 1);
+			i = 0;
+			continue;
+		}
 		if (rr == -ENOTCONN || rr == -ETIMEDOUT)
 			r = rr;
 		else if (rr == 0)

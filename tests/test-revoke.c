@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -23,6 +24,8 @@
 struct evlog {
 	struct msiv_event_info ev[EV_MAX];
 	int n;
+	int resumed;      /* RESUMED events */
+	uint32_t count;   /* targets the last one re-attached */
 };
 
 static void
@@ -31,6 +34,10 @@ on_event(struct msiv_conn *c, const struct msiv_event_info *ev, void *arg)
 	struct evlog *l = arg;
 
 	(void)c;
+	if (ev->type == MSIV_EV_RESUMED) {
+		l->resumed++;
+		l->count = ev->count;
+	}
 	if (ev->type == MSIV_EV_VFUNC_GONE && l->n < EV_MAX)
 		l->ev[l->n++] = *ev; /* MSG_CHANGED events are not counted */
 }
@@ -188,6 +195,40 @@ main(void)
 	    "a tenant that holds nothing: ENOENT");
 	is_int(msiv_revoke(admin, "vm-b", b1, &count), -EINVAL,
 	    "tenant and handle together: EINVAL");
+
+	/* --- revoked while no session had it ------------------------------- */
+	{
+		struct evlog ld = { .n = 0 };
+		struct msiv_conn *dc = h_connect(&d, "vm-d");
+		int td = h_eventfd();
+		uint64_t vd = open_live(dc, "sim0", 1, td, NULL);
+
+		msiv_set_event_cb(dc, on_event, &ld);
+		/* The connection drops (a VMM restarting, a network of
+		 * proxies...): the vfunc waits, orphaned, for its tenant. */
+		ok(vd != 0 && shutdown(msiv_fd(dc), SHUT_RDWR) == 0,
+		    "vm-d's connection drops, its vfunc orphaned");
+		for (int i = 0; i < 400; i++) {
+			if (find_rec(admin, vd, &rec) == 0 &&
+			    (rec.flags & MSIV_VFUNC_ORPHANED))
+				break;
+			usleep(50000); /* polling a condition, with a deadline */
+		}
+		ok(msiv_revoke(admin, "vm-d", 0, &count) == 0 && count == 1,
+		    "revoke vm-d while no session holds its vfunc");
+		is_int(msiv_reconnect(dc), 0, "libmsiv reconnects as vm-d with "
+		    "its token");
+		ok(wait_events(dc, &ld, 1) == 1 &&
+		    has_gone(&ld, vd, MSIV_GONE_REVOKED),
+		    "it is told at resume: VFUNC_GONE, reason REVOKED, once");
+		ok(ld.resumed == 1 && ld.count == 0,
+		    "RESUMED: no target re-attached to the revoked vfunc");
+		is_int(msiv_vector_mask(dc, vd, 0), -EKEYREVOKED,
+		    "its calls on it fail: EKEYREVOKED");
+		ok(msiv_vfunc_close(dc, vd) == 0, "it closes it");
+		msiv_close(dc);
+		close(td);
+	}
 
 	/* --- close, restart ------------------------------------------------- */
 	ok(msiv_vfunc_close(a, a2) == 0 && find_rec(admin, a2, &rec) == -ENOENT,
