@@ -235,14 +235,16 @@ cmd_status(struct ctl *c, int argc, char **argv)
 {
 	struct msiv_status_rep st;
 	struct msiv_hotplug_rep hp;
-	int r = msiv_status(c->conn, &st);
+	int hp_known, r = msiv_status(c->conn, &st);
 
 	(void)argc;
 	(void)argv;
 	if (r < 0)
 		return ctl_fail(c, "status", r);
-	if ((r = msiv_hotplug_status(c->conn, &hp)) < 0)
+	/* A daemon older than this msivctl may not know the opcode. */
+	if ((r = msiv_hotplug_status(c->conn, &hp)) < 0 && r != -ENOSYS)
 		return ctl_fail(c, "status", r);
+	hp_known = r == 0;
 	if (c->json) {
 		json_object *o = json_object_new_object();
 
@@ -258,13 +260,15 @@ cmd_status(struct ctl *c, int argc, char **argv)
 		jint(o, "delivered", (int64_t)st.delivered);
 		jint(o, "dropped", (int64_t)st.dropped);
 		jstr(o, "delivery_loop", st.loop);
-		jbool(o, "hotplug", hp.flags & MSIV_HOTPLUG_LISTENING);
-		jint(o, "hotplug_rules", hp.rules);
-		jint(o, "uevents", (int64_t)hp.uevents);
-		jint(o, "uevents_foreign", (int64_t)hp.foreign);
-		jint(o, "rescans", (int64_t)hp.rescans);
-		jint(o, "auto_attached", (int64_t)hp.attached);
-		jint(o, "removed", (int64_t)hp.removed);
+		if (hp_known) {
+			jbool(o, "hotplug", hp.flags & MSIV_HOTPLUG_LISTENING);
+			jint(o, "hotplug_rules", hp.rules);
+			jint(o, "uevents", (int64_t)hp.uevents);
+			jint(o, "uevents_foreign", (int64_t)hp.foreign);
+			jint(o, "rescans", (int64_t)hp.rescans);
+			jint(o, "auto_attached", (int64_t)hp.attached);
+			jint(o, "removed", (int64_t)hp.removed);
+		}
 		jbool(o, "admin", msiv_is_admin(c->conn));
 		jstr(o, "tenant", msiv_tenant(c->conn));
 		json_print(o);
@@ -280,7 +284,9 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	printf("  interrupts     %" PRIu64 " seen, %" PRIu64 " delivered, %"
 	    PRIu64 " dropped\n", st.interrupts, st.delivered, st.dropped);
 	printf("  delivery loop  %s\n", st.loop);
-	if (hp.flags & MSIV_HOTPLUG_LISTENING)
+	if (!hp_known)
+		printf("  hotplug        not reported (msivd is older)\n");
+	else if (hp.flags & MSIV_HOTPLUG_LISTENING)
 		printf("  hotplug        %u rule(s); %" PRIu64 " uevents, %"
 		    PRIu64 " not from the kernel (ignored), %" PRIu64
 		    " rescans; %" PRIu64 " attached by rule, %" PRIu64
