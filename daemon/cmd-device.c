@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "deliver.h"
@@ -29,14 +30,47 @@ cmd_text(const char *field, size_t len)
 }
 
 int
+device_attach(struct conf_device *cd, unsigned int flags, const char *by)
+{
+	struct device *dev;
+	char err[256];
+	uint32_t restored = 0;
+	int r;
+
+	if (conf_device_check(cd, err, sizeof(err)) < 0) {
+		log_warnx("attach %s (%s): %s", cd->name, by, err);
+		return -EINVAL;
+	}
+	if (device_find(cd->name) != NULL) {
+		log_warnx("attach %s (%s): a device of that name is attached "
+		    "already", cd->name, by);
+		return -EEXIST;
+	}
+	if (device_count() >= CONF_DEVICES_MAX) {
+		log_warnx("attach %s (%s): already %u devices", cd->name, by,
+		    CONF_DEVICES_MAX);
+		return -ENOSPC;
+	}
+	if ((r = device_create(cd, &dev)) < 0)
+		return r; /* device_create logged why */
+	if ((flags & DEVICE_ATTACH_KEEP) && (r = store_device_put(cd)) < 0) {
+		device_destroy(dev);
+		return r;
+	}
+	if (flags & DEVICE_ATTACH_RESTORE)
+		restored = vfunc_restore_device(cd->name);
+	log_info("device %s attached by %s (%s%s%s), %u slots; %u stored "
+	    "vfunc(s) restored", cd->name, by, cd->backend,
+	    cd->address[0] ? " " : "", cd->address, dev->nslots, restored);
+	return 0;
+}
+
+int
 cmd_device_attach(struct cmd_ctx *ctx)
 {
 	const struct msiv_attach_req *rq = ctx->req;
 	struct conf_device cd;
-	struct device *dev;
-	char err[256];
-	uint32_t restored;
-	int r;
+	char by[48];
 
 	if (msiv_name_check(rq->name) < 0 ||
 	    cmd_text(rq->backend, sizeof(rq->backend)) < 0 ||
@@ -51,27 +85,10 @@ cmd_device_attach(struct cmd_ctx *ctx)
 	cd.flags = rq->flags;
 	cd.policy = rq->policy == MSIV_POLICY_DEFAULT ? VECTOR_POLICY_LATCH :
 	    (enum vector_policy)rq->policy;
-	if (conf_device_check(&cd, err, sizeof(err)) < 0) {
-		log_warnx("session %llu: attach %s: %s",
-		    (unsigned long long)ctx->s->id, cd.name, err);
-		return -EINVAL;
-	}
-	if (device_find(cd.name) != NULL)
-		return -EEXIST;
-	if (device_count() >= CONF_DEVICES_MAX)
-		return -ENOSPC;
-	if ((r = device_create(&cd, &dev)) < 0)
-		return r; /* device_create logged why */
-	if ((r = store_device_put(&cd)) < 0) {
-		device_destroy(dev);
-		return r;
-	}
-	restored = vfunc_restore_device(cd.name);
-	log_info("device %s attached by session %llu (%s%s%s), %u slots; "
-	    "%u stored vfunc(s) restored", cd.name,
-	    (unsigned long long)ctx->s->id, cd.backend,
-	    cd.address[0] ? " " : "", cd.address, dev->nslots, restored);
-	return 0;
+	snprintf(by, sizeof(by), "session %llu",
+	    (unsigned long long)ctx->s->id);
+	return device_attach(&cd, DEVICE_ATTACH_KEEP | DEVICE_ATTACH_RESTORE,
+	    by);
 }
 
 int

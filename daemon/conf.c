@@ -82,6 +82,19 @@ conf_pci_address(const char *s)
 	    &sl, &fn, &end) == 4 ? 0 : -1;
 }
 
+/* yes or no. */
+static int
+conf_yesno(const char *val, int *out)
+{
+	if (strcmp(val, "yes") == 0)
+		*out = 1;
+	else if (strcmp(val, "no") == 0)
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
 void
 conf_defaults(struct conf *c)
 {
@@ -205,13 +218,12 @@ conf_device_key(struct conf_parse *p, const char *name, const char *key,
 			CONF_ERR(p, line, "device %s: slots must be 1 to 65536",
 			    name);
 	} else if (strcmp(key, "msi_latch") == 0) {
-		if (strcmp(val, "yes") == 0)
-			d->flags |= MSIV_ATTACH_MSI_LATCH;
-		else if (strcmp(val, "no") == 0)
-			d->flags &= ~MSIV_ATTACH_MSI_LATCH;
-		else
+		int on;
+
+		if (conf_yesno(val, &on) < 0)
 			CONF_ERR(p, line, "device %s: msi_latch must be yes or "
 			    "no, not \"%s\"", name, val);
+		d->flags = on ? MSIV_ATTACH_MSI_LATCH : 0;
 	} else if (strcmp(key, "policy") == 0) {
 		if (conf_policy_parse(val, &d->policy) < 0)
 			CONF_ERR(p, line, "device %s: policy must be latch, "
@@ -219,18 +231,6 @@ conf_device_key(struct conf_parse *p, const char *name, const char *key,
 	} else
 		CONF_ERR(p, line, "device %s: unknown key \"%s\"", name, key);
 	return 1;
-}
-
-static int
-conf_yesno(const char *val, int *out)
-{
-	if (strcmp(val, "yes") == 0)
-		*out = 1;
-	else if (strcmp(val, "no") == 0)
-		*out = 0;
-	else
-		return -1;
-	return 0;
 }
 
 static int

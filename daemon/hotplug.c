@@ -53,6 +53,7 @@ static struct nl_sock *hp_sock;
 static struct event *hp_ev;
 static const struct conf *hp_conf;
 static struct msiv_hotplug_rep hp_stats;
+static bool hp_starting; /* the start-up scan: main() restores vfuncs */
 
 /* --- devices ------------------------------------------------------------ */
 
@@ -84,37 +85,17 @@ hp_find_address(const char *addr)
 	return NULL;
 }
 
+/* Attach a device that appeared; device_attach() logs why not. At start-up
+ * its stored vfuncs are left to main(), which restores them all at once. */
 static void
 hp_attach(struct conf_device *cd, const char *by)
 {
-	struct device *dev;
-	char err[256];
-	uint32_t restored;
+	char who[64];
 
-	if (conf_device_check(cd, err, sizeof(err)) < 0) {
-		log_warnx("hotplug: %s (%s): %s", cd->name, cd->address, err);
-		return;
-	}
-	if (device_find(cd->name) != NULL) {
-		log_warnx("hotplug: %s appeared, but the name %s (%s) is "
-		    "taken by another device; not attached", cd->address,
-		    cd->name, by);
-		return;
-	}
-	if (device_count() >= CONF_DEVICES_MAX) {
-		log_warnx("hotplug: %s appeared; not attached: already %u "
-		    "devices", cd->address, CONF_DEVICES_MAX);
-		return;
-	}
-	if (device_create(cd, &dev) < 0) {
-		log_warnx("hotplug: %s appeared; %s cannot be attached (%s)",
-		    cd->address, cd->name, by);
-		return;
-	}
-	restored = vfunc_restore_device(cd->name);
-	hp_stats.attached++;
-	log_info("hotplug: device %s (%s) attached (%s); %u stored vfunc(s) "
-	    "restored", cd->name, cd->address, by, restored);
+	snprintf(who, sizeof(who), "hotplug, %s", by);
+	if (device_attach(cd, hp_starting ? 0 : DEVICE_ATTACH_RESTORE,
+	    who) == 0)
+		hp_stats.attached++;
 }
 
 struct hp_stored {
@@ -381,7 +362,9 @@ hotplug_start(struct event_base *base, const struct conf *c)
 	if (hp_open(base, c->hotplug_buffer) < 0)
 		log_warnx("hotplug: devices that appear are not attached by "
 		    "rule (removals are still handled, through vfio)");
+	hp_starting = true;
 	hp_rescan("start-up");
+	hp_starting = false;
 }
 
 void

@@ -72,6 +72,17 @@ cmd_handler cmd_vec_setup, cmd_vec_mask, cmd_vec_unmask, cmd_vec_retarget,
     cmd_vec_free, cmd_vec_query, cmd_table_write, cmd_table_read;
 /* cmd-device.c */
 cmd_handler cmd_revoke;
+/*
+ * Attach a device at run time (DEVICE_ATTACH, or hotplug): check its
+ * definition, open it, keep it in the store (DEVICE_ATTACH_KEEP: attached
+ * again at start-up) and restore the vfuncs stored for a device of that
+ * name (DEVICE_ATTACH_RESTORE). by says who asked, for the log. Returns 0
+ * or -errno: -EINVAL (bad definition), -EEXIST (name taken), -ENOSPC (too
+ * many devices), or device_create's (logged).
+ */
+#define DEVICE_ATTACH_KEEP    0x1u
+#define DEVICE_ATTACH_RESTORE 0x2u
+int device_attach(struct conf_device *cd, unsigned int flags, const char *by);
 /* hotplug.c */
 cmd_handler cmd_hotplug_status;
 /* cmd-admin.c */

@@ -314,8 +314,10 @@ vfio_request_arm(struct device *dev, const struct vfio_irq_info *req)
 		return -errno;
 	s.fd = v->reqfd;
 	if (ioctl(v->fd, VFIO_DEVICE_SET_IRQS, &s) < 0) {
+		int r = -errno;
+
 		log_warn("vfio %s: request IRQ", v->address);
-		return -errno;
+		return r;
 	}
 	v->reqev = event_new(server_base(), v->reqfd, EV_READ | EV_PERSIST,
 	    vfio_request_cb, dev);

@@ -112,7 +112,7 @@ check "the three forged messages are counted as foreign" \
     wait_for figure_is uevents_foreign 3
 check "and logged as ignored" logged "ignored a uevent not sent by the kernel"
 check "none was parsed as a uevent" sh -c "! grep -q 'uevent: .*forged0\|uevent: bind /devices/pci0000:7f' '$log'"
-check "no attach of the forged device was tried" sh -c "! grep -q 'hotplug: .*0000:7f:1f.7' '$log'"
+check "no attach of the forged device was tried" sh -c "! grep -q '0000:7f:1f.7' '$log'"
 check "nothing attached by rule" figure_is auto_attached 0
 mklink msivt1
 check "real uevents still heard after the forgeries" \
