@@ -666,6 +666,12 @@ session_new(int fd)
 	    (unsigned)cr.gid, s->rights & MSIV_RIGHT_ADMIN ? " admin" : "");
 }
 
+void
+server_adopt(int fd)
+{
+	session_new(fd);
+}
+
 static void
 server_resume_cb(evutil_socket_t fd, short what, void *arg)
 {

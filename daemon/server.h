@@ -95,6 +95,9 @@ int server_init(struct event_base *base, const struct conf *conf);
 /* Listen on the configured socket path (stale sockets are replaced, a
  * live one is an error). */
 int server_listen(void);
+/* Serve a connected socket (non-blocking, close-on-exec) as a new session,
+ * authorised from its peer credentials like an accepted one. */
+void server_adopt(int fd);
 void server_shutdown(void);
 /* Ask the main loop to stop after the current callback (SHUTDOWN). */
 void server_request_stop(void);
