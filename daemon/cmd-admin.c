@@ -115,9 +115,14 @@ cmd_device_list(struct cmd_ctx *ctx)
 		return r;
 	page_init(&p, ctx, sizeof(struct msiv_device_rec));
 	TAILQ_FOREACH(dev, &devices, entry) {
-		struct msiv_device_rec *rec = page_add(&p);
+		struct msiv_device_rec *rec;
 
-		if (rec == NULL)
+		/* A tenant sees the devices it may use. */
+		if (ctx->s->policy != NULL && !(ctx->s->rights &
+		    MSIV_RIGHT_ADMIN) && !conf_tenant_device(ctx->s->policy,
+		    dev->name))
+			continue;
+		if ((rec = page_add(&p)) == NULL)
 			continue;
 		memcpy(rec->name, dev->name, sizeof(rec->name));
 		(void)msiv_name_put(rec->backend, dev->ops->name);

@@ -64,6 +64,87 @@ cmd_hello_tenant(struct session *s, const uint8_t *given, uint8_t *token,
 	return store_tenant_put(s->tenant, token);
 }
 
+/*
+ * The tenant a session acts as, and its policy. With [tenant] sections,
+ * a peer that is not an admin may act only as a tenant that admits it
+ * (no name: the first of them); an admin may act as any, and a
+ * configured one brings its policy. Without any, every peer may act as
+ * any tenant under the [msivd] defaults (no name: uid-UID).
+ */
+static int
+cmd_hello_policy(struct session *s, const char *name)
+{
+	const struct conf *c = server_conf();
+
+	s->policy = NULL;
+	for (uint32_t i = 0; i < c->ntenants; i++) {
+		const struct conf_tenant *t = &c->tenants[i];
+
+		if (name[0] == '\0' ? (s->tenants_ok >> i) & 1 :
+		    strncmp(t->name, name, MSIV_NAME_MAX) == 0) {
+			s->policy = t;
+			break;
+		}
+	}
+	if (c->ntenants > 0 && !(s->rights & MSIV_RIGHT_ADMIN) &&
+	    (s->policy == NULL ||
+	    !((s->tenants_ok >> (s->policy - c->tenants)) & 1))) {
+		log_warnx("session %llu (pid %d, uid %u): tenant %.*s refused: "
+		    "its [tenant] section does not admit uid %u", (unsigned long
+		    long)s->id, (int)s->pid, (unsigned)s->uid, MSIV_NAME_MAX,
+		    name, (unsigned)s->uid);
+		s->policy = NULL;
+		return -EACCES;
+	}
+	if (s->policy != NULL)
+		memcpy(s->tenant, s->policy->name, sizeof(s->tenant));
+	else if (name[0] != '\0')
+		memcpy(s->tenant, name, sizeof(s->tenant));
+	else
+		snprintf(s->tenant, sizeof(s->tenant), "uid-%u",
+		    (unsigned)s->uid);
+	return 0;
+}
+
+/*
+ * May the session's tenant open nvec more vectors on dev? Its devices and
+ * its quota per device count every vfunc of the tenant there (orphaned
+ * ones too; revoked ones hold no slots and do not count).
+ */
+static int
+cmd_quota(struct session *s, const struct device *dev, uint32_t nvec)
+{
+	const struct conf *c = server_conf();
+	const struct conf_tenant *t = s->policy;
+	uint32_t max_vf = t != NULL ? t->max_vfuncs : c->max_vfuncs;
+	uint32_t max_vec = t != NULL ? t->max_vectors : c->max_vectors;
+	uint64_t nvf = 0, nv = 0;
+	struct vfunc *vf;
+
+	if (t != NULL && !conf_tenant_device(t, dev->name)) {
+		log_warnx("session %llu (pid %d, uid %u): tenant %s may not use "
+		    "device %s", (unsigned long long)s->id, (int)s->pid,
+		    (unsigned)s->uid, s->tenant, dev->name);
+		return -EACCES;
+	}
+	TAILQ_FOREACH(vf, &vfuncs, entry) {
+		if (vf->dev == dev && strncmp(vf->tenant, s->tenant,
+		    MSIV_NAME_MAX) == 0) {
+			nvf++;
+			nv += vf->nvec;
+		}
+	}
+	if (nvf + 1 > max_vf || nv + nvec > max_vec) {
+		log_warnx("session %llu (pid %d, uid %u): tenant %s over its "
+		    "quota on %s: %llu of %u vfuncs, %llu + %u of %u vectors",
+		    (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
+		    s->tenant, dev->name, (unsigned long long)nvf, max_vf,
+		    (unsigned long long)nv, nvec, max_vec);
+		return -EDQUOT;
+	}
+	return 0;
+}
+
 int
 cmd_hello(struct cmd_ctx *ctx)
 {
@@ -78,15 +159,13 @@ cmd_hello(struct cmd_ctx *ctx)
 		return -EINVAL;
 	if (rq->version_min > MSIV_PROTO_VERSION || rq->version_max < 1)
 		return -EPROTONOSUPPORT;
-	if (rq->tenant[0] == '\0')
-		snprintf(s->tenant, sizeof(s->tenant), "uid-%u",
-		    (unsigned)s->uid);
-	else if (msiv_name_check(rq->tenant) < 0)
+	if (rq->tenant[0] != '\0' && msiv_name_check(rq->tenant) < 0)
 		return -EINVAL;
-	else
-		memcpy(s->tenant, rq->tenant, sizeof(s->tenant));
+	if ((r = cmd_hello_policy(s, rq->tenant)) < 0)
+		return r;
 	if ((r = cmd_hello_tenant(s, rq->token, rp->token, &rp->resumed)) < 0) {
 		memset(s->tenant, 0, sizeof(s->tenant));
+		s->policy = NULL;
 		return r;
 	}
 	s->hello = 1;
@@ -132,6 +211,8 @@ cmd_vfunc_open(struct cmd_ctx *ctx)
 	}
 	if (s->nvfuncs >= server_conf()->max_vfuncs_per_session)
 		return -EDQUOT;
+	if ((r = cmd_quota(s, dev, rq->nvec)) < 0)
+		return r;
 	if ((r = vfunc_open(s, dev, rq->nvec, policy, &vf)) < 0)
 		return r;
 	TAILQ_INSERT_TAIL(&s->vfuncs, vf, sentry);

@@ -5,6 +5,7 @@
  *   [device NAME]           one device per section
  *   [hotplug]               the kernel uevent listener
  *   [auto NAME]             attach devices by rule when they appear
+ *   [tenant NAME]           who may act as a tenant, its devices, quotas
  *
  * Unknown sections and keys are errors, so that a typo is not silently
  * ignored on a host that depends on it.
@@ -12,7 +13,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +109,12 @@ conf_defaults(struct conf *c)
 	c->socket_mode = 0660;
 	c->max_sessions = 256;
 	c->max_vfuncs_per_session = 64;
+	c->max_sessions_per_uid = 32;
+	c->max_queued = 1024;
+	c->max_rate = 200000;
+	c->max_vfuncs = 64;
+	c->max_vectors = 65536;
+	snprintf(c->user, sizeof(c->user), "%s", MSIV_USER);
 	c->orphan_grace = 300;
 	c->write_behind_ms = 100;
 	c->hotplug = 1;
@@ -166,6 +175,26 @@ conf_daemon_key(struct conf_parse *p, const char *key, const char *val,
 		if (conf_u32(val, 1, 65536, &c->max_vfuncs_per_session, 10) < 0)
 			CONF_ERR(p, line,
 			    "max_vfuncs_per_session must be 1 to 65536");
+	} else if (strcmp(key, "max_sessions_per_uid") == 0) {
+		if (conf_u32(val, 1, 65536, &c->max_sessions_per_uid, 10) < 0)
+			CONF_ERR(p, line, "max_sessions_per_uid must be 1 to 65536");
+	} else if (strcmp(key, "max_queued") == 0) {
+		if (conf_u32(val, 16, 1u << 20, &c->max_queued, 10) < 0)
+			CONF_ERR(p, line, "max_queued must be 16 to 1048576");
+	} else if (strcmp(key, "max_rate") == 0) {
+		if (conf_u32(val, 0, 100000000, &c->max_rate, 10) < 0)
+			CONF_ERR(p, line, "max_rate must be 0 (no limit) to "
+			    "100000000 requests per second");
+	} else if (strcmp(key, "max_vfuncs") == 0) {
+		if (conf_u32(val, 0, 65536, &c->max_vfuncs, 10) < 0)
+			CONF_ERR(p, line, "max_vfuncs must be 0 to 65536");
+	} else if (strcmp(key, "max_vectors") == 0) {
+		if (conf_u32(val, 0, 1u << 24, &c->max_vectors, 10) < 0)
+			CONF_ERR(p, line, "max_vectors must be 0 to 16777216");
+	} else if (strcmp(key, "user") == 0) {
+		if (strlen(val) >= sizeof(c->user) || *val == '\0')
+			CONF_ERR(p, line, "user is empty or too long");
+		snprintf(c->user, sizeof(c->user), "%s", val);
 	} else if (strcmp(key, "orphan_grace") == 0) {
 		if (conf_u32(val, 0, 86400 * 365, &c->orphan_grace, 10) < 0)
 			CONF_ERR(p, line, "orphan_grace must be 0 to 31536000 "
@@ -316,6 +345,141 @@ conf_rule_key(struct conf_parse *p, const char *name, const char *key,
 	return 1;
 }
 
+/* The next word of a list separated by spaces or commas. */
+static const char *
+conf_word(const char *s, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	while (*s == ' ' || *s == ',' || *s == '\t')
+		s++;
+	while (*s != '\0' && *s != ' ' && *s != ',' && *s != '\t') {
+		if (n + 1 < outlen)
+			out[n] = *s;
+		n++;
+		s++;
+	}
+	if (n >= outlen)
+		n = 0; /* too long: an empty word is refused by the caller */
+	out[n] = '\0';
+	return s;
+}
+
+/* A user or group: a number, or a name looked up now (a name that does
+ * not exist is a configuration error, not a silent never-match). */
+static int
+conf_id(const char *w, int group, uint32_t *out)
+{
+	char buf[4096];
+
+	if (conf_u32(w, 0, 0xfffffffe, out, 10) == 0)
+		return 0;
+	if (group) {
+		struct group gr, *res = NULL;
+
+		if (getgrnam_r(w, &gr, buf, sizeof(buf), &res) != 0 ||
+		    res == NULL)
+			return -1;
+		*out = gr.gr_gid;
+	} else {
+		struct passwd pw, *res = NULL;
+
+		if (getpwnam_r(w, &pw, buf, sizeof(buf), &res) != 0 ||
+		    res == NULL)
+			return -1;
+		*out = pw.pw_uid;
+	}
+	return 0;
+}
+
+static int
+conf_tenant_key(struct conf_parse *p, const char *name, const char *key,
+    const char *val, int line)
+{
+	struct conf *c = p->c;
+	struct conf_tenant *t = NULL;
+	char w[MSIV_NAME_MAX + 32];
+
+	for (uint32_t i = 0; i < c->ntenants; i++)
+		if (strcmp(c->tenants[i].name, name) == 0)
+			t = &c->tenants[i];
+	if (t == NULL) {
+		char field[MSIV_NAME_MAX];
+
+		if (msiv_name_put(field, name) < 0 || msiv_name_check(field) < 0)
+			CONF_ERR(p, line, "tenant name \"%s\" must be 1 to %u "
+			    "printable characters without spaces", name,
+			    MSIV_NAME_MAX - 1);
+		if (c->ntenants == CONF_TENANTS_MAX)
+			CONF_ERR(p, line, "more than %u tenants",
+			    CONF_TENANTS_MAX);
+		t = &c->tenants[c->ntenants++];
+		memset(t, 0, sizeof(*t));
+		memcpy(t->name, field, sizeof(t->name));
+		t->max_vfuncs = t->max_vectors = UINT32_MAX; /* [msivd]'s */
+	}
+	if (strcmp(key, "uids") == 0 || strcmp(key, "gids") == 0) {
+		int group = key[0] == 'g';
+		uint32_t *n = group ? &t->ngids : &t->nuids;
+
+		for (const char *s = conf_word(val, w, sizeof(w)); w[0] != '\0';
+		    s = conf_word(s, w, sizeof(w))) {
+			uint32_t id;
+
+			if (*n == CONF_IDS_MAX)
+				CONF_ERR(p, line, "[tenant %s]: more than %u %s",
+				    name, CONF_IDS_MAX, key);
+			if (conf_id(w, group, &id) < 0)
+				CONF_ERR(p, line, "[tenant %s]: no such %s \"%s\"",
+				    name, group ? "group" : "user", w);
+			if (group)
+				t->gids[(*n)++] = (gid_t)id;
+			else
+				t->uids[(*n)++] = (uid_t)id;
+		}
+	} else if (strcmp(key, "devices") == 0) {
+		t->ndevices = 0;
+		if (strcmp(val, "*") == 0)
+			return 1;
+		for (const char *s = conf_word(val, w, sizeof(w)); w[0] != '\0';
+		    s = conf_word(s, w, sizeof(w))) {
+			if (t->ndevices == CONF_TENANT_DEVICES_MAX)
+				CONF_ERR(p, line, "[tenant %s]: more than %u "
+				    "devices (or * for every device)", name,
+				    CONF_TENANT_DEVICES_MAX);
+			if (msiv_name_put(t->devices[t->ndevices], w) < 0 ||
+			    msiv_name_check(t->devices[t->ndevices]) < 0)
+				CONF_ERR(p, line, "[tenant %s]: \"%s\" is not a "
+				    "device name", name, w);
+			t->ndevices++;
+		}
+		if (t->ndevices == 0)
+			CONF_ERR(p, line, "[tenant %s]: devices is empty (give "
+			    "names, or * for every device)", name);
+	} else if (strcmp(key, "max_vfuncs") == 0) {
+		if (conf_u32(val, 0, 65536, &t->max_vfuncs, 10) < 0)
+			CONF_ERR(p, line, "[tenant %s]: max_vfuncs must be 0 to "
+			    "65536", name);
+	} else if (strcmp(key, "max_vectors") == 0) {
+		if (conf_u32(val, 0, 1u << 24, &t->max_vectors, 10) < 0)
+			CONF_ERR(p, line, "[tenant %s]: max_vectors must be 0 to "
+			    "16777216", name);
+	} else
+		CONF_ERR(p, line, "[tenant %s]: unknown key \"%s\"", name, key);
+	return 1;
+}
+
+int
+conf_tenant_device(const struct conf_tenant *t, const char *device)
+{
+	if (t->ndevices == 0)
+		return 1;
+	for (uint32_t i = 0; i < t->ndevices; i++)
+		if (strncmp(t->devices[i], device, MSIV_NAME_MAX) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 conf_handler(void *arg, const char *section, const char *key,
     const char *val)
@@ -332,8 +496,10 @@ conf_handler(void *arg, const char *section, const char *key,
 		return conf_hotplug_key(p, key, val, line);
 	if (strncmp(section, "auto ", 5) == 0 && section[5] != '\0')
 		return conf_rule_key(p, section + 5, key, val, line);
+	if (strncmp(section, "tenant ", 7) == 0 && section[7] != '\0')
+		return conf_tenant_key(p, section + 7, key, val, line);
 	CONF_ERR(p, line, "unknown section [%s] (known: [msivd], "
-	    "[device NAME], [hotplug], [auto NAME])", section);
+	    "[device NAME], [hotplug], [auto NAME], [tenant NAME])", section);
 }
 
 int
@@ -406,6 +572,14 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 			    c->devices[i].name, msg);
 			return -1;
 		}
+	}
+	for (uint32_t i = 0; i < c->ntenants; i++) {
+		struct conf_tenant *t = &c->tenants[i];
+
+		if (t->max_vfuncs == UINT32_MAX)
+			t->max_vfuncs = c->max_vfuncs;
+		if (t->max_vectors == UINT32_MAX)
+			t->max_vectors = c->max_vectors;
 	}
 	for (uint32_t i = 0; i < c->nrules; i++) {
 		if (!c->rules[i].set) {

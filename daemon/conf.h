@@ -8,6 +8,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <msiv/protocol.h>
 
@@ -16,6 +17,9 @@
 
 #define CONF_DEVICES_MAX 64u
 #define CONF_RULES_MAX 64u
+#define CONF_TENANTS_MAX 64u          /* a bit each in session.tenants_ok */
+#define CONF_IDS_MAX 16u              /* uids, gids of one tenant */
+#define CONF_TENANT_DEVICES_MAX 16u
 #define CONF_DEFAULT_PATH MSIV_SYSCONFDIR "/msiv/msivd.conf"
 #define CONF_DEFAULT_STATE_DIR "/var/lib/msiv"
 
@@ -42,6 +46,23 @@ struct conf_rule {
 	int set;                     /* match given */
 };
 
+/*
+ * [tenant NAME]: who may act as the tenant, and what it may use. A peer is
+ * admitted when its uid is one of uids, or its primary or a supplementary
+ * group one of gids. Quotas count the tenant's vfuncs (and their vectors)
+ * on each device, whichever session holds them.
+ */
+struct conf_tenant {
+	char name[MSIV_NAME_MAX];
+	uint32_t nuids, ngids;
+	uid_t uids[CONF_IDS_MAX];
+	gid_t gids[CONF_IDS_MAX];
+	uint32_t ndevices;           /* 0: every device */
+	char devices[CONF_TENANT_DEVICES_MAX][MSIV_NAME_MAX];
+	uint32_t max_vfuncs;         /* per device */
+	uint32_t max_vectors;        /* per device */
+};
+
 struct conf {
 	char socket[108];            /* sun_path */
 	char state_dir[PATH_MAX];
@@ -50,6 +71,12 @@ struct conf {
 	uint32_t socket_mode;        /* 0660 */
 	uint32_t max_sessions;
 	uint32_t max_vfuncs_per_session;
+	uint32_t max_sessions_per_uid;
+	uint32_t max_queued;         /* replies and events queued per session */
+	uint32_t max_rate;           /* requests per second per session */
+	uint32_t max_vfuncs;         /* per tenant and device, by default */
+	uint32_t max_vectors;        /* per tenant and device, by default */
+	char user[64];               /* drop to this user when root; "root": no */
 	uint32_t orphan_grace;       /* s; 0: release at disconnect */
 	uint32_t write_behind_ms;    /* 0: mask/unmask written through */
 	uint32_t ndevices;
@@ -58,6 +85,8 @@ struct conf {
 	uint32_t hotplug_buffer;     /* its receive buffer, bytes */
 	uint32_t nrules;
 	struct conf_rule rules[CONF_RULES_MAX];
+	uint32_t ntenants;           /* 0: any peer may act as any tenant */
+	struct conf_tenant tenants[CONF_TENANTS_MAX];
 };
 
 /* Fill in the defaults (no devices). */
@@ -68,6 +97,8 @@ void conf_embedded_devices(struct conf *c);
  * message naming the file and line in err. */
 int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
 const char *conf_policy_name(enum vector_policy p);
+/* Is the device one the tenant may use? */
+int conf_tenant_device(const struct conf_tenant *t, const char *device);
 /* Check a device definition (config section or DEVICE_ATTACH) and fill
  * in defaults. Returns 0, or -1 with the reason in err. */
 int conf_device_check(struct conf_device *d, char *err, size_t errlen);

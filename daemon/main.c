@@ -6,14 +6,17 @@
  *  2. open privileged resources: the devices and their triggers, the
  *     store (state directory and database; the vfuncs it holds are
  *     rebuilt, orphaned, waiting for their tenants to resume), the
- *     listening socket (nothing from clients yet);
- *  3. detach from the terminal unless --foreground (the parent exits only
+ *     uevent listener, the listening socket (made here, or passed by
+ *     the service manager: LISTEN_FDS); nothing from clients yet;
+ *  3. drop privileges: started as root, become the service user with one
+ *     capability left (priv.c); no client input is read before this;
+ *  4. detach from the terminal unless --foreground (the parent exits only
  *     once the socket is listening, so a caller can connect at once);
- *  4. start the delivery thread, then serve on the control thread's event
- *     loop until SIGTERM, SIGINT or an admin's SHUTDOWN;
- *  5. tear down in reverse: sessions (their vfuncs released), delivery
- *     thread, devices, socket.
- * Dropping privileges (libcap) slots in after stage 2 in a later release.
+ *  5. start the delivery thread, tell the service manager READY=1, then
+ *     serve on the control thread's event loop until SIGTERM, SIGINT or
+ *     an admin's SHUTDOWN;
+ *  6. STOPPING=1, then tear down in reverse: sessions (their vfuncs
+ *     released), delivery thread, devices, socket.
  */
 #include "config.h"
 
@@ -35,6 +38,8 @@
 #include "device.h"
 #include "hotplug.h"
 #include "log.h"
+#include "priv.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "store.h"
 #include "vfunc.h"
@@ -52,6 +57,7 @@ enum main_exit {
 	MAIN_EXIT_FULL = 8,     /* no space left for the database */
 	MAIN_EXIT_CORRUPT = 9,  /* the database is corrupt or not one */
 	MAIN_EXIT_NEWER = 10,   /* the database is from a newer msivd */
+	MAIN_EXIT_PRIV = 11,    /* cannot drop privileges (no such user) */
 };
 
 static void
@@ -66,9 +72,11 @@ usage(FILE *f)
 	    "  -d, --state-dir DIR    state directory (default %s)\n"
 	    "  -f, --foreground       stay in the foreground, log to stderr\n"
 	    "  -l, --log-level LEVEL  error, warning, info or debug\n"
+	    "  -u, --user USER        drop to USER when started as root\n"
+	    "                         (default %s; root: keep root)\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          version\n",
-	    CONF_DEFAULT_PATH, CONF_DEFAULT_STATE_DIR);
+	    CONF_DEFAULT_PATH, CONF_DEFAULT_STATE_DIR, MSIV_USER);
 }
 
 struct opts {
@@ -76,6 +84,7 @@ struct opts {
 	const char *socket;
 	const char *state_dir;
 	const char *log_level;
+	const char *user;
 	int foreground;
 };
 
@@ -88,6 +97,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -95,7 +105,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	while ((ch = getopt_long(argc, argv, "c:s:d:fl:hV", longopts,
+	while ((ch = getopt_long(argc, argv, "c:s:d:fl:u:hV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -112,6 +122,9 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'l':
 			o->log_level = optarg;
+			break;
+		case 'u':
+			o->user = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -169,6 +182,13 @@ load_conf(const struct opts *o, struct conf *c)
 		}
 		snprintf(c->state_dir, sizeof(c->state_dir), "%s",
 		    o->state_dir);
+	}
+	if (o->user != NULL) {
+		if (strlen(o->user) >= sizeof(c->user) || !*o->user) {
+			fprintf(stderr, "msivd: --user: bad user name\n");
+			return -1;
+		}
+		snprintf(c->user, sizeof(c->user), "%s", o->user);
 	}
 	if (o->log_level != NULL && log_level_parse(o->log_level,
 	    &c->log_level) < 0) {
@@ -270,7 +290,7 @@ raise_fd_limit(const struct conf *c)
 }
 
 /*
- * Stage 3: fork; the parent waits on a pipe until the child says it is
+ * Stage 4: fork; the parent waits on a pipe until the child says it is
  * serving (one byte), or exits with the child's failure.
  */
 static int
@@ -312,7 +332,8 @@ main(int argc, char **argv)
 	struct event *sigterm, *sigint;
 	struct opts o;
 	struct conf conf;
-	int notify = -1, r;
+	int notify = -1, activated, r;
+	char status[256];
 
 	/* Stage 1. */
 	if (parse_args(argc, argv, &o) < 0)
@@ -322,6 +343,8 @@ main(int argc, char **argv)
 	log_init(1, conf.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(&conf);
+	if ((activated = sdn_listen_fd()) < -1)
+		return MAIN_EXIT_SOCKET;
 
 	/* Stage 2. */
 	if (evthread_use_pthreads() < 0)
@@ -368,10 +391,14 @@ main(int argc, char **argv)
 			    (unsigned long long)(server_now_ms() - t0),
 			    conf.orphan_grace);
 	}
-	if (server_listen() < 0)
+	if (server_listen(activated) < 0)
 		return MAIN_EXIT_SOCKET;
 
 	/* Stage 3. */
+	if (priv_drop(&conf, activated < 0) < 0)
+		return MAIN_EXIT_PRIV;
+
+	/* Stage 4. */
 	if (!o.foreground) {
 		if (daemonize(&notify) < 0)
 			fatal("cannot detach");
@@ -386,7 +413,7 @@ main(int argc, char **argv)
 		}
 	}
 
-	/* Stage 4. */
+	/* Stage 5. */
 	if ((r = deliver_start()) < 0) {
 		errno = -r;
 		fatal("cannot start the delivery thread");
@@ -403,10 +430,14 @@ main(int argc, char **argv)
 			log_warn("cannot notify the parent");
 		close(notify);
 	}
+	snprintf(status, sizeof(status), "READY=1\nSTATUS=serving %u "
+	    "device(s), %u vfunc(s) restored", device_count(), vfunc_count());
+	sdn_notify(status);
 	if (event_base_dispatch(base) < 0)
 		log_warnx("event loop failed");
 
-	/* Stage 5. */
+	/* Stage 6. */
+	sdn_notify("STOPPING=1\nSTATUS=shutting down");
 	server_shutdown();
 	hotplug_stop();
 	store_close();

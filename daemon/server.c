@@ -8,8 +8,18 @@
  * length and fd count (the codec table, lib/proto.c) -> permission (the
  * command table below). A peer that does not speak the protocol at all is
  * dropped; a bad request gets an error reply and the session lives on.
- * Replies and events that cannot be sent at once are queued, with a cap:
- * a client that never reads is disconnected, others are not affected.
+ * Replies and events that cannot be sent at once are queued, with a cap
+ * (max_queued): a client that never reads is disconnected, others are not
+ * affected.
+ *
+ * Authorisation happens at accept, from the peer's credentials: admins
+ * (root, msivd's own uid, admin_group) may do everything and act as any
+ * tenant. With [tenant] sections configured, other peers may act only as
+ * a tenant whose uids or gids admit them; a peer no tenant admits gets
+ * EACCES for its first request, is logged, and is disconnected. Non-admin
+ * peers are held to max_sessions_per_uid and to max_rate requests per
+ * second per session (over it, the daemon stops reading the session until
+ * its credit is back: the client slows down, nothing is lost).
  */
 #include "config.h"
 
@@ -30,8 +40,8 @@
 #include "server.h"
 #include "store.h"
 
-#define SESSION_OUTQ_MAX   1024u /* queued packets before a session drops */
 #define SESSION_READ_BURST 64    /* packets per read callback (fairness) */
+#define SESSION_GROUPS_MAX 256   /* supplementary groups checked at accept */
 
 enum cmd_perm {
 	CMD_PERM_ANY = 0,
@@ -235,7 +245,7 @@ session_queue(struct session *s, struct outmsg *m)
 {
 	int r;
 
-	if (s->outq_len >= SESSION_OUTQ_MAX) {
+	if (s->outq_len >= srv_conf->max_queued) {
 		fdpass_close(m->fds, m->nfds);
 		free(m);
 		session_kill(s, "too many unread replies and events");
@@ -276,7 +286,7 @@ session_out(struct session *s, const struct msiv_hdr *h, const void *payload,
 		session_queue(s, m);
 		return;
 	}
-	if (s->nheld >= SESSION_OUTQ_MAX || (hd = calloc(1, sizeof(*hd))) ==
+	if (s->nheld >= srv_conf->max_queued || (hd = calloc(1, sizeof(*hd))) ==
 	    NULL) {
 		fdpass_close(m->fds, m->nfds);
 		free(m);
@@ -439,6 +449,14 @@ server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
 		session_kill(s, "malformed message header");
 		goto out;
 	}
+	if (s->denied) {
+		/* Answered (so the client can say "permission denied"), then
+		 * dropped: it was logged at accept. */
+		fdpass_close(fds, nfds);
+		session_reply(s, &h, -EACCES, NULL, 0);
+		session_kill(s, "not admitted by any [tenant]");
+		return;
+	}
 	if (r < 0) {
 		r_status = r; /* unsupported version */
 		goto refuse;
@@ -492,6 +510,50 @@ out:
 	fdpass_close(fds, nfds);
 }
 
+/*
+ * max_rate: a request costs one credit; credit comes back at max_rate per
+ * second, up to one second's worth. Without credit the session is not
+ * read until there is some again (10 ms on), so a flooding client is
+ * slowed by its own socket filling up; nothing it sent is dropped.
+ */
+static int
+session_rate_ok(struct session *s)
+{
+	uint64_t now, rate = srv_conf->max_rate;
+	struct timeval tv = { 0, 10000 };
+
+	if (rate == 0 || (s->rights & MSIV_RIGHT_ADMIN))
+		return 1;
+	now = server_now_ms();
+	s->rate_credit += (now - s->rate_ms) * rate;
+	if (s->rate_credit > rate * 1000)
+		s->rate_credit = rate * 1000;
+	s->rate_ms = now;
+	if (s->rate_credit >= 1000)
+		return 1; /* charged when a request is read */
+	if (!s->rate_warned) {
+		s->rate_warned = 1;
+		log_warnx("session %llu (pid %d, uid %u): over max_rate (%u "
+		    "requests/s): reading it more slowly",
+		    (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
+		    srv_conf->max_rate);
+	}
+	event_del(s->rev);
+	evtimer_add(s->pause_ev, &tv);
+	return 0;
+}
+
+static void
+session_unpause_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	if (!s->dead)
+		event_add(s->rev, NULL);
+}
+
 static void
 session_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -499,7 +561,8 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 	unsigned char pkt[MSIV_MSG_MAX];
 
 	(void)what;
-	for (int i = 0; i < SESSION_READ_BURST && !s->dead; i++) {
+	for (int i = 0; i < SESSION_READ_BURST && !s->dead &&
+	    session_rate_ok(s); i++) {
 		int fds[MSIV_FDS_MAX];
 		size_t nfds;
 		ssize_t n = fdpass_recv(fd, pkt, sizeof(pkt), fds, &nfds,
@@ -526,6 +589,8 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 			session_kill(s, "receive failed");
 			return;
 		}
+		if (srv_conf->max_rate != 0 && !(s->rights & MSIV_RIGHT_ADMIN))
+			s->rate_credit -= 1000;
 		server_dispatch(s, pkt, (size_t)n, fds, nfds);
 	}
 }
@@ -547,6 +612,7 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	event_free(s->rev);
 	event_free(s->wev);
+	event_free(s->pause_ev);
 	close(s->fd);
 	free(s);
 }
@@ -568,6 +634,7 @@ session_end(struct session *s, const char *why, int shutdown)
 	s->dead = 1;
 	event_del(s->rev);
 	event_del(s->wev);
+	event_del(s->pause_ev);
 	if (why != NULL)
 		log_warnx("session %llu (pid %d, uid %u, tenant %s) dropped: %s",
 		    (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
@@ -593,42 +660,106 @@ session_end(struct session *s, const char *why, int shutdown)
 		fatalx("cannot schedule session release");
 }
 
-static int
-session_is_admin(int fd, const struct ucred *cr)
-{
-	gid_t groups[256];
-	socklen_t len = sizeof(groups);
+/* The peer's credentials, as the kernel recorded them at connect. */
+struct peer {
+	struct ucred cr;
+	size_t ngroups;
+	gid_t groups[SESSION_GROUPS_MAX];
+};
 
-	if (cr->uid == 0 || cr->uid == geteuid())
+static int
+peer_in_group(const struct peer *p, gid_t gid)
+{
+	if (p->cr.gid == gid)
 		return 1;
-	if (!srv_have_admin_gid)
-		return 0;
-	if (cr->gid == srv_admin_gid)
-		return 1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-		return 0; /* too many groups or old kernel: not admin */
-	for (size_t i = 0; i < len / sizeof(gid_t); i++)
-		if (groups[i] == srv_admin_gid)
+	for (size_t i = 0; i < p->ngroups; i++)
+		if (p->groups[i] == gid)
 			return 1;
 	return 0;
+}
+
+static int
+peer_is_admin(const struct peer *p)
+{
+	if (p->cr.uid == 0 || p->cr.uid == geteuid())
+		return 1;
+	return srv_have_admin_gid && peer_in_group(p, srv_admin_gid);
+}
+
+/* The [tenant] sections that admit the peer, a bit each. */
+static uint64_t
+peer_tenants(const struct peer *p)
+{
+	uint64_t ok = 0;
+
+	for (uint32_t i = 0; i < srv_conf->ntenants; i++) {
+		const struct conf_tenant *t = &srv_conf->tenants[i];
+		int in = 0;
+
+		for (uint32_t k = 0; k < t->nuids && !in; k++)
+			in = t->uids[k] == p->cr.uid;
+		for (uint32_t k = 0; k < t->ngids && !in; k++)
+			in = peer_in_group(p, t->gids[k]);
+		if (in)
+			ok |= UINT64_C(1) << i;
+	}
+	return ok;
+}
+
+static int
+peer_get(int fd, struct peer *p)
+{
+	socklen_t len = sizeof(p->cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &p->cr, &len) < 0)
+		return -1;
+	len = sizeof(p->groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, p->groups, &len) < 0) {
+		/* More groups than we look at (ERANGE), or no
+		 * SO_PEERGROUPS: only the primary group counts. */
+		log_debug("accept: SO_PEERGROUPS: %s", strerror(errno));
+		len = 0;
+	}
+	p->ngroups = len / sizeof(gid_t);
+	return 0;
+}
+
+static uint32_t
+sessions_of_uid(uid_t uid)
+{
+	struct session *s;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH(s, &sessions, entry)
+		n += s->uid == uid;
+	return n;
 }
 
 static void
 session_new(int fd)
 {
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
+	struct peer p;
 	struct session *s;
+	int admin;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+	if (peer_get(fd, &p) < 0) {
 		log_warn("accept: SO_PEERCRED");
 		close(fd);
 		return;
 	}
 	if (srv_nsessions >= srv_conf->max_sessions) {
 		log_warnx("connection from pid %d uid %u refused: %u sessions "
-		    "(max_sessions)", (int)cr.pid, (unsigned)cr.uid,
+		    "(max_sessions)", (int)p.cr.pid, (unsigned)p.cr.uid,
 		    srv_nsessions);
+		close(fd);
+		return;
+	}
+	admin = peer_is_admin(&p);
+	if (!admin && sessions_of_uid(p.cr.uid) >=
+	    srv_conf->max_sessions_per_uid) {
+		log_warnx("connection from pid %d uid %u refused: it has %u "
+		    "sessions (max_sessions_per_uid)", (int)p.cr.pid,
+		    (unsigned)p.cr.uid, srv_conf->max_sessions_per_uid);
 		close(fd);
 		return;
 	}
@@ -640,30 +771,44 @@ session_new(int fd)
 	}
 	s->fd = fd;
 	s->id = srv_next_session++;
-	s->pid = cr.pid;
-	s->uid = cr.uid;
-	s->gid = cr.gid;
-	s->rights = session_is_admin(fd, &cr) ? MSIV_RIGHT_ADMIN : 0;
+	s->pid = p.cr.pid;
+	s->uid = p.cr.uid;
+	s->gid = p.cr.gid;
+	s->rights = admin ? MSIV_RIGHT_ADMIN : 0;
+	s->tenants_ok = admin ? 0 : peer_tenants(&p);
+	s->denied = !admin && srv_conf->ntenants > 0 && s->tenants_ok == 0;
+	s->rate_credit = (uint64_t)srv_conf->max_rate * 1000;
+	s->rate_ms = server_now_ms();
 	TAILQ_INIT(&s->vfuncs);
 	TAILQ_INIT(&s->outq);
 	s->rev = event_new(srv_base, fd, EV_READ | EV_PERSIST,
 	    session_read_cb, s);
 	s->wev = event_new(srv_base, fd, EV_WRITE, session_write_cb, s);
-	if (s->rev == NULL || s->wev == NULL || event_add(s->rev, NULL) < 0) {
+	s->pause_ev = evtimer_new(srv_base, session_unpause_cb, s);
+	if (s->rev == NULL || s->wev == NULL || s->pause_ev == NULL ||
+	    event_add(s->rev, NULL) < 0) {
 		log_warnx("session: cannot create events");
 		if (s->rev != NULL)
 			event_free(s->rev);
 		if (s->wev != NULL)
 			event_free(s->wev);
+		if (s->pause_ev != NULL)
+			event_free(s->pause_ev);
 		free(s);
 		close(fd);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&sessions, s, entry);
 	srv_nsessions++;
-	log_debug("session %llu: pid %d uid %u gid %u%s",
-	    (unsigned long long)s->id, (int)cr.pid, (unsigned)cr.uid,
-	    (unsigned)cr.gid, s->rights & MSIV_RIGHT_ADMIN ? " admin" : "");
+	if (s->denied)
+		log_warnx("session %llu: connection from pid %d uid %u gid %u "
+		    "refused: no [tenant] admits it", (unsigned long long)s->id,
+		    (int)p.cr.pid, (unsigned)p.cr.uid, (unsigned)p.cr.gid);
+	else
+		log_debug("session %llu: pid %d uid %u gid %u%s",
+		    (unsigned long long)s->id, (int)p.cr.pid,
+		    (unsigned)p.cr.uid, (unsigned)p.cr.gid,
+		    admin ? " admin" : "");
 }
 
 void
@@ -751,13 +896,36 @@ server_init(struct event_base *base, const struct conf *conf)
 	return 0;
 }
 
+static int srv_activated;
+
+static int
+server_listen_on(int fd)
+{
+	srv_listen_fd = fd;
+	srv_listen_ev = event_new(srv_base, fd, EV_READ | EV_PERSIST,
+	    server_accept_cb, NULL);
+	srv_pause_ev = evtimer_new(srv_base, server_resume_cb, NULL);
+	if (srv_listen_ev == NULL || srv_pause_ev == NULL ||
+	    event_add(srv_listen_ev, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 int
-server_listen(void)
+server_listen(int activated)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	const char *path = srv_conf->socket;
 	int fd, r;
 
+	if (activated >= 0) {
+		/* The service manager owns the socket file (msivd.socket):
+		 * its path, mode and group, and it outlives msivd. */
+		srv_activated = 1;
+		log_info("listening on the socket passed by the service "
+		    "manager (fd %d)", activated);
+		return server_listen_on(activated);
+	}
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path));
@@ -784,13 +952,8 @@ server_listen(void)
 		close(fd);
 		return r;
 	}
-	srv_listen_fd = fd;
-	srv_listen_ev = event_new(srv_base, fd, EV_READ | EV_PERSIST,
-	    server_accept_cb, NULL);
-	srv_pause_ev = evtimer_new(srv_base, server_resume_cb, NULL);
-	if (srv_listen_ev == NULL || srv_pause_ev == NULL ||
-	    event_add(srv_listen_ev, NULL) < 0)
-		return -ENOMEM;
+	if ((r = server_listen_on(fd)) < 0)
+		return r;
 	log_info("listening on %s", path);
 	return 0;
 }
@@ -812,7 +975,8 @@ server_shutdown(void)
 		event_free(srv_pause_ev);
 	if (srv_listen_fd >= 0) {
 		close(srv_listen_fd);
-		unlink(srv_conf->socket);
+		if (!srv_activated)
+			unlink(srv_conf->socket);
 	}
 	srv_listen_ev = srv_pause_ev = NULL;
 	srv_listen_fd = -1;

@@ -27,6 +27,16 @@ struct session {
 	uid_t uid;
 	gid_t gid;
 	uint32_t rights;          /* MSIV_RIGHT_* */
+	int denied;               /* no [tenant] admits the peer: every
+				     request gets EACCES, then the session
+				     ends */
+	uint64_t tenants_ok;      /* conf.tenants[i] the peer may act as */
+	const struct conf_tenant *policy; /* the tenant's, once HELLO is
+				     done; NULL: the [msivd] defaults */
+	uint64_t rate_credit;     /* request credit, 1/1000 request units */
+	uint64_t rate_ms;         /* when it was last topped up */
+	int rate_warned;
+	struct event *pause_ev;   /* reads resume when credit is back */
 	int hello;                /* HELLO done */
 	int dead;                 /* to be freed once out of the dispatcher */
 	uint32_t nheld;           /* packets held for the turn's commit */
@@ -92,9 +102,10 @@ cmd_handler cmd_status, cmd_device_list, cmd_vfunc_list, cmd_vec_list,
 cmd_handler cmd_device_attach, cmd_device_detach, cmd_irq_affinity;
 
 int server_init(struct event_base *base, const struct conf *conf);
-/* Listen on the configured socket path (stale sockets are replaced, a
- * live one is an error). */
-int server_listen(void);
+/* Listen on the socket passed by the service manager (activated >= 0), or
+ * on the configured socket path (stale sockets are replaced, a live one is
+ * an error). */
+int server_listen(int activated);
 /* Serve a connected socket (non-blocking, close-on-exec) as a new session,
  * authorised from its peer credentials like an accepted one. */
 void server_adopt(int fd);

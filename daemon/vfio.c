@@ -40,6 +40,7 @@
 #include "deliver.h"
 #include "device.h"
 #include "log.h"
+#include "priv.h"
 #include "server.h"
 
 struct vfio_dev {
@@ -207,7 +208,7 @@ vfio_open_device(struct vfio_dev *v, const char *bdf)
 		return -ENODEV;
 	}
 	snprintf(path, sizeof(path), "/dev/vfio/%d", g);
-	v->group = open(path, O_RDWR | O_CLOEXEC);
+	v->group = priv_open(path, O_RDWR);
 	if (v->group < 0) {
 		log_warn("vfio %s: %s", bdf, path);
 		return -errno;
@@ -485,7 +486,7 @@ vfio_irq_file(int irq, const char *name, char *buf, size_t len, int wr)
 	int fd, r = 0;
 
 	snprintf(path, sizeof(path), "/proc/irq/%d/%s", irq, name);
-	fd = open(path, (wr ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+	fd = wr ? priv_open(path, O_WRONLY) : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	/* proc files: no pread/pwrite */

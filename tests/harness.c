@@ -75,7 +75,8 @@ h_spawn(struct h_daemon *d)
 		if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
 			_exit(127);
 		execl(msivd, "msivd", "--foreground", "--config", d->conf,
-		    "--state-dir", d->dir, "--socket", d->sock, (char *)NULL);
+		    "--state-dir", d->dir, "--socket", d->sock, "--user",
+		    d->user, (char *)NULL);
 		_exit(127);
 	}
 	deadline = h_now_ms() + H_TIMEOUT_MS;
@@ -96,9 +97,16 @@ h_spawn(struct h_daemon *d)
 int
 h_start(struct h_daemon *d, const char *conf)
 {
+	return h_start_user(d, conf, "root");
+}
+
+int
+h_start_user(struct h_daemon *d, const char *conf, const char *user)
+{
 	FILE *f;
 
 	memset(d, 0, sizeof(*d));
+	snprintf(d->user, sizeof(d->user), "%s", user);
 	snprintf(d->dir, sizeof(d->dir), "/tmp/msiv-test-XXXXXX");
 	if (mkdtemp(d->dir) == NULL)
 		tap_bail("mkdtemp");

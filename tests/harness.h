@@ -18,6 +18,7 @@ struct h_daemon {
 	char sock[128];
 	char conf[128];
 	char log[128];
+	char user[32];  /* --user: "root" (the default) keeps root */
 	pid_t pid;
 };
 
@@ -27,6 +28,8 @@ struct h_daemon {
  * Returns 0 once the daemon answers on its socket; bails out otherwise.
  */
 int h_start(struct h_daemon *d, const char *conf);
+/* The same, dropping to user when the test runs as root. */
+int h_start_user(struct h_daemon *d, const char *conf, const char *user);
 /* Start msivd again on the same directory, configuration and socket. */
 int h_spawn(struct h_daemon *d);
 /* SIGKILL the daemon and reap it. */

@@ -58,14 +58,14 @@ case "$out" in *"not running"*"$sock"*|*"$sock"*"not running"*) ok "the message 
 
 # A device definition msivd cannot take: exit 3 (configuration), saying why.
 printf '[device s]\nbackend = sim\nslots = 4\nmsi_latch = yes\n' >"$dir/latch.conf"
-out=$("$MSIVD" --foreground --config "$dir/latch.conf" --state-dir "$dir" \
+out=$("$MSIVD" --user root --foreground --config "$dir/latch.conf" --state-dir "$dir" \
     --socket "$dir/latch.sock" 2>&1); rc=$?
 check "msi_latch on a sim device: msivd exits 3" [ $rc -eq 3 ]
 check "... naming the file, the device and the reason" \
     has "$out" "latch.conf: \[device s\] msi_latch is for vfio devices"
 
 # --- the daemon on its embedded default, as quickstart runs it ---------------
-"$MSIVD" --foreground --state-dir "$dir" --socket "$sock" >"$dir/log" 2>&1 &
+"$MSIVD" --user root --foreground --state-dir "$dir" --socket "$sock" >"$dir/log" 2>&1 &
 dpid=$!
 check "msivd answers on its socket" wait_up "$sock"
 out=$("$MSIV_EXAMPLE" --socket "$sock" --stay 2>&1); rc=$?
@@ -128,7 +128,7 @@ backend = sim
 slots = 16
 EOF
 	mkdir "$dir/s2"
-	"$MSIVD" --foreground --config "$dir/open.conf" --state-dir "$dir/s2" \
+	"$MSIVD" --user root --foreground --config "$dir/open.conf" --state-dir "$dir/s2" \
 	    --socket "$dir/open.sock" >"$dir/log2" 2>&1 &
 	d2pid=$!
 	check "a second daemon with an open socket" wait_up "$dir/open.sock"
@@ -176,7 +176,7 @@ quiet ctl detach sim2; check "detach sim2" [ $? -eq 0 ]
 out=$(ctl devices); check "sim2 is gone" sh -c '! printf "%s" "$1" | grep -q sim2' - "$out"
 out=$(ctl detach sim2 2>&1); check "detaching it again: exit 5" [ $? -eq 5 ]
 quiet ctl shutdown; wait_exit "$dpid"; check "restart: msivd stops" [ "$st" = 0 ]
-"$MSIVD" --foreground --state-dir "$dir" --socket "$sock" >>"$dir/log" 2>&1 &
+"$MSIVD" --user root --foreground --state-dir "$dir" --socket "$sock" >>"$dir/log" 2>&1 &
 dpid=$!
 check "restart: msivd comes back" wait_up "$sock"
 out=$(ctl devices)

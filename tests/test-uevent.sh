@@ -58,7 +58,7 @@ figure_is() { [ "$(figure "$1")" = "$2" ]; }
 figure_at_least() { v=$(figure "$1"); [ -n "$v" ] && [ "$v" -ge "$2" ]; }
 
 start() {
-	"$MSIVD" --foreground --config "$1" --state-dir "$dir" \
+	"$MSIVD" --user root --foreground --config "$1" --state-dir "$dir" \
 	    --socket "$sock" >"$log" 2>&1 &
 	dpid=$!
 	wait_for ctl status

@@ -14,6 +14,10 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/bin" "$tmp/etc/msiv-vm" "$tmp/lib/modules" "$tmp/proc" \
     "$tmp/sys" "$tmp/dev"
 cp /bin/busybox "$tmp/bin/busybox"
+# msivd, started as root, drops to its service user msiv (msivd(8)).
+printf 'root:x:0:0:root:/:/bin/sh\nmsiv:x:990:990:msiv:/tmp/state:/bin/false\n' \
+    > "$tmp/etc/passwd"
+printf 'root:x:0:\nmsiv:x:990:\n' > "$tmp/etc/group"
 ln -s busybox "$tmp/bin/sh"
 cp "$here/init" "$tmp/init"
 chmod 0755 "$tmp/init"
