@@ -13,9 +13,11 @@ set -eu
 cd "$(dirname "$0")"
 top=$(pwd)
 
-# iproute2: the hotplug test makes network devices in a private namespace.
+# iproute2: the hotplug test makes network devices in a private namespace;
+# systemd: systemd-analyze verifies the units (tests/test-systemd.sh).
 DEPS="build-essential autoconf automake libtool pkg-config libevent-dev
-libsqlite3-dev libcap-dev libnl-3-dev libinih-dev libjson-c-dev iproute2"
+libsqlite3-dev libcap-dev libnl-3-dev libinih-dev libjson-c-dev libsystemd-dev
+systemd iproute2"
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
@@ -75,7 +77,7 @@ run() {
 		say "msivd is already running on $SOCK"
 	else
 		say "starting msivd (state ./var, socket $SOCK, log ./var/msivd.log)"
-		setsid ./msivd --foreground --state-dir "$top/var" \
+		setsid ./msivd --foreground --user "$(id -un)" --state-dir "$top/var" \
 		    --socket "$SOCK" </dev/null >var/msivd.log 2>&1 &
 		wait_daemon $! || { cat var/msivd.log >&2; die "msivd did not start"; }
 	fi

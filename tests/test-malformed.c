@@ -475,7 +475,7 @@ test_random(int base)
 	unsigned char pkt[MSIV_MSG_MAX];
 	int fd = raw_connect(), closed = 0, replies = 0;
 
-	for (int i = 0; i < 20000; i++) {
+	for (int i = 0; i < 100000; i++) {
 		size_t len = rnd() % 200;
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 
@@ -484,7 +484,8 @@ test_random(int base)
 		for (size_t k = 0; k < len; k++)
 			pkt[k] = (unsigned char)rnd();
 		if (len >= sizeof(struct msiv_hdr) && rnd() % 2) {
-			struct msiv_hdr h = hdr((unsigned)(rnd() % 26),
+			struct msiv_hdr h = hdr((unsigned)(rnd() %
+			    (MSIV_OP__COUNT + 2)),
 			    (uint32_t)(len - sizeof(struct msiv_hdr)),
 			    (uint32_t)i);
 
@@ -503,9 +504,9 @@ test_random(int base)
 			replies++;
 	}
 	close(fd);
-	ok(closed + replies == 20000, "20000 random packets: each answered "
+	ok(closed + replies == 100000, "100000 random packets: each answered "
 	    "(%d) or its connection closed (%d)", replies, closed);
-	bystander_ok("20000 random packets");
+	bystander_ok("100000 random packets");
 	is_int(daemon_fds_settle(base), base, "the daemon holds no fd more "
 	    "than before");
 }

@@ -45,4 +45,6 @@ for f in "$@"; do
 		cp -L "$lib" "$tmp$lib"
 	done
 done
+# mktemp made it 0700: as the guest's /, msiv could not reach /sys or /dev.
+chmod 0755 "$tmp"
 (cd "$tmp" && find . | cpio -o -H newc --quiet | gzip -1) > "$out"

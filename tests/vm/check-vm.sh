@@ -86,6 +86,9 @@ printf '[device edu]\nbackend = vfio\naddress = %s\nmsi_latch = yes\n\n[device i
 pid=$!
 i=0
 while [ ! -S /tmp/msivd.sock ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+# The socket is made before the drop: wait until msivd says it serves.
+i=0
+while ! grep -q " ready: " /tmp/msivd.log && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 # Started as root, it serves as msiv with CAP_DAC_OVERRIDE (bit 1)
 # permitted, nothing effective (the devices below are opened with it
 # raised just for the open, and hotplug attaches after the drop).
