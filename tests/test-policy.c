@@ -332,7 +332,8 @@ raw_send(int fd, uint16_t op, uint32_t seq, const void *p, uint32_t len)
 	};
 
 	msiv_hdr_encode(&h, pkt);
-	memcpy(pkt + sizeof(h), p, len);
+	if (len > 0) /* p may be NULL: memcpy(NULL, 0) is undefined */
+		memcpy(pkt + sizeof(h), p, len);
 	return send(fd, pkt, sizeof(h) + len, MSG_NOSIGNAL) ==
 	    (ssize_t)(sizeof(h) + len) ? 0 : -1;
 }
