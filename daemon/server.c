@@ -571,6 +571,10 @@ session_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (n == -EAGAIN)
 			return;
 		if (n == 0) {
+			/* The end, or an empty packet (SEQPACKET cannot tell
+			 * them apart): either way the session ends, and fds
+			 * sent with an empty packet are not kept. */
+			fdpass_close(fds, nfds);
 			session_kill(s, NULL);
 			return;
 		}

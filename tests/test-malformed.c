@@ -364,6 +364,38 @@ test_fds(void)
 	    -EBADMSG, "%u unexpected fds: EBADMSG", MSIV_FDS_MAX);
 	is_int(daemon_fds(), base, "...all closed by the daemon");
 	close(fd);
+	/* An empty packet with fds: the session ends (SEQPACKET cannot
+	 * tell it from the end) and the fds are not kept. Found by the
+	 * fuzzer (tests/fuzz/corpus/zero-length-fds). base counted the
+	 * connection just closed. */
+	base = daemon_fds_settle(base - 1);
+	for (int k = 0; k < 10; k++) {
+		char cm[CMSG_SPACE(sizeof(many))];
+		struct iovec iov = { .iov_base = cm, .iov_len = 0 };
+		struct msghdr msg = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = cm, .msg_controllen = sizeof(cm),
+		};
+		struct cmsghdr *c;
+		struct pollfd pf;
+		char b;
+
+		fd = raw_connect();
+		if ((c = CMSG_FIRSTHDR(&msg)) == NULL)
+			tap_bail("CMSG_FIRSTHDR");
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(many));
+		memcpy(CMSG_DATA(c), many, sizeof(many));
+		pf.fd = fd;
+		pf.events = POLLIN;
+		if (sendmsg(fd, &msg, 0) != 0 || poll(&pf, 1, H_TIMEOUT_MS) != 1 ||
+		    recv(fd, &b, 1, 0) != 0)
+			tap_diag("empty packet %d: not closed as expected", k);
+		close(fd);
+	}
+	is_int(daemon_fds_settle(base), base, "10 empty packets with %u fds "
+	    "each: none of the fds stayed in the daemon", MSIV_FDS_MAX);
 	close(p[0]);
 	close(p[1]);
 	close(e);
