@@ -75,20 +75,15 @@ static int
 cmd_hello_policy(struct session *s, const char *name)
 {
 	const struct conf *c = server_conf();
+	uint32_t i;
 
-	s->policy = NULL;
-	for (uint32_t i = 0; i < c->ntenants; i++) {
-		const struct conf_tenant *t = &c->tenants[i];
-
+	for (i = 0; i < c->ntenants; i++)
 		if (name[0] == '\0' ? (s->tenants_ok >> i) & 1 :
-		    strncmp(t->name, name, MSIV_NAME_MAX) == 0) {
-			s->policy = t;
+		    strncmp(c->tenants[i].name, name, MSIV_NAME_MAX) == 0)
 			break;
-		}
-	}
+	s->policy = i < c->ntenants ? &c->tenants[i] : NULL;
 	if (c->ntenants > 0 && !(s->rights & MSIV_RIGHT_ADMIN) &&
-	    (s->policy == NULL ||
-	    !((s->tenants_ok >> (s->policy - c->tenants)) & 1))) {
+	    !(s->policy != NULL && ((s->tenants_ok >> i) & 1))) {
 		log_warnx("session %llu (pid %d, uid %u): tenant %.*s refused: "
 		    "its [tenant] section does not admit uid %u", (unsigned long
 		    long)s->id, (int)s->pid, (unsigned)s->uid, MSIV_NAME_MAX,

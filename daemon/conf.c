@@ -16,6 +16,7 @@
 #include <grp.h>
 #include <ini.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,6 +143,47 @@ conf_embedded_devices(struct conf *c)
 	return 0;							\
 } while (0)
 
+/*
+ * The entry of a [KIND NAME] section in an array (n entries in use of
+ * max, each sz bytes and starting with its name): the one already there,
+ * or a new zeroed one with the name checked (*fresh set: the caller fills
+ * in its defaults). NULL, with the reason in p->err, when the name is not
+ * a name or the array is full.
+ */
+static void *
+conf_section(struct conf_parse *p, const char *kind, const char *name,
+    void *arr, size_t sz, uint32_t *n, uint32_t max, int *fresh)
+{
+	unsigned char *e = arr;
+	char field[MSIV_NAME_MAX];
+
+	*fresh = 0;
+	for (uint32_t i = 0; i < *n; i++, e += sz)
+		if (strcmp((const char *)e, name) == 0)
+			return e;
+	if (p->err[0] != '\0')
+		return NULL;
+	if (msiv_name_put(field, name) < 0 || msiv_name_check(field) < 0) {
+		snprintf(p->err, p->errlen, "[%s %s]: the name must be 1 to %u "
+		    "printable characters without spaces", kind, name,
+		    MSIV_NAME_MAX - 1);
+		return NULL;
+	}
+	if (*n == max) {
+		snprintf(p->err, p->errlen, "more than %u [%s] sections", max,
+		    kind);
+		return NULL;
+	}
+	e = (unsigned char *)arr + (size_t)(*n)++ * sz;
+	memset(e, 0, sz);
+	memcpy(e, field, sizeof(field));
+	*fresh = 1;
+	return e;
+}
+_Static_assert(offsetof(struct conf_device, name) == 0 &&
+    offsetof(struct conf_rule, name) == 0 &&
+    offsetof(struct conf_tenant, name) == 0, "conf_section: names first");
+
 static int
 conf_daemon_key(struct conf_parse *p, const char *key, const char *val,
     int line)
@@ -212,26 +254,14 @@ conf_device_key(struct conf_parse *p, const char *name, const char *key,
     const char *val, int line)
 {
 	struct conf *c = p->c;
-	struct conf_device *d = NULL;
+	int fresh;
+	struct conf_device *d = conf_section(p, "device", name, c->devices,
+	    sizeof(*d), &c->ndevices, CONF_DEVICES_MAX, &fresh);
 
-	for (uint32_t i = 0; i < c->ndevices; i++)
-		if (strcmp(c->devices[i].name, name) == 0)
-			d = &c->devices[i];
-	if (d == NULL) {
-		char field[MSIV_NAME_MAX];
-
-		if (msiv_name_put(field, name) < 0 || msiv_name_check(field) < 0)
-			CONF_ERR(p, line, "device name \"%s\" must be 1 to %u "
-			    "printable characters without spaces", name,
-			    MSIV_NAME_MAX - 1);
-		if (c->ndevices == CONF_DEVICES_MAX)
-			CONF_ERR(p, line, "more than %u devices",
-			    CONF_DEVICES_MAX);
-		d = &c->devices[c->ndevices++];
-		memset(d, 0, sizeof(*d));
-		memcpy(d->name, field, sizeof(d->name));
+	if (d == NULL)
+		return 0;
+	if (fresh)
 		d->policy = VECTOR_POLICY_LATCH;
-	}
 	if (strcmp(key, "backend") == 0) {
 		if (strcmp(val, "sim") != 0 && strcmp(val, "vfio") != 0)
 			CONF_ERR(p, line, "device %s: unknown backend \"%s\" "
@@ -286,26 +316,14 @@ conf_rule_key(struct conf_parse *p, const char *name, const char *key,
     const char *val, int line)
 {
 	struct conf *c = p->c;
-	struct conf_rule *r = NULL;
+	int fresh;
+	struct conf_rule *r = conf_section(p, "auto", name, c->rules,
+	    sizeof(*r), &c->nrules, CONF_RULES_MAX, &fresh);
 
-	for (uint32_t i = 0; i < c->nrules; i++)
-		if (strcmp(c->rules[i].name, name) == 0)
-			r = &c->rules[i];
-	if (r == NULL) {
-		char field[MSIV_NAME_MAX];
-
-		if (msiv_name_put(field, name) < 0 || msiv_name_check(field) < 0)
-			CONF_ERR(p, line, "rule name \"%s\" must be 1 to %u "
-			    "printable characters without spaces", name,
-			    MSIV_NAME_MAX - 1);
-		if (c->nrules == CONF_RULES_MAX)
-			CONF_ERR(p, line, "more than %u [auto] rules",
-			    CONF_RULES_MAX);
-		r = &c->rules[c->nrules++];
-		memset(r, 0, sizeof(*r));
-		memcpy(r->name, field, sizeof(r->name));
+	if (r == NULL)
+		return 0;
+	if (fresh)
 		r->policy = VECTOR_POLICY_LATCH;
-	}
 	if (strcmp(key, "match") == 0) {
 		unsigned int ven, dev;
 		char end;
@@ -397,27 +415,15 @@ conf_tenant_key(struct conf_parse *p, const char *name, const char *key,
     const char *val, int line)
 {
 	struct conf *c = p->c;
-	struct conf_tenant *t = NULL;
+	int fresh;
+	struct conf_tenant *t = conf_section(p, "tenant", name, c->tenants,
+	    sizeof(*t), &c->ntenants, CONF_TENANTS_MAX, &fresh);
 	char w[MSIV_NAME_MAX + 32];
 
-	for (uint32_t i = 0; i < c->ntenants; i++)
-		if (strcmp(c->tenants[i].name, name) == 0)
-			t = &c->tenants[i];
-	if (t == NULL) {
-		char field[MSIV_NAME_MAX];
-
-		if (msiv_name_put(field, name) < 0 || msiv_name_check(field) < 0)
-			CONF_ERR(p, line, "tenant name \"%s\" must be 1 to %u "
-			    "printable characters without spaces", name,
-			    MSIV_NAME_MAX - 1);
-		if (c->ntenants == CONF_TENANTS_MAX)
-			CONF_ERR(p, line, "more than %u tenants",
-			    CONF_TENANTS_MAX);
-		t = &c->tenants[c->ntenants++];
-		memset(t, 0, sizeof(*t));
-		memcpy(t->name, field, sizeof(t->name));
+	if (t == NULL)
+		return 0;
+	if (fresh)
 		t->max_vfuncs = t->max_vectors = UINT32_MAX; /* [msivd]'s */
-	}
 	if (strcmp(key, "uids") == 0 || strcmp(key, "gids") == 0) {
 		int group = key[0] == 'g';
 		uint32_t *n = group ? &t->ngids : &t->nuids;

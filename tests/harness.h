@@ -39,6 +39,11 @@ int h_stop(struct h_daemon *d);
 /* Is the daemon process still running? */
 int h_alive(struct h_daemon *d);
 struct msiv_conn *h_connect(struct h_daemon *d, const char *tenant);
+/* A plain SOCK_SEQPACKET connection to the daemon, no HELLO: an fd, or
+ * -1. For tests that speak the protocol byte by byte. */
+int h_raw_connect(const struct h_daemon *d);
+/* Monotonic milliseconds. */
+int64_t h_now_ms(void);
 
 /* A separate process holding trigger fds of slots [first, first + n). */
 struct h_firer {

@@ -35,11 +35,9 @@ static int by_efd;
 static int
 raw_connect(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int fd = h_raw_connect(&d);
 
-	memcpy(sa.sun_path, d.sock, strlen(d.sock));
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+	if (fd < 0)
 		tap_bail("raw connect");
 	return fd;
 }

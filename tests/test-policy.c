@@ -18,9 +18,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -311,18 +309,6 @@ sessions_cap(struct res *r, const void *arg)
 }
 
 static int
-raw_connect(void)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-	memcpy(sa.sun_path, d.sock, strlen(d.sock));
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -1;
-	return fd;
-}
-
-static int
 raw_send(int fd, uint16_t op, uint32_t seq, const void *p, uint32_t len)
 {
 	unsigned char pkt[MSIV_MSG_MAX];
@@ -364,22 +350,13 @@ raw_hello(int fd, const char *tenant)
 	    raw_reply(fd) == 1 ? 0 : -1;
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* 6000 STATUS requests in windows of 50, against max_rate 2000/s (one
  * second of credit to start with): every reply arrives, in order, and it
  * takes at least the 2 s the rate allows. A lower bound on time only. */
 static void
 rate_flood(struct res *r, const void *arg)
 {
-	int fd = raw_connect(), inorder = 1;
+	int fd = h_raw_connect(&d), inorder = 1;
 	int64_t t0;
 	uint32_t seq = 10;
 
@@ -388,7 +365,7 @@ rate_flood(struct res *r, const void *arg)
 		put(r, -1);
 		return;
 	}
-	t0 = now_ms();
+	t0 = h_now_ms();
 	for (int w = 0; w < 120; w++) {
 		for (int i = 0; i < 50; i++)
 			if (raw_send(fd, MSIV_OP_STATUS, seq + (uint32_t)i,
@@ -400,7 +377,7 @@ rate_flood(struct res *r, const void *arg)
 		seq += 50;
 	}
 	put(r, inorder);
-	put(r, (long)(now_ms() - t0));
+	put(r, (long)(h_now_ms() - t0));
 	close(fd);
 }
 
@@ -408,7 +385,7 @@ rate_flood(struct res *r, const void *arg)
 static void
 no_reader(struct res *r, const void *arg)
 {
-	int fd = raw_connect(), dropped = 0;
+	int fd = h_raw_connect(&d), dropped = 0;
 
 	(void)arg;
 	if (fd < 0 || raw_hello(fd, "vm-b") < 0) {
@@ -509,7 +486,7 @@ test_out_of_fds(void)
 		tap_bail("prlimit");
 	/* As root (an admin: no per-uid cap), more connections than fds. */
 	for (int i = 0; i < 40; i++)
-		if ((fds[nfds] = raw_connect()) >= 0)
+		if ((fds[nfds] = h_raw_connect(&d)) >= 0)
 			nfds++;
 	ok(logged("accept: pausing the listener for 1 s"), "out of fds, "
 	    "msivd pauses its listener (%d connections made)", nfds);

@@ -63,9 +63,12 @@ typedef void msiv_event_cb(struct msiv_conn *conn,
  * MSIV_DEFAULT_SOCKET) acting for tenant (NULL or "": named by the daemon
  * from the caller's uid). On success *out is the new connection.
  * Errors: -ENOENT / -ECONNREFUSED (no daemon at path), -EACCES (socket
- * permissions), -EPROTONOSUPPORT (no common protocol version), -EPERM (the
- * daemon refused this peer), -ENAMETOOLONG (path or tenant too long),
- * -ENOMEM.
+ * permissions, or msivd's [tenant] policy does not admit the caller as
+ * this tenant, or as any), -EPROTONOSUPPORT (no common protocol version),
+ * -EPERM (the daemon refused this peer), -ENAMETOOLONG (path or tenant
+ * too long), -ENOMEM. A connection msivd refuses at accept (too many
+ * sessions, of the caller's uid too) ends without a reply: -ECONNRESET
+ * or -EPIPE.
  */
 int msiv_connect(const char *path, const char *tenant, struct msiv_conn **out);
 
@@ -132,7 +135,9 @@ int msiv_dispatch(struct msiv_conn *conn);
  * free, the function disabled and not masked (the MSI-X reset state).
  * Errors: -ENODEV (no such device), -EINVAL (nvec 0 or above
  * MSIV_VECTORS_MAX, bad policy), -ENOSPC (not enough free slots on the
- * device), -EDQUOT (the session's vfunc limit).
+ * device), -EDQUOT (the session's vfunc limit, or the tenant's quota of
+ * vfuncs or vectors on the device), -EACCES (the tenant may not use the
+ * device).
  */
 int msiv_vfunc_open(struct msiv_conn *conn, const char *device,
     unsigned int nvec, enum msiv_policy policy, uint64_t *vfunc);

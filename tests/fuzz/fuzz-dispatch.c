@@ -140,7 +140,6 @@ static char fuzz_dir[PATH_MAX - 32];
  * llvm-symbolizer once it prints a NEW_FUNC line). */
 static int fuzz_nfds;
 static int fuzz_trace; /* MSIV_FUZZ_TRACE: packets to stderr */
-static int fuzz_known; /* MSIV_FUZZ_KNOWN: no way round known bugs */
 
 __attribute__((format(printf, 1, 2), noreturn)) static void
 fuzz_fail(const char *fmt, ...)
@@ -248,7 +247,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (level_name != NULL && log_level_parse(level_name, &level) < 0)
 		fuzz_fail("MSIV_FUZZ_LOG: error, warning, info or debug");
 	fuzz_trace = getenv("MSIV_FUZZ_TRACE") != NULL;
-	fuzz_known = getenv("MSIV_FUZZ_KNOWN") != NULL;
 	if (tmp == NULL || *tmp == '\0')
 		tmp = access("/dev/shm", W_OK | X_OK) == 0 ? "/dev/shm" :
 		    "/tmp";

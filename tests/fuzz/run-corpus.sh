@@ -3,8 +3,7 @@
 # (doc/fuzzing.md), through the real decoder and dispatch, as TAP. Without
 # --enable-fuzzing the standalone driver (fuzz-main.c) runs them in one
 # process; with it, the libFuzzer binary runs each (it executes the files
-# it is given once and exits). Then the reproducers of known daemon bugs,
-# and: is the corpus what mkseeds writes?
+# it is given once and exits). Then: is the corpus what mkseeds writes?
 set -u
 
 : "${top_srcdir:?run through make check}" "${top_builddir:?}"
@@ -44,24 +43,6 @@ else
 		fi
 	done
 fi
-
-# Reproducers of daemon bugs not fixed yet (tests/fuzz/crashes/), with
-# the harness's ways round known bugs off: each must still fail. TAP TODO
-# makes that an expected failure; once the bug is fixed it passes, which
-# fails make check (XPASS): then move the reproducer into the corpus and
-# drop the way round it in fuzz-dispatch.c.
-if [ -x "$driver" ]; then run=$driver; else run=$fuzzer; fi
-for f in "$top_srcdir"/tests/fuzz/crashes/*; do
-	[ -f "$f" ] || continue
-	n=$((n + 1))
-	if MSIV_FUZZ_KNOWN=1 "$run" "$f" >"$tmp/log" 2>&1; then
-		echo "ok $n - $f # TODO a known daemon bug: fixed?"
-	else
-		echo "not ok $n - $f # TODO a known daemon bug (doc/fuzzing.md)"
-		grep -m 3 '^fuzz-dispatch\|^SUMMARY\|ERROR' "$tmp/log" |
-		    sed 's/^/# /'
-	fi
-done
 
 # The seeds mkseeds writes, byte for byte (the corpus may hold more:
 # reproducers of fixed bugs, inputs worth keeping).
