@@ -197,6 +197,7 @@ cmd_vec_list(struct cmd_ctx *ctx)
 	if (vf->gone != 0)
 		return vfunc_gone_errno(vf);
 	page_init(&p, ctx, sizeof(struct msiv_vec_rec));
+	deliver_sync(); /* counters include what was raised before */
 	for (uint32_t i = 0; i < vf->nvec; i++) {
 		struct msiv_vec_rec *rec = page_add(&p);
 

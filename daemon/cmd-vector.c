@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "deliver.h"
 #include "server.h"
 
 /* The vfunc and vector a VEC_* request names. */
@@ -185,6 +186,7 @@ cmd_vec_query(struct cmd_ctx *ctx)
 		return r;
 	if (rq->reserved != 0)
 		return -EINVAL;
+	deliver_sync(); /* counters include what was raised before */
 	vfunc_vec_info(vf, rq->vector, info);
 	return 0;
 }

@@ -60,6 +60,13 @@ conf_policy_parse(const char *s, enum vector_policy *out)
 	return -1;
 }
 
+int
+conf_delivery_ok(const char *s)
+{
+	return strcmp(s, "auto") == 0 || strcmp(s, "io_uring") == 0 ||
+	    strcmp(s, "epoll") == 0 ? 0 : -1;
+}
+
 static int
 conf_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out, int base)
 {
@@ -116,6 +123,7 @@ conf_defaults(struct conf *c)
 	c->max_vfuncs = 64;
 	c->max_vectors = 65536;
 	snprintf(c->user, sizeof(c->user), "%s", MSIV_USER);
+	snprintf(c->delivery, sizeof(c->delivery), "auto");
 	c->orphan_grace = 300;
 	c->write_behind_ms = 100;
 	c->hotplug = 1;
@@ -237,6 +245,11 @@ conf_daemon_key(struct conf_parse *p, const char *key, const char *val,
 		if (strlen(val) >= sizeof(c->user) || *val == '\0')
 			CONF_ERR(p, line, "user is empty or too long");
 		snprintf(c->user, sizeof(c->user), "%s", val);
+	} else if (strcmp(key, "delivery") == 0) {
+		if (conf_delivery_ok(val) < 0)
+			CONF_ERR(p, line, "delivery must be auto, io_uring or "
+			    "epoll");
+		snprintf(c->delivery, sizeof(c->delivery), "%s", val);
 	} else if (strcmp(key, "orphan_grace") == 0) {
 		if (conf_u32(val, 0, 86400 * 365, &c->orphan_grace, 10) < 0)
 			CONF_ERR(p, line, "orphan_grace must be 0 to 31536000 "

@@ -77,6 +77,7 @@ struct conf {
 	uint32_t max_vfuncs;         /* per tenant and device, by default */
 	uint32_t max_vectors;        /* per tenant and device, by default */
 	char user[64];               /* drop to this user when root; "root": no */
+	char delivery[16];           /* delivery loop: auto, io_uring, epoll */
 	uint32_t orphan_grace;       /* s; 0: release at disconnect */
 	uint32_t write_behind_ms;    /* 0: mask/unmask written through */
 	uint32_t ndevices;
@@ -91,6 +92,8 @@ struct conf {
 
 /* Fill in the defaults (no devices). */
 void conf_defaults(struct conf *c);
+/* Is s a delivery loop name (auto, io_uring, epoll)? 0 or -1. */
+int conf_delivery_ok(const char *s);
 /* The embedded default device set: one sim device sim0 of 2048 slots. */
 void conf_embedded_devices(struct conf *c);
 /* Parse path into c (on top of the defaults). Returns 0, or -1 with a

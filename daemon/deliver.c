@@ -1,46 +1,72 @@
 /*
  * The delivery loop, relay mode (design.md section 3): trigger eventfd ->
- * this thread -> target eventfd.
+ * the delivery thread -> target eventfd. This file holds what both loops
+ * share; deliver-uring.c (io_uring, preferred) and the epoll loop at the
+ * end of this file do the waiting.
  *
- * Synchronisation protocol between this thread and the control thread
+ * Synchronisation protocol between the delivery thread and the control
+ * thread
  * ---------------------------------------------------------------------
  * The state of a virtual vector (struct vector: mask bits, pending bit,
  * message, counters) and its target fd live in the slot that backs it,
  * under the slot's mutex (struct slot.lock). Nothing else is shared.
  *
- *  - Delivery: on a trigger wakeup this thread reads (and so resets) the
- *    trigger's counter, takes the slot lock, runs vector_fire(), and if it
- *    says DELIVER writes the target *while still holding the lock*.
+ *  - Delivery: on a trigger wakeup the loop takes the slot lock, runs
+ *    vector_fire(), and if it says DELIVER it commits to one write of the
+ *    target fd read under the lock. The epoll loop writes at once, under
+ *    the lock. The io_uring loop queues the write and marks the slot
+ *    (slot.dl_inflight) before releasing the lock; it issues the batch
+ *    with one io_uring_enter() and clears the marks once the writes are
+ *    done (they complete inside that call: RWF_NOWAIT on an eventfd never
+ *    waits, and the start-up probe checks it).
  *  - Control: every change to a vector (mask, unmask, retarget, free,
- *    table write, enable, function mask) happens under the same lock, and
- *    any replay it causes is written under it too (deliver_actions). The
- *    client is acknowledged only after the lock is released.
+ *    table write, enable, function mask) happens under the same lock,
+ *    taken with deliver_lock(), which also waits until the slot has no
+ *    write in flight; any replay it causes is written under the lock too
+ *    (deliver_actions). The client is acknowledged only after the lock is
+ *    released.
  *
  * Consequences:
- *  - Rule 4 (synchronous mask): a delivery either completed its write
- *    before MASK took the lock, and so before the acknowledgement, or it
- *    takes the lock after MASK and finds the vector masked: it sets the
- *    pending bit instead. Nothing reaches the target after the ack.
- *  - Rule 6 (atomic retarget): the target fd is swapped under the lock,
- *    so each interrupt goes to exactly one of old and new target; the old
- *    fd is closed only after the lock is released. An interrupt whose
- *    counter was read before RETARGET took the lock is judged by the state
- *    after it: it goes to the new target (or pending). None is lost.
- *  - An interrupt read while its vector changes owner is judged by the
+ *  - Rule 4 (synchronous mask): a delivery the loop decided on before
+ *    MASK took the lock has been written before MASK changes anything,
+ *    and so before the acknowledgement; a wakeup handled after finds the
+ *    vector masked and sets the pending bit instead. Nothing reaches the
+ *    target after the ack.
+ *  - Rule 6 (atomic retarget): the target fd is swapped under the lock
+ *    with no write in flight, so each interrupt goes to exactly one of old
+ *    and new target, and the old fd (closed after the lock is released)
+ *    is never written after. A wakeup handled after RETARGET is judged by
+ *    the state after it: new target (or pending). None is lost.
+ *  - An interrupt handled while its vector changes owner is judged by the
  *    new owner's state; a freed or unowned slot is disabled, so it drops.
+ *  - The loop never blocks on a slot lock while it holds unissued writes
+ *    (it issues them first), so a control thread waiting in deliver_lock()
+ *    always sees its slot's write done.
  *
- * The lock is per slot and held for a few hundred instructions plus one
- * non-blocking eventfd write (targets are set O_NONBLOCK when attached, so
- * a client cannot stall the loop with a saturated eventfd). The control
- * thread touches a slot's lock only when a client operates on that very
- * vector, so the hot path is not contended by control-plane work, and the
- * loop never allocates, logs or touches SQLite.
+ * Counting. Delivery is decided per wakeup, never from the trigger's
+ * counter. The epoll loop reads the counter on every wakeup (that read is
+ * what re-arms a level-triggered eventfd). The io_uring loop does not read
+ * it on the hot path: a multishot poll reports every signal of the
+ * eventfd without it. Only the loop ever reads (consumes) a trigger, and
+ * only when the reading decides something (deliver-uring.c): a control
+ * thread that consumed one could take the very signal a poll is about to
+ * report, and the interrupt would be lost. VECTOR_QUERY peeks at the
+ * counter instead (deliver_unread), without consuming it.
+ *
+ * The lock is per slot and held for a few hundred instructions (plus one
+ * non-blocking eventfd write in the epoll loop; targets are set O_NONBLOCK
+ * when attached, and the io_uring writes use RWF_NOWAIT, so a client
+ * cannot stall the loop with a saturated eventfd). The control thread
+ * touches a slot's lock only when a client operates on that very vector,
+ * so the hot path is not contended by control-plane work, and the loop
+ * never allocates, logs or touches SQLite.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -48,34 +74,48 @@
 #include "deliver.h"
 #include "log.h"
 
-#define DELIVER_BATCH 256
-
-static int deliver_ep = -1;
-static int deliver_stopfd = -1;
-static int deliver_syncfd = -1;
+static const struct deliver_loop *loop;
 static pthread_t deliver_thread;
 static int deliver_running;
+_Atomic int deliver_stopping;
 
-/* deliver_sync(): the control thread signals deliver_syncfd and sleeps
- * until the loop has seen it (sync_seen moves). The wakeup that carries
- * it was gathered after the caller's deliver_del()s, and the batch before
- * it is over, so the loop holds no pointer to an unwatched slot. No cost
- * on the hot path. */
-static uint64_t sync_seen;  /* sync_lock */
+/* deliver_sync(): the control thread asks for sync number n and sleeps
+ * until the loop has declared every sync up to n done. */
+static _Atomic uint64_t sync_asked;
+static uint64_t sync_done;  /* sync_lock */
 static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sync_cond = PTHREAD_COND_INITIALIZER;
 
+/* deliver_lock() waiting for a slot's write in flight (io_uring). */
+static pthread_mutex_t wr_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wr_cond = PTHREAD_COND_INITIALIZER;
+static _Atomic unsigned int wr_waiters;
+
 static _Atomic uint64_t stat_interrupts;
-static _Atomic uint64_t stat_delivered;
+static _Atomic int64_t stat_delivered;
 static _Atomic uint64_t stat_dropped;
 
 const char *
 deliver_loop_name(void)
 {
-	return "epoll";
+	return loop != NULL ? loop->name : "none";
 }
 
-static void
+void
+deliver_stat(uint64_t interrupts, int64_t delivered, uint64_t dropped)
+{
+	if (interrupts != 0)
+		atomic_fetch_add_explicit(&stat_interrupts, interrupts,
+		    memory_order_relaxed);
+	if (delivered != 0)
+		atomic_fetch_add_explicit(&stat_delivered, delivered,
+		    memory_order_relaxed);
+	if (dropped != 0)
+		atomic_fetch_add_explicit(&stat_dropped, dropped,
+		    memory_order_relaxed);
+}
+
+void
 deliver_write(int fd)
 {
 	uint64_t one = 1;
@@ -83,8 +123,7 @@ deliver_write(int fd)
 	/* EAGAIN: the target's counter is saturated, so its reader has a
 	 * wakeup waiting already; nothing is lost by not adding to it. */
 	if (fd >= 0 && write(fd, &one, sizeof(one)) == sizeof(one))
-		atomic_fetch_add_explicit(&stat_delivered, 1,
-		    memory_order_relaxed);
+		deliver_stat(0, 1, 0);
 }
 
 void
@@ -94,38 +133,203 @@ deliver_actions(struct slot *s, unsigned int act)
 		deliver_write(s->target);
 }
 
+void
+deliver_lock(struct slot *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (atomic_load(&s->dl_inflight)) {
+		/* The loop clears dl_inflight, then looks at wr_waiters; we
+		 * count ourselves in, then look at dl_inflight (both seq_cst):
+		 * one of us sees the other. */
+		pthread_mutex_lock(&wr_lock);
+		atomic_fetch_add(&wr_waiters, 1);
+		while (atomic_load(&s->dl_inflight))
+			pthread_cond_wait(&wr_cond, &wr_lock);
+		atomic_fetch_sub(&wr_waiters, 1);
+		pthread_mutex_unlock(&wr_lock);
+	}
+}
+
+void
+deliver_writes_done(void)
+{
+	if (atomic_load(&wr_waiters) != 0) {
+		pthread_mutex_lock(&wr_lock);
+		pthread_cond_broadcast(&wr_cond);
+		pthread_mutex_unlock(&wr_lock);
+	}
+}
+
+uint64_t
+deliver_unread(struct slot *s)
+{
+	if (loop == NULL || loop->unread == NULL)
+		return 0;
+	return loop->unread(s);
+}
+
+uint64_t
+deliver_sync_asked(void)
+{
+	return atomic_load(&sync_asked);
+}
+
+void
+deliver_sync_done(uint64_t seq)
+{
+	pthread_mutex_lock(&sync_lock);
+	if (seq > sync_done) {
+		sync_done = seq;
+		pthread_cond_broadcast(&sync_cond);
+	}
+	pthread_mutex_unlock(&sync_lock);
+}
+
+void
+deliver_sync(void)
+{
+	static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
+	uint64_t seq;
+
+	if (!deliver_running) {
+		/* No loop thread: nothing was gathered; the loop forgets
+		 * what it has not picked up yet (deliver_del before start). */
+		if (loop != NULL && loop->idle_sync != NULL)
+			loop->idle_sync();
+		return;
+	}
+	/* One sync in flight at a time: the io_uring loop relies on it. */
+	pthread_mutex_lock(&one_at_a_time);
+	seq = atomic_fetch_add(&sync_asked, 1) + 1;
+	loop->sync();
+	pthread_mutex_lock(&sync_lock);
+	while (sync_done < seq)
+		pthread_cond_wait(&sync_cond, &sync_lock);
+	pthread_mutex_unlock(&sync_lock);
+	pthread_mutex_unlock(&one_at_a_time);
+}
+
+int
+deliver_init(const char *want)
+{
+	const char *why = NULL;
+	int r;
+
+	if (want == NULL)
+		want = "auto";
+	if (strcmp(want, "epoll") != 0) {
+		loop = &deliver_uring;
+		if ((r = loop->init(&why)) == 0)
+			return 0;
+		loop = NULL;
+		if (strcmp(want, "io_uring") == 0) {
+			log_warnx("delivery loop: io_uring asked for but "
+			    "unavailable: %s", why);
+			return -ENOTSUP;
+		}
+		log_info("delivery loop: io_uring unavailable (%s); using "
+		    "epoll", why);
+	}
+	loop = &deliver_epoll;
+	if ((r = loop->init(&why)) < 0) {
+		log_warnx("delivery loop: epoll: %s", why);
+		loop = NULL;
+	}
+	return r;
+}
+
+int
+deliver_start(void)
+{
+	int r = pthread_create(&deliver_thread, NULL, loop->main, NULL);
+
+	if (r != 0)
+		return -r;
+	(void)pthread_setname_np(deliver_thread, "msivd-deliver");
+	deliver_running = 1;
+	log_info("delivery loop: %s", loop->name);
+	return 0;
+}
+
+void
+deliver_stop(void)
+{
+	if (loop == NULL)
+		return;
+	if (deliver_running) {
+		atomic_store(&deliver_stopping, 1);
+		loop->kick();
+		pthread_join(deliver_thread, NULL);
+		deliver_running = 0;
+	}
+	loop->fini();
+}
+
+int
+deliver_add(struct slot *s)
+{
+	return loop->add(s);
+}
+
+void
+deliver_del(struct slot *s)
+{
+	loop->del(s);
+}
+
+void
+deliver_get_stats(struct deliver_stats *st)
+{
+	int64_t d = atomic_load_explicit(&stat_delivered, memory_order_relaxed);
+
+	st->interrupts = atomic_load_explicit(&stat_interrupts,
+	    memory_order_relaxed);
+	st->delivered = d > 0 ? (uint64_t)d : 0;
+	st->dropped = atomic_load_explicit(&stat_dropped, memory_order_relaxed);
+}
+
+/* --- the epoll loop (fallback) ----------------------------------------- */
+
+#define EPOLL_BATCH 256
+
+static int ep_fd = -1;
+static int ep_kickfd = -1;
+
+static void ep_kick(void);
+
 static void
-deliver_one(struct slot *s)
+ep_one(struct slot *s)
 {
 	uint64_t count;
 	uint64_t dropped;
 	unsigned int act;
 
 	/* The trigger was stored before the slot was watched (release in
-	 * deliver_add's caller, acquire here). */
+	 * deliver_add's caller, acquire here). Reading it re-arms the
+	 * level-triggered watch. */
 	if (read(atomic_load_explicit(&s->trigger, memory_order_acquire),
 	    &count, sizeof(count)) != sizeof(count))
 		return; /* EAGAIN: another wakeup already took it */
-	atomic_fetch_add_explicit(&stat_interrupts, 1, memory_order_relaxed);
 	pthread_mutex_lock(&s->lock);
 	dropped = s->vec.dropped;
 	act = vector_fire(&s->vec, count);
 	deliver_actions(s, act);
 	dropped = s->vec.dropped - dropped;
 	pthread_mutex_unlock(&s->lock);
-	if (dropped != 0)
-		atomic_fetch_add_explicit(&stat_dropped, dropped,
-		    memory_order_relaxed);
+	deliver_stat(1, 0, dropped);
 }
 
 static void *
-deliver_main(void *arg)
+ep_main(void *arg)
 {
-	struct epoll_event ev[DELIVER_BATCH];
+	struct epoll_event ev[EPOLL_BATCH];
 
 	(void)arg;
 	for (;;) {
-		int n = epoll_wait(deliver_ep, ev, DELIVER_BATCH, -1);
+		/* The syncs asked for before the wait: their deletions are
+		 * done, so the batch holds none of their slots. */
+		uint64_t asked = deliver_sync_asked();
+		int n = epoll_wait(ep_fd, ev, EPOLL_BATCH, -1);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -135,115 +339,86 @@ deliver_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			uint64_t c;
 
-			if (ev[i].data.ptr == NULL)
-				return NULL; /* deliver_stop */
-			if (ev[i].data.ptr == &deliver_syncfd) {
-				(void)!read(deliver_syncfd, &c, sizeof(c));
-				pthread_mutex_lock(&sync_lock);
-				sync_seen++;
-				pthread_cond_broadcast(&sync_cond);
-				pthread_mutex_unlock(&sync_lock);
+			if (ev[i].data.ptr != NULL) {
+				ep_one(ev[i].data.ptr);
 				continue;
 			}
-			deliver_one(ev[i].data.ptr);
+			/* A kick: stop, or a sync. */
+			(void)!read(ep_kickfd, &c, sizeof(c));
+			if (atomic_load(&deliver_stopping))
+				return NULL;
+			if (deliver_sync_asked() != asked)
+				ep_kick(); /* a later sync: after this batch */
 		}
+		/* Every wakeup raised before those syncs was gathered by
+		 * this wait or an earlier one, and is handled now. */
+		deliver_sync_done(asked);
 	}
 }
 
-void
-deliver_sync(void)
-{
-	uint64_t one = 1, start;
-
-	if (!deliver_running)
-		return;
-	pthread_mutex_lock(&sync_lock);
-	start = sync_seen;
-	if (write(deliver_syncfd, &one, sizeof(one)) != sizeof(one))
-		fatal("delivery loop: cannot signal sync");
-	while (sync_seen == start)
-		pthread_cond_wait(&sync_cond, &sync_lock);
-	pthread_mutex_unlock(&sync_lock);
-}
-
-int
-deliver_init(void)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-
-	deliver_ep = epoll_create1(EPOLL_CLOEXEC);
-	if (deliver_ep < 0)
-		return -errno;
-	deliver_stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (deliver_stopfd < 0)
-		return -errno;
-	if (epoll_ctl(deliver_ep, EPOLL_CTL_ADD, deliver_stopfd, &ev) < 0)
-		return -errno;
-	deliver_syncfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	ev.data.ptr = &deliver_syncfd;
-	if (deliver_syncfd < 0 ||
-	    epoll_ctl(deliver_ep, EPOLL_CTL_ADD, deliver_syncfd, &ev) < 0)
-		return -errno;
-	return 0;
-}
-
-int
-deliver_start(void)
-{
-	int r = pthread_create(&deliver_thread, NULL, deliver_main, NULL);
-
-	if (r != 0)
-		return -r;
-	deliver_running = 1;
-	return 0;
-}
-
-void
-deliver_stop(void)
+static void
+ep_kick(void)
 {
 	uint64_t one = 1;
 
-	if (deliver_running) {
-		if (write(deliver_stopfd, &one, sizeof(one)) != sizeof(one))
-			fatal("delivery loop: cannot signal stop");
-		pthread_join(deliver_thread, NULL);
-		deliver_running = 0;
-	}
-	if (deliver_stopfd >= 0)
-		close(deliver_stopfd);
-	if (deliver_syncfd >= 0)
-		close(deliver_syncfd);
-	if (deliver_ep >= 0)
-		close(deliver_ep);
-	deliver_stopfd = deliver_syncfd = deliver_ep = -1;
+	if (write(ep_kickfd, &one, sizeof(one)) != sizeof(one))
+		fatal("delivery loop: cannot signal the loop");
 }
 
-int
-deliver_add(struct slot *s)
+static int
+ep_init(const char **why)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+
+	ep_fd = epoll_create1(EPOLL_CLOEXEC);
+	ep_kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ep_fd < 0 || ep_kickfd < 0 ||
+	    epoll_ctl(ep_fd, EPOLL_CTL_ADD, ep_kickfd, &ev) < 0) {
+		*why = strerror(errno);
+		return -errno;
+	}
+	return 0;
+}
+
+static void
+ep_fini(void)
+{
+	if (ep_kickfd >= 0)
+		close(ep_kickfd);
+	if (ep_fd >= 0)
+		close(ep_fd);
+	ep_kickfd = ep_fd = -1;
+}
+
+static int
+ep_add(struct slot *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
 
-	if (epoll_ctl(deliver_ep, EPOLL_CTL_ADD, atomic_load(&s->trigger),
+	if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, atomic_load(&s->trigger),
 	    &ev) < 0)
 		return -errno;
 	return 0;
 }
 
-void
-deliver_del(struct slot *s)
+static void
+ep_del(struct slot *s)
 {
 	int fd = atomic_load(&s->trigger);
 
 	if (fd >= 0)
-		(void)epoll_ctl(deliver_ep, EPOLL_CTL_DEL, fd, NULL);
+		(void)epoll_ctl(ep_fd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-void
-deliver_get_stats(struct deliver_stats *st)
-{
-	st->interrupts = atomic_load_explicit(&stat_interrupts,
-	    memory_order_relaxed);
-	st->delivered = atomic_load_explicit(&stat_delivered,
-	    memory_order_relaxed);
-	st->dropped = atomic_load_explicit(&stat_dropped, memory_order_relaxed);
-}
+const struct deliver_loop deliver_epoll = {
+	.name = "epoll",
+	.init = ep_init,
+	.main = ep_main,
+	.kick = ep_kick,
+	.sync = ep_kick,
+	.idle_sync = NULL,
+	.fini = ep_fini,
+	.add = ep_add,
+	.del = ep_del,
+	.unread = NULL,
+};

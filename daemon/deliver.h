@@ -1,7 +1,9 @@
 /*
  * The delivery loop (relay mode): a dedicated thread that waits on every
- * slot's trigger and writes the vector's target. See deliver.c for the
- * synchronisation protocol with the control thread.
+ * slot's trigger and writes the vector's target. Two implementations, one
+ * chosen at start-up: io_uring (multishot polls, batched target writes) and
+ * epoll (the fallback). See deliver.c for the synchronisation protocol
+ * with the control thread.
  */
 #ifndef MSIVD_DELIVER_H
 #define MSIVD_DELIVER_H
@@ -16,18 +18,37 @@ struct deliver_stats {
 	uint64_t dropped;    /* function disabled or slot not allocated */
 };
 
-int deliver_init(void);
+/* Choose and set up the loop: want is "auto" (io_uring where the kernel
+ * offers what it needs, else epoll), "io_uring" or "epoll". Returns 0 or
+ * -errno; with "io_uring" asked for and unavailable, -ENOTSUP (the reason
+ * is logged). */
+int deliver_init(const char *want);
 int deliver_start(void);
 void deliver_stop(void);
 const char *deliver_loop_name(void);
 
 /* Watch / stop watching a slot's trigger. Any thread; the slot must stay
- * allocated until the loop is stopped or deliver_sync() has returned. */
+ * allocated until deliver_sync() has returned. Unwatching a slot that is
+ * not watched does nothing. */
 int deliver_add(struct slot *s);
 void deliver_del(struct slot *s);
-/* Control thread: wait until the loop holds no wakeup gathered before the
- * call (so no pointer to a slot unwatched before it). Device detach. */
+/* Control thread, holding no slot lock: wait until the loop has handled
+ * every wakeup raised before the call and holds no pointer to a slot
+ * unwatched before it. Device detach; VECTOR_QUERY (so its counters
+ * include every interrupt raised before it was asked). */
 void deliver_sync(void);
+
+/*
+ * Control thread: take a slot's lock for a vector operation. Besides the
+ * mutex, it waits for a target write the loop has decided on but not yet
+ * issued (io_uring batches them), so the operation starts with nothing in
+ * flight. Release with pthread_mutex_unlock(&s->lock).
+ */
+void deliver_lock(struct slot *s);
+/* With s->lock held, after deliver_sync(): the interrupts the vector's
+ * fired counter does not hold yet (the io_uring loop reads triggers
+ * lazily; 0 for epoll, which reads every wakeup). Never consumes them. */
+uint64_t deliver_unread(struct slot *s);
 
 /*
  * Carry out a vector operation's actions. Call with s->lock held, right
@@ -37,5 +58,32 @@ void deliver_sync(void);
 void deliver_actions(struct slot *s, unsigned int act);
 
 void deliver_get_stats(struct deliver_stats *st);
+
+/* --- between deliver.c and the loops ------------------------------------ */
+
+struct deliver_loop {
+	const char *name;
+	/* Set up; -errno (and *why) when this loop cannot run here. */
+	int (*init)(const char **why);
+	void *(*main)(void *arg);
+	void (*kick)(void);     /* wake the loop: stop, requests */
+	void (*sync)(void);     /* wake the loop: deliver_sync() */
+	void (*idle_sync)(void); /* deliver_sync() before the loop runs */
+	void (*fini)(void);
+	int (*add)(struct slot *s);
+	void (*del)(struct slot *s);
+	uint64_t (*unread)(struct slot *s);
+};
+
+extern const struct deliver_loop deliver_epoll;
+extern const struct deliver_loop deliver_uring;
+
+/* Shared by the loops (deliver.c). */
+extern _Atomic int deliver_stopping;
+void deliver_write(int fd);
+uint64_t deliver_sync_asked(void);      /* the last sync asked for */
+void deliver_sync_done(uint64_t seq);   /* syncs up to seq are done */
+void deliver_stat(uint64_t interrupts, int64_t delivered, uint64_t dropped);
+void deliver_writes_done(void); /* wake control threads in deliver_lock */
 
 #endif /* MSIVD_DELIVER_H */

@@ -83,6 +83,9 @@ device_create(const struct conf_device *cd, struct device **out)
 		*out = dev;
 	return 0;
 fail:
+	/* The backend unwatched what it watched: wait until the delivery
+	 * loop holds no pointer to the slots. */
+	deliver_sync();
 	for (uint32_t i = 0; i < dev->nslots; i++)
 		pthread_mutex_destroy(&dev->slots[i].lock);
 	free(dev->slots);

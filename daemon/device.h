@@ -36,6 +36,14 @@ struct slot {
 	int routed;             /* control thread only, under lock: -1 when
 				   the device signals the daemon's trigger,
 				   else the target fd it signals (direct) */
+	/* The delivery loop's bookkeeping (deliver.c, deliver-uring.c). */
+	_Atomic uint8_t dl_inflight; /* a target write is queued, not done */
+	uint8_t dl_armed, dl_gone;   /* delivery thread: poll live, going */
+	uint8_t dl_verify;           /* delivery thread: read on wakeups */
+	uint32_t dl_vpos;            /* delivery thread: queue position */
+	uint32_t dl_hot;             /* lock: wakeups delivered unread */
+	uint8_t dl_want, dl_queued;  /* request queue lock */
+	struct slot *dl_next;        /* request queue lock */
 };
 
 struct backend_ops {

@@ -74,6 +74,7 @@ usage(FILE *f)
 	    "  -l, --log-level LEVEL  error, warning, info or debug\n"
 	    "  -u, --user USER        drop to USER when started as root\n"
 	    "                         (default %s; root: keep root)\n"
+	    "      --delivery LOOP    delivery loop: auto, io_uring or epoll\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          version\n",
 	    CONF_DEFAULT_PATH, CONF_DEFAULT_STATE_DIR, MSIV_USER);
@@ -85,6 +86,7 @@ struct opts {
 	const char *state_dir;
 	const char *log_level;
 	const char *user;
+	const char *delivery;
 	int foreground;
 };
 
@@ -98,6 +100,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "delivery", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -125,6 +128,14 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'u':
 			o->user = optarg;
+			break;
+		case 'D':
+			if (conf_delivery_ok(optarg) < 0) {
+				fprintf(stderr, "msivd: --delivery: must be "
+				    "auto, io_uring or epoll\n");
+				return -1;
+			}
+			o->delivery = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -190,6 +201,8 @@ load_conf(const struct opts *o, struct conf *c)
 		}
 		snprintf(c->user, sizeof(c->user), "%s", o->user);
 	}
+	if (o->delivery != NULL)
+		snprintf(c->delivery, sizeof(c->delivery), "%s", o->delivery);
 	if (o->log_level != NULL && log_level_parse(o->log_level,
 	    &c->log_level) < 0) {
 		fprintf(stderr, "msivd: --log-level: must be error, warning, "
@@ -354,10 +367,8 @@ main(int argc, char **argv)
 	 * every request of the turn has been handled. */
 	if (base == NULL || event_base_priority_init(base, 3) < 0)
 		fatalx("libevent: cannot create the event base");
-	if ((r = deliver_init()) < 0) {
-		errno = -r;
-		fatal("delivery loop");
-	}
+	if ((r = deliver_init(conf.delivery)) < 0)
+		return MAIN_EXIT_CONFIG;
 	if (server_init(base, &conf) < 0)
 		return MAIN_EXIT_CONFIG;
 	for (uint32_t i = 0; i < conf.ndevices; i++)

@@ -99,7 +99,7 @@ sim_fire(struct device *dev, uint32_t slot, uint32_t count)
 	uint64_t v = count;
 	int fd, r = 0;
 
-	pthread_mutex_lock(&s->lock);
+	deliver_lock(s);
 	if (s->routed >= 0) {
 		if (write(s->routed, &v, sizeof(v)) != sizeof(v) &&
 		    errno != EAGAIN)

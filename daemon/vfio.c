@@ -606,7 +606,7 @@ vfio_arm(struct device *dev, uint32_t first, uint32_t n)
 
 		if (!v->armed[i] || s->vfunc == NULL)
 			continue;
-		pthread_mutex_lock(&s->lock);
+		deliver_lock(s);
 		deliver_actions(s, vector_assume_pending(&s->vec));
 		pthread_mutex_unlock(&s->lock);
 	}

@@ -70,7 +70,7 @@ vfunc_reset_slots(struct vfunc *vf)
 		struct slot *s = vfunc_slot(vf, i);
 		int old;
 
-		pthread_mutex_lock(&s->lock);
+		deliver_lock(s);
 		vector_init(&s->vec, vf->policy);
 		old = s->target;
 		s->target = -1;
@@ -275,7 +275,7 @@ vfunc_vec_lock(struct vfunc *vf, uint32_t vector)
 {
 	struct slot *s = vfunc_slot(vf, vector);
 
-	pthread_mutex_lock(&s->lock);
+	deliver_lock(s);
 	return s;
 }
 
@@ -315,7 +315,7 @@ vfunc_vec_info(struct vfunc *vf, uint32_t vector, struct msiv_vec_info *info)
 	    (s->direct ? MSIV_VEC_DIRECT : 0) |
 	    (s->routed >= 0 ? MSIV_VEC_ROUTED : 0);
 	info->slot = s->index;
-	info->fired = v->fired;
+	info->fired = v->fired + deliver_unread(s);
 	info->delivered = v->delivered;
 	info->coalesced = v->coalesced;
 	info->dropped = v->dropped;
@@ -331,7 +331,7 @@ vfunc_write_vector(struct vfunc *vf, uint32_t vector)
 	struct store_vector row = { .idx = vector };
 	bool setup;
 
-	pthread_mutex_lock(&s->lock);
+	deliver_lock(s);
 	row.prog_addr = s->vec.prog_addr;
 	row.prog_data = s->vec.prog_data;
 	row.eff_addr = s->vec.eff_addr;
@@ -457,7 +457,7 @@ vfunc_load_vector(struct vfunc *vf, const struct store_vector *row)
 	struct slot *s = vfunc_slot(vf, row->idx);
 	struct vector *v = &s->vec;
 
-	pthread_mutex_lock(&s->lock);
+	deliver_lock(s);
 	vector_init(v, vf->policy);
 	v->prog_addr = row->prog_addr;
 	v->prog_data = row->prog_data;
@@ -480,7 +480,7 @@ vfunc_load_bits(struct vfunc *vf)
 		struct slot *s = vfunc_slot(vf, i);
 		uint8_t keep;
 
-		pthread_mutex_lock(&s->lock);
+		deliver_lock(s);
 		keep = s->vec.flags & (uint8_t)~(VECTOR_F_ENABLED |
 		    VECTOR_F_FMASKED);
 		s->vec.flags = (uint8_t)(keep |
@@ -626,7 +626,7 @@ vfunc_resync(uint64_t id, struct session *owner)
 		for (size_t k = 0; k < n; k++)
 			if (vecs[k].idx == i)
 				v = &vecs[k];
-		pthread_mutex_lock(&s->lock);
+		deliver_lock(s);
 		if (v == NULL || !(v->flags & VFUNC_ROW_SETUP) ||
 		    !(s->vec.flags & VECTOR_F_TARGET)) {
 			/* A target the store does not know of goes; a
@@ -642,7 +642,7 @@ vfunc_resync(uint64_t id, struct session *owner)
 			if (v != NULL)
 				vfunc_load_vector(vf, v);
 			else {
-				pthread_mutex_lock(&s->lock);
+				deliver_lock(s);
 				(void)vector_free(&s->vec);
 				pthread_mutex_unlock(&s->lock);
 				s->await_target = false;
@@ -651,7 +651,7 @@ vfunc_resync(uint64_t id, struct session *owner)
 		}
 		pthread_mutex_unlock(&s->lock);
 		/* Keep the target; take the stored message and mask. */
-		pthread_mutex_lock(&s->lock);
+		deliver_lock(s);
 		s->vec.prog_addr = v->prog_addr;
 		s->vec.prog_data = v->prog_data;
 		s->vec.eff_addr = v->eff_addr;

@@ -78,10 +78,15 @@ int
 h_spawn(struct h_daemon *d)
 {
 	const char *msivd = getenv("MSIVD");
+	/* The delivery loop to test (tests/X.epoll set it), else msivd's
+	 * default, io_uring where this kernel has it. */
+	const char *loop = getenv("MSIV_TEST_DELIVERY");
 	int64_t deadline;
 
 	if (msivd == NULL)
 		tap_bail("MSIVD is not set (run through make check)");
+	if (loop == NULL || *loop == '\0')
+		loop = "auto";
 	d->pid = fork();
 	if (d->pid < 0)
 		tap_bail("fork");
@@ -92,7 +97,7 @@ h_spawn(struct h_daemon *d)
 			_exit(127);
 		execl(msivd, "msivd", "--foreground", "--config", d->conf,
 		    "--state-dir", d->dir, "--socket", d->sock, "--user",
-		    d->user, (char *)NULL);
+		    d->user, "--delivery", loop, (char *)NULL);
 		_exit(127);
 	}
 	deadline = h_now_ms() + H_TIMEOUT_MS;
@@ -102,6 +107,14 @@ h_spawn(struct h_daemon *d)
 		if (!h_alive(d))
 			return -1;
 		if (msiv_connect(d->sock, NULL, &c) == 0) {
+			struct msiv_status_rep st;
+
+			if (msiv_status(c, &st) == 0 &&
+			    strcmp(d->loop, st.loop) != 0) {
+				snprintf(d->loop, sizeof(d->loop), "%s",
+				    st.loop);
+				tap_diag("msivd's delivery loop: %s", d->loop);
+			}
 			msiv_close(c);
 			return 0;
 		}

@@ -266,7 +266,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_base = event_base_new();
 	if (fuzz_base == NULL || event_base_priority_init(fuzz_base, 3) < 0)
 		fuzz_fail("libevent: cannot create the event base");
-	if ((r = deliver_init()) < 0)
+	if ((r = deliver_init("auto")) < 0)
 		fuzz_fail("delivery loop: %s", strerror(-r));
 	if (server_init(fuzz_base, &fuzz_conf) < 0)
 		fuzz_fail("server_init failed");

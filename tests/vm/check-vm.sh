@@ -98,6 +98,16 @@ case "$caps" in
 	echo "PROBE OK msivd runs as msiv with CAP_DAC_OVERRIDE permitted only" ;;
 *)	echo "PROBE FAIL msivd credentials: $caps" ;;
 esac
+# The delivery loop: io_uring where the kernel passes msivd's check of it,
+# else epoll, saying why (the relay tests below run on it).
+loop=$(/bin/msivctl -s /tmp/msivd.sock status | sed -n 's/^ *delivery loop *//p')
+why=$(sed -n 's/.*io_uring unavailable (\(.*\)); using epoll.*/\1/p' /tmp/msivd.log)
+case "$loop" in
+io_uring) echo "PROBE OK msivd delivers through io_uring on this kernel" ;;
+epoll)	[ -n "$why" ] && echo "PROBE OK msivd falls back to epoll on this kernel: $why" ||
+	    echo "PROBE FAIL msivd uses epoll without saying why" ;;
+*)	echo "PROBE FAIL delivery loop: '$loop'" ;;
+esac
 st=0
 /bin/vm-relay /tmp/msivd.sock $edu || st=1
 /bin/vm-msix /tmp/msivd.sock $ivs || st=1

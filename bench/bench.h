@@ -1,0 +1,64 @@
+/*
+ * What the sections of msiv-bench share (msiv-bench.c): the output format,
+ * bailing out, and a registry of the daemons and child processes a run
+ * starts, so that every exit path kills them (no process outlives the
+ * bench, none is left to hang).
+ */
+#ifndef MSIV_BENCH_H
+#define MSIV_BENCH_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "harness.h"
+
+/* The longest any wait of the bench may last before it gives up. */
+#define BENCH_TIMEOUT_MS H_TIMEOUT_MS
+
+/* Monotonic clock: seconds, nanoseconds. */
+double now_s(void);
+uint64_t bench_now_ns(void);
+/* Sleep ms milliseconds (poll with no fds). */
+void bench_sleep_ms(int ms);
+
+/* One figure: "name value unit" on stdout. */
+void figure(const char *name, double value, const char *unit);
+/* A comment line ("# ...") on stdout: context for the figures, never a
+ * figure itself. */
+void bench_note(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+/* Print "msiv-bench: what: status" and exit(1). */
+void fail(const char *what, int r) __attribute__((noreturn));
+/* Print "msiv-bench: ..." and exit(1). */
+void bench_die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+/* Start msivd with conf (bails out if it does not answer); the daemon is
+ * killed if the bench exits before stop(). */
+void start(struct h_daemon *d, const char *conf);
+/* SIGTERM and remove its directory; SIGKILL with kill9 (no orderly
+ * release of thousands of vectors). */
+void stop(struct h_daemon *d, int kill9);
+
+/*
+ * fork() a child that the bench kills on exit, and that dies with the
+ * bench (PR_SET_PDEATHSIG). In the child it returns 0; the child ends
+ * with _exit(), never exit().
+ */
+pid_t bench_fork(void);
+/* Has the child exited already? Then its status is in *st. */
+int bench_exited(pid_t pid, int *st);
+/* Wait up to ms for the child to exit by itself; 0 if it exited 0. */
+int bench_wait(pid_t pid, int ms);
+/* SIGKILL and reap a child. */
+void bench_kill(pid_t pid);
+
+/* CPU time (ns) a process or one of its threads has run. */
+uint64_t bench_cpu_ns(pid_t pid, pid_t tid);
+/* VmRSS of a process, KiB. */
+uint64_t bench_rss_kib(pid_t pid);
+
+/* The sections. */
+void bench_hotpath(void);
+
+#endif /* MSIV_BENCH_H */

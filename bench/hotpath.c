@@ -1,0 +1,1099 @@
+/*
+ * The hotpath section of msiv-bench (design.md section 3): the relay and
+ * direct delivery paths of the real msivd on the sim device, each beside a
+ * reference implementation measured the same way in the same run, plus the
+ * control plane and the memory a vector costs. Every party is a separate
+ * process (fork) talking over real eventfds and sockets; the bench process
+ * itself is the measuring side ("A") of every round trip.
+ *
+ * What is measured, and how, is described figure by figure in
+ * doc/performance.md; the comments below say why it is done that way.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "fdpass.h"
+#include "proto.h"
+
+#define LAT_WARMUP    2000   /* round trips before the measured ones */
+#define LAT_N         20000  /* measured round trips per path */
+#define FWD_WARMUP_MS 300    /* load before the window opens */
+#define FWD_WINDOW_MS 1500   /* the measured window */
+#define FWD_QUIET_MS  2000   /* longest wait for the relay to go idle */
+#define FWD_CLIENTS   8      /* the many-clients case */
+#define FWD_BATCH     256    /* epoll events per wait (msivd's too) */
+#define SYSCALL_N     1000000
+#define CTL_WARMUP    1000
+#define CTL_N         20000
+#define PIPE_DEPTH    64     /* requests in flight on the pipelined socket */
+#define PIPE_MS       1000
+#define BPV_VECTORS   65536
+#define BPV_CLIENTS   8
+#define BPV_TIMEOUT_MS (9 * BENCH_TIMEOUT_MS) /* 64k durable set-ups */
+#define RELAY_TIDS_MAX 16
+
+/*
+ * The configuration of every msivd of this section: [msivd] with extra,
+ * then a sim device of slots. Latency, forwarding and control share one
+ * msivd: a device large enough for every vfunc of the forwarding runs, the
+ * default write-behind of mask state, info logging (nothing per
+ * operation). MSIV_BENCH_DELIVERY, when set, becomes the delivery key
+ * (the loop msivd uses: auto, io_uring or epoll; see msivd.conf(5)), so
+ * that loops can be compared run by run.
+ */
+static void
+hotpath_conf(char *buf, size_t cap, const char *extra, unsigned int slots)
+{
+	const char *loop = getenv("MSIV_BENCH_DELIVERY");
+	char dl[64] = "";
+
+	if (loop != NULL && *loop != '\0') {
+		if (strspn(loop, "abcdefghijklmnopqrstuvwxyz_") != strlen(loop) ||
+		    strlen(loop) > 16)
+			bench_die("MSIV_BENCH_DELIVERY: not a loop name");
+		snprintf(dl, sizeof(dl), "delivery = %s\n", loop);
+	}
+	if ((size_t)snprintf(buf, cap, "[msivd]\norphan_grace = 0\n%s%s"
+	    "[device sim0]\nbackend = sim\nslots = %u\n", dl, extra, slots) >=
+	    cap)
+		bench_die("configuration too long");
+}
+
+/* Counters shared with the producer and reference relay processes. */
+struct hotpath_shm {
+	_Atomic uint64_t writes;   /* trigger writes by the producer */
+	_Atomic uint64_t relayed;  /* wakeups forwarded by the reference relay */
+};
+
+static struct hotpath_shm *shm;
+
+/* A blocking (or non-blocking) close-on-exec eventfd. */
+static int
+hotpath_efd(int nonblock)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | (nonblock ? EFD_NONBLOCK : 0));
+
+	if (fd < 0)
+		bench_die("eventfd: %s", strerror(errno));
+	return fd;
+}
+
+static int
+hotpath_write1(int fd)
+{
+	uint64_t one = 1;
+
+	return write(fd, &one, sizeof(one)) == sizeof(one) ? 0 : -1;
+}
+
+static void
+hotpath_status(struct msiv_conn *c, struct msiv_status_rep *st)
+{
+	int r = msiv_status(c, st);
+
+	if (r < 0)
+		fail("status", r);
+}
+
+/* --- latency -------------------------------------------------------------*/
+
+struct hotpath_lat {
+	double p50, p99; /* ns */
+};
+
+/*
+ * The echo ("B"): wait for in (poll with a deadline, then read: the
+ * targets msivd holds are non-blocking, so B waits the same way on every
+ * path), write out.
+ */
+static void __attribute__((noreturn))
+hotpath_echo_main(int in, int out)
+{
+	for (;;)
+		if (h_efd_wait(in, BENCH_TIMEOUT_MS) == 0 ||
+		    hotpath_write1(out) < 0)
+			_exit(1);
+}
+
+/* The minimal relay ("R"): a blocking read of the trigger, a write of the
+ * target; nothing else. */
+static void __attribute__((noreturn))
+hotpath_relay_main(int in, int out)
+{
+	uint64_t v;
+
+	for (;;)
+		if (read(in, &v, sizeof(v)) != sizeof(v) ||
+		    hotpath_write1(out) < 0)
+			_exit(1);
+}
+
+static int
+hotpath_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Round trips from this process: write out, wait for in. */
+static struct hotpath_lat
+hotpath_pingpong(const char *what, int out, int in)
+{
+	static uint64_t rtt[LAT_N];
+	struct hotpath_lat l;
+
+	for (int i = -LAT_WARMUP; i < LAT_N; i++) {
+		uint64_t t0 = bench_now_ns();
+
+		if (hotpath_write1(out) < 0)
+			bench_die("%s: write: %s", what, strerror(errno));
+		if (h_efd_wait(in, BENCH_TIMEOUT_MS) == 0)
+			bench_die("%s: no answer within %d ms", what,
+			    BENCH_TIMEOUT_MS);
+		if (i >= 0)
+			rtt[i] = bench_now_ns() - t0;
+	}
+	qsort(rtt, LAT_N, sizeof(rtt[0]), hotpath_cmp_u64);
+	l.p50 = (double)rtt[LAT_N / 2];
+	l.p99 = (double)rtt[LAT_N * 99 / 100];
+	return l;
+}
+
+/* Open a 1-vector vfunc, set vector 0 up with target and flags, enable
+ * it; returns the slot behind it. */
+static uint32_t
+hotpath_one_vector(struct msiv_conn *c, int target, unsigned int flags,
+    uint64_t *vf, struct msiv_vector_info *in)
+{
+	int r;
+
+	if ((r = msiv_vfunc_open(c, "sim0", 1, MSIV_POLICY_DEFAULT, vf)) < 0 ||
+	    (r = msiv_vector_setup(c, *vf, 0, 0xfee00000u, 0x41, target,
+	    flags)) < 0 || (r = msiv_vfunc_enable(c, *vf, 1)) < 0 ||
+	    (r = msiv_vector_query(c, *vf, 0, in)) < 0)
+		fail("latency: set up a vector", r);
+	return in->slot;
+}
+
+/*
+ * Direct mode on the sim device: msivd routes the slot to the target
+ * (sim.c: slot->routed), and the sim "device" signals the routed target
+ * only when it is fired with SIM_FIRE, which is a control-socket request
+ * to msivd. The trigger fds SIM_TRIGGERS hands out are the daemon's own
+ * trigger, which the delivery loop watches in both modes: writing one is a
+ * relay. Check both facts here, by msivd's interrupt counter, and say what
+ * was seen; the latency is then that of whoever signals the target, as a
+ * device does in direct mode: A writes the target, B echoes.
+ */
+static void
+hotpath_direct_check(struct msiv_conn *c, uint32_t slot, int target)
+{
+	struct msiv_status_rep s0, s1, s2;
+	int trig, r;
+
+	if ((r = msiv_sim_triggers(c, "sim0", slot, 1, &trig)) < 0)
+		fail("direct: SIM_TRIGGERS", r);
+	hotpath_status(c, &s0);
+	if (hotpath_write1(trig) < 0 ||
+	    h_efd_wait(target, BENCH_TIMEOUT_MS) == 0)
+		bench_die("direct: a trigger write did not reach the target");
+	hotpath_status(c, &s1);
+	if ((r = msiv_sim_fire(c, "sim0", slot, 1)) < 0)
+		fail("direct: SIM_FIRE", r);
+	if (h_efd_wait(target, BENCH_TIMEOUT_MS) == 0)
+		bench_die("direct: SIM_FIRE did not reach the target");
+	hotpath_status(c, &s2);
+	close(trig);
+	bench_note("direct mode: a write to the sim trigger fd %s (msivd's "
+	    "interrupt count +%llu); SIM_FIRE %s (+%llu)",
+	    s1.interrupts > s0.interrupts ? "is relayed by msivd" :
+	    "bypasses msivd", (unsigned long long)(s1.interrupts -
+	    s0.interrupts), s2.interrupts == s1.interrupts ?
+	    "signals the target itself" : "goes through the delivery loop",
+	    (unsigned long long)(s2.interrupts - s1.interrupts));
+}
+
+static void
+hotpath_latency(struct msiv_conn *c)
+{
+	struct hotpath_lat raw, minimal, relay, direct;
+	struct msiv_vector_info in;
+	uint64_t vf;
+	uint32_t slot;
+	pid_t b, rl;
+	int t, u, y, r;
+
+	/* Raw hop: A writes U, B echoes on Y. */
+	u = hotpath_efd(0);
+	y = hotpath_efd(0);
+	if ((b = bench_fork()) == 0)
+		hotpath_echo_main(u, y);
+	raw = hotpath_pingpong("raw hop", u, y);
+	bench_kill(b);
+	close(u);
+
+	/* Minimal relay: A writes T, R relays to U, B echoes on Y. */
+	t = hotpath_efd(0);
+	u = hotpath_efd(0);
+	if ((rl = bench_fork()) == 0)
+		hotpath_relay_main(t, u);
+	if ((b = bench_fork()) == 0)
+		hotpath_echo_main(u, y);
+	minimal = hotpath_pingpong("minimal relay", t, y);
+	bench_kill(b);
+	bench_kill(rl);
+	close(t);
+	close(u);
+
+	/* msivd: A writes the sim trigger T, msivd relays to U, B echoes. */
+	u = hotpath_efd(0);
+	slot = hotpath_one_vector(c, u, MSIV_SETUP_UNMASKED, &vf, &in);
+	if ((r = msiv_sim_triggers(c, "sim0", slot, 1, &t)) < 0)
+		fail("relay: SIM_TRIGGERS", r);
+	if ((b = bench_fork()) == 0)
+		hotpath_echo_main(u, y);
+	relay = hotpath_pingpong("msivd relay", t, y);
+	bench_kill(b);
+	close(t);
+	if ((r = msiv_vfunc_close(c, vf)) < 0)
+		fail("relay: close", r);
+	close(u);
+
+	/* Direct: the slot routed to U; A writes U as the device would. */
+	u = hotpath_efd(0);
+	slot = hotpath_one_vector(c, u, MSIV_SETUP_UNMASKED |
+	    MSIV_SETUP_DIRECT, &vf, &in);
+	if (!in.direct || !in.routed)
+		bench_die("direct: the vector is not routed to its target");
+	hotpath_direct_check(c, slot, u);
+	if ((b = bench_fork()) == 0)
+		hotpath_echo_main(u, y);
+	direct = hotpath_pingpong("direct", u, y);
+	bench_kill(b);
+	if ((r = msiv_vfunc_close(c, vf)) < 0)
+		fail("direct: close", r);
+	close(u);
+	close(y);
+
+	figure("raw_hop_p50", raw.p50, "ns");
+	figure("raw_hop_p99", raw.p99, "ns");
+	figure("minimal_relay_p50", minimal.p50, "ns");
+	figure("minimal_relay_p99", minimal.p99, "ns");
+	figure("relay_p50", relay.p50, "ns");
+	figure("relay_p99", relay.p99, "ns");
+	figure("relay_p50_vs_minimal", relay.p50 / minimal.p50, "ratio");
+	figure("relay_p99_vs_minimal", relay.p99 / minimal.p99, "ratio");
+	figure("direct_p50", direct.p50, "ns");
+	figure("direct_p99", direct.p99, "ns");
+	figure("direct_p50_vs_raw_hop", direct.p50 / raw.p50, "ratio");
+}
+
+/* --- forwarding throughput -----------------------------------------------*/
+
+/* The producer: writes the triggers round robin as fast as it can. */
+static void __attribute__((noreturn))
+hotpath_producer_main(const int *trig, unsigned int n)
+{
+	uint64_t w = 0, it = 0;
+
+	for (unsigned int i = 0;; i = i + 1 == n ? 0 : i + 1) {
+		if (hotpath_write1(trig[i]) == 0)
+			w++;
+		else if (errno != EAGAIN)
+			_exit(1);
+		if ((++it & 255) == 0)
+			atomic_store_explicit(&shm->writes, w,
+			    memory_order_relaxed);
+	}
+}
+
+/* A client: drains its targets with level-triggered epoll and read. */
+static void __attribute__((noreturn))
+hotpath_drainer_main(const int *fds, unsigned int n)
+{
+	struct epoll_event ev[FWD_BATCH];
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0)
+		_exit(1);
+	for (unsigned int i = 0; i < n; i++) {
+		struct epoll_event e = { .events = EPOLLIN, .data.u32 = i };
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e) < 0)
+			_exit(1);
+	}
+	for (;;) {
+		int k = epoll_wait(ep, ev, FWD_BATCH, BENCH_TIMEOUT_MS);
+		uint64_t v;
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			_exit(1);
+		for (int j = 0; j < k; j++)
+			(void)!read(fds[ev[j].data.u32], &v, sizeof(v));
+	}
+}
+
+/*
+ * The reference relay: what msivd's epoll loop does, minus the vector
+ * state machine and its lock: level-triggered epoll over the triggers,
+ * a read per ready trigger, a write of its target.
+ */
+static void __attribute__((noreturn))
+hotpath_ref_relay_main(const int *trig, const int *tgt, unsigned int n)
+{
+	struct epoll_event ev[FWD_BATCH];
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	uint64_t relayed = 0;
+
+	if (ep < 0)
+		_exit(1);
+	for (unsigned int i = 0; i < n; i++) {
+		struct epoll_event e = { .events = EPOLLIN, .data.u32 = i };
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, trig[i], &e) < 0)
+			_exit(1);
+	}
+	for (;;) {
+		int k = epoll_wait(ep, ev, FWD_BATCH, BENCH_TIMEOUT_MS);
+		uint64_t v;
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			_exit(1);
+		for (int j = 0; j < k; j++) {
+			unsigned int i = ev[j].data.u32;
+
+			if (read(trig[i], &v, sizeof(v)) == sizeof(v) &&
+			    hotpath_write1(tgt[i]) == 0)
+				relayed++;
+		}
+		atomic_store_explicit(&shm->relayed, relayed,
+		    memory_order_relaxed);
+	}
+}
+
+/* Whose forwarding is measured: msivd (its delivered counter, the CPU of
+ * its delivery thread) or the reference relay (shm, its process CPU). */
+struct hotpath_relay {
+	pid_t pid;
+	struct msiv_conn *c;  /* msivd; NULL: the reference relay */
+	int thread;           /* msivd: the delivery thread was found */
+};
+
+/* One CPU sample: per thread, so that threads that come and go (io_uring
+ * workers) are counted from when they were first seen. */
+struct hotpath_cpu {
+	int n;
+	pid_t tid[RELAY_TIDS_MAX];
+	uint64_t ns[RELAY_TIDS_MAX];
+};
+
+/* The name (comm) of a thread; "" if it is gone. */
+static void
+hotpath_comm(pid_t pid, pid_t tid, char *comm, size_t cap)
+{
+	char path[64];
+	FILE *f;
+
+	comm[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", (int)pid,
+	    (int)tid);
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	if (fgets(comm, (int)cap, f) == NULL)
+		comm[0] = '\0';
+	fclose(f);
+}
+
+/* Is this thread of msivd part of the relay? Its delivery thread, named
+ * msivd-deliver, and io_uring's kernel workers (iou-wrk-*, iou-sqp-*),
+ * which do the work of a ring the delivery thread submits. */
+static int
+hotpath_relay_thread(pid_t pid, pid_t tid)
+{
+	char comm[32];
+
+	hotpath_comm(pid, tid, comm, sizeof(comm));
+	return strncmp(comm, "msivd-deliver", 13) == 0 ||
+	    strncmp(comm, "iou-", 4) == 0;
+}
+
+static void
+hotpath_cpu_sample(const struct hotpath_relay *r, struct hotpath_cpu *s)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+
+	s->n = 0;
+	if (r->c == NULL || !r->thread) { /* the whole process */
+		s->tid[0] = 0;
+		s->ns[0] = bench_cpu_ns(r->pid, 0);
+		s->n = 1;
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)r->pid);
+	if ((dir = opendir(path)) == NULL)
+		bench_die("%s: %s", path, strerror(errno));
+	while ((e = readdir(dir)) != NULL && s->n < RELAY_TIDS_MAX) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+
+		if (tid <= 0 || !hotpath_relay_thread(r->pid, tid))
+			continue;
+		s->tid[s->n] = tid;
+		s->ns[s->n] = bench_cpu_ns(r->pid, s->tid[s->n]);
+		s->n++;
+	}
+	closedir(dir);
+}
+
+static uint64_t
+hotpath_cpu_delta(const struct hotpath_cpu *a, const struct hotpath_cpu *b)
+{
+	uint64_t d = 0;
+
+	for (int i = 0; i < b->n; i++) {
+		uint64_t before = 0;
+
+		for (int j = 0; j < a->n; j++)
+			if (a->tid[j] == b->tid[i])
+				before = a->ns[j];
+		if (b->ns[i] > before)
+			d += b->ns[i] - before;
+	}
+	return d;
+}
+
+static uint64_t
+hotpath_forwarded(const struct hotpath_relay *r)
+{
+	struct msiv_status_rep st;
+
+	if (r->c == NULL)
+		return atomic_load_explicit(&shm->relayed,
+		    memory_order_relaxed);
+	hotpath_status(r->c, &st);
+	return st.delivered;
+}
+
+struct hotpath_fwd {
+	double per_s;        /* wakeups forwarded per second */
+	double cpu_per;      /* relay CPU ns per forwarded wakeup */
+	double writes_per_s; /* trigger writes offered by the producer */
+};
+
+/*
+ * One forwarding run: nclients drainers share the n targets, one
+ * producer writes the n triggers; after FWD_WARMUP_MS the forwarded
+ * count and the relay's CPU are sampled at both ends of FWD_WINDOW_MS.
+ */
+static struct hotpath_fwd
+hotpath_forward(const struct hotpath_relay *r, const int *trig,
+    const int *tgt, unsigned int n, int nclients)
+{
+	struct hotpath_cpu cpu0, cpu1;
+	struct hotpath_fwd res;
+	pid_t drain[FWD_CLIENTS], prod;
+	uint64_t c0, c1, w0, w1, last;
+	double t0, t1;
+	int st;
+
+	for (int k = 0; k < nclients; k++) {
+		unsigned int lo = n * (unsigned int)k / (unsigned int)nclients;
+		unsigned int hi = n * (unsigned int)(k + 1) /
+		    (unsigned int)nclients;
+
+		if ((drain[k] = bench_fork()) == 0)
+			hotpath_drainer_main(tgt + lo, hi - lo);
+	}
+	atomic_store(&shm->writes, 0);
+	if ((prod = bench_fork()) == 0)
+		hotpath_producer_main(trig, n);
+	bench_sleep_ms(FWD_WARMUP_MS);
+	c0 = hotpath_forwarded(r);
+	hotpath_cpu_sample(r, &cpu0);
+	w0 = atomic_load(&shm->writes);
+	t0 = now_s();
+	bench_sleep_ms(FWD_WINDOW_MS);
+	c1 = hotpath_forwarded(r);
+	hotpath_cpu_sample(r, &cpu1);
+	w1 = atomic_load(&shm->writes);
+	t1 = now_s();
+	if (bench_exited(prod, &st))
+		bench_die("forwarding: the producer failed");
+	for (int k = 0; k < nclients; k++)
+		if (bench_exited(drain[k], &st))
+			bench_die("forwarding: a client failed");
+	bench_kill(prod);
+	/* Let the relay drain what is queued before the next run. */
+	last = hotpath_forwarded(r);
+	for (int64_t end = h_now_ms() + FWD_QUIET_MS; h_now_ms() < end;) {
+		uint64_t now;
+
+		bench_sleep_ms(20);
+		if ((now = hotpath_forwarded(r)) == last)
+			break;
+		last = now;
+	}
+	for (int k = 0; k < nclients; k++)
+		bench_kill(drain[k]);
+	if (c1 <= c0)
+		bench_die("forwarding: nothing was forwarded in %.1f s",
+		    t1 - t0);
+	res.per_s = (double)(c1 - c0) / (t1 - t0);
+	res.cpu_per = (double)hotpath_cpu_delta(&cpu0, &cpu1) /
+	    (double)(c1 - c0);
+	res.writes_per_s = (double)(w1 - w0) / (t1 - t0);
+	return res;
+}
+
+/* The mean time of an 8-byte write to an eventfd nobody waits on. */
+static double
+hotpath_syscall_ns(void)
+{
+	int fd = hotpath_efd(1);
+	uint64_t t0;
+	double ns;
+
+	for (int i = 0; i < SYSCALL_N / 10; i++) /* warm-up */
+		(void)hotpath_write1(fd);
+	t0 = bench_now_ns();
+	for (int i = 0; i < SYSCALL_N; i++)
+		if (hotpath_write1(fd) < 0)
+			bench_die("eventfd write: %s", strerror(errno));
+	ns = (double)(bench_now_ns() - t0) / SYSCALL_N;
+	close(fd);
+	return ns;
+}
+
+/* Does msivd have its delivery thread (msivd-deliver)? */
+static int
+hotpath_find_delivery_thread(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	int found = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		bench_die("%s: %s", path, strerror(errno));
+	while (!found && (e = readdir(dir)) != NULL) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+		char comm[32];
+
+		if (tid <= 0)
+			continue;
+		hotpath_comm(pid, tid, comm, sizeof(comm));
+		found = strncmp(comm, "msivd-deliver", 13) == 0;
+	}
+	closedir(dir);
+	return found;
+}
+
+static void
+hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
+{
+	static const unsigned int sizes[] = { 1, 64, 1024, 2048 };
+	static int trig[2048], tgt[2048];
+	struct hotpath_relay rel = { .pid = d->pid, .c = c };
+	struct hotpath_fwd f, f1024 = { 0 };
+	struct msiv_status_rep st;
+	char name[64];
+	double sys_ns;
+	pid_t ref;
+	int r;
+
+	hotpath_status(c, &st);
+	rel.thread = hotpath_find_delivery_thread(d->pid);
+	bench_note("msivd delivery loop: %s; relay CPU: %s", st.loop,
+	    rel.thread ? "thread msivd-deliver and any io_uring workers" :
+	    "whole msivd process (no thread named msivd-deliver)");
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		unsigned int n = sizes[s];
+		struct msiv_vector_info in, last;
+		uint64_t vf;
+
+		if ((r = msiv_vfunc_open(c, "sim0", n, MSIV_POLICY_DEFAULT,
+		    &vf)) < 0)
+			fail("forwarding: open", r);
+		for (unsigned int i = 0; i < n; i++) {
+			tgt[i] = hotpath_efd(1);
+			if ((r = msiv_vector_setup(c, vf, i, 0xfee00000u,
+			    0x40 + (i & 0xff), tgt[i], MSIV_SETUP_UNMASKED)) < 0)
+				fail("forwarding: set up", r);
+		}
+		if ((r = msiv_vfunc_enable(c, vf, 1)) < 0 ||
+		    (r = msiv_vector_query(c, vf, 0, &in)) < 0 ||
+		    (r = msiv_vector_query(c, vf, n - 1, &last)) < 0)
+			fail("forwarding: enable", r);
+		if (last.slot != in.slot + n - 1)
+			bench_die("forwarding: the slots are not contiguous");
+		for (unsigned int i = 0; i < n; i += MSIV_FDS_MAX) {
+			unsigned int k = n - i < MSIV_FDS_MAX ? n - i :
+			    MSIV_FDS_MAX;
+
+			if ((r = msiv_sim_triggers(c, "sim0", in.slot + i, k,
+			    trig + i)) < 0)
+				fail("forwarding: SIM_TRIGGERS", r);
+		}
+		for (int nc = 1; nc <= FWD_CLIENTS; nc += FWD_CLIENTS - 1) {
+			if (nc > (int)n)
+				continue;
+			f = hotpath_forward(&rel, trig, tgt, n, nc);
+			snprintf(name, sizeof(name), "forward_wakeups_per_s_%u%s",
+			    n, nc > 1 ? "_8clients" : "");
+			figure(name, f.per_s, "wakeups/s");
+			bench_note("%u vector%s, %d client%s: producer %.3g "
+			    "writes/s, relay CPU %.0f ns per wakeup", n,
+			    n > 1 ? "s" : "", nc, nc > 1 ? "s" : "",
+			    f.writes_per_s, f.cpu_per);
+			if (n == 1024 && nc == 1)
+				f1024 = f;
+		}
+		for (unsigned int i = 0; i < n; i++)
+			close(trig[i]);
+		if ((r = msiv_vfunc_close(c, vf)) < 0)
+			fail("forwarding: close", r);
+		for (unsigned int i = 0; i < n; i++)
+			close(tgt[i]);
+	}
+	sys_ns = hotpath_syscall_ns();
+	figure("relay_cpu_ns_per_wakeup_1024", f1024.cpu_per, "ns");
+	figure("syscall_ns", sys_ns, "ns");
+	figure("relay_syscalls_per_wakeup", f1024.cpu_per / sys_ns,
+	    "syscalls");
+
+	/* The reference relay, on 1024 eventfd pairs of its own. */
+	for (unsigned int i = 0; i < 1024; i++) {
+		trig[i] = hotpath_efd(1);
+		tgt[i] = hotpath_efd(1);
+	}
+	atomic_store(&shm->relayed, 0);
+	if ((ref = bench_fork()) == 0)
+		hotpath_ref_relay_main(trig, tgt, 1024);
+	rel.pid = ref;
+	rel.c = NULL;
+	f = hotpath_forward(&rel, trig, tgt, 1024, 1);
+	bench_kill(ref);
+	for (unsigned int i = 0; i < 1024; i++) {
+		close(trig[i]);
+		close(tgt[i]);
+	}
+	figure("ref_epoll_relay_wakeups_per_s_1024", f.per_s, "wakeups/s");
+	figure("ref_epoll_relay_cpu_ns_per_wakeup_1024", f.cpu_per, "ns");
+	bench_note("reference relay, 1024 vectors, 1 client: producer %.3g "
+	    "writes/s", f.writes_per_s);
+}
+
+/* --- control plane -------------------------------------------------------*/
+
+/* A request packet of op with its payload (host order) and seq. */
+static size_t
+hotpath_encode(unsigned char *pkt, unsigned int op, uint32_t seq,
+    const void *req)
+{
+	const struct msiv_opinfo *oi = msiv_proto_op(op);
+	struct msiv_hdr h = {
+		.magic = MSIV_PROTO_MAGIC, .version = MSIV_PROTO_VERSION,
+		.opcode = (uint16_t)op, .seq = seq, .len = oi->req_len,
+	};
+
+	msiv_hdr_encode(&h, pkt);
+	memcpy(pkt + sizeof(h), req, oi->req_len);
+	msiv_swap(oi->req_layout, pkt + sizeof(h), oi->req_len);
+	return sizeof(h) + oi->req_len;
+}
+
+static void
+hotpath_raw_send(int fd, unsigned int op, uint32_t seq, const void *req,
+    const int *fds, size_t nfds)
+{
+	unsigned char pkt[MSIV_MSG_MAX];
+	size_t len = hotpath_encode(pkt, op, seq, req);
+	int r = fdpass_send(fd, pkt, len, fds, nfds, 0);
+
+	if (r < 0)
+		fail("raw send", r);
+}
+
+/* The reply to seq (events are skipped): its status; the payload, in
+ * host order, into rep. */
+static int
+hotpath_raw_recv(int fd, unsigned int op, uint32_t seq, void *rep)
+{
+	const struct msiv_opinfo *oi = msiv_proto_op(op);
+	unsigned char pkt[MSIV_MSG_MAX];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct msiv_hdr h;
+	int rfds[MSIV_FDS_MAX];
+	size_t nr;
+	ssize_t n;
+
+	for (;;) {
+		if (poll(&p, 1, BENCH_TIMEOUT_MS) != 1)
+			bench_die("raw: no reply within %d ms",
+			    BENCH_TIMEOUT_MS);
+		n = fdpass_recv(fd, pkt, sizeof(pkt), rfds, &nr, MSG_DONTWAIT);
+		if (n == -EAGAIN)
+			continue;
+		if (n <= 0)
+			bench_die("raw: the daemon closed the connection");
+		fdpass_close(rfds, nr);
+		if (msiv_hdr_decode(pkt, (size_t)n, &h) < 0)
+			bench_die("raw: a malformed reply");
+		if (h.flags & MSIV_F_EVENT)
+			continue;
+		if (h.seq != seq || h.opcode != op)
+			bench_die("raw: reply %u to %u, expected %u",
+			    (unsigned)h.seq, (unsigned)h.opcode,
+			    (unsigned)seq);
+		if (h.status < 0)
+			return h.status;
+		if (rep != NULL && h.len == oi->rep_len) {
+			memcpy(rep, pkt + sizeof(h), h.len);
+			msiv_swap(oi->rep_layout, rep, h.len);
+		}
+		return 0;
+	}
+}
+
+/* The reference server: echo a header-only reply to every packet. */
+static void __attribute__((noreturn))
+hotpath_seqpacket_main(int s)
+{
+	unsigned char pkt[MSIV_MSG_MAX];
+	size_t replen = sizeof(struct msiv_hdr) +
+	    msiv_proto_op(MSIV_OP_VEC_MASK)->rep_len;
+	int rfds[MSIV_FDS_MAX];
+	size_t nr;
+
+	for (;;) {
+		ssize_t n = fdpass_recv(s, pkt, sizeof(pkt), rfds, &nr, 0);
+		struct msiv_hdr h;
+
+		if (n <= 0 || msiv_hdr_decode(pkt, (size_t)n, &h) < 0)
+			_exit(n == 0 ? 0 : 1);
+		h.flags = MSIV_F_REPLY;
+		h.len = (uint32_t)(replen - sizeof(h));
+		msiv_hdr_encode(&h, pkt);
+		memset(pkt + sizeof(h), 0, h.len);
+		if (fdpass_send(s, pkt, replen, NULL, 0, 0) < 0)
+			_exit(1);
+	}
+}
+
+/* Round trips of a MASK-sized request over a raw SOCK_SEQPACKET pair to
+ * the echo server, sent and received as libmsiv does (sendmsg, poll,
+ * recvmsg); mean ns. */
+static double
+hotpath_seqpacket_rtt(void)
+{
+	struct msiv_vec_req rq = { .vfunc = 1, .vector = 0 };
+	unsigned char pkt[MSIV_MSG_MAX], in[MSIV_MSG_MAX];
+	int sv[2], rfds[MSIV_FDS_MAX];
+	uint64_t t0 = 0;
+	size_t len, nr;
+	pid_t srv;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		bench_die("socketpair: %s", strerror(errno));
+	if ((srv = bench_fork()) == 0) {
+		close(sv[0]);
+		hotpath_seqpacket_main(sv[1]);
+	}
+	close(sv[1]);
+	for (int i = -CTL_WARMUP; i < CTL_N; i++) {
+		struct pollfd p = { .fd = sv[0], .events = POLLIN };
+
+		if (i == 0)
+			t0 = bench_now_ns();
+		len = hotpath_encode(pkt, MSIV_OP_VEC_MASK, (uint32_t)i, &rq);
+		if (fdpass_send(sv[0], pkt, len, NULL, 0, 0) < 0 ||
+		    poll(&p, 1, BENCH_TIMEOUT_MS) != 1 ||
+		    fdpass_recv(sv[0], in, sizeof(in), rfds, &nr,
+		    MSG_DONTWAIT) <= 0)
+			bench_die("seqpacket echo: no reply");
+	}
+	t0 = bench_now_ns() - t0;
+	close(sv[0]);
+	if (bench_wait(srv, BENCH_TIMEOUT_MS) < 0)
+		bench_die("seqpacket echo: the server failed");
+	return (double)t0 / CTL_N;
+}
+
+/* MASK/UNMASK alternating on one vector through libmsiv; mean ns. */
+static double
+hotpath_mask_rtt(struct msiv_conn *c)
+{
+	struct msiv_vector_info in;
+	uint64_t vf, t0 = 0;
+	int efd = hotpath_efd(1), r;
+
+	(void)hotpath_one_vector(c, efd, 0, &vf, &in);
+	for (int i = -CTL_WARMUP; i < CTL_N; i++) {
+		if (i == 0)
+			t0 = bench_now_ns();
+		r = i % 2 ? msiv_vector_mask(c, vf, 0) :
+		    msiv_vector_unmask(c, vf, 0);
+		if (r < 0)
+			fail("mask", r);
+	}
+	t0 = bench_now_ns() - t0;
+	if (msiv_events_pending(c) > 0)
+		(void)msiv_dispatch(c);
+	if ((r = msiv_vfunc_close(c, vf)) < 0)
+		fail("mask: close", r);
+	close(efd);
+	return (double)t0 / CTL_N;
+}
+
+/*
+ * libmsiv has no pipelined or batched call (every call waits for its
+ * reply), so this speaks the protocol on a raw connection: HELLO, open,
+ * set up, then PIPE_DEPTH MASK/UNMASK requests back to back and their
+ * PIPE_DEPTH replies, over and over for PIPE_MS. Root is an admin, so
+ * max_rate does not apply.
+ */
+static double
+hotpath_pipelined(struct h_daemon *d)
+{
+	struct msiv_hello_req hq = { .version_min = MSIV_PROTO_VERSION,
+	    .version_max = MSIV_PROTO_VERSION, .tenant = "pipelined" };
+	struct msiv_vfunc_open_req oq = { .device = "sim0", .nvec = 1 };
+	struct msiv_vfunc_open_rep orp;
+	struct msiv_vec_setup_req sq = { .addr = 0xfee00000u, .data = 0x42 };
+	struct msiv_vec_req vq = { .vector = 0 };
+	int fd = h_raw_connect(d), efd = hotpath_efd(1), r;
+	uint32_t seq = 1;
+	uint64_t ops = 0;
+	double t0 = 0, t;
+
+	if (fd < 0)
+		bench_die("raw connect: %s", strerror(errno));
+	hotpath_raw_send(fd, MSIV_OP_HELLO, seq, &hq, NULL, 0);
+	if ((r = hotpath_raw_recv(fd, MSIV_OP_HELLO, seq++, NULL)) < 0)
+		fail("pipelined: HELLO", r);
+	hotpath_raw_send(fd, MSIV_OP_VFUNC_OPEN, seq, &oq, NULL, 0);
+	if ((r = hotpath_raw_recv(fd, MSIV_OP_VFUNC_OPEN, seq++, &orp)) < 0)
+		fail("pipelined: open", r);
+	sq.vfunc = vq.vfunc = orp.vfunc;
+	hotpath_raw_send(fd, MSIV_OP_VEC_SETUP, seq, &sq, &efd, 1);
+	if ((r = hotpath_raw_recv(fd, MSIV_OP_VEC_SETUP, seq++, NULL)) < 0)
+		fail("pipelined: set up", r);
+	for (int round = -1;; round++) {
+		uint32_t first = seq;
+
+		if (round == 0)
+			t0 = now_s();
+		else if (round > 0 && now_s() - t0 >= PIPE_MS / 1e3)
+			break;
+		for (int i = 0; i < PIPE_DEPTH; i++, seq++)
+			hotpath_raw_send(fd, seq % 2 ? MSIV_OP_VEC_UNMASK :
+			    MSIV_OP_VEC_MASK, seq, &vq, NULL, 0);
+		for (uint32_t s = first; s != seq; s++)
+			if ((r = hotpath_raw_recv(fd, s % 2 ?
+			    MSIV_OP_VEC_UNMASK : MSIV_OP_VEC_MASK, s,
+			    NULL)) < 0)
+				fail("pipelined: mask", r);
+		if (round >= 0)
+			ops += PIPE_DEPTH;
+	}
+	t = now_s() - t0;
+	close(fd);
+	close(efd);
+	return (double)ops / t;
+}
+
+static void
+hotpath_control(struct h_daemon *d, struct msiv_conn *c)
+{
+	double mask = hotpath_mask_rtt(c), sp = hotpath_seqpacket_rtt();
+
+	figure("mask_rtt_ns", mask, "ns");
+	figure("seqpacket_rtt_ns", sp, "ns");
+	figure("mask_rtt_vs_seqpacket", mask / sp, "ratio");
+	figure("control_pipelined_ops_per_s", hotpath_pipelined(d), "ops/s");
+}
+
+/* --- memory --------------------------------------------------------------*/
+
+/*
+ * A tenant process of the 64k run: vfuncs of 2048 vectors, each vector
+ * set up (masked) with the one target eventfd this process shares among
+ * them; msivd holds a duplicate per vector all the same. Reports how many
+ * it set up, then holds its session until told to go.
+ */
+static void __attribute__((noreturn))
+hotpath_bpv_main(struct h_daemon *d, int k, unsigned int n, int ready,
+    int go)
+{
+	struct pollfd p = { .fd = go, .events = POLLIN };
+	struct msiv_conn *c;
+	char name[32];
+	uint32_t done = 0;
+	int efd = hotpath_efd(1), r = 0;
+
+	snprintf(name, sizeof(name), "bpv-%d", k);
+	c = h_connect(d, name);
+	while (r == 0 && done < n) {
+		uint64_t vf;
+		unsigned int nv = n - done < MSIV_VECTORS_MAX ? n - done :
+		    MSIV_VECTORS_MAX;
+
+		r = msiv_vfunc_open(c, "sim0", nv, MSIV_POLICY_DEFAULT, &vf);
+		for (unsigned int i = 0; r == 0 && i < nv; i++)
+			if ((r = msiv_vector_setup(c, vf, i, 0xfee00000u,
+			    i & 0xff, efd, 0)) == 0)
+				done++;
+	}
+	if (r < 0)
+		fprintf(stderr, "msiv-bench: tenant %s stopped at %u vectors: "
+		    "%s\n", name, (unsigned)done, msiv_strerror(r));
+	if (write(ready, &done, sizeof(done)) != sizeof(done))
+		_exit(1);
+	(void)poll(&p, 1, BPV_TIMEOUT_MS);
+	_exit(0);
+}
+
+/*
+ * How many vectors the 64k run can have: msivd holds a duplicate of every
+ * attached target (SCM_RIGHTS gives it a new fd per SETUP; it keeps one per
+ * vector even where the tenants share one eventfd), so the count is capped
+ * by msivd's open file limit. msivd raises its soft limit to the hard one
+ * it inherits from this process (daemon/main.c, raise_fd_limit), and could
+ * raise the hard one only with CAP_SYS_RESOURCE, which this process would
+ * have used already (bench_raise_fd_limit). BPV_FD_SPARE leaves room for
+ * msivd's own fds (store, sockets, sessions).
+ */
+#define BPV_FD_SPARE 512
+static unsigned int
+hotpath_bpv_count(void)
+{
+	struct rlimit rl;
+	rlim_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		bench_die("getrlimit: %s", strerror(errno));
+	n = rl.rlim_max > BPV_FD_SPARE ? rl.rlim_max - BPV_FD_SPARE : 0;
+	if (n >= BPV_VECTORS)
+		return BPV_VECTORS;
+	bench_note("msivd may hold %llu open files (hard RLIMIT_NOFILE; more "
+	    "needs CAP_SYS_RESOURCE) and keeps an fd per vector's target: "
+	    "the 64k run has %llu vectors on as many slots",
+	    (unsigned long long)rl.rlim_max,
+	    (unsigned long long)(n - n % BPV_CLIENTS));
+	return (unsigned int)(n - n % BPV_CLIENTS);
+}
+
+static void
+hotpath_memory(void)
+{
+	char conf[256];
+	struct msiv_status_rep st;
+	struct h_daemon d;
+	struct msiv_conn *c;
+	pid_t kids[BPV_CLIENTS];
+	uint64_t base, big, vectors = 0;
+	unsigned int count = hotpath_bpv_count();
+	int ready[2], go[2];
+	int64_t deadline;
+
+	if (count == 0)
+		bench_die("memory: no fds to spare for targets");
+	hotpath_conf(conf, sizeof(conf), "", 64);
+	start(&d, conf);
+	c = h_connect(&d, "bpv");
+	hotpath_status(c, &st);
+	msiv_close(c);
+	base = bench_rss_kib(d.pid);
+	stop(&d, 0);
+
+	/* A device of exactly count slots: each vector pays for its slot. */
+	hotpath_conf(conf, sizeof(conf), "", count);
+	start(&d, conf);
+	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(go, O_CLOEXEC) < 0)
+		bench_die("pipe: %s", strerror(errno));
+	for (int k = 0; k < BPV_CLIENTS; k++)
+		if ((kids[k] = bench_fork()) == 0)
+			hotpath_bpv_main(&d, k, count / BPV_CLIENTS,
+			    ready[1], go[0]);
+	close(ready[1]);
+	deadline = h_now_ms() + BPV_TIMEOUT_MS;
+	for (int k = 0; k < BPV_CLIENTS; k++) {
+		struct pollfd p = { .fd = ready[0], .events = POLLIN };
+		int64_t left = deadline - h_now_ms();
+		uint32_t done;
+
+		if (left <= 0 || poll(&p, 1, (int)left) != 1 ||
+		    read(ready[0], &done, sizeof(done)) != sizeof(done))
+			bench_die("memory: the tenants did not set up their "
+			    "vectors in time");
+		vectors += done;
+	}
+	c = h_connect(&d, "bpv");
+	hotpath_status(c, &st);
+	msiv_close(c);
+	big = bench_rss_kib(d.pid);
+	if (st.vectors < vectors)
+		bench_die("memory: msivd counts %u vectors, %llu were set up",
+		    (unsigned)st.vectors, (unsigned long long)vectors);
+	for (int k = 0; k < BPV_CLIENTS; k++)
+		bench_kill(kids[k]);
+	close(ready[0]);
+	close(go[0]);
+	close(go[1]);
+	stop(&d, 1);
+	if (vectors == 0)
+		bench_die("memory: no vector could be set up");
+	figure("rss_base_kib", (double)base, "KiB");
+	figure("rss_64k_kib", (double)big, "KiB");
+	figure("bytes_per_vector_count", (double)vectors, "vectors");
+	figure("bytes_per_vector", (double)(big - base) * 1024.0 /
+	    (double)vectors, "bytes");
+}
+
+void
+bench_hotpath(void)
+{
+	char conf[256];
+	struct h_daemon d;
+	struct msiv_conn *c;
+
+	shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shm == MAP_FAILED)
+		bench_die("mmap: %s", strerror(errno));
+	hotpath_conf(conf, sizeof(conf), "max_vfuncs = 1000\n", 4096);
+	start(&d, conf);
+	c = h_connect(&d, "hotpath");
+	if (!msiv_is_admin(c))
+		bench_die("the hotpath section needs an admin session (root) "
+		    "for SIM_TRIGGERS");
+	hotpath_latency(c);
+	hotpath_forwarding(&d, c);
+	hotpath_control(&d, c);
+	msiv_close(c);
+	stop(&d, 0);
+	hotpath_memory();
+	munmap(shm, sizeof(*shm));
+}

@@ -1,0 +1,688 @@
+/*
+ * The io_uring delivery loop (the preferred one; deliver.c has the
+ * protocol and the epoll fallback).
+ *
+ * Every watched trigger has a multishot poll armed on the ring (user_data:
+ * its struct slot). A multishot poll posts one completion per signal of
+ * the eventfd without the counter being read, so the hot path does no
+ * read(): a wakeup costs the lock, the vector state machine, and one write
+ * SQE, and all the target writes of a batch of completions go to the
+ * kernel in the same io_uring_enter() that waits for the next batch. The
+ * trigger counters are read lazily, for statistics (deliver.c).
+ *
+ * Requests from other threads (watch, unwatch) go through a queue of slots
+ * (linked through slot.dl_next, so the loop never allocates) and a kick
+ * eventfd; deliver_sync() signals a second eventfd of its own. Completions
+ * of polls, kicks and syncs come in the order of the signals (the kernel
+ * runs their task work first in, first out), so once the loop sees a sync
+ * it has handled every wakeup raised before it; the sync is declared done
+ * when no poll that was asked to go is still live.
+ *
+ * Reading a trigger. The hot path never reads the trigger's counter, so
+ * it holds the signals delivered since the last read (slot.dl_hot counts
+ * those wakeups). A wakeup that finds its vector undeliverable reads it:
+ * the count, less the delivered wakeups, goes to the coalesced or dropped
+ * counter (a signal the kernel folded into one delivered wakeup counts
+ * there too). But a read has a cost the poll imposes: a signal that came
+ * just before it may still have its completion on the way (queued, or
+ * in the task work that posts it), and that completion then stands for
+ * nothing. So after a read the slot is in verify mode (slot.dl_verify):
+ * each wakeup reads the counter, and one that finds it at zero is no
+ * interrupt. The completions that may stand for nothing are those posted
+ * before the read (below the completion queue's tail then, dl_vpos) and
+ * the first one posted after it; once that one has read zero, every later
+ * completion stands for a signal and the slot is back on the hot path.
+ * The vector's fired counter is exact: queries add the signals not read
+ * yet, peeked from /proc/self/fdinfo without consuming them.
+ *
+ * A multishot poll ends on its own only if the completion queue overflows
+ * (it is sized to make that rare). It is armed again at once, in verify
+ * mode; arming reports a trigger whose counter is not zero, and what it
+ * holds beyond the delivered wakeups is taken as interrupts: at worst one
+ * spurious interrupt per slot, never a lost one (counted as rearms).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "deliver.h"
+#include "log.h"
+
+#ifdef HAVE_LIBURING
+#include <liburing.h>
+
+#define UR_SQ     1024u   /* submission entries: writes of one batch */
+#define UR_CQ     32768u  /* completion entries: wakeups of one batch */
+#define UR_BATCH  256u    /* completions copied out at a time */
+
+/* user_data of what is not a slot's poll (slots are never at these). */
+#define UD_KICK   1u
+#define UD_SYNC   2u
+#define UD_WRITE  3u      /* a target write that failed (EAGAIN: full) */
+#define UD_REMOVE 4u      /* a poll removal (its result is of no use) */
+
+static struct io_uring ring;
+static int ring_ok;
+static unsigned int ring_flags;
+static int ur_kickfd = -1, ur_syncfd = -1;
+static _Atomic int ur_started; /* the loop runs (requests are kicked) */
+
+static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct slot *q_head;    /* q_lock: slots whose dl_want changed */
+
+/* Delivery thread only. */
+static struct slot *wbatch[UR_SQ]; /* slots with a write queued */
+static unsigned int nw;
+static unsigned int removing;  /* polls asked to go, not ended yet */
+static uint64_t sync_seen;     /* the last sync whose signal was seen */
+static uint64_t sync_acked;
+static uint64_t rearms;
+
+static const uint64_t one = 1;
+
+/* One signal of an eventfd that never waits (EAGAIN when it is full) and
+ * posts a completion only if it fails. */
+static void
+prep_signal(struct io_uring_sqe *sqe, int fd, uint64_t ud)
+{
+	io_uring_prep_write(sqe, fd, &one, sizeof(one), 0);
+	sqe->rw_flags = RWF_NOWAIT;
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+/* The writes queued so far are done (they complete inside the enter that
+ * issued them): let deliver_lock() waiters go. */
+static void
+ur_writes_done(void)
+{
+	if (nw == 0)
+		return;
+	for (unsigned int i = 0; i < nw; i++)
+		atomic_store(&wbatch[i]->dl_inflight, 0);
+	deliver_stat(0, nw, 0);
+	nw = 0;
+	deliver_writes_done();
+}
+
+/* Issue what is queued without waiting. */
+static void
+ur_flush(void)
+{
+	int r;
+
+	while ((r = io_uring_submit(&ring)) < 0) {
+		if (r == -EINTR)
+			continue;
+		if (r == -EAGAIN || r == -EBUSY) {
+			/* Completions the kernel holds back: make room
+			 * (our completion queue is consumed already). */
+			(void)io_uring_get_events(&ring);
+			continue;
+		}
+		errno = -r;
+		fatal("delivery loop: io_uring_submit");
+	}
+	ur_writes_done();
+}
+
+static struct io_uring_sqe *
+ur_sqe(void)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+
+	if (sqe == NULL) {
+		ur_flush();
+		sqe = io_uring_get_sqe(&ring);
+		if (sqe == NULL)
+			fatalx("delivery loop: no submission entry");
+	}
+	return sqe;
+}
+
+static void
+ur_arm_fd(int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = ur_sqe();
+
+	io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, ud);
+}
+
+/* The completion queue's tail: where the next completion will be. */
+static uint32_t
+ur_cq_tail(void)
+{
+	return io_uring_smp_load_acquire(ring.cq.ktail);
+}
+
+static void
+ur_arm(struct slot *s)
+{
+	ur_arm_fd(atomic_load_explicit(&s->trigger, memory_order_acquire),
+	    (uint64_t)(uintptr_t)s);
+	s->dl_armed = 1;
+	/* The first report may be of signals the slot had before. */
+	s->dl_verify = 1;
+	s->dl_vpos = ur_cq_tail();
+}
+
+/* Bring a slot's poll in line with what was asked (dl_want). */
+static void
+ur_reconcile(struct slot *s, bool want)
+{
+	if (s->dl_gone)
+		return; /* the end of its old poll decides */
+	if (want && !s->dl_armed)
+		ur_arm(s);
+	else if (!want && s->dl_armed) {
+		struct io_uring_sqe *sqe = ur_sqe();
+
+		/* An async cancel, not POLL_REMOVE: that one gives up with
+		 * EALREADY while the poll's task work is pending (under a
+		 * flood), leaving the poll live. */
+		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)s, 0);
+		io_uring_sqe_set_data64(sqe, UD_REMOVE);
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		s->dl_gone = 1;
+		removing++;
+	}
+}
+
+static bool
+ur_wanted(struct slot *s)
+{
+	bool want;
+
+	pthread_mutex_lock(&q_lock);
+	want = s->dl_want;
+	pthread_mutex_unlock(&q_lock);
+	return want;
+}
+
+static void
+ur_requests(void)
+{
+	struct slot *s, *next;
+
+	pthread_mutex_lock(&q_lock);
+	s = q_head;
+	q_head = NULL;
+	for (; s != NULL; s = next) {
+		next = s->dl_next;
+		s->dl_next = NULL;
+		s->dl_queued = 0;
+		ur_reconcile(s, s->dl_want);
+	}
+	pthread_mutex_unlock(&q_lock);
+}
+
+/* The trigger's counter, read (and so reset) now; 0 if it was. */
+static uint64_t
+ur_take(struct slot *s)
+{
+	uint64_t c;
+
+	if (read(atomic_load_explicit(&s->trigger, memory_order_relaxed), &c,
+	    sizeof(c)) != sizeof(c))
+		return 0;
+	return c;
+}
+
+/*
+ * With s->lock held: read the trigger of a wakeup at completion queue
+ * position pos (verify mode, or the vector undeliverable). Returns the
+ * interrupts it stands for, 0 if none.
+ */
+static uint64_t
+ur_read(struct slot *s, uint32_t pos)
+{
+	/* The delivered wakeups were counted as one interrupt each. */
+	uint64_t c = ur_take(s), hot = s->dl_hot;
+	bool verifying = s->dl_verify;
+
+	s->dl_hot = 0;
+	if (c != 0) {
+		/* A completion on its way may stand for nothing now. */
+		s->dl_verify = 1;
+		s->dl_vpos = ur_cq_tail();
+	} else if (verifying && (int32_t)(pos - s->dl_vpos) >= 0)
+		s->dl_verify = 0; /* that was the read's last stray one */
+	if (c > hot)
+		return c - hot;
+	/* Not verifying, the wakeup is an interrupt whatever the count. */
+	return verifying ? 0 : 1;
+}
+
+/* A wakeup of s's trigger, its completion at position pos. Returns 1 if
+ * it stood for an interrupt; adds what it dropped to *dropped. */
+static int
+ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
+{
+	uint64_t n = 1, d;
+	unsigned int act;
+
+	if (pthread_mutex_trylock(&s->lock) != 0) {
+		/* A control thread has it, maybe waiting for this very
+		 * slot's write: issue the batch before blocking. */
+		ur_flush();
+		pthread_mutex_lock(&s->lock);
+	}
+	if (s->dl_verify || !vector_deliverable(&s->vec))
+		n = ur_read(s, pos);
+	else
+		s->dl_hot++; /* the hot path: no read */
+	if (n == 0) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	d = s->vec.dropped;
+	act = vector_fire(&s->vec, n);
+	if ((act & VECTOR_ACT_DELIVER) && s->target >= 0) {
+		prep_signal(ur_sqe(), s->target, UD_WRITE);
+		atomic_store(&s->dl_inflight, 1);
+		wbatch[nw++] = s;
+	}
+	*dropped += s->vec.dropped - d;
+	pthread_mutex_unlock(&s->lock);
+	return 1;
+}
+
+/* A poll of a slot ended (removed, or the completion queue overflowed). */
+static void
+ur_ended(struct slot *s)
+{
+	s->dl_armed = 0;
+	if (s->dl_gone) {
+		s->dl_gone = 0;
+		removing--;
+	} else
+		rearms++;
+	if (ur_wanted(s))
+		ur_arm(s);
+}
+
+/* Returns 1 to stop. */
+static int
+ur_batch(struct io_uring_cqe *const *cqes, unsigned int n)
+{
+	struct { uint64_t ud; int32_t res; uint32_t flags; } c[UR_BATCH];
+	uint64_t wakeups = 0, dropped = 0, v;
+	uint32_t head = *ring.cq.khead; /* the position of cqes[0] */
+	int64_t failed = 0;
+	int stop = 0;
+
+	/* Copy out and give the entries back first: anything below may
+	 * issue the writes queued so far. */
+	for (unsigned int i = 0; i < n; i++) {
+		c[i].ud = cqes[i]->user_data;
+		c[i].res = cqes[i]->res;
+		c[i].flags = cqes[i]->flags;
+	}
+	io_uring_cq_advance(&ring, n);
+	for (unsigned int i = 0; i < n; i++) {
+		bool more = (c[i].flags & IORING_CQE_F_MORE) != 0;
+
+		switch (c[i].ud) {
+		case UD_WRITE:
+			failed++;
+			continue;
+		case UD_REMOVE:
+			continue;
+		case UD_KICK:
+			(void)!read(ur_kickfd, &v, sizeof(v));
+			if (atomic_load(&deliver_stopping))
+				stop = 1;
+			ur_requests();
+			if (!more)
+				ur_arm_fd(ur_kickfd, UD_KICK);
+			continue;
+		case UD_SYNC:
+			(void)!read(ur_syncfd, &v, sizeof(v));
+			sync_seen = deliver_sync_asked();
+			if (!more)
+				ur_arm_fd(ur_syncfd, UD_SYNC);
+			continue;
+		default:
+			break;
+		}
+		if (c[i].res > 0)
+			wakeups += (uint64_t)ur_fire(
+			    (struct slot *)(uintptr_t)c[i].ud, head + i,
+			    &dropped);
+		if (!more)
+			ur_ended((struct slot *)(uintptr_t)c[i].ud);
+	}
+	deliver_stat(wakeups, -failed, dropped);
+	return stop;
+}
+
+static void *
+ur_main(void *arg)
+{
+	struct io_uring_cqe *cqes[UR_BATCH];
+
+	(void)arg;
+	atomic_store(&ur_started, 1);
+	/* Enabled by this thread, its only submitter (SINGLE_ISSUER);
+	 * liburing 2.3 declares io_uring_enable_rings() but lacks it. */
+	if ((ring_flags & IORING_SETUP_R_DISABLED) &&
+	    syscall(__NR_io_uring_register, ring.ring_fd,
+	    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		fatal("delivery loop: cannot enable the ring");
+	ur_arm_fd(ur_kickfd, UD_KICK);
+	ur_arm_fd(ur_syncfd, UD_SYNC);
+	ur_requests();
+	for (;;) {
+		unsigned int n;
+		int r;
+
+		/* Issue the writes of the last batch (a control thread may
+		 * be waiting for them in deliver_lock()), then wait. */
+		if (nw != 0)
+			ur_flush();
+		r = io_uring_submit_and_wait(&ring, 1);
+		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY &&
+		    r != -ETIME) {
+			errno = -r;
+			fatal("delivery loop: io_uring_enter");
+		}
+		if (io_uring_sq_ready(&ring) != 0)
+			ur_flush(); /* the enter failed before issuing them */
+		else
+			ur_writes_done();
+		while ((n = io_uring_peek_batch_cqe(&ring, cqes,
+		    UR_BATCH)) > 0)
+			if (ur_batch(cqes, n))
+				return NULL;
+		if (sync_seen > sync_acked && removing == 0) {
+			ur_flush(); /* nothing may be left in flight */
+			sync_acked = sync_seen;
+			deliver_sync_done(sync_acked);
+		}
+	}
+}
+
+static void
+ur_signal(int fd)
+{
+	if (write(fd, &one, sizeof(one)) != sizeof(one))
+		fatal("delivery loop: cannot signal the loop");
+}
+
+static void
+ur_kick(void)
+{
+	ur_signal(ur_kickfd);
+}
+
+static void
+ur_sync(void)
+{
+	ur_signal(ur_syncfd);
+}
+
+/* deliver_sync() before the loop runs: forget the slots unwatched
+ * meanwhile (they were never armed), as their memory goes. */
+static void
+ur_idle_sync(void)
+{
+	struct slot **pp;
+
+	pthread_mutex_lock(&q_lock);
+	for (pp = &q_head; *pp != NULL;) {
+		struct slot *s = *pp;
+
+		if (!s->dl_want) {
+			*pp = s->dl_next;
+			s->dl_next = NULL;
+			s->dl_queued = 0;
+		} else
+			pp = &s->dl_next;
+	}
+	pthread_mutex_unlock(&q_lock);
+}
+
+static void
+ur_queue(struct slot *s, bool want)
+{
+	pthread_mutex_lock(&q_lock);
+	if (!want && !s->dl_want && !s->dl_queued) {
+		/* Never watched, or the loop has let go of it already. */
+		pthread_mutex_unlock(&q_lock);
+		return;
+	}
+	s->dl_want = want;
+	if (!s->dl_queued) {
+		s->dl_queued = 1;
+		s->dl_next = q_head;
+		q_head = s;
+	}
+	pthread_mutex_unlock(&q_lock);
+	/* Before the loop runs, it takes the queue when it starts. */
+	if (atomic_load(&ur_started))
+		ur_signal(ur_kickfd);
+}
+
+static int
+ur_add(struct slot *s)
+{
+	ur_queue(s, true);
+	return 0;
+}
+
+static void
+ur_del(struct slot *s)
+{
+	ur_queue(s, false);
+}
+
+/* The signals on s's trigger not counted in fired: those beyond the
+ * delivered wakeups (one each), peeked at without consuming them. */
+static uint64_t
+ur_unread(struct slot *s)
+{
+	char path[64], buf[512], *p;
+	uint64_t c;
+	ssize_t n;
+	int fd;
+
+	if (s->dl_hot == 0)
+		return 0; /* the loop has read all there was */
+	(void)snprintf(path, sizeof(path), "/proc/self/fdinfo/%d",
+	    atomic_load_explicit(&s->trigger, memory_order_relaxed));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "eventfd-count:")) == NULL)
+		return 0;
+	c = strtoull(p + strlen("eventfd-count:"), NULL, 16);
+	return c > s->dl_hot ? c - s->dl_hot : 0;
+}
+
+/* --- start-up: does this kernel give what the loop relies on? -------- */
+
+static int
+probe_wait(struct io_uring *r, struct io_uring_cqe **cqe)
+{
+	struct __kernel_timespec ts = { .tv_sec = 2 };
+
+	return io_uring_wait_cqe_timeout(r, cqe, &ts);
+}
+
+/*
+ * On a throw-away ring: a multishot poll reports two signals of an
+ * eventfd whose counter is never read; a RWF_NOWAIT write to an eventfd
+ * is done when io_uring_submit() returns (no completion with
+ * IOSQE_CQE_SKIP_SUCCESS); a write to a saturated eventfd fails with
+ * EAGAIN instead of waiting.
+ */
+static int
+probe(const char **why)
+{
+	struct io_uring r;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	uint64_t v = 0xfffffffffffffffeull;
+	int a = -1, b = -1, e, ret = -ENOTSUP;
+
+	if ((e = io_uring_queue_init(8, &r, 0)) < 0) {
+		*why = e == -ENOSYS ? "no io_uring in this kernel" :
+		    e == -EPERM ? "io_uring not permitted (sysctl "
+		    "kernel.io_uring_disabled or a seccomp filter)" :
+		    "io_uring_setup failed";
+		return e;
+	}
+	if (!(r.features & IORING_FEAT_NODROP)) {
+		*why = "the kernel may drop completions (no FEAT_NODROP)";
+		goto out;
+	}
+	a = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	b = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (a < 0 || b < 0) {
+		*why = "eventfd failed";
+		ret = -errno;
+		goto out;
+	}
+	*why = "multishot poll does not report every eventfd signal";
+	if ((sqe = io_uring_get_sqe(&r)) == NULL)
+		goto out;
+	io_uring_prep_poll_multishot(sqe, a, POLLIN);
+	io_uring_sqe_set_data64(sqe, 1);
+	if (io_uring_submit(&r) != 1)
+		goto out;
+	for (int i = 0; i < 2; i++) {
+		if (write(a, &one, sizeof(one)) != sizeof(one) ||
+		    probe_wait(&r, &cqe) < 0 || cqe->user_data != 1 ||
+		    cqe->res <= 0 || !(cqe->flags & IORING_CQE_F_MORE))
+			goto out;
+		io_uring_cqe_seen(&r, cqe);
+	}
+	*why = "an eventfd write with RWF_NOWAIT is not done inline";
+	if ((sqe = io_uring_get_sqe(&r)) == NULL)
+		goto out;
+	prep_signal(sqe, b, 2);
+	if (io_uring_submit(&r) != 1 || read(b, &v, sizeof(v)) != sizeof(v) ||
+	    v != 1 || io_uring_peek_cqe(&r, &cqe) == 0)
+		goto out;
+	*why = "a write to a full eventfd waits instead of failing";
+	v = 0xfffffffffffffffeull;
+	if (write(b, &v, sizeof(v)) != sizeof(v))
+		goto out;
+	if ((sqe = io_uring_get_sqe(&r)) == NULL)
+		goto out;
+	prep_signal(sqe, b, 3);
+	if (io_uring_submit(&r) != 1 || probe_wait(&r, &cqe) < 0 ||
+	    cqe->user_data != 3 || cqe->res != -EAGAIN)
+		goto out;
+	*why = NULL;
+	ret = 0;
+out:
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	io_uring_queue_exit(&r);
+	return ret;
+}
+
+static int
+ur_init(const char **why)
+{
+	struct io_uring_params p;
+	static const unsigned int tries[] = {
+		/* Completions run only when the loop asks for them (so
+		 * they come in batches), by the loop's thread alone. */
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+		    IORING_SETUP_R_DISABLED,
+		0,
+	};
+	int r = -EINVAL;
+
+	if ((r = probe(why)) < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		p.flags = tries[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = UR_CQ;
+		if ((r = io_uring_queue_init_params(UR_SQ, &ring, &p)) == 0) {
+			ring_flags = p.flags;
+			break;
+		}
+	}
+	if (r < 0) {
+		*why = "cannot set up the ring";
+		return r;
+	}
+	ring_ok = 1;
+	ur_kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ur_syncfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (ur_kickfd < 0 || ur_syncfd < 0) {
+		*why = "eventfd failed";
+		return -errno;
+	}
+	return 0;
+}
+
+static void
+ur_fini(void)
+{
+	if (rearms != 0)
+		log_info("delivery loop: %llu poll(s) re-armed after the "
+		    "completion queue overflowed", (unsigned long long)rearms);
+	atomic_store(&ur_started, 0); /* requests are no longer kicked */
+	if (ring_ok)
+		io_uring_queue_exit(&ring);
+	ring_ok = 0;
+	if (ur_kickfd >= 0)
+		close(ur_kickfd);
+	if (ur_syncfd >= 0)
+		close(ur_syncfd);
+	ur_kickfd = ur_syncfd = -1;
+}
+
+const struct deliver_loop deliver_uring = {
+	.name = "io_uring",
+	.init = ur_init,
+	.main = ur_main,
+	.kick = ur_kick,
+	.sync = ur_sync,
+	.idle_sync = ur_idle_sync,
+	.fini = ur_fini,
+	.add = ur_add,
+	.del = ur_del,
+	.unread = ur_unread,
+};
+
+#else /* !HAVE_LIBURING */
+
+static int
+ur_init(const char **why)
+{
+	*why = "msivd was built without liburing";
+	return -ENOTSUP;
+}
+
+const struct deliver_loop deliver_uring = {
+	.name = "io_uring",
+	.init = ur_init,
+};
+
+#endif
