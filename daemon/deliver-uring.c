@@ -23,15 +23,22 @@
  * those wakeups). A wakeup that finds its vector undeliverable reads it:
  * the count, less the delivered wakeups, goes to the coalesced or dropped
  * counter (a signal the kernel folded into one delivered wakeup counts
- * there too). But a read has a cost the poll imposes: a signal that came
- * just before it may still have its completion on the way (queued, or
- * in the task work that posts it), and that completion then stands for
- * nothing. So after a read the slot is in verify mode (slot.dl_verify):
- * each wakeup reads the counter, and one that finds it at zero is no
- * interrupt. The completions that may stand for nothing are those posted
- * before the read (below the completion queue's tail then, dl_vpos) and
- * the first one posted after it; once that one has read zero, every later
- * completion stands for a signal and the slot is back on the hot path.
+ * there too), and a count of zero means an earlier read took the signals
+ * and decided on them: no interrupt. But a read has a cost the poll
+ * imposes: a signal that came just before it may still have its
+ * completion on the way (queued, or in the task work that posts it), and
+ * that completion then stands for nothing. Were the signals taken into
+ * the pending bit, it must not deliver them again once the vector is
+ * unmasked (rule 3). So after such a read the slot is in verify mode
+ * (slot.dl_verify): its wakeups read the counter, and one that finds zero
+ * is no interrupt. The completions that may stand for nothing are those
+ * posted before the read (below the completion queue's tail then,
+ * dl_vpos) and the first one posted after it (task work runs first in,
+ * first out, one at a time per poll); once that one is handled, the slot
+ * is back on the hot path. A read in verify mode of a deliverable vector
+ * delivers what it takes and starts no verification: the completion it
+ * may leave delivers once more, never more often than signals came while
+ * the vector was deliverable, so a flood keeps the hot path.
  * The vector's fired counter is exact: queries add the signals not read
  * yet, peeked from /proc/self/fdinfo without consuming them.
  *
@@ -244,27 +251,33 @@ ur_take(struct slot *s)
 
 /*
  * With s->lock held: read the trigger of a wakeup at completion queue
- * position pos (verify mode, or the vector undeliverable). Returns the
- * interrupts it stands for, 0 if none.
+ * position pos (verify mode, or the vector undeliverable), counting the
+ * signals in fired. Returns the interrupts it stands for, 0 if none.
  */
 static uint64_t
 ur_read(struct slot *s, uint32_t pos)
 {
-	/* The delivered wakeups were counted as one interrupt each. */
-	uint64_t c = ur_take(s), hot = s->dl_hot;
+	uint64_t c = ur_take(s), hot = s->dl_hot, skip, n;
 	bool verifying = s->dl_verify;
 
 	s->dl_hot = 0;
-	if (c != 0) {
-		/* A completion on its way may stand for nothing now. */
+	if (verifying && (int32_t)(pos - s->dl_vpos) >= 0)
+		s->dl_verify = 0; /* the last that may stand for nothing */
+	if (c == 0)
+		return 0; /* a read took its signals, and decided on them */
+	skip = c < s->dl_skip ? c : s->dl_skip;
+	s->dl_skip -= skip;
+	/* Beyond the delivered wakeups, each signal is an interrupt. */
+	n = c > hot ? c - hot : verifying ? 0 : 1;
+	/* vector_fire() adds n to fired: the signals read in all. */
+	s->vec.fired += c - skip - n;
+	if (n != 0 && !vector_deliverable(&s->vec)) {
+		/* Signals taken into the pending bit (or dropped): a
+		 * completion still on its way for them must not deliver. */
 		s->dl_verify = 1;
 		s->dl_vpos = ur_cq_tail();
-	} else if (verifying && (int32_t)(pos - s->dl_vpos) >= 0)
-		s->dl_verify = 0; /* that was the read's last stray one */
-	if (c > hot)
-		return c - hot;
-	/* Not verifying, the wakeup is an interrupt whatever the count. */
-	return verifying ? 0 : 1;
+	}
+	return n;
 }
 
 /* A wakeup of s's trigger, its completion at position pos. Returns 1 if
@@ -272,7 +285,7 @@ ur_read(struct slot *s, uint32_t pos)
 static int
 ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
 {
-	uint64_t n = 1, d;
+	uint64_t n = 0, d;
 	unsigned int act;
 
 	if (pthread_mutex_trylock(&s->lock) != 0) {
@@ -281,14 +294,13 @@ ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
 		ur_flush();
 		pthread_mutex_lock(&s->lock);
 	}
-	if (s->dl_verify || !vector_deliverable(&s->vec))
-		n = ur_read(s, pos);
-	else
-		s->dl_hot++; /* the hot path: no read */
-	if (n == 0) {
-		pthread_mutex_unlock(&s->lock);
-		return 0;
-	}
+	if (s->dl_verify || !vector_deliverable(&s->vec)) {
+		if ((n = ur_read(s, pos)) == 0) {
+			pthread_mutex_unlock(&s->lock);
+			return 0;
+		}
+	} else
+		s->dl_hot++; /* the hot path: no read, counted later */
 	d = s->vec.dropped;
 	act = vector_fire(&s->vec, n);
 	if ((act & VECTOR_ACT_DELIVER) && s->target >= 0) {
@@ -490,18 +502,15 @@ ur_del(struct slot *s)
 	ur_queue(s, false);
 }
 
-/* The signals on s's trigger not counted in fired: those beyond the
- * delivered wakeups (one each), peeked at without consuming them. */
+/* The count of s's trigger, peeked at without consuming it (0 if it
+ * cannot be read: it is for statistics). */
 static uint64_t
-ur_unread(struct slot *s)
+ur_peek(struct slot *s)
 {
 	char path[64], buf[512], *p;
-	uint64_t c;
 	ssize_t n;
 	int fd;
 
-	if (s->dl_hot == 0)
-		return 0; /* the loop has read all there was */
 	(void)snprintf(path, sizeof(path), "/proc/self/fdinfo/%d",
 	    atomic_load_explicit(&s->trigger, memory_order_relaxed));
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -513,8 +522,27 @@ ur_unread(struct slot *s)
 	buf[n] = '\0';
 	if ((p = strstr(buf, "eventfd-count:")) == NULL)
 		return 0;
-	c = strtoull(p + strlen("eventfd-count:"), NULL, 16);
-	return c > s->dl_hot ? c - s->dl_hot : 0;
+	return strtoull(p + strlen("eventfd-count:"), NULL, 16);
+}
+
+/* The signals on s's trigger not counted in fired yet: the delivered
+ * wakeups' (the loop has read all there was if there were none). */
+static uint64_t
+ur_unread(struct slot *s)
+{
+	uint64_t c;
+
+	if (s->dl_hot == 0)
+		return 0;
+	c = ur_peek(s);
+	return c > s->dl_skip ? c - s->dl_skip : 0;
+}
+
+static void
+ur_reset(struct slot *s)
+{
+	if (s->dl_hot != 0 || s->dl_skip != 0)
+		s->dl_skip = ur_peek(s);
 }
 
 /* --- start-up: does this kernel give what the loop relies on? -------- */
@@ -669,6 +697,7 @@ const struct deliver_loop deliver_uring = {
 	.add = ur_add,
 	.del = ur_del,
 	.unread = ur_unread,
+	.reset = ur_reset,
 };
 
 #else /* !HAVE_LIBURING */

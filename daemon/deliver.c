@@ -160,6 +160,13 @@ deliver_writes_done(void)
 	}
 }
 
+void
+deliver_reset(struct slot *s)
+{
+	if (loop != NULL && loop->reset != NULL)
+		loop->reset(s);
+}
+
 uint64_t
 deliver_unread(struct slot *s)
 {
@@ -421,4 +428,5 @@ const struct deliver_loop deliver_epoll = {
 	.add = ep_add,
 	.del = ep_del,
 	.unread = NULL,
+	.reset = NULL,
 };

@@ -49,6 +49,9 @@ void deliver_lock(struct slot *s);
  * fired counter does not hold yet (the io_uring loop reads triggers
  * lazily; 0 for epoll, which reads every wakeup). Never consumes them. */
 uint64_t deliver_unread(struct slot *s);
+/* With s->lock held, after vector_init() for a new owner: the signals the
+ * trigger holds unread are the old owner's. */
+void deliver_reset(struct slot *s);
 
 /*
  * Carry out a vector operation's actions. Call with s->lock held, right
@@ -73,6 +76,7 @@ struct deliver_loop {
 	int (*add)(struct slot *s);
 	void (*del)(struct slot *s);
 	uint64_t (*unread)(struct slot *s);
+	void (*reset)(struct slot *s);
 };
 
 extern const struct deliver_loop deliver_epoll;

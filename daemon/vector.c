@@ -78,16 +78,18 @@ vector_set_flags(struct vector *v, uint8_t set, uint8_t clear)
 unsigned int
 vector_fire(struct vector *v, uint64_t count)
 {
+	uint64_t n = count != 0 ? count : 1;
+
 	v->fired += count;
 	if ((v->flags & VECTOR_F_ENABLED) == 0) {
-		v->dropped += count; /* rule 1: disabled function */
+		v->dropped += n; /* rule 1: disabled function */
 		return 0;
 	}
 	if (vector_deliverable(v)) {
 		v->delivered++;
 		return VECTOR_ACT_DELIVER;
 	}
-	v->coalesced += count; /* rule 3: one pending bit, however many */
+	v->coalesced += n; /* rule 3: one pending bit, however many */
 	v->flags |= VECTOR_F_PENDING;
 	return 0;
 }

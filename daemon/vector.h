@@ -70,9 +70,10 @@ void vector_init(struct vector *v, enum vector_policy policy);
 bool vector_masked(const struct vector *v);
 bool vector_deliverable(const struct vector *v);
 
-/* An interrupt (count raw events, >= 1) arrived on the vector's slot.
- * Rules 1 and 3: deliver if deliverable; else drop it if the function is
- * disabled, else set the pending bit. */
+/* An interrupt arrived on the vector's slot: count raw events, or 0 when
+ * they are counted in fired later (the io_uring loop reads triggers
+ * lazily; see deliver-uring.c). Rules 1 and 3: deliver if deliverable;
+ * else drop it if the function is disabled, else set the pending bit. */
 unsigned int vector_fire(struct vector *v, uint64_t count);
 
 /* Rule 4 and 2. */

@@ -72,6 +72,7 @@ vfunc_reset_slots(struct vfunc *vf)
 
 		deliver_lock(s);
 		vector_init(&s->vec, vf->policy);
+		deliver_reset(s);
 		old = s->target;
 		s->target = -1;
 		s->direct = false;
@@ -459,6 +460,7 @@ vfunc_load_vector(struct vfunc *vf, const struct store_vector *row)
 
 	deliver_lock(s);
 	vector_init(v, vf->policy);
+	deliver_reset(s);
 	v->prog_addr = row->prog_addr;
 	v->prog_data = row->prog_data;
 	v->eff_addr = row->eff_addr;
