@@ -309,6 +309,39 @@ hotpath_latency(struct msiv_conn *c)
 
 /* --- forwarding throughput -----------------------------------------------*/
 
+/* A level-triggered epoll set over fds[0..n), each tagged with its index
+ * (a child process: exits on failure). */
+static int
+hotpath_epoll_set(const int *fds, unsigned int n)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0)
+		_exit(1);
+	for (unsigned int i = 0; i < n; i++) {
+		struct epoll_event e = { .events = EPOLLIN, .data.u32 = i };
+
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e) < 0)
+			_exit(1);
+	}
+	return ep;
+}
+
+/* The next ready events of ep; exits if none come within the deadline. */
+static int
+hotpath_epoll_wait(int ep, struct epoll_event *ev)
+{
+	for (;;) {
+		int k = epoll_wait(ep, ev, FWD_BATCH, BENCH_TIMEOUT_MS);
+
+		if (k > 0)
+			return k;
+		if (k < 0 && errno == EINTR)
+			continue;
+		_exit(1);
+	}
+}
+
 #ifdef HAVE_LIBURING
 /* A submission entry, submitting what is queued to make room. */
 static struct io_uring_sqe *
@@ -430,24 +463,12 @@ static void __attribute__((noreturn))
 hotpath_drainer_main(const int *fds, unsigned int n)
 {
 	struct epoll_event ev[FWD_BATCH];
-	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int ep = hotpath_epoll_set(fds, n);
 
-	if (ep < 0)
-		_exit(1);
-	for (unsigned int i = 0; i < n; i++) {
-		struct epoll_event e = { .events = EPOLLIN, .data.u32 = i };
-
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e) < 0)
-			_exit(1);
-	}
 	for (;;) {
-		int k = epoll_wait(ep, ev, FWD_BATCH, BENCH_TIMEOUT_MS);
+		int k = hotpath_epoll_wait(ep, ev);
 		uint64_t v;
 
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			_exit(1);
 		for (int j = 0; j < k; j++)
 			(void)!read(fds[ev[j].data.u32], &v, sizeof(v));
 	}
@@ -463,25 +484,13 @@ static void __attribute__((noreturn))
 hotpath_ref_relay_main(const int *trig, const int *tgt, unsigned int n)
 {
 	struct epoll_event ev[FWD_BATCH];
-	int ep = epoll_create1(EPOLL_CLOEXEC);
+	int ep = hotpath_epoll_set(trig, n);
 	uint64_t relayed = 0;
 
-	if (ep < 0)
-		_exit(1);
-	for (unsigned int i = 0; i < n; i++) {
-		struct epoll_event e = { .events = EPOLLIN, .data.u32 = i };
-
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, trig[i], &e) < 0)
-			_exit(1);
-	}
 	for (;;) {
-		int k = epoll_wait(ep, ev, FWD_BATCH, BENCH_TIMEOUT_MS);
+		int k = hotpath_epoll_wait(ep, ev);
 		uint64_t v;
 
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			_exit(1);
 		for (int j = 0; j < k; j++) {
 			unsigned int i = ev[j].data.u32;
 

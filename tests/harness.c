@@ -78,15 +78,13 @@ int
 h_spawn(struct h_daemon *d)
 {
 	const char *msivd = getenv("MSIVD");
-	/* The delivery loop to test (tests/X.epoll set it), else msivd's
-	 * default, io_uring where this kernel has it. */
+	/* The delivery loop to test (tests/X.epoll set it), else what the
+	 * configuration says (by default io_uring where the kernel has it). */
 	const char *loop = getenv("MSIV_TEST_DELIVERY");
 	int64_t deadline;
 
 	if (msivd == NULL)
 		tap_bail("MSIVD is not set (run through make check)");
-	if (loop == NULL || *loop == '\0')
-		loop = "auto";
 	d->pid = fork();
 	if (d->pid < 0)
 		tap_bail("fork");
@@ -95,9 +93,15 @@ h_spawn(struct h_daemon *d)
 
 		if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
 			_exit(127);
-		execl(msivd, "msivd", "--foreground", "--config", d->conf,
-		    "--state-dir", d->dir, "--socket", d->sock, "--user",
-		    d->user, "--delivery", loop, (char *)NULL);
+		if (loop != NULL && *loop != '\0')
+			execl(msivd, "msivd", "--foreground", "--config",
+			    d->conf, "--state-dir", d->dir, "--socket",
+			    d->sock, "--user", d->user, "--delivery", loop,
+			    (char *)NULL);
+		else
+			execl(msivd, "msivd", "--foreground", "--config",
+			    d->conf, "--state-dir", d->dir, "--socket",
+			    d->sock, "--user", d->user, (char *)NULL);
 		_exit(127);
 	}
 	deadline = h_now_ms() + H_TIMEOUT_MS;

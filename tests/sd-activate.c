@@ -12,14 +12,26 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+static volatile pid_t child = -1;
+
+/* As a service manager stops its service: SIGTERM to the main process. */
+static void
+forward(int sig)
+{
+	if (child > 0)
+		(void)kill(child, sig);
+}
 
 static int
 bound(int type, const char *path)
@@ -46,7 +58,6 @@ main(int argc, char **argv)
 	char npath[128], buf[4096], pid[32];
 	int lfd, nfd, st = 0, done = 0;
 	FILE *log;
-	pid_t child;
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: sd-activate SOCKET NOTIFYLOG CMD...\n");
@@ -63,13 +74,17 @@ main(int argc, char **argv)
 		perror(argv[2]);
 		return 1;
 	}
+	signal(SIGTERM, forward);
+	signal(SIGINT, forward);
 	if ((child = fork()) < 0) {
 		perror("fork");
 		return 1;
 	}
 	if (child == 0) {
-		/* fd 3 is the listener, without close-on-exec. */
-		if (dup2(lfd, 3) < 0 || fcntl(3, F_SETFD, 0) < 0)
+		/* fd 3 is the listener, without close-on-exec. The child
+		 * dies with us (the test's clean-up kills us with -9). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+		    getppid() == 1 || dup2(lfd, 3) < 0 || fcntl(3, F_SETFD, 0) < 0)
 			_exit(126);
 		snprintf(pid, sizeof(pid), "%d", (int)getpid());
 		setenv("LISTEN_FDS", "1", 1);
