@@ -402,11 +402,13 @@ ur_main(void *arg)
 		unsigned int n;
 		int r;
 
-		/* Issue the writes of the last batch (a control thread may
-		 * be waiting for them in deliver_lock()), then wait. */
+		/* With writes queued (a control thread may be waiting for
+		 * them in deliver_lock()), issue them and take what came
+		 * meanwhile without waiting, in one enter; else wait. */
 		if (nw != 0)
-			ur_flush();
-		r = io_uring_submit_and_wait(&ring, 1);
+			r = io_uring_submit_and_get_events(&ring);
+		else
+			r = io_uring_submit_and_wait(&ring, 1);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY &&
 		    r != -ETIME) {
 			errno = -r;
