@@ -554,48 +554,83 @@ session_unpause_cb(evutil_socket_t fd, short what, void *arg)
 		event_add(s->rev, NULL);
 }
 
+/* One received packet: dispatch it, or end the session. Returns 0 to go
+ * on reading. */
+static int
+session_packet(struct session *s, struct fdpass_rmsg *m)
+{
+	if (m->len == 0) {
+		/* The end, or an empty packet (SEQPACKET cannot tell them
+		 * apart): either way the session ends, and fds sent with an
+		 * empty packet are not kept. */
+		fdpass_close(m->fds, m->nfds);
+		session_kill(s, NULL);
+		return -1;
+	}
+	if (m->len == -EMSGSIZE || m->len == -EBADMSG) {
+		/* Larger than any request, or fds we cannot take: the header
+		 * cannot be trusted to answer it. */
+		session_kill(s, m->len == -EMSGSIZE ? "oversized message" :
+		    "control message truncated (more fds than a request "
+		    "carries, or msivd is out of fds)");
+		return -1;
+	}
+	if (srv_conf->max_rate != 0 && !(s->rights & MSIV_RIGHT_ADMIN))
+		s->rate_credit -= 1000;
+	server_dispatch(s, m->buf, (size_t)m->len, m->fds, m->nfds);
+	return 0;
+}
+
+/*
+ * Read up to SESSION_READ_BURST requests, FDPASS_BATCH_MAX per recvmmsg
+ * (pipelined requests cost one system call per batch, not one each), as
+ * far as the session's rate credit goes. Each is dispatched, and so
+ * answered, before the next.
+ */
 static void
 session_read_cb(evutil_socket_t fd, short what, void *arg)
 {
+	static unsigned char pkt[FDPASS_BATCH_MAX][MSIV_MSG_MAX];
 	struct session *s = arg;
-	unsigned char pkt[MSIV_MSG_MAX];
+	struct fdpass_rmsg m[FDPASS_BATCH_MAX];
 
 	(void)what;
 	for (int i = 0; i < SESSION_READ_BURST && !s->dead &&
-	    session_rate_ok(s); i++) {
-		int fds[MSIV_FDS_MAX];
-		size_t nfds;
-		ssize_t n = fdpass_recv(fd, pkt, sizeof(pkt), fds, &nfds,
-		    MSG_DONTWAIT);
+	    session_rate_ok(s);) {
+		size_t want = SESSION_READ_BURST - (size_t)i;
+		int got, k;
 
-		if (n == -EAGAIN)
-			return;
-		if (n == 0) {
-			/* The end, or an empty packet (SEQPACKET cannot tell
-			 * them apart): either way the session ends, and fds
-			 * sent with an empty packet are not kept. */
-			fdpass_close(fds, nfds);
-			session_kill(s, NULL);
-			return;
+		if (want > FDPASS_BATCH_MAX)
+			want = FDPASS_BATCH_MAX;
+		if (srv_conf->max_rate != 0 &&
+		    !(s->rights & MSIV_RIGHT_ADMIN) &&
+		    want > s->rate_credit / 1000)
+			want = s->rate_credit / 1000; /* >= 1: rate_ok */
+		for (size_t j = 0; j < want; j++) {
+			m[j].buf = pkt[j];
+			m[j].cap = sizeof(pkt[j]);
 		}
-		if (n == -EMSGSIZE || n == -EBADMSG) {
-			/* Larger than any request, or fds we cannot take:
-			 * the header cannot be trusted to answer it. */
-			session_kill(s, n == -EMSGSIZE ? "oversized message" :
-			    "control message truncated (more fds than a "
-			    "request carries, or msivd is out of fds)");
+		got = fdpass_recvv(fd, m, want, MSG_DONTWAIT);
+		if (got == -EAGAIN)
 			return;
-		}
-		if (n < 0) {
-			errno = (int)-n;
+		if (got < 0) {
+			errno = -got;
 			log_warn("session %llu: receive",
 			    (unsigned long long)s->id);
 			session_kill(s, "receive failed");
 			return;
 		}
-		if (srv_conf->max_rate != 0 && !(s->rights & MSIV_RIGHT_ADMIN))
-			s->rate_credit -= 1000;
-		server_dispatch(s, pkt, (size_t)n, fds, nfds);
+		for (k = 0; k < got && !s->dead; k++)
+			if (session_packet(s, &m[k]) < 0) {
+				k++;
+				break;
+			}
+		/* Packets after the session ended: their fds are not kept. */
+		for (; k < got; k++)
+			fdpass_close(m[k].fds, m[k].nfds);
+		if ((size_t)got < want)
+			return; /* the socket is empty */
+		i += got;
 	}
 }
 

@@ -15,6 +15,11 @@
 
 #define FDPASS_CMSG_SPACE CMSG_SPACE(MSIV_FDS_MAX * sizeof(int))
 
+union fdpass_cmsg {
+	char buf[FDPASS_CMSG_SPACE];
+	struct cmsghdr align;
+};
+
 void
 fdpass_close(int *fds, size_t n)
 {
@@ -29,10 +34,7 @@ int
 fdpass_send(int sock, const void *buf, size_t len, const int *fds,
     size_t nfds, int flags)
 {
-	union {
-		char buf[FDPASS_CMSG_SPACE];
-		struct cmsghdr align;
-	} cm;
+	union fdpass_cmsg cm;
 	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *c;
@@ -60,32 +62,18 @@ fdpass_send(int sock, const void *buf, size_t len, const int *fds,
 	return 0;
 }
 
-ssize_t
-fdpass_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds,
-    int flags)
+/* A packet of n bytes arrived as msg: take its fds into fds[] and check
+ * it. Returns n, or -EMSGSIZE / -EBADMSG with every fd closed. */
+static ssize_t
+fdpass_take(struct msghdr *msg, ssize_t n, int *fds, size_t *nfds)
 {
-	union {
-		char buf[FDPASS_CMSG_SPACE];
-		struct cmsghdr align;
-	} cm;
-	struct iovec iov = { .iov_base = buf, .iov_len = cap };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
-	};
 	struct cmsghdr *c;
-	ssize_t n;
 	int bad = 0;
 
 	*nfds = 0;
-	do
-		n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
 	/* Collect every fd that arrived first, so that all are closed on any
 	 * error below. */
-	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+	for (c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
 		size_t k;
 
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
@@ -105,12 +93,64 @@ fdpass_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds,
 			}
 		}
 	}
-	if (msg.msg_flags & MSG_CTRUNC)
+	if (msg->msg_flags & MSG_CTRUNC)
 		bad = 1;
-	if (bad || (msg.msg_flags & MSG_TRUNC)) {
+	if (bad || (msg->msg_flags & MSG_TRUNC)) {
 		fdpass_close(fds, *nfds);
 		*nfds = 0;
 		return bad ? -EBADMSG : -EMSGSIZE;
 	}
 	return n;
+}
+
+ssize_t
+fdpass_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds,
+    int flags)
+{
+	union fdpass_cmsg cm;
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cm.buf, .msg_controllen = sizeof(cm.buf),
+	};
+	ssize_t n;
+
+	*nfds = 0;
+	do
+		n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	return fdpass_take(&msg, n, fds, nfds);
+}
+
+int
+fdpass_recvv(int sock, struct fdpass_rmsg *m, size_t n, int flags)
+{
+	union fdpass_cmsg cm[FDPASS_BATCH_MAX];
+	struct iovec iov[FDPASS_BATCH_MAX];
+	struct mmsghdr mm[FDPASS_BATCH_MAX];
+	int got;
+
+	if (n == 0 || n > FDPASS_BATCH_MAX)
+		return -EINVAL;
+	memset(mm, 0, n * sizeof(mm[0]));
+	for (size_t i = 0; i < n; i++) {
+		iov[i].iov_base = m[i].buf;
+		iov[i].iov_len = m[i].cap;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+		mm[i].msg_hdr.msg_control = cm[i].buf;
+		mm[i].msg_hdr.msg_controllen = sizeof(cm[i].buf);
+	}
+	do
+		got = recvmmsg(sock, mm, (unsigned int)n,
+		    flags | MSG_CMSG_CLOEXEC, NULL);
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		return -errno;
+	for (int i = 0; i < got; i++)
+		m[i].len = fdpass_take(&mm[i].msg_hdr, (ssize_t)mm[i].msg_len,
+		    m[i].fds, &m[i].nfds);
+	return got;
 }

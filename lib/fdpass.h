@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <msiv/protocol.h>
+
 /* Send one packet with nfds fds (nfds <= MSIV_FDS_MAX). Returns 0, or
  * -errno (-EAGAIN if the socket is full and non-blocking). */
 int fdpass_send(int sock, const void *buf, size_t len, const int *fds,
@@ -21,6 +23,22 @@ int fdpass_send(int sock, const void *buf, size_t len, const int *fds,
  * *nfds is set to the number of fds stored in fds[]. */
 ssize_t fdpass_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds,
     int flags);
+
+#define FDPASS_BATCH_MAX 16
+
+/* A packet of a batch received by fdpass_recvv(). */
+struct fdpass_rmsg {
+	void *buf;             /* in: where the packet goes */
+	size_t cap;            /* in: its room */
+	ssize_t len;           /* out: as fdpass_recv() returns */
+	int fds[MSIV_FDS_MAX];
+	size_t nfds;
+};
+
+/* Receive up to n packets with one system call (recvmmsg), each checked
+ * as fdpass_recv() checks one. Returns how many arrived (>= 1), or -errno
+ * when none did; a packet's own errors are in its len. */
+int fdpass_recvv(int sock, struct fdpass_rmsg *m, size_t n, int flags);
 
 /* Close n fds (ignoring -1). */
 void fdpass_close(int *fds, size_t n);
