@@ -7,8 +7,9 @@
  * the eventfd without the counter being read, so the hot path does no
  * read(): a wakeup costs the lock, the vector state machine, and one write
  * SQE, and all the target writes of a batch of completions go to the
- * kernel in the same io_uring_enter() that waits for the next batch. The
- * trigger counters are read lazily, for statistics (deliver.c).
+ * kernel in the io_uring_enter() that takes the next batch (and sleeps
+ * only when there is nothing to issue). The trigger counters are read
+ * lazily (below).
  *
  * Requests from other threads (watch, unwatch) go through a queue of slots
  * (linked through slot.dl_next, so the loop never allocates) and a kick
@@ -52,13 +53,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>

@@ -360,6 +360,8 @@ main(int argc, char **argv)
 		return MAIN_EXIT_SOCKET;
 
 	/* Stage 2. */
+	if ((r = deliver_init(conf.delivery)) < 0)
+		return MAIN_EXIT_CONFIG;
 	if (evthread_use_pthreads() < 0)
 		fatalx("libevent: no pthreads support");
 	base = event_base_new();
@@ -367,8 +369,6 @@ main(int argc, char **argv)
 	 * every request of the turn has been handled. */
 	if (base == NULL || event_base_priority_init(base, 3) < 0)
 		fatalx("libevent: cannot create the event base");
-	if ((r = deliver_init(conf.delivery)) < 0)
-		return MAIN_EXIT_CONFIG;
 	if (server_init(base, &conf) < 0)
 		return MAIN_EXIT_CONFIG;
 	for (uint32_t i = 0; i < conf.ndevices; i++)
