@@ -304,15 +304,19 @@ h_firer_start(struct h_firer *f, struct msiv_conn *admin, const char *dev,
 }
 
 static int
-h_firer_call(struct h_firer *f, char op, uint32_t idx, uint32_t count,
-    uint64_t *res)
+h_firer_ask(struct h_firer *f, char op, uint32_t idx, uint32_t count)
 {
 	struct h_req rq = { .op = op, .idx = idx, .count = count };
+
+	return write(f->req, &rq, sizeof(rq)) == sizeof(rq) ? 0 : -EPIPE;
+}
+
+static int
+h_firer_ack(struct h_firer *f, uint64_t *res)
+{
 	struct pollfd p = { .fd = f->ack, .events = POLLIN };
 	uint64_t v;
 
-	if (write(f->req, &rq, sizeof(rq)) != sizeof(rq))
-		return -EPIPE;
 	if (poll(&p, 1, H_TIMEOUT_MS) != 1 ||
 	    read(f->ack, &v, sizeof(v)) != sizeof(v))
 		return -ETIMEDOUT;
@@ -321,10 +325,31 @@ h_firer_call(struct h_firer *f, char op, uint32_t idx, uint32_t count,
 	return 0;
 }
 
+static int
+h_firer_call(struct h_firer *f, char op, uint32_t idx, uint32_t count,
+    uint64_t *res)
+{
+	int r = h_firer_ask(f, op, idx, count);
+
+	return r < 0 ? r : h_firer_ack(f, res);
+}
+
 int
 h_fire(struct h_firer *f, uint32_t idx, uint32_t count)
 {
 	return h_firer_call(f, 'f', idx, count, NULL);
+}
+
+int
+h_fire_async(struct h_firer *f, uint32_t idx, uint32_t count)
+{
+	return h_firer_ask(f, 'f', idx, count);
+}
+
+int
+h_fire_done(struct h_firer *f)
+{
+	return h_firer_ack(f, NULL);
 }
 
 int

@@ -57,6 +57,10 @@ int h_firer_start(struct h_firer *f, struct msiv_conn *admin,
 /* Fire slot first+idx count times (one write of count); returns once the
  * trigger has been written. */
 int h_fire(struct h_firer *f, uint32_t idx, uint32_t count);
+/* The same in two halves: ask, then (after doing something meanwhile)
+ * wait until the trigger has been written. */
+int h_fire_async(struct h_firer *f, uint32_t idx, uint32_t count);
+int h_fire_done(struct h_firer *f);
 /* Fire as fast as possible until h_firer_stop (a loop of 1-writes on
  * slot idx); h_firer_stop returns the number of writes done. */
 int h_firer_flood(struct h_firer *f, uint32_t idx);
