@@ -666,7 +666,7 @@ ur_init(const char **why)
 	ur_syncfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ur_kickfd < 0 || ur_syncfd < 0) {
 		*why = "eventfd failed";
-		return -errno;
+		return -errno; /* deliver_init() calls ur_fini() */
 	}
 	return 0;
 }

@@ -115,7 +115,7 @@ deliver_stat(uint64_t interrupts, int64_t delivered, uint64_t dropped)
 		    memory_order_relaxed);
 }
 
-void
+static void
 deliver_write(int fd)
 {
 	uint64_t one = 1;
@@ -228,6 +228,8 @@ deliver_init(const char *want)
 		loop = &deliver_uring;
 		if ((r = loop->init(&why)) == 0)
 			return 0;
+		if (loop->fini != NULL)
+			loop->fini(); /* what init set up before it failed */
 		loop = NULL;
 		if (strcmp(want, "io_uring") == 0) {
 			log_warnx("delivery loop: io_uring asked for but "
@@ -240,6 +242,7 @@ deliver_init(const char *want)
 	loop = &deliver_epoll;
 	if ((r = loop->init(&why)) < 0) {
 		log_warnx("delivery loop: epoll: %s", why);
+		loop->fini();
 		loop = NULL;
 	}
 	return r;

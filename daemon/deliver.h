@@ -84,7 +84,6 @@ extern const struct deliver_loop deliver_uring;
 
 /* Shared by the loops (deliver.c). */
 extern _Atomic int deliver_stopping;
-void deliver_write(int fd);
 uint64_t deliver_sync_asked(void);      /* the last sync asked for */
 void deliver_sync_done(uint64_t seq);   /* syncs up to seq are done */
 void deliver_stat(uint64_t interrupts, int64_t delivered, uint64_t dropped);

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,15 +94,14 @@ h_spawn(struct h_daemon *d)
 
 		if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
 			_exit(127);
-		if (loop != NULL && *loop != '\0')
-			execl(msivd, "msivd", "--foreground", "--config",
-			    d->conf, "--state-dir", d->dir, "--socket",
-			    d->sock, "--user", d->user, "--delivery", loop,
-			    (char *)NULL);
-		else
-			execl(msivd, "msivd", "--foreground", "--config",
-			    d->conf, "--state-dir", d->dir, "--socket",
-			    d->sock, "--user", d->user, (char *)NULL);
+		const char *argv[] = { "msivd", "--foreground", "--config",
+		    d->conf, "--state-dir", d->dir, "--socket", d->sock,
+		    "--user", d->user, "--delivery", loop, NULL };
+
+		if (loop == NULL || *loop == '\0')
+			argv[10] = NULL; /* msivd's own choice */
+		/* execv() takes char *const[]; it does not write them. */
+		execv(msivd, (char *const *)(uintptr_t)argv);
 		_exit(127);
 	}
 	deadline = h_now_ms() + H_TIMEOUT_MS;
