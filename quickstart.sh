@@ -4,10 +4,13 @@
 #   ./quickstart.sh run     build, start msivd on its built-in sim device
 #                           (state and socket under ./var), run the example
 #                           VMM client, print `msivctl status`
-#   ./quickstart.sh check   build and run the test suite (make check); the
+#   ./quickstart.sh check   build and run the test suite (make check),
+#                           the QEMU guests of the VFIO tests included; the
 #                           last line is "N passed, N failed[, N skipped]"
 #
-# Both install the build dependencies with apt-get when they are missing.
+# Both install the build dependencies with apt-get when they are missing;
+# check also installs what the QEMU guests need (QEMU, a static busybox),
+# unless MSIV_SKIP_VM=1 is set, which skips the guests.
 # MSIV_CONFIGURE_FLAGS adds configure options (CI: --enable-werror).
 set -eu
 cd "$(dirname "$0")"
@@ -19,26 +22,35 @@ DEPS="build-essential autoconf automake libtool pkg-config libevent-dev
 libsqlite3-dev libcap-dev libnl-3-dev libinih-dev libjson-c-dev libsystemd-dev
 liburing-dev
 systemd iproute2"
+# tests/vm/ (make check-vm): QEMU under TCG with a busybox initramfs; the
+# guest kernels themselves are fetched by tests/vm/fetch.sh.
+VM_DEPS="qemu-system-x86 busybox-static cpio xz-utils"
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'quickstart: %s\n' "$*" >&2; exit 1; }
 
+# install_deps WHAT PACKAGE...: install those of the packages that are
+# missing (APT_FLAGS: more apt-get options).
 install_deps() {
-	missing=
-	for p in $DEPS; do
+	what=$1 missing=
+	shift
+	for p in "$@"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 		    grep -q 'install ok installed' || missing="$missing $p"
 	done
 	[ -z "$missing" ] && return 0
-	say "installing build dependencies:$missing"
+	say "installing $what:$missing"
 	sudo=
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $missing
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+	    ${APT_FLAGS:-} $missing
 }
 
 bootstrap() {
-	install_deps
+	# shellcheck disable=SC2086
+	install_deps "build dependencies" $DEPS
 	if [ ! -x configure ] || [ configure.ac -nt configure ] ||
 	    [ Makefile.am -nt Makefile.in ]; then
 		say "autoreconf"
@@ -108,6 +120,11 @@ TXT
 }
 
 check() {
+	if [ -z "${MSIV_SKIP_VM:-}" ]; then
+		# shellcheck disable=SC2086
+		APT_FLAGS=--no-install-recommends \
+		    install_deps "what the QEMU guests need" $VM_DEPS
+	fi
 	build
 	say "make check"
 	status=0
