@@ -1,13 +1,20 @@
 /*
  * The fair section of msiv-bench (issue 15): what one flooding tenant
- * costs the others. A tenant makes FAIR_PAIRS durable open/close pairs of
- * 1-vector vfuncs, each pair timed from the open's send to the close's
- * acknowledgement (two commits), first on an idle msivd, then while
- * another tenant's session keeps FLOOD_DEPTH requests in flight. Both
- * are non-admin sessions, so max_rate (default 200000/s) applies to them
- * as it would to VMMs; the flooder stays under it. The p50, p99 and max
- * of the flooded run are printed beside the idle ones, with their ratios;
- * the goal is a flooded p99 of at most FAIR_GOAL times the idle p99.
+ * costs the others. A tenant makes durable open/close pairs of 1-vector
+ * vfuncs, each pair timed from the open's send to the close's
+ * acknowledgement (two commits): FAIR_PAIRS on an idle msivd and
+ * FAIR_PAIRS while another tenant's session keeps FLOOD_DEPTH requests
+ * in flight. Both are non-admin sessions, so max_rate (default
+ * 200000/s) applies to them as it would to VMMs; the flooder stays under
+ * it. The p50, p99 and max of the flooded pairs are printed beside the
+ * idle ones, with their ratios; the goal is a flooded p99 of at most
+ * FAIR_GOAL times the idle p99.
+ *
+ * The two kinds of pairs are measured in alternate blocks of
+ * FAIR_BLOCK, the flooder stopped (SIGSTOP) for the idle ones, so that
+ * both see the same machine: the store's fsyncs share the disk with
+ * whatever else runs, and a p99 taken a minute apart would compare two
+ * loads of the machine rather than msivd with and without the flood.
  *
  * Needs root: the sessions connect with other uids (msivd runs as root,
  * so root's sessions would be an admin's).
@@ -17,6 +24,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,16 +32,18 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
 #include "fdpass.h"
 #include "proto.h"
 
-#define FAIR_PAIRS   1000
+#define FAIR_PAIRS   1000  /* of each kind */
+#define FAIR_BLOCK   100   /* pairs of one kind in a row */
 #define FAIR_WARMUP  50
 #define FLOOD_DEPTH  64    /* the flooder's requests in flight */
-#define FLOOD_START  4096  /* replies before the flooded run begins */
+#define FLOOD_START  (4 * FLOOD_DEPTH) /* replies before a flooded block */
 #define FAIR_GOAL    10.0  /* flooded p99 / idle p99, at most */
 #define UID_FLOOD    4301u
 #define UID_TENANT   4302u
@@ -185,28 +195,67 @@ struct fair_lat {
 	double p50, p99, max; /* us */
 };
 
-/* FAIR_PAIRS timed open/close pairs (after FAIR_WARMUP untimed). */
-static struct fair_lat
-fair_pairs(struct msiv_conn *c)
+/* n timed open/close pairs into ns[]. */
+static void
+fair_pairs(struct msiv_conn *c, uint64_t *ns, int n)
 {
-	static uint64_t ns[FAIR_PAIRS];
-	struct fair_lat l;
-
-	for (int i = -FAIR_WARMUP; i < FAIR_PAIRS; i++) {
+	for (int i = 0; i < n; i++) {
 		uint64_t t0 = bench_now_ns(), vf;
 		int r;
 
 		if ((r = msiv_vfunc_open(c, "sim0", 1, MSIV_POLICY_DEFAULT,
 		    &vf)) < 0 || (r = msiv_vfunc_close(c, vf)) < 0)
 			fail("fair: open/close", r);
-		if (i >= 0)
-			ns[i] = bench_now_ns() - t0;
+		ns[i] = bench_now_ns() - t0;
 	}
-	qsort(ns, FAIR_PAIRS, sizeof(ns[0]), fair_cmp);
-	l.p50 = (double)ns[FAIR_PAIRS / 2] / 1e3;
-	l.p99 = (double)ns[(FAIR_PAIRS * 99 + 99) / 100 - 1] / 1e3;
-	l.max = (double)ns[FAIR_PAIRS - 1] / 1e3;
+}
+
+static struct fair_lat
+fair_stats(uint64_t *ns, int n)
+{
+	struct fair_lat l;
+
+	qsort(ns, (size_t)n, sizeof(ns[0]), fair_cmp);
+	l.p50 = (double)ns[n / 2] / 1e3;
+	l.p99 = (double)ns[(n * 99 + 99) / 100 - 1] / 1e3;
+	l.max = (double)ns[n - 1] / 1e3;
 	return l;
+}
+
+/* Wait until the flooder has had n more replies than it had at *from. */
+static void
+fair_flood_wait(pid_t pid, uint64_t from, uint64_t n)
+{
+	int64_t deadline = h_now_ms() + BENCH_TIMEOUT_MS;
+
+	while (atomic_load(flood_replies) - from < n) {
+		int st;
+
+		if (bench_exited(pid, &st))
+			bench_die("the flooder failed");
+		if (h_now_ms() > deadline)
+			bench_die("the flooder makes no progress");
+		bench_sleep_ms(1);
+	}
+}
+
+/*
+ * Stop the flooder and let msivd answer what it has in flight: at most
+ * FLOOD_DEPTH requests, SESSION_READ_BURST (16) a turn, and every round
+ * trip of the tenant's takes at least one turn.
+ */
+static void
+fair_flood_stop(pid_t pid, struct msiv_conn *c)
+{
+	struct msiv_status_rep st;
+	int ws, r;
+
+	if (kill(pid, SIGSTOP) < 0 || waitpid(pid, &ws, WUNTRACED) != pid ||
+	    !WIFSTOPPED(ws))
+		bench_die("cannot stop the flooder");
+	for (int i = 0; i < FLOOD_DEPTH / 16 + 1; i++)
+		if ((r = msiv_status(c, &st)) < 0)
+			fail("fair: status", r);
 }
 
 void
@@ -214,11 +263,12 @@ bench_fair(void)
 {
 	static const char conf[] = "[msivd]\nsocket_mode = 0666\n"
 	    "orphan_grace = 0\n[device sim0]\nbackend = sim\nslots = 64\n";
+	static uint64_t idle_ns[FAIR_PAIRS], flood_ns[FAIR_PAIRS];
 	struct fair_lat idle, flood;
 	struct h_daemon d;
 	struct msiv_conn *c;
-	uint64_t n0;
-	double t0, rate;
+	uint64_t warm[FAIR_WARMUP], flood_n = 0;
+	double flood_s = 0, rate;
 	pid_t pid;
 	int met;
 
@@ -235,25 +285,34 @@ bench_fair(void)
 	if (chmod(d.dir, 0755) < 0)
 		bench_die("chmod %s: %s", d.dir, strerror(errno));
 	c = fair_connect_as(&d, UID_TENANT, "tenant");
-	idle = fair_pairs(c);
 	pid = bench_fork();
 	if (pid == 0)
 		fair_flooder(&d);
-	while (atomic_load(flood_replies) < FLOOD_START) {
-		int st;
+	fair_flood_wait(pid, 0, FLOOD_START);
+	fair_flood_stop(pid, c);
+	fair_pairs(c, warm, FAIR_WARMUP);
+	for (int b = 0; b < FAIR_PAIRS / FAIR_BLOCK; b++) {
+		uint64_t n0;
+		double t0;
 
-		if (bench_exited(pid, &st))
-			bench_die("the flooder failed");
-		bench_sleep_ms(1);
+		fair_pairs(c, idle_ns + b * FAIR_BLOCK, FAIR_BLOCK);
+		if (kill(pid, SIGCONT) < 0)
+			bench_die("cannot resume the flooder");
+		fair_flood_wait(pid, atomic_load(flood_replies), FLOOD_START);
+		n0 = atomic_load(flood_replies);
+		t0 = now_s();
+		fair_pairs(c, flood_ns + b * FAIR_BLOCK, FAIR_BLOCK);
+		flood_n += atomic_load(flood_replies) - n0;
+		flood_s += now_s() - t0;
+		fair_flood_stop(pid, c);
 	}
-	n0 = atomic_load(flood_replies);
-	t0 = now_s();
-	flood = fair_pairs(c);
-	rate = (double)(atomic_load(flood_replies) - n0) / (now_s() - t0);
+	rate = (double)flood_n / flood_s;
 	bench_kill(pid);
 	msiv_close(c);
 	stop(&d, 0);
 	munmap(flood_replies, sizeof(*flood_replies));
+	idle = fair_stats(idle_ns, FAIR_PAIRS);
+	flood = fair_stats(flood_ns, FAIR_PAIRS);
 
 	figure("fair_idle_pair_p50", idle.p50, "us");
 	figure("fair_idle_pair_p99", idle.p99, "us");

@@ -62,12 +62,13 @@
  *  - fair_idle_pair_p50, _p99, _max (us): 1000 durable open/close pairs
  *    of a non-admin tenant, each from the open's send to the close's
  *    reply, on an idle msivd;
- *  - fair_flood_pair_p50, _p99, _max (us): the same while another
+ *  - fair_flood_pair_p50, _p99, _max (us): 1000 more while another
  *    non-admin session keeps 64 requests in flight (MASK, QUERY, UNMASK,
- *    QUERY, ...); fair_flood_p50_vs_idle, _p99_vs_idle, _max_vs_idle
- *    (ratios); fair_flood_requests_per_s: the flooder's rate meanwhile.
- *    A "#" line says whether the goal (flooded p99 at most 10 times the
- *    idle p99) was met.
+ *    QUERY, ...), in blocks of 100 alternating with the idle ones;
+ *    fair_flood_p50_vs_idle, _p99_vs_idle, _max_vs_idle (ratios);
+ *    fair_flood_requests_per_s: the flooder's rate meanwhile. A "#" line
+ *    says whether the goal (flooded p99 at most 10 times the idle p99)
+ *    was met.
  *
  * usage: msiv-bench [hotpath] [store] [fair]   (default: every section)
  * MSIVD names the daemon binary (make bench sets it). MSIV_BENCH_DELIVERY
