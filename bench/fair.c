@@ -241,8 +241,8 @@ fair_flood_wait(pid_t pid, uint64_t from, uint64_t n)
 
 /*
  * Stop the flooder and let msivd answer what it has in flight: at most
- * FLOOD_DEPTH requests, SESSION_READ_BURST (16) a turn, and every round
- * trip of the tenant's takes at least one turn.
+ * FLOOD_DEPTH requests, SESSION_READ_BURST (FDPASS_BATCH_MAX) a turn,
+ * and every round trip of the tenant's takes at least one turn.
  */
 static void
 fair_flood_stop(pid_t pid, struct msiv_conn *c)
@@ -253,7 +253,7 @@ fair_flood_stop(pid_t pid, struct msiv_conn *c)
 	if (kill(pid, SIGSTOP) < 0 || waitpid(pid, &ws, WUNTRACED) != pid ||
 	    !WIFSTOPPED(ws))
 		bench_die("cannot stop the flooder");
-	for (int i = 0; i < FLOOD_DEPTH / 16 + 1; i++)
+	for (int i = 0; i < FLOOD_DEPTH / FDPASS_BATCH_MAX + 1; i++)
 		if ((r = msiv_status(c, &st)) < 0)
 			fail("fair: status", r);
 }
