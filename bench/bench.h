@@ -60,5 +60,6 @@ uint64_t bench_rss_kib(pid_t pid);
 
 /* The sections. */
 void bench_hotpath(void);
+void bench_fair(void);
 
 #endif /* MSIV_BENCH_H */

@@ -57,7 +57,20 @@
  *    _load (ms): start-up with 64k vectors in the store, from exec to the
  *    socket answering, and msivd's own figure for loading and rebuilding.
  *
- * usage: msiv-bench [hotpath] [store]   (default: every section)
+ * fair section (fair.c; needs root, to connect as other users): one
+ * tenant flooding, another opening and closing vfuncs (issue 15):
+ *  - fair_idle_pair_p50, _p99, _max (us): 1000 durable open/close pairs
+ *    of a non-admin tenant, each from the open's send to the close's
+ *    reply, on an idle msivd;
+ *  - fair_flood_pair_p50, _p99, _max (us): 1000 more while another
+ *    non-admin session keeps 64 requests in flight (MASK, QUERY, UNMASK,
+ *    QUERY, ...), in blocks of 100 alternating with the idle ones;
+ *    fair_flood_p50_vs_idle, _p99_vs_idle, _max_vs_idle (ratios);
+ *    fair_flood_requests_per_s: the flooder's rate meanwhile. A "#" line
+ *    says whether the goal (flooded p99 at most 10 times the idle p99)
+ *    was met.
+ *
+ * usage: msiv-bench [hotpath] [store] [fair]   (default: every section)
  * MSIVD names the daemon binary (make bench sets it). MSIV_BENCH_DELIVERY
  * (auto, io_uring, epoll), when set, is the delivery loop the hotpath
  * section asks msivd for (msivd.conf "delivery"). Every wait has a
@@ -606,6 +619,7 @@ static const struct {
 } bench_sections[] = {
 	{ "hotpath", bench_hotpath },
 	{ "store", bench_store },
+	{ "fair", bench_fair },
 };
 #define BENCH_NSECTIONS (sizeof(bench_sections) / sizeof(bench_sections[0]))
 
@@ -621,7 +635,8 @@ main(int argc, char **argv)
 			if (strcmp(argv[i], bench_sections[k].name) == 0)
 				break;
 		if (k == BENCH_NSECTIONS) {
-			fprintf(stderr, "usage: msiv-bench [hotpath] [store]\n");
+			fprintf(stderr, "usage: msiv-bench [hotpath] [store] "
+			    "[fair]\n");
 			return 2;
 		}
 		want[k] = 1;

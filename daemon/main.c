@@ -365,8 +365,8 @@ main(int argc, char **argv)
 	if (evthread_use_pthreads() < 0)
 		fatalx("libevent: no pthreads support");
 	base = event_base_new();
-	/* Priorities: I/O at 1; the store's group commit at 2 runs once
-	 * every request of the turn has been handled. */
+	/* Priorities: every event at 1, the default, the store's group
+	 * commit included, so that no turn can put it off (store.c). */
 	if (base == NULL || event_base_priority_init(base, 3) < 0)
 		fatalx("libevent: cannot create the event base");
 	if (server_init(base, &conf) < 0)

@@ -40,7 +40,17 @@
 #include "server.h"
 #include "store.h"
 
-#define SESSION_READ_BURST 64    /* packets per read callback (fairness) */
+/*
+ * Requests read from one session per turn of the event loop: one
+ * recvmmsg batch. Each readable session is read once per turn, so this
+ * is what one session may take before every other is served, and what a
+ * reply held for the turn's commit may wait for, per session (store.c).
+ * At 64 a session with 64 requests in flight made other tenants' durable
+ * replies wait about 1 ms per turn on a 2-core machine; at 16 a system
+ * call per turn is spread over 16 requests and the wait is a quarter
+ * (doc/performance.md, "Fairness").
+ */
+#define SESSION_READ_BURST FDPASS_BATCH_MAX
 #define SESSION_GROUPS_MAX 256   /* supplementary groups checked at accept */
 
 enum cmd_perm {

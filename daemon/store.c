@@ -401,9 +401,22 @@ store_open(const char *dir, struct event_base *base, char *err,
 		if (rc != SQLITE_OK)
 			fatalx("store: statement %d: %s", i, sqlite3_errmsg(db));
 	}
-	/* The commit runs after every request of the turn: lowest priority. */
+	/*
+	 * The commit runs at the end of the turn whose first write made it
+	 * active. It has the priority of every socket and timer event (the
+	 * default), and libevent runs all the active events of a priority,
+	 * those made active meanwhile included, before it polls again: so
+	 * nothing a client does can put the commit off past the turn, and
+	 * a reply held for it waits for at most one read of each other
+	 * session (SESSION_READ_BURST requests, server.c). libevent queues
+	 * it behind the sessions the turn's poll found readable, so every
+	 * request read in the turn joins it. At a lower priority it ran
+	 * only once no socket was ready: one session with requests always
+	 * in flight starved it, and every reply held for it (issue 15;
+	 * doc/store.md).
+	 */
 	commit_ev = event_new(base, -1, 0, store_commit_cb, NULL);
-	if (commit_ev == NULL || event_priority_set(commit_ev, 2) < 0)
+	if (commit_ev == NULL)
 		fatalx("store: cannot create the commit event");
 	/* Probe that the database can really be written (read-only file,
 	 * full disk), so that start-up says so rather than the first

@@ -8,11 +8,12 @@
  * delivery loop never does.
  *
  * Writes go into one transaction per turn of the control thread's event
- * loop ("group commit"): the first write of a turn begins it, and a
- * low-priority event commits it once every request read in that turn has
- * been handled. Replies to requests that changed durable state are held
- * until that commit (server.c), so a change is on disk before it is
- * acknowledged and concurrent clients share one fsync.
+ * loop ("group commit"): the first write of a turn begins it, and an
+ * event of the same priority as the sessions' commits it at the end of
+ * that turn, once every request read in it has been handled. Replies to
+ * requests that changed durable state are held until that commit
+ * (server.c), so a change is on disk before it is acknowledged and
+ * concurrent clients share one fsync.
  */
 #ifndef MSIVD_STORE_H
 #define MSIVD_STORE_H
