@@ -265,12 +265,16 @@ ur_read(struct slot *s, uint32_t pos)
 		s->dl_verify = 0; /* the last that may stand for nothing */
 	if (c == 0)
 		return 0; /* a read took its signals, and decided on them */
+	/* An earlier owner's signals (ur_reset) are not this vector's: not
+	 * fired, not interrupts. */
 	skip = c < s->dl_skip ? c : s->dl_skip;
 	s->dl_skip -= skip;
+	if ((c -= skip) == 0)
+		return 0;
 	/* Beyond the delivered wakeups, each signal is an interrupt. */
 	n = c > hot ? c - hot : verifying ? 0 : 1;
 	/* vector_fire() adds n to fired: the signals read in all. */
-	s->vec.fired += c - skip - n;
+	s->vec.fired += c - n;
 	if (n != 0 && !vector_deliverable(&s->vec)) {
 		/* Signals taken into the pending bit (or dropped): a
 		 * completion still on its way for them must not deliver. */
@@ -540,11 +544,14 @@ ur_unread(struct slot *s)
 	return c > s->dl_skip ? c - s->dl_skip : 0;
 }
 
+/* A new owner: what the trigger holds unread is the old owner's, its
+ * delivered wakeups included (they are not the new owner's hot ones). */
 static void
 ur_reset(struct slot *s)
 {
 	if (s->dl_hot != 0 || s->dl_skip != 0)
 		s->dl_skip = ur_peek(s);
+	s->dl_hot = 0;
 }
 
 /* --- start-up: does this kernel give what the loop relies on? -------- */

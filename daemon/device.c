@@ -160,17 +160,17 @@ device_find_free(struct device *dev, uint32_t n, uint32_t *first)
 	return -ENOSPC; /* enough free slots, but fragmented */
 }
 
-void
-slot_route(struct slot *s)
+unsigned int
+slot_route(struct slot *s, unsigned int act)
 {
 	int want = -1;
 
 	if (s->dev->ops->route == NULL)
-		return;
+		return act;
 	if (s->direct && s->target >= 0 && vector_deliverable(&s->vec))
 		want = s->target;
 	if (want == s->routed)
-		return;
+		return act;
 	if (s->dev->ops->route(s->dev, s->index, want) < 0) {
 		/* The device cannot signal there: stay (or fall back to
 		 * being) relayed through the daemon. */
@@ -178,7 +178,9 @@ slot_route(struct slot *s)
 		    s->dev->name, s->index);
 		if (want >= 0 && s->dev->ops->route(s->dev, s->index, -1) == 0)
 			s->routed = -1;
-		return;
-	}
-	s->routed = want;
+	} else
+		s->routed = want;
+	/* The trigger moved (or a failed move left it anywhere): an
+	 * interrupt raised meanwhile may be gone. At-least-once. */
+	return vector_rerouted(&s->vec, act);
 }

@@ -64,8 +64,10 @@ struct backend_ops {
 	int (*trigger_dup)(struct device *dev, uint32_t slot);
 	/* Optional (NULL: no direct mode): make the device signal fd for
 	 * this slot (-1: the daemon's trigger); once it returns nothing is
-	 * signalled to the fd routed before. Called with the slot's lock
-	 * held. */
+	 * signalled to the fd routed before. An interrupt raised while it
+	 * runs may be lost (VFIO: the old host IRQ is freed before the new
+	 * one is requested); slot_route() makes up for it. Called with the
+	 * slot's lock held. */
 	int (*route)(struct device *dev, uint32_t slot, int fd);
 	/* Optional (NULL: -EOPNOTSUPP): the host IRQ behind a slot, its
 	 * CPU affinity set to cpus first unless NULL; fills rep (irq and
@@ -80,8 +82,12 @@ struct backend_ops {
  * vector is direct and deliverable, and to the daemon's trigger otherwise
  * (where interrupts become pending). Routing back happens before the lock
  * is released, so before the operation is acknowledged (rules 4, 6, 8).
+ * act: the operation's actions, not carried out yet; returns them with
+ * what a move of the trigger adds (vector_rerouted: an interrupt it may
+ * have lost becomes the pending bit or one delivery). Carry them out
+ * after this call, so a delivery follows the move.
  */
-void slot_route(struct slot *s);
+unsigned int slot_route(struct slot *s, unsigned int act);
 
 struct device {
 	TAILQ_ENTRY(device) entry;

@@ -184,6 +184,14 @@ vector_assume_pending(struct vector *v)
 }
 
 unsigned int
+vector_rerouted(struct vector *v, unsigned int act)
+{
+	if ((v->flags & VECTOR_F_TARGET) == 0 || (act & VECTOR_ACT_DELIVER))
+		return act;
+	return act | vector_assume_pending(v);
+}
+
+unsigned int
 vector_free(struct vector *v)
 {
 	uint8_t keep = v->flags & (VECTOR_F_FMASKED | VECTOR_F_ENABLED);

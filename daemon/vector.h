@@ -105,6 +105,18 @@ unsigned int vector_set_target(struct vector *v, bool attached);
  * and replayed at once if the vector is deliverable (rule 2). */
 unsigned int vector_assume_pending(struct vector *v);
 
+/* Direct mode: the host side has just moved the vector's trigger to or
+ * from its target (VFIO frees the old host IRQ before it requests the new
+ * one, and an MSI that arrives in between is gone). act: the actions of
+ * the operation that moved it, not carried out yet. Delivery stays
+ * at-least-once: an interrupt is assumed to have come during the move
+ * (vector_assume_pending), so a masked vector gets its pending bit and a
+ * deliverable one a delivery, unless act holds one already (written after
+ * the move, it stands for the lost interrupt too), the vector has no
+ * target (it was freed: rule 8 clears its pending state) or the function
+ * is disabled (rule 1 would drop it). Returns act with what it adds. */
+unsigned int vector_rerouted(struct vector *v, unsigned int act);
+
 /* FREE (rule 8): back to the reset state (the function-level bits and the
  * counters are kept). Returns MSG_CHANGED if the effective message was not
  * already zero. */

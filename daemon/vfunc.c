@@ -76,7 +76,9 @@ vfunc_reset_slots(struct vfunc *vf)
 		old = s->target;
 		s->target = -1;
 		s->direct = false;
-		slot_route(s); /* the device stops signalling the target */
+		/* The device stops signalling the target; the vector is
+		 * reset (no target, disabled): nothing to carry out. */
+		(void)slot_route(s, 0);
 		pthread_mutex_unlock(&s->lock);
 		s->await_target = false;
 		if (old >= 0)
@@ -289,8 +291,10 @@ vfunc_vec_done(struct vfunc *vf, uint32_t vector, unsigned int act)
 
 	if (s->vec.flags & VECTOR_F_TARGET)
 		s->await_target = false;
+	/* Direct mode: routed before the acknowledgement, and before any
+	 * delivery, which then covers what the move may have lost. */
+	act = slot_route(s, act);
 	deliver_actions(s, act);
-	slot_route(s); /* direct mode: before the acknowledgement */
 	pthread_mutex_unlock(&s->lock);
 	if ((act & VECTOR_ACT_MSG_CHANGED) && vf->session != NULL)
 		session_event_msg(vf->session, vf->id, vector, addr, data);

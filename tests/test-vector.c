@@ -656,6 +656,61 @@ v_op(struct vector *v, unsigned int op, uint64_t a, uint32_t d, int *err)
 	return (unsigned int)r;
 }
 
+/* --- direct mode: a moved trigger may have lost an interrupt ------------- */
+
+/*
+ * vector_rerouted() after the operations that move a direct vector's
+ * trigger (rules 4 and 6, at-least-once): masked, the pending bit stands
+ * for a lost interrupt and the next unmask delivers it; deliverable, one
+ * delivery, or none more if the operation's own delivery comes after the
+ * move; freed or disabled, nothing.
+ */
+static void
+test_rerouted(void)
+{
+	struct vector v;
+	unsigned int act;
+
+	ready(&v, VECTOR_POLICY_LATCH);
+	act = vector_mask(&v);
+	act = vector_rerouted(&v, act);
+	ok(act == 0 && pending(&v) && v.delivered == 0 && v.fired == 0,
+	    "rerouted: MASK of a direct vector: nothing to the target, the "
+	    "pending bit set");
+	act = vector_rerouted(&v, vector_unmask(&v));
+	ok(act == DELIVER && !pending(&v) && v.delivered == 1,
+	    "rerouted: UNMASK replays it; the replay, written after the "
+	    "move, is the only delivery");
+	act = vector_rerouted(&v, vector_retarget(&v, true, false, 0, 0));
+	ok(act == DELIVER && !pending(&v) && v.delivered == 2,
+	    "rerouted: RETARGET of a deliverable vector: one delivery to the "
+	    "new target");
+	(void)vector_mask(&v);
+	(void)vector_fire(&v, 4);
+	act = vector_rerouted(&v, vector_unmask(&v));
+	ok(act == DELIVER && !pending(&v) && v.delivered == 3 &&
+	    v.coalesced == 4, "rerouted: pending and lost coalesce into one "
+	    "delivery (rule 3)");
+	act = vector_rerouted(&v, vector_set_fmask(&v, true));
+	ok(act == 0 && pending(&v), "rerouted: function mask: pending set");
+	act = vector_rerouted(&v, vector_set_fmask(&v, false));
+	ok(act == DELIVER && !pending(&v), "rerouted: function unmask: one "
+	    "delivery");
+	act = vector_rerouted(&v, vector_set_enabled(&v, false));
+	ok(act == 0 && !pending(&v) && v.dropped == 0,
+	    "rerouted: function disabled: nothing assumed (rule 1 drops)");
+	act = vector_rerouted(&v, vector_set_enabled(&v, true));
+	ok(act == DELIVER && v.delivered == 5, "rerouted: enabled again: "
+	    "one delivery");
+	act = vector_rerouted(&v, vector_free(&v));
+	ok(!(act & DELIVER) && !pending(&v) && v.delivered == 5,
+	    "rerouted: FREE: no target, pending stays clear (rule 8)");
+	(void)vector_set_target(&v, true);
+	act = vector_rerouted(&v, CHANGED);
+	ok(act == CHANGED && pending(&v), "rerouted: other actions are "
+	    "kept; masked with a target: pending set");
+}
+
 static void
 test_differential(enum vector_policy pol)
 {
@@ -706,6 +761,7 @@ main(void)
 	test_rule6();
 	test_rule7();
 	test_rule8();
+	test_rerouted();
 	for (size_t p = 0; p < 3; p++)
 		test_differential(policies[p]);
 	return tap_done();

@@ -16,7 +16,10 @@
  * dynamic one nothing happens to them.
  * msivd holds the VFIO device, so the BARs are reached through sysfs.
  *
- * usage: vm-msix SOCKET BDF      Prints PROBE OK/FAIL lines, PROBE DONE.
+ * Last, the swap window (swap_windows) in both modes, ROUNDS times each.
+ *
+ * usage: vm-msix SOCKET BDF [ROUNDS]   Prints PROBE OK/FAIL lines, PROBE
+ * DONE. ROUNDS: swap windows per mode, 2000 by default.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +29,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <msiv/msiv.h>
@@ -44,7 +48,7 @@ static volatile uint32_t *regs;   /* BAR0: 8 IVPosition, 12 Doorbell */
 static struct mailbox *mb;        /* BAR2 */
 static uint32_t self;             /* our peer id */
 static struct msiv_conn *c;
-static char what[160];
+static char what[256];
 static struct msiv_event_info last_ev;
 static int nev;
 
@@ -159,7 +163,23 @@ open_vf(struct vf *v, unsigned int flags, unsigned int nv)
 			return 0;
 		v->slot[i] = in.slot;
 	}
-	return msiv_vfunc_enable(c, v->h, 1) == 0;
+	if (msiv_vfunc_enable(c, v->h, 1) < 0)
+		return 0;
+	/* Direct mode: enabling moved each trigger to its target, and a
+	 * move is at-least-once: one interrupt each, written before the
+	 * acknowledgement. */
+	for (unsigned int i = 0; i < nv; i++)
+		(void)wait_efd(v->efd[i], 0);
+	return 1;
+}
+
+/* Take what the targets hold now: in direct mode the interrupts msivd
+ * wrote for a trigger move, before it acknowledged the move. */
+static void
+drain(struct vf *v)
+{
+	for (unsigned int i = 0; i < v->nv; i++)
+		(void)wait_efd(v->efd[i], 0);
 }
 
 static void
@@ -292,6 +312,7 @@ pass(const char *mode, unsigned int flags, int fixed, unsigned int nb,
 	    wait_efd(a.efd[1], 10000) == 1 && wait_efd(a.efd[1], 100) == 0,
 	    WHAT("%s: rule 7: function mask holds it without touching the "
 	    "vector's mask; unmasking replays it once", mode));
+	drain(&a); /* direct: the function unmask's one for each vector */
 
 	/* Rules 5 and 10 on vector 2: a message written while masked is
 	 * latched on unmask and announced once. */
@@ -299,7 +320,8 @@ pass(const char *mode, unsigned int flags, int fixed, unsigned int nb,
 	nev = 0;
 	check(msiv_vector_mask(c, a.h, 2) == 0 &&
 	    msiv_table_write(c, a.h, 2 * 16 + 8, 4, 0x77) == 0 &&
-	    msiv_vector_unmask(c, a.h, 2) == 0 && wait_event(10000) &&
+	    msiv_vector_unmask(c, a.h, 2) == 0 &&
+	    wait_efd(a.efd[2], 0) == (uint64_t)direct && wait_event(10000) &&
 	    last_ev.type == MSIV_EV_MSG_CHANGED && last_ev.vector == 2 &&
 	    last_ev.data == 0x77 && msiv_vector_query(c, a.h, 2, &in) == 0 &&
 	    in.eff_data == 0x77 && raise_to(&a, 2, HOST, a.efd[2], direct) == 1,
@@ -310,7 +332,8 @@ pass(const char *mode, unsigned int flags, int fixed, unsigned int nb,
 	/* Rule 6 on vector 3, raised by the host. */
 	e = eventfd(0, EFD_CLOEXEC);
 	check(msiv_vector_retarget(c, a.h, 3, MSIV_RETARGET_TARGET, 0, 0, e) ==
-	    0 && raise_to(&a, 3, HOST, e, direct) == 1 &&
+	    0 && wait_efd(e, 0) == (uint64_t)direct &&
+	    raise_to(&a, 3, HOST, e, direct) == 1 &&
 	    wait_efd(a.efd[3], 100) == 0,
 	    WHAT("%s: rule 6: after retarget only the new target gets it",
 	    mode));
@@ -321,8 +344,10 @@ pass(const char *mode, unsigned int flags, int fixed, unsigned int nb,
 	 * others deliverable. */
 	check(msiv_vector_mask(c, a.h, 1) == 0 && open_vf(&b, flags, nb),
 	    WHAT("%s: a second vfunc on the next %u slots", mode, nb));
+	/* Direct: the mask moved vector 1's trigger, so it is pending
+	 * whatever the growing does. */
 	ok1 = msiv_vector_query(c, a.h, 1, &in) == 0 &&
-	    in.pending == (fixed != 0);
+	    in.pending == (fixed || direct);
 	for (unsigned int i = 0; i < NV; i++)
 		if (i != 1)
 			ok1 &= wait_efd(a.efd[i], fixed ? 10000 : 100) ==
@@ -345,7 +370,8 @@ pass(const char *mode, unsigned int flags, int fixed, unsigned int nb,
 		    direct) == 1;
 	check(ok1 && raise_to(&a, 2, HOST, a.efd[2], direct) == 1 &&
 	    msiv_vector_unmask(c, a.h, 1) == 0 &&
-	    wait_efd(a.efd[1], fixed ? 10000 : 100) == (fixed != 0),
+	    wait_efd(a.efd[1], fixed || direct ? 10000 : 100) ==
+	    (fixed || direct),
 	    WHAT("%s: after growing, old and new vectors deliver", mode));
 	close_vf(&b);
 
@@ -362,6 +388,135 @@ pass(const char *mode, unsigned int flags, int fixed, unsigned int nb,
 	for (unsigned int i = 0; i < NV; i++)
 		close(a.efd[i]);
 	msiv_set_event_cb(c, NULL, NULL);
+}
+
+/* From /proc/interrupts: the interrupts IRQ irq took on all CPUs, -1 if
+ * it has no line now. */
+static long long
+irq_total(unsigned int irq)
+{
+	char line[1024];
+	long long sum = -1;
+	FILE *f = fopen("/proc/interrupts", "re");
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *p = line, *end;
+		long long x;
+
+		if (strtoul(p, &end, 10) != irq || *end != ':' || end == p)
+			continue;
+		p = end + 1;
+		sum = 0;
+		while ((x = strtoll(p, &end, 10)), end != p) {
+			sum += x;
+			p = end;
+		}
+		break;
+	}
+	if (f != NULL)
+		fclose(f);
+	return sum;
+}
+
+/* Wait up to ms for either eventfd; what both held. */
+static uint64_t
+wait_either(int a, int b, int ms)
+{
+	struct pollfd p[2] = { { .fd = a, .events = POLLIN },
+	    { .fd = b, .events = POLLIN } };
+
+	if (poll(p, 2, ms) <= 0)
+		return 0;
+	return wait_efd(a, 0) + wait_efd(b, 0);
+}
+
+/*
+ * The swap window, in rounds: ring the vector once from the device, at
+ * once MASK it (even rounds) or RETARGET it to its other eventfd (odd
+ * rounds), then UNMASK; each round's interrupt must reach a target. In
+ * direct mode both operations move the device's trigger, which the
+ * kernel does by free_irq() and request_irq(): an MSI that comes in
+ * between is gone (the kernel's count of the vector's IRQ does not move),
+ * and msivd assumes one was lost at every move, so the round gets its
+ * interrupt or one in its place (at-least-once). In relay mode nothing
+ * moves and every round gets exactly one.
+ */
+static void
+swap_windows(const char *mode, unsigned int flags, unsigned int rounds)
+{
+	unsigned int lost = 0, extra = 0, dropped = 0, done, irq = 0;
+	uint64_t eff[MSIV_CPUS_WORDS];
+	struct msiv_vector_info in;
+	struct timespec t0, t1;
+	long long k0, k1;
+	struct vf v;
+	int e[2], cur = 0;
+
+	if (!check(open_vf(&v, flags, 1), WHAT("%s: swap windows: a vfunc "
+	    "of one vector", mode)))
+		return;
+	e[0] = v.efd[0];
+	e[1] = eventfd(0, EFD_CLOEXEC);
+	if (msiv_vector_affinity(c, v.h, 0, NULL, &irq, eff) < 0)
+		irq = 0;
+	k0 = irq_total(irq);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (done = 0; done < rounds; done++) {
+		uint64_t got;
+		int r;
+
+		if (!ring(DEVICE, v.slot[0]))
+			break;
+		if (done % 2 == 0)
+			r = msiv_vector_mask(c, v.h, 0);
+		else {
+			r = msiv_vector_retarget(c, v.h, 0,
+			    MSIV_RETARGET_TARGET, 0, 0, e[!cur]);
+			cur = !cur;
+		}
+		if (r < 0 || msiv_vector_unmask(c, v.h, 0) < 0)
+			break;
+		/* Generous: a lost round costs this long, the others
+		 * return as their interrupt comes. */
+		got = wait_either(e[0], e[1], 5000);
+		if (got != 0)
+			extra += (unsigned int)(got - 1);
+		else if (++lost <= 10) {
+			k1 = irq_total(irq);
+			printf("PROBE INFO %s: swap round %u (%s): nothing "
+			    "delivered; the vector's IRQ took %lld MSIs of "
+			    "%u so far\n", mode, done, done % 2 ? "RETARGET" :
+			    "MASK", k1 - k0, done + 1);
+		}
+		/* Settle before the next round, so nothing of this one is
+		 * taken for the next one's: wait until the vector's IRQ has
+		 * taken the round's MSI (up to a second: the kernel may
+		 * have dropped it), then until msivd has handled every
+		 * signal of its trigger (a query syncs the delivery loop);
+		 * what arrives meanwhile is extra. */
+		for (int t = 0; (k1 = irq_total(irq)) >= 0 &&
+		    k1 < k0 + (long long)(done + 1 - dropped); t++) {
+			if (t == 200) {
+				dropped++;
+				break;
+			}
+			extra += (unsigned int)wait_either(e[0], e[1], 5);
+		}
+		(void)msiv_vector_query(c, v.h, 0, &in);
+		extra += (unsigned int)wait_either(e[0], e[1], 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	k1 = irq_total(irq);
+	check(done == rounds && lost == 0 && k0 >= 0, WHAT("%s: swap windows: "
+	    "ring, MASK or RETARGET at once, UNMASK: %u of %u rounds got "
+	    "their interrupt, %u lost (the kernel dropped %lld MSIs; %u "
+	    "interrupts beyond one a round; %.1f s)", mode, done - lost,
+	    rounds, lost, (long long)done - (k1 - k0), extra,
+	    (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9));
+	(void)msiv_vfunc_close(c, v.h);
+	close(e[0]);
+	close(e[1]);
 }
 
 static void *
@@ -385,10 +540,13 @@ int
 main(int argc, char **argv)
 {
 	struct msiv_device_rec dev[4];
+	unsigned int swaps = 2000;
 	int n, fixed = -1;
 
-	if (argc != 3)
+	if (argc != 3 && argc != 4)
 		return 2;
+	if (argc == 4)
+		swaps = (unsigned int)strtoul(argv[3], NULL, 10);
 	regs = map_bar(argv[2], 0, 4096);
 	mb = map_bar(argv[2], 2, 4096);
 	if (!check(regs != MAP_FAILED && mb != MAP_FAILED,
@@ -410,6 +568,8 @@ main(int argc, char **argv)
 	    "(NORESIZE)" : "dynamic", self);
 	pass("relay", 0, fixed, 2, argv[2]);
 	pass("direct", MSIV_SETUP_DIRECT, fixed, 4, argv[2]);
+	swap_windows("relay", 0, swaps);
+	swap_windows("direct", MSIV_SETUP_DIRECT, swaps);
 	check(__atomic_load_n(&mb->rung, __ATOMIC_RELAXED) > 0,
 	    WHAT("the host-side peer raised %u interrupts", mb->rung));
 done:
