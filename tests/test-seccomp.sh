@@ -89,7 +89,7 @@ check "one filter" grep -q "^Seccomp_filters:[[:space:]]*1$" /proc/"$dpid"/statu
 # Run-time paths through the filter: attach and detach a device, the
 # example VMM (vfunc, vectors, eventfds passed, interrupts, retarget),
 # queries, a restart of nothing but the session.
-check "attach a device at run time" ctl attach sim1 sim 16
+check "attach a device at run time" eval 'ctl attach sim1 sim 16 >/dev/null'
 check "the example VMM client runs on it" eval '"$MSIV_EXAMPLE" --socket "$sock" --device sim1 --tenant vm1 --stay >"$dir/ex.log" 2>&1'
 check "fire, list, status" eval 'ctl fire sim1 3 2 >/dev/null && ctl --json vfuncs >/dev/null && ctl status >/dev/null'
 check "revoke the example's tenant" eval 'ctl revoke vm1 >/dev/null'
@@ -98,6 +98,28 @@ check "msivd is still alive, still filtered" filtered
 stop
 check "it stops cleanly through the filter (exit 0)" [ "$st" -eq 0 ]
 check "no system call was refused" eval '! grep -q "allow-list" "$dir/a.log"'
+
+# Detached (no --foreground: logs to syslog, and the filter's handler
+# gets a syslog socket of its own): filtered all the same.
+# shellcheck disable=SC2086
+"$MSIVD" --socket "$sock" --state-dir "$dir/state" --user "$user" $on \
+    >"$dir/e.log" 2>&1
+rc=$?
+dpid=$(ctl status 2>/dev/null | sed -n 's/.*, pid \([0-9]*\),.*/\1/p')
+check "detached: msivd starts (exit 0 once it serves)" [ "$rc" -eq 0 ]
+if [ -n "$dpid" ]; then
+	check "... and serves under the filter, every thread" filtered
+	ctl shutdown >/dev/null 2>&1
+	i=0
+	while kill -0 "$dpid" 2>/dev/null && [ $i -lt 400 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	check "... and stops through it" eval '! kill -0 "$dpid" 2>/dev/null'
+	dpid=
+else
+	nok "... and serves under the filter (no pid from msivctl status)"
+fi
 
 # --- off when told ------------------------------------------------------------
 check "--no-seccomp: msivd starts" start "$dir/b.log" --no-seccomp
