@@ -20,7 +20,7 @@ top=$(pwd)
 # systemd: systemd-analyze verifies the units (tests/test-systemd.sh).
 DEPS="build-essential autoconf automake libtool pkg-config libevent-dev
 libsqlite3-dev libcap-dev libnl-3-dev libinih-dev libjson-c-dev libsystemd-dev
-liburing-dev
+liburing-dev libseccomp-dev
 systemd iproute2"
 # tests/vm/ (make check-vm): QEMU under TCG with a busybox initramfs; the
 # guest kernels themselves are fetched by tests/vm/fetch.sh.

@@ -124,6 +124,7 @@ conf_defaults(struct conf *c)
 	c->max_vectors = 65536;
 	snprintf(c->user, sizeof(c->user), "%s", MSIV_USER);
 	snprintf(c->delivery, sizeof(c->delivery), "auto");
+	c->seccomp = -1;
 	c->orphan_grace = 300;
 	c->write_behind_ms = 100;
 	c->hotplug = 1;
@@ -250,6 +251,9 @@ conf_daemon_key(struct conf_parse *p, const char *key, const char *val,
 			CONF_ERR(p, line, "delivery must be auto, io_uring or "
 			    "epoll");
 		snprintf(c->delivery, sizeof(c->delivery), "%s", val);
+	} else if (strcmp(key, "seccomp") == 0) {
+		if (conf_yesno(val, &c->seccomp) < 0)
+			CONF_ERR(p, line, "seccomp must be yes or no");
 	} else if (strcmp(key, "orphan_grace") == 0) {
 		if (conf_u32(val, 0, 86400 * 365, &c->orphan_grace, 10) < 0)
 			CONF_ERR(p, line, "orphan_grace must be 0 to 31536000 "

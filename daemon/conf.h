@@ -78,6 +78,7 @@ struct conf {
 	uint32_t max_vectors;        /* per tenant and device, by default */
 	char user[64];               /* drop to this user when root; "root": no */
 	char delivery[16];           /* delivery loop: auto, io_uring, epoll */
+	int seccomp;                 /* system call filter: 1, 0; -1: default */
 	uint32_t orphan_grace;       /* s; 0: release at disconnect */
 	uint32_t write_behind_ms;    /* 0: mask/unmask written through */
 	uint32_t ndevices;

@@ -640,6 +640,38 @@ out:
 	return ret;
 }
 
+/*
+ * What the ring may carry: a seccomp filter (sandbox.c) sees the
+ * io_uring_enter() that submits an operation, never the operation, so
+ * the ring itself is restricted to the three the loop uses (multishot
+ * poll, the eventfd write, the poll's cancellation) and the one SQE flag
+ * it sets; no io_uring_register() operation is left once it is enabled.
+ * Restrictions are registered on a ring created disabled
+ * (IORING_SETUP_R_DISABLED) and hold from IORING_REGISTER_ENABLE_RINGS
+ * on. liburing 2.3 declares io_uring_register_restrictions() but lacks
+ * it, hence the system call. Returns 0 or -errno.
+ */
+int
+deliver_uring_restrict(struct io_uring *r)
+{
+	static const struct io_uring_restriction res[] = {
+		{ .opcode = IORING_RESTRICTION_SQE_OP,
+		    .sqe_op = IORING_OP_POLL_ADD },
+		{ .opcode = IORING_RESTRICTION_SQE_OP,
+		    .sqe_op = IORING_OP_WRITE },
+		{ .opcode = IORING_RESTRICTION_SQE_OP,
+		    .sqe_op = IORING_OP_ASYNC_CANCEL },
+		{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED,
+		    .sqe_flags = IOSQE_CQE_SKIP_SUCCESS },
+	};
+
+	if (syscall(__NR_io_uring_register, r->ring_fd,
+	    IORING_REGISTER_RESTRICTIONS, res,
+	    sizeof(res) / sizeof(res[0])) < 0)
+		return -errno;
+	return 0;
+}
+
 static int
 ur_init(const char **why)
 {
@@ -649,7 +681,8 @@ ur_init(const char **why)
 		 * they come in batches), by the loop's thread alone. */
 		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
 		    IORING_SETUP_R_DISABLED,
-		0,
+		/* Disabled until restricted (deliver_uring_restrict()). */
+		IORING_SETUP_R_DISABLED,
 	};
 	int r = -EINVAL;
 
@@ -669,6 +702,10 @@ ur_init(const char **why)
 		return r;
 	}
 	ring_ok = 1;
+	if ((r = deliver_uring_restrict(&ring)) < 0) {
+		*why = "cannot restrict the ring's operations";
+		return r; /* deliver_init() calls ur_fini() */
+	}
 	ur_kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ur_syncfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ur_kickfd < 0 || ur_syncfd < 0) {

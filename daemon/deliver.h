@@ -62,6 +62,12 @@ void deliver_actions(struct slot *s, unsigned int act);
 
 void deliver_get_stats(struct deliver_stats *st);
 
+/* The io_uring loop's restriction of what its ring may carry (only the
+ * operations and SQE flags it uses), on a ring created disabled; for
+ * msivd's own ring and its test. Built with liburing only. */
+struct io_uring;
+int deliver_uring_restrict(struct io_uring *r);
+
 /* --- between deliver.c and the loops ------------------------------------ */
 
 struct deliver_loop {

@@ -12,9 +12,11 @@
  *     capability left (priv.c); no client input is read before this;
  *  4. detach from the terminal unless --foreground (the parent exits only
  *     once the socket is listening, so a caller can connect at once);
- *  5. start the delivery thread, tell the service manager READY=1, then
- *     serve on the control thread's event loop until SIGTERM, SIGINT or
- *     an admin's SHUTDOWN;
+ *  5. start the delivery thread, set the signal handlers, put the whole
+ *     process under its system call filter (sandbox.c: from here on
+ *     only what serving needs; never an exec), tell the service manager
+ *     READY=1, then serve on the control thread's event loop until
+ *     SIGTERM, SIGINT or an admin's SHUTDOWN;
  *  6. STOPPING=1, then tear down in reverse: sessions (their vfuncs
  *     released), delivery thread, devices, socket.
  */
@@ -39,6 +41,7 @@
 #include "hotplug.h"
 #include "log.h"
 #include "priv.h"
+#include "sandbox.h"
 #include "sdnotify.h"
 #include "server.h"
 #include "store.h"
@@ -75,6 +78,7 @@ usage(FILE *f)
 	    "  -u, --user USER        drop to USER when started as root\n"
 	    "                         (default %s; root: keep root)\n"
 	    "      --delivery LOOP    delivery loop: auto, io_uring or epoll\n"
+	    "      --no-seccomp       no system call filter (msivd(8), SANDBOX)\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          version\n",
 	    CONF_DEFAULT_PATH, CONF_DEFAULT_STATE_DIR, MSIV_USER);
@@ -88,6 +92,7 @@ struct opts {
 	const char *user;
 	const char *delivery;
 	int foreground;
+	int no_seccomp;
 };
 
 static int
@@ -101,6 +106,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "delivery", required_argument, NULL, 'D' },
+		{ "no-seccomp", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -136,6 +142,9 @@ parse_args(int argc, char **argv, struct opts *o)
 				return -1;
 			}
 			o->delivery = optarg;
+			break;
+		case 'S':
+			o->no_seccomp = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -329,6 +338,41 @@ daemonize(int *notify)
 	return 0;
 }
 
+/*
+ * Stage 5: the system call filter, on unless --no-seccomp, [msivd]
+ * seccomp = no, or a sanitizer build's default says otherwise. Asked for
+ * and impossible (a kernel without seccomp filters): msivd does not
+ * serve without it.
+ */
+static int
+enter_sandbox(const struct opts *o, const struct conf *c)
+{
+	const char *why = sandbox_default_off_reason();
+
+	if (o->no_seccomp) {
+		log_info("seccomp: off (--no-seccomp)");
+		return 0;
+	}
+	if (c->seccomp == 0) {
+		log_info("seccomp: off ([msivd] seccomp = no)");
+		return 0;
+	}
+	if (c->seccomp < 0 && !sandbox_default()) {
+		log_info("seccomp: off by default in %s; [msivd] seccomp = yes "
+		    "turns it on", why);
+		return 0;
+	}
+	if (!sandbox_default())
+		log_warnx("seccomp: on in %s ([msivd] seccomp = yes): a "
+		    "sanitizer's report may end in SIGSYS", why);
+	if (sandbox_enter(o->foreground) < 0) {
+		log_warnx("seccomp: msivd does not serve without its filter "
+		    "unless told so (--no-seccomp, [msivd] seccomp = no)");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -434,6 +478,8 @@ main(int argc, char **argv)
 	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) < 0 ||
 	    evsignal_add(sigint, NULL) < 0)
 		fatalx("cannot install signal handlers");
+	if (enter_sandbox(&o, &conf) < 0)
+		return MAIN_EXIT_FAIL;
 	log_info("msivd %s ready: %u device(s), socket %s, state %s",
 	    PACKAGE_VERSION, device_count(), conf.socket, conf.state_dir);
 	if (notify >= 0) {

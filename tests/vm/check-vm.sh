@@ -101,6 +101,17 @@ case "$caps" in
 	echo "PROBE OK msivd runs as msiv with CAP_DAC_OVERRIDE permitted only" ;;
 *)	echo "PROBE FAIL msivd credentials: $caps" ;;
 esac
+# Serving under its system call filter (msivd(8), SANDBOX), every thread:
+# the vfio paths below (attach, arm, affinity, detach) run through it.
+# A sanitizer build has it off by default and says so.
+sc=$(cat /proc/$pid/task/*/status | sed -n 's/^Seccomp:[[:space:]]*//p' | sort -u | tr '\n' ' ')
+if grep -q "seccomp: off by default in a sanitizer build" /tmp/msivd.log; then
+	echo "PROBE OK msivd (a sanitizer build) says its filter is off by default"
+elif [ "$sc" = "2 " ]; then
+	echo "PROBE OK msivd serves under its seccomp filter, every thread"
+else
+	echo "PROBE FAIL msivd seccomp mode: $sc"
+fi
 # The delivery loop: io_uring where the kernel passes msivd's check of it,
 # else epoll, saying why (the relay tests below run on it).
 loop=$(/bin/msivctl -s /tmp/msivd.sock status | sed -n 's/^ *delivery loop *//p')
