@@ -1,5 +1,5 @@
 /*
- * The hotpath section of msiv-bench (design.md section 3): the relay and
+ * The hotpath section of msiv-bench (msivd(8) DELIVERY LOOPS): the relay and
  * direct delivery paths of the real msivd on the sim device, each beside a
  * reference implementation measured the same way in the same run, plus the
  * control plane and the memory a vector costs. Every party is a separate

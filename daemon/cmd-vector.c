@@ -1,5 +1,5 @@
 /*
- * Vector commands, typed and raw (design.md section 2): VEC_SETUP,
+ * Vector commands, typed and raw (msiv-protocol(7)): VEC_SETUP,
  * VEC_MASK / VEC_UNMASK (rules 2 and 4), VEC_RETARGET (rule 6), VEC_FREE
  * (rule 8), VEC_QUERY, and TABLE_WRITE / TABLE_READ, which emulate the
  * MSI-X table and PBA at their byte offsets (rule 5). Both paths drive the

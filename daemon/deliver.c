@@ -1,5 +1,5 @@
 /*
- * The delivery loop, relay mode (design.md section 3): trigger eventfd ->
+ * The delivery loop, relay mode (msivd(8) DELIVERY LOOPS): trigger eventfd ->
  * the delivery thread -> target eventfd. This file holds what both loops
  * share; deliver-uring.c (io_uring, preferred) and the epoll loop at the
  * end of this file do the waiting.

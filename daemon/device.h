@@ -77,7 +77,7 @@ struct backend_ops {
 };
 
 /*
- * Direct delivery (design.md section 3): with the slot's lock held after a
+ * Direct delivery (msiv-protocol(7), DIRECT): with the slot's lock held after a
  * vector operation, route the device's signal to the target while the
  * vector is direct and deliverable, and to the daemon's trigger otherwise
  * (where interrupts become pending). Routing back happens before the lock

@@ -1,6 +1,6 @@
 /*
  * msivd logging (see log.h). Never called per interrupt: the delivery loop
- * does not log (design.md section 3).
+ * does not log (msivd(8) DELIVERY LOOPS).
  */
 #include "config.h"
 

@@ -1,5 +1,5 @@
 /*
- * The control thread's socket server (design.md sections 4 and 5).
+ * The control thread's socket server (msiv-protocol(7), msivd(8)).
  *
  * One SOCK_SEQPACKET listener; one session per connection with its peer
  * credentials (SO_PEERCRED) recorded at accept. Every request passes one

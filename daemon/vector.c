@@ -1,5 +1,5 @@
 /*
- * The virtual MSI-X vector state machine (design.md rules 1-8 and 10).
+ * The virtual MSI-X vector state machine (msiv-protocol(7) rules 1-8, 10).
  *
  * Pure logic: no I/O, no allocation, no locking. Callers serialise
  * operations on one vector and carry out the returned actions; see

@@ -7,7 +7,7 @@
  * effective message. The caller serialises operations on a vector (see the
  * locking protocol in daemon/deliver.c).
  *
- * Terms, following PCI Local Bus 3.0 section 6.8.2 and design.md rules 1-10:
+ * Terms, following PCI Local Bus 3.0 section 6.8.2 and msiv-protocol(7):
  *  - "masked" (the entry is masked) = its own mask bit, or the function mask,
  *    or the function not enabled. MSI-X says an entry is masked if its mask
  *    bit or the function mask is set; a disabled function sends nothing, so

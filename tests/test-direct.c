@@ -1,5 +1,5 @@
 /*
- * Direct delivery mode on the sim device (design.md section 3), rules 1-8
+ * Direct delivery mode on the sim device (msiv-protocol(7), DIRECT), rules 1-8
  * through libmsiv against the real msivd. Interrupts are raised by a
  * separate process with SIM_FIRE, which signals whatever the slot is
  * routed to, as a device does. While a direct vector is deliverable the

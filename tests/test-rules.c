@@ -1,5 +1,5 @@
 /*
- * Integration test: design.md rules 1-8 and 10 through libmsiv against the
+ * Integration test: msiv-protocol(7) rules 1-8, 10 through libmsiv against the
  * real msivd, with every interrupt raised by a separate process writing
  * the sim slots' trigger eventfds. A check that nothing arrived is always
  * preceded by h_wait_fired(), so the daemon has handled the interrupt.

@@ -1,6 +1,6 @@
 /*
  * Stress test of the delivery path against concurrent control operations
- * (design.md rules 4 and 6, and the synchronisation protocol of
+ * (msiv-protocol(7) rules 4 and 6, and the synchronisation protocol of
  * daemon/deliver.c), on the real msivd.
  *
  * A separate process fires one vector as fast as it can while this process

@@ -1,6 +1,6 @@
 /*
  * Unit test of the virtual MSI-X vector state machine (daemon/vector.c)
- * against design.md rules 1-8 and 10: every delivery condition, every way
+ * against msiv-protocol(7) rules 1-8, 10: every delivery condition, every way
  * to become deliverable, coalescing, masking, the three message-update
  * policies with every order of 32-bit writes (no torn effective message),
  * retarget, function mask, free — and a randomized differential test
@@ -468,7 +468,7 @@ test_rule8(void)
 /* --- randomized differential test against a reference model --------------- */
 
 /*
- * The reference model, written from design.md alone: an entry has a
+ * The reference model, written from msiv-protocol(7) alone: an entry has a
  * programmed and an effective message; "masked" is mask bit or function
  * mask or disabled; the effective message changes only at an unmask edge
  * (latch), on setup/retarget, and under live once all three message
