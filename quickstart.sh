@@ -17,7 +17,7 @@ top=$(pwd)
 # systemd: systemd-analyze verifies the units (tests/test-systemd.sh).
 DEPS="build-essential autoconf automake libtool pkg-config libevent-dev
 libsqlite3-dev libcap-dev libnl-3-dev libinih-dev libjson-c-dev libsystemd-dev
-liburing-dev
+liburing-dev nettle-dev
 systemd iproute2"
 
 say() { printf '==> %s\n' "$*"; }
