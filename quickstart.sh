@@ -20,7 +20,7 @@ top=$(pwd)
 # systemd: systemd-analyze verifies the units (tests/test-systemd.sh).
 DEPS="build-essential autoconf automake libtool pkg-config libevent-dev
 libsqlite3-dev libcap-dev libnl-3-dev libinih-dev libjson-c-dev libsystemd-dev
-liburing-dev libseccomp-dev
+liburing-dev libseccomp-dev nettle-dev
 systemd iproute2"
 # tests/vm/ (make check-vm): QEMU under TCG with a busybox initramfs; the
 # guest kernels themselves are fetched by tests/vm/fetch.sh.
@@ -83,14 +83,17 @@ wait_daemon() {
 
 run() {
 	build
+	# The state directory is msivd's alone (msivd(8), -d); the
+	# example's token file stays outside it, beside the socket.
 	mkdir -p var
+	mkdir -p -m 0700 var/state
 	SOCK="$top/var/msivd.sock"
 	CTL="./msivctl --socket $SOCK"
 	if ./msivctl --socket "$SOCK" status >/dev/null 2>&1; then
 		say "msivd is already running on $SOCK"
 	else
-		say "starting msivd (state ./var, socket $SOCK, log ./var/msivd.log)"
-		setsid ./msivd --foreground --user "$(id -un)" --state-dir "$top/var" \
+		say "starting msivd (state ./var/state, socket $SOCK, log ./var/msivd.log)"
+		setsid ./msivd --foreground --user "$(id -un)" --state-dir "$top/var/state" \
 		    --socket "$SOCK" </dev/null >var/msivd.log 2>&1 &
 		wait_daemon $! || { cat var/msivd.log >&2; die "msivd did not start"; }
 	fi
@@ -108,7 +111,7 @@ run() {
 	cat <<TXT
 
 msivd keeps running in the background; the example keeps its vfunc open.
-msivd keeps its state in ./var/msivd.db: kill it (even with kill -9) and run
+msivd keeps its state in ./var/state/msivd.db: kill it (even with kill -9) and run
 ./quickstart.sh run again, and the vfunc is still there; the example
 reconnects with its token and re-attaches its eventfds.
   see it:        $CTL vfuncs

@@ -9,40 +9,32 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "proto.h"
 #include "server.h"
 #include "store.h"
-
-static bool
-cmd_token_equal(const uint8_t *a, const uint8_t *b)
-{
-	uint8_t d = 0;
-
-	/* Constant time: the comparison does not tell where they differ. */
-	for (size_t i = 0; i < MSIV_TOKEN_LEN; i++)
-		d |= a[i] ^ b[i];
-	return d == 0;
-}
+#include "token.h"
 
 /*
  * The tenant's token: a tenant the store does not know is created with a
  * new token; a known one must present its token, unless it holds no vfunc
  * (then it is taken over with a new token). With the right token the
- * session resumes the tenant's orphaned vfuncs.
+ * session resumes the tenant's orphaned vfuncs. The store keeps only a
+ * seal of each token (token.h): the reply gives back the token the
+ * client presented.
  */
 static int
 cmd_hello_tenant(struct session *s, const uint8_t *given, uint8_t *token,
     uint32_t *resumed)
 {
 	static const uint8_t none[MSIV_TOKEN_LEN];
-	int r = store_tenant_get(s->tenant, token);
+	int r = store_tenant_check(s->tenant, given);
 
 	*resumed = 0;
-	if (r == 0 && cmd_token_equal(given, token)) {
+	if (r == 1) {
+		memcpy(token, given, MSIV_TOKEN_LEN);
 		*resumed = vfunc_adopt(s);
 		if (*resumed > 0)
 			log_info("session %llu: tenant %s resumed %u vfunc(s)",
@@ -55,12 +47,12 @@ cmd_hello_tenant(struct session *s, const uint8_t *given, uint8_t *token,
 		log_warnx("session %llu (pid %d, uid %u): tenant %s refused: "
 		    "it holds vfuncs and the session %s", (unsigned long long)s->id,
 		    (int)s->pid, (unsigned)s->uid, s->tenant,
-		    cmd_token_equal(given, none) ? "gave no token" :
+		    memcmp(given, none, MSIV_TOKEN_LEN) == 0 ? "gave no token" :
 		    "gave a wrong token");
 		return -EACCES;
 	}
-	if (getrandom(token, MSIV_TOKEN_LEN, 0) != MSIV_TOKEN_LEN)
-		return -errno;
+	if ((r = token_new(token)) < 0)
+		return r;
 	return store_tenant_put(s->tenant, token);
 }
 

@@ -27,6 +27,7 @@
 #include <event2/thread.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,7 @@ enum main_exit {
 	MAIN_EXIT_FAIL = 1,     /* run-time failure */
 	MAIN_EXIT_USAGE = 2,    /* bad command line */
 	MAIN_EXIT_CONFIG = 3,   /* bad configuration file */
-	MAIN_EXIT_STATE = 4,    /* state directory missing or not a directory */
+	MAIN_EXIT_STATE = 4,    /* state directory missing, not one, or unsafe */
 	MAIN_EXIT_SOCKET = 5,   /* cannot listen (in use, permissions) */
 	MAIN_EXIT_DEVICE = 6,   /* a configured device cannot be opened */
 	MAIN_EXIT_READONLY = 7, /* state directory or database read-only */
@@ -243,6 +244,50 @@ store_exit(enum store_error e)
 	return MAIN_EXIT_FAIL;
 }
 
+/*
+ * The state directory holds the store, which only msivd may read or write
+ * (the seals of the tenants' tokens, every allocation). Refused: one that
+ * the group or others may write (they could put their own msivd.db, or
+ * its WAL, in its place), or that belongs to someone other than root,
+ * msivd's own user or the service user it drops to. Warned about: one
+ * the group or others may enter (the files in it are 0600 all the same).
+ * A missing one is store_open's to report. 0, or -1 with the reason
+ * logged.
+ */
+static int
+check_state_dir(const struct conf *c)
+{
+	char buf[4096];
+	struct passwd pw, *res = NULL;
+	struct stat sb;
+	uid_t user = geteuid();
+
+	if (stat(c->state_dir, &sb) < 0 || !S_ISDIR(sb.st_mode))
+		return 0;
+	if (geteuid() == 0 && getpwnam_r(c->user, &pw, buf, sizeof(buf),
+	    &res) == 0 && res != NULL)
+		user = pw.pw_uid;
+	if (sb.st_uid != 0 && sb.st_uid != geteuid() && sb.st_uid != user) {
+		log_warnx("state directory %s belongs to uid %u, neither root "
+		    "nor msivd's user; refusing it: chown it to %s (or root)",
+		    c->state_dir, (unsigned)sb.st_uid, geteuid() == 0 ?
+		    c->user : "msivd's user");
+		return -1;
+	}
+	if ((sb.st_mode & 022) != 0) {
+		log_warnx("state directory %s is mode %04o: the group or others "
+		    "may write it; refusing it: chmod 0700 %s", c->state_dir,
+		    (unsigned)(sb.st_mode & 07777), c->state_dir);
+		return -1;
+	}
+	if ((sb.st_mode & 055) != 0)
+		log_warnx("state directory %s is mode %04o: the group or others "
+		    "may enter it (msivd's files in it are private); chmod 0700 "
+		    "%s", c->state_dir, (unsigned)(sb.st_mode & 07777),
+		    c->state_dir);
+	return 0;
+}
+
 static void
 restore_one(const struct store_vfunc *vf, const struct store_vector *vecs,
     size_t n, void *arg)
@@ -392,6 +437,10 @@ main(int argc, char **argv)
 	int notify = -1, activated, r;
 	char status[256];
 
+	/* Whatever msivd creates (the store's files) is its own; the socket
+	 * gets socket_mode explicitly (server.c). */
+	umask(0077);
+
 	/* Stage 1. */
 	if (parse_args(argc, argv, &o) < 0)
 		return MAIN_EXIT_USAGE;
@@ -418,6 +467,8 @@ main(int argc, char **argv)
 	for (uint32_t i = 0; i < conf.ndevices; i++)
 		if (device_create(&conf.devices[i], NULL) < 0)
 			return MAIN_EXIT_DEVICE;
+	if (check_state_dir(&conf) < 0)
+		return MAIN_EXIT_STATE;
 	{
 		char err[1024];
 		enum store_error e = store_open(conf.state_dir, base, err,

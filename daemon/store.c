@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "token.h"
 
 /*
  * Migrations: migrations[v] takes a database at user_version v to v + 1.
@@ -58,6 +60,23 @@ static const char *const migrations[] = {
 	/* 2 -> 3: vfuncs taken away (device removed, revoked by an admin)
 	 * stay, with no vectors, until their tenant closes them. */
 	"ALTER TABLE vfunc ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;",
+	/* 3 -> 4: a tenant's token is kept only as a seal (token.h), made
+	 * by the SQL function msiv_token_seal() (store_seal_fn). A token
+	 * of the wrong length could never be presented: its tenant goes,
+	 * as if unknown. */
+	"CREATE TABLE tenant_sealed ("
+	"  name TEXT PRIMARY KEY,"
+	"  seal BLOB NOT NULL,"
+	"  created INTEGER NOT NULL);"
+	"INSERT INTO tenant_sealed(name, seal, created) "
+	"  SELECT name, msiv_token_seal(token), created FROM tenant "
+	"  WHERE length(token) = 16;"
+	"DROP TABLE tenant;"
+	"ALTER TABLE tenant_sealed RENAME TO tenant;",
+	/* 4 -> 5: no change of schema. store_scrub() runs first and clears
+	 * the old tokens from the files; only then is the version set, so
+	 * a scrub that did not finish is done again at the next start. */
+	"",
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
     STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -86,10 +105,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_TENANT_GET] = "SELECT token FROM tenant WHERE name = ?1",
-	[ST_TENANT_PUT] = "INSERT INTO tenant(name, token, created) "
+	[ST_TENANT_GET] = "SELECT seal FROM tenant WHERE name = ?1",
+	[ST_TENANT_PUT] = "INSERT INTO tenant(name, seal, created) "
 	    "VALUES (?1, ?2, strftime('%s','now')) "
-	    "ON CONFLICT(name) DO UPDATE SET token = excluded.token",
+	    "ON CONFLICT(name) DO UPDATE SET seal = excluded.seal",
 	[ST_VFUNC_PUT] = "INSERT OR REPLACE INTO vfunc(id, tenant, device, "
 	    "first_slot, nvec, policy, enabled, fmasked, revoked) "
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
@@ -284,6 +303,71 @@ store_user_version(int *v)
 	return rc;
 }
 
+/*
+ * msiv_token_seal(token): the seal of a token (token.h), for migration
+ * 3 -> 4; NULL for a value that is not a token.
+ */
+static void
+store_seal_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	uint8_t seal[TOKEN_SEAL_LEN];
+	const void *token;
+
+	(void)argc;
+	token = sqlite3_value_blob(argv[0]);
+	if (token == NULL || sqlite3_value_bytes(argv[0]) != MSIV_TOKEN_LEN) {
+		sqlite3_result_null(cx);
+		return;
+	}
+	if (token_seal(token, seal) < 0) {
+		sqlite3_result_error(cx, "no random bytes to seal a token", -1);
+		return;
+	}
+	sqlite3_result_blob(cx, seal, sizeof(seal), SQLITE_TRANSIENT);
+}
+
+/*
+ * Migration 4 -> 5: the raw tokens must be gone from the files, not only
+ * from the table. secure_delete (on for the whole run: store_open)
+ * zeroed what the migration deleted; VACUUM rewrites the database with its
+ * live rows only, so the free pages and unused page space where a store
+ * written without secure_delete may still hold old tokens (one replaced
+ * when its tenant was taken over) go too; the checkpoint then moves the
+ * result from the WAL into the database and truncates the WAL, which held
+ * the old pages.
+ */
+static enum store_error
+store_scrub(const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	char msg[256];
+	int rc, busy = -1;
+
+	if ((rc = store_exec("VACUUM", msg, sizeof(msg))) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: clearing the old tokens: %s", path,
+		    msg);
+		return store_classify(rc);
+	}
+	rc = sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &st,
+	    NULL);
+	if (rc == SQLITE_OK) {
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			busy = sqlite3_column_int(st, 0);
+			rc = SQLITE_OK;
+		}
+		sqlite3_finalize(st);
+	}
+	if (rc != SQLITE_OK || busy != 0) {
+		snprintf(err, errlen, "%s: clearing the old tokens from the "
+		    "WAL: %s", path, rc != SQLITE_OK ? sqlite3_errstr(rc) :
+		    "another process has the database open; stop it");
+		return rc != SQLITE_OK ? store_classify(rc) : STORE_ERR_OTHER;
+	}
+	log_info("store: %s rewritten and its WAL emptied: no raw resume "
+	    "token is left in them", path);
+	return STORE_OK;
+}
+
 /* Bring the schema up to date, each step in its own transaction. */
 static enum store_error
 store_migrate(const char *path, char *err, size_t errlen)
@@ -302,9 +386,18 @@ store_migrate(const char *path, char *err, size_t errlen)
 		    v, STORE_SCHEMA_VERSION);
 		return STORE_ERR_NEWER;
 	}
+	rc = sqlite3_create_function(db, "msiv_token_seal", 1, SQLITE_UTF8 |
+	    SQLITE_DIRECTONLY, NULL, store_seal_fn, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, sqlite3_errmsg(db));
+		return store_classify(rc);
+	}
 	for (; v < STORE_SCHEMA_VERSION; v++) {
+		enum store_error e;
 		char sql[64];
 
+		if (v == 4 && (e = store_scrub(path, err, errlen)) != STORE_OK)
+			return e;
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
 		if ((rc = store_exec("BEGIN IMMEDIATE", msg, sizeof(msg))) ||
 		    (rc = store_exec(migrations[v], msg, sizeof(msg))) ||
@@ -317,6 +410,40 @@ store_migrate(const char *path, char *err, size_t errlen)
 		}
 		log_info("store: schema migrated to version %d", v + 1);
 	}
+	return STORE_OK;
+}
+
+/*
+ * The database, its WAL and its shared-memory file are msivd's alone:
+ * main() sets umask 0077 before any is made, and SQLite gives the WAL
+ * and shared-memory files the database's mode. Those made by an msivd
+ * started by hand under umask 022 before that are 0644: their group and
+ * other bits go here, before SQLite opens them.
+ */
+static enum store_error
+store_private(int dfd, const char *dir, const char *name, char *err,
+    size_t errlen)
+{
+	struct stat sb;
+	int fd;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return STORE_OK; /* none yet; anything else SQLite reports */
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    (sb.st_mode & 077) != 0) {
+		if (fchmod(fd, sb.st_mode & 0700) < 0) {
+			snprintf(err, errlen, "%s/%s is mode %04o and cannot be "
+			    "made private: %s; chmod 0600 it", dir, name,
+			    (unsigned)(sb.st_mode & 07777), strerror(errno));
+			close(fd);
+			return STORE_ERR_READONLY;
+		}
+		log_warnx("store: %s/%s was mode %04o; now %04o", dir, name,
+		    (unsigned)(sb.st_mode & 07777),
+		    (unsigned)(sb.st_mode & 0700));
+	}
+	close(fd);
 	return STORE_OK;
 }
 
@@ -358,7 +485,7 @@ store_open(const char *dir, struct event_base *base, char *err,
 
 	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
 		snprintf(err, errlen, "state directory %s %s; create it (e.g. "
-		    "mkdir -m 0750 %s) or point --state-dir elsewhere", dir,
+		    "mkdir -m 0700 %s) or point --state-dir elsewhere", dir,
 		    errno == ENOENT ? "does not exist" : "is not a directory",
 		    dir);
 		return STORE_ERR_MISSING;
@@ -367,6 +494,25 @@ store_open(const char *dir, struct event_base *base, char *err,
 		snprintf(err, errlen, "state directory %s is not writable: %s",
 		    dir, strerror(errno));
 		return STORE_ERR_READONLY;
+	}
+	{
+		static const char *const files[] = {
+			"msivd.db", "msivd.db-wal", "msivd.db-shm",
+		};
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0) {
+			snprintf(err, errlen, "state directory %s: %s", dir,
+			    strerror(errno));
+			return STORE_ERR_READONLY;
+		}
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+			if ((e = store_private(dfd, dir, files[i], err,
+			    errlen)) != STORE_OK)
+				break;
+		close(dfd);
+		if (e != STORE_OK)
+			return e;
 	}
 	snprintf(path, sizeof(path), "%s/msivd.db", dir);
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
@@ -384,10 +530,14 @@ store_open(const char *dir, struct event_base *base, char *err,
 		char msg[256];
 
 		/* WAL: readers never block, commits append; FULL: each
-		 * commit is fsynced before the reply it guards. */
+		 * commit is fsynced before the reply it guards;
+		 * secure_delete: what is deleted is overwritten with zeros,
+		 * so no deleted row stays in the file (the old tokens of
+		 * migration 3 -> 4, a seal replaced by a takeover). */
 		if ((rc = store_exec("PRAGMA journal_mode = WAL", msg,
 		    sizeof(msg))) || (rc = store_exec("PRAGMA synchronous = "
-		    "FULL; PRAGMA foreign_keys = ON", msg, sizeof(msg)))) {
+		    "FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = "
+		    "ON", msg, sizeof(msg)))) {
 			snprintf(err, errlen, "%s: %s", path, msg);
 			e = store_classify(rc);
 			goto fail;
@@ -548,17 +698,19 @@ store_load(store_vfunc_fn *fn, void *arg)
 }
 
 int
-store_tenant_get(const char *name, uint8_t token[STORE_TOKEN_LEN])
+store_tenant_check(const char *name, const uint8_t token[MSIV_TOKEN_LEN])
 {
 	sqlite3_stmt *st = stmts[ST_TENANT_GET];
 	int rc, r = -ENOENT;
 
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == STORE_TOKEN_LEN) {
-		memcpy(token, sqlite3_column_blob(st, 0), STORE_TOKEN_LEN);
-		r = 0;
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	if (rc == SQLITE_ROW) {
+		const void *seal = sqlite3_column_blob(st, 0);
+
+		r = token_check(token, seal, (size_t)sqlite3_column_bytes(st,
+		    0)) ? 1 : 0;
+	} else if (rc != SQLITE_DONE)
 		r = store_errno(rc);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -588,13 +740,17 @@ store_write(sqlite3_stmt *st)
 } while (0)
 
 int
-store_tenant_put(const char *name, const uint8_t token[STORE_TOKEN_LEN])
+store_tenant_put(const char *name, const uint8_t token[MSIV_TOKEN_LEN])
 {
 	sqlite3_stmt *st = stmts[ST_TENANT_PUT];
+	uint8_t seal[TOKEN_SEAL_LEN];
+	int r;
 
+	if ((r = token_seal(token, seal)) < 0)
+		return r;
 	STORE_BEGIN_OR_RETURN();
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, token, STORE_TOKEN_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, seal, sizeof(seal), SQLITE_TRANSIENT);
 	return store_write(st);
 }
 

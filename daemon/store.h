@@ -1,7 +1,7 @@
 /*
  * The store: msivd's durable state in SQLite (WAL, synchronous=FULL).
  *
- * It holds tenants and their resume tokens, vfuncs (device, slots,
+ * It holds tenants and the seals of their resume tokens (token.h), vfuncs (device, slots,
  * policy, enable and function-mask bits) and vectors (programmed and
  * effective message, mask and delivery mode): enough to rebuild every
  * state the daemon acknowledged. Only the control thread uses it; the
@@ -25,8 +25,7 @@
 
 #include <msiv/protocol.h>
 
-#define STORE_SCHEMA_VERSION 3
-#define STORE_TOKEN_LEN 16
+#define STORE_SCHEMA_VERSION 5
 
 struct event_base;
 
@@ -83,9 +82,13 @@ int store_device_put(const struct conf_device *d);
 /* Returns 1 if the device was stored, 0 if not, or -errno. */
 int store_device_del(const char *name);
 
-/* Tenants and their resume tokens. Returns 0, -ENOENT or -errno. */
-int store_tenant_get(const char *name, uint8_t token[STORE_TOKEN_LEN]);
-int store_tenant_put(const char *name, const uint8_t token[STORE_TOKEN_LEN]);
+/*
+ * Tenants and their resume tokens, of which the store keeps only a seal.
+ * check: 1 if token is the tenant's, 0 if not, -ENOENT (no such tenant)
+ * or -errno. put: 0 or -errno.
+ */
+int store_tenant_check(const char *name, const uint8_t token[MSIV_TOKEN_LEN]);
+int store_tenant_put(const char *name, const uint8_t token[MSIV_TOKEN_LEN]);
 
 /* Writes, inside the current group transaction. 0 or -errno. */
 int store_vfunc_put(const struct store_vfunc *vf);

@@ -86,7 +86,7 @@ spawn(const char *dir, enum ns ns, const char *log)
 		    NULL) < 0))
 			_exit(125);
 		if ((ns == NS_TMPFS || ns == NS_TMPFS_FULL) &&
-		    mount("tmpfs", dir, "tmpfs", 0, "size=256k") < 0)
+		    mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0700") < 0)
 			_exit(125);
 		if (ns == NS_TMPFS_FULL) {
 			char path[200], buf[4096] = { 0 };
@@ -221,7 +221,7 @@ spawn_holder(const char *dir, const char *log)
 		return pid;
 	if (unshare(CLONE_NEWNS) < 0 ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("tmpfs", dir, "tmpfs", 0, "size=256k") < 0)
+	    mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0700") < 0)
 		_exit(125);
 	for (int run = 0; run < 2; run++) {
 		pid_t d = fork();
