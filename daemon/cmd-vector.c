@@ -31,8 +31,14 @@ cmd_vec_lookup(struct cmd_ctx *ctx, uint64_t id, uint32_t vector,
 /*
  * Take the request's fd as a target. It must be an eventfd (a pipe or a
  * file is refused: the daemon writes 8-byte counters to it). It is made
- * non-blocking so that a client cannot stall the delivery loop with a
- * saturated counter. Returns the fd (now owned by the caller) or -errno.
+ * non-blocking so that a client cannot stall the delivery loop (or a
+ * replay on the control thread) with a saturated counter: the write fails
+ * with EAGAIN instead. The flag is on the file description the client
+ * shares, so its own descriptor changes too; msiv-protocol(7) and
+ * libmsiv(3) say so. There is no other way: a write to an eventfd has no
+ * per-call non-blocking flag (pwritev2 RWF_NOWAIT: EOPNOTSUPP), and an
+ * eventfd cannot be reopened through /proc (ENXIO) for a description of
+ * our own. Returns the fd (now owned by the caller) or -errno.
  */
 static int
 cmd_take_target(struct cmd_ctx *ctx)
