@@ -24,7 +24,7 @@
 
 #include <msiv/protocol.h>
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_TOKEN_LEN 16
 
 struct event_base;
@@ -85,6 +85,11 @@ int store_device_del(const char *name);
 /* Tenants and their resume tokens. Returns 0, -ENOENT or -errno. */
 int store_tenant_get(const char *name, uint8_t token[STORE_TOKEN_LEN]);
 int store_tenant_put(const char *name, const uint8_t token[STORE_TOKEN_LEN]);
+/* The uid a tenant is bound to (*owner -1: not bound yet). Returns 0,
+ * -ENOENT or -errno. owner_put binds a stored tenant, in the current
+ * group transaction. */
+int store_tenant_owner(const char *name, int64_t *owner);
+int store_tenant_owner_put(const char *name, uint32_t uid);
 
 /* Writes, inside the current group transaction. 0 or -errno. */
 int store_vfunc_put(const struct store_vfunc *vf);
