@@ -16,10 +16,13 @@
  * (root, msivd's own uid, admin_group) may do everything and act as any
  * tenant. With [tenant] sections configured, other peers may act only as
  * a tenant whose uids or gids admit them; a peer no tenant admits gets
- * EACCES for its first request, is logged, and is disconnected. Non-admin
- * peers are held to max_sessions_per_uid and to max_rate requests per
- * second per session (over it, the daemon stops reading the session until
- * its credit is back: the client slows down, nothing is lost).
+ * EACCES for its first request, is logged, and is disconnected. A tenant
+ * name no [tenant] section configures belongs to one uid (HELLO, in
+ * cmd-vfunc.c): uid-N to uid N, any other to the uid that created it.
+ * Non-admin peers are held to max_sessions_per_uid and to max_rate
+ * requests per second per session (over it, the daemon stops reading the
+ * session until its credit is back: the client slows down, nothing is
+ * lost).
  */
 #include "config.h"
 
