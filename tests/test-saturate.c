@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -64,6 +65,72 @@ daemon_delivered(struct msiv_conn *adm)
 	if (msiv_status(adm, &st) < 0)
 		tap_bail("STATUS");
 	return st.delivered;
+}
+
+/* Read the counter if it has anything (the target may be blocking now):
+ * what it held, or 0. */
+static uint64_t
+drain(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t v = 0;
+
+	if (poll(&p, 1, 0) == 1 && read(fd, &v, sizeof(v)) != sizeof(v))
+		v = 0;
+	return v;
+}
+
+/*
+ * The flag is on a file description the client shares, so it can clear
+ * it again. Then no write may wait either: not the delivery loop's, not
+ * a replay the control thread writes under the slot lock (UNMASK with
+ * the pending bit set). The target just gets nothing while it is
+ * blocking (target.h).
+ */
+static void
+test_blocking_again(struct msiv_conn *adm, struct tenant *bad,
+    struct tenant *good, uint64_t bad_fired)
+{
+	struct msiv_status_rep st;
+	struct msiv_vector_info in;
+	uint64_t full = FULL, v;
+	int fl = fcntl(bad->efd, F_GETFL), got = 0, r;
+
+	ok(fl >= 0 && fcntl(bad->efd, F_SETFL, fl & ~O_NONBLOCK) == 0 &&
+	    write(bad->efd, &full, sizeof(full)) == sizeof(full), "the hostile "
+	    "client clears O_NONBLOCK again and saturates its target");
+	for (int i = 0; i < ROUNDS / 4; i++) {
+		if (h_fire(&bad->f, 0, 1) < 0 || h_fire(&good->f, 0, 1) < 0)
+			tap_bail("fire");
+		bad_fired++;
+		if ((v = h_efd_wait(good->efd, H_TIMEOUT_MS)) != 1) {
+			tap_diag("round %d: the victim got %llu", i,
+			    (unsigned long long)v);
+			(void)drain(bad->efd); /* let a stalled loop go */
+			break;
+		}
+		got++;
+	}
+	ok(got == ROUNDS / 4, "...the victim still receives each interrupt "
+	    "(%d of %d)", got, ROUNDS / 4);
+
+	ok(msiv_vector_mask(bad->c, bad->vf, 0) == 0 &&
+	    h_fire(&bad->f, 0, 1) == 0 &&
+	    h_wait_fired(bad->c, bad->vf, 0, ++bad_fired) == 0 &&
+	    msiv_vector_query(bad->c, bad->vf, 0, &in) == 0 && in.pending,
+	    "an interrupt on the masked hostile vector is pending");
+	r = msiv_vector_unmask(bad->c, bad->vf, 0);
+	is_int(r, 0, "UNMASK replays it to the blocking, saturated target "
+	    "and is acknowledged");
+	if (r != 0)
+		(void)drain(bad->efd); /* let a stalled control thread go */
+	ok(msiv_status(adm, &st) == 0, "...and msivd serves the other "
+	    "sessions");
+	is_int((int)(drain(bad->efd) == FULL), 1, "the blocking target got "
+	    "nothing: it holds what the client wrote");
+	ok(fcntl(bad->efd, F_SETFL, fl) == 0 && h_fire(&bad->f, 0, 1) == 0 &&
+	    h_efd_wait(bad->efd, H_TIMEOUT_MS) == 1, "with O_NONBLOCK set "
+	    "again, the hostile vector is delivered to");
 }
 
 int
@@ -149,6 +216,8 @@ main(void)
 		tap_bail("fire");
 	is_int((int)h_efd_wait(good.efd, H_TIMEOUT_MS), 1, "...and so is the "
 	    "victim");
+
+	test_blocking_again(adm, &bad, &good, ROUNDS + 1);
 
 	h_firer_stop(&bad.f);
 	h_firer_stop(&good.f);
