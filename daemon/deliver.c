@@ -225,8 +225,9 @@ deliver_init(const char *want)
 
 	if (want == NULL)
 		want = "auto";
-	/* The control thread's target writes (replays). */
-	if (!target_writer_init(&why))
+	/* Target writes outside the io_uring loop: the control thread's
+	 * (replays) and the epoll loop's. */
+	if (!target_writers_init(&why))
 		log_warnx("target writes: %s: a client that clears O_NONBLOCK "
 		    "on its target can stall msivd", why);
 	why = NULL;
@@ -279,7 +280,7 @@ deliver_stop(void)
 		deliver_running = 0;
 	}
 	loop->fini();
-	target_writer_fini();
+	target_writers_fini();
 }
 
 int
@@ -340,12 +341,9 @@ static void *
 ep_main(void *arg)
 {
 	struct epoll_event ev[EPOLL_BATCH];
-	const char *why;
 
 	(void)arg;
-	/* Its own target writer (the control thread logged whether there
-	 * is io_uring for it). */
-	(void)target_writer_init(&why);
+	target_writer_loop_thread();
 	for (;;) {
 		/* The syncs asked for before the wait: their deletions are
 		 * done, so the batch holds none of their slots. */
@@ -366,10 +364,8 @@ ep_main(void *arg)
 			}
 			/* A kick: stop, or a sync. */
 			(void)!read(ep_kickfd, &c, sizeof(c));
-			if (atomic_load(&deliver_stopping)) {
-				target_writer_fini();
+			if (atomic_load(&deliver_stopping))
 				return NULL;
-			}
 			if (deliver_sync_asked() != asked)
 				ep_kick(); /* a later sync: after this batch */
 		}

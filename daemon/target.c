@@ -1,6 +1,7 @@
 /*
  * Target writes that never wait (see target.h): one io_uring per writing
- * thread, a RWF_NOWAIT write and its completion per signal.
+ * thread (two: the control thread, the epoll loop's), a RWF_NOWAIT write
+ * and its completion per signal.
  *
  * Why it never waits: an eventfd has no write_iter, and io_uring runs a
  * RWF_NOWAIT write of such a file inline, failing it with EAGAIN unless
@@ -28,38 +29,46 @@ static const uint64_t one = 1;
 
 #ifdef HAVE_LIBURING
 
-static _Thread_local struct io_uring tw_ring;
-static _Thread_local bool tw_ok;
+struct tw {
+	struct io_uring ring;
+	bool ok;
+};
 
-/* One RWF_NOWAIT write of 1 to fd on the ring. Returns its result, or
- * -EINPROGRESS if it did not complete inside the submit (then waits for
- * it: the probe said it does not happen). */
+/* [0] the control thread's, [1] the epoll loop thread's. Set up before
+ * the loop thread starts, released after it has ended. */
+static struct tw tw_all[2];
+static _Thread_local struct tw *tw_self = &tw_all[0];
+
+/* One RWF_NOWAIT write of 1 to fd. Returns its result; *inline_done:
+ * it completed inside the submit (if not, it is waited for: the probe
+ * said that does not happen). */
 static int
-tw_write(int fd, bool *inline_done)
+tw_write(struct tw *w, int fd, bool *inline_done)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&tw_ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
 	struct io_uring_cqe *cqe;
 	int r;
 
+	*inline_done = false;
 	if (sqe == NULL)
 		return -EBUSY; /* one at a time: cannot happen */
 	io_uring_prep_write(sqe, fd, &one, sizeof(one), 0);
 	sqe->rw_flags = RWF_NOWAIT;
-	while ((r = io_uring_submit(&tw_ring)) == -EINTR)
+	while ((r = io_uring_submit(&w->ring)) == -EINTR)
 		;
 	if (r != 1)
 		return r < 0 ? r : -EIO;
-	*inline_done = io_uring_peek_cqe(&tw_ring, &cqe) == 0;
-	if (!*inline_done && (r = io_uring_wait_cqe(&tw_ring, &cqe)) < 0)
+	*inline_done = io_uring_peek_cqe(&w->ring, &cqe) == 0;
+	if (!*inline_done && (r = io_uring_wait_cqe(&w->ring, &cqe)) < 0)
 		return r;
 	r = cqe->res;
-	io_uring_cqe_seen(&tw_ring, cqe);
+	io_uring_cqe_seen(&w->ring, cqe);
 	return r;
 }
 
 /* Each case completes inside the submit, with the result it must have. */
 static bool
-tw_probe(const char **why)
+tw_probe(struct tw *w, const char **why)
 {
 	static const struct {
 		int flags;
@@ -72,7 +81,7 @@ tw_probe(const char **why)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int fd = eventfd(0, EFD_CLOEXEC | cases[i].flags), r;
-		bool done = false, good;
+		bool done, good;
 
 		if (fd < 0) {
 			*why = "eventfd failed";
@@ -84,7 +93,7 @@ tw_probe(const char **why)
 			*why = "eventfd write failed";
 			return false;
 		}
-		r = tw_write(fd, &done);
+		r = tw_write(w, fd, &done);
 		if (cases[i].full)
 			good = r == -EAGAIN;
 		else if (cases[i].flags != 0)
@@ -104,32 +113,43 @@ tw_probe(const char **why)
 }
 
 bool
-target_writer_init(const char **why)
+target_writers_init(const char **why)
 {
-	int r;
+	for (size_t i = 0; i < 2; i++) {
+		struct tw *w = &tw_all[i];
+		int r;
 
-	if (tw_ok)
-		return true;
-	if ((r = io_uring_queue_init(2, &tw_ring, 0)) < 0) {
-		*why = r == -ENOSYS ? "no io_uring in this kernel" :
-		    r == -EPERM ? "io_uring not permitted" :
-		    "io_uring_setup failed";
-		return false;
+		if ((r = io_uring_queue_init(2, &w->ring, 0)) < 0) {
+			*why = r == -ENOSYS ? "no io_uring in this kernel" :
+			    r == -EPERM ? "io_uring not permitted (sysctl "
+			    "kernel.io_uring_disabled or a seccomp filter)" :
+			    "io_uring_setup failed";
+			target_writers_fini();
+			return false;
+		}
+		w->ok = true;
+		if (!tw_probe(w, why)) {
+			target_writers_fini();
+			return false;
+		}
 	}
-	if (!tw_probe(why)) {
-		io_uring_queue_exit(&tw_ring);
-		return false;
-	}
-	tw_ok = true;
 	return true;
 }
 
 void
-target_writer_fini(void)
+target_writers_fini(void)
 {
-	if (tw_ok)
-		io_uring_queue_exit(&tw_ring);
-	tw_ok = false;
+	for (size_t i = 0; i < 2; i++) {
+		if (tw_all[i].ok)
+			io_uring_queue_exit(&tw_all[i].ring);
+		tw_all[i].ok = false;
+	}
+}
+
+void
+target_writer_loop_thread(void)
+{
+	tw_self = &tw_all[1];
 }
 
 int
@@ -139,22 +159,27 @@ target_write(int fd)
 
 	if (fd < 0)
 		return 0;
-	if (tw_ok)
-		return tw_write(fd, &done) == sizeof(one);
+	if (tw_self->ok)
+		return tw_write(tw_self, fd, &done) == sizeof(one);
 	return write(fd, &one, sizeof(one)) == sizeof(one);
 }
 
 #else /* !HAVE_LIBURING */
 
 bool
-target_writer_init(const char **why)
+target_writers_init(const char **why)
 {
 	*why = "msivd was built without liburing";
 	return false;
 }
 
 void
-target_writer_fini(void)
+target_writers_fini(void)
+{
+}
+
+void
+target_writer_loop_thread(void)
 {
 }
 

@@ -12,24 +12,29 @@
  * EOPNOTSUPP) and no way to reopen one (ENXIO), but an io_uring write with
  * RWF_NOWAIT completes at once with EAGAIN. So each thread that writes
  * targets outside the io_uring loop (the control thread; the epoll loop)
- * has a small ring of its own for them, probed at start-up; where there
- * is no io_uring the write is a plain write() and the flag is all there
- * is (logged at start-up).
+ * has a small ring of its own for them, set up and probed at start-up;
+ * where there is no io_uring the write is a plain write() and the flag is
+ * all there is (logged at start-up).
  */
 #ifndef MSIVD_TARGET_H
 #define MSIVD_TARGET_H
 
 #include <stdbool.h>
 
-/* Set up the calling thread's writer; false: no io_uring (or it does not
- * complete such writes at once), target_write uses write(). why says why
- * not. Called by each thread before it writes a target. */
-bool target_writer_init(const char **why);
-/* Release the calling thread's writer. */
-void target_writer_fini(void);
+/* Set up the writers, one for the control thread and one for the epoll
+ * loop's thread (start-up, stage 2: before privileges are dropped, as
+ * kernel.io_uring_disabled = 1 allows io_uring to root only). false: no
+ * io_uring (or it does not complete such writes at once), target_write
+ * uses write(); why says why not. */
+bool target_writers_init(const char **why);
+/* Release them (once no thread writes targets any more). */
+void target_writers_fini(void);
+/* The calling thread is the epoll loop's: it uses the second writer. */
+void target_writer_loop_thread(void);
 /* Signal fd once (a write of 1). Returns 1 if it was written, 0 if not
  * (a saturated counter, or a target the client made blocking: the reader
- * has a wakeup waiting, or made sure it gets none). */
+ * has a wakeup waiting, or made sure it gets none). Called by the control
+ * thread and the epoll loop's thread only. */
 int target_write(int fd);
 
 #endif /* MSIVD_TARGET_H */
