@@ -72,10 +72,11 @@ fdpass_send(int sock, const void *buf, size_t len, const int *fds,
  * MSG_CTRUNC has two causes, told apart by how many fds arrived. The
  * kernel fills the control buffer up to its room (FDPASS_CMSG_FDS fds)
  * and stops early only when it cannot install an fd in our table (out
- * of fds: RLIMIT_NOFILE, or the system's limit). So a truncated message
- * with the buffer full is the sender's doing (more fds than any packet
- * carries): -EBADMSG; one with fewer is ours: -EMFILE, and the packet
- * itself is intact.
+ * of fds: RLIMIT_NOFILE, or the system's limit; in principle also a
+ * security module refusing the file, reported the same way). So a
+ * truncated message with the buffer full is the sender's doing (more fds
+ * than any packet carries): -EBADMSG; one with fewer is ours: -EMFILE,
+ * and the packet itself is intact.
  */
 static ssize_t
 fdpass_take(struct msghdr *msg, ssize_t n, int *fds, size_t *nfds)
