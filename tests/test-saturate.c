@@ -1,9 +1,11 @@
 /*
  * Integration test: a client that saturates its own target's counter
- * cannot stall delivery for anyone else (issue 15; msiv-protocol(7),
- * "Targets"). msivd sets O_NONBLOCK on every target it is given, so a
- * write to a saturated eventfd fails with EAGAIN instead of waiting, on
- * both delivery loops (tests/test-saturate.epoll runs this on epoll).
+ * cannot stall delivery for anyone else (issue 15; msiv-protocol(7)).
+ * msivd sets O_NONBLOCK on every target it is given, so a write to a
+ * saturated eventfd fails with EAGAIN instead of waiting, on both
+ * delivery loops (tests/test-saturate.epoll runs this on epoll); and its
+ * writes never wait even when the client clears the flag again
+ * (daemon/target.h), as test_blocking_again checks.
  *
  * A hostile tenant hands over a blocking eventfd and drives its counter to
  * the limit (0xfffffffffffffffe); interrupts are raised on its vector and,
@@ -200,8 +202,9 @@ main(void)
 	if (msiv_vector_query(bad.c, bad.vf, 0, &in) < 0)
 		tap_bail("VEC_QUERY");
 	ok(!in.pending && in.fired == ROUNDS && in.delivered == ROUNDS &&
-	    in.dropped == 0 && in.coalesced == 0, "...each decided as a delivery: not pending, "
-	    "not dropped, not coalesced (fired %llu, delivered %llu)",
+	    in.dropped == 0 && in.coalesced == 0, "...each decided as a "
+	    "delivery: not pending, not dropped, not coalesced (fired %llu, "
+	    "delivered %llu)",
 	    (unsigned long long)in.fired, (unsigned long long)in.delivered);
 	{
 		uint64_t n = 0;
