@@ -31,8 +31,13 @@ cmd_vec_lookup(struct cmd_ctx *ctx, uint64_t id, uint32_t vector,
 /*
  * Take the request's fd as a target. It must be an eventfd (a pipe or a
  * file is refused: the daemon writes 8-byte counters to it). It is made
- * non-blocking so that a client cannot stall the delivery loop with a
- * saturated counter. Returns the fd (now owned by the caller) or -errno.
+ * non-blocking so that a client cannot stall the delivery loop (or a
+ * replay on the control thread) with a saturated counter: the write fails
+ * with EAGAIN instead. The flag is on the file description the client
+ * shares, so its own descriptor changes too (msiv-protocol(7) and
+ * libmsiv(3) say so), and the client can clear it again: the writes do
+ * not rely on it where there is io_uring (target.h); it is what is left
+ * where there is none. Returns the fd (now owned by the caller) or -errno.
  */
 static int
 cmd_take_target(struct cmd_ctx *ctx)

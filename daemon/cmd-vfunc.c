@@ -61,7 +61,8 @@ cmd_hello_tenant(struct session *s, const uint8_t *given, uint8_t *token,
  * a peer that is not an admin may act only as a tenant that admits it
  * (no name: the first of them); an admin may act as any, and a
  * configured one brings its policy. Without any, every peer may act as
- * any tenant under the [msivd] defaults (no name: uid-UID).
+ * a tenant under the [msivd] defaults (no name: uid-UID), as long as the
+ * name is its own (cmd_hello_owner).
  */
 static int
 cmd_hello_policy(struct session *s, const char *name)
@@ -91,6 +92,69 @@ cmd_hello_policy(struct session *s, const char *name)
 		snprintf(s->tenant, sizeof(s->tenant), "uid-%u",
 		    (unsigned)s->uid);
 	return 0;
+}
+
+/*
+ * Is name a derived one, "uid-" and digits (what a HELLO without a name
+ * gets)? Then *uid is the uid it is derived from (above any uid if the
+ * digits are too many).
+ */
+static bool
+cmd_derived_uid(const char *name, uint64_t *uid)
+{
+	size_t len = strnlen(name, MSIV_NAME_MAX);
+	uint64_t v = 0;
+
+	if (len <= 4 || strncmp(name, "uid-", 4) != 0)
+		return false;
+	for (size_t i = 4; i < len; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+		if (v <= UINT32_MAX)
+			v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	*uid = v;
+	return true;
+}
+
+/*
+ * Who owns the tenant name (issue 15: no squatting). A name a [tenant]
+ * section configures is the section's to give (cmd_hello_policy), and
+ * admins may act as any tenant. Otherwise a derived name, uid-N, belongs
+ * to uid N alone, and any other name to the uid that created the tenant:
+ * the store keeps that binding (a tenant stored before it is bound by
+ * its next successful HELLO: one refused for a wrong token binds
+ * nothing). Returns 0 (*bind: bind the tenant to the session's uid once
+ * the HELLO succeeds) or -errno.
+ */
+static int
+cmd_hello_owner(struct session *s, bool *bind)
+{
+	int64_t owner = -1;
+	uint64_t uid;
+	int r = store_tenant_owner(s->tenant, &owner);
+
+	if (r < 0 && r != -ENOENT)
+		return r;
+	*bind = r == -ENOENT || owner < 0;
+	if ((s->rights & MSIV_RIGHT_ADMIN) || s->policy != NULL)
+		return 0;
+	if (cmd_derived_uid(s->tenant, &uid)) {
+		if (uid == s->uid)
+			return 0;
+		log_warnx("session %llu (pid %d, uid %u): tenant %.*s refused: "
+		    "the name is derived from another uid", (unsigned long
+		    long)s->id, (int)s->pid, (unsigned)s->uid, MSIV_NAME_MAX,
+		    s->tenant);
+		return -EACCES;
+	}
+	if (*bind || owner == (int64_t)s->uid)
+		return 0;
+	log_warnx("session %llu (pid %d, uid %u): tenant %.*s refused: it "
+	    "belongs to uid %lld, which created it", (unsigned long long)s->id,
+	    (int)s->pid, (unsigned)s->uid, MSIV_NAME_MAX, s->tenant,
+	    (long long)owner);
+	return -EACCES;
 }
 
 /*
@@ -138,6 +202,7 @@ cmd_hello(struct cmd_ctx *ctx)
 	const struct msiv_hello_req *rq = ctx->req;
 	struct msiv_hello_rep *rp = (struct msiv_hello_rep *)ctx->rep;
 	struct session *s = ctx->s;
+	bool bind;
 	int r;
 
 	if (s->hello)
@@ -150,7 +215,10 @@ cmd_hello(struct cmd_ctx *ctx)
 		return -EINVAL;
 	if ((r = cmd_hello_policy(s, rq->tenant)) < 0)
 		return r;
-	if ((r = cmd_hello_tenant(s, rq->token, rp->token, &rp->resumed)) < 0) {
+	if ((r = cmd_hello_owner(s, &bind)) < 0 ||
+	    (r = cmd_hello_tenant(s, rq->token, rp->token, &rp->resumed)) < 0 ||
+	    (bind && (r = store_tenant_owner_put(s->tenant,
+	    (uint32_t)s->uid)) < 0)) {
 		memset(s->tenant, 0, sizeof(s->tenant));
 		s->policy = NULL;
 		return r;

@@ -54,9 +54,10 @@
  * counter instead (deliver_unread), without consuming it.
  *
  * The lock is per slot and held for a few hundred instructions (plus one
- * non-blocking eventfd write in the epoll loop; targets are set O_NONBLOCK
- * when attached, and the io_uring writes use RWF_NOWAIT, so a client
- * cannot stall the loop with a saturated eventfd). The control thread
+ * eventfd write that never waits in the epoll loop: the io_uring writes
+ * use RWF_NOWAIT, and so do the epoll loop's and the control thread's
+ * through target.h, so a client cannot stall them with a saturated
+ * eventfd, even one it made blocking again). The control thread
  * touches a slot's lock only when a client operates on that very vector,
  * so the hot path is not contended by control-plane work, and the loop
  * never allocates, logs or touches SQLite.
@@ -73,6 +74,7 @@
 
 #include "deliver.h"
 #include "log.h"
+#include "target.h"
 
 static const struct deliver_loop *loop;
 static pthread_t deliver_thread;
@@ -118,11 +120,10 @@ deliver_stat(uint64_t interrupts, int64_t delivered, uint64_t dropped)
 static void
 deliver_write(int fd)
 {
-	uint64_t one = 1;
-
-	/* EAGAIN: the target's counter is saturated, so its reader has a
-	 * wakeup waiting already; nothing is lost by not adding to it. */
-	if (fd >= 0 && write(fd, &one, sizeof(one)) == sizeof(one))
+	/* Not written: the target's counter is saturated, so its reader has
+	 * a wakeup waiting already; nothing is lost by not adding to it (or
+	 * its client made it blocking: target.h). */
+	if (target_write(fd))
 		deliver_stat(0, 1, 0);
 }
 
@@ -224,6 +225,12 @@ deliver_init(const char *want)
 
 	if (want == NULL)
 		want = "auto";
+	/* Target writes outside the io_uring loop: the control thread's
+	 * (replays) and the epoll loop's. */
+	if (!target_writers_init(&why))
+		log_warnx("target writes: %s: a client that clears O_NONBLOCK "
+		    "on its target can stall msivd", why);
+	why = NULL;
 	if (strcmp(want, "epoll") != 0) {
 		loop = &deliver_uring;
 		if ((r = loop->init(&why)) == 0)
@@ -273,6 +280,7 @@ deliver_stop(void)
 		deliver_running = 0;
 	}
 	loop->fini();
+	target_writers_fini();
 }
 
 int
@@ -335,6 +343,7 @@ ep_main(void *arg)
 	struct epoll_event ev[EPOLL_BATCH];
 
 	(void)arg;
+	target_writer_loop_thread();
 	for (;;) {
 		/* The syncs asked for before the wait: their deletions are
 		 * done, so the batch holds none of their slots. */

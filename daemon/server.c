@@ -16,10 +16,13 @@
  * (root, msivd's own uid, admin_group) may do everything and act as any
  * tenant. With [tenant] sections configured, other peers may act only as
  * a tenant whose uids or gids admit them; a peer no tenant admits gets
- * EACCES for its first request, is logged, and is disconnected. Non-admin
- * peers are held to max_sessions_per_uid and to max_rate requests per
- * second per session (over it, the daemon stops reading the session until
- * its credit is back: the client slows down, nothing is lost).
+ * EACCES for its first request, is logged, and is disconnected. A tenant
+ * name no [tenant] section configures belongs to one uid (HELLO, in
+ * cmd-vfunc.c): uid-N to uid N, any other to the uid that created it.
+ * Non-admin peers are held to max_sessions_per_uid and to max_rate
+ * requests per second per session (over it, the daemon stops reading the
+ * session until its credit is back: the client slows down, nothing is
+ * lost).
  */
 #include "config.h"
 
@@ -438,9 +441,29 @@ session_reply(struct session *s, const struct msiv_hdr *rq, int status,
 
 /* --- input -----------------------------------------------------------------*/
 
+/*
+ * A request whose fds the kernel could not give us (msivd is out of fds:
+ * fdpass.c tells it from a sender's truncated control message) is
+ * answered with fderr (-EMFILE) and the session lives on: the fault is
+ * ours, not the client's. Logged at most once a second.
+ */
+static void
+server_fds_lost(struct session *s, const struct msiv_hdr *h)
+{
+	static uint64_t last_ms;
+	uint64_t now = server_now_ms();
+
+	if (last_ms == 0 || now - last_ms >= 1000) {
+		last_ms = now;
+		log_warnx("session %llu: %s refused (EMFILE): msivd is out of "
+		    "fds, the request's fds could not be received",
+		    (unsigned long long)s->id, msiv_proto_opname(h->opcode));
+	}
+}
+
 static void
 server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
-    size_t nfds)
+    size_t nfds, int fderr)
 {
 	union {
 		unsigned char b[MSIV_MSG_MAX];
@@ -469,6 +492,11 @@ server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
 	}
 	if (r < 0) {
 		r_status = r; /* unsupported version */
+		goto refuse;
+	}
+	if (fderr < 0) {
+		server_fds_lost(s, &h);
+		r_status = fderr;
 		goto refuse;
 	}
 	if (!s->hello && h.opcode != MSIV_OP_HELLO) {
@@ -581,13 +609,14 @@ session_packet(struct session *s, struct fdpass_rmsg *m)
 		/* Larger than any request, or fds we cannot take: the header
 		 * cannot be trusted to answer it. */
 		session_kill(s, m->len == -EMSGSIZE ? "oversized message" :
-		    "control message truncated (more fds than a request "
-		    "carries, or msivd is out of fds)");
+		    "bad control message (more fds than a request carries, "
+		    "or not SCM_RIGHTS)");
 		return -1;
 	}
 	if (srv_conf->max_rate != 0 && !(s->rights & MSIV_RIGHT_ADMIN))
 		s->rate_credit -= 1000;
-	server_dispatch(s, m->buf, (size_t)m->len, m->fds, m->nfds);
+	server_dispatch(s, m->buf, (size_t)m->len, m->fds, m->nfds,
+	    m->fderr);
 	return 0;
 }
 

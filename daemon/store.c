@@ -77,6 +77,10 @@ static const char *const migrations[] = {
 	 * the old tokens from the files; only then is the version set, so
 	 * a scrub that did not finish is done again at the next start. */
 	"",
+	/* 5 -> 6: a tenant is bound to the uid that created it (issue 15:
+	 * no squatting on another uid's name). NULL: created before this,
+	 * bound by its next HELLO. */
+	"ALTER TABLE tenant ADD COLUMN owner INTEGER;",
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
     STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -98,6 +102,8 @@ enum store_stmt {
 	ST_VECTORS_OF,
 	ST_DEVICE_PUT,
 	ST_DEVICE_DEL,
+	ST_TENANT_OWNER_GET,
+	ST_TENANT_OWNER_SET,
 	ST__COUNT
 };
 
@@ -130,6 +136,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_DEVICE_PUT] = "INSERT OR REPLACE INTO device(name, backend, "
 	    "address, slots, policy, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_DEVICE_DEL] = "DELETE FROM device WHERE name = ?1",
+	[ST_TENANT_OWNER_GET] = "SELECT owner FROM tenant WHERE name = ?1",
+	[ST_TENANT_OWNER_SET] = "UPDATE tenant SET owner = ?2 WHERE name = ?1",
 };
 
 static sqlite3 *db;
@@ -751,6 +759,36 @@ store_tenant_put(const char *name, const uint8_t token[MSIV_TOKEN_LEN])
 	STORE_BEGIN_OR_RETURN();
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, seal, sizeof(seal), SQLITE_TRANSIENT);
+	return store_write(st);
+}
+
+int
+store_tenant_owner(const char *name, int64_t *owner)
+{
+	sqlite3_stmt *st = stmts[ST_TENANT_OWNER_GET];
+	int rc, r = -ENOENT;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*owner = sqlite3_column_type(st, 0) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int64(st, 0);
+		r = 0;
+	} else if (rc != SQLITE_DONE)
+		r = store_errno(rc);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return r;
+}
+
+int
+store_tenant_owner_put(const char *name, uint32_t uid)
+{
+	sqlite3_stmt *st = stmts[ST_TENANT_OWNER_SET];
+
+	STORE_BEGIN_OR_RETURN();
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, uid);
 	return store_write(st);
 }
 

@@ -25,7 +25,7 @@
 
 #include <msiv/protocol.h>
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct event_base;
 
@@ -89,6 +89,11 @@ int store_device_del(const char *name);
  */
 int store_tenant_check(const char *name, const uint8_t token[MSIV_TOKEN_LEN]);
 int store_tenant_put(const char *name, const uint8_t token[MSIV_TOKEN_LEN]);
+/* The uid a tenant is bound to (*owner -1: not bound yet). Returns 0,
+ * -ENOENT or -errno. owner_put binds a stored tenant, in the current
+ * group transaction. */
+int store_tenant_owner(const char *name, int64_t *owner);
+int store_tenant_owner_put(const char *name, uint32_t uid);
 
 /* Writes, inside the current group transaction. 0 or -errno. */
 int store_vfunc_put(const struct store_vfunc *vf);

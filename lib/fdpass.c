@@ -14,6 +14,9 @@
 #include "fdpass.h"
 
 #define FDPASS_CMSG_SPACE CMSG_SPACE(MSIV_FDS_MAX * sizeof(int))
+/* The fds the kernel puts in a control buffer of that size (its padding
+ * may hold more than MSIV_FDS_MAX). */
+#define FDPASS_CMSG_FDS ((FDPASS_CMSG_SPACE - CMSG_LEN(0)) / sizeof(int))
 
 union fdpass_cmsg {
 	char buf[FDPASS_CMSG_SPACE];
@@ -62,12 +65,24 @@ fdpass_send(int sock, const void *buf, size_t len, const int *fds,
 	return 0;
 }
 
-/* A packet of n bytes arrived as msg: take its fds into fds[] and check
- * it. Returns n, or -EMSGSIZE / -EBADMSG with every fd closed. */
+/*
+ * A packet of n bytes arrived as msg: take its fds into fds[] and check
+ * it. Returns n, or -EMSGSIZE / -EBADMSG / -EMFILE with every fd closed.
+ *
+ * MSG_CTRUNC has two causes, told apart by how many fds arrived. The
+ * kernel fills the control buffer up to its room (FDPASS_CMSG_FDS fds)
+ * and stops early only when it cannot install an fd in our table (out
+ * of fds: RLIMIT_NOFILE, or the system's limit; in principle also a
+ * security module refusing the file, reported the same way). So a
+ * truncated message with the buffer full is the sender's doing (more fds
+ * than any packet carries): -EBADMSG; one with fewer is ours: -EMFILE,
+ * and the packet itself is intact.
+ */
 static ssize_t
 fdpass_take(struct msghdr *msg, ssize_t n, int *fds, size_t *nfds)
 {
 	struct cmsghdr *c;
+	size_t total = 0;
 	int bad = 0;
 
 	*nfds = 0;
@@ -81,6 +96,7 @@ fdpass_take(struct msghdr *msg, ssize_t n, int *fds, size_t *nfds)
 			continue;
 		}
 		k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		total += k;
 		for (size_t i = 0; i < k; i++) {
 			int fd;
 
@@ -92,6 +108,12 @@ fdpass_take(struct msghdr *msg, ssize_t n, int *fds, size_t *nfds)
 				bad = 1;
 			}
 		}
+	}
+	if (!bad && (msg->msg_flags & MSG_CTRUNC) && total < FDPASS_CMSG_FDS &&
+	    !(msg->msg_flags & MSG_TRUNC)) {
+		fdpass_close(fds, *nfds);
+		*nfds = 0;
+		return -EMFILE;
 	}
 	if (msg->msg_flags & MSG_CTRUNC)
 		bad = 1;
@@ -149,8 +171,15 @@ fdpass_recvv(int sock, struct fdpass_rmsg *m, size_t n, int flags)
 	while (got < 0 && errno == EINTR);
 	if (got < 0)
 		return -errno;
-	for (int i = 0; i < got; i++)
+	for (int i = 0; i < got; i++) {
 		m[i].len = fdpass_take(&mm[i].msg_hdr, (ssize_t)mm[i].msg_len,
 		    m[i].fds, &m[i].nfds);
+		m[i].fderr = 0;
+		if (m[i].len == -EMFILE) {
+			/* The packet is whole: the receiver can answer it. */
+			m[i].fderr = -EMFILE;
+			m[i].len = (ssize_t)mm[i].msg_len;
+		}
+	}
 	return got;
 }

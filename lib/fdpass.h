@@ -19,8 +19,10 @@ int fdpass_send(int sock, const void *buf, size_t len, const int *fds,
 
 /* Receive one packet of at most cap bytes and up to MSIV_FDS_MAX fds.
  * Returns the packet length (0: orderly close), or -errno: -EMSGSIZE for a
- * truncated packet, -EBADMSG for a truncated or foreign control message.
- * *nfds is set to the number of fds stored in fds[]. */
+ * truncated packet, -EBADMSG for a control message truncated by the
+ * sender (more fds than a packet carries) or a foreign one, -EMFILE when
+ * the kernel could not give us the fds (out of fds: the packet is
+ * consumed). *nfds is set to the number of fds stored in fds[]. */
 ssize_t fdpass_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds,
     int flags);
 
@@ -30,7 +32,11 @@ ssize_t fdpass_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds,
 struct fdpass_rmsg {
 	void *buf;             /* in: where the packet goes */
 	size_t cap;            /* in: its room */
-	ssize_t len;           /* out: as fdpass_recv() returns */
+	ssize_t len;           /* out: as fdpass_recv() returns, but never
+				  -EMFILE: */
+	int fderr;             /* out: -EMFILE: the packet (len bytes) is
+				  whole but its fds could not be received
+				  (we are out of fds), nfds is 0; else 0 */
 	int fds[MSIV_FDS_MAX];
 	size_t nfds;
 };

@@ -110,6 +110,9 @@ check "... on the epoll loop" \
 check "... and its log says why" grep -q \
     "io_uring unavailable (io_uring not permitted (sysctl kernel.io_uring_disabled or a seccomp filter)); using epoll" \
     "$dir/loop.log"
+check "... and that target writes rely on O_NONBLOCK alone" grep -q \
+    "target writes: io_uring not permitted (sysctl kernel.io_uring_disabled or a seccomp filter): a client that clears O_NONBLOCK on its target can stall msivd" \
+    "$dir/loop.log"
 out=$("$MSIV_EXAMPLE" --socket "$dir/loop.sock" 2>&1)
 check "... and the example VMM client succeeds on it" [ $? -eq 0 ]
 quiet "$MSIVCTL" --socket "$dir/loop.sock" shutdown; wait_exit "$lpid"

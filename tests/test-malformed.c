@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -541,6 +542,102 @@ test_random(int base)
 	    "than before");
 }
 
+/* Does the daemon's log have this line (fragment)? Waits for it. */
+static int
+logged(const char *what)
+{
+	for (int i = 0; i < H_TIMEOUT_MS / 10; i++) {
+		char line[1024];
+		FILE *f = fopen(d.log, "re");
+		int found = 0;
+
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+			found |= strstr(line, what) != NULL;
+		if (f != NULL)
+			fclose(f);
+		if (found)
+			return 1;
+		usleep(10000); /* polling a file, with a deadline */
+	}
+	return 0;
+}
+
+/* The lowest fd number free in the daemon: a new fd there would be its
+ * next. */
+static int
+daemon_lowest_free(void)
+{
+	char path[64];
+	struct dirent *e;
+	unsigned char used[4096] = { 0 };
+	DIR *dir;
+	int low = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)d.pid);
+	if ((dir = opendir(path)) == NULL)
+		tap_bail("/proc/PID/fd");
+	while ((e = readdir(dir)) != NULL) {
+		int fd = atoi(e->d_name);
+
+		if (e->d_name[0] != '.' && fd >= 0 && fd < (int)sizeof(used))
+			used[fd] = 1;
+	}
+	closedir(dir);
+	while (low < (int)sizeof(used) && used[low])
+		low++;
+	return low;
+}
+
+/* msivd out of fds (issue 15): a request carrying an fd gets EMFILE and
+ * its session lives on. The kernel cannot install the fd and truncates
+ * the control message; that is told apart from a client that sends more
+ * fds than a request carries (test_fds: the session ends). */
+static void
+test_out_of_fds(void)
+{
+	struct msiv_conn *own = h_connect(&d, "emfile");
+	struct msiv_status_rep st;
+	struct rlimit low, old;
+	struct msiv_vector_info in;
+	int e = h_eventfd(), base, r;
+	uint64_t vf;
+
+	if (msiv_vfunc_open(own, "sim0", 2, 0, &vf) < 0)
+		tap_bail("open a vfunc");
+	base = daemon_fds();
+	if (prlimit(d.pid, RLIMIT_NOFILE, NULL, &old) < 0)
+		tap_bail("prlimit");
+	/* No fd number below the limit is free: the daemon is out of fds
+	 * (it opens none while idle). */
+	low.rlim_cur = (rlim_t)daemon_lowest_free();
+	low.rlim_max = old.rlim_max;
+	if (prlimit(d.pid, RLIMIT_NOFILE, &low, NULL) < 0)
+		tap_bail("prlimit");
+	r = msiv_vector_setup(own, vf, 0, 0xfee00000u, 1, e,
+	    MSIV_SETUP_UNMASKED);
+	is_int(r, -EMFILE, "out of fds: SETUP with a target gets EMFILE");
+	ok(logged("refused (EMFILE): msivd is out of fds"), "...logged");
+	ok(msiv_status(own, &st) == 0, "...and the same session carries on");
+	r = msiv_vector_setup(own, vf, 1, 0xfee00000u, 1, e,
+	    MSIV_SETUP_UNMASKED);
+	is_int(r, -EMFILE, "...a second one: EMFILE again");
+	is_int(daemon_fds(), base, "the daemon took none of the fds");
+	ok(msiv_vector_query(own, vf, 0, &in) == 0 && !in.target,
+	    "the vector was left alone (no target)");
+	if (prlimit(d.pid, RLIMIT_NOFILE, &old, NULL) < 0)
+		tap_bail("prlimit");
+	ok(msiv_vector_setup(own, vf, 0, 0xfee00000u, 1, e,
+	    MSIV_SETUP_UNMASKED) == 0 && msiv_vfunc_enable(own, vf, 1) == 0,
+	    "fds back: the same session sets the vector up");
+	ok(msiv_sim_fire(own, "sim0", in.slot, 1) == 0 &&
+	    h_efd_wait(e, H_TIMEOUT_MS) == 1, "...and its interrupt is "
+	    "delivered");
+	ok(msiv_vfunc_close(own, vf) == 0, "close the vfunc");
+	msiv_close(own);
+	close(e);
+	bystander_ok("msivd ran out of fds");
+}
+
 /* A client that sends and never reads: the daemon drops it once its
  * queued replies pass the cap, and serves the others meanwhile. */
 static void
@@ -598,6 +695,9 @@ main(void)
 	test_bad_headers();
 	test_lengths();
 	test_fds();
+	test_out_of_fds();
+	/* The slot it fired has its trigger eventfd now. */
+	base = daemon_fds();
 	test_handles();
 	test_random(base);
 	test_no_reader();

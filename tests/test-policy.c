@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -508,6 +509,188 @@ test_out_of_fds(void)
 	msiv_close(adm);
 }
 
+/* --- tenant names belong to a uid (issue 15) -----------------------------*/
+
+/* The default policy: no [tenant] section. */
+static const char conf_open[] =
+    "[msivd]\n"
+    "socket_mode = 0666\n"
+    "orphan_grace = 0\n"
+    "\n"
+    "[device sim0]\nbackend = sim\nslots = 64\n";
+
+/* HELLO as tenant arg: the status, then whether the session is that
+ * tenant (uid-UID for an empty name). */
+static void
+hello_is(struct res *r, const void *arg)
+{
+	const char *name = arg;
+	char want[MSIV_NAME_MAX];
+	struct msiv_conn *c;
+	int e = msiv_connect(d.sock, name, &c);
+
+	put(r, e);
+	if (e == 0) {
+		if (name[0] == '\0')
+			snprintf(want, sizeof(want), "uid-%u",
+			    (unsigned)getuid());
+		else
+			snprintf(want, sizeof(want), "%s", name);
+		put(r, strcmp(msiv_tenant(c), want) == 0);
+		msiv_close(c);
+	}
+}
+
+static int
+hello_status(uid_t uid, const char *name)
+{
+	struct res r = as_user(uid, uid, 0, hello_is, name);
+
+	if (r.n < 1)
+		return -10000;
+	if (r.v[0] == 0 && (r.n != 2 || r.v[1] != 1))
+		return -10001; /* admitted as another tenant */
+	return (int)r.v[0];
+}
+
+/* Run SQL on the (stopped) daemon's store; the first column of the
+ * first row, 0 if none, or -1. */
+static long long
+store_sql(const char *stmt)
+{
+	char path[160];
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	long long v = -1;
+	const char *tail = stmt;
+
+	snprintf(path, sizeof(path), "%s/msivd.db", d.dir);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		return -1;
+	while (tail != NULL && *tail != '\0') {
+		if (sqlite3_prepare_v2(db, tail, -1, &st, &tail) != SQLITE_OK)
+			break;
+		if (st == NULL)
+			break;
+		v = 0;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+conf_rewrite(const char *text)
+{
+	FILE *f = fopen(d.conf, "w");
+
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
+		tap_bail("rewrite the configuration");
+}
+
+static void
+test_squatting(void)
+{
+	struct msiv_conn *adm;
+	char conf2[512];
+
+	if (h_start(&d, conf_open) < 0)
+		tap_bail("msivd (no [tenant]) did not start");
+	if (chmod(d.dir, 0755) < 0)
+		tap_bail("chmod");
+
+	/* Derived names. */
+	is_int(hello_status(UID_A, "uid-4002"), -EACCES, "default policy: "
+	    "uid %u as uid-4002 (uid %u's derived name): EACCES", UID_A,
+	    UID_B);
+	ok(logged("uid 4001): tenant uid-4002 refused: the name is derived "
+	    "from another uid"), "...and it is logged");
+	is_int(hello_status(UID_B, "uid-4002"), 0, "uid %u as uid-4002 "
+	    "afterwards: admitted", UID_B);
+	is_int(hello_status(UID_B, ""), 0, "uid %u without a name: uid-4002",
+	    UID_B);
+	is_int(hello_status(UID_A, "uid-04002"), -EACCES, "uid-04002 is "
+	    "uid %u's too: EACCES for uid %u", UID_B, UID_A);
+	is_int(hello_status(UID_A, "uid-99999999999999999999"), -EACCES,
+	    "a derived name beyond any uid: EACCES for a non-admin");
+	is_int(hello_status(UID_A, "uid-4001"), 0, "uid %u as uid-4001 (its "
+	    "own, given explicitly): admitted", UID_A);
+	is_int(hello_status(UID_A, "uid-x"), 0, "uid-x is not a derived name: "
+	    "an explicit one, created by uid %u", UID_A);
+
+	/* Explicit names: bound to the uid that created the tenant. */
+	is_int(hello_status(UID_A, "vm-x"), 0, "uid %u creates tenant vm-x",
+	    UID_A);
+	is_int(hello_status(UID_B, "vm-x"), -EACCES, "uid %u as vm-x: EACCES",
+	    UID_B);
+	ok(logged("uid 4002): tenant vm-x refused: it belongs to uid 4001"),
+	    "...logged with its owner");
+	is_int(hello_status(UID_A, "vm-x"), 0, "uid %u as vm-x again: "
+	    "admitted", UID_A);
+	if (msiv_connect(d.sock, "vm-x", &adm) < 0)
+		ok(0, "an admin may act as vm-x");
+	else {
+		ok(strcmp(msiv_tenant(adm), "vm-x") == 0, "an admin may act "
+		    "as vm-x");
+		msiv_close(adm);
+	}
+	if (msiv_connect(d.sock, "uid-4002", &adm) < 0)
+		ok(0, "...and as uid-4002");
+	else {
+		ok(1, "...and as uid-4002");
+		msiv_close(adm);
+	}
+	is_int(hello_status(UID_B, "uid-4002"), 0, "uid-4002 used by an "
+	    "admin is still uid %u's", UID_B);
+	is_int(hello_status(UID_B, "made-by-b"), 0, "uid %u creates "
+	    "made-by-b", UID_B);
+
+	/* The binding is in the store: it was committed before the HELLO
+	 * was answered, so it survives even SIGKILL. */
+	is_int(h_kill9(&d), 0, "kill msivd (SIGKILL)");
+	if (h_spawn(&d) < 0)
+		tap_bail("msivd did not restart");
+	is_int(hello_status(UID_B, "vm-x"), -EACCES, "after a restart: uid "
+	    "%u as vm-x still EACCES", UID_B);
+	is_int(hello_status(UID_A, "vm-x"), 0, "...uid %u as vm-x admitted",
+	    UID_A);
+	is_int(hello_status(UID_A, "made-by-b"), -EACCES, "...uid %u as "
+	    "made-by-b: EACCES", UID_A);
+
+	/* A tenant stored by an msivd before schema 6 has no owner: the
+	 * migration leaves it unbound, and its next HELLO binds it. */
+	is_int(h_kill9(&d), 0, "kill msivd");
+	is_int((int)store_sql("ALTER TABLE tenant DROP COLUMN owner; "
+	    "PRAGMA user_version = 5; PRAGMA user_version"), 5, "the store "
+	    "made schema 5 again (no tenant.owner)");
+	if (h_spawn(&d) < 0)
+		tap_bail("msivd did not start on a schema 5 store");
+	is_int(hello_status(UID_B, "vm-x"), 0, "after the migration: uid %u "
+	    "as vm-x (unbound) is admitted", UID_B);
+	is_int(hello_status(UID_A, "vm-x"), -EACCES, "...and binds it: uid %u "
+	    "gets EACCES now", UID_A);
+	is_int(h_kill9(&d), 0, "kill msivd");
+	ok(store_sql("PRAGMA user_version") == 6 && store_sql("SELECT owner "
+	    "FROM tenant WHERE name = 'vm-x'") == UID_B, "the store is at "
+	    "schema 6 with vm-x bound to uid %u", UID_B);
+	if (h_spawn(&d) < 0)
+		tap_bail("msivd did not restart");
+
+	/* Policy says otherwise: a [tenant] section admits whom it lists. */
+	snprintf(conf2, sizeof(conf2), "%s\n[tenant vm-x]\nuids = %u %u\n",
+	    conf_open, UID_A, UID_B);
+	conf_rewrite(conf2);
+	is_int(h_kill9(&d), 0, "kill msivd");
+	if (h_spawn(&d) < 0)
+		tap_bail("msivd did not restart with [tenant vm-x]");
+	is_int(hello_status(UID_B, "vm-x"), 0, "[tenant vm-x] lists uids %u "
+	    "and %u: uid %u is admitted", UID_A, UID_B, UID_B);
+	is_int(hello_status(UID_A, "vm-x"), 0, "...and so is uid %u", UID_A);
+	is_int(h_stop(&d), 0, "msivd exits cleanly");
+}
+
 int
 main(void)
 {
@@ -524,5 +707,6 @@ main(void)
 	test_caps();
 	test_out_of_fds();
 	is_int(h_stop(&d), 0, "msivd exits cleanly");
+	test_squatting();
 	return tap_done();
 }

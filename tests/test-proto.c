@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -416,6 +417,86 @@ test_fdpass(void)
 	fdpass_close(fds, MSIV_FDS_MAX);
 }
 
+/* The lowest free fd number: with RLIMIT_NOFILE there, no fd can be
+ * made. */
+static int
+lowest_free_fd(void)
+{
+	int fd = fcntl(0, F_DUPFD_CLOEXEC, 0);
+
+	if (fd < 0)
+		tap_bail("F_DUPFD");
+	close(fd);
+	return fd;
+}
+
+/*
+ * Out of fds (issue 15): the kernel cannot install a received fd and
+ * truncates the control message (MSG_CTRUNC), as it does for a sender's
+ * surplus of fds. fdpass tells the two apart: ours is -EMFILE, and
+ * fdpass_recvv keeps the packet so the daemon can answer it; the
+ * sender's stays -EBADMSG (test_fdpass).
+ */
+static void
+test_fdpass_emfile(void)
+{
+	int sv[2], fds[2], got[MSIV_FDS_MAX], base;
+	struct rlimit low, old;
+	unsigned char buf[64], bufs[2][64];
+	struct fdpass_rmsg m[2];
+	size_t n;
+	ssize_t r;
+	int k;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+	    pipe2(fds, O_CLOEXEC) < 0 || getrlimit(RLIMIT_NOFILE, &old) < 0)
+		tap_bail("set-up");
+	base = count_fds();
+	low = old;
+	low.rlim_cur = (rlim_t)lowest_free_fd();
+
+	ok(fdpass_send(sv[0], "abc", 3, fds, 2, 0) == 0, "send 2 fds");
+	if (setrlimit(RLIMIT_NOFILE, &low) < 0)
+		tap_bail("setrlimit");
+	r = fdpass_recv(sv[1], buf, sizeof(buf), got, &n, 0);
+	if (setrlimit(RLIMIT_NOFILE, &old) < 0)
+		tap_bail("setrlimit");
+	ok(r == -EMFILE && n == 0, "out of fds: fdpass_recv says EMFILE "
+	    "(%zd)", r);
+	is_int(count_fds(), base, "...and holds none of them");
+
+	/* Room for one of the two: the one received is closed. */
+	ok(fdpass_send(sv[0], "abc", 3, fds, 2, 0) == 0 &&
+	    fdpass_send(sv[0], "defg", 4, NULL, 0, 0) == 0, "send 2 fds, "
+	    "then a packet without any");
+	low.rlim_cur++;
+	for (k = 0; k < 2; k++) {
+		m[k].buf = bufs[k];
+		m[k].cap = sizeof(bufs[k]);
+	}
+	if (setrlimit(RLIMIT_NOFILE, &low) < 0)
+		tap_bail("setrlimit");
+	k = fdpass_recvv(sv[1], m, 2, 0);
+	if (setrlimit(RLIMIT_NOFILE, &old) < 0)
+		tap_bail("setrlimit");
+	ok(k == 2 && m[0].len == 3 && m[0].fderr == -EMFILE &&
+	    m[0].nfds == 0 && memcmp(bufs[0], "abc", 3) == 0, "fdpass_recvv: "
+	    "the packet whole, fderr EMFILE, no fds");
+	ok(k == 2 && m[1].len == 4 && m[1].fderr == 0, "...the next packet "
+	    "is not affected");
+	is_int(count_fds(), base, "...and the fd that did arrive was closed");
+
+	ok(fdpass_send(sv[0], "abc", 3, fds, 2, 0) == 0, "with fds back, "
+	    "send 2 fds");
+	r = fdpass_recv(sv[1], buf, sizeof(buf), got, &n, 0);
+	ok(r == 3 && n == 2, "...both arrive");
+	fdpass_close(got, n);
+	close(sv[0]);
+	close(sv[1]);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 int
 main(void)
 {
@@ -425,5 +506,6 @@ main(void)
 	test_swap();
 	test_names();
 	test_fdpass();
+	test_fdpass_emfile();
 	return tap_done();
 }
