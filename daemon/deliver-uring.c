@@ -61,12 +61,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "deliver.h"
 #include "log.h"
+#include "uring.h"
 
 #ifdef HAVE_LIBURING
 #include <liburing.h>
@@ -393,11 +393,9 @@ ur_main(void *arg)
 
 	(void)arg;
 	atomic_store(&ur_started, 1);
-	/* Enabled by this thread, its only submitter (SINGLE_ISSUER);
-	 * liburing 2.3 declares io_uring_enable_rings() but lacks it. */
+	/* Enabled by this thread, its only submitter (SINGLE_ISSUER). */
 	if ((ring_flags & IORING_SETUP_R_DISABLED) &&
-	    syscall(__NR_io_uring_register, ring.ring_fd,
-	    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+	    uring_enable(ring.ring_fd) < 0)
 		fatal("delivery loop: cannot enable the ring");
 	ur_arm_fd(ur_kickfd, UD_KICK);
 	ur_arm_fd(ur_syncfd, UD_SYNC);
@@ -641,35 +639,19 @@ out:
 }
 
 /*
- * What the ring may carry: a seccomp filter (sandbox.c) sees the
- * io_uring_enter() that submits an operation, never the operation, so
- * the ring itself is restricted to the three the loop uses (multishot
- * poll, the eventfd write, the poll's cancellation) and the one SQE flag
- * it sets; no io_uring_register() operation is left once it is enabled.
- * Restrictions are registered on a ring created disabled
- * (IORING_SETUP_R_DISABLED) and hold from IORING_REGISTER_ENABLE_RINGS
- * on. liburing 2.3 declares io_uring_register_restrictions() but lacks
- * it, hence the system call. Returns 0 or -errno.
+ * What the ring may carry (uring.h): the three operations the loop uses
+ * (multishot poll, the eventfd write, the poll's cancellation) and the
+ * one SQE flag it sets. Returns 0 or -errno.
  */
 int
 deliver_uring_restrict(struct io_uring *r)
 {
-	static const struct io_uring_restriction res[] = {
-		{ .opcode = IORING_RESTRICTION_SQE_OP,
-		    .sqe_op = IORING_OP_POLL_ADD },
-		{ .opcode = IORING_RESTRICTION_SQE_OP,
-		    .sqe_op = IORING_OP_WRITE },
-		{ .opcode = IORING_RESTRICTION_SQE_OP,
-		    .sqe_op = IORING_OP_ASYNC_CANCEL },
-		{ .opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED,
-		    .sqe_flags = IOSQE_CQE_SKIP_SUCCESS },
+	static const uint8_t ops[] = {
+		IORING_OP_POLL_ADD, IORING_OP_WRITE, IORING_OP_ASYNC_CANCEL,
 	};
 
-	if (syscall(__NR_io_uring_register, r->ring_fd,
-	    IORING_REGISTER_RESTRICTIONS, res,
-	    sizeof(res) / sizeof(res[0])) < 0)
-		return -errno;
-	return 0;
+	return uring_restrict(r->ring_fd, ops, sizeof(ops) / sizeof(ops[0]),
+	    IOSQE_CQE_SKIP_SUCCESS);
 }
 
 static int

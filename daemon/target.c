@@ -24,8 +24,12 @@
 #endif
 
 #include "target.h"
+#include "uring.h"
 
 static const uint64_t one = 1;
+#ifdef HAVE_LIBURING
+static const uint8_t write_op = IORING_OP_WRITE;
+#endif
 
 #ifdef HAVE_LIBURING
 
@@ -78,7 +82,23 @@ tw_probe(struct tw *w, const char **why)
 		{ 0, false }, { 0, true },
 	};
 	uint64_t full = 0xfffffffffffffffeull, v;
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
+	struct io_uring_cqe *cqe;
+	int nop = 0;
 
+	/* The restriction holds: anything but a write is refused. */
+	if (sqe != NULL) {
+		io_uring_prep_nop(sqe);
+		if (io_uring_submit(&w->ring) == 1 &&
+		    io_uring_wait_cqe(&w->ring, &cqe) == 0) {
+			nop = cqe->res;
+			io_uring_cqe_seen(&w->ring, cqe);
+		}
+	}
+	if (nop != -EACCES) {
+		*why = "a ring restricted to writes accepts other operations";
+		return false;
+	}
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int fd = eventfd(0, EFD_CLOEXEC | cases[i].flags), r;
 		bool done, good;
@@ -119,7 +139,8 @@ target_writers_init(const char **why)
 		struct tw *w = &tw_all[i];
 		int r;
 
-		if ((r = io_uring_queue_init(2, &w->ring, 0)) < 0) {
+		if ((r = io_uring_queue_init(2, &w->ring,
+		    IORING_SETUP_R_DISABLED)) < 0) {
 			*why = r == -ENOSYS ? "no io_uring in this kernel" :
 			    r == -EPERM ? "io_uring not permitted (sysctl "
 			    "kernel.io_uring_disabled or a seccomp filter)" :
@@ -128,6 +149,13 @@ target_writers_init(const char **why)
 			return false;
 		}
 		w->ok = true;
+		/* A ring that can write and do nothing else (uring.h). */
+		if (uring_restrict(w->ring.ring_fd, &write_op, 1, 0) < 0 ||
+		    uring_enable(w->ring.ring_fd) < 0) {
+			*why = "cannot restrict a ring to writes";
+			target_writers_fini();
+			return false;
+		}
 		if (!tw_probe(w, why)) {
 			target_writers_fini();
 			return false;
