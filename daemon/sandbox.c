@@ -27,8 +27,8 @@
  *  - the delivery loops: epoll or io_uring_enter; io_uring_register for
  *    IORING_REGISTER_ENABLE_RINGS only (the delivery thread enables its
  *    ring as it starts, which may come after the filter); io_uring_setup
- *    is refused, so no ring can be made after start-up, and what the one
- *    ring may do is restricted on the ring itself (deliver-uring.c), as
+ *    is refused, so no ring can be made after start-up, and what each
+ *    ring may do is restricted on the ring itself (uring.h), as
  *    seccomp never sees the operations a ring carries out;
  *  - sd_notify (a datagram to NOTIFY_SOCKET), logging, the shutdown
  *    (thread join, closing everything).
