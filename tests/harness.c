@@ -421,3 +421,22 @@ h_wait_fired(struct msiv_conn *c, uint64_t vf, unsigned int vec,
 	}
 	return -ETIMEDOUT;
 }
+
+int
+h_logged(const struct h_daemon *d, const char *what)
+{
+	for (int i = 0; i < H_TIMEOUT_MS / 10; i++) {
+		char line[1024];
+		FILE *f = fopen(d->log, "re");
+		int found = 0;
+
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+			found |= strstr(line, what) != NULL;
+		if (f != NULL)
+			fclose(f);
+		if (found)
+			return 1;
+		usleep(10000); /* polling a file, with a deadline */
+	}
+	return 0;
+}

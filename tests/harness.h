@@ -43,6 +43,9 @@ struct msiv_conn *h_connect(struct h_daemon *d, const char *tenant);
 /* A plain SOCK_SEQPACKET connection to the daemon, no HELLO: an fd, or
  * -1. For tests that speak the protocol byte by byte. */
 int h_raw_connect(const struct h_daemon *d);
+/* Does the daemon's log have a line with this fragment? Waits for one,
+ * up to H_TIMEOUT_MS: for what the daemon must log, not what it must not. */
+int h_logged(const struct h_daemon *d, const char *what);
 /* Monotonic milliseconds. */
 int64_t h_now_ms(void);
 

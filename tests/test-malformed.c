@@ -542,26 +542,6 @@ test_random(int base)
 	    "than before");
 }
 
-/* Does the daemon's log have this line (fragment)? Waits for it. */
-static int
-logged(const char *what)
-{
-	for (int i = 0; i < H_TIMEOUT_MS / 10; i++) {
-		char line[1024];
-		FILE *f = fopen(d.log, "re");
-		int found = 0;
-
-		while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-			found |= strstr(line, what) != NULL;
-		if (f != NULL)
-			fclose(f);
-		if (found)
-			return 1;
-		usleep(10000); /* polling a file, with a deadline */
-	}
-	return 0;
-}
-
 /* The lowest fd number free in the daemon: a new fd there would be its
  * next. */
 static int
@@ -616,7 +596,7 @@ test_out_of_fds(void)
 	r = msiv_vector_setup(own, vf, 0, 0xfee00000u, 1, e,
 	    MSIV_SETUP_UNMASKED);
 	is_int(r, -EMFILE, "out of fds: SETUP with a target gets EMFILE");
-	ok(logged("refused (EMFILE): msivd is out of fds"), "...logged");
+	ok(h_logged(&d, "refused (EMFILE): msivd is out of fds"), "...logged");
 	ok(msiv_status(own, &st) == 0, "...and the same session carries on");
 	r = msiv_vector_setup(own, vf, 1, 0xfee00000u, 1, e,
 	    MSIV_SETUP_UNMASKED);

@@ -98,26 +98,6 @@ put(struct res *r, long v)
 		r->v[r->n++] = v;
 }
 
-/* Does the daemon's log have this line (fragment)? Waits for it. */
-static int
-logged(const char *what)
-{
-	for (int i = 0; i < H_TIMEOUT_MS / 10; i++) {
-		char line[1024];
-		FILE *f = fopen(d.log, "re");
-		int found = 0;
-
-		while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-			found |= strstr(line, what) != NULL;
-		if (f != NULL)
-			fclose(f);
-		if (found)
-			return 1;
-		usleep(10000); /* polling a file, with a deadline */
-	}
-	return 0;
-}
-
 /* --- who may act as which tenant --------------------------------------------*/
 
 static void
@@ -148,8 +128,8 @@ test_admission(void)
 	    "uid %u without a name is vm-a", UID_A);
 	r = as_user(UID_A, UID_A, 0, hello_as, "vm-b");
 	ok(r.n == 1 && r.v[0] == -EACCES, "uid %u as vm-b: EACCES", UID_A);
-	ok(logged("tenant vm-b refused: its [tenant] section does not admit "
-	    "uid 4001"), "...and it is logged");
+	ok(h_logged(&d, "tenant vm-b refused: its [tenant] section does not "
+	    "admit uid 4001"), "...and it is logged");
 	r = as_user(UID_B, GID_B, 0, hello_as, "vm-b");
 	ok(r.n == 3 && r.v[0] == 0 && r.v[1] == 'b',
 	    "uid %u with primary group %u acts as vm-b", UID_B, GID_B);
@@ -162,7 +142,7 @@ test_admission(void)
 	r = as_user(UID_NONE, GID_NONE, 0, hello_as, "vm-a");
 	ok(r.n == 1 && r.v[0] == -EACCES,
 	    "uid %u, which no tenant admits: EACCES", UID_NONE);
-	ok(logged("uid 4009 gid 4200 refused: no [tenant] admits it"),
+	ok(h_logged(&d, "uid 4009 gid 4200 refused: no [tenant] admits it"),
 	    "...logged at accept with its uid and gid");
 }
 
@@ -277,14 +257,14 @@ test_tenant_rules(void)
 	is_int((int)r.v[6], 0, "close one");
 	is_int((int)r.v[7], -EDQUOT, "5 vectors more (4 + 5 > 8): EDQUOT");
 	is_int((int)r.v[8], 0, "4 vectors more: granted");
-	ok(logged("tenant vm-a over its quota on sim0"), "the refusal is "
+	ok(h_logged(&d, "tenant vm-a over its quota on sim0"), "the refusal is "
 	    "logged");
 	is_int((int)r.v[9], -EPERM, "vm-a: SIM_FIRE is for admins (EPERM)");
 	is_int((int)r.v[10], -EPERM, "vm-a: REVOKE: EPERM");
 	is_int((int)r.v[11], -EPERM, "vm-a: SHUTDOWN: EPERM");
 	is_int((int)r.v[12], -EPERM, "vm-a: DEVICE_DETACH: EPERM");
-	ok(logged("SHUTDOWN denied: not an admin"), "denied admin operations "
-	    "are logged");
+	ok(h_logged(&d, "SHUTDOWN denied: not an admin"), "denied admin "
+	    "operations are logged");
 	ok(r.v[13] == -ENOENT && r.v[14] == -ENOENT && r.v[15] == -ENOENT,
 	    "vm-b's handle gets ENOENT from vm-a, like a made-up one");
 	ok(r.v[16] == 2 && r.v[17] == 0, "vm-a's listing has its own 2 "
@@ -416,7 +396,8 @@ test_caps(void)
 	ok(r.n == 4 && r.v[0] == 0 && r.v[1] == 0 && r.v[2] == 0 &&
 	    r.v[3] < 0, "uid %u: 3 sessions (max_sessions_per_uid), the 4th "
 	    "refused (%ld)", UID_A, r.n == 4 ? r.v[3] : 0);
-	ok(logged("uid 4001 refused: it has 3 sessions"), "...and logged");
+	ok(h_logged(&d, "uid 4001 refused: it has 3 sessions"),
+	    "...and logged");
 	r = as_user(UID_B, GID_B, 0, hello_as, "vm-b");
 	ok(r.n == 3 && r.v[0] == 0, "another uid still gets in");
 
@@ -426,12 +407,13 @@ test_caps(void)
 	ok(r.n == 2 && r.v[1] >= 1500, "...in %ld ms: held to the rate "
 	    "(at least 2 s at 2000/s after a second's credit)",
 	    r.n == 2 ? r.v[1] : 0);
-	ok(logged("over max_rate (2000 requests/s)"), "...and logged once");
+	ok(h_logged(&d, "over max_rate (2000 requests/s)"),
+	    "...and logged once");
 
 	r = as_user(UID_B, GID_B, 0, no_reader, NULL);
 	ok(r.n == 1 && r.v[0] == 1, "a client that never reads is dropped "
 	    "(max_queued 64)");
-	ok(logged("dropped: too many unread replies and events"),
+	ok(h_logged(&d, "dropped: too many unread replies and events"),
 	    "...and logged");
 	adm = h_connect(&d, "admin");
 	ok(msiv_status(adm, &st) == 0, "other sessions carry on");
@@ -489,7 +471,7 @@ test_out_of_fds(void)
 	for (int i = 0; i < 40; i++)
 		if ((fds[nfds] = h_raw_connect(&d)) >= 0)
 			nfds++;
-	ok(logged("accept: pausing the listener for 1 s"), "out of fds, "
+	ok(h_logged(&d, "accept: pausing the listener for 1 s"), "out of fds, "
 	    "msivd pauses its listener (%d connections made)", nfds);
 	t0 = daemon_cpu_ticks();
 	/* A window to observe: a listener spinning on EMFILE would burn
@@ -605,8 +587,8 @@ test_squatting(void)
 	is_int(hello_status(UID_A, "uid-4002"), -EACCES, "default policy: "
 	    "uid %u as uid-4002 (uid %u's derived name): EACCES", UID_A,
 	    UID_B);
-	ok(logged("uid 4001): tenant uid-4002 refused: the name is derived "
-	    "from another uid"), "...and it is logged");
+	ok(h_logged(&d, "uid 4001): tenant uid-4002 refused: the name is "
+	    "derived from another uid"), "...and it is logged");
 	is_int(hello_status(UID_B, "uid-4002"), 0, "uid %u as uid-4002 "
 	    "afterwards: admitted", UID_B);
 	is_int(hello_status(UID_B, ""), 0, "uid %u without a name: uid-4002",
@@ -625,8 +607,8 @@ test_squatting(void)
 	    UID_A);
 	is_int(hello_status(UID_B, "vm-x"), -EACCES, "uid %u as vm-x: EACCES",
 	    UID_B);
-	ok(logged("uid 4002): tenant vm-x refused: it belongs to uid 4001"),
-	    "...logged with its owner");
+	ok(h_logged(&d, "uid 4002): tenant vm-x refused: it belongs to uid "
+	    "4001"), "...logged with its owner");
 	is_int(hello_status(UID_A, "vm-x"), 0, "uid %u as vm-x again: "
 	    "admitted", UID_A);
 	if (msiv_connect(d.sock, "vm-x", &adm) < 0)
