@@ -7,6 +7,7 @@
 #ifndef MSIV_BENCH_H
 #define MSIV_BENCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -59,6 +60,18 @@ uint64_t bench_cpu_ns(pid_t pid, pid_t tid);
 uint64_t bench_rss_kib(pid_t pid);
 
 /* The sections. */
+/* msivd's protocol by hand (raw.c). encode: a request packet of op with
+ * its payload (host order) into pkt; its length. send: the same, sent
+ * with fds (dies on failure). recv: the next reply, events skipped (dies
+ * after BENCH_TIMEOUT_MS): its header into *h, its payload (host order)
+ * into rep if the reply succeeded and rep is not NULL; its status. */
+struct msiv_hdr;
+size_t bench_raw_encode(unsigned char *pkt, unsigned int op, uint32_t seq,
+    const void *req);
+void bench_raw_send(int fd, unsigned int op, uint32_t seq, const void *req,
+    const int *fds, size_t nfds);
+int bench_raw_recv(int fd, struct msiv_hdr *h, void *rep);
+
 void bench_hotpath(void);
 void bench_fair(void);
 

@@ -51,63 +51,16 @@
 /* The flooder's reply count, shared with the bench process. */
 static _Atomic uint64_t *flood_replies;
 
-static void
-fair_send(int fd, unsigned int op, uint32_t seq, const void *req,
-    const int *fds, size_t nfds)
-{
-	const struct msiv_opinfo *oi = msiv_proto_op(op);
-	unsigned char pkt[MSIV_MSG_MAX];
-	struct msiv_hdr h = {
-		.magic = MSIV_PROTO_MAGIC, .version = MSIV_PROTO_VERSION,
-		.opcode = (uint16_t)op, .seq = seq, .len = oi->req_len,
-	};
-	int r;
-
-	msiv_hdr_encode(&h, pkt);
-	memcpy(pkt + sizeof(h), req, oi->req_len);
-	msiv_swap(oi->req_layout, pkt + sizeof(h), oi->req_len);
-	if ((r = fdpass_send(fd, pkt, sizeof(h) + oi->req_len, fds, nfds,
-	    0)) < 0)
-		fail("flooder: send", r);
-}
-
-/* The next reply (events are skipped): its status; the payload, host
- * order, into rep if it is the op's reply. */
+/* The next reply (events are skipped): its status and seq; the payload,
+ * host order, into rep if it is the op's reply. */
 static int
 fair_recv(int fd, uint32_t *seq, void *rep)
 {
-	unsigned char pkt[MSIV_MSG_MAX];
-	struct pollfd p = { .fd = fd, .events = POLLIN };
 	struct msiv_hdr h;
-	int rfds[MSIV_FDS_MAX];
-	size_t nr;
-	ssize_t n;
+	int st = bench_raw_recv(fd, &h, rep);
 
-	for (;;) {
-		const struct msiv_opinfo *oi;
-
-		if (poll(&p, 1, BENCH_TIMEOUT_MS) != 1)
-			bench_die("flooder: no reply within %d ms",
-			    BENCH_TIMEOUT_MS);
-		n = fdpass_recv(fd, pkt, sizeof(pkt), rfds, &nr, MSG_DONTWAIT);
-		if (n == -EAGAIN)
-			continue;
-		if (n <= 0)
-			bench_die("flooder: msivd closed the connection");
-		fdpass_close(rfds, nr);
-		if (msiv_hdr_decode(pkt, (size_t)n, &h) < 0)
-			bench_die("flooder: a malformed reply");
-		if (h.flags & MSIV_F_EVENT)
-			continue;
-		*seq = h.seq;
-		oi = msiv_proto_op(h.opcode);
-		if (rep != NULL && h.status == 0 && oi != NULL &&
-		    h.len == oi->rep_len) {
-			memcpy(rep, pkt + sizeof(h), h.len);
-			msiv_swap(oi->rep_layout, rep, h.len);
-		}
-		return h.status;
-	}
+	*seq = h.seq;
+	return st;
 }
 
 static void
@@ -117,7 +70,7 @@ fair_call(int fd, unsigned int op, uint32_t seq, const void *req,
 	uint32_t got;
 	int r;
 
-	fair_send(fd, op, seq, req, fds, nfds);
+	bench_raw_send(fd, op, seq, req, fds, nfds);
 	if ((r = fair_recv(fd, &got, rep)) < 0)
 		fail(msiv_proto_opname(op), r);
 	if (got != seq)
@@ -158,12 +111,12 @@ fair_flooder(struct h_daemon *d)
 	sq.vfunc = vq.vfunc = orp.vfunc;
 	fair_call(fd, MSIV_OP_VEC_SETUP, seq++, &sq, &efd, 1, NULL);
 	for (int i = 0; i < FLOOD_DEPTH; i++, seq++)
-		fair_send(fd, mix[seq % 4], seq, &vq, NULL, 0);
+		bench_raw_send(fd, mix[seq % 4], seq, &vq, NULL, 0);
 	for (;; seq++) {
 		if ((r = fair_recv(fd, &got, NULL)) < 0)
 			fail("flooder", r);
 		atomic_fetch_add(flood_replies, 1);
-		fair_send(fd, mix[seq % 4], seq, &vq, NULL, 0);
+		bench_raw_send(fd, mix[seq % 4], seq, &vq, NULL, 0);
 	}
 }
 

@@ -819,74 +819,18 @@ hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
 
 /* --- control plane -------------------------------------------------------*/
 
-/* A request packet of op with its payload (host order) and seq. */
-static size_t
-hotpath_encode(unsigned char *pkt, unsigned int op, uint32_t seq,
-    const void *req)
-{
-	const struct msiv_opinfo *oi = msiv_proto_op(op);
-	struct msiv_hdr h = {
-		.magic = MSIV_PROTO_MAGIC, .version = MSIV_PROTO_VERSION,
-		.opcode = (uint16_t)op, .seq = seq, .len = oi->req_len,
-	};
-
-	msiv_hdr_encode(&h, pkt);
-	memcpy(pkt + sizeof(h), req, oi->req_len);
-	msiv_swap(oi->req_layout, pkt + sizeof(h), oi->req_len);
-	return sizeof(h) + oi->req_len;
-}
-
-static void
-hotpath_raw_send(int fd, unsigned int op, uint32_t seq, const void *req,
-    const int *fds, size_t nfds)
-{
-	unsigned char pkt[MSIV_MSG_MAX];
-	size_t len = hotpath_encode(pkt, op, seq, req);
-	int r = fdpass_send(fd, pkt, len, fds, nfds, 0);
-
-	if (r < 0)
-		fail("raw send", r);
-}
-
 /* The reply to seq (events are skipped): its status; the payload, in
  * host order, into rep. */
 static int
 hotpath_raw_recv(int fd, unsigned int op, uint32_t seq, void *rep)
 {
-	const struct msiv_opinfo *oi = msiv_proto_op(op);
-	unsigned char pkt[MSIV_MSG_MAX];
-	struct pollfd p = { .fd = fd, .events = POLLIN };
 	struct msiv_hdr h;
-	int rfds[MSIV_FDS_MAX];
-	size_t nr;
-	ssize_t n;
+	int st = bench_raw_recv(fd, &h, rep);
 
-	for (;;) {
-		if (poll(&p, 1, BENCH_TIMEOUT_MS) != 1)
-			bench_die("raw: no reply within %d ms",
-			    BENCH_TIMEOUT_MS);
-		n = fdpass_recv(fd, pkt, sizeof(pkt), rfds, &nr, MSG_DONTWAIT);
-		if (n == -EAGAIN)
-			continue;
-		if (n <= 0)
-			bench_die("raw: the daemon closed the connection");
-		fdpass_close(rfds, nr);
-		if (msiv_hdr_decode(pkt, (size_t)n, &h) < 0)
-			bench_die("raw: a malformed reply");
-		if (h.flags & MSIV_F_EVENT)
-			continue;
-		if (h.seq != seq || h.opcode != op)
-			bench_die("raw: reply %u to %u, expected %u",
-			    (unsigned)h.seq, (unsigned)h.opcode,
-			    (unsigned)seq);
-		if (h.status < 0)
-			return h.status;
-		if (rep != NULL && h.len == oi->rep_len) {
-			memcpy(rep, pkt + sizeof(h), h.len);
-			msiv_swap(oi->rep_layout, rep, h.len);
-		}
-		return 0;
-	}
+	if (h.seq != seq || h.opcode != op)
+		bench_die("raw: reply %u to %u, expected %u", (unsigned)h.seq,
+		    (unsigned)h.opcode, (unsigned)seq);
+	return st;
 }
 
 /* The reference server: echo a header-only reply to every packet. */
@@ -939,7 +883,7 @@ hotpath_seqpacket_rtt(void)
 
 		if (i == 0)
 			t0 = bench_now_ns();
-		len = hotpath_encode(pkt, MSIV_OP_VEC_MASK, (uint32_t)i, &rq);
+		len = bench_raw_encode(pkt, MSIV_OP_VEC_MASK, (uint32_t)i, &rq);
 		if (fdpass_send(sv[0], pkt, len, NULL, 0, 0) < 0 ||
 		    poll(&p, 1, BENCH_TIMEOUT_MS) != 1 ||
 		    fdpass_recv(sv[0], in, sizeof(in), rfds, &nr,
@@ -1002,14 +946,14 @@ hotpath_pipelined(struct h_daemon *d)
 
 	if (fd < 0)
 		bench_die("raw connect: %s", strerror(errno));
-	hotpath_raw_send(fd, MSIV_OP_HELLO, seq, &hq, NULL, 0);
+	bench_raw_send(fd, MSIV_OP_HELLO, seq, &hq, NULL, 0);
 	if ((r = hotpath_raw_recv(fd, MSIV_OP_HELLO, seq++, NULL)) < 0)
 		fail("pipelined: HELLO", r);
-	hotpath_raw_send(fd, MSIV_OP_VFUNC_OPEN, seq, &oq, NULL, 0);
+	bench_raw_send(fd, MSIV_OP_VFUNC_OPEN, seq, &oq, NULL, 0);
 	if ((r = hotpath_raw_recv(fd, MSIV_OP_VFUNC_OPEN, seq++, &orp)) < 0)
 		fail("pipelined: open", r);
 	sq.vfunc = vq.vfunc = orp.vfunc;
-	hotpath_raw_send(fd, MSIV_OP_VEC_SETUP, seq, &sq, &efd, 1);
+	bench_raw_send(fd, MSIV_OP_VEC_SETUP, seq, &sq, &efd, 1);
 	if ((r = hotpath_raw_recv(fd, MSIV_OP_VEC_SETUP, seq++, NULL)) < 0)
 		fail("pipelined: set up", r);
 	for (int round = -1;; round++) {
@@ -1020,7 +964,7 @@ hotpath_pipelined(struct h_daemon *d)
 		else if (round > 0 && now_s() - t0 >= PIPE_MS / 1e3)
 			break;
 		for (int i = 0; i < PIPE_DEPTH; i++, seq++)
-			hotpath_raw_send(fd, seq % 2 ? MSIV_OP_VEC_UNMASK :
+			bench_raw_send(fd, seq % 2 ? MSIV_OP_VEC_UNMASK :
 			    MSIV_OP_VEC_MASK, seq, &vq, NULL, 0);
 		for (uint32_t s = first; s != seq; s++)
 			if ((r = hotpath_raw_recv(fd, s % 2 ?
