@@ -45,7 +45,7 @@ enum ns { NS_NONE, NS_READONLY, NS_TMPFS_FULL, NS_TMPFS };
  * tests/test-systemd.sh's), so that they pass on a machine without an
  * msiv user. Does not return.
  */
-static void
+static _Noreturn void
 exec_msivd(const char *dir)
 {
 	char sock[128], conf[128];
