@@ -178,8 +178,10 @@ cmd_irq_affinity(struct cmd_ctx *ctx)
 			return -EINVAL;
 		if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
 			return r;
+		if (!vfunc_bound(vf, rq->vector))
+			return -ENXIO; /* lazy: no slot until set up */
 		dev = vf->dev;
-		slot = vf->first + rq->vector;
+		slot = vfunc_slot(vf, rq->vector)->index;
 	} else {
 		if (!(ctx->s->rights & MSIV_RIGHT_ADMIN))
 			return -EPERM;
