@@ -110,7 +110,8 @@ cmd_device_detach(struct cmd_ctx *ctx)
 		    rq->name, (unsigned long long)ctx->s->id);
 		return 0;
 	}
-	if (dev->used > 0 && !(rq->flags & MSIV_DETACH_FORCE)) {
+	/* A lazy vfunc uses the device even while it holds no slot. */
+	if (vfunc_device_busy(dev) && !(rq->flags & MSIV_DETACH_FORCE)) {
 		log_warnx("session %llu: detach %s refused: %u slots in use",
 		    (unsigned long long)ctx->s->id, dev->name, dev->used);
 		return -EBUSY;

@@ -389,6 +389,17 @@ vfunc_revoke(struct vfunc *vf, uint32_t reason)
 		session_event_gone(vf->session, vf->id, reason);
 }
 
+bool
+vfunc_device_busy(const struct device *dev)
+{
+	const struct vfunc *vf;
+
+	TAILQ_FOREACH(vf, &vfuncs, entry)
+		if (vf->dev == dev)
+			return true;
+	return false;
+}
+
 uint32_t
 vfunc_revoke_device(struct device *dev, uint32_t reason)
 {

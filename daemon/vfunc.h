@@ -99,6 +99,8 @@ void vfunc_close(struct vfunc *vf, bool forget);
  * vfunc_gone_errno(), until the tenant closes it.
  */
 void vfunc_revoke(struct vfunc *vf, uint32_t reason);
+/* Does a vfunc use dev (a lazy one may hold no slot of it)? */
+bool vfunc_device_busy(const struct device *dev);
 /* Revoke every vfunc on dev; returns how many. */
 uint32_t vfunc_revoke_device(struct device *dev, uint32_t reason);
 /* What calls on a gone vfunc fail with: -ENODEV (its device went away)

@@ -239,6 +239,17 @@ test_revoke(struct msiv_conn *admin)
 	ok(msiv_vfunc_close(t, vf) == 0, "revoke: closed by its tenant");
 	msiv_close(t);
 	close(e);
+
+	/* A lazy vfunc uses its device even when it holds no slot. */
+	ok(msiv_device_attach(admin, "simq", "sim", NULL, 2,
+	    MSIV_POLICY_DEFAULT, 0) == 0 && msiv_vfunc_open_flags(admin,
+	    "simq", 4, 0, MSIV_OPEN_LAZY, &vf) == 0, "detach: a lazy vfunc "
+	    "with no slot bound on an attached device");
+	is_int(msiv_device_detach(admin, "simq", 0), -EBUSY, "detach: EBUSY, "
+	    "not a silent revocation");
+	ok(msiv_vfunc_close(admin, vf) == 0 &&
+	    msiv_device_detach(admin, "simq", 0) == 0, "detach: once closed, "
+	    "detached");
 }
 
 static void
