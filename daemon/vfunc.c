@@ -823,18 +823,6 @@ vfunc_resync(uint64_t id, struct session *owner)
 		free(vecs);
 		return;
 	}
-	if (vf != NULL && vf->lazy) {
-		/* Slots on first use: which vectors hold slots follows what
-		 * was set up, so it is rebuilt from the store as a whole,
-		 * as a vfunc whose close failed comes back: its targets go,
-		 * its set-up vectors await them with their pending bit set,
-		 * each bound to the slot the store names. */
-		if (vf->session != NULL)
-			owner = vf->session;
-		session_drop_vfunc(vf);
-		vfunc_close(vf, false);
-		vf = NULL;
-	}
 	if (vf == NULL) {
 		/* Its close was not committed: it comes back, to the session
 		 * that asked if it is still there (its targets are gone). */
@@ -853,11 +841,21 @@ vfunc_resync(uint64_t id, struct session *owner)
 	vfunc_load_bits(vf);
 	for (uint32_t i = 0; i < vf->nvec; i++) {
 		const struct store_vector *v = NULL;
-		struct slot *s = vfunc_slot(vf, i);
+		struct slot *s;
+		bool setup;
 
 		for (size_t k = 0; k < n; k++)
 			if (vecs[k].idx == i)
 				v = &vecs[k];
+		/* Lazy: a vector set up in the store gets a slot again (the
+		 * one it names if it is free), as at start-up; one that is
+		 * not gives its slot back below, once freed. */
+		setup = v != NULL && (v->flags & VFUNC_ROW_SETUP);
+		if (vf->lazy && setup && !vfunc_bound(vf, i) &&
+		    (r = vfunc_bind(vf, i, v->slot)) < 0 &&
+		    (r = vfunc_bind(vf, i, MSIV_SLOT_NONE)) < 0)
+			vfunc_nospace(vf, i, r);
+		s = vfunc_slot(vf, i);
 		deliver_lock(s);
 		if (v == NULL || !(v->flags & VFUNC_ROW_SETUP) ||
 		    !(s->vec.flags & VECTOR_F_TARGET)) {
@@ -879,6 +877,8 @@ vfunc_resync(uint64_t id, struct session *owner)
 				pthread_mutex_unlock(&s->lock);
 				s->await_target = false;
 			}
+			if (vf->lazy && !setup)
+				vfunc_unbind(vf, i);
 			continue;
 		}
 		pthread_mutex_unlock(&s->lock);
