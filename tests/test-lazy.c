@@ -19,6 +19,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -98,6 +100,27 @@ nospace(struct msiv_conn *c, uint64_t vf, unsigned int i)
 	return UINT32_MAX;
 }
 
+/* What msivctl prints for args (text), into buf; 0 if it ran and exited
+ * 0. */
+static int
+ctl(const char *args, char *buf, size_t len)
+{
+	char cmd[512];
+	const char *bin = getenv("MSIVCTL");
+	size_t n = 0, r;
+	FILE *p;
+
+	if (bin == NULL)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "'%s' --socket '%s' %s", bin, d.sock, args);
+	if ((p = popen(cmd, "r")) == NULL)
+		return -1;
+	while (n + 1 < len && (r = fread(buf + n, 1, len - 1 - n, p)) > 0)
+		n += r;
+	buf[n] = '\0';
+	return pclose(p) == 0 ? 0 : -1;
+}
+
 static void
 test_nospace(struct msiv_conn *c)
 {
@@ -142,6 +165,26 @@ test_nospace(struct msiv_conn *c)
 	    (unsigned long long)pba);
 	is_int(setup(c, vf, 4, efd[4]), -ENOSPC, "again: ENOSPC");
 	is_int(nospace(c, vf, 4), 2, "both refusals counted (VEC_LIST)");
+	{
+		static char out[65536];
+		char want[64];
+
+		snprintf(want, sizeof(want), "    %4u %5u ", 3, slot[3]);
+		ok(ctl("vfuncs", out, sizeof(out)) == 0 &&
+		    strstr(out, "16 vectors, slots on first use (4 bound, 2 "
+		    "setup(s) refused for want of a slot)") != NULL &&
+		    strstr(out, "NO SLOT: 2 setup(s) refused") != NULL &&
+		    strstr(out, "       4     - ") != NULL &&
+		    strstr(out, want) != NULL, "msivctl vfuncs shows it: "
+		    "4 bound, vector 3 on slot %u, vector 4 with no slot and 2 "
+		    "refusals", slot[3]);
+		ok(ctl("--json vfuncs", out, sizeof(out)) == 0 &&
+		    strstr(out, "\"lazy\": true") != NULL &&
+		    strstr(out, "\"bound_slots\": 4") != NULL &&
+		    strstr(out, "\"nospace\": 2") != NULL &&
+		    strstr(out, "\"slot\": null") != NULL,
+		    "msivctl --json vfuncs: lazy, bound_slots, nospace, slot null");
+	}
 
 	/* Rule 6 across a rebind: vector 2 leaves 1000 signals unread on its
 	 * slot (one write, one delivery); the slot's next owner, vector 4,
