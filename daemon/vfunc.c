@@ -91,8 +91,9 @@ vfunc_reset_slots(struct vfunc *vf)
 		vfunc_reset_slot(vfunc_slot(vf, i), vf->policy);
 }
 
+/* A lazy vfunc's own memory (none once it is gone). */
 static void
-vfunc_free(struct vfunc *vf)
+vfunc_free_lazy(struct vfunc *vf)
 {
 	if (vf->park != NULL)
 		for (uint32_t i = 0; i < vf->nvec; i++)
@@ -100,6 +101,15 @@ vfunc_free(struct vfunc *vf)
 	free(vf->park);
 	free(vf->map);
 	free(vf->nospace);
+	vf->park = NULL;
+	vf->map = NULL;
+	vf->nospace = NULL;
+}
+
+static void
+vfunc_free(struct vfunc *vf)
+{
+	vfunc_free_lazy(vf);
 	free(vf->dirty);
 	free(vf);
 }
@@ -165,6 +175,8 @@ vfunc_create(struct device *dev, uint64_t id, uint32_t first, uint32_t nvec,
 			vfunc_free(vf);
 			return r;
 		}
+		dev->lazy_nvec += nvec; /* restored ones too, even past
+					   device_lazy_max() */
 		vfunc_nvec += nvec;
 	} else if (dev != NULL) {
 		memcpy(vf->device, dev->name, sizeof(vf->device));
@@ -219,6 +231,8 @@ vfunc_open(struct session *sess, struct device *dev, uint32_t nvec,
 
 	if (!lazy && (r = device_find_free(dev, nvec, &first)) < 0)
 		return r;
+	if (lazy && nvec > device_lazy_max(dev) - dev->lazy_nvec)
+		return -ENOSPC;
 	if ((r = vfunc_new_id(&id)) < 0)
 		return r;
 	session_tenant(sess, tenant);
@@ -254,6 +268,8 @@ vfunc_release_slots(struct vfunc *vf)
 	if (vf->lazy) {
 		for (uint32_t i = 0; i < vf->nvec; i++)
 			vfunc_unbind(vf, i);
+		vf->dev->lazy_nvec -= vf->nvec;
+		vfunc_free_lazy(vf); /* gone or closed: no vector left */
 	} else {
 		vf->dev->ops->disarm(vf->dev, vf->first, vf->nvec);
 		for (uint32_t i = 0; i < vf->nvec; i++)

@@ -368,7 +368,7 @@ int
 main(void)
 {
 	struct msiv_conn *c;
-	uint64_t x;
+	uint64_t x, y;
 
 	if (h_start(&d, conf) < 0)
 		tap_bail("msivd did not start");
@@ -378,6 +378,16 @@ main(void)
 	is_int(msiv_vfunc_open_flags(c, "tiny", 4, (enum msiv_policy)0x100, 0,
 	    &x), -EINVAL, "a policy with flag bits: EINVAL");
 	test_nospace(c);
+	/* The memory of lazy vfuncs is capped per device: 8 vectors per
+	 * slot, and one full table always. */
+	ok(msiv_vfunc_open_flags(c, "tiny", MSIV_VECTORS_MAX, 0,
+	    MSIV_OPEN_LAZY, &x) == 0, "a lazy vfunc of %u vectors on a device "
+	    "of 4 slots", MSIV_VECTORS_MAX);
+	is_int(msiv_vfunc_open_flags(c, "tiny", 1, 0, MSIV_OPEN_LAZY, &y),
+	    -ENOSPC, "one more lazy vector there: ENOSPC (the cap)");
+	ok(msiv_vfunc_close(c, x) == 0 && msiv_vfunc_open_flags(c, "tiny", 1,
+	    0, MSIV_OPEN_LAZY, &y) == 0 && msiv_vfunc_close(c, y) == 0,
+	    "closed, there is room again");
 	test_quota(c);
 	test_revoke(c);
 	msiv_close(c);
