@@ -367,7 +367,11 @@ vector_json(const struct msiv_vec_rec *v)
 	json_object *o = json_object_new_object();
 
 	jint(o, "vector", v->vector);
-	jint(o, "slot", in->slot);
+	if (in->slot != MSIV_SLOT_NONE)
+		jint(o, "slot", in->slot);
+	else
+		json_object_object_add(o, "slot", NULL); /* lazy, unbound */
+	jint(o, "nospace", v->nospace);
 	jbool(o, "masked", in->state & MSIV_VEC_MASKED);
 	jbool(o, "pending", in->state & MSIV_VEC_PENDING);
 	jbool(o, "target", in->state & MSIV_VEC_TARGET);
@@ -387,9 +391,12 @@ static void
 vector_print(const struct msiv_vec_rec *v)
 {
 	const struct msiv_vec_info *in = &v->info;
+	char slot[12] = "-"; /* lazy: no slot bound */
 
-	printf("    %4u %5u %-8s %-7s %-6s 0x%016" PRIx64 " 0x%08x %9" PRIu64
-	    " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n", v->vector, in->slot,
+	if (in->slot != MSIV_SLOT_NONE)
+		snprintf(slot, sizeof(slot), "%u", in->slot);
+	printf("    %4u %5s %-8s %-7s %-6s 0x%016" PRIx64 " 0x%08x %9" PRIu64
+	    " %9" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n", v->vector, slot,
 	    in->state & MSIV_VEC_MASKED ? "masked" : "unmasked",
 	    in->state & MSIV_VEC_PENDING ? "pending" : "-",
 	    in->state & MSIV_VEC_TARGET ? "yes" : in->state &
@@ -398,6 +405,22 @@ vector_print(const struct msiv_vec_rec *v)
 	if (in->prog_addr != in->eff_addr || in->prog_data != in->eff_data)
 		printf("%40s programmed 0x%016" PRIx64 " 0x%08x (latched at "
 		    "the next unmask)\n", "", in->prog_addr, in->prog_data);
+	if (v->nospace != 0)
+		printf("%40s NO SLOT: %u setup(s) refused (ENOSPC/EDQUOT)\n",
+		    "", v->nospace);
+}
+
+/* A lazy vfunc's bound slots and refused setups, from its vectors. */
+static void
+vfunc_lazy_count(const struct msiv_vec_rec *v, size_t nv, uint32_t *bound,
+    uint64_t *nospace)
+{
+	*bound = 0;
+	*nospace = 0;
+	for (size_t j = 0; j < nv; j++) {
+		*bound += v[j].info.slot != MSIV_SLOT_NONE;
+		*nospace += v[j].nospace;
+	}
 }
 
 static int
@@ -418,6 +441,8 @@ cmd_vfuncs(struct ctl *c, int argc, char **argv)
 		printf("no vfuncs\n");
 	for (size_t i = 0; i < n; i++) {
 		struct msiv_vec_rec *v;
+		uint64_t nospace;
+		uint32_t bound;
 		size_t nv;
 
 		v = NULL;
@@ -432,6 +457,7 @@ cmd_vfuncs(struct ctl *c, int argc, char **argv)
 				json_object_put(a);
 			return ctl_fail(c, "vectors", r);
 		}
+		vfunc_lazy_count(v, nv, &bound, &nospace);
 		if (a != NULL) {
 			json_object *o = json_object_new_object();
 			json_object *va = json_object_new_array();
@@ -442,7 +468,12 @@ cmd_vfuncs(struct ctl *c, int argc, char **argv)
 			jstr(o, "tenant", f[i].tenant);
 			jint(o, "session", (int64_t)f[i].session);
 			jint(o, "nvec", f[i].nvec);
-			jint(o, "first_slot", f[i].first_slot);
+			jbool(o, "lazy", f[i].flags & MSIV_VFUNC_LAZY);
+			if (f[i].flags & MSIV_VFUNC_LAZY) {
+				jint(o, "bound_slots", bound);
+				jint(o, "nospace", (int64_t)nospace);
+			} else
+				jint(o, "first_slot", f[i].first_slot);
 			jstr(o, "policy", policy_name(f[i].policy));
 			jbool(o, "enabled", f[i].flags & MSIV_VFUNC_ENABLED);
 			jbool(o, "function_masked", f[i].flags & MSIV_VFUNC_FMASKED);
@@ -473,9 +504,15 @@ cmd_vfuncs(struct ctl *c, int argc, char **argv)
 				    "tenant %s  session %" PRIu64 "\n",
 				    f[i].vfunc, f[i].device, f[i].tenant,
 				    f[i].session);
-			printf("  %u vectors on slots %u-%u, %s policy, %s, "
-			    "function %s\n", f[i].nvec, f[i].first_slot,
-			    f[i].first_slot + f[i].nvec - 1,
+			if (f[i].flags & MSIV_VFUNC_LAZY)
+				printf("  %u vectors, slots on first use (%u "
+				    "bound, %" PRIu64 " setup(s) refused for want "
+				    "of a slot), ", f[i].nvec, bound, nospace);
+			else
+				printf("  %u vectors on slots %u-%u, ",
+				    f[i].nvec, f[i].first_slot,
+				    f[i].first_slot + f[i].nvec - 1);
+			printf("%s policy, %s, function %s\n",
 			    policy_name(f[i].policy),
 			    f[i].flags & MSIV_VFUNC_ENABLED ? "enabled" :
 			    "disabled", f[i].flags & MSIV_VFUNC_FMASKED ?

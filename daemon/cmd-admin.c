@@ -169,7 +169,8 @@ cmd_vfunc_list(struct cmd_ctx *ctx)
 		rec->flags = (vf->enabled ? MSIV_VFUNC_ENABLED : 0) |
 		    (vf->fmasked ? MSIV_VFUNC_FMASKED : 0) |
 		    (vf->session == NULL ? MSIV_VFUNC_ORPHANED : 0) |
-		    (vf->gone != 0 ? MSIV_VFUNC_GONE : 0);
+		    (vf->gone != 0 ? MSIV_VFUNC_GONE : 0) |
+		    (vf->lazy ? MSIV_VFUNC_LAZY : 0);
 		rec->gone = vf->gone;
 		if (vf->session == NULL) {
 			uint64_t grace = (uint64_t)server_conf()->orphan_grace *
@@ -204,6 +205,7 @@ cmd_vec_list(struct cmd_ctx *ctx)
 		if (rec == NULL)
 			continue;
 		rec->vector = i;
+		rec->nospace = vf->lazy ? vf->nospace[i] : 0;
 		vfunc_vec_info(vf, i, &rec->info);
 	}
 	return page_done(&p);

@@ -110,7 +110,8 @@ cmd_device_detach(struct cmd_ctx *ctx)
 		    rq->name, (unsigned long long)ctx->s->id);
 		return 0;
 	}
-	if (dev->used > 0 && !(rq->flags & MSIV_DETACH_FORCE)) {
+	/* A lazy vfunc uses the device even while it holds no slot. */
+	if (vfunc_device_busy(dev) && !(rq->flags & MSIV_DETACH_FORCE)) {
 		log_warnx("session %llu: detach %s refused: %u slots in use",
 		    (unsigned long long)ctx->s->id, dev->name, dev->used);
 		return -EBUSY;
@@ -178,8 +179,10 @@ cmd_irq_affinity(struct cmd_ctx *ctx)
 			return -EINVAL;
 		if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
 			return r;
+		if (!vfunc_bound(vf, rq->vector))
+			return -ENXIO; /* lazy: no slot until set up */
 		dev = vf->dev;
-		slot = vf->first + rq->vector;
+		slot = vfunc_slot(vf, rq->vector)->index;
 	} else {
 		if (!(ctx->s->rights & MSIV_RIGHT_ADMIN))
 			return -EPERM;

@@ -4,6 +4,11 @@
  * (rule 8), VEC_QUERY, and TABLE_WRITE / TABLE_READ, which emulate the
  * MSI-X table and PBA at their byte offsets (rule 5). Both paths drive the
  * same state machine (vector.c) under the slot lock (deliver.c).
+ *
+ * On a lazy vfunc (MSIV_OPEN_LAZY) a setup binds the vector to a free slot
+ * first and a free gives the slot back; a setup that finds none fails
+ * with ENOSPC (EDQUOT: the tenant's quota of bound slots) and leaves the
+ * vector undeliverable with its pending bit latched (vfunc_nospace).
  */
 #include "config.h"
 
@@ -26,6 +31,46 @@ cmd_vec_lookup(struct cmd_ctx *ctx, uint64_t id, uint32_t vector,
 	if (r < 0)
 		return r;
 	return vector < (*vf)->nvec ? 0 : -EINVAL;
+}
+
+/*
+ * The tenant's bound slots on the vfunc's device, against its quota of
+ * vectors there (cmd_quota() in cmd-vfunc.c counts the same way).
+ */
+static int
+cmd_vec_quota(struct cmd_ctx *ctx, const struct vfunc *vf)
+{
+	const struct conf_tenant *t = ctx->s->policy;
+	uint32_t max_vec = t != NULL ? t->max_vectors :
+	    server_conf()->max_vectors;
+	const struct vfunc *o;
+	uint64_t nv = 0;
+
+	TAILQ_FOREACH(o, &vfuncs, entry)
+		if (o->dev == vf->dev &&
+		    strncmp(o->tenant, vf->tenant, MSIV_NAME_MAX) == 0)
+			nv += o->bound;
+	return nv + 1 > max_vec ? -EDQUOT : 0;
+}
+
+/*
+ * A vector about to get a target: on a lazy vfunc, bind it to a slot if
+ * it has none. Returns 1 if it was bound here, 0 if it had one already,
+ * or -errno; -ENOSPC and -EDQUOT leave its pending bit latched.
+ */
+static int
+cmd_vec_bind(struct cmd_ctx *ctx, struct vfunc *vf, uint32_t vector)
+{
+	int r;
+
+	if (vfunc_bound(vf, vector))
+		return 0;
+	if ((r = cmd_vec_quota(ctx, vf)) == 0 &&
+	    (r = vfunc_bind(vf, vector, MSIV_SLOT_NONE)) == 0)
+		return 1;
+	if (r == -ENOSPC || r == -EDQUOT)
+		vfunc_nospace(vf, vector, r);
+	return r;
 }
 
 /*
@@ -66,7 +111,7 @@ cmd_vec_setup(struct cmd_ctx *ctx)
 	const struct msiv_vec_setup_req *rq = ctx->req;
 	struct vfunc *vf;
 	struct slot *s;
-	int r, fd;
+	int r, fd, bound;
 
 	if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
 		return r;
@@ -76,6 +121,10 @@ cmd_vec_setup(struct cmd_ctx *ctx)
 		return -EOPNOTSUPP;
 	if ((fd = cmd_take_target(ctx)) < 0)
 		return fd;
+	if ((bound = cmd_vec_bind(ctx, vf, rq->vector)) < 0) {
+		close(fd);
+		return bound;
+	}
 	s = vfunc_vec_lock(vf, rq->vector);
 	r = vector_setup(&s->vec, rq->addr, rq->data,
 	    (rq->flags & MSIV_SETUP_UNMASKED) != 0);
@@ -86,6 +135,8 @@ cmd_vec_setup(struct cmd_ctx *ctx)
 	vfunc_vec_done(vf, rq->vector, r >= 0 ? (unsigned int)r : 0);
 	if (r < 0) {
 		close(fd);
+		if (bound)
+			vfunc_unbind(vf, rq->vector);
 		return r;
 	}
 	ctx->touched = vf->id;
@@ -142,6 +193,7 @@ cmd_vec_free(struct cmd_ctx *ctx)
 	vfunc_vec_done(vf, rq->vector, vector_free(&s->vec));
 	if (old >= 0)
 		close(old);
+	vfunc_unbind(vf, rq->vector); /* lazy: the slot goes back */
 	ctx->touched = vf->id;
 	return vfunc_persist(vf, rq->vector, true);
 }
@@ -163,6 +215,11 @@ cmd_vec_retarget(struct cmd_ctx *ctx)
 		return -EINVAL;
 	if (new_target && (fd = cmd_take_target(ctx)) < 0)
 		return fd;
+	/* A lazy vector gets its slot with its first target. */
+	if (new_target && (r = cmd_vec_bind(ctx, vf, rq->vector)) < 0) {
+		close(fd);
+		return r;
+	}
 	/* Rule 6: the whole mask -> update -> restore runs under the lock,
 	 * with the fd swapped inside it; the old target is closed after. */
 	s = vfunc_vec_lock(vf, rq->vector);

@@ -160,7 +160,9 @@ cmd_hello_owner(struct session *s, bool *bind)
 /*
  * May the session's tenant open nvec more vectors on dev? Its devices and
  * its quota per device count every vfunc of the tenant there (orphaned
- * ones too; revoked ones hold no slots and do not count).
+ * ones too; revoked ones hold no slots and do not count), and the slots
+ * each holds: a lazy vfunc's bound ones (it opens with nvec 0 here; its
+ * setups are checked in cmd-vector.c).
  */
 static int
 cmd_quota(struct session *s, const struct device *dev, uint32_t nvec)
@@ -182,7 +184,7 @@ cmd_quota(struct session *s, const struct device *dev, uint32_t nvec)
 		if (vf->dev == dev && strncmp(vf->tenant, s->tenant,
 		    MSIV_NAME_MAX) == 0) {
 			nvf++;
-			nv += vf->nvec;
+			nv += vf->bound;
 		}
 	}
 	if (nvf + 1 > max_vf || nv + nvec > max_vec) {
@@ -244,6 +246,7 @@ cmd_vfunc_open(struct cmd_ctx *ctx)
 	enum vector_policy policy;
 	struct device *dev;
 	struct vfunc *vf;
+	bool lazy;
 	int r;
 
 	if (msiv_name_check(rq->device) < 0)
@@ -252,23 +255,26 @@ cmd_vfunc_open(struct cmd_ctx *ctx)
 		return -ENODEV;
 	if (rq->nvec == 0 || rq->nvec > MSIV_VECTORS_MAX)
 		return -EINVAL;
-	switch (rq->policy) {
+	if ((rq->policy & ~(MSIV_OPEN_POLICY | MSIV_OPEN_ALL)) != 0)
+		return -EINVAL;
+	lazy = (rq->policy & MSIV_OPEN_LAZY) != 0;
+	switch (rq->policy & MSIV_OPEN_POLICY) {
 	case MSIV_POLICY_DEFAULT:
 		policy = dev->policy;
 		break;
 	case MSIV_POLICY_LATCH:
 	case MSIV_POLICY_STRICT:
 	case MSIV_POLICY_LIVE:
-		policy = (enum vector_policy)rq->policy;
+		policy = (enum vector_policy)(rq->policy & MSIV_OPEN_POLICY);
 		break;
 	default:
 		return -EINVAL;
 	}
 	if (s->nvfuncs >= server_conf()->max_vfuncs_per_session)
 		return -EDQUOT;
-	if ((r = cmd_quota(s, dev, rq->nvec)) < 0)
+	if ((r = cmd_quota(s, dev, lazy ? 0 : rq->nvec)) < 0)
 		return r;
-	if ((r = vfunc_open(s, dev, rq->nvec, policy, &vf)) < 0)
+	if ((r = vfunc_open(s, dev, rq->nvec, policy, lazy, &vf)) < 0)
 		return r;
 	TAILQ_INSERT_TAIL(&s->vfuncs, vf, sentry);
 	s->nvfuncs++;
@@ -276,10 +282,16 @@ cmd_vfunc_open(struct cmd_ctx *ctx)
 	rp->vfunc = vf->id;
 	rp->first_slot = vf->first;
 	rp->policy = (uint32_t)policy;
-	log_info("session %llu: vfunc %016llx: %u vectors on %s slots %u-%u, "
-	    "%s policy", (unsigned long long)s->id, (unsigned long long)vf->id,
-	    vf->nvec, dev->name, vf->first, vf->first + vf->nvec - 1,
-	    conf_policy_name(policy));
+	if (lazy)
+		log_info("session %llu: vfunc %016llx: %u vectors on %s, slots "
+		    "on first use, %s policy", (unsigned long long)s->id,
+		    (unsigned long long)vf->id, vf->nvec, dev->name,
+		    conf_policy_name(policy));
+	else
+		log_info("session %llu: vfunc %016llx: %u vectors on %s slots "
+		    "%u-%u, %s policy", (unsigned long long)s->id,
+		    (unsigned long long)vf->id, vf->nvec, dev->name, vf->first,
+		    vf->first + vf->nvec - 1, conf_policy_name(policy));
 	return 0;
 }
 
@@ -378,6 +390,7 @@ cmd_vfunc_reset(struct cmd_ctx *ctx)
 		vfunc_vec_done(vf, i, act);
 		if (old >= 0)
 			close(old);
+		vfunc_unbind(vf, i); /* lazy: the slot goes back */
 		if ((r = vfunc_persist(vf, i, true)) < 0)
 			return r;
 	}

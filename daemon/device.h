@@ -96,6 +96,7 @@ struct device {
 	void *priv;
 	uint32_t nslots;
 	uint32_t used;
+	uint32_t lazy_nvec;         /* vectors of the lazy vfuncs on it */
 	enum vector_policy policy;  /* default for new vfuncs */
 	uint32_t flags;             /* MSIV_DEVICE_*, set by the backend */
 	struct conf_device conf;    /* its definition (address, for hotplug) */
@@ -120,6 +121,23 @@ void device_lost(struct device *dev, const char *why);
 void device_destroy_all(void);
 struct device *device_find(const char *name);
 uint32_t device_count(void);
+
+/*
+ * A lazy vfunc (slots on first use) costs memory for every vector it
+ * declares, bound or not, and a tenant may declare far more vectors than
+ * the device has slots: those of all lazy vfuncs on a device are capped at
+ * DEVICE_LAZY_FACTOR times its slots, and never below MSIV_VECTORS_MAX
+ * (one full MSI-X table always fits).
+ */
+#define DEVICE_LAZY_FACTOR 8u
+static inline uint32_t
+device_lazy_max(const struct device *dev)
+{
+	uint64_t m = (uint64_t)dev->nslots * DEVICE_LAZY_FACTOR;
+
+	return m < MSIV_VECTORS_MAX ? MSIV_VECTORS_MAX :
+	    m > UINT32_MAX ? UINT32_MAX : (uint32_t)m;
+}
 
 /* Find n contiguous free slots (first fit). Returns 0 and *first, or
  * -ENOSPC. The caller marks them (slot->vfunc). */

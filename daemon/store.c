@@ -81,6 +81,12 @@ static const char *const migrations[] = {
 	 * no squatting on another uid's name). NULL: created before this,
 	 * bound by its next HELLO. */
 	"ALTER TABLE tenant ADD COLUMN owner INTEGER;",
+	/* 6 -> 7: lazy vfuncs bind a slot per vector when it is set up
+	 * (MSIV_OPEN_LAZY); the vector row names its slot, so a restart
+	 * binds the same one. NULL: reserved vfuncs (first_slot + idx) and
+	 * vectors not bound. */
+	"ALTER TABLE vfunc ADD COLUMN lazy INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE vector ADD COLUMN slot INTEGER;",
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
     STORE_SCHEMA_VERSION, "one migration per schema version");
@@ -116,8 +122,8 @@ static const char *const stmt_sql[ST__COUNT] = {
 	    "VALUES (?1, ?2, strftime('%s','now')) "
 	    "ON CONFLICT(name) DO UPDATE SET seal = excluded.seal",
 	[ST_VFUNC_PUT] = "INSERT OR REPLACE INTO vfunc(id, tenant, device, "
-	    "first_slot, nvec, policy, enabled, fmasked, revoked) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0)",
+	    "first_slot, nvec, policy, enabled, fmasked, revoked, lazy) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)",
 	[ST_VFUNC_SET] = "UPDATE vfunc SET enabled = ?2, fmasked = ?3 "
 	    "WHERE id = ?1",
 	[ST_VFUNC_DEL] = "DELETE FROM vfunc WHERE id = ?1",
@@ -125,13 +131,13 @@ static const char *const stmt_sql[ST__COUNT] = {
 	    "fmasked = 0 WHERE id = ?1",
 	[ST_VECTORS_DEL] = "DELETE FROM vector WHERE vfunc = ?1",
 	[ST_VFUNC_GET] = "SELECT id, tenant, device, first_slot, nvec, policy, "
-	    "enabled, fmasked, revoked FROM vfunc WHERE id = ?1",
+	    "enabled, fmasked, revoked, lazy FROM vfunc WHERE id = ?1",
 	[ST_VECTOR_PUT] = "INSERT OR REPLACE INTO vector(vfunc, idx, "
-	    "prog_addr, prog_data, eff_addr, eff_data, flags, written, mode) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	    "prog_addr, prog_data, eff_addr, eff_data, flags, written, mode, "
+	    "slot) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_VECTOR_DEL] = "DELETE FROM vector WHERE vfunc = ?1 AND idx = ?2",
 	[ST_VECTORS_OF] = "SELECT idx, prog_addr, prog_data, eff_addr, "
-	    "eff_data, flags, written, mode FROM vector WHERE vfunc = ?1 "
+	    "eff_data, flags, written, mode, slot FROM vector WHERE vfunc = ?1 "
 	    "ORDER BY idx",
 	[ST_DEVICE_PUT] = "INSERT OR REPLACE INTO device(name, backend, "
 	    "address, slots, policy, flags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -629,6 +635,8 @@ store_row_vector(sqlite3_stmt *st, struct store_vector *v)
 	v->flags = (uint32_t)sqlite3_column_int64(st, 5);
 	v->written = (uint32_t)sqlite3_column_int64(st, 6);
 	v->mode = (uint32_t)sqlite3_column_int64(st, 7);
+	v->slot = sqlite3_column_type(st, 8) == SQLITE_NULL ? MSIV_SLOT_NONE :
+	    (uint32_t)sqlite3_column_int64(st, 8);
 }
 
 /* A text column into a fixed field ("" for NULL). */
@@ -653,6 +661,7 @@ store_row_vfunc(sqlite3_stmt *st, struct store_vfunc *vf)
 	vf->enabled = (uint32_t)sqlite3_column_int64(st, 6);
 	vf->fmasked = (uint32_t)sqlite3_column_int64(st, 7);
 	vf->revoked = (uint32_t)sqlite3_column_int64(st, 8);
+	vf->lazy = (uint32_t)sqlite3_column_int64(st, 9);
 }
 
 int
@@ -667,12 +676,12 @@ store_load(store_vfunc_fn *fn, void *arg)
 		return -ENOMEM;
 	/* One pass over each table, both in vfunc order. */
 	rc = sqlite3_prepare_v2(db, "SELECT id, tenant, device, first_slot, "
-	    "nvec, policy, enabled, fmasked, revoked FROM vfunc ORDER BY id",
-	    -1, &vfs, NULL);
+	    "nvec, policy, enabled, fmasked, revoked, lazy FROM vfunc "
+	    "ORDER BY id", -1, &vfs, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(db, "SELECT idx, prog_addr, prog_data, "
-		    "eff_addr, eff_data, flags, written, mode, vfunc FROM vector "
-		    "ORDER BY vfunc, idx", -1, &vecs, NULL);
+		    "eff_addr, eff_data, flags, written, mode, slot, vfunc FROM "
+		    "vector ORDER BY vfunc, idx", -1, &vecs, NULL);
 	if (rc != SQLITE_OK) {
 		free(buf);
 		log_warnx("store: load: %s", sqlite3_errmsg(db));
@@ -689,10 +698,10 @@ store_load(store_vfunc_fn *fn, void *arg)
 		 * sort before this vfunc have none (foreign keys forbid
 		 * it); skip them. */
 		while (rc == SQLITE_ROW &&
-		    sqlite3_column_int64(vecs, 8) < (sqlite3_int64)vf.id)
+		    sqlite3_column_int64(vecs, 9) < (sqlite3_int64)vf.id)
 			rc = sqlite3_step(vecs);
 		while (rc == SQLITE_ROW &&
-		    sqlite3_column_int64(vecs, 8) == (sqlite3_int64)vf.id) {
+		    sqlite3_column_int64(vecs, 9) == (sqlite3_int64)vf.id) {
 			if (n < MSIV_VECTORS_MAX)
 				store_row_vector(vecs, &buf[n++]);
 			rc = sqlite3_step(vecs);
@@ -806,6 +815,7 @@ store_vfunc_put(const struct store_vfunc *vf)
 	sqlite3_bind_int64(st, 6, vf->policy);
 	sqlite3_bind_int64(st, 7, vf->enabled);
 	sqlite3_bind_int64(st, 8, vf->fmasked);
+	sqlite3_bind_int64(st, 9, vf->lazy);
 	return store_write(st);
 }
 
@@ -917,6 +927,10 @@ store_vector_put(uint64_t vfunc, const struct store_vector *v)
 	sqlite3_bind_int64(st, 7, v->flags);
 	sqlite3_bind_int64(st, 8, v->written);
 	sqlite3_bind_int64(st, 9, v->mode);
+	if (v->slot != MSIV_SLOT_NONE)
+		sqlite3_bind_int64(st, 10, v->slot);
+	else
+		sqlite3_bind_null(st, 10);
 	return store_write(st);
 }
 

@@ -25,7 +25,7 @@
 
 #include <msiv/protocol.h>
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 struct event_base;
 
@@ -50,6 +50,7 @@ struct store_vfunc {
 	uint32_t enabled;
 	uint32_t fmasked;
 	uint32_t revoked; /* 0, or MSIV_GONE_*: taken away, no vectors */
+	uint32_t lazy;    /* slots on first use (MSIV_OPEN_LAZY) */
 };
 
 struct store_vector {
@@ -61,6 +62,7 @@ struct store_vector {
 	uint32_t flags;   /* VECTOR_F_MASKED and VECTOR_F_TARGET ("set up") */
 	uint32_t written;
 	uint32_t mode;    /* delivery mode: 0 relay */
+	uint32_t slot;    /* lazy vfunc: the slot bound, or MSIV_SLOT_NONE */
 };
 
 /* Open (creating if needed) DIR/msivd.db, run migrations and an integrity

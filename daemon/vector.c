@@ -183,6 +183,20 @@ vector_assume_pending(struct vector *v)
 	return vector_replay(v);
 }
 
+int
+vector_nospace(struct vector *v)
+{
+	if (v->flags & VECTOR_F_TARGET)
+		return -EBUSY;
+	/* No slot, so no target: it cannot be deliverable, and the pending
+	 * bit stays until the setup that finds a slot replays it (rule 2)
+	 * or a free clears it (rule 8). Latched whatever the enable bit
+	 * says: it stands for interrupts the guest expects and that had no
+	 * slot to arrive on, not for ones that came while disabled. */
+	v->flags |= VECTOR_F_PENDING;
+	return 0;
+}
+
 unsigned int
 vector_rerouted(struct vector *v, unsigned int act)
 {

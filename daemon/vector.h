@@ -105,6 +105,14 @@ unsigned int vector_set_target(struct vector *v, bool attached);
  * and replayed at once if the vector is deliverable (rule 2). */
 unsigned int vector_assume_pending(struct vector *v);
 
+/* SETUP of a vector that has no slot (a vfunc with slots on first use,
+ * and the device has none left): the setup fails and the vector keeps
+ * its state, no target, with its pending bit latched, so the PBA shows
+ * the guest that the vector is owed an interrupt and the setup that later
+ * succeeds replays one (rule 2). -EBUSY, state unchanged, if the vector
+ * has a target (SETUP would refuse it too); 0 otherwise (no actions). */
+int vector_nospace(struct vector *v);
+
 /* Direct mode: the host side has just moved the vector's trigger to or
  * from its target (VFIO frees the old host IRQ before it requests the new
  * one, and an MSI that arrives in between is gone). act: the actions of

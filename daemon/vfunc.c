@@ -62,35 +62,94 @@ vfunc_new_id(uint64_t *id)
 	return 0;
 }
 
-/* Put slots back in the unowned state: disabled, so interrupts drop. */
+/* Put a slot back in the unowned state: disabled, so interrupts drop.
+ * The signals its trigger holds unread are the old owner's. */
+static void
+vfunc_reset_slot(struct slot *s, enum vector_policy policy)
+{
+	int old;
+
+	deliver_lock(s);
+	vector_init(&s->vec, policy);
+	deliver_reset(s);
+	old = s->target;
+	s->target = -1;
+	s->direct = false;
+	/* The device stops signalling the target; the vector is reset (no
+	 * target, disabled): nothing to carry out. */
+	(void)slot_route(s, 0);
+	pthread_mutex_unlock(&s->lock);
+	s->await_target = false;
+	if (old >= 0)
+		close(old);
+}
+
 static void
 vfunc_reset_slots(struct vfunc *vf)
 {
-	for (uint32_t i = 0; i < vf->nvec; i++) {
-		struct slot *s = vfunc_slot(vf, i);
-		int old;
-
-		deliver_lock(s);
-		vector_init(&s->vec, vf->policy);
-		deliver_reset(s);
-		old = s->target;
-		s->target = -1;
-		s->direct = false;
-		/* The device stops signalling the target; the vector is
-		 * reset (no target, disabled): nothing to carry out. */
-		(void)slot_route(s, 0);
-		pthread_mutex_unlock(&s->lock);
-		s->await_target = false;
-		if (old >= 0)
-			close(old);
-	}
+	for (uint32_t i = 0; i < vf->nvec; i++)
+		vfunc_reset_slot(vfunc_slot(vf, i), vf->policy);
 }
 
-/* Memory only: a vfunc on slots [first, first + nvec) of dev, all reset;
- * or, with dev NULL, one that is gone (restored from the store). */
+/* A lazy vfunc's own memory (none once it is gone). */
+static void
+vfunc_free_lazy(struct vfunc *vf)
+{
+	if (vf->park != NULL)
+		for (uint32_t i = 0; i < vf->nvec; i++)
+			pthread_mutex_destroy(&vf->park[i].lock);
+	free(vf->park);
+	free(vf->map);
+	free(vf->nospace);
+	vf->park = NULL;
+	vf->map = NULL;
+	vf->nospace = NULL;
+}
+
+static void
+vfunc_free(struct vfunc *vf)
+{
+	vfunc_free_lazy(vf);
+	free(vf->dirty);
+	free(vf);
+}
+
+/* A lazy vfunc's own memory: every vector unbound, parked in the reset
+ * state. A parked slot has no trigger and no index; no loop watches it. */
+static int
+vfunc_create_lazy(struct vfunc *vf, struct device *dev)
+{
+	vf->map = calloc(vf->nvec, sizeof(*vf->map));
+	vf->park = calloc(vf->nvec, sizeof(*vf->park));
+	vf->nospace = calloc(vf->nvec, sizeof(*vf->nospace));
+	if (vf->map == NULL || vf->park == NULL || vf->nospace == NULL) {
+		free(vf->park);
+		vf->park = NULL;
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < vf->nvec; i++) {
+		struct slot *p = &vf->park[i];
+
+		vf->map[i] = MSIV_SLOT_NONE;
+		pthread_mutex_init(&p->lock, NULL);
+		vector_init(&p->vec, vf->policy);
+		p->target = -1;
+		p->trigger = -1;
+		p->routed = -1;
+		p->index = MSIV_SLOT_NONE;
+		p->dev = dev;
+		p->vfunc = vf;
+	}
+	return 0;
+}
+
+/* Memory only: a vfunc on slots [first, first + nvec) of dev, all reset,
+ * or lazy (no slot yet); or, with dev NULL, one that is gone (restored
+ * from the store). */
 static int
 vfunc_create(struct device *dev, uint64_t id, uint32_t first, uint32_t nvec,
-    enum vector_policy policy, const char *tenant, struct vfunc **out)
+    enum vector_policy policy, bool lazy, const char *tenant,
+    struct vfunc **out)
 {
 	struct vfunc *vf;
 	int r;
@@ -105,11 +164,21 @@ vfunc_create(struct device *dev, uint64_t id, uint32_t first, uint32_t nvec,
 	}
 	vf->id = id;
 	vf->dev = dev;
-	vf->first = first;
+	vf->first = lazy ? MSIV_SLOT_NONE : first;
 	vf->nvec = nvec;
 	vf->policy = policy;
+	vf->lazy = lazy;
 	memcpy(vf->tenant, tenant, sizeof(vf->tenant));
-	if (dev != NULL) {
+	if (dev != NULL && lazy) {
+		memcpy(vf->device, dev->name, sizeof(vf->device));
+		if ((r = vfunc_create_lazy(vf, dev)) < 0) {
+			vfunc_free(vf);
+			return r;
+		}
+		dev->lazy_nvec += nvec; /* restored ones too, even past
+					   device_lazy_max() */
+		vfunc_nvec += nvec;
+	} else if (dev != NULL) {
 		memcpy(vf->device, dev->name, sizeof(vf->device));
 		/* Rule 9: the host side is armed while every vector is
 		 * still masked and the function disabled, before anything
@@ -119,6 +188,7 @@ vfunc_create(struct device *dev, uint64_t id, uint32_t first, uint32_t nvec,
 			free(vf);
 			return r;
 		}
+		vf->bound = nvec;
 		for (uint32_t i = 0; i < nvec; i++)
 			dev->slots[first + i].vfunc = vf;
 		dev->used += nvec;
@@ -142,6 +212,7 @@ vfunc_row(const struct vfunc *vf, struct store_vfunc *row)
 	memcpy(row->device, vf->device, sizeof(row->device));
 	row->first = vf->first;
 	row->nvec = vf->nvec;
+	row->lazy = vf->lazy;
 	row->policy = (uint32_t)vf->policy;
 	row->enabled = vf->enabled;
 	row->fmasked = vf->fmasked;
@@ -150,20 +221,23 @@ vfunc_row(const struct vfunc *vf, struct store_vfunc *row)
 
 int
 vfunc_open(struct session *sess, struct device *dev, uint32_t nvec,
-    enum vector_policy policy, struct vfunc **out)
+    enum vector_policy policy, bool lazy, struct vfunc **out)
 {
 	struct store_vfunc row;
 	char tenant[MSIV_NAME_MAX];
 	uint64_t id;
-	uint32_t first;
+	uint32_t first = MSIV_SLOT_NONE;
 	int r;
 
-	if ((r = device_find_free(dev, nvec, &first)) < 0)
+	if (!lazy && (r = device_find_free(dev, nvec, &first)) < 0)
 		return r;
+	if (lazy && nvec > device_lazy_max(dev) - dev->lazy_nvec)
+		return -ENOSPC;
 	if ((r = vfunc_new_id(&id)) < 0)
 		return r;
 	session_tenant(sess, tenant);
-	if ((r = vfunc_create(dev, id, first, nvec, policy, tenant, out)) < 0)
+	r = vfunc_create(dev, id, first, nvec, policy, lazy, tenant, out);
+	if (r < 0)
 		return r;
 	(*out)->session = sess;
 	vfunc_row(*out, &row);
@@ -191,13 +265,104 @@ vfunc_release_slots(struct vfunc *vf)
 	if (vf->dev == NULL)
 		return;
 	vfunc_reset_slots(vf);
-	vf->dev->ops->disarm(vf->dev, vf->first, vf->nvec);
-	for (uint32_t i = 0; i < vf->nvec; i++)
-		vfunc_slot(vf, i)->vfunc = NULL;
-	vf->dev->used -= vf->nvec;
+	if (vf->lazy) {
+		for (uint32_t i = 0; i < vf->nvec; i++)
+			vfunc_unbind(vf, i);
+		vf->dev->lazy_nvec -= vf->nvec;
+		vfunc_free_lazy(vf); /* gone or closed: no vector left */
+	} else {
+		vf->dev->ops->disarm(vf->dev, vf->first, vf->nvec);
+		for (uint32_t i = 0; i < vf->nvec; i++)
+			vfunc_slot(vf, i)->vfunc = NULL;
+		vf->dev->used -= vf->nvec;
+		vf->bound = 0;
+	}
 	vf->dev = NULL;
 	vfunc_nvec -= vf->nvec;
 	vfunc_unqueue(vf);
+}
+
+int
+vfunc_bind(struct vfunc *vf, uint32_t vector, uint32_t want)
+{
+	struct device *dev = vf->dev;
+	struct slot *p = &vf->park[vector], *s;
+	uint32_t idx = want;
+	int r;
+
+	if (vfunc_bound(vf, vector))
+		return 0;
+	if (want == MSIV_SLOT_NONE) {
+		if ((r = device_find_free(dev, 1, &idx)) < 0)
+			return r;
+	} else if (want >= dev->nslots || dev->slots[want].vfunc != NULL)
+		return -EEXIST;
+	/* Rule 9: armed while the vector has no target. */
+	if ((r = dev->ops->arm(dev, idx, 1)) < 0)
+		return r;
+	s = &dev->slots[idx];
+	s->vfunc = vf;
+	dev->used++;
+	vf->bound++;
+	/* The same path as a reserved vfunc's slots at open: a new owner
+	 * under the slot's lock, what the trigger holds unread left to
+	 * the old one. The delivery thread sees the unowned, disabled
+	 * slot before and the vector's whole state after. */
+	deliver_lock(s);
+	s->vec = p->vec;
+	deliver_reset(s);
+	s->target = -1;
+	s->direct = false;
+	(void)slot_route(s, 0);
+	pthread_mutex_unlock(&s->lock);
+	s->await_target = p->await_target;
+	vf->map[vector] = idx;
+	return 0;
+}
+
+void
+vfunc_unbind(struct vfunc *vf, uint32_t vector)
+{
+	struct slot *s, *p;
+	uint32_t idx;
+
+	if (!vf->lazy || (idx = vf->map[vector]) == MSIV_SLOT_NONE)
+		return;
+	s = &vf->dev->slots[idx];
+	p = &vf->park[vector];
+	/* The vector's state (freed: no target) goes back to its parked
+	 * slot; the slot, reset and disabled, drops what comes on it. */
+	deliver_lock(s);
+	p->vec = s->vec;
+	pthread_mutex_unlock(&s->lock);
+	p->await_target = false;
+	vfunc_reset_slot(s, vf->dev->policy);
+	vf->map[vector] = MSIV_SLOT_NONE;
+	vf->dev->ops->disarm(vf->dev, idx, 1);
+	s->vfunc = NULL;
+	vf->dev->used--;
+	vf->bound--;
+}
+
+void
+vfunc_nospace(struct vfunc *vf, uint32_t vector, int r)
+{
+	struct slot *p = vfunc_vec_lock(vf, vector);
+	uint32_t n;
+
+	(void)vector_nospace(&p->vec);
+	vfunc_vec_done(vf, vector, 0);
+	if (vf->nospace[vector] < UINT32_MAX)
+		vf->nospace[vector]++;
+	n = vf->nospace[vector];
+	/* The first time, then at powers of two: a guest that retries
+	 * cannot flood the log. */
+	if ((n & (n - 1)) == 0)
+		log_warnx("vfunc %016llx of tenant %s: vector %u has no slot on "
+		    "%s (%s, %u time(s)): undeliverable, its pending bit set",
+		    (unsigned long long)vf->id, vf->tenant, vector, vf->device,
+		    r == -EDQUOT ? "the tenant's quota is used up" :
+		    "the device has none free", n);
 }
 
 void
@@ -214,8 +379,7 @@ vfunc_close(struct vfunc *vf, bool forget)
 	vfunc_n--;
 	if (forget)
 		(void)store_vfunc_del(vf->id); /* failure: resync restores it */
-	free(vf->dirty);
-	free(vf);
+	vfunc_free(vf);
 }
 
 void
@@ -239,6 +403,17 @@ vfunc_revoke(struct vfunc *vf, uint32_t reason)
 	}
 	if (vf->session != NULL)
 		session_event_gone(vf->session, vf->id, reason);
+}
+
+bool
+vfunc_device_busy(const struct device *dev)
+{
+	const struct vfunc *vf;
+
+	TAILQ_FOREACH(vf, &vfuncs, entry)
+		if (vf->dev == dev)
+			return true;
+	return false;
 }
 
 uint32_t
@@ -343,6 +518,7 @@ vfunc_write_vector(struct vfunc *vf, uint32_t vector)
 	row.eff_data = s->vec.eff_data;
 	row.written = s->vec.written;
 	row.mode = s->direct ? 1 : 0;
+	row.slot = vf->lazy ? vf->map[vector] : MSIV_SLOT_NONE;
 	row.flags = (s->vec.flags & VECTOR_F_MASKED) ? VFUNC_ROW_MASKED : 0;
 	setup = (s->vec.flags & VECTOR_F_TARGET) || s->await_target;
 	pthread_mutex_unlock(&s->lock);
@@ -496,6 +672,58 @@ vfunc_load_bits(struct vfunc *vf)
 	}
 }
 
+/*
+ * A lazy vfunc: each set-up vector is bound again to the slot it had, so
+ * msivctl fire and the host IRQ stay where they were. Should that slot be
+ * taken (a store edited by hand) another free one is used, and with none
+ * left the vector stays unbound, its pending bit latched, as at an
+ * ENOSPC setup.
+ */
+static int
+vfunc_restore_lazy(struct device *dev, const struct store_vfunc *row,
+    const struct store_vector *vecs, size_t nvecs)
+{
+	struct vfunc *vf;
+	int r;
+
+	if (row->nvec == 0 || row->nvec > MSIV_VECTORS_MAX ||
+	    row->policy < VECTOR_POLICY_LATCH ||
+	    row->policy > VECTOR_POLICY_LIVE) {
+		log_warnx("store: vfunc %016llx: %u vectors, policy %u: not "
+		    "restored", (unsigned long long)row->id, row->nvec,
+		    row->policy);
+		return -ERANGE;
+	}
+	r = vfunc_create(dev, row->id, MSIV_SLOT_NONE, row->nvec,
+	    (enum vector_policy)row->policy, true, row->tenant, &vf);
+	if (r < 0)
+		return r;
+	vf->enabled = row->enabled != 0;
+	vf->fmasked = row->fmasked != 0;
+	vfunc_load_bits(vf);
+	for (size_t i = 0; i < nvecs; i++) {
+		const struct store_vector *v = &vecs[i];
+
+		if (v->idx >= vf->nvec)
+			continue;
+		if (v->flags & VFUNC_ROW_SETUP) {
+			r = vfunc_bind(vf, v->idx, v->slot);
+			if (r < 0 && v->slot != MSIV_SLOT_NONE) {
+				log_warnx("store: vfunc %016llx vector %u: slot "
+				    "%u of %s is not free; another is used",
+				    (unsigned long long)row->id, v->idx,
+				    v->slot, dev->name);
+				r = vfunc_bind(vf, v->idx, MSIV_SLOT_NONE);
+			}
+			if (r < 0)
+				vfunc_nospace(vf, v->idx, r);
+		}
+		vfunc_load_vector(vf, v);
+	}
+	vf->orphaned_ms = server_now_ms();
+	return 0;
+}
+
 int
 vfunc_restore(const struct store_vfunc *row, const struct store_vector *vecs,
     size_t nvecs)
@@ -510,7 +738,7 @@ vfunc_restore(const struct store_vfunc *row, const struct store_vector *vecs,
 		/* Taken away before the restart: it waits, with no slots,
 		 * for its tenant to close it. */
 		if ((r = vfunc_create(NULL, row->id, row->first, row->nvec,
-		    VECTOR_POLICY_LATCH, row->tenant, &vf)) < 0)
+		    VECTOR_POLICY_LATCH, row->lazy != 0, row->tenant, &vf)) < 0)
 			return r;
 		memcpy(vf->device, row->device, sizeof(vf->device));
 		vf->gone = row->revoked == MSIV_GONE_DEVICE ?
@@ -524,6 +752,8 @@ vfunc_restore(const struct store_vfunc *row, const struct store_vector *vecs,
 		    (unsigned long long)row->id, row->tenant, row->device);
 		return -ENODEV;
 	}
+	if (row->lazy != 0)
+		return vfunc_restore_lazy(dev, row, vecs, nvecs);
 	if (row->nvec == 0 || row->nvec > MSIV_VECTORS_MAX ||
 	    row->first > dev->nslots || row->nvec > dev->nslots - row->first ||
 	    row->policy < VECTOR_POLICY_LATCH ||
@@ -542,7 +772,7 @@ vfunc_restore(const struct store_vfunc *row, const struct store_vector *vecs,
 		}
 	}
 	r = vfunc_create(dev, row->id, row->first, row->nvec,
-	    (enum vector_policy)row->policy, row->tenant, &vf);
+	    (enum vector_policy)row->policy, false, row->tenant, &vf);
 	if (r < 0)
 		return r;
 	vf->enabled = row->enabled != 0;
@@ -627,11 +857,21 @@ vfunc_resync(uint64_t id, struct session *owner)
 	vfunc_load_bits(vf);
 	for (uint32_t i = 0; i < vf->nvec; i++) {
 		const struct store_vector *v = NULL;
-		struct slot *s = vfunc_slot(vf, i);
+		struct slot *s;
+		bool setup;
 
 		for (size_t k = 0; k < n; k++)
 			if (vecs[k].idx == i)
 				v = &vecs[k];
+		/* Lazy: a vector set up in the store gets a slot again (the
+		 * one it names if it is free), as at start-up; one that is
+		 * not gives its slot back below, once freed. */
+		setup = v != NULL && (v->flags & VFUNC_ROW_SETUP);
+		if (vf->lazy && setup && !vfunc_bound(vf, i) &&
+		    (r = vfunc_bind(vf, i, v->slot)) < 0 &&
+		    (r = vfunc_bind(vf, i, MSIV_SLOT_NONE)) < 0)
+			vfunc_nospace(vf, i, r);
+		s = vfunc_slot(vf, i);
 		deliver_lock(s);
 		if (v == NULL || !(v->flags & VFUNC_ROW_SETUP) ||
 		    !(s->vec.flags & VECTOR_F_TARGET)) {
@@ -653,6 +893,8 @@ vfunc_resync(uint64_t id, struct session *owner)
 				pthread_mutex_unlock(&s->lock);
 				s->await_target = false;
 			}
+			if (vf->lazy && !setup)
+				vfunc_unbind(vf, i);
 			continue;
 		}
 		pthread_mutex_unlock(&s->lock);

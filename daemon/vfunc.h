@@ -2,6 +2,15 @@
  * Virtual MSI-X functions: a guest-visible table of nvec vectors backed by
  * nvec contiguous slots of one device, owned by one session. Handles are
  * random 64-bit values, so a handle cannot be guessed from another.
+ *
+ * A lazy vfunc (MSIV_OPEN_LAZY, slots on first use) reserves no slot: a
+ * vector is bound to a free slot of the device when it is set up and gives
+ * it back when it is freed. While unbound, a vector's state lives in a
+ * parked slot of the vfunc's own (park[]), which no delivery loop watches;
+ * the operations of cmd-vector.c reach either through vfunc_slot(). Only
+ * the control thread binds and unbinds, each under the slot's lock, so
+ * the delivery thread sees a slot either unowned (disabled: interrupts
+ * drop) or with the vector's whole state.
  */
 #ifndef MSIVD_VFUNC_H
 #define MSIVD_VFUNC_H
@@ -26,8 +35,15 @@ struct vfunc {
 	char device[MSIV_NAME_MAX];  /* the device's name, kept when gone */
 	struct session *session;     /* owner; NULL while orphaned */
 	uint64_t orphaned_ms;        /* when it lost its session (monotonic) */
-	uint32_t first;              /* first slot */
+	uint32_t first;              /* first slot; MSIV_SLOT_NONE if lazy */
 	uint32_t nvec;
+	bool lazy;                   /* slots on first use */
+	uint32_t *map;               /* lazy: vector -> slot, MSIV_SLOT_NONE
+					while unbound */
+	struct slot *park;           /* lazy: the state of unbound vectors */
+	uint32_t *nospace;           /* lazy: setups per vector that found no
+					slot (ENOSPC, EDQUOT) */
+	uint32_t bound;              /* slots held: nvec, or bound (lazy) */
 	enum vector_policy policy;
 	bool enabled;                /* MSI-X Enable */
 	bool fmasked;                /* Function Mask */
@@ -47,7 +63,29 @@ extern struct vfunc_list vfuncs;
  * side first, rule 9), put every vector in the reset state, and record it
  * in the store (in the turn's transaction). */
 int vfunc_open(struct session *s, struct device *dev, uint32_t nvec,
-    enum vector_policy policy, struct vfunc **out);
+    enum vector_policy policy, bool lazy, struct vfunc **out);
+
+/*
+ * Lazy vfuncs. vfunc_bind: give the vector a free slot of the device (a
+ * bound vector keeps its own), armed with the backend (rule 9) while the
+ * vector has no target, its state moved there under the slot's lock;
+ * what the slot's trigger holds unread is an earlier owner's
+ * (deliver_reset), so nothing of it reaches the vector (rule 6 across a
+ * rebind). -ENOSPC when the device has none. vfunc_unbind: a freed
+ * vector's state goes back to its parked slot, and its slot, reset
+ * (interrupts on it drop), back to the device. vfunc_nospace: a setup
+ * found no slot (r: -ENOSPC or -EDQUOT): latch the pending bit
+ * (vector_nospace), count it and log it (not every time: a guest may
+ * retry). Control thread.
+ */
+int vfunc_bind(struct vfunc *vf, uint32_t vector, uint32_t slot);
+void vfunc_unbind(struct vfunc *vf, uint32_t vector);
+void vfunc_nospace(struct vfunc *vf, uint32_t vector, int r);
+static inline bool
+vfunc_bound(const struct vfunc *vf, uint32_t vector)
+{
+	return !vf->lazy || vf->map[vector] != MSIV_SLOT_NONE;
+}
 /* Free every vector (rule 8), disarm and release the slots, and delete it
  * from the store (unless !forget: shutdown keeps it there). Nothing is
  * delivered once this returns. */
@@ -61,6 +99,8 @@ void vfunc_close(struct vfunc *vf, bool forget);
  * vfunc_gone_errno(), until the tenant closes it.
  */
 void vfunc_revoke(struct vfunc *vf, uint32_t reason);
+/* Does a vfunc use dev (a lazy one may hold no slot of it)? */
+bool vfunc_device_busy(const struct device *dev);
 /* Revoke every vfunc on dev; returns how many. */
 uint32_t vfunc_revoke_device(struct device *dev, uint32_t reason);
 /* What calls on a gone vfunc fail with: -ENODEV (its device went away)
@@ -107,10 +147,11 @@ uint32_t vfunc_vector_count(void);
 static inline struct slot *
 vfunc_slot(const struct vfunc *vf, uint32_t vector)
 {
+	if (vf->lazy)
+		return vf->map[vector] != MSIV_SLOT_NONE ?
+		    &vf->dev->slots[vf->map[vector]] : &vf->park[vector];
 	return &vf->dev->slots[vf->first + vector];
 }
-
-
 
 /*
  * Every vector operation is: vfunc_vec_lock(), one vector_* call,

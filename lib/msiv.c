@@ -657,9 +657,23 @@ MSIV_API int
 msiv_vfunc_open(struct msiv_conn *c, const char *device, unsigned int nvec,
     enum msiv_policy policy, uint64_t *vfunc)
 {
-	struct msiv_vfunc_open_req rq = { .nvec = nvec, .policy = policy };
+	return msiv_vfunc_open_flags(c, device, nvec, policy, 0, vfunc);
+}
+
+MSIV_API int
+msiv_vfunc_open_flags(struct msiv_conn *c, const char *device,
+    unsigned int nvec, enum msiv_policy policy, unsigned int flags,
+    uint64_t *vfunc)
+{
+	struct msiv_vfunc_open_req rq = { .nvec = nvec };
 	struct msiv_vfunc_open_rep rp;
 	int r;
+
+	/* The policy and the flags share the wire field. */
+	if (((unsigned int)policy & ~MSIV_OPEN_POLICY) != 0 ||
+	    (flags & ~MSIV_OPEN_ALL) != 0)
+		return -EINVAL;
+	rq.policy = (uint32_t)policy | flags;
 
 	if ((r = msiv_name_put(rq.device, device)) < 0)
 		return r == -ENAMETOOLONG ? -ENODEV : r;

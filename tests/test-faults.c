@@ -331,7 +331,10 @@ test_runtime_full(void)
 	struct msiv_vfunc_rec recs[64];
 	struct msiv_status_rep st;
 	struct msiv_conn *c;
-	uint64_t ids[64], id, keep = 0, rv = 0;
+	uint64_t ids[64], id, keep = 0, rv = 0, lz = 0;
+	struct msiv_vector_info lz_in;
+	uint32_t lz_slot;
+	int lz_efd;
 	int nok = 0, nfail = 0, r = 0, fd = -1, n, same = 1, gone;
 	char q[128], dbpath[200] = "";
 	pid_t holder;
@@ -361,6 +364,15 @@ test_runtime_full(void)
 	ok(r == 0, "open a vfunc before the disk fills");
 	if (r == 0)
 		ids[nok++] = keep;
+	lz_efd = h_eventfd();
+	r = msiv_vfunc_open_flags(c, "sim0", 2, MSIV_POLICY_DEFAULT,
+	    MSIV_OPEN_LAZY, &lz);
+	if (r == 0)
+		ids[nok++] = lz;
+	ok(r == 0 && msiv_vector_setup(c, lz, 0, 0xfee00000u, 1, lz_efd, 0) ==
+	    0 && msiv_vector_query(c, lz, 0, &lz_in) == 0 &&
+	    lz_in.slot != MSIV_SLOT_NONE, "and a lazy one, vector 0 set up");
+	lz_slot = lz_in.slot;
 	/* The daemon's tmpfs, seen through /proc/PID/root. */
 	if (msiv_status(c, &st) == 0) {
 		snprintf(filler, sizeof(filler), "/proc/%u/root%s/filler",
@@ -383,6 +395,21 @@ test_runtime_full(void)
 	}
 	ok(nfail > 0 && r == -EIO, "an open fails once the disk is full, "
 	    "with EIO (%s) after %d opens", msiv_strerror(r), nok);
+	/* Slots on first use: a setup that binds a slot fails to commit;
+	 * the slot goes back, the vector untouched keeps its own. */
+	is_int(msiv_vector_setup(c, lz, 1, 0xfee00000u, 2, lz_efd, 0), -EIO,
+	    "lazy: a setup fails on the full disk with EIO");
+	ok(msiv_vector_query(c, lz, 1, &lz_in) == 0 &&
+	    lz_in.slot == MSIV_SLOT_NONE && !lz_in.target, "lazy: ...and the "
+	    "vector has no slot, no target");
+	ok(msiv_vector_query(c, lz, 0, &lz_in) == 0 &&
+	    lz_in.slot == lz_slot && lz_in.target && !lz_in.orphaned,
+	    "lazy: the other vector keeps its slot and its target");
+	is_int(msiv_vector_free(c, lz, 0), -EIO, "lazy: a free fails on the "
+	    "full disk with EIO");
+	ok(msiv_vector_query(c, lz, 0, &lz_in) == 0 &&
+	    lz_in.slot == lz_slot && lz_in.orphaned, "lazy: ...and the "
+	    "vector is bound again to its slot, awaiting its target");
 	n = msiv_vfunc_list(c, recs, 64);
 	is_int(n, nok, "memory holds exactly the acknowledged vfuncs");
 	{
@@ -438,6 +465,7 @@ test_runtime_full(void)
 		kill((pid_t)st.pid, SIGTERM);
 	msiv_close(c);
 	waitpid(holder, NULL, 0);
+	close(lz_efd);
 }
 
 int

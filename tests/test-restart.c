@@ -18,6 +18,9 @@
  *  - set-up vectors hold a pending interrupt for the time the daemon was
  *    down, delivered once their target is re-attached; an interrupt fired
  *    after the restart and before re-attachment is not lost either.
+ * Each tenant's last vfunc has slots on first use (MSIV_OPEN_LAZY): its
+ * vectors hold a slot exactly while they are set up, each the one it was
+ * bound to when it was set up (the worker journals it), no slot twice.
  * The daemon writes mask state through (write_behind_ms = 0) here, so
  * that every acknowledged change can be checked exactly.
  *
@@ -55,6 +58,8 @@ static const char conf[] =
 
 struct mvec {
 	uint8_t setup, masked;
+	uint8_t slot_known; /* lazy: the slot it was bound to is known */
+	uint32_t slot;
 	uint64_t addr;
 	uint32_t data;
 };
@@ -62,6 +67,7 @@ struct mvec {
 struct mvf {
 	uint64_t id;
 	uint8_t used, enabled;
+	uint8_t lazy;     /* slots on first use: the tenant's last vfunc */
 	struct mvec v[NV];
 };
 
@@ -76,11 +82,13 @@ enum op { OP_OPEN, OP_ENABLE, OP_CLOSE, OP_SETUP, OP_FREE, OP_RETARGET,
     OP_MASK, OP_UNMASK };
 
 struct jrec {
-	char kind;        /* 'T' token, 'B' sent, 'A' acknowledged, 'F' failed */
+	char kind;        /* 'T' token, 'B' sent, 'A' acknowledged, 'F' failed,
+			     'S' the slot a lazy vector's setup bound */
 	uint8_t op, vfi, vec, unmasked;
 	int32_t err;
 	uint64_t id, addr;
 	uint32_t data;
+	uint32_t slot;
 	uint8_t token[MSIV_TOKEN_LEN];
 };
 
@@ -105,6 +113,7 @@ apply(struct mtenant *t, const struct jrec *r)
 		memset(vf, 0, sizeof(*vf));
 		vf->used = 1;
 		vf->id = r->id;
+		vf->lazy = r->vfi == MAXVF - 1;
 		for (int i = 0; i < NV; i++)
 			vf->v[i].masked = 1;
 		break;
@@ -195,8 +204,9 @@ worker(struct mtenant *t, int jfd, uint64_t seed)
 		jwrite(jfd, &r);
 		switch ((enum op)r.op) {
 		case OP_OPEN:
-			res = msiv_vfunc_open(c, "sim0", NV, MSIV_POLICY_DEFAULT,
-			    &r.id);
+			res = msiv_vfunc_open_flags(c, "sim0", NV,
+			    MSIV_POLICY_DEFAULT, vfi == MAXVF - 1 ?
+			    MSIV_OPEN_LAZY : 0, &r.id);
 			break;
 		case OP_ENABLE:
 			res = msiv_vfunc_enable(c, vf->id, 1);
@@ -230,6 +240,15 @@ worker(struct mtenant *t, int jfd, uint64_t seed)
 			_exit(0);
 		if (res == 0)
 			apply(t, &r);
+		if (res == 0 && r.op == OP_SETUP && vf->lazy) {
+			struct msiv_vector_info in;
+
+			if (msiv_vector_query(c, vf->id, k, &in) < 0)
+				_exit(0);
+			r.kind = 'S';
+			r.slot = in.slot;
+			jwrite(jfd, &r);
+		}
 	}
 }
 
@@ -254,6 +273,10 @@ journal(struct mtenant *t, int jfd, struct jrec *pending)
 		case 'A':
 			apply(t, &r);
 			have = 0;
+			break;
+		case 'S':
+			t->vf[r.vfi].v[r.vec].slot = r.slot;
+			t->vf[r.vfi].v[r.vec].slot_known = 1;
 			break;
 		default: /* 'F': an error reply changed nothing, unless the
 			    daemon was lost before replying */
@@ -305,6 +328,11 @@ matches(const struct mtenant *t, const struct real *re, char *why,
 			    t->name, (unsigned long long)r->vfunc);
 			return 0;
 		}
+		if (!!(r->flags & MSIV_VFUNC_LAZY) != vf->lazy) {
+			snprintf(why, len, "%s: vfunc %016llx lazy flag",
+			    t->name, (unsigned long long)r->vfunc);
+			return 0;
+		}
 		if (!!(r->flags & MSIV_VFUNC_ENABLED) != vf->enabled) {
 			snprintf(why, len, "%s: vfunc %016llx enable bit",
 			    t->name, (unsigned long long)r->vfunc);
@@ -316,14 +344,19 @@ matches(const struct mtenant *t, const struct real *re, char *why,
 
 			if (!!(in->state & MSIV_VEC_MASKED) != v->masked ||
 			    !!(in->state & MSIV_VEC_ORPHANED) != v->setup ||
-			    in->eff_addr != v->addr || in->eff_data != v->data) {
+			    in->eff_addr != v->addr || in->eff_data != v->data ||
+			    (vf->lazy && (in->slot != MSIV_SLOT_NONE) !=
+			    v->setup) || (vf->lazy && v->setup &&
+			    v->slot_known && in->slot != v->slot)) {
 				snprintf(why, len, "%s: vfunc %016llx vector %d: "
-				    "state 0x%x addr 0x%llx data 0x%x, model "
-				    "setup %d masked %d addr 0x%llx data 0x%x",
-				    t->name, (unsigned long long)r->vfunc, k,
-				    in->state, (unsigned long long)in->eff_addr,
-				    in->eff_data, v->setup, v->masked,
-				    (unsigned long long)v->addr, v->data);
+				    "state 0x%x addr 0x%llx data 0x%x slot %u, "
+				    "model setup %d masked %d addr 0x%llx data "
+				    "0x%x slot %u", t->name, (unsigned long long)
+				    r->vfunc, k, in->state, (unsigned long long)
+				    in->eff_addr, in->eff_data, in->slot,
+				    v->setup, v->masked, (unsigned long long)
+				    v->addr, v->data, v->slot_known ? v->slot :
+				    MSIV_SLOT_NONE);
 				return 0;
 			}
 		}
@@ -389,6 +422,12 @@ slots_ok(const struct real *re, struct msiv_conn *admin)
 		for (uint32_t s = 0; s < re->rec[i].nvec; s++) {
 			uint32_t slot = re->rec[i].first_slot + s;
 
+			/* Lazy: the slots its vectors are bound to. */
+			if (re->rec[i].flags & MSIV_VFUNC_LAZY) {
+				slot = re->vec[i][s].info.slot;
+				if (slot == MSIV_SLOT_NONE)
+					continue;
+			}
 			if (slot >= 64 || used[slot]++)
 				return 0;
 			sum++;

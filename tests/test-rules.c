@@ -5,6 +5,12 @@
  * preceded by h_wait_fired(), so the daemon has handled the interrupt.
  * Also: target validation, isolation between sessions, allocation errors,
  * and release of a session's slots when it closes.
+ *
+ * The rules run twice: over vfuncs that reserve their slots at open, then
+ * over lazy ones (MSIV_OPEN_LAZY, slots on first use), where a vector has
+ * a slot only while it is set up. There an interrupt goes to the slot the
+ * vector is bound to now (asked with a query), and a freed vector's old
+ * slot is fired to show that nothing of it reaches the vector any more.
  */
 #include "config.h"
 
@@ -22,6 +28,7 @@
 #define RACE_ROUNDS 300
 
 static struct h_daemon d;
+static int lazy; /* the second pass: slots on first use */
 
 /* One vfunc on a device, its targets, the firer for its slots, and the
  * events received. */
@@ -54,10 +61,9 @@ vf_open(struct vf *v, struct msiv_conn *c, const char *dev, int setup)
 	memset(v, 0, sizeof(*v));
 	v->c = c;
 	msiv_set_event_cb(c, on_event, v);
-	if (msiv_vfunc_open(c, dev, NV, MSIV_POLICY_DEFAULT, &v->h) < 0 ||
-	    msiv_vector_query(c, v->h, 0, &in) < 0)
+	if (msiv_vfunc_open_flags(c, dev, NV, MSIV_POLICY_DEFAULT,
+	    lazy ? MSIV_OPEN_LAZY : 0, &v->h) < 0)
 		tap_bail("cannot open a vfunc");
-	v->first = in.slot;
 	for (int i = 0; i < NV; i++) {
 		v->efd[i] = h_eventfd();
 		if (setup && msiv_vector_setup(c, v->h, (unsigned)i,
@@ -65,6 +71,13 @@ vf_open(struct vf *v, struct msiv_conn *c, const char *dev, int setup)
 		    v->efd[i], MSIV_SETUP_UNMASKED) < 0)
 			tap_bail("cannot set up a vector");
 	}
+	/* Lazy: set up in order on a device no one else uses, vector i
+	 * has the i-th free slot, and a vector set up again takes the
+	 * lowest free one: the one it gave back. The firer holds them. */
+	if (msiv_vector_query(c, v->h, 0, &in) < 0 ||
+	    in.slot == MSIV_SLOT_NONE)
+		tap_bail("vector 0 has no slot");
+	v->first = in.slot;
 	if (h_firer_start(&v->f, c, dev, v->first, NV) < 0)
 		tap_bail("cannot start the firer");
 }
@@ -83,10 +96,44 @@ vf_close(struct vf *v)
 static int
 fire(struct vf *v, int i, uint32_t n)
 {
-	if (h_fire(&v->f, (uint32_t)i, n) < 0)
+	struct msiv_vector_info in;
+	uint32_t idx = (uint32_t)i;
+
+	if (lazy) {
+		if (msiv_vector_query(v->c, v->h, (unsigned)i, &in) < 0 ||
+		    in.slot == MSIV_SLOT_NONE || in.slot < v->first ||
+		    in.slot >= v->first + NV)
+			return -1;
+		idx = in.slot - v->first;
+	}
+	if (h_fire(&v->f, idx, n) < 0)
 		return -1;
 	v->fired[i] += n;
 	return h_wait_fired(v->c, v->h, (unsigned)i, v->fired[i]);
+}
+
+/* Fire slot first + idx, which no vector owns (lazy: a freed vector's old
+ * slot), and wait until the daemon has dropped it. */
+static int
+fire_unowned(struct vf *v, uint32_t idx)
+{
+	struct msiv_status_rep st;
+	uint64_t before;
+	int64_t end = h_now_ms() + H_TIMEOUT_MS;
+
+	if (msiv_status(v->c, &st) < 0)
+		return -1;
+	before = st.dropped;
+	if (h_fire(&v->f, idx, 1) < 0)
+		return -1;
+	do {
+		if (msiv_status(v->c, &st) < 0)
+			return -1;
+		if (st.dropped > before)
+			return 0;
+		usleep(1000);
+	} while (h_now_ms() < end);
+	return -1;
 }
 
 static struct msiv_vector_info
@@ -186,6 +233,7 @@ static void
 test_rule2_3_4(struct vf *v)
 {
 	struct msiv_vector_info in;
+
 	int t;
 
 	/* Rule 3: many fires while masked, one pending bit, one delivery. */
@@ -212,12 +260,27 @@ test_rule2_3_4(struct vf *v)
 	ok(msiv_vector_free(v->c, v->h, 4) == 0 &&
 	    msiv_vector_unmask(v->c, v->h, 4) == 0, "free vector 4, unmask "
 	    "it without a target");
-	ok(fire(v, 4, 1) == 0 && query(v, 4).pending, "rule 1: no target: "
-	    "pending");
 	t = h_eventfd();
-	ok(msiv_vector_retarget(v->c, v->h, 4, MSIV_RETARGET_TARGET, 0, 0, t)
-	    == 0 && h_efd_wait(t, H_TIMEOUT_MS) == 1, "rule 2: attaching a "
-	    "target replays the pending interrupt");
+	if (lazy) {
+		/* Freed, it has no slot: nothing can be pending. */
+		in = query(v, 4);
+		ok(in.slot == MSIV_SLOT_NONE && !in.pending && fire(v, 4, 1) < 0,
+		    "lazy: the freed vector gave its slot back");
+		ok(fire_unowned(v, 4) == 0 && !query(v, 4).pending,
+		    "lazy: its old slot's interrupts are dropped, not pending");
+		ok(msiv_vector_retarget(v->c, v->h, 4, MSIV_RETARGET_TARGET, 0,
+		    0, t) == 0 && query(v, 4).slot != MSIV_SLOT_NONE &&
+		    h_efd_take(t) == 0, "lazy: attaching a target binds a slot, "
+		    "nothing replayed");
+		ok(fire(v, 4, 1) == 0 && h_efd_wait(t, H_TIMEOUT_MS) == 1,
+		    "lazy: the new target gets the vector's interrupts");
+	} else {
+		ok(fire(v, 4, 1) == 0 && query(v, 4).pending, "rule 1: no "
+		    "target: pending");
+		ok(msiv_vector_retarget(v->c, v->h, 4, MSIV_RETARGET_TARGET, 0,
+		    0, t) == 0 && h_efd_wait(t, H_TIMEOUT_MS) == 1, "rule 2: "
+		    "attaching a target replays the pending interrupt");
+	}
 	close(t);
 	ok(h_efd_take(v->efd[4]) == 0, "...not to the freed vector's old "
 	    "target");
@@ -380,18 +443,29 @@ test_rule6(struct vf *v)
 static void
 test_rule8(struct vf *v)
 {
+	uint32_t s2 = query(v, 2).slot - v->first;
+	uint32_t s1 = query(v, 1).slot - v->first;
+
 	ok(msiv_vector_mask(v->c, v->h, 2) == 0 && fire(v, 2, 1) == 0 &&
 	    query(v, 2).pending, "rule 8: vector 2 masked with a pending bit");
 	ok(msiv_vector_free(v->c, v->h, 2) == 0 && !query(v, 2).pending &&
 	    !query(v, 2).target, "rule 8: free clears pending and the target");
-	ok(msiv_vector_unmask(v->c, v->h, 2) == 0 && fire(v, 2, 1) == 0 &&
-	    h_efd_take(v->efd[2]) == 0, "rule 8: nothing delivered after free");
+	/* Lazy: the slot went with the free; fire the one it had. */
+	ok(msiv_vector_unmask(v->c, v->h, 2) == 0 && (lazy ?
+	    fire_unowned(v, s2) : fire(v, 2, 1)) == 0 &&
+	    h_efd_take(v->efd[2]) == 0 && (!lazy || !query(v, 2).pending),
+	    "rule 8: nothing delivered after free");
 	ok(msiv_vector_mask(v->c, v->h, 1) == 0 && fire(v, 1, 1) == 0 &&
 	    msiv_vfunc_reset(v->c, v->h) == 0, "rule 8: function reset with "
 	    "a pending vector");
 	ok(!query(v, 1).pending && !query(v, 1).enabled && query(v, 1).masked,
 	    "rule 8: reset: pending cleared, disabled, masked");
-	ok(fire(v, 1, 1) == 0 && h_efd_take(v->efd[1]) == 0, "rule 8: nothing "
+	if (lazy)
+		ok(query(v, 1).slot == MSIV_SLOT_NONE &&
+		    query(v, 7).slot == MSIV_SLOT_NONE, "lazy: the reset gave "
+		    "every slot back");
+	ok((lazy ? fire_unowned(v, s1) : fire(v, 1, 1)) == 0 &&
+	    h_efd_take(v->efd[1]) == 0, "rule 8: nothing "
 	    "delivered after reset");
 	ok(msiv_vector_setup(v->c, v->h, 1, 0xfee00000u, 1, v->efd[1],
 	    MSIV_SETUP_UNMASKED) == 0 && msiv_vfunc_enable(v->c, v->h, 1) == 0
@@ -489,7 +563,11 @@ test_owner_change(struct msiv_conn *c)
 	    "its own signals only (fired %llu, coalesced %llu, dropped %llu)",
 	    (unsigned long long)in.fired, (unsigned long long)in.coalesced,
 	    (unsigned long long)in.dropped);
-	ok(msiv_vfunc_reset(c, b.h) == 0 && fire(&b, 1, 5) == 0 &&
+	/* Lazy: the reset gave the slots back; vector 1 takes its own
+	 * again, from a new owner's state. */
+	ok(msiv_vfunc_reset(c, b.h) == 0 && (!lazy ||
+	    msiv_vector_setup(c, b.h, 1, 0xfee00000u, 1, b.efd[1], 0) == 0) &&
+	    fire(&b, 1, 5) == 0 &&
 	    (in = query(&b, 1)).dropped == 5 && in.fired == 5 &&
 	    in.coalesced == 0, "owner change: after a reset, dropped 5 of "
 	    "fired 5");
@@ -547,22 +625,27 @@ main(void)
 		tap_bail("msivd did not start");
 	c = h_connect(&d, "rules");
 
-	vf_open(&v, c, "sim0", 1);
-	test_rule1(&v);
-	test_rule2_3_4(&v);
-	test_table_bounds(&v);
-	test_rule6(&v);
-	test_rule8(&v);
-	test_targets(&v);
-	test_isolation(&v);
-	vf_close(&v);
+	for (lazy = 0; lazy < 2; lazy++) {
+		if (lazy)
+			tap_diag("the same over vfuncs with slots on first use");
+		vf_open(&v, c, "sim0", 1);
+		test_rule1(&v);
+		test_rule2_3_4(&v);
+		test_table_bounds(&v);
+		test_rule6(&v);
+		test_rule8(&v);
+		test_targets(&v);
+		test_isolation(&v);
+		vf_close(&v);
 
-	test_rule5(c, "sim0", "latch");
-	test_rule5(c, "sim-strict", "strict");
-	test_rule5(c, "sim-live", "live");
-	test_alloc(c);
-	test_owner_change(c);
-	test_query_race(c);
+		test_rule5(c, "sim0", "latch");
+		test_rule5(c, "sim-strict", "strict");
+		test_rule5(c, "sim-live", "live");
+		if (!lazy)
+			test_alloc(c);
+		test_owner_change(c);
+		test_query_race(c);
+	}
 
 	msiv_close(c);
 	is_int(h_stop(&d), 0, "msivd exits cleanly");

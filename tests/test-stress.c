@@ -10,6 +10,14 @@
  *  - at quiescence every delivery is accounted for: the sum of what all
  *    targets received equals the daemon's delivered counter, every raised
  *    interrupt was seen, and the last fire before quiescence is delivered.
+ *
+ * Then slots on first use (MSIV_OPEN_LAZY): two vectors of a lazy vfunc
+ * take turns on a device of one slot, flooded all along: each round one
+ * is freed, the other's setup, refused with ENOSPC while the slot was
+ * taken, now binds it. After a FREE is acknowledged its target receives
+ * nothing, ever (rule 8; nothing of the slot follows its old owner, rule
+ * 6 across a rebind), and every delivery counted reached its vector's
+ * target.
  */
 #include "config.h"
 
@@ -21,6 +29,7 @@
 #include "tap.h"
 
 #define DETACH_ROUNDS 20
+#define CHURN   1000
 #define OPS     10000
 #define NTARGET 4
 
@@ -89,6 +98,63 @@ op_retarget(struct stress *st, int with_msg, uint32_t n)
 	st->cur = next;
 	/* What reached the old target before the acknowledgement counts. */
 	st->received += h_efd_take(st->fd[old]);
+}
+
+/*
+ * Lazy churn (see the top). Vector a holds the one slot of device simy at
+ * the start of each round; b's target has been retired since b's free.
+ */
+static void
+test_churn(struct msiv_conn *c)
+{
+	struct msiv_vector_info in[2];
+	struct h_firer f;
+	uint64_t vf, received = 0, late = 0, writes;
+	int fd[2] = { h_eventfd(), h_eventfd() }, bad = 0, refused = 0;
+
+	if (msiv_device_attach(c, "simy", "sim", NULL, 1, MSIV_POLICY_DEFAULT,
+	    0) != 0 || msiv_vfunc_open_flags(c, "simy", 2, MSIV_POLICY_DEFAULT,
+	    MSIV_OPEN_LAZY, &vf) != 0 || msiv_vfunc_enable(c, vf, 1) != 0 ||
+	    msiv_vector_setup(c, vf, 0, 0xfee00000u, 0, fd[0],
+	    MSIV_SETUP_UNMASKED) != 0 || h_firer_start(&f, c, "simy", 0, 1) != 0)
+		tap_bail("churn: cannot set up");
+	ok(h_firer_flood(&f, 0) == 0, "churn: the firer floods the one slot "
+	    "of a device two lazy vectors share");
+	for (int r = 0; r < CHURN; r++) {
+		int a = r % 2, b = 1 - a;
+
+		late += h_efd_take(fd[b]);
+		refused += msiv_vector_setup(c, vf, (unsigned)b, 0xfee00000u,
+		    (uint32_t)b, fd[b], MSIV_SETUP_UNMASKED) == -ENOSPC;
+		bad += msiv_vector_free(c, vf, (unsigned)a) != 0;
+		received += h_efd_take(fd[a]);
+		bad += msiv_vector_setup(c, vf, (unsigned)b, 0xfee00000u,
+		    (uint32_t)b, fd[b], MSIV_SETUP_UNMASKED) != 0;
+	}
+	writes = h_firer_stop(&f);
+	late += h_efd_take(fd[CHURN % 2 == 0 ? 1 : 0]);
+	ok(bad == 0 && refused == CHURN, "churn: %d rounds of free and setup "
+	    "while %llu interrupts were raised; every setup on the taken slot "
+	    "got ENOSPC", CHURN, (unsigned long long)writes);
+	is_int(late, 0, "churn: nothing reached a vector's target after its "
+	    "free was acknowledged");
+	/* Quiescence: the holder's deliveries are all in its target once a
+	 * query (deliver_sync) has returned. */
+	ok(msiv_vector_query(c, vf, 0, &in[0]) == 0 &&
+	    msiv_vector_query(c, vf, 1, &in[1]) == 0, "churn: query both");
+	received += h_efd_take(fd[0]) + h_efd_take(fd[1]);
+	is_int(received, in[0].delivered + in[1].delivered, "churn: every "
+	    "delivery counted reached its vector's target (%llu)",
+	    (unsigned long long)received);
+	ok(in[0].fired + in[1].fired <= writes && received > CHURN,
+	    "churn: the vectors saw %llu of %llu interrupts (the others came "
+	    "while the slot had no owner, or were an earlier owner's)",
+	    (unsigned long long)(in[0].fired + in[1].fired),
+	    (unsigned long long)writes);
+	ok(msiv_vfunc_close(c, vf) == 0 &&
+	    msiv_device_detach(c, "simy", 0) == 0, "churn: close, detach");
+	close(fd[0]);
+	close(fd[1]);
 }
 
 static void
@@ -186,6 +252,8 @@ main(void)
 	tap_diag("%llu interrupts raised, %llu delivered, %llu coalesced",
 	    (unsigned long long)in.fired, (unsigned long long)in.delivered,
 	    (unsigned long long)in.coalesced);
+
+	test_churn(st.c);
 
 	/* Detach while the device's interrupts keep coming: the delivery
 	 * loop must be done with the slots before they are freed. */

@@ -711,6 +711,48 @@ test_rerouted(void)
 	    "kept; masked with a target: pending set");
 }
 
+/*
+ * vector_nospace(): a SETUP that found no slot (slots on first use). The
+ * vector stays undeliverable with its pending bit latched, enabled or
+ * not; the setup that later finds a slot replays exactly one interrupt
+ * (rule 2); a FREE before it clears the bit (rule 8).
+ */
+static void
+test_nospace(void)
+{
+	struct vector v;
+	unsigned int act;
+	int r;
+
+	vector_init(&v, VECTOR_POLICY_LATCH);
+	r = vector_nospace(&v);
+	ok(r == 0 && pending(&v) && !vector_deliverable(&v) &&
+	    !(v.flags & VECTOR_F_TARGET) && v.eff_addr == 0,
+	    "nospace: function disabled: pending latched, no target, "
+	    "message unchanged");
+	r = vector_nospace(&v);
+	ok(r == 0 && pending(&v), "nospace twice: still one pending bit");
+	act = vector_set_enabled(&v, true);
+	act |= vector_unmask(&v);
+	ok(act == 0 && pending(&v), "nospace: enabled and unmasked without "
+	    "a target: nothing delivered, pending kept");
+	(void)vector_mask(&v);
+	r = vector_setup(&v, 0xfee00000u, 0x41, true);
+	ok(r >= 0 && ((unsigned int)r & DELIVER) && !pending(&v) &&
+	    v.delivered == 1, "nospace, then a setup that finds a slot: "
+	    "exactly one interrupt replayed (rule 2)");
+	r = vector_nospace(&v);
+	ok(r == -EBUSY && !pending(&v), "nospace on a vector with a target: "
+	    "EBUSY, state unchanged");
+	(void)vector_free(&v);
+	(void)vector_nospace(&v);
+	(void)vector_free(&v);
+	r = vector_setup(&v, 0xfee00000u, 0x42, true);
+	ok(r >= 0 && !((unsigned int)r & DELIVER) && !pending(&v) &&
+	    v.delivered == 1, "nospace, free, setup: the free cleared the "
+	    "latched bit (rule 8), nothing replayed");
+}
+
 static void
 test_differential(enum vector_policy pol)
 {
@@ -762,6 +804,7 @@ main(void)
 	test_rule7();
 	test_rule8();
 	test_rerouted();
+	test_nospace();
 	for (size_t p = 0; p < 3; p++)
 		test_differential(policies[p]);
 	return tap_done();

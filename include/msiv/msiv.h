@@ -135,12 +135,28 @@ int msiv_dispatch(struct msiv_conn *conn);
  * free, the function disabled and not masked (the MSI-X reset state).
  * Errors: -ENODEV (no such device), -EINVAL (nvec 0 or above
  * MSIV_VECTORS_MAX, bad policy), -ENOSPC (not enough free slots on the
- * device), -EDQUOT (the session's vfunc limit, or the tenant's quota of
+ * device: the vfunc reserves all nvec), -EDQUOT (the session's vfunc limit, or the tenant's quota of
  * vfuncs or vectors on the device), -EACCES (the tenant may not use the
  * device).
  */
 int msiv_vfunc_open(struct msiv_conn *conn, const char *device,
     unsigned int nvec, enum msiv_policy policy, uint64_t *vfunc);
+/*
+ * The same with flags (MSIV_0.2): MSIV_OPEN_LAZY opens it with slots on
+ * first use (msiv-protocol(7)): no slot is reserved now; each vector takes
+ * one when it is set up (msiv_vector_setup(), or msiv_vector_retarget()
+ * attaching a target) and gives it back when it is freed
+ * (msiv_vector_free(), msiv_vfunc_reset()). There, -ENOSPC (the device has
+ * no free slot) and -EDQUOT (the tenant's quota of vectors, which counts
+ * bound slots) leave the vector undeliverable with its pending bit set;
+ * the setup that later succeeds replays one interrupt. msiv_vector_query()
+ * reports its slot, or MSIV_SLOT_NONE while it has none. Errors as
+ * msiv_vfunc_open(), and -EINVAL for a flag not in MSIV_OPEN_ALL (also
+ * what a daemon too old to know the flag answers).
+ */
+int msiv_vfunc_open_flags(struct msiv_conn *conn, const char *device,
+    unsigned int nvec, enum msiv_policy policy, unsigned int flags,
+    uint64_t *vfunc);
 /* Release the vfunc: nothing is delivered once this returns. */
 int msiv_vfunc_close(struct msiv_conn *conn, uint64_t vfunc);
 /* MSI-X Enable (rule 1: a disabled function drops interrupts; enabling
@@ -163,7 +179,8 @@ int msiv_vfunc_reset(struct msiv_conn *conn, uint64_t vfunc);
  * back to the daemon, where interrupts become pending, before MASK returns.
  * Errors: -EBADF (target is not an open fd), -EINVAL (target is not an
  * eventfd, unknown flags), -EBUSY, -EOPNOTSUPP (the device cannot do
- * direct delivery).
+ * direct delivery); on a vfunc opened with MSIV_OPEN_LAZY, -ENOSPC (no
+ * free slot) or -EDQUOT (quota), the vector's pending bit then set.
  */
 int msiv_vector_setup(struct msiv_conn *conn, uint64_t vfunc,
     unsigned int vector, uint64_t addr, uint32_t data, int target,

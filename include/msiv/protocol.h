@@ -198,17 +198,38 @@ struct msiv_device_rec {
 };
 _Static_assert(sizeof(struct msiv_device_rec) == 80, "device_rec");
 
+/*
+ * VFUNC_OPEN: policy holds the enum msiv_policy in its low byte and
+ * MSIV_OPEN_* flags above it (a daemon that predates a flag refuses it
+ * with EINVAL).
+ *
+ * MSIV_OPEN_LAZY: slots on first use. No slot is reserved at open; a
+ * vector is bound to a free slot of the device when it is set up (VEC_SETUP,
+ * or VEC_RETARGET attaching a target) and gives it back when it is freed
+ * (VEC_FREE, VFUNC_RESET). When the device has no free slot, or the
+ * tenant's quota of bound slots is used up, that setup fails with ENOSPC
+ * (EDQUOT) and the vector stays undeliverable with its pending bit
+ * latched; the setup that later succeeds replays one interrupt (rule 2).
+ * A vector freed and set up again may get another slot.
+ */
+#define MSIV_OPEN_POLICY 0xffu  /* the policy's bits */
+#define MSIV_OPEN_LAZY   0x100u /* slots on first use */
+#define MSIV_OPEN_ALL    MSIV_OPEN_LAZY
+
+/* No slot: first_slot of a lazy vfunc, slot of a vector it has not bound. */
+#define MSIV_SLOT_NONE 0xffffffffu
+
 struct msiv_vfunc_open_req {
 	char device[MSIV_NAME_MAX];
 	uint32_t nvec;
-	uint32_t policy;   /* enum msiv_policy */
+	uint32_t policy;   /* enum msiv_policy | MSIV_OPEN_* */
 };
 _Static_assert(sizeof(struct msiv_vfunc_open_req) == 40, "vfunc_open_req");
 
 struct msiv_vfunc_open_rep {
 	uint64_t vfunc;
-	uint32_t first_slot;
-	uint32_t policy;   /* the policy in force (DEFAULT resolved) */
+	uint32_t first_slot; /* MSIV_SLOT_NONE with MSIV_OPEN_LAZY */
+	uint32_t policy;   /* the policy in force (DEFAULT resolved), no flags */
 };
 _Static_assert(sizeof(struct msiv_vfunc_open_rep) == 16, "vfunc_open_rep");
 
@@ -275,7 +296,8 @@ struct msiv_vec_info {
 	uint32_t prog_data;
 	uint32_t eff_data;
 	uint32_t state;     /* MSIV_VEC_* */
-	uint32_t slot;      /* the device slot backing the vector */
+	uint32_t slot;      /* the device slot backing the vector, or
+			       MSIV_SLOT_NONE (lazy vfunc, not bound) */
 	uint64_t fired;     /* raw interrupts seen on the slot */
 	uint64_t delivered; /* writes to the target */
 	uint64_t coalesced; /* interrupts folded into a pending bit */
@@ -286,7 +308,8 @@ _Static_assert(sizeof(struct msiv_vec_info) == 64, "vec_info");
 /* Records of VEC_LIST: the info of vector index. */
 struct msiv_vec_rec {
 	uint32_t vector;
-	uint32_t reserved;
+	uint32_t nospace;  /* lazy vfunc: setups of the vector that found no
+			      slot (ENOSPC, EDQUOT); 0 otherwise */
 	struct msiv_vec_info info;
 };
 _Static_assert(sizeof(struct msiv_vec_rec) == 72, "vec_rec");
@@ -296,6 +319,9 @@ _Static_assert(sizeof(struct msiv_vec_rec) == 72, "vec_rec");
 #define MSIV_VFUNC_ORPHANED 0x4u /* no session: released when grace ends */
 #define MSIV_VFUNC_GONE     0x8u /* taken away (see gone): no vectors; calls
 				    on it fail until the tenant closes it */
+#define MSIV_VFUNC_LAZY     0x10u /* slots on first use (MSIV_OPEN_LAZY):
+				     first_slot is MSIV_SLOT_NONE; VEC_LIST
+				     tells each vector's slot */
 
 struct msiv_vfunc_rec {
 	uint64_t vfunc;

@@ -457,6 +457,43 @@ seeds_vfunc(void)
 	vfunc(0, MSIV_OP_VFUNC_RESET, H(0), 0);
 	list(FUZZ_F_HANDLE, MSIV_OP_VEC_LIST, H(0), 0);
 	done("reset-after-setup");
+
+	/* Slots on first use: the lazy vfunc holds none, so the reserved
+	 * one takes all but 8; the 9th and 10th setups find none (ENOSPC,
+	 * pending latched), a free gives one back, a retarget binds. */
+	hello();
+	vopen(0, "sim0", 2048, MSIV_OPEN_LAZY);
+	vopen(0, "sim0", 2040, 0);
+	vfunc(0, MSIV_OP_VFUNC_ENABLE, H(0), 1);
+	for (uint32_t v = 0; v < 10; v++)
+		setup(FUZZ_FDS_EVENTFD, H(0), v, MSIV_SETUP_UNMASKED, ADDR,
+		    DATA + v);
+	table(MSIV_OP_TABLE_READ, H(0), MSIV_PBA_OFFSET, 8, 0);
+	vec(0, MSIV_OP_VEC_FREE, H(0), 3);
+	setup(FUZZ_FDS_EVENTFD, H(0), 9, MSIV_SETUP_UNMASKED, ADDR, DATA);
+	vec(0, MSIV_OP_VEC_FREE, H(0), 4);
+	retarget(FUZZ_FDS_EVENTFD, H(0), 8, MSIV_RETARGET_TARGET, 0, 0);
+	retarget(0, H(0), 2000, MSIV_RETARGET_MSG, ADDR, DATA);
+	table(MSIV_OP_TABLE_WRITE, H(0), 1999 * 16 + 12, 4, 0);
+	vec(0, MSIV_OP_VEC_QUERY, H(0), 2000);
+	list(FUZZ_F_HANDLE, MSIV_OP_VEC_LIST, H(0), 0);
+	list(0, MSIV_OP_VFUNC_LIST, 0, 0);
+	affinity(FUZZ_F_HANDLE, H(0), 2047, "", 0, 0);
+	vfunc(0, MSIV_OP_VFUNC_RESET, H(0), 0);
+	vfunc(0, MSIV_OP_VFUNC_CLOSE, H(0), 0);
+	done("open-lazy");
+
+	hello();
+	vopen(0, "sim0", 4, MSIV_OPEN_LAZY | 3);
+	vopen(0, "sim0", 4, MSIV_OPEN_LAZY | 9);
+	vopen(0, "sim0", 4, 0x200);
+	vopen(0, "sim0", 4, 0xffffffffu);
+	vopen(0, "sim0", 0, MSIV_OPEN_LAZY);
+	setup(FUZZ_FDS_EVENTFD, H(0), 0, 0, ADDR, DATA);
+	revoke(FUZZ_F_HANDLE, H(0), "");
+	setup(FUZZ_FDS_EVENTFD, H(0), 1, 0, ADDR, DATA);
+	vfunc(0, MSIV_OP_VFUNC_CLOSE, H(0), 0);
+	done("open-lazy-flags");
 }
 
 static void
