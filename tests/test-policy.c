@@ -645,8 +645,10 @@ test_squatting(void)
 	 * migration leaves it unbound, and its next HELLO binds it. */
 	is_int(h_kill9(&d), 0, "kill msivd");
 	is_int((int)store_sql("ALTER TABLE tenant DROP COLUMN owner; "
+	    "ALTER TABLE vfunc DROP COLUMN lazy; "
+	    "ALTER TABLE vector DROP COLUMN slot; "
 	    "PRAGMA user_version = 5; PRAGMA user_version"), 5, "the store "
-	    "made schema 5 again (no tenant.owner)");
+	    "made schema 5 again (no tenant.owner, nor the columns after it)");
 	if (h_spawn(&d) < 0)
 		tap_bail("msivd did not start on a schema 5 store");
 	is_int(hello_status(UID_B, "vm-x"), 0, "after the migration: uid %u "
@@ -654,9 +656,9 @@ test_squatting(void)
 	is_int(hello_status(UID_A, "vm-x"), -EACCES, "...and binds it: uid %u "
 	    "gets EACCES now", UID_A);
 	is_int(h_kill9(&d), 0, "kill msivd");
-	ok(store_sql("PRAGMA user_version") == 6 && store_sql("SELECT owner "
+	ok(store_sql("PRAGMA user_version") == 7 && store_sql("SELECT owner "
 	    "FROM tenant WHERE name = 'vm-x'") == UID_B, "the store is at "
-	    "schema 6 with vm-x bound to uid %u", UID_B);
+	    "schema 7 with vm-x bound to uid %u", UID_B);
 	if (h_spawn(&d) < 0)
 		tap_bail("msivd did not restart");
 

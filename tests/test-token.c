@@ -440,8 +440,8 @@ test_migrate(void)
 	    "...which are 0644, as msivd used to leave them under umask 022");
 	if (h_spawn(&d) < 0)
 		tap_bail("msivd did not start on the schema 3 store");
-	ok(logged(&d, "schema migrated to version 6"), "msivd migrates it to "
-	    "schema 6");
+	ok(logged(&d, "schema migrated to version 7"), "msivd migrates it to "
+	    "schema 7");
 	r = msiv_connect_token(d.sock, "old-a", tok[0], &c);
 	ok(r == 0 && msiv_resumed(c) == 1, "old-a resumes its vfunc with its "
 	    "token (%d)", r);
@@ -468,7 +468,7 @@ test_migrate(void)
 	if (!is_int(scan(d.dir, tok, NTOK, where, sizeof(where)), 0,
 	    "migrated: ...nor after it stopped"))
 		tap_diag("%s", where);
-	is_int(user_version(d.dir), 6, "the store is at schema 6");
+	is_int(user_version(d.dir), 7, "the store is at schema 7");
 	if (h_spawn(&d) < 0)
 		tap_bail("msivd did not start again");
 	r = msiv_connect_token(d.sock, "old-a", tok[0], &c);
