@@ -1,0 +1,204 @@
+#!/bin/sh
+# make check-vfu: msiv-vfu under a real QEMU (>= 10.1, vfio-user-pci,
+# fetched by fetch-qemu.sh) and real guest kernels (the ones check-vm
+# boots: tests/vm/fetch.sh), under TCG with an emulated intel-iommu. On
+# this host: msivd with a sim device, msiv-vfu serving a 16-vector
+# function from it, QEMU connected to msiv-vfu. In the guest: vfu-guest
+# binds the function to the guest's vfio-pci and enables its MSI-X
+# vectors with VFIO_DEVICE_SET_IRQS; this script fires their slots with
+# msivctl fire when the guest asks on its console, and the guest counts
+# interrupts per vector (vfu-guest.c). The QEMU requests msiv-vfu logged
+# (--debug) are checked against what each guest action should send.
+# TAP output. MSIVD, MSIVCTL and MSIV_VFU name the binaries.
+# Skipping (no QEMU >= 10.1, no guest kernels, MSIV_SKIP_VM set) prints a
+# TAP plan of 0 with the reason and exits 77 (MSIV_VM_SKIP_STATUS under
+# make check's TAP driver, as check-vm).
+set -u
+skip() {
+	echo "1..0 # SKIP $*"
+	exit "${MSIV_VM_SKIP_STATUS:-77}"
+}
+[ -z "${MSIV_SKIP_VM:-}" ] || skip "MSIV_SKIP_VM is set"
+
+top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+cache=${MSIV_VM_CACHE:-$HOME/.cache/msiv-vm}
+: "${MSIVD:?MSIVD names msivd}" "${MSIVCTL:?MSIVCTL names msivctl}"
+: "${MSIV_VFU:?MSIV_VFU names msiv-vfu}"
+start=$(date +%s)
+qemu=$(sh "$top/tests/vfu/fetch-qemu.sh" "$cache") || skip "$qemu"
+kroots=$(sh "$top/tests/vm/fetch.sh" "$cache") || skip "$kroots"
+case $(gcc -print-file-name=libc.a) in
+/*) ;;
+*) skip "no static libc.a to build the guest program (libc6-dev)" ;;
+esac
+work=$(mktemp -d /tmp/msiv-vfu-XXXXXX)
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+gcc -static -O2 -Wall -Wextra -Werror -o "$work/vfu-guest" \
+    "$top/tests/vfu/vfu-guest.c" 2>"$work/cc.log" || {
+	sed 's/^/# /' "$work/cc.log"
+	echo "not ok 1 - build the guest program"
+	echo "1..1"
+	exit 1
+}
+# run-vm.sh runs qemu-system-x86_64 from PATH: the fetched one.
+mkdir "$work/bin"
+# Its own messages go to $work/qemu.log (run-vm.sh discards them).
+printf '#!/bin/sh\nexec %s "$@" 2>>%s\n' "$qemu" "$work/qemu.log" \
+    > "$work/bin/qemu-system-x86_64"
+chmod +x "$work/bin/qemu-system-x86_64"
+
+ids=1234:4d56
+cat > "$work/run" <<RUN
+bdf=
+for d in /sys/bus/pci/devices/*; do
+	[ "\$(cat \$d/vendor):\$(cat \$d/device)" = "0x${ids%:*}:0x${ids#*:}" ] && bdf=\${d##*/}
+done
+[ -n "\$bdf" ] || { echo "PROBE FAIL no device $ids in the guest"; exit 3; }
+[ "\$(readlink /sys/bus/pci/devices/\$bdf/driver)" != "\${bdf%%/*}" ] &&
+    [ "\$(basename \$(readlink /sys/bus/pci/devices/\$bdf/driver))" = vfio-pci ] ||
+    { echo "PROBE FAIL \$bdf is not bound to vfio-pci"; exit 3; }
+echo "PROBE OK the function \$bdf ($ids, class \$(cat /sys/bus/pci/devices/\$bdf/class)) is claimed by no guest driver and binds to vfio-pci"
+/bin/vfu-guest \$bdf 16
+RUN
+
+ctl() { "$MSIVCTL" -s "$work/msivd.sock" "$@"; }
+
+# Fire the slots the guest asks for ("MSIV-VFU FIRE VECTOR COUNT" on its
+# console): the slot is the vfunc's first slot plus the vector.
+fire_relay() {
+	done_=0
+	while :; do
+		total=$(grep -c "^MSIV-VFU FIRE " "$work/serial" 2>/dev/null)
+		while [ "${total:-0}" -gt $done_ ]; do
+			done_=$((done_ + 1))
+			set -- $(sed -n 's/^MSIV-VFU FIRE //p' "$work/serial" |
+			    tr -d '\r' | sed -n "${done_}p")
+			first=$(ctl vfuncs | sed -n 's/.*vectors on slots \([0-9]*\)-.*/\1/p' | head -1)
+			ctl fire sim0 $((first + $1)) "$2" >/dev/null ||
+			    echo "fire relay: msivctl fire failed" >> "$work/relay.log"
+		done
+		sleep 0.1
+	done
+}
+
+n=0 failed=0 summary=
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); echo "not ok $n - $1"; failed=$((failed + 1)); }
+
+# guest LABEL KROOT: one boot, with its own msivd and msiv-vfu.
+guest() {
+	label=$1 kroot=$2
+	kver=$(ls "$kroot/lib/modules")
+	kernel=$(ls "$kroot"/boot/vmlinuz-*)
+	mods=
+	for m in virt/lib/irqbypass.ko drivers/vfio/vfio.ko \
+	    drivers/vfio/vfio_virqfd.ko drivers/vfio/vfio_iommu_type1.ko \
+	    drivers/vfio/pci/vfio-pci-core.ko drivers/vfio/pci/vfio-pci.ko; do
+		for f in "$m" "$m.xz"; do
+			[ -f "$kroot/lib/modules/$kver/kernel/$f" ] && mods="$mods $f"
+		done
+	done
+	# shellcheck disable=SC2086
+	sh "$top/tests/vm/build-initramfs.sh" "$kroot" "$work/initrd.gz" \
+	    "$work/run" $ids $mods -- "$work/vfu-guest"
+	rm -rf "$work/state" "$work/serial" "$work/msivd.sock" "$work/vfu.sock"* \
+	    "$work/qemu.log"
+	mkdir "$work/state"
+	printf '[device sim0]\nbackend = sim\nslots = 64\n' > "$work/msivd.conf"
+	user=
+	[ "$(id -u)" -eq 0 ] && user="--user root"
+	# shellcheck disable=SC2086
+	"$MSIVD" --foreground --config "$work/msivd.conf" --state-dir \
+	    "$work/state" --socket "$work/msivd.sock" $user \
+	    > "$work/msivd.log" 2>&1 &
+	dpid=$!
+	i=0
+	while ! ctl status >/dev/null 2>&1 && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+	"$MSIV_VFU" --listen "$work/vfu.sock" --device sim0 --vectors 16 \
+	    --tenant vm1 --socket "$work/msivd.sock" --debug \
+	    > "$work/vfu.log" 2>&1 &
+	vpid=$!
+	pids="$dpid $vpid"
+	i=0
+	while [ ! -S "$work/vfu.sock" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+	fds0=$(ls /proc/$vpid/fd | wc -l)
+	: > "$work/serial"
+	fire_relay &
+	relay=$!
+	pids="$pids $relay"
+	PATH="$work/bin:$PATH" MSIV_VM_CPUS=1 sh "$top/tests/vm/run-vm.sh" \
+	    "$kernel" "$work/initrd.gz" "$work/serial" \
+	    -global intel-iommu.caching-mode=on -device "{\"driver\":\"vfio-user-pci\",\"addr\":\"05.0\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu.sock\"}}"
+	rc=$?
+	kill $relay 2>/dev/null
+	wait $relay 2>/dev/null
+	while read -r verdict what; do
+		[ -n "$verdict" ] || continue
+		case "$verdict" in
+		OK) ok "$label: $what" ;;
+		*) notok "$label: $what" ;;
+		esac
+	done <<EOF2
+$(sed -n 's/^PROBE \(OK\|FAIL\) \(.*\)/\1 \2/p' "$work/serial" | tr -d '\r')
+EOF2
+	sed -n "s/^PROBE INFO /# $label: /p" "$work/serial" | tr -d '\r'
+	if [ $rc -eq 0 ]; then
+		ok "$label: the guest ran its checks and exited 0"
+	else
+		notok "$label: guest exit $rc"
+		sed 's/^/# /' "$work/serial" | tail -30
+	fi
+	# QEMU has exited: msiv-vfu closes the vfunc and keeps no fd of it.
+	log=$work/vfu.log
+	i=0
+	while ! grep -q "the VMM went away" "$log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	fds1=$(ls /proc/$vpid/fd | wc -l)
+	left=$(ctl vfuncs | grep -c "^vfunc ")
+	[ "$left" -eq 0 ] && [ "$fds1" -eq "$fds0" ] &&
+	    ok "$label: QEMU gone: msiv-vfu closed the vfunc (msivctl lists none) and holds $fds1 fds, as before it came" ||
+	    notok "$label: QEMU gone: $left vfuncs left, msiv-vfu fds $fds0 -> $fds1"
+	# What QEMU sent msiv-vfu for the guest's actions.
+	grep -q "DEVICE_SET_IRQS index 2 TRIGGER|DATA_EVENTFD start 15 count 1 fds 1: ok" "$log" &&
+	    ok "$label: QEMU passes each vector's first unmask on as SET_IRQS TRIGGER with one eventfd" ||
+	    notok "$label: no SET_IRQS with an eventfd for vector 15"
+	if grep -q "fixed-size" "$work/serial"; then
+		k=$(grep -c "DEVICE_SET_IRQS index 2 TRIGGER|DATA_NONE start 0 count 0 fds 0: ok" "$log")
+		[ "$k" -ge 15 ] &&
+		    ok "$label: the guest's MSI-X disable (growing a NORESIZE vfio-pci) reaches msiv-vfu as SET_IRQS DATA_NONE count 0 ($k times)" ||
+		    notok "$label: MSI-X disables passed on: $k"
+	fi
+	if [ -s "$work/qemu.log" ]; then
+		notok "$label: QEMU logged something"
+		sed 's/^/# qemu: /' "$work/qemu.log" | head
+	else
+		ok "$label: QEMU logged nothing (no warning, no error from its vfio-user client)"
+	fi
+	if grep -q "refused\|closing" "$log"; then
+		notok "$label: msiv-vfu refused or closed something"
+		grep "refused\|closing" "$log" | sed 's/^/# /' | head
+	fi
+	# MSIV_VFU_LOGS=DIR keeps msiv-vfu's debug logs (doc/vfio-user.md).
+	[ -z "${MSIV_VFU_LOGS:-}" ] || cp "$log" "$MSIV_VFU_LOGS/msiv-vfu-$label.log"
+	kill "$vpid" 2>/dev/null
+	wait "$vpid"
+	vst=$?
+	[ $vst -eq 0 ] && ok "$label: msiv-vfu exits 0 on SIGTERM" ||
+	    notok "$label: msiv-vfu exit status $vst"
+	ctl shutdown >/dev/null
+	wait "$dpid" || notok "$label: msivd exit status $?"
+	pids=
+	summary="$summary, $label $(grep -c "^PROBE OK" "$work/serial")/$(grep -c "^PROBE \(OK\|FAIL\)" "$work/serial")"
+}
+for kroot in $kroots; do
+	label=$(ls "$kroot/lib/modules")
+	guest "${label%%-*}" "$kroot"
+done
+echo "1..$n"
+echo "# check-vfu: $n checks on $(echo $kroots | wc -w) kernels, $failed failed; guest checks passed${summary#,}; $(($(date +%s) - start)) s"
+[ $failed -eq 0 ]
