@@ -63,6 +63,7 @@ struct vfu {
 	struct msiv_conn *conn;
 	uint64_t vfunc;      /* 0: none open */
 	int gone;            /* the vfunc was taken away */
+	int resumed;         /* msivd restarted: state to give it again */
 	int lfd, cfd;        /* listening socket, the VMM's connection */
 	struct vfu_dev dev;
 };
@@ -197,6 +198,7 @@ vfu_on_event(struct msiv_conn *conn, const struct msiv_event_info *ev,
 	case MSIV_EV_RESUMED:
 		vfu_log("msivd restarted: resumed, %u eventfds attached again",
 		    ev->count);
+		v->resumed = 1;
 		break;
 	case MSIV_EV_MSG_CHANGED:
 	case MSIV_EV__COUNT:
@@ -281,10 +283,12 @@ vfu_connect(struct vfu *v)
 		vfu_log("%s: %s", v->token_file, strerror(-r));
 		return r;
 	}
-	/* Vfuncs taken over from an earlier msiv-vfu of this tenant: their
-	 * VMM went with it. */
-	n = msiv_vfunc_list(v->conn, rec, 64);
+	/* Vfuncs taken over from an earlier msiv-vfu of this tenant (now
+	 * this session's): their VMM went with it. */
+	n = msiv_resumed(v->conn) > 0 ? msiv_vfunc_list(v->conn, rec, 64) : 0;
 	for (int i = 0; i < n && i < 64; i++) {
+		if (rec[i].session != msiv_session_id(v->conn))
+			continue;
 		vfu_log("closing vfunc %llu left by an earlier msiv-vfu",
 		    (unsigned long long)rec[i].vfunc);
 		(void)msiv_vfunc_close(v->conn, rec[i].vfunc);
@@ -595,6 +599,13 @@ vfu_serve(struct vfu *v)
 				vfu_disconnect(v);
 			return EXIT_GONE;
 		}
+		if (v->resumed) {
+			v->resumed = 0;
+			r = v->vfunc != 0 ? vfu_dev_resync(&v->dev) : 0;
+			if (r < 0)
+				vfu_log("after msivd restarted: the vectors' "
+				    "state: %s", msiv_strerror(r));
+		}
 		r = ppoll(p, 3, NULL, &none);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -717,7 +728,13 @@ main(int argc, char **argv)
 		vfu_log("out of memory");
 		return 1;
 	}
-	if (vfu_connect(&v) < 0 || vfu_listen(&v) < 0) {
+	/* The socket first: a second msiv-vfu on a live socket leaves before
+	 * it touches msivd. */
+	if (vfu_listen(&v) < 0 || vfu_connect(&v) < 0) {
+		if (v.lfd >= 0) {
+			close(v.lfd);
+			(void)unlink(v.listen_path);
+		}
 		if (v.conn != NULL)
 			msiv_close(v.conn);
 		vfu_dev_free(&v.dev);

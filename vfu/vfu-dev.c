@@ -188,6 +188,18 @@ vfu_dev_sync_mask(struct vfu_dev *d, unsigned int i)
 	    (VFU_VEC_DETACHED | VFU_VEC_MASKED)) != 0);
 }
 
+int
+vfu_dev_resync(struct vfu_dev *d)
+{
+	int r = 0;
+
+	if (d->enabled)
+		r = d->be->enable(d->arg, 1);
+	for (unsigned int i = 0; i < d->nvec && r == 0; i++)
+		r = vfu_dev_sync_mask(d, i);
+	return r;
+}
+
 static int
 vfu_dev_reset(struct vfu_dev *d)
 {

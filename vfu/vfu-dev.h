@@ -59,6 +59,14 @@ void vfu_dev_free(struct vfu_dev *d);
 void vfu_dev_clear(struct vfu_dev *d);
 
 /*
+ * Give the vfunc the enable and mask state the VMM last asked for again:
+ * after msivd restarted, its restored state may predate changes it had not
+ * yet written down (msivd.conf(5), write_behind_ms), and QEMU will not
+ * send them again.
+ */
+int vfu_dev_resync(struct vfu_dev *d);
+
+/*
  * Carry out a request vfu_decode() accepted, with its fds (req->nfds of
  * them; the caller closes them afterwards: the backend duplicates what it
  * keeps). The reply's payload goes to out (outmax bytes, at least

@@ -261,7 +261,8 @@ vfu_describe(const struct vfu_req *r, char *out, size_t outlen)
 		break;
 	case VFU_CMD_REGION_READ:
 	case VFU_CMD_REGION_WRITE:
-		if (r->hdr.cmd == VFU_CMD_REGION_WRITE && r->u.rw.rw.count <= 8) {
+		/* data is NULL when the message was refused */
+		if (r->u.rw.data != NULL && r->u.rw.rw.count <= 8) {
 			uint64_t v = 0;
 
 			memcpy(&v, r->u.rw.data, r->u.rw.rw.count);
