@@ -69,19 +69,45 @@ RUN
 
 ctl() { "$MSIVCTL" -s "$work/msivd.sock" "$@"; }
 
-# Fire the slots the guest asks for ("MSIV-VFU FIRE VECTOR COUNT" on its
-# console): the slot is the vfunc's first slot plus the vector.
-fire_relay() {
+# msivd on the test's state directory and socket; its pid in msivd.pid.
+# Started from a subshell, so that no shell reports its kill -9.
+start_msivd() {
+	user=
+	[ "$(id -u)" -eq 0 ] && user="--user root"
+	# shellcheck disable=SC2086
+	( "$MSIVD" --foreground --config "$work/msivd.conf" --state-dir \
+	    "$work/state" --socket "$work/msivd.sock" $user \
+	    >> "$work/msivd.log" 2>&1 &
+	  echo $! > "$work/msivd.pid" )
+	i=0
+	while ! ctl status >/dev/null 2>&1 && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+}
+
+# Carry out what the guest asks for on its console, in order:
+# "MSIV-VFU FIRE VECTOR COUNT": fire the vector's slot (the vfunc's first
+# slot plus the vector); "MSIV-VFU RESTART-MSIVD": kill -9 msivd, start
+# it again, and wait until msiv-vfu says it resumed.
+relay() {
 	done_=0
 	while :; do
-		total=$(grep -c "^MSIV-VFU FIRE " "$work/serial" 2>/dev/null)
+		total=$(grep -c "^MSIV-VFU " "$work/serial" 2>/dev/null)
 		while [ "${total:-0}" -gt $done_ ]; do
 			done_=$((done_ + 1))
-			set -- $(sed -n 's/^MSIV-VFU FIRE //p' "$work/serial" |
+			set -- $(sed -n 's/^MSIV-VFU //p' "$work/serial" |
 			    tr -d '\r' | sed -n "${done_}p")
-			first=$(ctl vfuncs | sed -n 's/.*vectors on slots \([0-9]*\)-.*/\1/p' | head -1)
-			ctl fire sim0 $((first + $1)) "$2" >/dev/null ||
-			    echo "fire relay: msivctl fire failed" >> "$work/relay.log"
+			case "$1" in
+			FIRE)
+				first=$(ctl vfuncs | sed -n 's/.*vectors on slots \([0-9]*\)-.*/\1/p' | head -1)
+				ctl fire sim0 $((first + $2)) "$3" >/dev/null ||
+				    echo "msivctl fire failed" >> "$work/relay.log" ;;
+			RESTART-MSIVD)
+				r0=$(grep -c "msivd restarted: resumed" "$work/vfu.log")
+				kill -9 "$(cat "$work/msivd.pid")"
+				start_msivd
+				i=0
+				while [ "$(grep -c "msivd restarted: resumed" "$work/vfu.log")" -le "$r0" ] &&
+				    [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done ;;
+			esac
 		done
 		sleep 0.1
 	done
@@ -111,25 +137,18 @@ guest() {
 	    "$work/qemu.log"
 	mkdir "$work/state"
 	printf '[device sim0]\nbackend = sim\nslots = 64\n' > "$work/msivd.conf"
-	user=
-	[ "$(id -u)" -eq 0 ] && user="--user root"
-	# shellcheck disable=SC2086
-	"$MSIVD" --foreground --config "$work/msivd.conf" --state-dir \
-	    "$work/state" --socket "$work/msivd.sock" $user \
-	    > "$work/msivd.log" 2>&1 &
-	dpid=$!
-	i=0
-	while ! ctl status >/dev/null 2>&1 && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+	: > "$work/msivd.log"
+	start_msivd
 	"$MSIV_VFU" --listen "$work/vfu.sock" --device sim0 --vectors 16 \
 	    --tenant vm1 --socket "$work/msivd.sock" --debug \
 	    > "$work/vfu.log" 2>&1 &
 	vpid=$!
-	pids="$dpid $vpid"
+	pids="$(cat "$work/msivd.pid") $vpid"
 	i=0
 	while [ ! -S "$work/vfu.sock" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 	fds0=$(ls /proc/$vpid/fd | wc -l)
 	: > "$work/serial"
-	fire_relay &
+	relay &
 	relay=$!
 	pids="$pids $relay"
 	PATH="$work/bin:$PATH" MSIV_VM_CPUS=1 sh "$top/tests/vm/run-vm.sh" \
@@ -163,6 +182,32 @@ EOF2
 	[ "$left" -eq 0 ] && [ "$fds1" -eq "$fds0" ] &&
 	    ok "$label: QEMU gone: msiv-vfu closed the vfunc (msivctl lists none) and holds $fds1 fds, as before it came" ||
 	    notok "$label: QEMU gone: $left vfuncs left, msiv-vfu fds $fds0 -> $fds1"
+	# Scenario 6: QEMU killed (-9) while it holds the function (in the
+	# firmware, no guest): the vfunc goes, its slots are free, no fd
+	# stays behind in msiv-vfu or msivd.
+	dfd0=$(ls /proc/"$(cat "$work/msivd.pid")"/fd | wc -l)
+	resets=$(grep -c "DEVICE_RESET" "$log")
+	"$work/bin/qemu-system-x86_64" -machine q35,accel=tcg -m 128M \
+	    -display none -nodefaults -monitor none -serial none \
+	    -device "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu.sock\"}}" &
+	qpid=$!
+	i=0
+	while [ "$(grep -c "DEVICE_RESET" "$log")" -le "$resets" ] && [ $i -lt 300 ]; do
+		sleep 0.1; i=$((i+1))
+	done
+	inuse=$(ctl vfuncs | grep -c "^vfunc ")
+	gone0=$(grep -c "the VMM went away" "$log")
+	kill -9 $qpid
+	wait $qpid 2>/dev/null
+	i=0
+	while [ "$(grep -c "the VMM went away" "$log")" -le "$gone0" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	left=$(ctl vfuncs | grep -c "^vfunc ")
+	fds2=$(ls /proc/$vpid/fd | wc -l)
+	dfd1=$(ls /proc/"$(cat "$work/msivd.pid")"/fd | wc -l)
+	[ "$inuse" -eq 1 ] && [ "$left" -eq 0 ] && [ "$fds2" -eq "$fds0" ] &&
+	    [ "$dfd1" -eq "$dfd0" ] &&
+	    ok "$label: scenario 6: QEMU killed -9: its vfunc is gone, its slots free; msiv-vfu holds $fds2 fds and msivd $dfd1, as before" ||
+	    notok "$label: scenario 6: vfuncs $inuse -> $left, msiv-vfu fds $fds0 -> $fds2, msivd fds $dfd0 -> $dfd1"
 	# What QEMU sent msiv-vfu for the guest's actions.
 	grep -q "DEVICE_SET_IRQS index 2 TRIGGER|DATA_EVENTFD start 15 count 1 fds 1: ok" "$log" &&
 	    ok "$label: QEMU passes each vector's first unmask on as SET_IRQS TRIGGER with one eventfd" ||
@@ -190,8 +235,15 @@ EOF2
 	vst=$?
 	[ $vst -eq 0 ] && ok "$label: msiv-vfu exits 0 on SIGTERM" ||
 	    notok "$label: msiv-vfu exit status $vst"
+	# msivd: the one the relay restarted is not this shell's child.
+	dpid=$(cat "$work/msivd.pid")
 	ctl shutdown >/dev/null
-	wait "$dpid" || notok "$label: msivd exit status $?"
+	i=0
+	while kill -0 "$dpid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+	kill -0 "$dpid" 2>/dev/null && notok "$label: msivd did not shut down"
+	grep -q "msivd restarted: resumed" "$log" &&
+	    ok "$label: msiv-vfu resumed with its token after msivd's kill -9" ||
+	    notok "$label: msiv-vfu did not resume after msivd's kill -9"
 	pids=
 	summary="$summary, $label $(grep -c "^PROBE OK" "$work/serial")/$(grep -c "^PROBE \(OK\|FAIL\)" "$work/serial")"
 }
