@@ -28,7 +28,8 @@ rec(unsigned int nfds, uint16_t cmd, const void *p, size_t n)
 	buf[len++] = (uint8_t)total;
 	buf[len++] = (uint8_t)(total >> 8);
 	memcpy(buf + len, &h, sizeof(h));
-	memcpy(buf + len + sizeof(h), p, n);
+	if (n > 0)
+		memcpy(buf + len + sizeof(h), p, n);
 	len += total;
 }
 

@@ -592,7 +592,9 @@ test_malformed(void)
 	s = (struct vfu_irq_set){ .argsz = sizeof(s), .flags =
 	    VFU_IRQ_SET_ACTION_MASK | VFU_IRQ_SET_DATA_BOOL,
 	    .index = VFU_IRQ_MSIX, .count = 4 };
-	tap_ok(vreq(fd, VFU_CMD_DEVICE_SET_IRQS, &s, sizeof(s) + 2, NULL, 0,
+	memset(big, 1, sizeof(big));
+	memcpy(big, &s, sizeof(s));
+	tap_ok(vreq(fd, VFU_CMD_DEVICE_SET_IRQS, big, sizeof(s) + 2, NULL, 0,
 	    NULL, 0, NULL) == EINVAL, "DATA_BOOL with fewer bytes than "
 	    "vectors: EINVAL");
 	tap_ok(vreq(fd, VFU_CMD_DEVICE_GET_INFO, &di, sizeof(di), e, 3, NULL,
