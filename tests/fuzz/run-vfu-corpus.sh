@@ -34,7 +34,7 @@ else
 fi
 n=$((n + 1))
 stale=
-mkdir "$tmp/seeds" && "$mkseeds" "$tmp/seeds" >/dev/null || stale=mkseeds-vfu
+mkdir "$tmp/seeds" && "$mkseeds" "$tmp/seeds" >/dev/null || stale="mkseeds-vfu"
 for f in "$tmp"/seeds/*; do
 	cmp -s "$f" "$corpus/${f##*/}" || stale="$stale ${f##*/}"
 done

@@ -93,6 +93,7 @@ relay() {
 		total=$(grep -c "^MSIV-VFU " "$work/serial" 2>/dev/null)
 		while [ "${total:-0}" -gt $done_ ]; do
 			done_=$((done_ + 1))
+			# shellcheck disable=SC2046 # split into words on purpose
 			set -- $(sed -n 's/^MSIV-VFU //p' "$work/serial" |
 			    tr -d '\r' | sed -n "${done_}p")
 			case "$1" in
