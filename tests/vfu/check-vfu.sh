@@ -65,6 +65,9 @@ done
     { echo "PROBE FAIL \$bdf is not bound to vfio-pci"; exit 3; }
 echo "PROBE OK the function \$bdf ($ids, class \$(cat /sys/bus/pci/devices/\$bdf/class)) is claimed by no guest driver and binds to vfio-pci"
 /bin/vfu-guest \$bdf 16
+st=\$?
+[ \$st -eq 42 ] && { echo "PROBE OK the guest reboots"; reboot -f; sleep 60; }
+exit \$st
 RUN
 
 ctl() { "$MSIVCTL" -s "$work/msivd.sock" "$@"; }
@@ -101,6 +104,17 @@ relay() {
 				first=$(ctl vfuncs | sed -n 's/.*vectors on slots \([0-9]*\)-.*/\1/p' | head -1)
 				ctl fire sim0 $((first + $2)) "$3" >/dev/null ||
 				    echo "msivctl fire failed" >> "$work/relay.log" ;;
+			REBOOT\?)
+				# The first time: reboot (vector 1); then: carry
+				# on (vector 0).
+				reboots=$((${reboots:-0} + 1))
+				first=$(ctl vfuncs | sed -n 's/.*vectors on slots \([0-9]*\)-.*/\1/p' | head -1)
+				if [ $reboots -eq 1 ]; then
+					ctl fire sim0 $((first + 1)) 1 >/dev/null
+				else
+					ctl vfuncs > "$work/vfuncs-after-reboot"
+					ctl fire sim0 "$first" 1 >/dev/null
+				fi ;;
 			RESTART-MSIVD)
 				r0=$(grep -c "msivd restarted: resumed" "$work/vfu.log")
 				kill -9 "$(cat "$work/msivd.pid")"
@@ -135,7 +149,7 @@ guest() {
 	sh "$top/tests/vm/build-initramfs.sh" "$kroot" "$work/initrd.gz" \
 	    "$work/run" $ids $mods -- "$work/vfu-guest"
 	rm -rf "$work/state" "$work/serial" "$work/msivd.sock" "$work/vfu.sock"* \
-	    "$work/qemu.log"
+	    "$work/qemu.log" "$work/vfuncs-after-reboot"
 	mkdir "$work/state"
 	printf '[device sim0]\nbackend = sim\nslots = 64\n' > "$work/msivd.conf"
 	: > "$work/msivd.log"
@@ -152,8 +166,10 @@ guest() {
 	relay &
 	relay=$!
 	pids="$pids $relay"
+	# -action reboot=reset: the guest's reboot resets it (run-vm.sh
+	# says -no-reboot; the later option wins).
 	PATH="$work/bin:$PATH" MSIV_VM_CPUS=1 sh "$top/tests/vm/run-vm.sh" \
-	    "$kernel" "$work/initrd.gz" "$work/serial" \
+	    "$kernel" "$work/initrd.gz" "$work/serial" -action reboot=reset \
 	    -global intel-iommu.caching-mode=on -device "{\"driver\":\"vfio-user-pci\",\"addr\":\"05.0\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu.sock\"}}"
 	rc=$?
 	kill $relay 2>/dev/null
@@ -209,6 +225,13 @@ EOF2
 	    [ "$dfd1" -eq "$dfd0" ] &&
 	    ok "$label: scenario 6: QEMU killed -9: its vfunc is gone, its slots free; msiv-vfu holds $fds2 fds and msivd $dfd1, as before" ||
 	    notok "$label: scenario 6: vfuncs $inuse -> $left, msiv-vfu fds $fds0 -> $fds2, msivd fds $dfd0 -> $dfd1"
+	# Scenario 4: the reboot reached msiv-vfu as MSI-X disable and
+	# DEVICE_RESET, and the second boot's checks passed (above).
+	k=$(sed -n '/VMM connected/,$p' "$log" | grep -c "DEVICE_RESET: ok")
+	[ "$(grep -c "MSIV-VM BOOTED" "$work/serial")" -eq 2 ] && [ "$k" -ge 2 ] &&
+	    [ -s "$work/vfuncs-after-reboot" ] &&
+	    ok "$label: scenario 4: the guest rebooted; QEMU reset the function (DEVICE_RESET, $k in all), and after the reboot every vector delivers again" ||
+	    notok "$label: scenario 4: boots $(grep -c "MSIV-VM BOOTED" "$work/serial"), DEVICE_RESETs $k"
 	# What QEMU sent msiv-vfu for the guest's actions.
 	grep -q "DEVICE_SET_IRQS index 2 TRIGGER|DATA_EVENTFD start 15 count 1 fds 1: ok" "$log" &&
 	    ok "$label: QEMU passes each vector's first unmask on as SET_IRQS TRIGGER with one eventfd" ||

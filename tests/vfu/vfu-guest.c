@@ -177,6 +177,25 @@ main(int argc, char **argv)
 			}
 		check(ok, WHAT("scenario 1: all %u vectors enabled, every one "
 		    "delivers into the guest, to itself only", nvec));
+		/* Scenario 4: a guest reboot, once. The host answers
+		 * "REBOOT?" with a fire on vector 1 the first time (reboot:
+		 * exit 42, and the run script reboots the guest with MSI-X
+		 * still enabled) and on vector 0 afterwards (carry on).
+		 * Asked right after scenario 1, while every count is exact. */
+		if (failures == 0) {
+			printf("MSIV-VFU REBOOT?\n");
+			fflush(stdout);
+			for (int t = 0; t < 60; t++) {
+				if (wait_efd(efd[1], 0) != 0) {
+					printf("PROBE INFO rebooting with MSI-X "
+					    "enabled\n");
+					fflush(stdout);
+					return 42;
+				}
+				if (wait_efd(efd[0], 1000) != 0)
+					break;
+			}
+		}
 		/* Scenario 5: msivd killed (-9) and started again between
 		 * two bursts. msiv-vfu resumes with its token; each vector
 		 * delivers again, with at most one interrupt more than was
