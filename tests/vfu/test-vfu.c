@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -79,7 +80,9 @@ vfu_start(const char *extra, int *st)
 		int fd = open(vlog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
 		    0644);
 
-		if (fd < 0 || dup2(fd, 2) < 0)
+		/* It goes when the test does, however the test ends. */
+		if (fd < 0 || dup2(fd, 2) < 0 ||
+		    prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
 			_exit(127);
 		execl(bin, "msiv-vfu", "--listen", vsock, "--device", "sim0",
 		    "--vectors", "8", "--tenant", "vfu1", "--socket", d.sock,
