@@ -1,0 +1,280 @@
+#!/bin/sh
+# make check-vfu: msiv-vfu under a real QEMU (>= 10.1, vfio-user-pci,
+# fetched by fetch-qemu.sh) and real guest kernels (the ones check-vm
+# boots: tests/vm/fetch.sh), under TCG with an emulated intel-iommu. On
+# this host: msivd with a sim device, msiv-vfu serving a 16-vector
+# function from it, QEMU connected to msiv-vfu. In the guest: vfu-guest
+# binds the function to the guest's vfio-pci and enables its MSI-X
+# vectors with VFIO_DEVICE_SET_IRQS; this script fires their slots with
+# msivctl fire when the guest asks on its console, and the guest counts
+# interrupts per vector (vfu-guest.c). The QEMU requests msiv-vfu logged
+# (--debug) are checked against what each guest action should send.
+# TAP output. MSIVD, MSIVCTL and MSIV_VFU name the binaries.
+# Skipping (no QEMU >= 10.1, no guest kernels, MSIV_SKIP_VM set) prints a
+# TAP plan of 0 with the reason and exits 77 (MSIV_VM_SKIP_STATUS under
+# make check's TAP driver, as check-vm).
+set -u
+skip() {
+	echo "1..0 # SKIP $*"
+	exit "${MSIV_VM_SKIP_STATUS:-77}"
+}
+[ -z "${MSIV_SKIP_VM:-}" ] || skip "MSIV_SKIP_VM is set"
+
+top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+cache=${MSIV_VM_CACHE:-$HOME/.cache/msiv-vm}
+: "${MSIVD:?MSIVD names msivd}" "${MSIVCTL:?MSIVCTL names msivctl}"
+: "${MSIV_VFU:?MSIV_VFU names msiv-vfu}"
+start=$(date +%s)
+qemu=$(sh "$top/tests/vfu/fetch-qemu.sh" "$cache") || skip "$qemu"
+kroots=$(sh "$top/tests/vm/fetch.sh" "$cache") || skip "$kroots"
+case $(gcc -print-file-name=libc.a) in
+/*) ;;
+*) skip "no static libc.a to build the guest program (libc6-dev)" ;;
+esac
+work=$(mktemp -d /tmp/msiv-vfu-XXXXXX)
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+gcc -static -O2 -Wall -Wextra -Werror -o "$work/vfu-guest" \
+    "$top/tests/vfu/vfu-guest.c" 2>"$work/cc.log" || {
+	sed 's/^/# /' "$work/cc.log"
+	echo "not ok 1 - build the guest program"
+	echo "1..1"
+	exit 1
+}
+# run-vm.sh runs qemu-system-x86_64 from PATH: the fetched one.
+mkdir "$work/bin"
+# Its own messages go to $work/qemu.log (run-vm.sh discards them).
+printf '#!/bin/sh\nexec %s "$@" 2>>%s\n' "$qemu" "$work/qemu.log" \
+    > "$work/bin/qemu-system-x86_64"
+chmod +x "$work/bin/qemu-system-x86_64"
+
+ids=1234:4d56
+cat > "$work/run" <<RUN
+bdf=
+for d in /sys/bus/pci/devices/*; do
+	[ "\$(cat \$d/vendor):\$(cat \$d/device)" = "0x${ids%:*}:0x${ids#*:}" ] && bdf=\${d##*/}
+done
+[ -n "\$bdf" ] || { echo "PROBE FAIL no device $ids in the guest"; exit 3; }
+[ "\$(readlink /sys/bus/pci/devices/\$bdf/driver)" != "\${bdf%%/*}" ] &&
+    [ "\$(basename \$(readlink /sys/bus/pci/devices/\$bdf/driver))" = vfio-pci ] ||
+    { echo "PROBE FAIL \$bdf is not bound to vfio-pci"; exit 3; }
+echo "PROBE OK the function \$bdf ($ids, class \$(cat /sys/bus/pci/devices/\$bdf/class)) is claimed by no guest driver and binds to vfio-pci"
+/bin/vfu-guest \$bdf 16
+st=\$?
+[ \$st -eq 42 ] && { echo "PROBE OK the guest reboots"; reboot -f; sleep 60; }
+exit \$st
+RUN
+
+ctl() { "$MSIVCTL" -s "$work/msivd.sock" "$@"; }
+
+# msivd on the test's state directory and socket; its pid in msivd.pid.
+# Started from a subshell, so that no shell reports its kill -9.
+start_msivd() {
+	user=
+	[ "$(id -u)" -eq 0 ] && user="--user root"
+	# shellcheck disable=SC2086
+	( "$MSIVD" --foreground --config "$work/msivd.conf" --state-dir \
+	    "$work/state" --socket "$work/msivd.sock" $user \
+	    >> "$work/msivd.log" 2>&1 &
+	  echo $! > "$work/msivd.pid" )
+	i=0
+	while ! ctl status >/dev/null 2>&1 && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+}
+
+# Carry out what the guest asks for on its console, in order:
+# "MSIV-VFU FIRE VECTOR COUNT": fire the vector's slot (the vfunc's first
+# slot plus the vector); "MSIV-VFU RESTART-MSIVD": kill -9 msivd, start
+# it again, and wait until msiv-vfu says it resumed.
+relay() {
+	done_=0
+	while :; do
+		total=$(grep -c "^MSIV-VFU " "$work/serial" 2>/dev/null)
+		while [ "${total:-0}" -gt $done_ ]; do
+			done_=$((done_ + 1))
+			# shellcheck disable=SC2046 # split into words on purpose
+			set -- $(sed -n 's/^MSIV-VFU //p' "$work/serial" |
+			    tr -d '\r' | sed -n "${done_}p")
+			case "$1" in
+			FIRE)
+				first=$(ctl vfuncs | sed -n 's/.*vectors on slots \([0-9]*\)-.*/\1/p' | head -1)
+				ctl fire sim0 $((first + $2)) "$3" >/dev/null ||
+				    echo "msivctl fire failed" >> "$work/relay.log" ;;
+			REBOOT\?)
+				# The first time: reboot (vector 1); then: carry
+				# on (vector 0).
+				reboots=$((${reboots:-0} + 1))
+				first=$(ctl vfuncs | sed -n 's/.*vectors on slots \([0-9]*\)-.*/\1/p' | head -1)
+				if [ $reboots -eq 1 ]; then
+					ctl fire sim0 $((first + 1)) 1 >/dev/null
+				else
+					ctl vfuncs > "$work/vfuncs-after-reboot"
+					ctl fire sim0 "$first" 1 >/dev/null
+				fi ;;
+			RESTART-MSIVD)
+				r0=$(grep -c "msivd restarted: resumed" "$work/vfu.log")
+				kill -9 "$(cat "$work/msivd.pid")"
+				start_msivd
+				i=0
+				while [ "$(grep -c "msivd restarted: resumed" "$work/vfu.log")" -le "$r0" ] &&
+				    [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done ;;
+			esac
+		done
+		sleep 0.1
+	done
+}
+
+n=0 failed=0 summary=
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+notok() { n=$((n + 1)); echo "not ok $n - $1"; failed=$((failed + 1)); }
+
+# guest LABEL KROOT: one boot, with its own msivd and msiv-vfu.
+guest() {
+	label=$1 kroot=$2
+	kver=$(ls "$kroot/lib/modules")
+	kernel=$(ls "$kroot"/boot/vmlinuz-*)
+	mods=
+	for m in virt/lib/irqbypass.ko drivers/vfio/vfio.ko \
+	    drivers/vfio/vfio_virqfd.ko drivers/vfio/vfio_iommu_type1.ko \
+	    drivers/vfio/pci/vfio-pci-core.ko drivers/vfio/pci/vfio-pci.ko; do
+		for f in "$m" "$m.xz"; do
+			[ -f "$kroot/lib/modules/$kver/kernel/$f" ] && mods="$mods $f"
+		done
+	done
+	# shellcheck disable=SC2086
+	sh "$top/tests/vm/build-initramfs.sh" "$kroot" "$work/initrd.gz" \
+	    "$work/run" $ids $mods -- "$work/vfu-guest"
+	rm -rf "$work/state" "$work/serial" "$work/msivd.sock" "$work/vfu.sock"* \
+	    "$work/qemu.log" "$work/vfuncs-after-reboot"
+	mkdir "$work/state"
+	printf '[device sim0]\nbackend = sim\nslots = 64\n' > "$work/msivd.conf"
+	: > "$work/msivd.log"
+	start_msivd
+	"$MSIV_VFU" --listen "$work/vfu.sock" --device sim0 --vectors 16 \
+	    --tenant vm1 --socket "$work/msivd.sock" --debug \
+	    > "$work/vfu.log" 2>&1 &
+	vpid=$!
+	pids="$(cat "$work/msivd.pid") $vpid"
+	i=0
+	while [ ! -S "$work/vfu.sock" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+	fds0=$(ls /proc/$vpid/fd | wc -l)
+	: > "$work/serial"
+	relay &
+	relay=$!
+	pids="$pids $relay"
+	# -action reboot=reset: the guest's reboot resets it (run-vm.sh
+	# says -no-reboot; the later option wins).
+	PATH="$work/bin:$PATH" MSIV_VM_CPUS=1 sh "$top/tests/vm/run-vm.sh" \
+	    "$kernel" "$work/initrd.gz" "$work/serial" -action reboot=reset \
+	    -global intel-iommu.caching-mode=on -device "{\"driver\":\"vfio-user-pci\",\"addr\":\"05.0\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu.sock\"}}"
+	rc=$?
+	kill $relay 2>/dev/null
+	wait $relay 2>/dev/null
+	while read -r verdict what; do
+		[ -n "$verdict" ] || continue
+		case "$verdict" in
+		OK) ok "$label: $what" ;;
+		*) notok "$label: $what" ;;
+		esac
+	done <<EOF2
+$(sed -n 's/^PROBE \(OK\|FAIL\) \(.*\)/\1 \2/p' "$work/serial" | tr -d '\r')
+EOF2
+	sed -n "s/^PROBE INFO /# $label: /p" "$work/serial" | tr -d '\r'
+	if [ $rc -eq 0 ]; then
+		ok "$label: the guest ran its checks and exited 0"
+	else
+		notok "$label: guest exit $rc"
+		sed 's/^/# /' "$work/serial" | tail -30
+	fi
+	# QEMU has exited: msiv-vfu closes the vfunc and keeps no fd of it.
+	log=$work/vfu.log
+	i=0
+	while ! grep -q "the VMM went away" "$log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	fds1=$(ls /proc/$vpid/fd | wc -l)
+	left=$(ctl vfuncs | grep -c "^vfunc ")
+	[ "$left" -eq 0 ] && [ "$fds1" -eq "$fds0" ] &&
+	    ok "$label: QEMU gone: msiv-vfu closed the vfunc (msivctl lists none) and holds $fds1 fds, as before it came" ||
+	    notok "$label: QEMU gone: $left vfuncs left, msiv-vfu fds $fds0 -> $fds1"
+	# Scenario 6: QEMU killed (-9) while it holds the function (in the
+	# firmware, no guest): the vfunc goes, its slots are free, no fd
+	# stays behind in msiv-vfu or msivd.
+	dfd0=$(ls /proc/"$(cat "$work/msivd.pid")"/fd | wc -l)
+	resets=$(grep -c "DEVICE_RESET" "$log")
+	"$work/bin/qemu-system-x86_64" -machine q35,accel=tcg -m 128M \
+	    -display none -nodefaults -monitor none -serial none \
+	    -device "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu.sock\"}}" &
+	qpid=$!
+	i=0
+	while [ "$(grep -c "DEVICE_RESET" "$log")" -le "$resets" ] && [ $i -lt 300 ]; do
+		sleep 0.1; i=$((i+1))
+	done
+	inuse=$(ctl vfuncs | grep -c "^vfunc ")
+	gone0=$(grep -c "the VMM went away" "$log")
+	kill -9 $qpid
+	wait $qpid 2>/dev/null
+	i=0
+	while [ "$(grep -c "the VMM went away" "$log")" -le "$gone0" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	left=$(ctl vfuncs | grep -c "^vfunc ")
+	fds2=$(ls /proc/$vpid/fd | wc -l)
+	dfd1=$(ls /proc/"$(cat "$work/msivd.pid")"/fd | wc -l)
+	[ "$inuse" -eq 1 ] && [ "$left" -eq 0 ] && [ "$fds2" -eq "$fds0" ] &&
+	    [ "$dfd1" -eq "$dfd0" ] &&
+	    ok "$label: scenario 6: QEMU killed -9: its vfunc is gone, its slots free; msiv-vfu holds $fds2 fds and msivd $dfd1, as before" ||
+	    notok "$label: scenario 6: vfuncs $inuse -> $left, msiv-vfu fds $fds0 -> $fds2, msivd fds $dfd0 -> $dfd1"
+	# Scenario 4: the reboot reached msiv-vfu as MSI-X disable and
+	# DEVICE_RESET, and the second boot's checks passed (above).
+	k=$(sed -n '/VMM connected/,$p' "$log" | grep -c "DEVICE_RESET: ok")
+	[ "$(grep -c "MSIV-VM BOOTED" "$work/serial")" -eq 2 ] && [ "$k" -ge 2 ] &&
+	    [ -s "$work/vfuncs-after-reboot" ] &&
+	    ok "$label: scenario 4: the guest rebooted; QEMU reset the function (DEVICE_RESET, $k in all), and after the reboot every vector delivers again" ||
+	    notok "$label: scenario 4: boots $(grep -c "MSIV-VM BOOTED" "$work/serial"), DEVICE_RESETs $k"
+	# What QEMU sent msiv-vfu for the guest's actions.
+	grep -q "DEVICE_SET_IRQS index 2 TRIGGER|DATA_EVENTFD start 15 count 1 fds 1: ok" "$log" &&
+	    ok "$label: QEMU passes each vector's first unmask on as SET_IRQS TRIGGER with one eventfd" ||
+	    notok "$label: no SET_IRQS with an eventfd for vector 15"
+	if grep -q "fixed-size" "$work/serial"; then
+		k=$(grep -c "DEVICE_SET_IRQS index 2 TRIGGER|DATA_NONE start 0 count 0 fds 0: ok" "$log")
+		[ "$k" -ge 15 ] &&
+		    ok "$label: the guest's MSI-X disable (growing a NORESIZE vfio-pci) reaches msiv-vfu as SET_IRQS DATA_NONE count 0 ($k times)" ||
+		    notok "$label: MSI-X disables passed on: $k"
+	fi
+	if [ -s "$work/qemu.log" ]; then
+		notok "$label: QEMU logged something"
+		sed 's/^/# qemu: /' "$work/qemu.log" | head
+	else
+		ok "$label: QEMU logged nothing (no warning, no error from its vfio-user client)"
+	fi
+	if grep -q "refused\|closing" "$log"; then
+		notok "$label: msiv-vfu refused or closed something"
+		grep "refused\|closing" "$log" | sed 's/^/# /' | head
+	fi
+	# MSIV_VFU_LOGS=DIR keeps msiv-vfu's debug logs (doc/vfio-user.md).
+	[ -z "${MSIV_VFU_LOGS:-}" ] || cp "$log" "$MSIV_VFU_LOGS/msiv-vfu-$label.log"
+	kill "$vpid" 2>/dev/null
+	wait "$vpid"
+	vst=$?
+	[ $vst -eq 0 ] && ok "$label: msiv-vfu exits 0 on SIGTERM" ||
+	    notok "$label: msiv-vfu exit status $vst"
+	# msivd: the one the relay restarted is not this shell's child.
+	dpid=$(cat "$work/msivd.pid")
+	ctl shutdown >/dev/null
+	i=0
+	while kill -0 "$dpid" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+	kill -0 "$dpid" 2>/dev/null && notok "$label: msivd did not shut down"
+	grep -q "msivd restarted: resumed" "$log" &&
+	    ok "$label: msiv-vfu resumed with its token after msivd's kill -9" ||
+	    notok "$label: msiv-vfu did not resume after msivd's kill -9"
+	pids=
+	summary="$summary, $label $(grep -c "^PROBE OK" "$work/serial")/$(grep -c "^PROBE \(OK\|FAIL\)" "$work/serial")"
+}
+for kroot in $kroots; do
+	label=$(ls "$kroot/lib/modules")
+	guest "${label%%-*}" "$kroot"
+done
+echo "1..$n"
+echo "# check-vfu: $n checks on $(echo $kroots | wc -w) kernels, $failed failed; guest checks passed${summary#,}; $(($(date +%s) - start)) s"
+[ $failed -eq 0 ]
