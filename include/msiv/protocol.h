@@ -15,7 +15,10 @@
  * in the opcode field.
  *
  * Version history (MSIV_PROTO_VERSION):
- *   1  first version (msiv 0.1).
+ *   1  first version (msiv 0.1). Added within it, in fields that were
+ *      reserved or flag bits an older daemon refuses (EINVAL): VFUNC_OPEN's
+ *      MSIV_OPEN_LAZY (slots on first use) and VEC_LIST's nospace count
+ *      (0 from an older daemon).
  *
  * Opcode numbers are only ever appended; a retired opcode keeps its number
  * as a comment saying it is unused. The full protocol is described in
