@@ -6,7 +6,15 @@
  *
  *   msiv-vfu --listen PATH --device NAME [--vectors N] [--tenant NAME]
  *            [--socket MSIVD_SOCKET] [--token-file FILE]
- *            [--vendor-id HEX] [--device-id HEX] [--once] [--debug]
+ *            [--vendor-id HEX] [--device-id HEX] [--reserve] [--once]
+ *            [--debug]
+ *
+ * The vfunc binds a slot to a vector when QEMU first sets it up (the
+ * guest's first unmask) and gives it back when the vector is freed
+ * (VFUNC_OPEN with MSIV_OPEN_LAZY); --reserve reserves all of them when
+ * the VMM connects. A setup the device has no slot left for is refused
+ * with ENOSPC: QEMU logs the error and the vector stays unbacked, its
+ * interrupts latched pending on msivd (msiv-vfu(1)).
  *
  * One VMM at a time. The vfunc is opened when the VMM connects and closed
  * when it goes away; msiv-vfu then waits for the next one (--once: exits).
@@ -59,7 +67,7 @@ struct vfu {
 	const char *listen_path, *device, *tenant, *msivd, *token_file;
 	unsigned int nvec;
 	uint16_t vendor, devid;
-	int once, debug;
+	int once, debug, reserve;
 	struct msiv_conn *conn;
 	uint64_t vfunc;      /* 0: none open */
 	int gone;            /* the vfunc was taken away */
@@ -104,10 +112,18 @@ static int
 be_attach(void *arg, unsigned int vector, int fd, int first)
 {
 	struct vfu *v = arg;
+	int r;
 
-	if (first)
-		return msiv_vector_setup(v->conn, v->vfunc, vector,
+	if (first) {
+		r = msiv_vector_setup(v->conn, v->vfunc, vector,
 		    VFU_NOMINAL_ADDR, vector, fd, 0);
+		if (r == -ENOSPC || r == -EDQUOT)
+			vfu_log("vector %u: %s; refused, the vector stays "
+			    "without a slot (msivctl vfuncs: NO SLOT)", vector,
+			    r == -ENOSPC ? "the device has no slot left" :
+			    "the tenant's quota of slots is used up");
+		return r;
+	}
 	return msiv_vector_retarget(v->conn, v->vfunc, vector,
 	    MSIV_RETARGET_TARGET, 0, 0, fd);
 }
@@ -145,11 +161,10 @@ vfu_vfunc_open(struct vfu *v)
 	struct msiv_vector_info in;
 	int r;
 
-	/* Slots are reserved for all nvec vectors here; binding them on
-	 * first use is an option of VFUNC_OPEN to come, and then a flag of
-	 * this call. */
-	r = msiv_vfunc_open(v->conn, v->device, v->nvec, MSIV_POLICY_DEFAULT,
-	    &v->vfunc);
+	/* A guest's table may declare many vectors and use a few: by
+	 * default a vector gets its slot when QEMU first sets it up. */
+	r = msiv_vfunc_open_flags(v->conn, v->device, v->nvec,
+	    MSIV_POLICY_DEFAULT, v->reserve ? 0 : MSIV_OPEN_LAZY, &v->vfunc);
 	if (r < 0) {
 		vfu_log("cannot open a vfunc of %u vectors on %s: %s", v->nvec,
 		    v->device, msiv_strerror(r));
@@ -157,7 +172,11 @@ vfu_vfunc_open(struct vfu *v)
 		return r;
 	}
 	vfu_dev_clear(&v->dev);
-	if (msiv_vector_query(v->conn, v->vfunc, 0, &in) == 0)
+	if (!v->reserve)
+		vfu_log("vfunc %llu: %u vectors on %s, a slot bound to each "
+		    "on its first setup (msivctl vfuncs lists them)",
+		    (unsigned long long)v->vfunc, v->nvec, v->device);
+	else if (msiv_vector_query(v->conn, v->vfunc, 0, &in) == 0)
 		vfu_log("vfunc %llu: %u vectors on %s, vector n on slot %u+n",
 		    (unsigned long long)v->vfunc, v->nvec, v->device, in.slot);
 	return 0;
@@ -647,7 +666,8 @@ usage(FILE *f)
 	    "[--tenant NAME]\n"
 	    "                [--socket MSIVD_SOCKET] [--token-file FILE] "
 	    "[--vendor-id HEX]\n"
-	    "                [--device-id HEX] [--once] [--debug]\n");
+	    "                [--device-id HEX] [--reserve] [--once] "
+	    "[--debug]\n");
 }
 
 int
@@ -662,6 +682,7 @@ main(int argc, char **argv)
 		{ "token-file", required_argument, NULL, 'k' },
 		{ "vendor-id", required_argument, NULL, 'V' },
 		{ "device-id", required_argument, NULL, 'D' },
+		{ "reserve", no_argument, NULL, 'r' },
 		{ "once", no_argument, NULL, '1' },
 		{ "debug", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
@@ -683,6 +704,7 @@ main(int argc, char **argv)
 		case 't': v.tenant = optarg; break;
 		case 's': v.msivd = optarg; break;
 		case 'k': v.token_file = optarg; break;
+		case 'r': v.reserve = 1; break;
 		case '1': v.once = 1; break;
 		case 'g': v.debug = 1; break;
 		case 'n':

@@ -53,20 +53,24 @@ printf '#!/bin/sh\nexec %s "$@" 2>>%s\n' "$qemu" "$work/qemu.log" \
     > "$work/bin/qemu-system-x86_64"
 chmod +x "$work/bin/qemu-system-x86_64"
 
-ids=1234:4d56
+ids=1234:4d56 ids7=1234:4d57
 cat > "$work/run" <<RUN
-bdf=
+bdf= bdf7=
 for d in /sys/bus/pci/devices/*; do
-	[ "\$(cat \$d/vendor):\$(cat \$d/device)" = "0x${ids%:*}:0x${ids#*:}" ] && bdf=\${d##*/}
+	case "\$(cat \$d/vendor):\$(cat \$d/device)" in
+	"0x${ids%:*}:0x${ids#*:}") bdf=\${d##*/} ;;
+	"0x${ids7%:*}:0x${ids7#*:}") bdf7=\${d##*/} ;;
+	esac
 done
-[ -n "\$bdf" ] || { echo "PROBE FAIL no device $ids in the guest"; exit 3; }
-[ "\$(readlink /sys/bus/pci/devices/\$bdf/driver)" != "\${bdf%%/*}" ] &&
-    [ "\$(basename \$(readlink /sys/bus/pci/devices/\$bdf/driver))" = vfio-pci ] ||
+[ -n "\$bdf" ] && [ -n "\$bdf7" ] || { echo "PROBE FAIL no device $ids and $ids7 in the guest"; exit 3; }
+[ "\$(basename \$(readlink /sys/bus/pci/devices/\$bdf/driver))" = vfio-pci ] ||
     { echo "PROBE FAIL \$bdf is not bound to vfio-pci"; exit 3; }
 echo "PROBE OK the function \$bdf ($ids, class \$(cat /sys/bus/pci/devices/\$bdf/class)) is claimed by no guest driver and binds to vfio-pci"
 /bin/vfu-guest \$bdf 16
 st=\$?
 [ \$st -eq 42 ] && { echo "PROBE OK the guest reboots"; reboot -f; sleep 60; }
+# Scenario 7, once, on the function whose device has 8 slots.
+[ \$st -eq 0 ] && { /bin/vfu-guest \$bdf7 16 nospace; st=\$?; }
 exit \$st
 RUN
 
@@ -86,10 +90,22 @@ start_msivd() {
 	while ! ctl status >/dev/null 2>&1 && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 }
 
+# The slot bound to vector $2 of tenant $1's vfunc (msivctl vfuncs), or
+# nothing if it has none (slots on first use: "-").
+slot_of() {
+	ctl vfuncs | awk -v t="$1" -v v="$2" '
+	    /^vfunc / { mine = 0; for (i = 1; i < NF; i++) if ($i == "tenant" && $(i+1) == t) mine = 1 }
+	    mine && $1 == v && $2 ~ /^[0-9]+$/ { print $2; exit }'
+}
+
 # Carry out what the guest asks for on its console, in order:
-# "MSIV-VFU FIRE VECTOR COUNT": fire the vector's slot (the vfunc's first
-# slot plus the vector); "MSIV-VFU RESTART-MSIVD": kill -9 msivd, start
-# it again, and wait until msiv-vfu says it resumed.
+# "MSIV-VFU FIRE VECTOR COUNT": fire the slot bound to the vector;
+# "MSIV-VFU FIRE VECTOR COUNT 7": the same on the scenario 7 function
+# (sim1), and a vector without a slot gets a fire on vector 0's instead;
+# "MSIV-VFU SNAPSHOT 7": keep what msivctl vfuncs shows now, then fire
+# vector 0 of the scenario 7 function;
+# "MSIV-VFU RESTART-MSIVD": kill -9 msivd, start it again, and wait until
+# msiv-vfu says it resumed.
 relay() {
 	done_=0
 	while :; do
@@ -101,19 +117,27 @@ relay() {
 			    tr -d '\r' | sed -n "${done_}p")
 			case "$1" in
 			FIRE)
-				first=$(ctl vfuncs | sed -n 's/.*vectors on slots \([0-9]*\)-.*/\1/p' | head -1)
-				ctl fire sim0 $((first + $2)) "$3" >/dev/null ||
-				    echo "msivctl fire failed" >> "$work/relay.log" ;;
+				if [ "${4:-}" = 7 ]; then
+					s=$(slot_of vm7 "$2")
+					[ -n "$s" ] || s=$(slot_of vm7 0)
+					dev=sim1
+				else
+					s=$(slot_of vm1 "$2") dev=sim0
+				fi
+				ctl fire $dev "${s:-none}" "$3" >/dev/null ||
+				    echo "msivctl fire $dev ${s:-none} failed" >> "$work/relay.log" ;;
+			SNAPSHOT)
+				ctl vfuncs > "$work/vfuncs-nospace"
+				ctl fire sim1 "$(slot_of vm7 0)" 1 >/dev/null ;;
 			REBOOT\?)
 				# The first time: reboot (vector 1); then: carry
 				# on (vector 0).
 				reboots=$((${reboots:-0} + 1))
-				first=$(ctl vfuncs | sed -n 's/.*vectors on slots \([0-9]*\)-.*/\1/p' | head -1)
 				if [ $reboots -eq 1 ]; then
-					ctl fire sim0 $((first + 1)) 1 >/dev/null
+					ctl fire sim0 "$(slot_of vm1 1)" 1 >/dev/null
 				else
 					ctl vfuncs > "$work/vfuncs-after-reboot"
-					ctl fire sim0 "$first" 1 >/dev/null
+					ctl fire sim0 "$(slot_of vm1 0)" 1 >/dev/null
 				fi ;;
 			RESTART-MSIVD)
 				r0=$(grep -c "msivd restarted: resumed" "$work/vfu.log")
@@ -147,20 +171,28 @@ guest() {
 	done
 	# shellcheck disable=SC2086
 	sh "$top/tests/vm/build-initramfs.sh" "$kroot" "$work/initrd.gz" \
-	    "$work/run" $ids $mods -- "$work/vfu-guest"
+	    "$work/run" $ids,$ids7 $mods -- "$work/vfu-guest"
 	rm -rf "$work/state" "$work/serial" "$work/msivd.sock" "$work/vfu.sock"* \
-	    "$work/qemu.log" "$work/vfuncs-after-reboot"
+	    "$work/vfu7.sock"* "$work/qemu.log" "$work/vfuncs-after-reboot" \
+	    "$work/vfuncs-nospace"
 	mkdir "$work/state"
-	printf '[device sim0]\nbackend = sim\nslots = 64\n' > "$work/msivd.conf"
+	# sim1: fewer slots than the scenario 7 function's 16 vectors.
+	printf '[device sim0]\nbackend = sim\nslots = 64\n[device sim1]\nbackend = sim\nslots = 8\n' \
+	    > "$work/msivd.conf"
 	: > "$work/msivd.log"
 	start_msivd
 	"$MSIV_VFU" --listen "$work/vfu.sock" --device sim0 --vectors 16 \
 	    --tenant vm1 --socket "$work/msivd.sock" --debug \
 	    > "$work/vfu.log" 2>&1 &
 	vpid=$!
-	pids="$(cat "$work/msivd.pid") $vpid"
+	"$MSIV_VFU" --listen "$work/vfu7.sock" --device sim1 --vectors 16 \
+	    --tenant vm7 --socket "$work/msivd.sock" --device-id ${ids7#*:} \
+	    --debug > "$work/vfu7.log" 2>&1 &
+	vpid7=$!
+	pids="$(cat "$work/msivd.pid") $vpid $vpid7"
 	i=0
-	while [ ! -S "$work/vfu.sock" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+	while { [ ! -S "$work/vfu.sock" ] || [ ! -S "$work/vfu7.sock" ]; } &&
+	    [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 	fds0=$(ls /proc/$vpid/fd | wc -l)
 	: > "$work/serial"
 	relay &
@@ -170,7 +202,8 @@ guest() {
 	# says -no-reboot; the later option wins).
 	PATH="$work/bin:$PATH" MSIV_VM_CPUS=1 sh "$top/tests/vm/run-vm.sh" \
 	    "$kernel" "$work/initrd.gz" "$work/serial" -action reboot=reset \
-	    -global intel-iommu.caching-mode=on -device "{\"driver\":\"vfio-user-pci\",\"addr\":\"05.0\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu.sock\"}}"
+	    -global intel-iommu.caching-mode=on -device "{\"driver\":\"vfio-user-pci\",\"addr\":\"05.0\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu.sock\"}}" \
+	    -device "{\"driver\":\"vfio-user-pci\",\"id\":\"nospace\",\"addr\":\"06.0\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu7.sock\"}}"
 	rc=$?
 	kill $relay 2>/dev/null
 	wait $relay 2>/dev/null
@@ -193,7 +226,8 @@ EOF2
 	# QEMU has exited: msiv-vfu closes the vfunc and keeps no fd of it.
 	log=$work/vfu.log
 	i=0
-	while ! grep -q "the VMM went away" "$log" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	while ! { grep -q "the VMM went away" "$log" &&
+	    grep -q "the VMM went away" "$work/vfu7.log"; } && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 	fds1=$(ls /proc/$vpid/fd | wc -l)
 	left=$(ctl vfuncs | grep -c "^vfunc ")
 	[ "$left" -eq 0 ] && [ "$fds1" -eq "$fds0" ] &&
@@ -242,11 +276,33 @@ EOF2
 		    ok "$label: the guest's MSI-X disable (growing a NORESIZE vfio-pci) reaches msiv-vfu as SET_IRQS DATA_NONE count 0 ($k times)" ||
 		    notok "$label: MSI-X disables passed on: $k"
 	fi
-	if [ -s "$work/qemu.log" ]; then
+	# Scenario 7: sim1 has 8 slots for the 16 vectors the guest enabled.
+	# msiv-vfu answers each setup it has no slot for with ENOSPC; QEMU
+	# logs the error and goes on (the guest sees nothing), and msivctl
+	# shows the refusals.
+	# What QEMU 11 logs for an error reply to a vector's setup.
+	qenospc="vfu7.sock: Failed to set up TRIGGER eventfd signaling for interrupt MSIX-[0-9]*: VFIO_DEVICE_SET_IRQS failure"
+	if grep -q "scenario 7: all" "$work/serial"; then
+		nsl=$(grep -c "NO SLOT: [1-9]" "$work/vfuncs-nospace" 2>/dev/null)
+		bnd=$(grep -A1 "tenant vm7 " "$work/vfuncs-nospace" 2>/dev/null |
+		    sed -n 's/.*slots on first use (\([0-9]*\) bound, \([0-9]*\) setup.*/\1 \2/p')
+		enos=$(grep -c "DEVICE_SET_IRQS index 2 TRIGGER|DATA_EVENTFD start [0-9]* count 1 fds 1: No space left on device" "$work/vfu7.log")
+		qns=$(grep -c "$qenospc" "$work/qemu.log")
+		# shellcheck disable=SC2086 # two numbers
+		set -- $bnd
+		[ "${1:-0}" -eq 8 ] && [ "${2:-0}" -ge 8 ] && [ "${nsl:-0}" -eq 8 ] &&
+		    [ "$enos" -eq "${2:-0}" ] && [ "$qns" -eq "$enos" ] &&
+		    ok "$label: scenario 7: 8 slots for 16 vectors: $enos setups refused with ENOSPC (QEMU logged each and carried on); msivctl vfuncs shows 8 bound and NO SLOT on 8 vectors" ||
+		    notok "$label: scenario 7: bound/refused '${bnd:-none}', NO SLOT lines ${nsl:-0}, ENOSPC replies $enos, QEMU's ENOSPC lines $qns"
+		grep "$qenospc" "$work/qemu.log" | sed 's/^/# qemu: /' | head -1
+	else
+		notok "$label: scenario 7 did not run"
+	fi
+	if grep -v "$qenospc" "$work/qemu.log" | grep -q .; then
 		notok "$label: QEMU logged something"
 		sed 's/^/# qemu: /' "$work/qemu.log" | head
 	else
-		ok "$label: QEMU logged nothing (no warning, no error from its vfio-user client)"
+		ok "$label: QEMU logged nothing else (no warning, no error from its vfio-user client)"
 	fi
 	if grep -q "refused\|closing" "$log"; then
 		notok "$label: msiv-vfu refused or closed something"
@@ -254,6 +310,9 @@ EOF2
 	fi
 	# MSIV_VFU_LOGS=DIR keeps msiv-vfu's debug logs (doc/vfio-user.md).
 	[ -z "${MSIV_VFU_LOGS:-}" ] || cp "$log" "$MSIV_VFU_LOGS/msiv-vfu-$label.log"
+	[ -z "${MSIV_VFU_LOGS:-}" ] || cp "$work/vfu7.log" "$MSIV_VFU_LOGS/msiv-vfu-$label-nospace.log"
+	kill "$vpid7" 2>/dev/null
+	wait "$vpid7"
 	kill "$vpid" 2>/dev/null
 	wait "$vpid"
 	vst=$?
@@ -276,5 +335,5 @@ for kroot in $kroots; do
 	guest "${label%%-*}" "$kroot"
 done
 echo "1..$n"
-echo "# check-vfu: $n checks on $(echo $kroots | wc -w) kernels, $failed failed; guest checks passed${summary#,}; $(($(date +%s) - start)) s"
+echo "# check-vfu: $n checks on $(echo $kroots | wc -w) kernels (scenarios 1, 4, 5, 6, 7 on each), $failed failed; guest checks passed${summary#,}; $(($(date +%s) - start)) s"
 [ $failed -eq 0 ]

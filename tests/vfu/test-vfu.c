@@ -332,7 +332,6 @@ handshake(int fd, uint32_t *pba_off)
 }
 
 static uint64_t vf;
-static unsigned int first;
 
 /* The vfunc msiv-vfu opened for this connection. */
 static int
@@ -348,7 +347,6 @@ find_vfunc(void)
 			if (strcmp(rec[i].tenant, "vfu1") == 0 &&
 			    rec[i].session != 0) {
 				vf = rec[i].vfunc;
-				first = rec[i].first_slot;
 				return 1;
 			}
 		usleep(2000);
@@ -371,7 +369,7 @@ vinfo(unsigned int i, struct msiv_vec_info *out)
 	return 0;
 }
 
-/* Fire vector i's slot once; wait until msivd has seen it. */
+/* Fire the slot bound to vector i once; wait until msivd has seen it. */
 static int
 fire(unsigned int i)
 {
@@ -379,8 +377,10 @@ fire(unsigned int i)
 	int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
 	int r = vinfo(i, &in);
 
+	if (r == 0 && in.slot == MSIV_SLOT_NONE)
+		r = -ENOSPC;  /* no slot bound to it */
 	if (r == 0)
-		r = msiv_sim_fire(admin, "sim0", first + i, 1);
+		r = msiv_sim_fire(admin, "sim0", in.slot, 1);
 	while (r == 0 && (r = vinfo(i, &now)) == 0 && now.fired <= in.fired) {
 		if (h_now_ms() > deadline) {
 			r = -ETIMEDOUT;
@@ -417,8 +417,9 @@ test_protocol(void)
 	tap_ok(r && pba_off == 4096, "VERSION (no migration capability), "
 	    "DEVICE_GET_INFO, config space: the MSI-X table at BAR0+0, the "
 	    "PBA at BAR0+0x%x", pba_off);
-	tap_ok(find_vfunc(), "the VMM's connection opened a vfunc of tenant "
-	    "vfu1, slots %u..", first);
+	tap_ok(find_vfunc() && vinfo(0, &in) == 0 &&
+	    in.slot == MSIV_SLOT_NONE, "the VMM's connection opened a vfunc "
+	    "of tenant vfu1, with slots on first use: vector 0 has none yet");
 
 	/* As QEMU: enable with no fd, then one eventfd per vector. */
 	r = set_irqs(fd, VFU_IRQ_SET_ACTION_TRIGGER | VFU_IRQ_SET_DATA_EVENTFD,
@@ -428,6 +429,11 @@ test_protocol(void)
 		    VFU_IRQ_SET_DATA_EVENTFD, i, 1, &efd[i], 1);
 	tap_ok(r == 0, "SET_IRQS: MSI-X enabled with fd -1, then an eventfd "
 	    "for each of vectors 0-3");
+	r = 1;
+	for (unsigned int i = 0; i < NVEC; i++)
+		r &= vinfo(i, &in) == 0 && (in.slot != MSIV_SLOT_NONE) == (i < 4);
+	tap_ok(r, "each of vectors 0-3 got a slot at its setup; vectors 4-%d "
+	    "have none", NVEC - 1);
 	r = 1;
 	for (unsigned int i = 0; i < 4; i++)
 		r &= fire(i) && h_efd_wait(efd[i], H_TIMEOUT_MS) == 1;
@@ -487,9 +493,9 @@ test_protocol(void)
 	    0, NULL, 0);
 	tap_ok(r == 0 && vinfo(0, &in) == 0 &&
 	    !(in.state & (MSIV_VEC_TARGET | MSIV_VEC_ENABLED)) &&
-	    pba(fd, pba_off) == 0,
+	    in.slot == MSIV_SLOT_NONE && pba(fd, pba_off) == 0,
 	    "DATA_NONE count 0 (MSI-X disable) frees every vector on the "
-	    "vfunc and clears the PBA");
+	    "vfunc, gives its slot back, and clears the PBA");
 	r = set_irqs(fd, VFU_IRQ_SET_ACTION_TRIGGER | VFU_IRQ_SET_DATA_EVENTFD,
 	    0, 2, efd, 2);
 	tap_ok(r == 0 && fire(1) && h_efd_wait(efd[1], H_TIMEOUT_MS) == 1 &&
@@ -769,6 +775,21 @@ test_lifetimes(void)
 	if (fd >= 0)
 		close(fd);
 	close(efd);
+
+	/* --reserve: every vector's slot is bound when the VMM connects. */
+	if (vpid > 0 && vfu_stop(vpid, SIGTERM) == 0)
+		vpid = vfu_start("--reserve", &st);
+	fd = vpid > 0 ? vconnect() : -1;
+	{
+		struct msiv_vec_info in = { .slot = MSIV_SLOT_NONE };
+
+		tap_ok(fd >= 0 && handshake(fd, &pba_off) && find_vfunc() &&
+		    vinfo(NVEC - 1, &in) == 0 && in.slot != MSIV_SLOT_NONE,
+		    "--reserve: a slot for every vector as soon as the VMM "
+		    "connects (vector %d has one)", NVEC - 1);
+	}
+	if (fd >= 0)
+		close(fd);
 }
 
 int

@@ -13,7 +13,12 @@
  * A fixed-size (NORESIZE: Linux 6.1) vfio-pci grows MSI-X by disabling
  * and re-enabling it, a dynamic one (6.12) adds vectors in place.
  *
- * usage: vfu-guest BDF NVEC     Prints PROBE OK/FAIL/INFO lines.
+ * Scenario 7 (vfu-guest BDF NVEC nospace): the function's vfunc is on a
+ * device with fewer slots than NVEC. The guest enables all NVEC vectors
+ * at once; the setups the device has no slot for are refused (ENOSPC),
+ * and the vectors that got one deliver as before.
+ *
+ * usage: vfu-guest BDF NVEC [nospace]   Prints PROBE OK/FAIL/INFO lines.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -99,6 +104,58 @@ fire(unsigned int i, unsigned int upto, uint64_t *others)
 	return v;
 }
 
+/*
+ * Scenario 7: every vector enabled in one VFIO_DEVICE_SET_IRQS. The host
+ * answers "MSIV-VFU FIRE I 1 7" with a fire on vector I's slot, or, if
+ * vector I has none, on vector 0's (bound first): so each vector either
+ * delivers to itself or is known to have no slot, and nothing is timed.
+ */
+static void
+nospace(void)
+{
+	unsigned int bound = 0, refused = 0, wrong = 0;
+	uint64_t v, z;
+
+	if (!check(set_irqs(0, nvec) == 0, WHAT("scenario 7: all %u vectors "
+	    "enabled in one VFIO_DEVICE_SET_IRQS (the guest's vfio-pci sees no "
+	    "error)", nvec)))
+		return;
+	for (unsigned int i = 0; i < nvec; i++) {
+		v = z = 0;
+		printf("MSIV-VFU FIRE %u 1 7\n", i);
+		fflush(stdout);
+		for (int t = 0; t < 60 && v == 0 && z == 0; t++) {
+			v = wait_efd(efd[i], 1000);
+			if (i != 0 && v == 0)
+				z = wait_efd(efd[0], 0);
+		}
+		for (unsigned int j = 0; j < nvec; j++)
+			if (j != i && j != 0)
+				wrong += wait_efd(efd[j], 0) != 0;
+		if (v == 1 && z == 0)
+			bound++;
+		else if (v == 0 && z == 1)
+			refused++;
+		else
+			wrong++;
+	}
+	/* The host keeps msivctl's view of the vfunc, then fires vector 0:
+	 * MSI-X stays enabled until it has. */
+	printf("MSIV-VFU SNAPSHOT 7\n");
+	fflush(stdout);
+	v = 0;
+	for (int t = 0; t < 60 && v == 0; t++)
+		v = wait_efd(efd[0], 1000);
+	check(v == 1, "scenario 7: the host took msivctl's view of the vfunc");
+	printf("PROBE INFO scenario 7: %u vectors have a slot and deliver, "
+	    "%u have none\n", bound, refused);
+	check(bound > 0 && refused > 0 && bound + refused == nvec &&
+	    wrong == 0, WHAT("scenario 7: the %u vectors with a slot each "
+	    "deliver a fire to themselves only; the %u the device had no slot "
+	    "for get nothing, and no interrupt goes astray (%u)", bound,
+	    refused, wrong));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -112,7 +169,7 @@ main(int argc, char **argv)
 	uint16_t cmd;
 	uint64_t v, others;
 
-	if (argc != 3)
+	if (argc != 3 && !(argc == 4 && strcmp(argv[3], "nospace") == 0))
 		return 2;
 	nvec = (unsigned int)atoi(argv[2]);
 	if (nvec == 0 || nvec > NVEC_MAX)
@@ -149,6 +206,10 @@ main(int argc, char **argv)
 	    "dynamic: vectors added in place");
 	for (unsigned int i = 0; i < nvec; i++)
 		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (argc == 4) {
+		nospace();
+		goto disable;
+	}
 
 	/* Scenario 1: enable the vectors one at a time; each delivers, to
 	 * itself only, as soon as it is enabled. */
@@ -250,6 +311,7 @@ main(int argc, char **argv)
 			printf(" %llu", (unsigned long long)got[i]);
 		printf("\n");
 	}
+disable:
 	check(set_irqs(0, 0) == 0, "MSI-X disabled through VFIO");
 done:
 	printf("PROBE DONE %d\n", failures);
