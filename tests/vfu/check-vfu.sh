@@ -104,10 +104,11 @@ slot_of() {
 # (sim1), and a vector without a slot gets a fire on vector 0's instead;
 # "MSIV-VFU SNAPSHOT 7": keep what msivctl vfuncs shows now, then fire
 # vector 0 of the scenario 7 function;
-# "MSIV-VFU STREAM START": keep msivctl's counters, then fire the slots of
-# vectors 0-3 in a loop, 5 at a time, until "MSIV-VFU STREAM STOP", which
-# waits for the loop to end, writes how many it fired at each slot, and
-# fires vector 9;
+# "MSIV-VFU STREAM START [3]": keep msivctl's counters (scenario 2) and
+# how many SET_IRQS msiv-vfu has logged, then fire the slots of vectors
+# 0-3 in a loop, 5 at a time, until "MSIV-VFU STREAM STOP [3]", which
+# waits for the loop to end, writes how many it fired at each slot and
+# how many SET_IRQS msiv-vfu has logged now, and fires vector 9;
 # "MSIV-VFU COUNTERS N...": keep the guest's counts and msivctl's, then
 # fire vector 9;
 # "MSIV-VFU RESTART-MSIVD": kill -9 msivd, start it again, and wait until
@@ -133,8 +134,11 @@ relay() {
 				ctl fire $dev "${s:-none}" "$3" >/dev/null ||
 				    echo "msivctl fire $dev ${s:-none} failed" >> "$work/relay.log" ;;
 			STREAM)
+				# $3: the scenario (3), none for scenario 2
+				sx=${3:-}
 				if [ "$2" = START ]; then
-					ctl vfuncs > "$work/s2-before"
+					[ -n "$sx" ] || ctl vfuncs > "$work/s2-before"
+					grep -c "DEVICE_SET_IRQS" "$work/vfu.log" > "$work/stream$sx.sirq0"
 					rm -f "$work/stream.stop"
 					set -- "$(slot_of vm1 0)" "$(slot_of vm1 1)" \
 					    "$(slot_of vm1 2)" "$(slot_of vm1 3)"
@@ -143,11 +147,12 @@ relay() {
 						for s; do ctl fire sim0 "$s" 5 >/dev/null; done
 						k=$((k + 5))
 					  done
-					  echo $k > "$work/stream.count" ) &
+					  echo $k > "$work/stream$sx.count" ) &
 					spid=$!
 				else
 					touch "$work/stream.stop"
 					wait "$spid"
+					grep -c "DEVICE_SET_IRQS" "$work/vfu.log" > "$work/stream$sx.sirq1"
 					ctl fire sim0 "$(slot_of vm1 9)" 1 >/dev/null
 				fi ;;
 			COUNTERS)
@@ -229,7 +234,7 @@ guest() {
 	pids="$pids $relay"
 	# -action reboot=reset: the guest's reboot resets it (run-vm.sh
 	# says -no-reboot; the later option wins).
-	PATH="$work/bin:$PATH" MSIV_VM_CPUS=1 sh "$top/tests/vm/run-vm.sh" \
+	PATH="$work/bin:$PATH" MSIV_VM_CPUS=2 sh "$top/tests/vm/run-vm.sh" \
 	    "$kernel" "$work/initrd.gz" "$work/serial" -action reboot=reset \
 	    -global intel-iommu.caching-mode=on -device "{\"driver\":\"vfio-user-pci\",\"addr\":\"05.0\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu.sock\"}}" \
 	    -device "{\"driver\":\"vfio-user-pci\",\"id\":\"nospace\",\"addr\":\"06.0\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu7.sock\"}}"
@@ -350,6 +355,18 @@ EOF2
 	elif [ "$label" != 6.1.0 ]; then
 		notok "$label: scenario 2 did not run"
 	fi
+	# Scenario 3: QEMU sent msiv-vfu nothing for the guest's affinity
+	# changes (under TCG QEMU emulates the MSI-X table and, with
+	# interrupt remapping, the IOMMU's remapping table that the guest
+	# rewrites).
+	if [ -s "$work/stream3.sirq1" ]; then
+		k0=$(cat "$work/stream3.sirq0") k1=$(cat "$work/stream3.sirq1")
+		[ "$k0" -eq "$k1" ] &&
+		    ok "$label: scenario 3: QEMU sent msiv-vfu no SET_IRQS during the affinity changes (a stream of $(cat "$work/stream3.count") fires per vector)" ||
+		    notok "$label: scenario 3: SET_IRQS during the affinity changes: $((k1 - k0))"
+	else
+		notok "$label: scenario 3 did not run to its end"
+	fi
 	# What QEMU 11 logs for an error reply to a vector's setup.
 	qenospc="vfu7.sock: Failed to set up TRIGGER eventfd signaling for interrupt MSIX-[0-9]*: VFIO_DEVICE_SET_IRQS failure"
 	if grep -q "scenario 7: all" "$work/serial"; then
@@ -405,5 +422,5 @@ for kroot in $kroots; do
 	guest "${label%%-*}" "$kroot"
 done
 echo "1..$n"
-echo "# check-vfu: $n checks on $(echo $kroots | wc -w) kernels (scenarios 1, 4, 5, 6, 7 on each, 2 on 6.12), $failed failed; guest checks passed${summary#,}; $(($(date +%s) - start)) s"
+echo "# check-vfu: $n checks on $(echo $kroots | wc -w) kernels (scenarios 1, 3, 4, 5, 6, 7 on each, 2 on 6.12), $failed failed; guest checks passed${summary#,}; $(($(date +%s) - start)) s"
 [ $failed -eq 0 ]

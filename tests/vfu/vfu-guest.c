@@ -13,6 +13,10 @@
  * A fixed-size (NORESIZE: Linux 6.1) vfio-pci grows MSI-X by disabling
  * and re-enabling it, a dynamic one (6.12) adds vectors in place.
  *
+ * Then scenario 4 (a reboot, once), 2 (a late first unmask under a stream
+ * of fires, 6.12), 3 (IRQ affinity changes under a stream), 5 (msivd's
+ * kill -9), and a vector detached and attached again (each below).
+ *
  * Scenario 7 (vfu-guest BDF NVEC nospace): the function's vfunc is on a
  * device with fewer slots than NVEC. The guest enables all NVEC vectors
  * at once; the setups the device has no slot for are refused (ENOSPC),
@@ -251,6 +255,112 @@ late_unmask(void)
 	check(v == 1, "scenario 2: the host took msivd's counters");
 }
 
+/* The guest IRQ of vfio-pci's MSI-X vector i ("vfio-msix[i](BDF)" in
+ * /proc/interrupts), with its count on each of the first two CPUs. */
+static int
+irq_of(const char *bdf, unsigned int i, uint64_t cpu[2])
+{
+	char line[512], name[64];
+	FILE *f = fopen("/proc/interrupts", "re");
+	int irq = -1;
+
+	snprintf(name, sizeof(name), "vfio-msix[%u](%s)", i, bdf);
+	while (f != NULL && irq < 0 && fgets(line, sizeof(line), f) != NULL) {
+		unsigned long long c0, c1;
+		int n;
+
+		if (strstr(line, name) != NULL &&
+		    sscanf(line, " %d: %llu %llu", &n, &c0, &c1) == 3) {
+			irq = n;
+			cpu[0] = c0;
+			cpu[1] = c1;
+		}
+	}
+	if (f != NULL)
+		fclose(f);
+	return irq;
+}
+
+static int
+set_affinity(int irq, unsigned int mask)
+{
+	char path[64];
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/proc/irq/%d/smp_affinity", irq);
+	f = fopen(path, "we");
+	if (f == NULL)
+		return 0;
+	ok = fprintf(f, "%x\n", mask) > 0;
+	return fclose(f) == 0 && ok;
+}
+
+/*
+ * Scenario 3: the guest moves the IRQs of vectors 0-3 between its two
+ * vCPUs (/proc/irq/N/smp_affinity) while the host streams fires at them
+ * ("MSIV-VFU STREAM START 3"). After each round of moves every one of
+ * them must take more interrupts; afterwards a final fire on each
+ * arrives, and each vector's interrupts were taken on both vCPUs.
+ */
+#define S3ROUNDS 8
+
+static void
+affinity(const char *bdf)
+{
+	uint64_t c[S2N] = { 0 }, at[S2N], cpu[4][2];
+	int irq[4], ok = 1, moved = 1;
+
+	for (unsigned int k = 0; k < 4; k++) {
+		irq[k] = irq_of(bdf, k, cpu[k]);
+		ok &= irq[k] > 0;
+	}
+	if (!check(ok, WHAT("scenario 3: the guest IRQs of vectors 0-3 are "
+	    "%d %d %d %d", irq[0], irq[1], irq[2], irq[3])))
+		return;
+	printf("MSIV-VFU STREAM START 3\n");
+	fflush(stdout);
+	memset(at, 0, sizeof(at));
+	ok = s2more(c, at);
+	for (unsigned int r = 0; r < S3ROUNDS && ok; r++) {
+		memcpy(at, c, sizeof(at));
+		for (unsigned int k = 0; k < 4; k++)
+			moved &= set_affinity(irq[k], 1u << ((r + k) % 2));
+		ok = s2more(c, at);
+	}
+	check(ok && moved, WHAT("scenario 3: %u rounds of affinity changes "
+	    "of vectors 0-3 between vCPUs 0 and 1 under a stream of fires: "
+	    "after each, every one of them takes more (%llu %llu %llu %llu)",
+	    S3ROUNDS, (unsigned long long)c[0], (unsigned long long)c[1],
+	    (unsigned long long)c[2], (unsigned long long)c[3]));
+	printf("MSIV-VFU STREAM STOP 3\n");
+	fflush(stdout);
+	for (int t = 0; t < 600 && c[4] == 0; t++)
+		s2take(c, 4, 100);
+	for (unsigned int k = 0; k < 4 && ok; k++) {
+		memcpy(at, c, sizeof(at));
+		printf("MSIV-VFU FIRE %u 1\n", k);
+		fflush(stdout);
+		for (int t = 0; t < 600 && c[k] == at[k]; t++)
+			s2take(c, k, 100);
+		ok = c[k] > at[k];
+	}
+	check(ok && c[4] == 1, "scenario 3: the stream stopped; a final fire "
+	    "on each of vectors 0-3 arrives: no vector went dead");
+	ok = 1;
+	printf("PROBE INFO scenario 3: interrupts on vCPU 0/1:");
+	for (unsigned int k = 0; k < 4; k++) {
+		uint64_t now[2] = { 0, 0 };
+
+		(void)irq_of(bdf, k, now);
+		printf(" %llu/%llu", (unsigned long long)(now[0] - cpu[k][0]),
+		    (unsigned long long)(now[1] - cpu[k][1]));
+		ok &= now[0] > cpu[k][0] && now[1] > cpu[k][1];
+	}
+	printf("\n");
+	check(ok, "scenario 3: each of vectors 0-3 was taken on both vCPUs");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -359,6 +469,7 @@ main(int argc, char **argv)
 			check(set_irqs(0, 0) == 0 && set_irqs(0, nvec) == 0,
 			    WHAT("all %u vectors enabled again", nvec));
 		}
+		affinity(argv[1]);
 		/* Scenario 5: msivd killed (-9) and started again between
 		 * two bursts. msiv-vfu resumes with its token; each vector
 		 * delivers again, with at most one interrupt more than was
