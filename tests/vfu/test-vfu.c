@@ -672,6 +672,50 @@ test_malformed(void)
 		close(e[i]);
 }
 
+/* Lines of msiv-vfu's log that contain what. */
+static int
+log_lines(const char *what)
+{
+	FILE *f = fopen(vlog, "re");
+	char line[256];
+	int n = 0;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, what) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
+/* Wait until msiv-vfu's log has more than n lines with what. */
+static int
+wait_log(const char *what, int n)
+{
+	int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
+
+	while (h_now_ms() < deadline) {
+		if (log_lines(what) > n)
+			return 1;
+		usleep(2000);
+	}
+	return 0;
+}
+
+/* The tenant's one vfunc: its handle and flags. */
+static uint64_t
+tenant_vfunc(uint32_t *flags)
+{
+	struct msiv_vfunc_rec rec[8];
+	int n = msiv_vfunc_list(admin, rec, 8);
+
+	for (int i = 0; i < n && i < 8; i++)
+		if (strcmp(rec[i].tenant, "vfu1") == 0) {
+			*flags = rec[i].flags;
+			return rec[i].vfunc;
+		}
+	return 0;
+}
+
 static int
 vfuncs_of_tenant(void)
 {
@@ -695,6 +739,58 @@ wait_vfuncs(int k)
 		usleep(2000);
 	}
 	return 0;
+}
+
+/*
+ * --orphan: the VMM going away leaves the vfunc reset and kept for the
+ * next VMM; msiv-vfu exiting leaves it to msivd's orphan_grace (an hour
+ * here), and the next msiv-vfu of the tenant takes it over.
+ */
+static void
+test_orphan(void)
+{
+	struct msiv_vec_info in;
+	int fd, efd = h_eventfd(), st = 0, k;
+	uint32_t pba_off, flags = 0;
+	uint64_t kept;
+
+	if (vpid > 0 && vfu_stop(vpid, SIGTERM) == 0)
+		vpid = vfu_start("--orphan", &st);
+	tap_ok(vpid > 0 && wait_vfuncs(0), "msiv-vfu --orphan serves; the "
+	    "tenant holds no vfunc yet");
+	fd = vconnect();
+	tap_ok(fd >= 0 && handshake(fd, &pba_off) && find_vfunc() &&
+	    set_irqs(fd, VFU_IRQ_SET_ACTION_TRIGGER | VFU_IRQ_SET_DATA_EVENTFD,
+	    0, 1, &efd, 1) == 0 && vinfo(0, &in) == 0 &&
+	    in.slot != MSIV_SLOT_NONE, "a VMM sets vector 0 up");
+	kept = vf;
+	k = log_lines("the VMM went away");
+	close(fd);
+	tap_ok(wait_log("the VMM went away", k) && vfuncs_of_tenant() == 1 &&
+	    tenant_vfunc(&flags) == kept && vinfo(0, &in) == 0 &&
+	    !(in.state & MSIV_VEC_TARGET) && in.slot == MSIV_SLOT_NONE,
+	    "the VMM went away: the vfunc is kept, reset (vector 0 freed, its "
+	    "slot given back)");
+	fd = vconnect();
+	tap_ok(fd >= 0 && handshake(fd, &pba_off) && vfuncs_of_tenant() == 1 &&
+	    tenant_vfunc(&flags) == kept, "the next VMM gets the same vfunc");
+	if (fd >= 0)
+		close(fd);
+	tap_ok(vfu_stop(vpid, SIGTERM) == 0 && tenant_vfunc(&flags) == kept &&
+	    (flags & MSIV_VFUNC_ORPHANED), "msiv-vfu exits 0 and leaves the "
+	    "vfunc to msivd's orphan_grace (orphaned, not closed)");
+	vpid = vfu_start("--orphan", &st);
+	fd = vpid > 0 ? vconnect() : -1;
+	tap_ok(fd >= 0 && handshake(fd, &pba_off) && vfuncs_of_tenant() == 1 &&
+	    tenant_vfunc(&flags) == kept && !(flags & MSIV_VFUNC_ORPHANED) &&
+	    set_irqs(fd, VFU_IRQ_SET_ACTION_TRIGGER | VFU_IRQ_SET_DATA_EVENTFD,
+	    0, 1, &efd, 1) == 0 && fire(0) &&
+	    h_efd_wait(efd, H_TIMEOUT_MS) == 1,
+	    "the next msiv-vfu --orphan takes it over with the token file and "
+	    "serves it to a VMM: vector 0 delivers");
+	if (fd >= 0)
+		close(fd);
+	close(efd);
 }
 
 static void
@@ -790,6 +886,7 @@ test_lifetimes(void)
 	}
 	if (fd >= 0)
 		close(fd);
+	test_orphan();
 }
 
 int
