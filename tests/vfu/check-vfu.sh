@@ -23,7 +23,7 @@ skip() {
 top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 cache=${MSIV_VM_CACHE:-$HOME/.cache/msiv-vm}
 : "${MSIVD:?MSIVD names msivd}" "${MSIVCTL:?MSIVCTL names msivctl}"
-: "${MSIV_VFU:?MSIV_VFU names msiv-vfu}"
+: "${MSIV_VFU:?MSIV_VFU names msiv-vfu}" "${TEST_VFU:?TEST_VFU names test-vfu}"
 start=$(date +%s)
 qemu=$(sh "$top/tests/vfu/fetch-qemu.sh" "$cache") || skip "$qemu"
 kroots=$(sh "$top/tests/vm/fetch.sh" "$cache") || skip "$kroots"
@@ -398,6 +398,18 @@ EOF2
 	# MSIV_VFU_LOGS=DIR keeps msiv-vfu's debug logs (doc/vfio-user.md).
 	[ -z "${MSIV_VFU_LOGS:-}" ] || cp "$log" "$MSIV_VFU_LOGS/msiv-vfu-$label.log"
 	[ -z "${MSIV_VFU_LOGS:-}" ] || cp "$work/vfu7.log" "$MSIV_VFU_LOGS/msiv-vfu-$label-nospace.log"
+	# Scenario 8: QEMU has gone and msiv-vfu waits for the next VMM: it
+	# gets test-vfu's malformed traffic (error replies, connections
+	# closed, every fd closed), and keeps serving.
+	"$TEST_VFU" --against "$work/vfu.sock" "$vpid" > "$work/malformed.log" 2>&1
+	k=$(grep -c "^ok" "$work/malformed.log")
+	if [ "$(grep -c "^not ok" "$work/malformed.log")" -eq 0 ] && [ "$k" -ge 10 ] &&
+	    grep -q "after all that, msiv-vfu still serves" "$work/malformed.log"; then
+		ok "$label: scenario 8: test-vfu's malformed traffic against this msiv-vfu: $k checks, error replies or closed connections, and it still serves"
+	else
+		notok "$label: scenario 8: test-vfu --against"
+		grep -v "^ok" "$work/malformed.log" | sed 's/^/# /' | head -20
+	fi
 	kill "$vpid7" 2>/dev/null
 	wait "$vpid7"
 	kill "$vpid" 2>/dev/null
@@ -422,5 +434,5 @@ for kroot in $kroots; do
 	guest "${label%%-*}" "$kroot"
 done
 echo "1..$n"
-echo "# check-vfu: $n checks on $(echo $kroots | wc -w) kernels (scenarios 1, 3, 4, 5, 6, 7 on each, 2 on 6.12), $failed failed; guest checks passed${summary#,}; $(($(date +%s) - start)) s"
+echo "# check-vfu: $n checks on $(echo $kroots | wc -w) kernels (scenarios 1, 3, 4, 5, 6, 7, 8 on each, 2 on 6.12), $failed failed; guest checks passed${summary#,}; $(($(date +%s) - start)) s"
 [ $failed -eq 0 ]
