@@ -41,8 +41,9 @@
 
 #define NVEC_MAX 64
 
-static int dev;
+static int dev, container;
 static int efd[NVEC_MAX];
+static int chan = -1;  /* the second function's vector 0 (open_chan) */
 static uint64_t got[NVEC_MAX], restart[NVEC_MAX];
 static unsigned int nvec;
 static char what[200];
@@ -81,6 +82,44 @@ set_irqs(unsigned int start, unsigned int count)
 	s->count = count;
 	memcpy(s->data, efd + start, count * sizeof(int));
 	return ioctl(dev, VFIO_DEVICE_SET_IRQS, s);
+}
+
+/*
+ * The second function (BDF given as vfu-guest's third argument) as a
+ * channel from the host while this one has MSI-X disabled: its vector 0,
+ * enabled through the same container. Returns its eventfd, or -1.
+ */
+static int
+open_chan(const char *bdf)
+{
+	char buf[sizeof(struct vfio_irq_set) + sizeof(int)], path[64];
+	struct vfio_irq_set *s = (struct vfio_irq_set *)buf;
+	struct vfio_region_info cfg = { .argsz = sizeof(cfg),
+	    .index = VFIO_PCI_CONFIG_REGION_INDEX };
+	uint16_t cmd;
+	int group, d, e;
+
+	snprintf(path, sizeof(path), "/dev/vfio/%d", group_of(bdf));
+	group = open(path, O_RDWR | O_CLOEXEC);
+	if (group < 0 || ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) < 0)
+		return -1;
+	d = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	e = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d < 0 || e < 0 ||
+	    ioctl(d, VFIO_DEVICE_GET_REGION_INFO, &cfg) < 0 ||
+	    pread(d, &cmd, 2, (off_t)cfg.offset + PCI_COMMAND) != 2)
+		return -1;
+	cmd |= PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY;
+	s->argsz = sizeof(buf);
+	s->flags = VFIO_IRQ_SET_ACTION_TRIGGER | VFIO_IRQ_SET_DATA_EVENTFD;
+	s->index = VFIO_PCI_MSIX_IRQ_INDEX;
+	s->start = 0;
+	s->count = 1;
+	memcpy(s->data, &e, sizeof(int));
+	if (pwrite(d, &cmd, 2, (off_t)cfg.offset + PCI_COMMAND) != 2 ||
+	    ioctl(d, VFIO_DEVICE_SET_IRQS, s) < 0)
+		return -1;
+	return e;
 }
 
 /* Ask the host to fire vector i's slot once and wait for it (ping-pong:
@@ -370,11 +409,11 @@ main(int argc, char **argv)
 	struct vfio_irq_info msix = { .argsz = sizeof(msix),
 	    .index = VFIO_PCI_MSIX_IRQ_INDEX };
 	char path[64];
-	int container, group, g, noresize, ok;
+	int group, g, noresize, ok, gap = 0;
 	uint16_t cmd;
 	uint64_t v, others;
 
-	if (argc != 3 && !(argc == 4 && strcmp(argv[3], "nospace") == 0))
+	if (argc != 3 && argc != 4)
 		return 2;
 	nvec = (unsigned int)atoi(argv[2]);
 	if (nvec == 0 || nvec > NVEC_MAX)
@@ -411,18 +450,36 @@ main(int argc, char **argv)
 	    "dynamic: vectors added in place");
 	for (unsigned int i = 0; i < nvec; i++)
 		efd[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (argc == 4) {
+	if (argc == 4 && strcmp(argv[3], "nospace") == 0) {
 		nospace();
 		goto disable;
+	}
+	/* A fixed-size vfio-pci: the host fires into each disable/re-enable
+	 * gap, and answers on the second function once it has. */
+	if (argc == 4 && noresize) {
+		chan = open_chan(argv[3]);
+		if (!check(chan >= 0, "the second function's vector 0 is the "
+		    "host's channel while MSI-X is disabled here"))
+			goto done;
 	}
 
 	/* Scenario 1: enable the vectors one at a time; each delivers, to
 	 * itself only, as soon as it is enabled. */
 	ok = 1;
 	for (unsigned int i = 0; i < nvec && ok; i++) {
-		if (noresize && i > 0)
-			ok = set_irqs(0, 0) == 0 && set_irqs(0, i + 1) == 0;
-		else
+		if (noresize && i > 0) {
+			ok = set_irqs(0, 0) == 0;
+			if (ok && chan >= 0) {
+				/* Rule 1: fired while disabled, dropped. */
+				printf("MSIV-VFU GAP-FIRE %u\n", i - 1);
+				fflush(stdout);
+				v = 0;
+				for (int t = 0; t < 60 && v == 0; t++)
+					v = wait_efd(chan, 1000);
+				gap += v == 1;
+			}
+			ok = ok && set_irqs(0, i + 1) == 0;
+		} else
 			ok = set_irqs(i, 1) == 0;
 		if (!check(ok, WHAT("VFIO_DEVICE_SET_IRQS enables vector %u%s",
 		    i, noresize && i > 0 ? " (MSI-X disabled and re-enabled "
@@ -443,6 +500,11 @@ main(int argc, char **argv)
 			}
 		check(ok, WHAT("scenario 1: all %u vectors enabled, every one "
 		    "delivers into the guest, to itself only", nvec));
+		if (chan >= 0)
+			check(gap == (int)nvec - 1, WHAT("scenario 1: the host "
+			    "fired into %d of %u disable/re-enable gaps (rule 1: "
+			    "dropped), and none of those arrived", gap,
+			    nvec - 1));
 		/* Scenario 4: a guest reboot, once. The host answers
 		 * "REBOOT?" with a fire on vector 1 the first time (reboot:
 		 * exit 42, and the run script reboots the guest with MSI-X
