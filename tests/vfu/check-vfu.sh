@@ -2,12 +2,13 @@
 # make check-vfu: msiv-vfu under a real QEMU (>= 10.1, vfio-user-pci,
 # fetched by fetch-qemu.sh) and real guest kernels (the ones check-vm
 # boots: tests/vm/fetch.sh), under TCG with an emulated intel-iommu. On
-# this host: msivd with a sim device, msiv-vfu serving a 16-vector
-# function from it, QEMU connected to msiv-vfu. In the guest: vfu-guest
-# binds the function to the guest's vfio-pci and enables its MSI-X
-# vectors with VFIO_DEVICE_SET_IRQS; this script fires their slots with
-# msivctl fire when the guest asks on its console, and the guest counts
-# interrupts per vector (vfu-guest.c). The QEMU requests msiv-vfu logged
+# this host: msivd with two sim devices, sim0 (64 slots) and sim1 (8),
+# an msiv-vfu serving a 16-vector function from each, QEMU connected to
+# both. In the guest (2 vCPUs): vfu-guest binds the functions to the
+# guest's vfio-pci and enables their MSI-X vectors with
+# VFIO_DEVICE_SET_IRQS; this script fires their slots with msivctl fire
+# when the guest asks on its console, and the guest counts interrupts per
+# vector (vfu-guest.c). Scenarios 1-8 of the issue: doc/vfio-user.md. The QEMU requests msiv-vfu logged
 # (--debug) are checked against what each guest action should send.
 # TAP output. MSIVD, MSIVCTL and MSIV_VFU name the binaries.
 # Skipping (no QEMU >= 10.1, no guest kernels, MSIV_SKIP_VM set) prints a
