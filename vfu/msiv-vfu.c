@@ -6,10 +6,21 @@
  *
  *   msiv-vfu --listen PATH --device NAME [--vectors N] [--tenant NAME]
  *            [--socket MSIVD_SOCKET] [--token-file FILE]
- *            [--vendor-id HEX] [--device-id HEX] [--once] [--debug]
+ *            [--vendor-id HEX] [--device-id HEX] [--reserve] [--orphan]
+ *            [--once] [--debug]
+ *
+ * The vfunc binds a slot to a vector when QEMU first sets it up (the
+ * guest's first unmask) and gives it back when the vector is freed
+ * (VFUNC_OPEN with MSIV_OPEN_LAZY); --reserve reserves all of them when
+ * the VMM connects. A setup the device has no slot left for is refused
+ * with ENOSPC: QEMU logs the error and the vector stays unbacked, its
+ * interrupts latched pending on msivd (msiv-vfu(1)).
  *
  * One VMM at a time. The vfunc is opened when the VMM connects and closed
  * when it goes away; msiv-vfu then waits for the next one (--once: exits).
+ * --orphan keeps it instead: reset (its vectors freed) for the next VMM,
+ * and, when msiv-vfu exits, left to msivd's orphan_grace for the next
+ * msiv-vfu of the tenant, which takes it over with the token file.
  * When msivd restarts, msiv-vfu reconnects with its tenant's resume token
  * (kept in a 0600 file) and libmsiv attaches the eventfds again; the VMM
  * notices nothing. A vfunc taken away (revoked, device removed) ends the
@@ -59,7 +70,7 @@ struct vfu {
 	const char *listen_path, *device, *tenant, *msivd, *token_file;
 	unsigned int nvec;
 	uint16_t vendor, devid;
-	int once, debug;
+	int once, debug, reserve, orphan;
 	struct msiv_conn *conn;
 	uint64_t vfunc;      /* 0: none open */
 	int gone;            /* the vfunc was taken away */
@@ -104,10 +115,18 @@ static int
 be_attach(void *arg, unsigned int vector, int fd, int first)
 {
 	struct vfu *v = arg;
+	int r;
 
-	if (first)
-		return msiv_vector_setup(v->conn, v->vfunc, vector,
+	if (first) {
+		r = msiv_vector_setup(v->conn, v->vfunc, vector,
 		    VFU_NOMINAL_ADDR, vector, fd, 0);
+		if (r == -ENOSPC || r == -EDQUOT)
+			vfu_log("vector %u: %s; refused, the vector stays "
+			    "without a slot (msivctl vfuncs: NO SLOT)", vector,
+			    r == -ENOSPC ? "the device has no slot left" :
+			    "the tenant's quota of slots is used up");
+		return r;
+	}
 	return msiv_vector_retarget(v->conn, v->vfunc, vector,
 	    MSIV_RETARGET_TARGET, 0, 0, fd);
 }
@@ -145,11 +164,10 @@ vfu_vfunc_open(struct vfu *v)
 	struct msiv_vector_info in;
 	int r;
 
-	/* Slots are reserved for all nvec vectors here; binding them on
-	 * first use is an option of VFUNC_OPEN to come, and then a flag of
-	 * this call. */
-	r = msiv_vfunc_open(v->conn, v->device, v->nvec, MSIV_POLICY_DEFAULT,
-	    &v->vfunc);
+	/* A guest's table may declare many vectors and use a few: by
+	 * default a vector gets its slot when QEMU first sets it up. */
+	r = msiv_vfunc_open_flags(v->conn, v->device, v->nvec,
+	    MSIV_POLICY_DEFAULT, v->reserve ? 0 : MSIV_OPEN_LAZY, &v->vfunc);
 	if (r < 0) {
 		vfu_log("cannot open a vfunc of %u vectors on %s: %s", v->nvec,
 		    v->device, msiv_strerror(r));
@@ -157,7 +175,11 @@ vfu_vfunc_open(struct vfu *v)
 		return r;
 	}
 	vfu_dev_clear(&v->dev);
-	if (msiv_vector_query(v->conn, v->vfunc, 0, &in) == 0)
+	if (!v->reserve)
+		vfu_log("vfunc %llu: %u vectors on %s, a slot bound to each "
+		    "on its first setup (msivctl vfuncs lists them)",
+		    (unsigned long long)v->vfunc, v->nvec, v->device);
+	else if (msiv_vector_query(v->conn, v->vfunc, 0, &in) == 0)
 		vfu_log("vfunc %llu: %u vectors on %s, vector n on slot %u+n",
 		    (unsigned long long)v->vfunc, v->nvec, v->device, in.slot);
 	return 0;
@@ -284,11 +306,22 @@ vfu_connect(struct vfu *v)
 		return r;
 	}
 	/* Vfuncs taken over from an earlier msiv-vfu of this tenant (now
-	 * this session's): their VMM went with it. */
+	 * this session's): their VMM went with it. With --orphan, one of
+	 * this device and size is kept for the next VMM (reset); the others
+	 * are closed. */
 	n = msiv_resumed(v->conn) > 0 ? msiv_vfunc_list(v->conn, rec, 64) : 0;
 	for (int i = 0; i < n && i < 64; i++) {
 		if (rec[i].session != msiv_session_id(v->conn))
 			continue;
+		if (v->orphan && v->vfunc == 0 && rec[i].nvec == v->nvec &&
+		    strcmp(rec[i].device, v->device) == 0 &&
+		    (rec[i].flags & MSIV_VFUNC_GONE) == 0 &&
+		    msiv_vfunc_reset(v->conn, rec[i].vfunc) == 0) {
+			v->vfunc = rec[i].vfunc;
+			vfu_log("taking over vfunc %llu left by an earlier "
+			    "msiv-vfu", (unsigned long long)v->vfunc);
+			continue;
+		}
 		vfu_log("closing vfunc %llu left by an earlier msiv-vfu",
 		    (unsigned long long)rec[i].vfunc);
 		(void)msiv_vfunc_close(v->conn, rec[i].vfunc);
@@ -544,10 +577,11 @@ vfu_accept(struct vfu *v)
 	 * rather than stalling msiv-vfu for good. */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
-	    vfu_vfunc_open(v) < 0) {
+	    (v->vfunc == 0 && vfu_vfunc_open(v) < 0)) {
 		close(fd);
 		return;
 	}
+	vfu_dev_clear(&v->dev);
 	vfu_log("a VMM connected");
 	v->cfd = fd;
 }
@@ -555,10 +589,25 @@ vfu_accept(struct vfu *v)
 static void
 vfu_disconnect(struct vfu *v)
 {
+	int r;
+
 	close(v->cfd);
 	v->cfd = -1;
-	vfu_vfunc_close(v);
-	vfu_log("the VMM went away; its vfunc is closed");
+	if (!v->orphan || v->gone) {
+		vfu_vfunc_close(v);
+		vfu_log("the VMM went away; its vfunc is closed");
+		return;
+	}
+	/* --orphan: kept for the next VMM, as after a function reset. */
+	r = msiv_vfunc_reset(v->conn, v->vfunc);
+	if (r < 0) {
+		vfu_log("resetting vfunc %llu: %s", (unsigned long long)v->vfunc,
+		    msiv_strerror(r));
+		vfu_vfunc_close(v);
+		return;
+	}
+	vfu_log("the VMM went away; its vfunc %llu is reset and kept for the "
+	    "next one", (unsigned long long)v->vfunc);
 }
 
 static void
@@ -647,7 +696,8 @@ usage(FILE *f)
 	    "[--tenant NAME]\n"
 	    "                [--socket MSIVD_SOCKET] [--token-file FILE] "
 	    "[--vendor-id HEX]\n"
-	    "                [--device-id HEX] [--once] [--debug]\n");
+	    "                [--device-id HEX] [--reserve] [--orphan] "
+	    "[--once] [--debug]\n");
 }
 
 int
@@ -662,6 +712,8 @@ main(int argc, char **argv)
 		{ "token-file", required_argument, NULL, 'k' },
 		{ "vendor-id", required_argument, NULL, 'V' },
 		{ "device-id", required_argument, NULL, 'D' },
+		{ "reserve", no_argument, NULL, 'r' },
+		{ "orphan", no_argument, NULL, 'o' },
 		{ "once", no_argument, NULL, '1' },
 		{ "debug", no_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
@@ -683,6 +735,8 @@ main(int argc, char **argv)
 		case 't': v.tenant = optarg; break;
 		case 's': v.msivd = optarg; break;
 		case 'k': v.token_file = optarg; break;
+		case 'r': v.reserve = 1; break;
+		case 'o': v.orphan = 1; break;
 		case '1': v.once = 1; break;
 		case 'g': v.debug = 1; break;
 		case 'n':
@@ -743,7 +797,13 @@ main(int argc, char **argv)
 	st = vfu_serve(&v);
 	if (v.cfd >= 0)
 		vfu_disconnect(&v);
-	vfu_vfunc_close(&v);
+	/* --orphan: the vfunc stays with msivd for orphan_grace once this
+	 * session ends. */
+	if (v.orphan && v.vfunc != 0 && !v.gone)
+		vfu_log("leaving vfunc %llu to msivd's orphan_grace",
+		    (unsigned long long)v.vfunc);
+	else
+		vfu_vfunc_close(&v);
 	close(v.lfd);
 	(void)unlink(v.listen_path);
 	msiv_close(v.conn);

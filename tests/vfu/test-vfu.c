@@ -332,7 +332,6 @@ handshake(int fd, uint32_t *pba_off)
 }
 
 static uint64_t vf;
-static unsigned int first;
 
 /* The vfunc msiv-vfu opened for this connection. */
 static int
@@ -348,7 +347,6 @@ find_vfunc(void)
 			if (strcmp(rec[i].tenant, "vfu1") == 0 &&
 			    rec[i].session != 0) {
 				vf = rec[i].vfunc;
-				first = rec[i].first_slot;
 				return 1;
 			}
 		usleep(2000);
@@ -371,7 +369,7 @@ vinfo(unsigned int i, struct msiv_vec_info *out)
 	return 0;
 }
 
-/* Fire vector i's slot once; wait until msivd has seen it. */
+/* Fire the slot bound to vector i once; wait until msivd has seen it. */
 static int
 fire(unsigned int i)
 {
@@ -379,8 +377,10 @@ fire(unsigned int i)
 	int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
 	int r = vinfo(i, &in);
 
+	if (r == 0 && in.slot == MSIV_SLOT_NONE)
+		r = -ENOSPC;  /* no slot bound to it */
 	if (r == 0)
-		r = msiv_sim_fire(admin, "sim0", first + i, 1);
+		r = msiv_sim_fire(admin, "sim0", in.slot, 1);
 	while (r == 0 && (r = vinfo(i, &now)) == 0 && now.fired <= in.fired) {
 		if (h_now_ms() > deadline) {
 			r = -ETIMEDOUT;
@@ -417,8 +417,9 @@ test_protocol(void)
 	tap_ok(r && pba_off == 4096, "VERSION (no migration capability), "
 	    "DEVICE_GET_INFO, config space: the MSI-X table at BAR0+0, the "
 	    "PBA at BAR0+0x%x", pba_off);
-	tap_ok(find_vfunc(), "the VMM's connection opened a vfunc of tenant "
-	    "vfu1, slots %u..", first);
+	tap_ok(find_vfunc() && vinfo(0, &in) == 0 &&
+	    in.slot == MSIV_SLOT_NONE, "the VMM's connection opened a vfunc "
+	    "of tenant vfu1, with slots on first use: vector 0 has none yet");
 
 	/* As QEMU: enable with no fd, then one eventfd per vector. */
 	r = set_irqs(fd, VFU_IRQ_SET_ACTION_TRIGGER | VFU_IRQ_SET_DATA_EVENTFD,
@@ -428,6 +429,11 @@ test_protocol(void)
 		    VFU_IRQ_SET_DATA_EVENTFD, i, 1, &efd[i], 1);
 	tap_ok(r == 0, "SET_IRQS: MSI-X enabled with fd -1, then an eventfd "
 	    "for each of vectors 0-3");
+	r = 1;
+	for (unsigned int i = 0; i < NVEC; i++)
+		r &= vinfo(i, &in) == 0 && (in.slot != MSIV_SLOT_NONE) == (i < 4);
+	tap_ok(r, "each of vectors 0-3 got a slot at its setup; vectors 4-%d "
+	    "have none", NVEC - 1);
 	r = 1;
 	for (unsigned int i = 0; i < 4; i++)
 		r &= fire(i) && h_efd_wait(efd[i], H_TIMEOUT_MS) == 1;
@@ -487,9 +493,9 @@ test_protocol(void)
 	    0, NULL, 0);
 	tap_ok(r == 0 && vinfo(0, &in) == 0 &&
 	    !(in.state & (MSIV_VEC_TARGET | MSIV_VEC_ENABLED)) &&
-	    pba(fd, pba_off) == 0,
+	    in.slot == MSIV_SLOT_NONE && pba(fd, pba_off) == 0,
 	    "DATA_NONE count 0 (MSI-X disable) frees every vector on the "
-	    "vfunc and clears the PBA");
+	    "vfunc, gives its slot back, and clears the PBA");
 	r = set_irqs(fd, VFU_IRQ_SET_ACTION_TRIGGER | VFU_IRQ_SET_DATA_EVENTFD,
 	    0, 2, efd, 2);
 	tap_ok(r == 0 && fire(1) && h_efd_wait(efd[1], H_TIMEOUT_MS) == 1 &&
@@ -534,6 +540,8 @@ test_malformed(void)
 {
 	int fd = vconnect(), fds0, fds1, e[20], r;
 	uint32_t pba_off;
+	uint16_t mctl = 0;
+	unsigned int nv;
 	struct vfu_region_rw rw;
 	struct vfu_irq_set s;
 	struct vfu_region_info ri = { .argsz = sizeof(ri), .index = 9 };
@@ -575,9 +583,14 @@ test_malformed(void)
 	tap_ok(vreq(fd, VFU_CMD_REGION_WRITE, big, sizeof(rw) + 4, NULL, 0,
 	    NULL, 0, NULL) == EINVAL, "a write whose data is shorter than its "
 	    "count: EINVAL");
+	/* The function's vector count from its MSI-X Table Size (NVEC
+	 * here; another under test-vfu --against). */
+	nv = region_read(fd, 7, 0x42, 2, &mctl) == 0 ? (mctl & 0x7ffu) + 1 :
+	    NVEC;
 	tap_ok(set_irqs(fd, VFU_IRQ_SET_ACTION_TRIGGER |
-	    VFU_IRQ_SET_DATA_EVENTFD, NVEC - 1, 2, e, 2) == EINVAL,
-	    "SET_IRQS past the last vector: EINVAL, its fds closed");
+	    VFU_IRQ_SET_DATA_EVENTFD, nv - 1, 2, e, 2) == EINVAL,
+	    "SET_IRQS past the last vector (%u): EINVAL, its fds closed",
+	    nv - 1);
 	tap_ok(set_irqs(fd, VFU_IRQ_SET_ACTION_TRIGGER |
 	    VFU_IRQ_SET_DATA_EVENTFD, 0, 3, e, 2) == EINVAL,
 	    "SET_IRQS with fewer fds than vectors: EINVAL");
@@ -659,11 +672,56 @@ test_malformed(void)
 	    "a reply where a request belongs: connection closed");
 	close(fd);
 	fd = vconnect();
-	tap_ok(fd >= 0 && handshake(fd, &pba_off) && h_alive(&d) &&
-	    kill(vpid, 0) == 0, "after all that, msiv-vfu still serves");
+	tap_ok(fd >= 0 && handshake(fd, &pba_off) &&
+	    (d.pid == 0 || h_alive(&d)) && kill(vpid, 0) == 0,
+	    "after all that, msiv-vfu still serves");
 	close(fd);
 	for (int i = 0; i < 20; i++)
 		close(e[i]);
+}
+
+/* Lines of msiv-vfu's log that contain what. */
+static int
+log_lines(const char *what)
+{
+	FILE *f = fopen(vlog, "re");
+	char line[256];
+	int n = 0;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, what) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return n;
+}
+
+/* Wait until msiv-vfu's log has more than n lines with what. */
+static int
+wait_log(const char *what, int n)
+{
+	int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
+
+	while (h_now_ms() < deadline) {
+		if (log_lines(what) > n)
+			return 1;
+		usleep(2000);
+	}
+	return 0;
+}
+
+/* The tenant's one vfunc: its handle and flags. */
+static uint64_t
+tenant_vfunc(uint32_t *flags)
+{
+	struct msiv_vfunc_rec rec[8];
+	int n = msiv_vfunc_list(admin, rec, 8);
+
+	for (int i = 0; i < n && i < 8; i++)
+		if (strcmp(rec[i].tenant, "vfu1") == 0) {
+			*flags = rec[i].flags;
+			return rec[i].vfunc;
+		}
+	return 0;
 }
 
 static int
@@ -689,6 +747,58 @@ wait_vfuncs(int k)
 		usleep(2000);
 	}
 	return 0;
+}
+
+/*
+ * --orphan: the VMM going away leaves the vfunc reset and kept for the
+ * next VMM; msiv-vfu exiting leaves it to msivd's orphan_grace (an hour
+ * here), and the next msiv-vfu of the tenant takes it over.
+ */
+static void
+test_orphan(void)
+{
+	struct msiv_vec_info in;
+	int fd, efd = h_eventfd(), st = 0, k;
+	uint32_t pba_off, flags = 0;
+	uint64_t kept;
+
+	if (vpid > 0 && vfu_stop(vpid, SIGTERM) == 0)
+		vpid = vfu_start("--orphan", &st);
+	tap_ok(vpid > 0 && wait_vfuncs(0), "msiv-vfu --orphan serves; the "
+	    "tenant holds no vfunc yet");
+	fd = vconnect();
+	tap_ok(fd >= 0 && handshake(fd, &pba_off) && find_vfunc() &&
+	    set_irqs(fd, VFU_IRQ_SET_ACTION_TRIGGER | VFU_IRQ_SET_DATA_EVENTFD,
+	    0, 1, &efd, 1) == 0 && vinfo(0, &in) == 0 &&
+	    in.slot != MSIV_SLOT_NONE, "a VMM sets vector 0 up");
+	kept = vf;
+	k = log_lines("the VMM went away");
+	close(fd);
+	tap_ok(wait_log("the VMM went away", k) && vfuncs_of_tenant() == 1 &&
+	    tenant_vfunc(&flags) == kept && vinfo(0, &in) == 0 &&
+	    !(in.state & MSIV_VEC_TARGET) && in.slot == MSIV_SLOT_NONE,
+	    "the VMM went away: the vfunc is kept, reset (vector 0 freed, its "
+	    "slot given back)");
+	fd = vconnect();
+	tap_ok(fd >= 0 && handshake(fd, &pba_off) && vfuncs_of_tenant() == 1 &&
+	    tenant_vfunc(&flags) == kept, "the next VMM gets the same vfunc");
+	if (fd >= 0)
+		close(fd);
+	tap_ok(vfu_stop(vpid, SIGTERM) == 0 && tenant_vfunc(&flags) == kept &&
+	    (flags & MSIV_VFUNC_ORPHANED), "msiv-vfu exits 0 and leaves the "
+	    "vfunc to msivd's orphan_grace (orphaned, not closed)");
+	vpid = vfu_start("--orphan", &st);
+	fd = vpid > 0 ? vconnect() : -1;
+	tap_ok(fd >= 0 && handshake(fd, &pba_off) && vfuncs_of_tenant() == 1 &&
+	    tenant_vfunc(&flags) == kept && !(flags & MSIV_VFUNC_ORPHANED) &&
+	    set_irqs(fd, VFU_IRQ_SET_ACTION_TRIGGER | VFU_IRQ_SET_DATA_EVENTFD,
+	    0, 1, &efd, 1) == 0 && fire(0) &&
+	    h_efd_wait(efd, H_TIMEOUT_MS) == 1,
+	    "the next msiv-vfu --orphan takes it over with the token file and "
+	    "serves it to a VMM: vector 0 delivers");
+	if (fd >= 0)
+		close(fd);
+	close(efd);
 }
 
 static void
@@ -769,11 +879,44 @@ test_lifetimes(void)
 	if (fd >= 0)
 		close(fd);
 	close(efd);
+
+	/* --reserve: every vector's slot is bound when the VMM connects. */
+	if (vpid > 0 && vfu_stop(vpid, SIGTERM) == 0)
+		vpid = vfu_start("--reserve", &st);
+	fd = vpid > 0 ? vconnect() : -1;
+	{
+		struct msiv_vec_info in = { .slot = MSIV_SLOT_NONE };
+
+		tap_ok(fd >= 0 && handshake(fd, &pba_off) && find_vfunc() &&
+		    vinfo(NVEC - 1, &in) == 0 && in.slot != MSIV_SLOT_NONE,
+		    "--reserve: a slot for every vector as soon as the VMM "
+		    "connects (vector %d has one)", NVEC - 1);
+	}
+	if (fd >= 0)
+		close(fd);
+	test_orphan();
 }
 
+/*
+ * test-vfu --against SOCKET PID: only the malformed traffic, against an
+ * msiv-vfu already serving SOCKET (process PID), such as the one check-vfu
+ * runs under QEMU once QEMU has gone (scenario 8).
+ */
 int
-main(void)
+main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "--against") == 0) {
+		if (strlen(argv[2]) >= sizeof(vsock))
+			tap_bail("socket path too long");
+		strcpy(vsock, argv[2]);
+		vpid = (pid_t)atoi(argv[3]);
+		if (vpid <= 0 || kill(vpid, 0) < 0)
+			tap_bail("no msiv-vfu at that pid");
+		test_malformed();
+		return tap_done();
+	}
+	if (argc != 1)
+		tap_bail("usage: test-vfu [--against SOCKET PID]");
 	if (h_start(&d, conf) < 0)
 		tap_bail("msivd did not start");
 	snprintf(vsock, sizeof(vsock), "%s/vfu.sock", d.dir);
