@@ -142,6 +142,13 @@ check() {
 		pass=$((pass + p + x)) fail=$((fail + f)) skip=$((skip + s))
 	done
 	[ "$status" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
+	# The guests' own summaries (make check keeps them in the logs), or
+	# why they were skipped.
+	for log in tests/vm/check-vm.sh.log tests/vfu/check-vfu.sh.log; do
+		[ -f "$log" ] || continue
+		grep -E '^# check-vf?[mu]:' "$log" ||
+		    sed -n "s|^1\.\.0 # SKIP \(.*\)|# ${log%.log}: skipped: \1|p" "$log"
+	done
 	if [ "$skip" -gt 0 ]; then
 		echo "$pass passed, $fail failed, $skip skipped"
 	else
