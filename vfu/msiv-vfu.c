@@ -176,11 +176,11 @@ vfu_vfunc_open(struct vfu *v)
 	}
 	vfu_dev_clear(&v->dev);
 	if (!v->reserve)
-		vfu_log("vfunc %llu: %u vectors on %s, a slot bound to each "
+		vfu_log("vfunc 0x%016llx: %u vectors on %s, a slot bound to each "
 		    "on its first setup (msivctl vfuncs lists them)",
 		    (unsigned long long)v->vfunc, v->nvec, v->device);
 	else if (msiv_vector_query(v->conn, v->vfunc, 0, &in) == 0)
-		vfu_log("vfunc %llu: %u vectors on %s, vector n on slot %u+n",
+		vfu_log("vfunc 0x%016llx: %u vectors on %s, vector n on slot %u+n",
 		    (unsigned long long)v->vfunc, v->nvec, v->device, in.slot);
 	return 0;
 }
@@ -194,7 +194,7 @@ vfu_vfunc_close(struct vfu *v)
 		return;
 	r = msiv_vfunc_close(v->conn, v->vfunc);
 	if (r < 0 && r != -EKEYREVOKED)
-		vfu_log("closing vfunc %llu: %s", (unsigned long long)v->vfunc,
+		vfu_log("closing vfunc 0x%016llx: %s", (unsigned long long)v->vfunc,
 		    msiv_strerror(r));
 	v->vfunc = 0;
 }
@@ -210,7 +210,7 @@ vfu_on_event(struct msiv_conn *conn, const struct msiv_event_info *ev,
 	case MSIV_EV_VFUNC_GONE:
 		if (ev->vfunc != v->vfunc)
 			break;
-		vfu_log("vfunc %llu was taken away (%s)",
+		vfu_log("vfunc 0x%016llx was taken away (%s)",
 		    (unsigned long long)ev->vfunc,
 		    ev->reason == MSIV_GONE_REVOKED ? "revoked" :
 		    ev->reason == MSIV_GONE_DEVICE ? "device removed" :
@@ -318,11 +318,11 @@ vfu_connect(struct vfu *v)
 		    (rec[i].flags & MSIV_VFUNC_GONE) == 0 &&
 		    msiv_vfunc_reset(v->conn, rec[i].vfunc) == 0) {
 			v->vfunc = rec[i].vfunc;
-			vfu_log("taking over vfunc %llu left by an earlier "
+			vfu_log("taking over vfunc 0x%016llx left by an earlier "
 			    "msiv-vfu", (unsigned long long)v->vfunc);
 			continue;
 		}
-		vfu_log("closing vfunc %llu left by an earlier msiv-vfu",
+		vfu_log("closing vfunc 0x%016llx left by an earlier msiv-vfu",
 		    (unsigned long long)rec[i].vfunc);
 		(void)msiv_vfunc_close(v->conn, rec[i].vfunc);
 	}
@@ -601,12 +601,12 @@ vfu_disconnect(struct vfu *v)
 	/* --orphan: kept for the next VMM, as after a function reset. */
 	r = msiv_vfunc_reset(v->conn, v->vfunc);
 	if (r < 0) {
-		vfu_log("resetting vfunc %llu: %s", (unsigned long long)v->vfunc,
+		vfu_log("resetting vfunc 0x%016llx: %s", (unsigned long long)v->vfunc,
 		    msiv_strerror(r));
 		vfu_vfunc_close(v);
 		return;
 	}
-	vfu_log("the VMM went away; its vfunc %llu is reset and kept for the "
+	vfu_log("the VMM went away; its vfunc 0x%016llx is reset and kept for the "
 	    "next one", (unsigned long long)v->vfunc);
 }
 
@@ -800,7 +800,7 @@ main(int argc, char **argv)
 	/* --orphan: the vfunc stays with msivd for orphan_grace once this
 	 * session ends. */
 	if (v.orphan && v.vfunc != 0 && !v.gone)
-		vfu_log("leaving vfunc %llu to msivd's orphan_grace",
+		vfu_log("leaving vfunc 0x%016llx to msivd's orphan_grace",
 		    (unsigned long long)v.vfunc);
 	else
 		vfu_vfunc_close(&v);
