@@ -1,16 +1,24 @@
 #!/bin/sh
-# make check: the fuzz target once over every seed of tests/fuzz/corpus
-# (doc/fuzzing.md), through the real decoder and dispatch, as TAP. Without
+# make check: a fuzz target once over every seed of its corpus, as TAP:
+# msivd's decoder and dispatch over tests/fuzz/corpus (doc/fuzzing.md),
+# or, with MSIV_CORPUS=vfu (run-vfu-corpus.sh), msiv-vfu's decoder and
+# function model over tests/fuzz/vfu-corpus (doc/vfio-user.md). Without
 # --enable-fuzzing the standalone driver (fuzz-main.c) runs them in one
 # process; with it, the libFuzzer binary runs each (it executes the files
-# it is given once and exits). Then: is the corpus what mkseeds writes?
+# it is given once and exits). Then: is the corpus what its seed
+# generator writes?
 set -u
 
 : "${top_srcdir:?run through make check}" "${top_builddir:?}"
-corpus=$top_srcdir/tests/fuzz/corpus
-driver=$top_builddir/tests/fuzz/fuzz-corpus
-fuzzer=$top_builddir/tests/fuzz/fuzz-dispatch
-mkseeds=$top_builddir/tests/fuzz/mkseeds
+fz=$top_builddir/tests/fuzz
+case ${MSIV_CORPUS:-dispatch} in
+vfu)	corpus=tests/fuzz/vfu-corpus driver=$fz/fuzz-vfu-corpus
+	fuzzer=$fz/fuzz-vfu mkseeds=$fz/mkseeds-vfu rewrite="make vfu-fuzz-seeds" ;;
+*)	corpus=tests/fuzz/corpus driver=$fz/fuzz-corpus
+	fuzzer=$fz/fuzz-dispatch mkseeds=$fz/mkseeds rewrite="make fuzz-seeds" ;;
+esac
+name=$corpus
+corpus=$top_srcdir/$corpus
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/msiv-corpus-XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -48,14 +56,14 @@ fi
 # reproducers of fixed bugs, inputs worth keeping).
 n=$((n + 1))
 stale=
-mkdir "$tmp/seeds" && "$mkseeds" "$tmp/seeds" >/dev/null || stale=mkseeds
+mkdir "$tmp/seeds" && "$mkseeds" "$tmp/seeds" >/dev/null || stale=${mkseeds##*/}
 for f in "$tmp"/seeds/*; do
 	cmp -s "$f" "$corpus/${f##*/}" || stale="$stale ${f##*/}"
 done
 if [ -z "$stale" ]; then
-	echo "ok $n - tests/fuzz/corpus holds what mkseeds writes"
+	echo "ok $n - $name holds what ${mkseeds##*/} writes"
 else
-	echo "not ok $n - tests/fuzz/corpus is not what mkseeds writes:$stale" \
-	    "(make fuzz-seeds writes it again)"
+	echo "not ok $n - $name is not what ${mkseeds##*/} writes:$stale" \
+	    "($rewrite writes it again)"
 fi
 echo "1..$n"
