@@ -204,19 +204,9 @@ notok() { n=$((n + 1)); echo "not ok $n - $1"; failed=$((failed + 1)); }
 # guest LABEL KROOT: one boot, with its own msivd and msiv-vfu.
 guest() {
 	label=$1 kroot=$2
-	kver=$(ls "$kroot/lib/modules")
 	kernel=$(ls "$kroot"/boot/vmlinuz-*)
-	mods=
-	for m in virt/lib/irqbypass.ko drivers/vfio/vfio.ko \
-	    drivers/vfio/vfio_virqfd.ko drivers/vfio/vfio_iommu_type1.ko \
-	    drivers/vfio/pci/vfio-pci-core.ko drivers/vfio/pci/vfio-pci.ko; do
-		for f in "$m" "$m.xz"; do
-			[ -f "$kroot/lib/modules/$kver/kernel/$f" ] && mods="$mods $f"
-		done
-	done
-	# shellcheck disable=SC2086
 	sh "$top/tests/vm/build-initramfs.sh" "$kroot" "$work/initrd.gz" \
-	    "$work/run" $ids,$ids7 $mods -- "$work/vfu-guest"
+	    "$work/run" $ids,$ids7 vfio -- "$work/vfu-guest"
 	rm -rf "$work/state" "$work/serial" "$work/msivd.sock" "$work/vfu.sock"* \
 	    "$work/vfu7.sock"* "$work/qemu.log" "$work/vfuncs-after-reboot" \
 	    "$work/vfuncs-nospace" "$work/s2-"* "$work/stream."* "$work/gap.log"

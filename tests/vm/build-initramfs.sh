@@ -2,8 +2,9 @@
 # build-initramfs.sh KROOT OUT.cpio.gz RUNSCRIPT BIND MODULES... -- FILES...
 # The test guest's initramfs: busybox-static, tests/vm/init as /init, the
 # listed modules of the unpacked kernel package KROOT (paths relative to
-# its lib/modules/VERSION/kernel; MSIV_VM_MODPARAMS gives one of them
-# options), the device ids to bind to vfio-pci, the
+# its lib/modules/VERSION/kernel, or "vfio": the VFIO module chain, those
+# of its modules this kernel has, in load order; MSIV_VM_MODPARAMS gives
+# one of them options), the device ids to bind to vfio-pci, the
 # script to run, and FILES (static binaries) in /bin.
 set -eu
 kroot=$1 out=$2 run=$3 bind=$4
@@ -27,7 +28,8 @@ echo "$bind" | tr ',' '\n' > "$tmp/etc/msiv-vm/bind"
 echo "${MSIV_VM_MODPARAMS:-}" > "$tmp/etc/msiv-vm/modparams"
 kver=$(ls "$kroot/lib/modules")
 : > "$tmp/etc/msiv-vm/modules"
-while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+# module PATH: put one module in, decompressed.
+module() {
 	m=$(basename "$1")
 	src="$kroot/lib/modules/$kver/kernel/$1"
 	case "$src" in
@@ -35,6 +37,21 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do
 	*) cp "$src" "$tmp/lib/modules/$m" ;;
 	esac
 	echo "$m" >> "$tmp/etc/msiv-vm/modules"
+}
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do
+	if [ "$1" = vfio ]; then
+		# vfio_virqfd is a module of its own on 6.1 only; .xz or not.
+		for m in virt/lib/irqbypass.ko drivers/vfio/vfio.ko \
+		    drivers/vfio/vfio_virqfd.ko drivers/vfio/vfio_iommu_type1.ko \
+		    drivers/vfio/pci/vfio-pci-core.ko drivers/vfio/pci/vfio-pci.ko; do
+			for f in "$m" "$m.xz"; do
+				[ -f "$kroot/lib/modules/$kver/kernel/$f" ] &&
+				    module "$f"
+			done
+		done
+	else
+		module "$1"
+	fi
 	shift
 done
 [ $# -gt 0 ] && shift

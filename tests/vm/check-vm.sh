@@ -219,19 +219,9 @@ n=0 failed=0 rules= swaps= tmo=${MSIV_VM_TIMEOUT:-120}
 guest() {
 	label=$1 kroot=$2 script=$3
 	shift 3
-	kver=$(ls "$kroot/lib/modules")
 	kernel=$(ls "$kroot"/boot/vmlinuz-*)
-	mods=
-	for m in virt/lib/irqbypass.ko drivers/vfio/vfio.ko \
-	    drivers/vfio/vfio_virqfd.ko drivers/vfio/vfio_iommu_type1.ko \
-	    drivers/vfio/pci/vfio-pci-core.ko drivers/vfio/pci/vfio-pci.ko; do
-		for f in "$m" "$m.xz"; do
-			[ -f "$kroot/lib/modules/$kver/kernel/$f" ] && mods="$mods $f"
-		done
-	done
-	# shellcheck disable=SC2086
 	sh "$top/tests/vm/build-initramfs.sh" "$kroot" "$work/initrd.gz" \
-	    "$script" 1234:11e8,1af4:1110 $mods -- "$work/vfio-probe" \
+	    "$script" 1234:11e8,1af4:1110 vfio -- "$work/vfio-probe" \
 	    "$work/vm-relay" "$work/vm-msix" "$work/vm-hotplug" \
 	    "$work/msivctl" "$MSIVD"
 	# Retry once only when the guest never reached the test.
