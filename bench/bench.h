@@ -60,6 +60,13 @@ uint64_t bench_cpu_ns(pid_t pid, pid_t tid);
 uint64_t bench_rss_kib(pid_t pid);
 
 /* The sections. */
+/* The median, 99th percentile (nearest rank) and maximum of n samples,
+ * in the samples' unit; sorts v. */
+struct bench_lat {
+	double p50, p99, max;
+};
+struct bench_lat bench_lat(uint64_t *v, size_t n);
+
 /* msivd's protocol by hand (raw.c). encode: a request packet of op with
  * its payload (host order) into pkt; its length. send: the same, sent
  * with fds (dies on failure). recv: the next reply, events skipped (dies

@@ -141,18 +141,6 @@ fair_connect_as(struct h_daemon *d, uid_t uid, const char *tenant)
 	return c;
 }
 
-static int
-fair_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-struct fair_lat {
-	double p50, p99, max; /* us */
-};
-
 /* n timed open/close pairs into ns[]. */
 static void
 fair_pairs(struct msiv_conn *c, uint64_t *ns, int n)
@@ -168,15 +156,15 @@ fair_pairs(struct msiv_conn *c, uint64_t *ns, int n)
 	}
 }
 
-static struct fair_lat
+/* In microseconds. */
+static struct bench_lat
 fair_stats(uint64_t *ns, int n)
 {
-	struct fair_lat l;
+	struct bench_lat l = bench_lat(ns, (size_t)n);
 
-	qsort(ns, (size_t)n, sizeof(ns[0]), fair_cmp);
-	l.p50 = (double)ns[n / 2] / 1e3;
-	l.p99 = (double)ns[(n * 99 + 99) / 100 - 1] / 1e3;
-	l.max = (double)ns[n - 1] / 1e3;
+	l.p50 /= 1e3;
+	l.p99 /= 1e3;
+	l.max /= 1e3;
 	return l;
 }
 
@@ -222,7 +210,7 @@ bench_fair(void)
 	static const char conf[] = "[msivd]\nsocket_mode = 0666\n"
 	    "orphan_grace = 0\n[device sim0]\nbackend = sim\nslots = 64\n";
 	static uint64_t idle_ns[FAIR_PAIRS], flood_ns[FAIR_PAIRS];
-	struct fair_lat idle, flood;
+	struct bench_lat idle, flood;
 	struct h_daemon d;
 	struct msiv_conn *c;
 	uint64_t warm[FAIR_WARMUP], flood_n = 0;

@@ -115,10 +115,6 @@ hotpath_status(struct msiv_conn *c, struct msiv_status_rep *st)
 
 /* --- latency -------------------------------------------------------------*/
 
-struct hotpath_lat {
-	double p50, p99; /* ns */
-};
-
 /*
  * The echo ("B"): wait for in (poll with a deadline, then read: the
  * targets msivd holds are non-blocking, so B waits the same way on every
@@ -146,20 +142,11 @@ hotpath_relay_main(int in, int out)
 			_exit(1);
 }
 
-static int
-hotpath_cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Round trips from this process: write out, wait for in. */
-static struct hotpath_lat
+static struct bench_lat
 hotpath_pingpong(const char *what, int out, int in)
 {
 	static uint64_t rtt[LAT_N];
-	struct hotpath_lat l;
 
 	for (int i = -LAT_WARMUP; i < LAT_N; i++) {
 		uint64_t t0 = bench_now_ns();
@@ -172,10 +159,7 @@ hotpath_pingpong(const char *what, int out, int in)
 		if (i >= 0)
 			rtt[i] = bench_now_ns() - t0;
 	}
-	qsort(rtt, LAT_N, sizeof(rtt[0]), hotpath_cmp_u64);
-	l.p50 = (double)rtt[LAT_N / 2];
-	l.p99 = (double)rtt[LAT_N * 99 / 100];
-	return l;
+	return bench_lat(rtt, LAT_N);
 }
 
 /* Open a 1-vector vfunc, set vector 0 up with target and flags, enable
@@ -235,7 +219,7 @@ hotpath_direct_check(struct msiv_conn *c, uint32_t slot, int target)
 static void
 hotpath_latency(struct msiv_conn *c)
 {
-	struct hotpath_lat raw, minimal, relay, direct;
+	struct bench_lat raw, minimal, relay, direct;
 	struct msiv_vector_info in;
 	uint64_t vf;
 	uint32_t slot;

@@ -136,6 +136,26 @@ figure(const char *name, double value, const char *unit)
 	fflush(stdout);
 }
 
+static int
+bench_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct bench_lat
+bench_lat(uint64_t *v, size_t n)
+{
+	struct bench_lat l;
+
+	qsort(v, n, sizeof(v[0]), bench_cmp_u64);
+	l.p50 = (double)v[n / 2];
+	l.p99 = (double)v[(n * 99 + 99) / 100 - 1];
+	l.max = (double)v[n - 1];
+	return l;
+}
+
 void
 bench_note(const char *fmt, ...)
 {
