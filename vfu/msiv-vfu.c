@@ -16,7 +16,9 @@
  * with ENOSPC: QEMU logs the error and the vector stays unbacked, its
  * interrupts latched pending on msivd (msiv-vfu(1)).
  *
- * One VMM at a time. The vfunc is opened when the VMM connects and closed
+ * One VMM at a time, and never a migration destination (a QEMU started
+ * with -incoming): the vector state cannot follow a VM to another host.
+ * The vfunc is opened when the VMM connects and closed
  * when it goes away; msiv-vfu then waits for the next one (--once: exits).
  * --orphan keeps it instead: reset (its vectors freed) for the next VMM,
  * and, when msiv-vfu exits, left to msivd's orphan_grace for the next
@@ -76,6 +78,7 @@ struct vfu {
 	int gone;            /* the vfunc was taken away */
 	int resumed;         /* msivd restarted: state to give it again */
 	int lfd, cfd;        /* listening socket, the VMM's connection */
+	pid_t refused;       /* cfd is a migration destination, refused */
 	struct vfu_dev dev;
 };
 
@@ -524,6 +527,8 @@ vfu_serve_one(struct vfu *v)
 		n = -EPROTO;
 	} else if (r < 0)
 		n = r;
+	else if (v->refused != 0)
+		n = -EOPNOTSUPP;
 	else if (v->vfunc == 0 || v->gone)
 		n = -ENODEV;
 	else
@@ -560,17 +565,79 @@ vfu_serve_one(struct vfu *v)
 	return 0;
 }
 
+/*
+ * Whether the VMM on fd is a migration destination: a QEMU started with
+ * -incoming (QMP's migrate-incoming, as libvirt uses it, needs
+ * "-incoming defer" as well). msiv-vfu has no vector state to receive, so
+ * it refuses one (msiv-vfu(1), MIGRATION). Returns the VMM's pid if it
+ * is one, 0 if it is not or cannot be told (its pid not visible here, or
+ * its command line not readable): then it is served, and the log says so.
+ */
+static pid_t
+vfu_peer_incoming(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char path[64], *arg = NULL;
+	size_t cap = 0;
+	pid_t found = 0;
+	FILE *f;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    cred.pid <= 0) {
+		vfu_log("the VMM's pid is not visible here: whether it is a "
+		    "migration destination is not checked");
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)cred.pid);
+	f = fopen(path, "re");
+	if (f == NULL) {
+		vfu_log("%s: %s: whether the VMM is a migration destination "
+		    "is not checked", path, strerror(errno));
+		return 0;
+	}
+	/* One argument at a time; the kernel bounds each one
+	 * (MAX_ARG_STRLEN). */
+	while (found == 0 && getdelim(&arg, &cap, '\0', f) > 0) {
+		if (strcmp(arg, "-incoming") == 0 ||
+		    strcmp(arg, "--incoming") == 0)
+			found = cred.pid;
+	}
+	free(arg);
+	fclose(f);
+	return found;
+}
+
 static void
 vfu_accept(struct vfu *v)
 {
 	struct timeval tv = { .tv_sec = 10 };
 	int fd = accept4(v->lfd, NULL, NULL, SOCK_CLOEXEC);
+	pid_t dest;
 
 	if (fd < 0)
 		return;
+	dest = vfu_peer_incoming(fd);
 	if (v->cfd >= 0) {
-		vfu_log("a second VMM connected; refused (one at a time)");
+		if (dest != 0)
+			vfu_log("a second VMM, pid %d, a migration destination "
+			    "(started with -incoming), connected; refused",
+			    (int)dest);
+		else
+			vfu_log("a second VMM connected; refused (one at a time)");
 		close(fd);
+		return;
+	}
+	if (dest != 0) {
+		/* Its VERSION, and anything after, gets EOPNOTSUPP, so QEMU
+		 * fails to start and the migration with it; no vfunc is
+		 * opened. The connection stays until QEMU closes it, so that
+		 * its one error is the refusal (not a reply cut short). */
+		vfu_log("the VMM, pid %d, is a migration destination (started "
+		    "with -incoming): refused; this function's vector state "
+		    "cannot migrate (msiv-vfu(1), MIGRATION)", (int)dest);
+		v->refused = dest;
+		v->cfd = fd;
 		return;
 	}
 	/* A VMM that stops halfway through a message loses its connection
@@ -593,6 +660,10 @@ vfu_disconnect(struct vfu *v)
 
 	close(v->cfd);
 	v->cfd = -1;
+	if (v->refused != 0) {
+		v->refused = 0;
+		return;
+	}
 	if (!v->orphan || v->gone) {
 		vfu_vfunc_close(v);
 		vfu_log("the VMM went away; its vfunc is closed");
@@ -665,8 +736,10 @@ vfu_serve(struct vfu *v)
 		if (p[1].revents != 0 && vfu_msivd_input(v) < 0)
 			return 1;
 		if (p[2].revents != 0 && vfu_serve_one(v) < 0) {
+			int served = v->refused == 0;
+
 			vfu_disconnect(v);
-			if (v->once)
+			if (v->once && served)
 				return 0;
 		}
 		if (p[0].revents & POLLIN)

@@ -129,10 +129,10 @@ vfu_dev_clear(struct vfu_dev *d)
 static long
 vfu_dev_version(uint8_t *out, size_t outmax)
 {
-	/* No "migration": there is no device state to send (QEMU 11.1
-	 * does not block the VM's migration for it all the same:
-	 * msiv-vfu(1), MIGRATION). No "write_multiple": one region write
-	 * per message. */
+	/* No "migration": there is no device state to send. QEMU 11.1
+	 * does not block the VM's migration for it all the same, so
+	 * msiv-vfu.c refuses the destination (msiv-vfu(1), MIGRATION).
+	 * No "write_multiple": one region write per message. */
 	static const char caps[] = "{\"capabilities\":{\"max_msg_fds\":16,"
 	    "\"max_data_xfer_size\":4096,\"pgsizes\":4096,"
 	    "\"max_dma_maps\":65535}}";

@@ -288,10 +288,12 @@ EOF2
 		sleep 0.1; i=$((i+1))
 	done
 	inuse=$(ctl vfuncs | grep -c "^vfunc ")
-	# A migration to this host: a destination QEMU on the same socket
-	# while the source holds the function fails to start (QEMU itself
-	# does not refuse to migrate such a VM: msiv-vfu(1), MIGRATION).
-	refused0=$(grep -c "a second VMM connected; refused" "$log")
+	# A migration to this host: a destination QEMU (-incoming) on the
+	# same socket while the source holds the function is refused, and
+	# fails to start (QEMU itself does not refuse to migrate such a VM:
+	# msiv-vfu(1), MIGRATION).
+	second="a second VMM, pid [0-9]*, a migration destination (started with -incoming), connected; refused"
+	refused0=$(grep -c "$second" "$log")
 	# shellcheck disable=SC2086
 	timeout 120 $qemu -machine q35,accel=tcg \
 	    -m 128M -display none -nodefaults -monitor none -serial none \
@@ -299,9 +301,9 @@ EOF2
 	    > "$work/qemu-incoming.log" 2>&1
 	st=$?
 	[ $st -ne 0 ] && [ $st -ne 124 ] &&
-	    [ "$(grep -c "a second VMM connected; refused" "$log")" -gt "$refused0" ] &&
-	    ok "$label: a migration destination on the same host and socket fails to start (QEMU exit $st: $(head -1 "$work/qemu-incoming.log" | sed 's/.*: //'))" ||
-	    notok "$label: a destination QEMU on the same socket: exit $st, msiv-vfu refusals $refused0 -> $(grep -c "a second VMM connected; refused" "$log")"
+	    [ "$(grep -c "$second" "$log")" -gt "$refused0" ] &&
+	    ok "$label: a migration destination on the same host and socket is refused and fails to start (QEMU exit $st: $(head -1 "$work/qemu-incoming.log" | sed 's/.*: //'))" ||
+	    notok "$label: a destination QEMU on the same socket: exit $st, msiv-vfu refusals $refused0 -> $(grep -c "$second" "$log")"
 	gone0=$(grep -c "the VMM went away" "$log")
 	kill -9 $qpid
 	wait $qpid 2>/dev/null
@@ -314,6 +316,26 @@ EOF2
 	    [ "$dfd1" -eq "$dfd0" ] &&
 	    ok "$label: scenario 6: QEMU killed -9: its vfunc is gone, its slots free; msiv-vfu holds $fds2 fds and msivd $dfd1, as before" ||
 	    notok "$label: scenario 6: vfuncs $inuse -> $left, msiv-vfu fds $fds0 -> $fds2, msivd fds $dfd0 -> $dfd1"
+	# A migration from another host: msiv-vfu serves no VMM, as on the
+	# destination host, and a QEMU started with -incoming connects. It is
+	# refused before a vfunc is opened; QEMU fails to start, so the
+	# migration fails and the source keeps running.
+	dest="is a migration destination (started with -incoming): refused"
+	refused0=$(grep -c "$dest" "$log")
+	# shellcheck disable=SC2086
+	timeout 120 $qemu -machine q35,accel=tcg \
+	    -m 128M -display none -nodefaults -monitor none -serial none \
+	    -incoming defer -device "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu.sock\"}}" \
+	    > "$work/qemu-incoming2.log" 2>&1
+	st=$?
+	opened=$(ctl vfuncs | grep -c "^vfunc ")
+	# QEMU's only complaint is msiv-vfu's answer.
+	[ $st -ne 0 ] && [ $st -ne 124 ] && [ "$opened" -eq 0 ] &&
+	    grep -q "version reply: Operation not supported" "$work/qemu-incoming2.log" &&
+	    ! grep -q "failed to read header" "$work/qemu-incoming2.log" &&
+	    [ "$(grep -c "$dest" "$log")" -gt "$refused0" ] &&
+	    ok "$label: a migration destination on an idle msiv-vfu (as on another host) is refused, opens no vfunc, and QEMU fails to start (exit $st: $(grep -o "version reply: .*" "$work/qemu-incoming2.log"))" ||
+	    notok "$label: a destination QEMU on an idle msiv-vfu: exit $st, vfuncs $opened, refusals $refused0 -> $(grep -c "$dest" "$log"): $(head -2 "$work/qemu-incoming2.log")"
 	# Scenario 4: the reboot reached msiv-vfu as MSI-X disable and
 	# DEVICE_RESET, and the second boot's checks passed (above).
 	k=$(sed -n '/VMM connected/,$p' "$log" | grep -c "DEVICE_RESET: ok")
@@ -424,7 +446,9 @@ EOF2
 	else
 		ok "$label: QEMU logged nothing else (no warning, no error from its vfio-user client)"
 	fi
-	if grep -v "a second VMM connected; refused" "$log" |
+	# The migration destinations above were refused on purpose, and
+	# counted there.
+	if grep -v "a migration destination (started with -incoming)" "$log" |
 	    grep -q "refused\|closing"; then
 		notok "$label: msiv-vfu refused or closed something"
 		grep "refused\|closing" "$log" | sed 's/^/# /' | head

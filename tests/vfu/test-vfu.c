@@ -298,24 +298,34 @@ region_write(int fd, uint32_t region, uint64_t off, uint32_t n,
 	    NULL, 0, NULL);
 }
 
+/* VERSION as QEMU sends it. Returns vreq's result. */
+static int
+version(int fd, void *rep, size_t rmax, size_t *rlen)
+{
+	static const char caps[] = "{\"capabilities\":{\"max_msg_fds\":16,"
+	    "\"max_data_xfer_size\":1048576}}";
+	uint8_t buf[sizeof(struct vfu_version) + sizeof(caps)];
+	struct vfu_version v = { 0, 0 };
+
+	memcpy(buf, &v, sizeof(v));
+	memcpy(buf + sizeof(v), caps, sizeof(caps));
+	return vreq(fd, VFU_CMD_VERSION, buf, sizeof(buf), NULL, 0, rep, rmax,
+	    rlen);
+}
+
 /* What QEMU does first. Returns 1 if every step was answered as QEMU
  * needs. */
 static int
 handshake(int fd, uint32_t *pba_off)
 {
-	static const char caps[] = "{\"capabilities\":{\"max_msg_fds\":16,"
-	    "\"max_data_xfer_size\":1048576}}";
-	uint8_t buf[sizeof(struct vfu_version) + sizeof(caps)], rep[512];
-	struct vfu_version v = { 0, 0 };
+	uint8_t rep[512];
 	struct vfu_device_info di = { .argsz = sizeof(di) };
 	struct vfu_region_info ri = { .argsz = sizeof(ri), .index = 7 };
 	size_t len = 0;
 	uint32_t tbl = 1;
 
-	memcpy(buf, &v, sizeof(v));
-	memcpy(buf + sizeof(v), caps, sizeof(caps));
-	if (vreq(fd, VFU_CMD_VERSION, buf, sizeof(buf), NULL, 0, rep,
-	    sizeof(rep) - 1, &len) != 0 || len < 6 || rep[len - 1] != '\0' ||
+	if (version(fd, rep, sizeof(rep) - 1, &len) != 0 || len < 6 ||
+	    rep[len - 1] != '\0' ||
 	    strstr((char *)rep + 4, "\"max_msg_fds\":16") == NULL ||
 	    strstr((char *)rep + 4, "migration") != NULL)
 		return 0;
@@ -801,6 +811,61 @@ test_orphan(void)
 	close(efd);
 }
 
+/*
+ * The VMM side of test_destination: this program again, as
+ * "test-vfu --destination SOCKET -incoming defer", the command line of a
+ * QEMU that is a migration destination. Exit 0 if its VERSION got
+ * EOPNOTSUPP, and so did the next one.
+ */
+static int
+as_destination(void)
+{
+	uint8_t rep[512];
+	int fd = vconnect(), r;
+
+	if (fd < 0)
+		return 2;
+	r = version(fd, rep, sizeof(rep), NULL) == EOPNOTSUPP &&
+	    version(fd, rep, sizeof(rep), NULL) == EOPNOTSUPP;
+	close(fd);
+	return r ? 0 : 1;
+}
+
+/*
+ * A migration destination (a VMM started with -incoming) is refused
+ * before a vfunc is opened for it; the next ordinary VMM is served.
+ */
+static void
+test_destination(void)
+{
+	const char *what = "is a migration destination (started with "
+	    "-incoming): refused";
+	int before = log_lines(what), st = 0, fd;
+	uint32_t pba_off;
+	pid_t p = fork();
+
+	if (p < 0)
+		tap_bail("fork");
+	if (p == 0) {
+		execl("/proc/self/exe", "test-vfu", "--destination", vsock,
+		    "-incoming", "defer", (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(p, &st, 0) != p)
+		tap_bail("waitpid");
+	tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 0 && wait_log(what, before) &&
+	    vfuncs_of_tenant() == 0, "a VMM started with -incoming (a "
+	    "migration destination): VERSION refused with EOPNOTSUPP, "
+	    "every time; no vfunc opened, the refusal logged "
+	    "(exit %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	fd = vconnect();
+	tap_ok(fd >= 0 && handshake(fd, &pba_off) && find_vfunc(),
+	    "the next VMM, not a destination, is served");
+	if (fd >= 0)
+		close(fd);
+	tap_ok(wait_vfuncs(0), "and its vfunc is closed when it goes");
+}
+
 static void
 test_lifetimes(void)
 {
@@ -915,6 +980,11 @@ main(int argc, char **argv)
 		test_malformed();
 		return tap_done();
 	}
+	if (argc == 5 && strcmp(argv[1], "--destination") == 0 &&
+	    strlen(argv[2]) < sizeof(vsock)) {
+		strcpy(vsock, argv[2]);
+		return as_destination();
+	}
 	if (argc != 1)
 		tap_bail("usage: test-vfu [--against SOCKET PID]");
 	if (h_start(&d, conf) < 0)
@@ -927,6 +997,7 @@ main(int argc, char **argv)
 	vpid = vfu_start(NULL, NULL);
 	test_protocol();
 	test_malformed();
+	test_destination();
 	test_lifetimes();
 	if (vpid > 0)
 		tap_ok(vfu_stop(vpid, SIGTERM) == 0, "msiv-vfu exits 0 on "
