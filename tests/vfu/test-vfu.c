@@ -337,11 +337,11 @@ static uint64_t vf;
 static int
 find_vfunc(void)
 {
-	struct msiv_vfunc_rec rec[8];
+	struct msiv_vfunc_info rec[8];
 	int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
 
 	while (h_now_ms() < deadline) {
-		int n = msiv_vfunc_list(admin, rec, 8);
+		int n = msiv_list_vfuncs(admin, rec, 8, sizeof(*rec));
 
 		for (int i = 0; i < n && i < 8; i++)
 			if (strcmp(rec[i].tenant, "vfu1") == 0 &&
@@ -356,16 +356,16 @@ find_vfunc(void)
 
 /* Vector i of the vfunc, as an admin sees another tenant's vectors. */
 static int
-vinfo(unsigned int i, struct msiv_vec_info *out)
+vinfo(unsigned int i, struct msiv_vector_state *out)
 {
-	struct msiv_vec_rec rec[NVEC];
-	int n = msiv_vector_list(admin, vf, rec, NVEC);
+	struct msiv_vector_state rec[NVEC];
+	int n = msiv_list_vectors(admin, vf, rec, NVEC, sizeof(*rec));
 
 	if (n < 0)
 		return n;
 	if (i >= (unsigned int)n || i >= NVEC)
 		return -ENOENT;
-	*out = rec[i].info;
+	*out = rec[i];
 	return 0;
 }
 
@@ -373,7 +373,7 @@ vinfo(unsigned int i, struct msiv_vec_info *out)
 static int
 fire(unsigned int i)
 {
-	struct msiv_vec_info in, now;
+	struct msiv_vector_state in, now;
 	int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
 	int r = vinfo(i, &in);
 
@@ -408,7 +408,7 @@ test_protocol(void)
 {
 	int fd = vconnect(), efd[NVEC], e2, r;
 	uint32_t pba_off = 0;
-	struct msiv_vec_info in;
+	struct msiv_vector_state in;
 	uint8_t b[NVEC] = { 0 };
 
 	for (int i = 0; i < NVEC; i++)
@@ -713,8 +713,8 @@ wait_log(const char *what, int n)
 static uint64_t
 tenant_vfunc(uint32_t *flags)
 {
-	struct msiv_vfunc_rec rec[8];
-	int n = msiv_vfunc_list(admin, rec, 8);
+	struct msiv_vfunc_info rec[8];
+	int n = msiv_list_vfuncs(admin, rec, 8, sizeof(*rec));
 
 	for (int i = 0; i < n && i < 8; i++)
 		if (strcmp(rec[i].tenant, "vfu1") == 0) {
@@ -727,8 +727,8 @@ tenant_vfunc(uint32_t *flags)
 static int
 vfuncs_of_tenant(void)
 {
-	struct msiv_vfunc_rec rec[8];
-	int n = msiv_vfunc_list(admin, rec, 8), k = 0;
+	struct msiv_vfunc_info rec[8];
+	int n = msiv_list_vfuncs(admin, rec, 8, sizeof(*rec)), k = 0;
 
 	for (int i = 0; i < n && i < 8; i++)
 		k += strcmp(rec[i].tenant, "vfu1") == 0;
@@ -757,7 +757,7 @@ wait_vfuncs(int k)
 static void
 test_orphan(void)
 {
-	struct msiv_vec_info in;
+	struct msiv_vector_state in;
 	int fd, efd = h_eventfd(), st = 0, k;
 	uint32_t pba_off, flags = 0;
 	uint64_t kept;
@@ -829,7 +829,7 @@ test_lifetimes(void)
 	 * back, the eventfd attached again. */
 	{
 		int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
-		struct msiv_vec_info in = { 0 };
+		struct msiv_vector_state in = { 0 };
 
 		while (h_now_ms() < deadline && !(vinfo(0, &in) == 0 &&
 		    (in.state & (MSIV_VEC_TARGET | MSIV_VEC_ORPHANED)) ==
@@ -885,7 +885,7 @@ test_lifetimes(void)
 		vpid = vfu_start("--reserve", &st);
 	fd = vpid > 0 ? vconnect() : -1;
 	{
-		struct msiv_vec_info in = { .slot = MSIV_SLOT_NONE };
+		struct msiv_vector_state in = { .slot = MSIV_SLOT_NONE };
 
 		tap_ok(fd >= 0 && handshake(fd, &pba_off) && find_vfunc() &&
 		    vinfo(NVEC - 1, &in) == 0 && in.slot != MSIV_SLOT_NONE,
