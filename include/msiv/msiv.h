@@ -34,7 +34,7 @@
  *    such call takes the size of the caller's struct (sizeof); a later
  *    libmsiv only appends fields, fills no more than size bytes, and zeros
  *    what it does not know of a larger struct. A size below the struct's
- *    size in MSIV_0.3 is -EINVAL.
+ *    size in MSIV_0.3, or above 1 MiB, is -EINVAL.
  *  - The calls that took wire structs (msiv_status(), msiv_device_list()
  *    ...) stay, deprecated: define MSIV_NO_DEPRECATION_WARNINGS before
  *    including this header to silence the compiler about them.
