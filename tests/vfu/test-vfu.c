@@ -897,6 +897,32 @@ test_lifetimes(void)
 	test_orphan();
 }
 
+/* The token file is libmsiv's (msiv_token_save): mode 0600; one that
+ * others may read is refused, and msiv-vfu exits 1 saying why. */
+static void
+test_token_file(void)
+{
+	char tok[200];
+	struct stat sb;
+	int st = 0, k;
+	pid_t p;
+
+	snprintf(tok, sizeof(tok), "%s.token", vsock);
+	tap_ok(stat(tok, &sb) == 0 && (sb.st_mode & 07777) == 0600,
+	    "the token file beside the socket is mode 0600");
+	if (vpid > 0 && vfu_stop(vpid, SIGTERM) == 0)
+		vpid = -1;
+	k = log_lines("others may read it");
+	p = chmod(tok, 0644) == 0 ? vfu_start(NULL, &st) : 0;
+	tap_ok(p < 0 && WIFEXITED(st) && WEXITSTATUS(st) == 1 &&
+	    log_lines("others may read it") > k, "a token file others may "
+	    "read: msiv-vfu exits 1 and says so");
+	if (p > 0)
+		(void)vfu_stop(p, SIGTERM);
+	vpid = chmod(tok, 0600) == 0 ? vfu_start(NULL, &st) : -1;
+	tap_ok(vpid > 0, "mode 0600 again: it serves, resuming the tenant");
+}
+
 /*
  * test-vfu --against SOCKET PID: only the malformed traffic, against an
  * msiv-vfu already serving SOCKET (process PID), such as the one check-vfu
@@ -928,6 +954,7 @@ main(int argc, char **argv)
 	test_protocol();
 	test_malformed();
 	test_lifetimes();
+	test_token_file();
 	if (vpid > 0)
 		tap_ok(vfu_stop(vpid, SIGTERM) == 0, "msiv-vfu exits 0 on "
 		    "SIGTERM");
