@@ -28,7 +28,8 @@ sed -n '/^\.SH EXAMPLE/,/^\.SH /p' "$top_srcdir/man/libmsiv.3" |
     sed -e 's/\\-/-/g' -e 's/\\&//g' -e 's/\\e/\\/g' >"$dir/example.c"
 check "the EXAMPLE section has a program between .EX and .EE" \
     grep -q '^main(void)' "$dir/example.c"
-if ! ${CC:-cc} -std=gnu11 -Wall -Wextra -Werror -I"$top_srcdir/include" \
+if ! ${CC:-cc} ${SAN_CFLAGS:-} -std=gnu11 -Wall -Wextra -Werror \
+    -I"$top_srcdir/include" \
     -o "$dir/example" "$dir/example.c" -L"$top_builddir/.libs" -lmsiv \
     -Wl,-rpath,"$top_builddir/.libs" >"$dir/cc.log" 2>&1; then
 	sed 's/^/# /' "$dir/cc.log"
