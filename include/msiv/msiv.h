@@ -144,7 +144,7 @@ int msiv_reconnect(struct msiv_conn *conn);
 void msiv_set_auto_reconnect(struct msiv_conn *conn, unsigned int ms);
 
 /* Close the connection. The session's vfuncs stay with its tenant,
- * orphaned, for msivd.conf's orphan_grace (then msivd releases them): a
+ * orphaned, for msivd.conf's orphan_grace (0: released at once): a
  * later session of the tenant may take them over with its resume token.
  * Close them first (msiv_vfunc_close) to release them now. */
 void msiv_close(struct msiv_conn *conn);
