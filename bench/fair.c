@@ -193,14 +193,14 @@ fair_flood_wait(pid_t pid, uint64_t from, uint64_t n)
 static void
 fair_flood_stop(pid_t pid, struct msiv_conn *c)
 {
-	struct msiv_status_rep st;
+	struct msiv_status_info st;
 	int ws, r;
 
 	if (kill(pid, SIGSTOP) < 0 || waitpid(pid, &ws, WUNTRACED) != pid ||
 	    !WIFSTOPPED(ws))
 		bench_die("cannot stop the flooder");
 	for (int i = 0; i < FLOOD_DEPTH / FDPASS_BATCH_MAX + 1; i++)
-		if ((r = msiv_status(c, &st)) < 0)
+		if ((r = msiv_get_status(c, &st, sizeof(st))) < 0)
 			fail("fair: status", r);
 }
 

@@ -105,9 +105,9 @@ hotpath_write1(int fd)
 }
 
 static void
-hotpath_status(struct msiv_conn *c, struct msiv_status_rep *st)
+hotpath_status(struct msiv_conn *c, struct msiv_status_info *st)
 {
-	int r = msiv_status(c, st);
+	int r = msiv_get_status(c, st, sizeof(*st));
 
 	if (r < 0)
 		fail("status", r);
@@ -191,7 +191,7 @@ hotpath_one_vector(struct msiv_conn *c, int target, unsigned int flags,
 static void
 hotpath_direct_check(struct msiv_conn *c, uint32_t slot, int target)
 {
-	struct msiv_status_rep s0, s1, s2;
+	struct msiv_status_info s0, s1, s2;
 	int trig, r;
 
 	if ((r = msiv_sim_triggers(c, "sim0", slot, 1, &trig)) < 0)
@@ -582,7 +582,7 @@ hotpath_cpu_delta(const struct hotpath_cpu *a, const struct hotpath_cpu *b)
 static uint64_t
 hotpath_forwarded(const struct hotpath_relay *r)
 {
-	struct msiv_status_rep st;
+	struct msiv_status_info st;
 
 	if (r->c == NULL)
 		return atomic_load_explicit(&shm->relayed,
@@ -713,7 +713,7 @@ hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
 	static int trig[2048], tgt[2048];
 	struct hotpath_relay rel = { .pid = d->pid, .c = c };
 	struct hotpath_fwd f, f1024 = { 0 };
-	struct msiv_status_rep st;
+	struct msiv_status_info st;
 	char name[64];
 	double sys_ns;
 	pid_t ref;
@@ -1049,7 +1049,7 @@ static void
 hotpath_memory(void)
 {
 	char conf[256];
-	struct msiv_status_rep st;
+	struct msiv_status_info st;
 	struct h_daemon d;
 	struct msiv_conn *c;
 	pid_t kids[BPV_CLIENTS];

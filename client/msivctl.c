@@ -207,42 +207,47 @@ static int
 list_devices(struct ctl *c, uint64_t arg, void *out, size_t max)
 {
 	(void)arg;
-	return msiv_device_list(c->conn, out, max);
+	return msiv_list_devices(c->conn, out, max,
+	    sizeof(struct msiv_device_info));
 }
 
 static int
 list_vfuncs(struct ctl *c, uint64_t arg, void *out, size_t max)
 {
 	(void)arg;
-	return msiv_vfunc_list(c->conn, out, max);
+	return msiv_list_vfuncs(c->conn, out, max,
+	    sizeof(struct msiv_vfunc_info));
 }
 
 static int
 list_vectors(struct ctl *c, uint64_t arg, void *out, size_t max)
 {
-	return msiv_vector_list(c->conn, arg, out, max);
+	return msiv_list_vectors(c->conn, arg, out, max,
+	    sizeof(struct msiv_vector_state));
 }
 
 static int
 list_sessions(struct ctl *c, uint64_t arg, void *out, size_t max)
 {
 	(void)arg;
-	return msiv_session_list(c->conn, out, max);
+	return msiv_list_sessions(c->conn, out, max,
+	    sizeof(struct msiv_session_info));
 }
 
 static int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
-	struct msiv_status_rep st;
-	struct msiv_hotplug_rep hp;
-	int hp_known, r = msiv_status(c->conn, &st);
+	struct msiv_status_info st;
+	struct msiv_hotplug_info hp;
+	int hp_known, r = msiv_get_status(c->conn, &st, sizeof(st));
 
 	(void)argc;
 	(void)argv;
 	if (r < 0)
 		return ctl_fail(c, "status", r);
 	/* A daemon older than this msivctl may not know the opcode. */
-	if ((r = msiv_hotplug_status(c->conn, &hp)) < 0 && r != -ENOSYS)
+	if ((r = msiv_get_hotplug(c->conn, &hp, sizeof(hp))) < 0 &&
+	    r != -ENOSYS)
 		return ctl_fail(c, "status", r);
 	hp_known = r == 0;
 	if (c->json) {
@@ -309,7 +314,7 @@ device_kind(uint32_t flags)
 static int
 cmd_devices(struct ctl *c, int argc, char **argv)
 {
-	struct msiv_device_rec *d;
+	struct msiv_device_info *d;
 	size_t n;
 	int r = ctl_list(c, list_devices, 0, sizeof(*d), (void **)&d, &n);
 
@@ -361,9 +366,9 @@ gone_name(uint32_t gone)
 }
 
 static json_object *
-vector_json(const struct msiv_vec_rec *v)
+vector_json(const struct msiv_vector_state *v)
 {
-	const struct msiv_vec_info *in = &v->info;
+	const struct msiv_vector_state *in = v;
 	json_object *o = json_object_new_object();
 
 	jint(o, "vector", v->vector);
@@ -388,9 +393,9 @@ vector_json(const struct msiv_vec_rec *v)
 }
 
 static void
-vector_print(const struct msiv_vec_rec *v)
+vector_print(const struct msiv_vector_state *v)
 {
-	const struct msiv_vec_info *in = &v->info;
+	const struct msiv_vector_state *in = v;
 	char slot[12] = "-"; /* lazy: no slot bound */
 
 	if (in->slot != MSIV_SLOT_NONE)
@@ -412,13 +417,13 @@ vector_print(const struct msiv_vec_rec *v)
 
 /* A lazy vfunc's bound slots and refused setups, from its vectors. */
 static void
-vfunc_lazy_count(const struct msiv_vec_rec *v, size_t nv, uint32_t *bound,
+vfunc_lazy_count(const struct msiv_vector_state *v, size_t nv, uint32_t *bound,
     uint64_t *nospace)
 {
 	*bound = 0;
 	*nospace = 0;
 	for (size_t j = 0; j < nv; j++) {
-		*bound += v[j].info.slot != MSIV_SLOT_NONE;
+		*bound += v[j].slot != MSIV_SLOT_NONE;
 		*nospace += v[j].nospace;
 	}
 }
@@ -426,7 +431,7 @@ vfunc_lazy_count(const struct msiv_vec_rec *v, size_t nv, uint32_t *bound,
 static int
 cmd_vfuncs(struct ctl *c, int argc, char **argv)
 {
-	struct msiv_vfunc_rec *f;
+	struct msiv_vfunc_info *f;
 	json_object *a = NULL;
 	size_t n;
 	int r = ctl_list(c, list_vfuncs, 0, sizeof(*f), (void **)&f, &n);
@@ -440,7 +445,7 @@ cmd_vfuncs(struct ctl *c, int argc, char **argv)
 	else if (n == 0)
 		printf("no vfuncs\n");
 	for (size_t i = 0; i < n; i++) {
-		struct msiv_vec_rec *v;
+		struct msiv_vector_state *v;
 		uint64_t nospace;
 		uint32_t bound;
 		size_t nv;
@@ -535,7 +540,7 @@ cmd_vfuncs(struct ctl *c, int argc, char **argv)
 static int
 cmd_sessions(struct ctl *c, int argc, char **argv)
 {
-	struct msiv_session_rec *s;
+	struct msiv_session_info *s;
 	size_t n;
 	int r = ctl_list(c, list_sessions, 0, sizeof(*s), (void **)&s, &n);
 

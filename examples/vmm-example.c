@@ -208,7 +208,7 @@ main(int argc, char **argv)
 	uint8_t token[MSIV_TOKEN_LEN];
 	int have_token = 0;
 	int efd[NVEC], trig[NVEC], stay = 0, ch, dev, newfd;
-	struct msiv_device_rec devs[16];
+	struct msiv_device_info devs[16];
 	uint32_t first_slot = 0;
 	pid_t devpid = -1;
 	uint64_t v;
@@ -253,7 +253,7 @@ main(int argc, char **argv)
 	msiv_set_event_cb(conn, on_event, NULL);
 	printf("    session %llu, tenant \"%s\"\n",
 	    (unsigned long long)msiv_session_id(conn), msiv_tenant(conn));
-	CHECK(msiv_device_list(conn, devs, 16), "devices");
+	CHECK(msiv_list_devices(conn, devs, 16, sizeof(*devs)), "devices");
 
 	printf("2. Open a virtual MSI-X function of %d vectors on %s.\n"
 	    "    The daemon gives it %d of the device's slots (host vectors).\n",

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The library defines the deprecated calls: no warning about them. */
+#define MSIV_NO_DEPRECATION_WARNINGS
 #include <msiv/msiv.h>
 
 #include "fdpass.h"
@@ -868,10 +870,41 @@ msiv_status(struct msiv_conn *c, struct msiv_status_rep *st)
 	return r;
 }
 
-/* Walk a paged listing, keeping up to max records of recsz bytes. */
+/*
+ * The info structs of MSIV_0.3 and later (msiv.h): a caller's struct is
+ * size bytes, at least the size the struct had in MSIV_0.3 (min); it gets
+ * the fields that fit and zeros beyond those this library knows.
+ */
+static int
+msiv_info_size(size_t size, size_t min)
+{
+	return size < min || size > (size_t)1 << 20 ? -EINVAL : 0;
+}
+
+static void
+msiv_info_put(void *dst, size_t size, const void *src, size_t known)
+{
+	memcpy(dst, src, size < known ? size : known);
+	if (size > known)
+		memset((unsigned char *)dst + known, 0, size - known);
+}
+
+/* A NUL-padded name from the wire into a NUL-terminated one. */
+static void
+msiv_name_get(char dst[MSIV_NAME_MAX + 1], const char src[MSIV_NAME_MAX])
+{
+	memcpy(dst, src, MSIV_NAME_MAX);
+	dst[MSIV_NAME_MAX] = '\0';
+}
+
+/* Puts wire record src (of the listing's size) as record i of out. */
+typedef void msiv_list_put(void *out, size_t i, size_t size, const void *src);
+
+/* Walk a paged listing of records of recsz bytes, handing up to max to
+ * put. */
 static int
 msiv_list(struct msiv_conn *c, unsigned int op, uint64_t vfunc, void *out,
-    size_t max, size_t recsz)
+    size_t max, size_t size, size_t recsz, msiv_list_put *put)
 {
 	struct msiv_list_req rq = { .vfunc = vfunc };
 	unsigned char buf[MSIV_MSG_MAX];
@@ -888,8 +921,8 @@ msiv_list(struct msiv_conn *c, unsigned int op, uint64_t vfunc, void *out,
 		memcpy(&pg, buf, sizeof(pg));
 		for (uint32_t i = 0; i < pg.count; i++, total++)
 			if (total < max)
-				memcpy((unsigned char *)out + total * recsz,
-				    buf + sizeof(pg) + i * recsz, recsz);
+				put(out, total, size,
+				    buf + sizeof(pg) + i * recsz);
 		/* A cursor must move forward, or a broken daemon loops us. */
 		if (pg.next != 0 && pg.next <= rq.cursor)
 			return -EPROTO;
@@ -900,10 +933,19 @@ msiv_list(struct msiv_conn *c, unsigned int op, uint64_t vfunc, void *out,
 	return (int)total;
 }
 
+/* --- MSIV_0.1 listings, on the wire's records ---------------------------- */
+
+static void
+msiv_put_raw(void *out, size_t i, size_t size, const void *src)
+{
+	memcpy((unsigned char *)out + i * size, src, size);
+}
+
 MSIV_API int
 msiv_device_list(struct msiv_conn *c, struct msiv_device_rec *out, size_t max)
 {
-	int n = msiv_list(c, MSIV_OP_DEVICE_LIST, 0, out, max, sizeof(*out));
+	int n = msiv_list(c, MSIV_OP_DEVICE_LIST, 0, out, max, sizeof(*out),
+	    sizeof(*out), msiv_put_raw);
 
 	for (int i = 0; i < n && (size_t)i < max; i++) {
 		out[i].name[MSIV_NAME_MAX - 1] = '\0';
@@ -915,7 +957,8 @@ msiv_device_list(struct msiv_conn *c, struct msiv_device_rec *out, size_t max)
 MSIV_API int
 msiv_vfunc_list(struct msiv_conn *c, struct msiv_vfunc_rec *out, size_t max)
 {
-	int n = msiv_list(c, MSIV_OP_VFUNC_LIST, 0, out, max, sizeof(*out));
+	int n = msiv_list(c, MSIV_OP_VFUNC_LIST, 0, out, max, sizeof(*out),
+	    sizeof(*out), msiv_put_raw);
 
 	for (int i = 0; i < n && (size_t)i < max; i++) {
 		out[i].device[MSIV_NAME_MAX - 1] = '\0';
@@ -928,18 +971,206 @@ MSIV_API int
 msiv_vector_list(struct msiv_conn *c, uint64_t vfunc, struct msiv_vec_rec *out,
     size_t max)
 {
-	return msiv_list(c, MSIV_OP_VEC_LIST, vfunc, out, max, sizeof(*out));
+	return msiv_list(c, MSIV_OP_VEC_LIST, vfunc, out, max, sizeof(*out),
+	    sizeof(*out), msiv_put_raw);
 }
 
 MSIV_API int
 msiv_session_list(struct msiv_conn *c, struct msiv_session_rec *out,
     size_t max)
 {
-	int n = msiv_list(c, MSIV_OP_SESSION_LIST, 0, out, max, sizeof(*out));
+	int n = msiv_list(c, MSIV_OP_SESSION_LIST, 0, out, max, sizeof(*out),
+	    sizeof(*out), msiv_put_raw);
 
 	for (int i = 0; i < n && (size_t)i < max; i++)
 		out[i].tenant[MSIV_NAME_MAX - 1] = '\0';
 	return n;
+}
+
+MSIV_API int
+msiv_hotplug_status(struct msiv_conn *c, struct msiv_hotplug_rep *st)
+{
+	return msiv_call(c, MSIV_OP_HOTPLUG_STATUS, NULL, -1, st);
+}
+
+/* --- MSIV_0.3: the library's own structs --------------------------------- */
+
+/* Sizes of the structs in MSIV_0.3, the least a caller may pass. Fields
+ * appended later are not counted here. */
+#define MSIV_STATUS_INFO_V3  sizeof(struct msiv_status_info)
+#define MSIV_HOTPLUG_INFO_V3 sizeof(struct msiv_hotplug_info)
+#define MSIV_DEVICE_INFO_V3  sizeof(struct msiv_device_info)
+#define MSIV_VFUNC_INFO_V3   sizeof(struct msiv_vfunc_info)
+#define MSIV_VECTOR_STATE_V3 sizeof(struct msiv_vector_state)
+#define MSIV_SESSION_INFO_V3 sizeof(struct msiv_session_info)
+
+MSIV_API int
+msiv_get_status(struct msiv_conn *c, struct msiv_status_info *st, size_t size)
+{
+	struct msiv_status_rep rp;
+	struct msiv_status_info in;
+	int r;
+
+	if ((r = msiv_info_size(size, MSIV_STATUS_INFO_V3)) < 0 ||
+	    (r = msiv_call(c, MSIV_OP_STATUS, NULL, -1, &rp)) < 0)
+		return r;
+	memset(&in, 0, sizeof(in));
+	in.version = rp.version;
+	in.pid = rp.pid;
+	in.uptime_ms = rp.uptime_ms;
+	in.devices = rp.devices;
+	in.sessions = rp.sessions;
+	in.vfuncs = rp.vfuncs;
+	in.vectors = rp.vectors;
+	in.interrupts = rp.interrupts;
+	in.delivered = rp.delivered;
+	in.dropped = rp.dropped;
+	msiv_name_get(in.loop, rp.loop);
+	msiv_name_get(in.version_str, rp.version_str);
+	msiv_info_put(st, size, &in, sizeof(in));
+	return 0;
+}
+
+MSIV_API int
+msiv_get_hotplug(struct msiv_conn *c, struct msiv_hotplug_info *st,
+    size_t size)
+{
+	struct msiv_hotplug_rep rp;
+	struct msiv_hotplug_info in;
+	int r;
+
+	if ((r = msiv_info_size(size, MSIV_HOTPLUG_INFO_V3)) < 0 ||
+	    (r = msiv_call(c, MSIV_OP_HOTPLUG_STATUS, NULL, -1, &rp)) < 0)
+		return r;
+	memset(&in, 0, sizeof(in));
+	in.flags = rp.flags;
+	in.rules = rp.rules;
+	in.uevents = rp.uevents;
+	in.foreign = rp.foreign;
+	in.rescans = rp.rescans;
+	in.attached = rp.attached;
+	in.removed = rp.removed;
+	msiv_info_put(st, size, &in, sizeof(in));
+	return 0;
+}
+
+static void
+msiv_put_device(void *out, size_t i, size_t size, const void *src)
+{
+	struct msiv_device_rec rec;
+	struct msiv_device_info in;
+
+	memcpy(&rec, src, sizeof(rec));
+	memset(&in, 0, sizeof(in));
+	msiv_name_get(in.name, rec.name);
+	msiv_name_get(in.backend, rec.backend);
+	in.slots = rec.slots;
+	in.slots_used = rec.slots_used;
+	in.policy = rec.policy;
+	in.flags = rec.flags;
+	msiv_info_put((unsigned char *)out + i * size, size, &in, sizeof(in));
+}
+
+MSIV_API int
+msiv_list_devices(struct msiv_conn *c, struct msiv_device_info *out,
+    size_t max, size_t size)
+{
+	int r = msiv_info_size(size, MSIV_DEVICE_INFO_V3);
+
+	return r < 0 ? r : msiv_list(c, MSIV_OP_DEVICE_LIST, 0, out, max, size,
+	    sizeof(struct msiv_device_rec), msiv_put_device);
+}
+
+static void
+msiv_put_vfunc(void *out, size_t i, size_t size, const void *src)
+{
+	struct msiv_vfunc_rec rec;
+	struct msiv_vfunc_info in;
+
+	memcpy(&rec, src, sizeof(rec));
+	memset(&in, 0, sizeof(in));
+	in.vfunc = rec.vfunc;
+	in.session = rec.session;
+	msiv_name_get(in.device, rec.device);
+	msiv_name_get(in.tenant, rec.tenant);
+	in.nvec = rec.nvec;
+	in.first_slot = rec.first_slot;
+	in.policy = rec.policy;
+	in.flags = rec.flags;
+	in.grace_ms = rec.grace_ms;
+	in.gone = rec.gone;
+	msiv_info_put((unsigned char *)out + i * size, size, &in, sizeof(in));
+}
+
+MSIV_API int
+msiv_list_vfuncs(struct msiv_conn *c, struct msiv_vfunc_info *out, size_t max,
+    size_t size)
+{
+	int r = msiv_info_size(size, MSIV_VFUNC_INFO_V3);
+
+	return r < 0 ? r : msiv_list(c, MSIV_OP_VFUNC_LIST, 0, out, max, size,
+	    sizeof(struct msiv_vfunc_rec), msiv_put_vfunc);
+}
+
+static void
+msiv_put_vector(void *out, size_t i, size_t size, const void *src)
+{
+	struct msiv_vec_rec rec;
+	struct msiv_vector_state in;
+
+	memcpy(&rec, src, sizeof(rec));
+	memset(&in, 0, sizeof(in));
+	in.vector = rec.vector;
+	in.state = rec.info.state;
+	in.prog_addr = rec.info.prog_addr;
+	in.eff_addr = rec.info.eff_addr;
+	in.prog_data = rec.info.prog_data;
+	in.eff_data = rec.info.eff_data;
+	in.slot = rec.info.slot;
+	in.nospace = rec.nospace;
+	in.fired = rec.info.fired;
+	in.delivered = rec.info.delivered;
+	in.coalesced = rec.info.coalesced;
+	in.dropped = rec.info.dropped;
+	msiv_info_put((unsigned char *)out + i * size, size, &in, sizeof(in));
+}
+
+MSIV_API int
+msiv_list_vectors(struct msiv_conn *c, uint64_t vfunc,
+    struct msiv_vector_state *out, size_t max, size_t size)
+{
+	int r = msiv_info_size(size, MSIV_VECTOR_STATE_V3);
+
+	return r < 0 ? r : msiv_list(c, MSIV_OP_VEC_LIST, vfunc, out, max,
+	    size, sizeof(struct msiv_vec_rec), msiv_put_vector);
+}
+
+static void
+msiv_put_session(void *out, size_t i, size_t size, const void *src)
+{
+	struct msiv_session_rec rec;
+	struct msiv_session_info in;
+
+	memcpy(&rec, src, sizeof(rec));
+	memset(&in, 0, sizeof(in));
+	in.session = rec.session;
+	in.pid = rec.pid;
+	in.uid = rec.uid;
+	in.gid = rec.gid;
+	in.rights = rec.rights;
+	in.vfuncs = rec.vfuncs;
+	msiv_name_get(in.tenant, rec.tenant);
+	msiv_info_put((unsigned char *)out + i * size, size, &in, sizeof(in));
+}
+
+MSIV_API int
+msiv_list_sessions(struct msiv_conn *c, struct msiv_session_info *out,
+    size_t max, size_t size)
+{
+	int r = msiv_info_size(size, MSIV_SESSION_INFO_V3);
+
+	return r < 0 ? r : msiv_list(c, MSIV_OP_SESSION_LIST, 0, out, max,
+	    size, sizeof(struct msiv_session_rec), msiv_put_session);
 }
 
 static int
@@ -1037,12 +1268,6 @@ msiv_revoke(struct msiv_conn *c, const char *tenant, uint64_t vfunc,
 	if (count != NULL)
 		*count = rp.count;
 	return 0;
-}
-
-MSIV_API int
-msiv_hotplug_status(struct msiv_conn *c, struct msiv_hotplug_rep *st)
-{
-	return msiv_call(c, MSIV_OP_HOTPLUG_STATUS, NULL, -1, st);
 }
 
 static int

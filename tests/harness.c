@@ -111,9 +111,9 @@ h_spawn(struct h_daemon *d)
 		if (!h_alive(d))
 			return -1;
 		if (msiv_connect(d->sock, NULL, &c) == 0) {
-			struct msiv_status_rep st;
+			struct msiv_status_info st;
 
-			if (msiv_status(c, &st) == 0 &&
+			if (msiv_get_status(c, &st, sizeof(st)) == 0 &&
 			    strcmp(d->loop, st.loop) != 0) {
 				snprintf(d->loop, sizeof(d->loop), "%s",
 				    st.loop);

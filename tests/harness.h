@@ -19,7 +19,7 @@ struct h_daemon {
 	char conf[128];
 	char log[128];
 	char user[32];  /* --user: "root" (the default) keeps root */
-	char loop[32];  /* its delivery loop, once it answered */
+	char loop[MSIV_NAME_MAX + 1];  /* its delivery loop, once it answered */
 	pid_t pid;
 };
 

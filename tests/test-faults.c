@@ -277,7 +277,7 @@ test_stored_device_gone(void)
 {
 	char dir[128], db[160], log[160], sock[128];
 	struct msiv_conn *c;
-	struct msiv_device_rec dev[4];
+	struct msiv_device_info dev[4];
 	pid_t pid;
 
 	snprintf(dir, sizeof(dir), "%s/gone", base);
@@ -299,7 +299,7 @@ test_stored_device_gone(void)
 	    "gone: the stored device now names a PCI device that is absent");
 	pid = spawn(dir, NS_NONE, log);
 	c = connect_wait(sock, pid);
-	ok(c != NULL && msiv_device_list(c, dev, 4) == 1 &&
+	ok(c != NULL && msiv_list_devices(c, dev, 4, sizeof(*dev)) == 1 &&
 	    strcmp(dev[0].name, "sim0") == 0,
 	    "gone: msivd starts with the configured devices only");
 	ok(log_has(log, "simz (attached at run time) cannot be opened now"),
@@ -328,8 +328,8 @@ static void
 test_runtime_full(void)
 {
 	char dir[128], log[128], sock[128], filler[200];
-	struct msiv_vfunc_rec recs[64];
-	struct msiv_status_rep st;
+	struct msiv_vfunc_info recs[64];
+	struct msiv_status_info st;
 	struct msiv_conn *c;
 	uint64_t ids[64], id, keep = 0, rv = 0, lz = 0;
 	struct msiv_vector_info lz_in;
@@ -374,7 +374,7 @@ test_runtime_full(void)
 	    lz_in.slot != MSIV_SLOT_NONE, "and a lazy one, vector 0 set up");
 	lz_slot = lz_in.slot;
 	/* The daemon's tmpfs, seen through /proc/PID/root. */
-	if (msiv_status(c, &st) == 0) {
+	if (msiv_get_status(c, &st, sizeof(st)) == 0) {
 		snprintf(filler, sizeof(filler), "/proc/%u/root%s/filler",
 		    st.pid, dir);
 		fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -410,7 +410,7 @@ test_runtime_full(void)
 	ok(msiv_vector_query(c, lz, 0, &lz_in) == 0 &&
 	    lz_in.slot == lz_slot && lz_in.orphaned, "lazy: ...and the "
 	    "vector is bound again to its slot, awaiting its target");
-	n = msiv_vfunc_list(c, recs, 64);
+	n = msiv_list_vfuncs(c, recs, 64, sizeof(*recs));
 	is_int(n, nok, "memory holds exactly the acknowledged vfuncs");
 	{
 		struct msiv_vector_info in;
@@ -451,7 +451,7 @@ test_runtime_full(void)
 		usleep(10000);
 	c = connect_wait(sock, holder);
 	ok(c != NULL, "msivd restarts on the same file system");
-	n = c != NULL ? msiv_vfunc_list(c, recs, 64) : -1;
+	n = c != NULL ? msiv_list_vfuncs(c, recs, 64, sizeof(*recs)) : -1;
 	for (int i = 0; i < n && i < nok; i++) {
 		int found = 0;
 
@@ -461,7 +461,7 @@ test_runtime_full(void)
 	}
 	ok(n == nok && same, "the store holds exactly the acknowledged "
 	    "vfuncs (%d of %d)", n, nok);
-	if (c != NULL && msiv_status(c, &st) == 0)
+	if (c != NULL && msiv_get_status(c, &st, sizeof(st)) == 0)
 		kill((pid_t)st.pid, SIGTERM);
 	msiv_close(c);
 	waitpid(holder, NULL, 0);

@@ -59,8 +59,8 @@ query(struct msiv_conn *c, uint64_t vf, unsigned int i)
 static uint32_t
 slots_used(struct msiv_conn *c, const char *dev)
 {
-	struct msiv_device_rec r[4];
-	int n = msiv_device_list(c, r, 4);
+	struct msiv_device_info r[4];
+	int n = msiv_list_devices(c, r, 4, sizeof(*r));
 
 	for (int i = 0; i < n && i < 4; i++)
 		if (strcmp(r[i].name, dev) == 0)
@@ -91,8 +91,8 @@ setup(struct msiv_conn *c, uint64_t vf, unsigned int i, int fd)
 static uint32_t
 nospace(struct msiv_conn *c, uint64_t vf, unsigned int i)
 {
-	struct msiv_vec_rec r[NV];
-	int n = msiv_vector_list(c, vf, r, NV);
+	struct msiv_vector_state r[NV];
+	int n = msiv_list_vectors(c, vf, r, NV, sizeof(*r));
 
 	for (int k = 0; k < n && k < NV; k++)
 		if (r[k].vector == i)
@@ -125,7 +125,7 @@ static void
 test_nospace(struct msiv_conn *c)
 {
 	struct msiv_vector_info in;
-	struct msiv_vfunc_rec rec[8];
+	struct msiv_vfunc_info rec[8];
 	uint32_t slot[4], s2;
 	uint64_t vf, x, pba = 0;
 	int efd[NV], n, distinct = 1, lazy = 0;
@@ -135,7 +135,7 @@ test_nospace(struct msiv_conn *c)
 	ok(msiv_vfunc_open_flags(c, "tiny", NV, MSIV_POLICY_DEFAULT,
 	    MSIV_OPEN_LAZY, &vf) == 0, "a lazy vfunc of %d vectors on a "
 	    "device of 4 slots", NV);
-	n = msiv_vfunc_list(c, rec, 8);
+	n = msiv_list_vfuncs(c, rec, 8, sizeof(*rec));
 	for (int i = 0; i < n && i < 8; i++)
 		if (rec[i].vfunc == vf)
 			lazy = (rec[i].flags & MSIV_VFUNC_LAZY) &&

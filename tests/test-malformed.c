@@ -136,10 +136,11 @@ daemon_fds_settle(int want)
 static void
 bystander_ok(const char *after)
 {
-	struct msiv_status_rep st;
+	struct msiv_status_info st;
 
 	ok(h_alive(&d) && msiv_sim_fire(by, "sim0", 0, 1) == 0 &&
-	    h_efd_wait(by_efd, H_TIMEOUT_MS) == 1 && msiv_status(by, &st) == 0,
+	    h_efd_wait(by_efd, H_TIMEOUT_MS) == 1 &&
+	    msiv_get_status(by, &st, sizeof(st)) == 0,
 	    "after %s: the daemon and the bystander carry on", after);
 }
 
@@ -576,7 +577,7 @@ static void
 test_out_of_fds(void)
 {
 	struct msiv_conn *own = h_connect(&d, "emfile");
-	struct msiv_status_rep st;
+	struct msiv_status_info st;
 	struct rlimit low, old;
 	struct msiv_vector_info in;
 	int e = h_eventfd(), base, r;
@@ -597,7 +598,8 @@ test_out_of_fds(void)
 	    MSIV_SETUP_UNMASKED);
 	is_int(r, -EMFILE, "out of fds: SETUP with a target gets EMFILE");
 	ok(h_logged(&d, "refused (EMFILE): msivd is out of fds"), "...logged");
-	ok(msiv_status(own, &st) == 0, "...and the same session carries on");
+	ok(msiv_get_status(own, &st, sizeof(st)) == 0,
+	    "...and the same session carries on");
 	r = msiv_vector_setup(own, vf, 1, 0xfee00000u, 1, e,
 	    MSIV_SETUP_UNMASKED);
 	is_int(r, -EMFILE, "...a second one: EMFILE again");

@@ -190,7 +190,7 @@ test_msivctl_denied(void)
 static void
 tenant_a(struct res *r, const void *arg)
 {
-	struct msiv_device_rec devs[8];
+	struct msiv_device_info devs[8];
 	struct msiv_conn *c;
 	uint64_t v1 = 0, v2 = 0, v3 = 0;
 	uint32_t n;
@@ -200,7 +200,7 @@ tenant_a(struct res *r, const void *arg)
 		put(r, -1000);
 		return;
 	}
-	put(r, msiv_device_list(c, devs, 8));                      /* 0 */
+	put(r, msiv_list_devices(c, devs, 8, sizeof(*devs)));      /* 0 */
 	put(r, strcmp(devs[0].name, "sim0") == 0);                 /* 1 */
 	put(r, msiv_vfunc_open(c, "sim1", 1, 0, &v1));             /* 2 */
 	put(r, msiv_vfunc_open(c, "sim0", 4, 0, &v1));             /* 3 */
@@ -218,8 +218,9 @@ tenant_a(struct res *r, const void *arg)
 	put(r, msiv_vfunc_enable(c, *theirs ^ 0x5a5a5a5a5a5aull, 1)); /* 14 */
 	put(r, msiv_vfunc_close(c, *theirs));                      /* 15 */
 	{
-		struct msiv_vfunc_rec recs[16];
-		int k = msiv_vfunc_list(c, recs, 16), foreign = 0;
+		struct msiv_vfunc_info recs[16];
+		int k = msiv_list_vfuncs(c, recs, 16, sizeof(*recs));
+		int foreign = 0;
 
 		for (int i = 0; i < k; i++)
 			foreign |= recs[i].vfunc == *theirs;
@@ -389,7 +390,7 @@ static void
 test_caps(void)
 {
 	struct msiv_conn *adm;
-	struct msiv_status_rep st;
+	struct msiv_status_info st;
 	struct res r;
 
 	r = as_user(UID_A, UID_A, 0, sessions_cap, NULL);
@@ -416,7 +417,8 @@ test_caps(void)
 	ok(h_logged(&d, "dropped: too many unread replies and events"),
 	    "...and logged");
 	adm = h_connect(&d, "admin");
-	ok(msiv_status(adm, &st) == 0, "other sessions carry on");
+	ok(msiv_get_status(adm, &st, sizeof(st)) == 0,
+	    "other sessions carry on");
 	msiv_close(adm);
 }
 
@@ -450,7 +452,7 @@ test_out_of_fds(void)
 	uint64_t t0, used;
 	long hz = sysconf(_SC_CLK_TCK);
 	struct msiv_conn *adm;
-	struct msiv_status_rep st;
+	struct msiv_status_info st;
 	int open_now = 0;
 	char path[64];
 	DIR *dir;
@@ -486,8 +488,8 @@ test_out_of_fds(void)
 	if (prlimit(d.pid, RLIMIT_NOFILE, &old, NULL) < 0)
 		tap_bail("prlimit");
 	adm = h_connect(&d, "admin");
-	ok(msiv_status(adm, &st) == 0, "with fds back, new connections are "
-	    "served");
+	ok(msiv_get_status(adm, &st, sizeof(st)) == 0, "with fds back, new "
+	    "connections are served");
 	msiv_close(adm);
 }
 

@@ -289,18 +289,20 @@ journal(struct mtenant *t, int jfd, struct jrec *pending)
 
 struct real {
 	int n;
-	struct msiv_vfunc_rec rec[NT * MAXVF + NT];
-	struct msiv_vec_rec vec[NT * MAXVF + NT][NV];
+	struct msiv_vfunc_info rec[NT * MAXVF + NT];
+	struct msiv_vector_state vec[NT * MAXVF + NT][NV];
 };
 
 static int
 real_get(struct msiv_conn *admin, struct real *re)
 {
-	re->n = msiv_vfunc_list(admin, re->rec, NT * MAXVF + NT);
+	re->n = msiv_list_vfuncs(admin, re->rec, NT * MAXVF + NT,
+	    sizeof(*re->rec));
 	if (re->n < 0 || re->n > NT * MAXVF + NT)
 		return -1;
 	for (int i = 0; i < re->n; i++)
-		if (msiv_vector_list(admin, re->rec[i].vfunc, re->vec[i], NV) !=
+		if (msiv_list_vectors(admin, re->rec[i].vfunc, re->vec[i], NV,
+		    sizeof(*re->vec[i])) !=
 		    (int)re->rec[i].nvec || re->rec[i].nvec != NV)
 			return -1;
 	return 0;
@@ -314,7 +316,7 @@ matches(const struct mtenant *t, const struct real *re, char *why,
 	int seen = 0;
 
 	for (int i = 0; i < re->n; i++) {
-		const struct msiv_vfunc_rec *r = &re->rec[i];
+		const struct msiv_vfunc_info *r = &re->rec[i];
 		const struct mvf *vf = NULL;
 
 		if (strcmp(r->tenant, t->name) != 0)
@@ -339,7 +341,7 @@ matches(const struct mtenant *t, const struct real *re, char *why,
 			return 0;
 		}
 		for (int k = 0; k < NV; k++) {
-			const struct msiv_vec_info *in = &re->vec[i][k].info;
+			const struct msiv_vector_state *in = &re->vec[i][k];
 			const struct mvec *v = &vf->v[k];
 
 			if (!!(in->state & MSIV_VEC_MASKED) != v->masked ||
@@ -414,7 +416,7 @@ integrity_ok(void)
 static int
 slots_ok(const struct real *re, struct msiv_conn *admin)
 {
-	struct msiv_device_rec dev;
+	struct msiv_device_info dev;
 	uint8_t used[64] = { 0 };
 	uint32_t sum = 0;
 
@@ -424,7 +426,7 @@ slots_ok(const struct real *re, struct msiv_conn *admin)
 
 			/* Lazy: the slots its vectors are bound to. */
 			if (re->rec[i].flags & MSIV_VFUNC_LAZY) {
-				slot = re->vec[i][s].info.slot;
+				slot = re->vec[i][s].slot;
 				if (slot == MSIV_SLOT_NONE)
 					continue;
 			}
@@ -432,7 +434,8 @@ slots_ok(const struct real *re, struct msiv_conn *admin)
 				return 0;
 			sum++;
 		}
-	return msiv_device_list(admin, &dev, 1) == 1 && dev.slots_used == sum;
+	return msiv_list_devices(admin, &dev, 1, sizeof(dev)) == 1 &&
+	    dev.slots_used == sum;
 }
 
 /* Resume a tenant, fire its set-up vectors before re-attaching, and see

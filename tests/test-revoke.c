@@ -70,10 +70,10 @@ has_gone(const struct evlog *l, uint64_t vf, uint32_t reason)
 
 /* The vfunc's listing record (admin view); 0 if listed. */
 static int
-find_rec(struct msiv_conn *admin, uint64_t vf, struct msiv_vfunc_rec *out)
+find_rec(struct msiv_conn *admin, uint64_t vf, struct msiv_vfunc_info *out)
 {
-	static struct msiv_vfunc_rec recs[64];
-	int n = msiv_vfunc_list(admin, recs, 64);
+	static struct msiv_vfunc_info recs[64];
+	int n = msiv_list_vfuncs(admin, recs, 64, sizeof(*recs));
 
 	for (int i = 0; i < n; i++)
 		if (recs[i].vfunc == vf) {
@@ -86,8 +86,8 @@ find_rec(struct msiv_conn *admin, uint64_t vf, struct msiv_vfunc_rec *out)
 static uint32_t
 slots_used(struct msiv_conn *admin, const char *name)
 {
-	struct msiv_device_rec d[8];
-	int n = msiv_device_list(admin, d, 8);
+	struct msiv_device_info d[8];
+	int n = msiv_list_devices(admin, d, 8, sizeof(*d));
 
 	for (int i = 0; i < n; i++)
 		if (strcmp(d[i].name, name) == 0)
@@ -132,7 +132,7 @@ main(void)
 	struct h_firer f;
 	struct msiv_conn *admin, *a, *b;
 	struct evlog la = { .n = 0 }, lb = { .n = 0 };
-	struct msiv_vfunc_rec rec;
+	struct msiv_vfunc_info rec;
 	struct msiv_vector_info info;
 	uint32_t a1_first = 0, a2_first = 0, b1_first = 0, used;
 	uint64_t a1, a2, b1, b2;

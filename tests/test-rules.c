@@ -117,17 +117,17 @@ fire(struct vf *v, int i, uint32_t n)
 static int
 fire_unowned(struct vf *v, uint32_t idx)
 {
-	struct msiv_status_rep st;
+	struct msiv_status_info st;
 	uint64_t before;
 	int64_t end = h_now_ms() + H_TIMEOUT_MS;
 
-	if (msiv_status(v->c, &st) < 0)
+	if (msiv_get_status(v->c, &st, sizeof(st)) < 0)
 		return -1;
 	before = st.dropped;
 	if (h_fire(&v->f, idx, 1) < 0)
 		return -1;
 	do {
-		if (msiv_status(v->c, &st) < 0)
+		if (msiv_get_status(v->c, &st, sizeof(st)) < 0)
 			return -1;
 		if (st.dropped > before)
 			return 0;
@@ -578,7 +578,7 @@ static void
 test_alloc(struct msiv_conn *c)
 {
 	struct msiv_conn *c2 = h_connect(&d, "alloc");
-	struct msiv_device_rec dev[4];
+	struct msiv_device_info dev[4];
 	uint64_t a, b, x;
 	int n, used = -1;
 
@@ -594,7 +594,7 @@ test_alloc(struct msiv_conn *c)
 	is_int(msiv_vfunc_open(c2, "sim-strict", 40, 0, &b), -ENOSPC,
 	    "40 more: ENOSPC");
 	ok(msiv_vfunc_open(c2, "sim-strict", 24, 0, &b) == 0, "the last 24");
-	n = msiv_device_list(c, dev, 4);
+	n = msiv_list_devices(c, dev, 4, sizeof(*dev));
 	for (int i = 0; i < n && i < 4; i++)
 		if (strcmp(dev[i].name, "sim-strict") == 0)
 			used = (int)dev[i].slots_used;
@@ -603,7 +603,7 @@ test_alloc(struct msiv_conn *c)
 	/* The close is processed before the next request of another
 	 * session is answered? Not necessarily: poll the listing. */
 	for (int k = 0; k < 2000 && used != 0; k++) {
-		n = msiv_device_list(c, dev, 4);
+		n = msiv_list_devices(c, dev, 4, sizeof(*dev));
 		for (int i = 0; i < n && i < 4; i++)
 			if (strcmp(dev[i].name, "sim-strict") == 0)
 				used = (int)dev[i].slots_used;

@@ -62,9 +62,9 @@ tenant_open(struct tenant *t, struct msiv_conn *adm, const char *name,
 static uint64_t
 daemon_delivered(struct msiv_conn *adm)
 {
-	struct msiv_status_rep st;
+	struct msiv_status_info st;
 
-	if (msiv_status(adm, &st) < 0)
+	if (msiv_get_status(adm, &st, sizeof(st)) < 0)
 		tap_bail("STATUS");
 	return st.delivered;
 }
@@ -93,7 +93,7 @@ static void
 test_blocking_again(struct msiv_conn *adm, struct tenant *bad,
     struct tenant *good, uint64_t bad_fired)
 {
-	struct msiv_status_rep st;
+	struct msiv_status_info st;
 	struct msiv_vector_info in;
 	uint64_t full = FULL, v;
 	int fl = fcntl(bad->efd, F_GETFL), got = 0, r;
@@ -126,8 +126,8 @@ test_blocking_again(struct msiv_conn *adm, struct tenant *bad,
 	    "and is acknowledged");
 	if (r != 0)
 		(void)drain(bad->efd); /* let a stalled control thread go */
-	ok(msiv_status(adm, &st) == 0, "...and msivd serves the other "
-	    "sessions");
+	ok(msiv_get_status(adm, &st, sizeof(st)) == 0, "...and msivd serves "
+	    "the other sessions");
 	is_int((int)(drain(bad->efd) == FULL), 1, "the blocking target got "
 	    "nothing: it holds what the client wrote");
 	ok(fcntl(bad->efd, F_SETFL, fl) == 0 && h_fire(&bad->f, 0, 1) == 0 &&

@@ -233,66 +233,23 @@ vfu_on_event(struct msiv_conn *conn, const struct msiv_event_info *ev,
 
 /* --- the tenant's resume token ---------------------------------------------*/
 
-/* 32 hex digits. Returns 1 if read, 0 if there is none, -1 if bad. */
-static int
-token_load(const char *path, uint8_t *tok)
-{
-	FILE *f = fopen(path, "re");
-	int ok = 1;
-
-	if (f == NULL)
-		return errno == ENOENT ? 0 : -1;
-	for (unsigned int i = 0; i < MSIV_TOKEN_LEN && ok; i++) {
-		unsigned int b;
-
-		ok = fscanf(f, "%2x", &b) == 1;
-		tok[i] = (uint8_t)b;
-	}
-	fclose(f);
-	return ok ? 1 : -1;
-}
-
-/* Written to a temporary file of mode 0600 and renamed over the old. */
-static int
-token_save(const char *path, const uint8_t *tok)
-{
-	char tmp[PATH_MAX];
-	FILE *f;
-	int fd;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	(void)unlink(tmp);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	f = fdopen(fd, "w");
-	if (f == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (unsigned int i = 0; i < MSIV_TOKEN_LEN; i++)
-		fprintf(f, "%02x", tok[i]);
-	fputc('\n', f);
-	if (fclose(f) != 0 || rename(tmp, path) < 0) {
-		(void)unlink(tmp);
-		return -errno;
-	}
-	return 0;
-}
-
 static int
 vfu_connect(struct vfu *v)
 {
 	uint8_t tok[MSIV_TOKEN_LEN];
-	struct msiv_vfunc_rec rec[64];
+	struct msiv_vfunc_info rec[64];
 	int have, r, n;
 
-	have = token_load(v->token_file, tok);
-	if (have < 0) {
-		vfu_log("%s: not a token file", v->token_file);
+	/* libmsiv's token file: written 0600 and renamed into place; one
+	 * that others may read is refused (the token may have leaked). */
+	r = msiv_token_load(v->token_file, tok);
+	if (r < 0 && r != -ENOENT) {
+		vfu_log("%s: %s", v->token_file, r == -EBADMSG ?
+		    "not a token file" : r == -EPERM ? "not the caller's, or "
+		    "others may read it: make a new tenant" : strerror(-r));
 		return -EINVAL;
 	}
+	have = r == 0;
 	r = msiv_connect_token(v->msivd, v->tenant, have ? tok : NULL, &v->conn);
 	if (r < 0) {
 		vfu_log("cannot connect to msivd%s%s: %s", v->msivd ? " at " : "",
@@ -303,7 +260,7 @@ vfu_connect(struct vfu *v)
 		return r;
 	}
 	msiv_token(v->conn, tok);
-	r = token_save(v->token_file, tok);
+	r = msiv_token_save(v->token_file, tok);
 	if (r < 0) {
 		vfu_log("%s: %s", v->token_file, strerror(-r));
 		return r;
@@ -312,7 +269,8 @@ vfu_connect(struct vfu *v)
 	 * this session's): their VMM went with it. With --orphan, one of
 	 * this device and size is kept for the next VMM (reset); the others
 	 * are closed. */
-	n = msiv_resumed(v->conn) > 0 ? msiv_vfunc_list(v->conn, rec, 64) : 0;
+	n = msiv_resumed(v->conn) > 0 ?
+	    msiv_list_vfuncs(v->conn, rec, 64, sizeof(rec[0])) : 0;
 	for (int i = 0; i < n && i < 64; i++) {
 		if (rec[i].session != msiv_session_id(v->conn))
 			continue;

@@ -26,6 +26,19 @@
  *    for POLLIN and call msiv_dispatch(), and call it also when
  *    msiv_events_pending() says events were queued during a call.
  *
+ *  - <msiv/protocol.h> (included for its constants: MSIV_TOKEN_LEN,
+ *    MSIV_POLICY_*, MSIV_VEC_* ...) also defines the wire's structs. They
+ *    are not this API: they follow the protocol, and no call of symbol
+ *    version MSIV_0.3 or later takes one. Listings fill the library's own
+ *    structs (struct msiv_status_info ...), which are extensible: each
+ *    such call takes the size of the caller's struct (sizeof); a later
+ *    libmsiv only appends fields, fills no more than size bytes, and zeros
+ *    what it does not know of a larger struct. A size below the struct's
+ *    size in MSIV_0.3, or above 1 MiB, is -EINVAL.
+ *  - The calls that took wire structs (msiv_status(), msiv_device_list()
+ *    ...) stay, deprecated: define MSIV_NO_DEPRECATION_WARNINGS before
+ *    including this header to silence the compiler about them.
+ *
  * See libmsiv(3).
  */
 #ifndef MSIV_MSIV_H
@@ -41,6 +54,12 @@ extern "C" {
 #endif
 
 #define MSIV_DEFAULT_SOCKET "/run/msiv/msivd.sock"
+
+#if defined(__GNUC__) && !defined(MSIV_NO_DEPRECATION_WARNINGS)
+#define MSIV_DEPRECATED(use) __attribute__((deprecated("use " use)))
+#else
+#define MSIV_DEPRECATED(use)
+#endif
 
 struct msiv_conn;
 
@@ -83,6 +102,26 @@ int msiv_connect_token(const char *path, const char *tenant,
     const uint8_t token[MSIV_TOKEN_LEN], struct msiv_conn **out);
 /* The tenant's resume token; keep it secret. */
 void msiv_token(const struct msiv_conn *conn, uint8_t token[MSIV_TOKEN_LEN]);
+
+/*
+ * Keep a resume token in a file (MSIV_0.3), so that the next run of the
+ * VMM, or one after a crash, can take its tenant over: 32 hex digits and a
+ * newline, the format msiv-vfu's --token-file has. msiv_token_save()
+ * writes a new file of mode 0600 in path's directory, syncs it and renames
+ * it over path: path holds the old token or the new one, never a part.
+ * Errors: -EPERM (path's directory is writable by others than its owner
+ * and not sticky, or owned by neither the caller nor root: someone else
+ * could swap the file), -ENAMETOOLONG, and those of open(2), write(2),
+ * fsync(2) and rename(2) (-EACCES, -ENOENT for a missing directory,
+ * -EROFS, -ENOSPC, -EIO ...).
+ * msiv_token_load() reads one back. Errors: -ENOENT (no file: a first
+ * run; connect with a NULL token), -EBADMSG (not a token file: wrong size
+ * or not hex digits), -EPERM (the file is not a regular file of the
+ * caller's, or others may read or write it: the token may have leaked;
+ * make a new tenant), and those of open(2) and read(2).
+ */
+int msiv_token_save(const char *path, const uint8_t token[MSIV_TOKEN_LEN]);
+int msiv_token_load(const char *path, uint8_t token[MSIV_TOKEN_LEN]);
 /* Orphaned vfuncs the session took over when it connected. */
 unsigned int msiv_resumed(const struct msiv_conn *conn);
 
@@ -104,7 +143,10 @@ int msiv_reconnect(struct msiv_conn *conn);
  */
 void msiv_set_auto_reconnect(struct msiv_conn *conn, unsigned int ms);
 
-/* Close the connection; the daemon releases the session's vfuncs. */
+/* Close the connection. The session's vfuncs stay with its tenant,
+ * orphaned, for msivd.conf's orphan_grace (0: released at once): a
+ * later session of the tenant may take them over with its resume token.
+ * Close them first (msiv_vfunc_close) to release them now. */
 void msiv_close(struct msiv_conn *conn);
 
 /* Reply timeout for every call (default 10000 ms; 0 waits forever). */
@@ -236,19 +278,118 @@ int msiv_table_read(struct msiv_conn *conn, uint64_t vfunc, uint32_t offset,
 /* --- listings and administration -----------------------------------------*/
 
 /*
- * Listings fill up to max records into out and return how many there are
- * in all (which may exceed max). Sessions without admin rights see only
- * their own vfuncs and sessions.
+ * The daemon's summary (MSIV_0.3). size: sizeof(*st) (see the top of this
+ * header for the rule). Strings are NUL terminated.
  */
-int msiv_status(struct msiv_conn *conn, struct msiv_status_rep *st);
+struct msiv_status_info {
+	uint32_t version;      /* protocol version the daemon speaks */
+	uint32_t pid;
+	uint64_t uptime_ms;
+	uint32_t devices;
+	uint32_t sessions;
+	uint32_t vfuncs;
+	uint32_t vectors;      /* vectors of all vfuncs */
+	uint64_t interrupts;   /* trigger wakeups seen by the delivery loop */
+	uint64_t delivered;
+	uint64_t dropped;      /* vfunc disabled or slot unallocated */
+	char loop[MSIV_NAME_MAX + 1];        /* delivery loop, e.g. "epoll" */
+	char version_str[MSIV_NAME_MAX + 1]; /* msivd's release */
+};
+int msiv_get_status(struct msiv_conn *conn, struct msiv_status_info *st,
+    size_t size);
+
+/* The kernel uevent listener's state and figures (MSIV_0.3); any session.
+ * Errors: -ENOSYS from a daemon that predates hotplug. */
+struct msiv_hotplug_info {
+	uint32_t flags;        /* MSIV_HOTPLUG_LISTENING */
+	uint32_t rules;        /* auto-attach rules configured */
+	uint64_t uevents;      /* messages from the kernel */
+	uint64_t foreign;      /* messages not sent by the kernel: ignored */
+	uint64_t rescans;      /* sysfs rescans (start-up and overruns) */
+	uint64_t attached;     /* devices attached by a rule */
+	uint64_t removed;      /* devices released because they went away */
+};
+int msiv_get_hotplug(struct msiv_conn *conn, struct msiv_hotplug_info *st,
+    size_t size);
+
+/*
+ * Listings (MSIV_0.3) fill up to max records into out, an array of
+ * records of size bytes each (sizeof(*out)), and return how many there
+ * are in all (which may exceed max; out may be NULL when max is 0).
+ * Sessions without admin rights see only their own vfuncs and sessions.
+ * Strings are NUL terminated.
+ */
+struct msiv_device_info {
+	char name[MSIV_NAME_MAX + 1];
+	char backend[MSIV_NAME_MAX + 1]; /* "sim", "vfio" */
+	uint32_t slots;
+	uint32_t slots_used;
+	uint32_t policy;       /* the default enum msiv_policy */
+	uint32_t flags;        /* MSIV_DEVICE_* */
+};
+int msiv_list_devices(struct msiv_conn *conn, struct msiv_device_info *out,
+    size_t max, size_t size);
+
+struct msiv_vfunc_info {
+	uint64_t vfunc;
+	uint64_t session;      /* owning session, 0 if none */
+	char device[MSIV_NAME_MAX + 1];
+	char tenant[MSIV_NAME_MAX + 1];
+	uint32_t nvec;
+	uint32_t first_slot;   /* MSIV_SLOT_NONE: lazy (MSIV_VFUNC_LAZY) */
+	uint32_t policy;       /* enum msiv_policy in force */
+	uint32_t flags;        /* MSIV_VFUNC_* */
+	uint32_t grace_ms;     /* orphaned: time left before release */
+	uint32_t gone;         /* MSIV_GONE_REVOKED, MSIV_GONE_DEVICE or 0 */
+};
+int msiv_list_vfuncs(struct msiv_conn *conn, struct msiv_vfunc_info *out,
+    size_t max, size_t size);
+
+/* One vector of a vfunc: what msiv_vector_query() tells, and more. */
+struct msiv_vector_state {
+	uint32_t vector;
+	uint32_t state;        /* MSIV_VEC_* */
+	uint64_t prog_addr;    /* programmed: what table reads return */
+	uint64_t eff_addr;     /* effective: what the device would send */
+	uint32_t prog_data;
+	uint32_t eff_data;
+	uint32_t slot;         /* device slot, or MSIV_SLOT_NONE (lazy) */
+	uint32_t nospace;      /* lazy vfunc: setups that found no slot */
+	uint64_t fired;        /* raw interrupts seen on the slot */
+	uint64_t delivered;    /* writes to the target */
+	uint64_t coalesced;    /* interrupts folded into a pending bit */
+	uint64_t dropped;      /* interrupts while the function was disabled */
+};
+int msiv_list_vectors(struct msiv_conn *conn, uint64_t vfunc,
+    struct msiv_vector_state *out, size_t max, size_t size);
+
+struct msiv_session_info {
+	uint64_t session;
+	uint32_t pid;
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t rights;       /* MSIV_RIGHT_* */
+	uint32_t vfuncs;
+	char tenant[MSIV_NAME_MAX + 1];
+};
+int msiv_list_sessions(struct msiv_conn *conn, struct msiv_session_info *out,
+    size_t max, size_t size);
+
+/* MSIV_0.1, on the wire's structs; deprecated for the calls above. Their
+ * strings are NUL terminated (the last byte cut if need be). */
+int msiv_status(struct msiv_conn *conn, struct msiv_status_rep *st)
+    MSIV_DEPRECATED("msiv_get_status()");
 int msiv_device_list(struct msiv_conn *conn, struct msiv_device_rec *out,
-    size_t max);
+    size_t max) MSIV_DEPRECATED("msiv_list_devices()");
 int msiv_vfunc_list(struct msiv_conn *conn, struct msiv_vfunc_rec *out,
-    size_t max);
+    size_t max) MSIV_DEPRECATED("msiv_list_vfuncs()");
 int msiv_vector_list(struct msiv_conn *conn, uint64_t vfunc,
-    struct msiv_vec_rec *out, size_t max);
+    struct msiv_vec_rec *out, size_t max)
+    MSIV_DEPRECATED("msiv_list_vectors()");
 int msiv_session_list(struct msiv_conn *conn, struct msiv_session_rec *out,
-    size_t max);
+    size_t max) MSIV_DEPRECATED("msiv_list_sessions()");
+int msiv_hotplug_status(struct msiv_conn *conn, struct msiv_hotplug_rep *st)
+    MSIV_DEPRECATED("msiv_get_hotplug()");
 
 /* Admin, sim devices only: raise count interrupts on slot.
  * Errors: -ENODEV, -EOPNOTSUPP (not a sim device), -EINVAL. */
@@ -292,9 +433,6 @@ int msiv_device_detach(struct msiv_conn *conn, const char *name,
  */
 int msiv_revoke(struct msiv_conn *conn, const char *tenant, uint64_t vfunc,
     unsigned int *count);
-
-/* The kernel uevent listener's state and figures (hotplug). */
-int msiv_hotplug_status(struct msiv_conn *conn, struct msiv_hotplug_rep *st);
 
 /*
  * The host IRQ behind a vector of one of the caller's vfuncs (vector

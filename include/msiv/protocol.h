@@ -29,6 +29,13 @@
 
 #include <stdint.h>
 
+/* <msiv/msiv.h> includes this header, and C++ spells C11's _Static_assert
+ * static_assert; undefined again at the end. */
+#if defined(__cplusplus) && !defined(_Static_assert)
+#define _Static_assert static_assert
+#define MSIV_PROTOCOL_CXX_ASSERT
+#endif
+
 #define MSIV_PROTO_VERSION 1u
 #define MSIV_PROTO_MAGIC   0x564du /* "MV": first field of every header */
 
@@ -475,5 +482,10 @@ struct msiv_ev_gone {
 	uint32_t reserved;
 };
 _Static_assert(sizeof(struct msiv_ev_gone) == 16, "ev_gone");
+
+#ifdef MSIV_PROTOCOL_CXX_ASSERT
+#undef _Static_assert
+#undef MSIV_PROTOCOL_CXX_ASSERT
+#endif
 
 #endif /* MSIV_PROTOCOL_H */

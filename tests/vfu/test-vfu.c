@@ -347,11 +347,11 @@ static uint64_t vf;
 static int
 find_vfunc(void)
 {
-	struct msiv_vfunc_rec rec[8];
+	struct msiv_vfunc_info rec[8];
 	int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
 
 	while (h_now_ms() < deadline) {
-		int n = msiv_vfunc_list(admin, rec, 8);
+		int n = msiv_list_vfuncs(admin, rec, 8, sizeof(*rec));
 
 		for (int i = 0; i < n && i < 8; i++)
 			if (strcmp(rec[i].tenant, "vfu1") == 0 &&
@@ -366,16 +366,16 @@ find_vfunc(void)
 
 /* Vector i of the vfunc, as an admin sees another tenant's vectors. */
 static int
-vinfo(unsigned int i, struct msiv_vec_info *out)
+vinfo(unsigned int i, struct msiv_vector_state *out)
 {
-	struct msiv_vec_rec rec[NVEC];
-	int n = msiv_vector_list(admin, vf, rec, NVEC);
+	struct msiv_vector_state rec[NVEC];
+	int n = msiv_list_vectors(admin, vf, rec, NVEC, sizeof(*rec));
 
 	if (n < 0)
 		return n;
 	if (i >= (unsigned int)n || i >= NVEC)
 		return -ENOENT;
-	*out = rec[i].info;
+	*out = rec[i];
 	return 0;
 }
 
@@ -383,7 +383,7 @@ vinfo(unsigned int i, struct msiv_vec_info *out)
 static int
 fire(unsigned int i)
 {
-	struct msiv_vec_info in, now;
+	struct msiv_vector_state in, now;
 	int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
 	int r = vinfo(i, &in);
 
@@ -418,7 +418,7 @@ test_protocol(void)
 {
 	int fd = vconnect(), efd[NVEC], e2, r;
 	uint32_t pba_off = 0;
-	struct msiv_vec_info in;
+	struct msiv_vector_state in;
 	uint8_t b[NVEC] = { 0 };
 
 	for (int i = 0; i < NVEC; i++)
@@ -723,8 +723,8 @@ wait_log(const char *what, int n)
 static uint64_t
 tenant_vfunc(uint32_t *flags)
 {
-	struct msiv_vfunc_rec rec[8];
-	int n = msiv_vfunc_list(admin, rec, 8);
+	struct msiv_vfunc_info rec[8];
+	int n = msiv_list_vfuncs(admin, rec, 8, sizeof(*rec));
 
 	for (int i = 0; i < n && i < 8; i++)
 		if (strcmp(rec[i].tenant, "vfu1") == 0) {
@@ -737,8 +737,8 @@ tenant_vfunc(uint32_t *flags)
 static int
 vfuncs_of_tenant(void)
 {
-	struct msiv_vfunc_rec rec[8];
-	int n = msiv_vfunc_list(admin, rec, 8), k = 0;
+	struct msiv_vfunc_info rec[8];
+	int n = msiv_list_vfuncs(admin, rec, 8, sizeof(*rec)), k = 0;
 
 	for (int i = 0; i < n && i < 8; i++)
 		k += strcmp(rec[i].tenant, "vfu1") == 0;
@@ -767,7 +767,7 @@ wait_vfuncs(int k)
 static void
 test_orphan(void)
 {
-	struct msiv_vec_info in;
+	struct msiv_vector_state in;
 	int fd, efd = h_eventfd(), st = 0, k;
 	uint32_t pba_off, flags = 0;
 	uint64_t kept;
@@ -894,7 +894,7 @@ test_lifetimes(void)
 	 * back, the eventfd attached again. */
 	{
 		int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
-		struct msiv_vec_info in = { 0 };
+		struct msiv_vector_state in = { 0 };
 
 		while (h_now_ms() < deadline && !(vinfo(0, &in) == 0 &&
 		    (in.state & (MSIV_VEC_TARGET | MSIV_VEC_ORPHANED)) ==
@@ -950,7 +950,7 @@ test_lifetimes(void)
 		vpid = vfu_start("--reserve", &st);
 	fd = vpid > 0 ? vconnect() : -1;
 	{
-		struct msiv_vec_info in = { .slot = MSIV_SLOT_NONE };
+		struct msiv_vector_state in = { .slot = MSIV_SLOT_NONE };
 
 		tap_ok(fd >= 0 && handshake(fd, &pba_off) && find_vfunc() &&
 		    vinfo(NVEC - 1, &in) == 0 && in.slot != MSIV_SLOT_NONE,
@@ -960,6 +960,32 @@ test_lifetimes(void)
 	if (fd >= 0)
 		close(fd);
 	test_orphan();
+}
+
+/* The token file is libmsiv's (msiv_token_save): mode 0600; one that
+ * others may read is refused, and msiv-vfu exits 1 saying why. */
+static void
+test_token_file(void)
+{
+	char tok[200];
+	struct stat sb;
+	int st = 0, k;
+	pid_t p;
+
+	snprintf(tok, sizeof(tok), "%s.token", vsock);
+	tap_ok(stat(tok, &sb) == 0 && (sb.st_mode & 07777) == 0600,
+	    "the token file beside the socket is mode 0600");
+	if (vpid > 0 && vfu_stop(vpid, SIGTERM) == 0)
+		vpid = -1;
+	k = log_lines("others may read it");
+	p = chmod(tok, 0644) == 0 ? vfu_start(NULL, &st) : 0;
+	tap_ok(p < 0 && WIFEXITED(st) && WEXITSTATUS(st) == 1 &&
+	    log_lines("others may read it") > k, "a token file others may "
+	    "read: msiv-vfu exits 1 and says so");
+	if (p > 0)
+		(void)vfu_stop(p, SIGTERM);
+	vpid = chmod(tok, 0600) == 0 ? vfu_start(NULL, &st) : -1;
+	tap_ok(vpid > 0, "mode 0600 again: it serves, resuming the tenant");
 }
 
 /*
@@ -999,6 +1025,7 @@ main(int argc, char **argv)
 	test_malformed();
 	test_destination();
 	test_lifetimes();
+	test_token_file();
 	if (vpid > 0)
 		tap_ok(vfu_stop(vpid, SIGTERM) == 0, "msiv-vfu exits 0 on "
 		    "SIGTERM");

@@ -113,8 +113,8 @@ open_vec(const char *dev, int fd)
 static int
 listed(const char *name)
 {
-	struct msiv_device_rec d[16];
-	int n = msiv_device_list(c, d, 16);
+	struct msiv_device_info d[16];
+	int n = msiv_list_devices(c, d, 16, sizeof(*d));
 
 	for (int i = 0; i < n; i++)
 		if (strcmp(d[i].name, name) == 0)
@@ -148,8 +148,8 @@ sysfs_write(const char *path, const char *val)
 static uint32_t
 revoked_as(uint64_t vf)
 {
-	struct msiv_vfunc_rec r[16];
-	int n = msiv_vfunc_list(c, r, 16);
+	struct msiv_vfunc_info r[16];
+	int n = msiv_list_vfuncs(c, r, 16, sizeof(*r));
 
 	for (int i = 0; i < n; i++)
 		if (r[i].vfunc == vf)

@@ -539,7 +539,7 @@ map_bar(const char *bdf, int bar, size_t len)
 int
 main(int argc, char **argv)
 {
-	struct msiv_device_rec dev[4];
+	struct msiv_device_info dev[4];
 	unsigned int swaps = 2000;
 	int n, fixed = -1;
 
@@ -555,7 +555,7 @@ main(int argc, char **argv)
 	self = regs[2];
 	if (!check(msiv_connect(argv[1], "vm", &c) == 0, "connect to msivd"))
 		goto done;
-	n = msiv_device_list(c, dev, 4);
+	n = msiv_list_devices(c, dev, 4, sizeof(*dev));
 	for (int i = 0; i < n; i++)
 		if (strcmp(dev[i].name, "ivshmem") == 0 &&
 		    strcmp(dev[i].backend, "vfio") == 0 && dev[i].slots == 8 &&

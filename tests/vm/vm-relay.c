@@ -160,7 +160,7 @@ noir(void)
 int
 main(int argc, char **argv)
 {
-	struct msiv_device_rec dev[4];
+	struct msiv_device_info dev[4];
 	char path[128];
 	int fd, n, found = 0;
 
@@ -175,7 +175,7 @@ main(int argc, char **argv)
 		goto done;
 	if (!check(msiv_connect(argv[1], "vm", &c) == 0, "connect to msivd"))
 		goto done;
-	n = msiv_device_list(c, dev, 4);
+	n = msiv_list_devices(c, dev, 4, sizeof(*dev));
 	for (int i = 0; i < n; i++)
 		found |= strcmp(dev[i].name, "edu") == 0 &&
 		    strcmp(dev[i].backend, "vfio") == 0 && dev[i].slots == 1 &&
