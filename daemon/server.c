@@ -717,8 +717,8 @@ session_end(struct session *s, const char *why, int shutdown)
 		log_warnx("session %llu (pid %d, uid %u, tenant %s) dropped: %s",
 		    (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
 		    s->tenant, why);
-	else
-		log_info("session %llu (pid %d, tenant %s) closed",
+	else /* debug, as the open (cmd_hello) */
+		log_debug("session %llu (pid %d, tenant %s) closed",
 		    (unsigned long long)s->id, (int)s->pid, s->tenant);
 	while ((vf = TAILQ_FIRST(&s->vfuncs)) != NULL) {
 		session_drop_vfunc(vf);
@@ -964,7 +964,7 @@ server_init(struct event_base *base, const struct conf *conf)
 
 		if (getgrnam_r(conf->admin_group, &gr, buf, sizeof(buf),
 		    &res) != 0 || res == NULL) {
-			log_warnx("admin_group %s: no such group",
+			log_errx("admin_group %s: no such group",
 			    conf->admin_group);
 			return -ENOENT;
 		}
@@ -1014,7 +1014,7 @@ server_listen(int activated)
 	 * answers belongs to a running daemon. */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		close(fd);
-		log_warnx("%s: another msivd is already listening there", path);
+		log_errx("%s: another msivd is already listening there", path);
 		return -EADDRINUSE;
 	}
 	if (errno == ECONNREFUSED)
@@ -1026,7 +1026,7 @@ server_listen(int activated)
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    chmod(path, srv_conf->socket_mode) < 0 || listen(fd, 128) < 0) {
 		r = -errno;
-		log_warn("%s", path);
+		log_err("%s", path);
 		close(fd);
 		return r;
 	}
