@@ -4,7 +4,7 @@
 # (JOURNAL_STREAM names it: here the file msivd's stderr goes to, as PID 1
 # is no systemd), none when it does not match; fatal start-up errors at
 # error priority with their documented exit status; session open and close
-# at debug only.
+# at debug only; `msivctl log-level` at run time.
 # TAP output. Every wait has a deadline.
 set -u
 
@@ -169,7 +169,7 @@ else
 	for t in 1 2 3; do skip "the privilege drop needs root"; done
 fi
 
-# --- sessions at debug -------------------------------------------------------
+# --- sessions at debug; msivctl log-level ------------------------------------
 mkdir -m 0700 "$dir/s"
 slog=$dir/s/stderr
 sock=$dir/s/s.sock
@@ -184,6 +184,39 @@ for i in 1 2 3 4 5; do ctl status >/dev/null; done
 settle "$sock"
 check "at info: msivctl sessions log no open or close" \
     [ "$(count "$slog" 'session [0-9]+.*(closed|tenant)')" -eq 0 ]
+out=$(ctl log-level); rc=$?
+check "msivctl log-level: prints the level in force (info)" \
+    [ "$rc.$out" = "0.info" ]
+out=$(ctl log-level debug); rc=$?
+check "msivctl log-level debug: says so" \
+    [ "$rc.$out" = "0.log level debug (was info)" ]
+check "... logged, naming the session" \
+    wait_line "$slog" 'msivd info: log level set to debug \(was info\) by session [0-9]+'
+before=$(count "$slog" 'msivd debug: session [0-9]+ .* closed')
+for i in 1 2 3 4 5; do ctl status >/dev/null; done
+settle "$sock"
+after=$(count "$slog" 'msivd debug: session [0-9]+ .* closed')
+check "at debug, set at run time: the sessions' closes are logged" \
+    [ "$after" -ge $((before + 5)) ]
+check "... and their opens" wait_line "$slog" 'msivd debug: session [0-9]+: pid .* tenant'
+out=$(ctl --json log-level info); rc=$?
+check "msivctl --json log-level info" sh -c \
+    '[ $1 -eq 0 ] && printf "%s" "$2" | grep -q "\"level\": *\"info\"" &&
+    printf "%s" "$2" | grep -q "\"previous\": *\"debug\""' - "$rc" "$out"
+check "... logged at info" \
+    wait_line "$slog" 'msivd info: log level set to info \(was debug\)'
+before=$(count "$slog" 'session [0-9]+.*(closed|tenant)')
+for i in 1 2 3; do ctl status >/dev/null; done
+settle "$sock"
+check "back at info: no session lines again" \
+    [ "$(count "$slog" 'session [0-9]+.*(closed|tenant)')" -eq "$before" ]
+ctl log-level error >/dev/null
+check "log-level error: the change itself is logged at error, so it shows" \
+    wait_line "$slog" 'msivd error: log level set to error \(was info\)'
+ctl log-level info >/dev/null
+ctl log-level loud >/dev/null 2>&1; rc=$?
+check "log-level with no such level: usage, exit 2" [ "$rc" -eq 2 ]
+check "... the daemon's level unchanged" [ "$(ctl log-level)" = info ]
 stop "$sock"
 sed 's/^/# msivd: /' "$slog"
 
