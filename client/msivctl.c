@@ -62,6 +62,8 @@ usage(FILE *f)
 	    "  affinity DEVICE SLOT [CPUS]\n"
 	    "                           host IRQ of a slot and its CPU affinity\n"
 	    "                           (CPUS like 0-3,6: set it)\n"
+	    "  log-level [LEVEL]        the daemon's log level (error, warning,\n"
+	    "                           info or debug: set it until it restarts)\n"
 	    "  shutdown                 stop the daemon\n"
 	    "\n"
 	    "options:\n"
@@ -868,6 +870,53 @@ cmd_shutdown(struct ctl *c, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+static const char *const ctl_levels[] = {
+	[MSIV_LOG_ERROR] = "error",
+	[MSIV_LOG_WARNING] = "warning",
+	[MSIV_LOG_INFO] = "info",
+	[MSIV_LOG_DEBUG] = "debug",
+};
+
+/* log-level [LEVEL]: set the daemon's log level, or print it. */
+static int
+cmd_log_level(struct ctl *c, int argc, char **argv)
+{
+	uint32_t want = MSIV_LOG_QUERY;
+	const char *was, *now;
+	int r;
+
+	for (uint32_t i = 0; argc == 1 && i <= MSIV_LOG_DEBUG; i++)
+		if (strcmp(argv[0], ctl_levels[i]) == 0)
+			want = i;
+	if (argc == 1 && want == MSIV_LOG_QUERY) {
+		fprintf(stderr, "usage: msivctl log-level [LEVEL]\n"
+		    "  LEVEL is error, warning, info or debug\n");
+		return CTL_EXIT_USAGE;
+	}
+	if ((r = msiv_log_level(c->conn, want)) < 0) {
+		if (r == -ENOSYS) {
+			fprintf(stderr, "msivctl: log-level: this msivd is "
+			    "older than the command; restart it with "
+			    "--log-level instead\n");
+			return CTL_EXIT_FAIL;
+		}
+		return ctl_fail(c, "log-level", r);
+	}
+	was = ctl_levels[r];
+	now = want == MSIV_LOG_QUERY ? was : ctl_levels[want];
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		jstr(o, "level", now);
+		jstr(o, "previous", was);
+		json_print(o);
+	} else if (want == MSIV_LOG_QUERY)
+		printf("%s\n", now);
+	else
+		printf("log level %s (was %s)\n", now, was);
+	return CTL_EXIT_OK;
+}
+
 static const struct ctl_cmd {
 	const char *name;
 	int maxargs;
@@ -882,6 +931,7 @@ static const struct ctl_cmd {
 	{ "detach", 2, cmd_detach },
 	{ "revoke", 1, cmd_revoke },
 	{ "affinity", 3, cmd_affinity },
+	{ "log-level", 1, cmd_log_level },
 	{ "shutdown", 0, cmd_shutdown },
 	{ NULL, 0, NULL },
 };

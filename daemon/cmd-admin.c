@@ -1,7 +1,7 @@
 /*
  * Listings and administration: STATUS, DEVICE_LIST, VFUNC_LIST, VEC_LIST,
- * SESSION_LIST (paged), and the admin-only SIM_TRIGGERS, SIM_FIRE and
- * SHUTDOWN. A session without admin rights sees only its own vfuncs and
+ * SESSION_LIST (paged), and the admin-only SIM_TRIGGERS, SIM_FIRE,
+ * SHUTDOWN and LOG_LEVEL. A session without admin rights sees only its own vfuncs and
  * session; another tenant's vfunc is as absent as one that never existed.
  */
 #include "config.h"
@@ -290,6 +290,52 @@ cmd_sim_fire(struct cmd_ctx *ctx)
 	if (dev->ops->fire == NULL)
 		return -EOPNOTSUPP;
 	return dev->ops->fire(dev, rq->slot, rq->count);
+}
+
+/*
+ * LOG_LEVEL: the log level at run time (msivd(8), LOGGING); not kept
+ * across a restart. The change is logged at info, or at warning when the
+ * new level hides info at that level, so that it shows whichever way it
+ * goes.
+ */
+int
+cmd_log_level(struct cmd_ctx *ctx)
+{
+	const struct msiv_log_level_req *rq = ctx->req;
+	struct msiv_log_level_rep *rp = (struct msiv_log_level_rep *)ctx->rep;
+	enum log_level was = log_get_level(), now;
+
+	if (rq->reserved != 0)
+		return -EINVAL;
+	switch (rq->level) {
+	case MSIV_LOG_QUERY:
+		now = was;
+		break;
+	case MSIV_LOG_ERROR:
+		now = LOG_LEVEL_ERROR;
+		break;
+	case MSIV_LOG_WARNING:
+		now = LOG_LEVEL_WARN;
+		break;
+	case MSIV_LOG_INFO:
+		now = LOG_LEVEL_INFO;
+		break;
+	case MSIV_LOG_DEBUG:
+		now = LOG_LEVEL_DEBUG;
+		break;
+	default:
+		return -EINVAL;
+	}
+	rp->previous = (uint32_t)was;
+	rp->level = (uint32_t)now;
+	if (rq->level == MSIV_LOG_QUERY)
+		return 0;
+	log_set_level(now);
+	log_at(now < LOG_LEVEL_INFO ? now : LOG_LEVEL_INFO, "log level set to "
+	    "%s (was %s) by session %llu (pid %d, uid %u)", log_level_name(now),
+	    log_level_name(was), (unsigned long long)ctx->s->id,
+	    (int)ctx->s->pid, (unsigned)ctx->s->uid);
+	return 0;
 }
 
 int

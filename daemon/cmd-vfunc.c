@@ -231,7 +231,9 @@ cmd_hello(struct cmd_ctx *ctx)
 	rp->rights = s->rights;
 	rp->session = s->id;
 	memcpy(rp->tenant, s->tenant, sizeof(rp->tenant));
-	log_info("session %llu: pid %d uid %u tenant %s%s",
+	/* Debug, as the close: a monitor polling msivctl every few seconds
+	 * must not fill the log at info (msivd(8), LOGGING). */
+	log_debug("session %llu: pid %d uid %u tenant %s%s",
 	    (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
 	    s->tenant, s->rights & MSIV_RIGHT_ADMIN ? " (admin)" : "");
 	return 0;

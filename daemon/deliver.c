@@ -239,7 +239,7 @@ deliver_init(const char *want)
 			loop->fini(); /* what init set up before it failed */
 		loop = NULL;
 		if (strcmp(want, "io_uring") == 0) {
-			log_warnx("delivery loop: io_uring asked for but "
+			log_errx("delivery loop: io_uring asked for but "
 			    "unavailable: %s", why);
 			return -ENOTSUP;
 		}
@@ -248,7 +248,7 @@ deliver_init(const char *want)
 	}
 	loop = &deliver_epoll;
 	if ((r = loop->init(&why)) < 0) {
-		log_warnx("delivery loop: epoll: %s", why);
+		log_errx("delivery loop: epoll: %s", why);
 		loop->fini();
 		loop = NULL;
 	}

@@ -48,7 +48,8 @@
 #include "store.h"
 #include "vfunc.h"
 
-/* Exit statuses, documented in msivd(8). */
+/* Exit statuses, documented in msivd(8), EXIT STATUS. Each failure to
+ * start is logged at error priority (main_fail) before msivd exits. */
 enum main_exit {
 	MAIN_EXIT_OK = 0,
 	MAIN_EXIT_FAIL = 1,     /* run-time failure */
@@ -138,8 +139,8 @@ parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'D':
 			if (conf_delivery_ok(optarg) < 0) {
-				fprintf(stderr, "msivd: --delivery: must be "
-				    "auto, io_uring or epoll\n");
+				log_errx("--delivery: must be auto, io_uring "
+				    "or epoll");
 				return -1;
 			}
 			o->delivery = optarg;
@@ -160,7 +161,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "msivd: unexpected argument: %s\n", argv[optind]);
+		log_errx("unexpected argument: %s", argv[optind]);
 		usage(stderr);
 		return -1;
 	}
@@ -168,8 +169,9 @@ parse_args(int argc, char **argv, struct opts *o)
 }
 
 /* Stage 1: configuration file (or the embedded default), then the command
- * line on top of it. */
-static int
+ * line on top of it. MAIN_EXIT_OK, MAIN_EXIT_CONFIG (the file) or
+ * MAIN_EXIT_USAGE (an option's value), the reason logged. */
+static enum main_exit
 load_conf(const struct opts *o, struct conf *c)
 {
 	char err[512];
@@ -177,37 +179,37 @@ load_conf(const struct opts *o, struct conf *c)
 	conf_defaults(c);
 	if (o->config != NULL) {
 		if (conf_load(c, o->config, err, sizeof(err)) < 0) {
-			fprintf(stderr, "msivd: %s\n", err);
-			return -1;
+			log_errx("%s", err);
+			return MAIN_EXIT_CONFIG;
 		}
 	} else if (access(CONF_DEFAULT_PATH, F_OK) == 0) {
 		if (conf_load(c, CONF_DEFAULT_PATH, err, sizeof(err)) < 0) {
-			fprintf(stderr, "msivd: %s\n", err);
-			return -1;
+			log_errx("%s", err);
+			return MAIN_EXIT_CONFIG;
 		}
 	} else
 		conf_embedded_devices(c);
 	if (o->socket != NULL) {
 		if (strlen(o->socket) >= sizeof(c->socket) || !*o->socket) {
-			fprintf(stderr, "msivd: --socket: path must be 1 to %zu "
-			    "bytes\n", sizeof(c->socket) - 1);
-			return -1;
+			log_errx("--socket: path must be 1 to %zu bytes",
+			    sizeof(c->socket) - 1);
+			return MAIN_EXIT_USAGE;
 		}
 		snprintf(c->socket, sizeof(c->socket), "%s", o->socket);
 	}
 	if (o->state_dir != NULL) {
 		if (strlen(o->state_dir) >= sizeof(c->state_dir) ||
 		    !*o->state_dir) {
-			fprintf(stderr, "msivd: --state-dir: bad path\n");
-			return -1;
+			log_errx("--state-dir: bad path");
+			return MAIN_EXIT_USAGE;
 		}
 		snprintf(c->state_dir, sizeof(c->state_dir), "%s",
 		    o->state_dir);
 	}
 	if (o->user != NULL) {
 		if (strlen(o->user) >= sizeof(c->user) || !*o->user) {
-			fprintf(stderr, "msivd: --user: bad user name\n");
-			return -1;
+			log_errx("--user: bad user name");
+			return MAIN_EXIT_USAGE;
 		}
 		snprintf(c->user, sizeof(c->user), "%s", o->user);
 	}
@@ -215,14 +217,14 @@ load_conf(const struct opts *o, struct conf *c)
 		snprintf(c->delivery, sizeof(c->delivery), "%s", o->delivery);
 	if (o->log_level != NULL && log_level_parse(o->log_level,
 	    &c->log_level) < 0) {
-		fprintf(stderr, "msivd: --log-level: must be error, warning, "
-		    "info or debug\n");
-		return -1;
+		log_errx("--log-level: must be error, warning, info or "
+		    "debug");
+		return MAIN_EXIT_USAGE;
 	}
-	return 0;
+	return MAIN_EXIT_OK;
 }
 
-static int
+static enum main_exit
 store_exit(enum store_error e)
 {
 	switch (e) {
@@ -268,14 +270,14 @@ check_state_dir(const struct conf *c)
 	    &res) == 0 && res != NULL)
 		user = pw.pw_uid;
 	if (sb.st_uid != 0 && sb.st_uid != geteuid() && sb.st_uid != user) {
-		log_warnx("state directory %s belongs to uid %u, neither root "
+		log_errx("state directory %s belongs to uid %u, neither root "
 		    "nor msivd's user; refusing it: chown it to %s (or root)",
 		    c->state_dir, (unsigned)sb.st_uid, geteuid() == 0 ?
 		    c->user : "msivd's user");
 		return -1;
 	}
 	if ((sb.st_mode & 022) != 0) {
-		log_warnx("state directory %s is mode %04o: the group or others "
+		log_errx("state directory %s is mode %04o: the group or others "
 		    "may write it; refusing it: chmod 0700 %s", c->state_dir,
 		    (unsigned)(sb.st_mode & 07777), c->state_dir);
 		return -1;
@@ -411,11 +413,24 @@ enter_sandbox(const struct opts *o, const struct conf *c)
 		log_warnx("seccomp: on in %s ([msivd] seccomp = yes): a "
 		    "sanitizer's report may end in SIGSYS", why);
 	if (sandbox_enter(o->foreground) < 0) {
-		log_warnx("seccomp: msivd does not serve without its filter "
+		log_errx("seccomp: msivd does not serve without its filter "
 		    "unless told so (--no-seccomp, [msivd] seccomp = no)");
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * msivd does not start: the last word, at error priority whatever was
+ * logged before it (a reason logged by a part also used at run time, e.g.
+ * device_create, is a warning there), so that journalctl -p err shows why
+ * and the exit status says which of msivd(8)'s EXIT STATUS it is.
+ */
+static int
+main_fail(enum main_exit status, const char *what)
+{
+	log_errx("not starting: %s (exit status %d)", what, (int)status);
+	return (int)status;
 }
 
 static void
@@ -440,21 +455,26 @@ main(int argc, char **argv)
 	/* Whatever msivd creates (the store's files) is its own; the socket
 	 * gets socket_mode explicitly (server.c). */
 	umask(0077);
+	/* Stage 1 reports its errors through the log already: on stderr,
+	 * with priority prefixes when that is the journal. */
+	log_init(1, LOG_LEVEL_INFO);
 
 	/* Stage 1. */
 	if (parse_args(argc, argv, &o) < 0)
-		return MAIN_EXIT_USAGE;
-	if (load_conf(&o, &conf) < 0)
-		return MAIN_EXIT_CONFIG;
+		return main_fail(MAIN_EXIT_USAGE, "bad command line");
+	if ((r = load_conf(&o, &conf)) != MAIN_EXIT_OK)
+		return main_fail(r, r == MAIN_EXIT_USAGE ? "bad command line" :
+		    "bad configuration");
 	log_init(1, conf.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit(&conf);
 	if ((activated = sdn_listen_fd()) < -1)
-		return MAIN_EXIT_SOCKET;
+		return main_fail(MAIN_EXIT_SOCKET, "the socket passed by the "
+		    "service manager cannot be used");
 
 	/* Stage 2. */
 	if ((r = deliver_init(conf.delivery)) < 0)
-		return MAIN_EXIT_CONFIG;
+		return main_fail(MAIN_EXIT_CONFIG, "no delivery loop");
 	if (evthread_use_pthreads() < 0)
 		fatalx("libevent: no pthreads support");
 	base = event_base_new();
@@ -463,12 +483,15 @@ main(int argc, char **argv)
 	if (base == NULL || event_base_priority_init(base, 3) < 0)
 		fatalx("libevent: cannot create the event base");
 	if (server_init(base, &conf) < 0)
-		return MAIN_EXIT_CONFIG;
+		return main_fail(MAIN_EXIT_CONFIG, "bad configuration");
 	for (uint32_t i = 0; i < conf.ndevices; i++)
-		if (device_create(&conf.devices[i], NULL) < 0)
-			return MAIN_EXIT_DEVICE;
+		if (device_create(&conf.devices[i], NULL) < 0) {
+			snprintf(status, sizeof(status), "device %s cannot be "
+			    "opened", conf.devices[i].name);
+			return main_fail(MAIN_EXIT_DEVICE, status);
+		}
 	if (check_state_dir(&conf) < 0)
-		return MAIN_EXIT_STATE;
+		return main_fail(MAIN_EXIT_STATE, "unsafe state directory");
 	{
 		char err[1024];
 		enum store_error e = store_open(conf.state_dir, base, err,
@@ -477,16 +500,19 @@ main(int argc, char **argv)
 		uint64_t t0 = server_now_ms();
 
 		if (e != STORE_OK) {
-			log_warnx("%s", err);
-			return store_exit(e);
+			log_errx("%s", err);
+			return main_fail(store_exit(e), "the store cannot be "
+			    "opened");
 		}
 		if (store_load_devices(attach_stored, &attached) < 0)
-			return MAIN_EXIT_CORRUPT;
+			return main_fail(MAIN_EXIT_CORRUPT, "the store's devices "
+			    "cannot be read");
 		/* Devices already bound to vfio-pci that a rule names are
 		 * attached before the vfuncs are restored. */
 		hotplug_start(base, &conf);
 		if (store_load(restore_one, &restored) < 0)
-			return MAIN_EXIT_CORRUPT;
+			return main_fail(MAIN_EXIT_CORRUPT, "the store's vfuncs "
+			    "cannot be read");
 		if (attached > 0)
 			log_info("store: %u device(s) attached at run time "
 			    "attached again", attached);
@@ -497,12 +523,15 @@ main(int argc, char **argv)
 			    (unsigned long long)(server_now_ms() - t0),
 			    conf.orphan_grace);
 	}
-	if (server_listen(activated) < 0)
-		return MAIN_EXIT_SOCKET;
+	if ((r = server_listen(activated)) < 0) {
+		snprintf(status, sizeof(status), "cannot listen on %s: %s",
+		    conf.socket, strerror(-r));
+		return main_fail(MAIN_EXIT_SOCKET, status);
+	}
 
 	/* Stage 3. */
 	if (priv_drop(&conf, activated < 0) < 0)
-		return MAIN_EXIT_PRIV;
+		return main_fail(MAIN_EXIT_PRIV, "cannot drop privileges");
 
 	/* Stage 4. */
 	if (!o.foreground) {
@@ -530,7 +559,7 @@ main(int argc, char **argv)
 	    evsignal_add(sigint, NULL) < 0)
 		fatalx("cannot install signal handlers");
 	if (enter_sandbox(&o, &conf) < 0)
-		return MAIN_EXIT_FAIL;
+		return main_fail(MAIN_EXIT_FAIL, "no system call filter");
 	log_info("msivd %s ready: %u device(s), socket %s, state %s",
 	    PACKAGE_VERSION, device_count(), conf.socket, conf.state_dir);
 	if (notify >= 0) {

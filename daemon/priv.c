@@ -130,19 +130,19 @@ priv_drop(const struct conf *c, int own_socket)
 	}
 	if ((r = getpwnam_r(c->user, &pw, buf, sizeof(buf), &res)) != 0 ||
 	    res == NULL) {
-		log_warnx("user %s: no such user; create it (systemd-sysusers "
+		log_errx("user %s: no such user; create it (systemd-sysusers "
 		    "msiv.conf, or useradd --system %s) or set user = root in "
 		    "[msivd]", c->user, c->user);
 		return -ENOENT;
 	}
 	if (pw.pw_uid == 0) {
-		log_warnx("user %s has uid 0: nothing would be dropped; name a "
+		log_errx("user %s has uid 0: nothing would be dropped; name a "
 		    "service user, or user = root", c->user);
 		return -EINVAL;
 	}
 	if ((r = priv_chown_state(c->state_dir, pw.pw_uid, pw.pw_gid)) < 0) {
 		errno = -r;
-		log_warn("%s: cannot hand it to %s", c->state_dir, c->user);
+		log_err("%s: cannot hand it to %s", c->state_dir, c->user);
 		return r;
 	}
 	/* Clients reach the socket through its group: the service user's
@@ -158,7 +158,7 @@ priv_drop(const struct conf *c, int own_socket)
 		for (size_t i = 0; i < PRIV_NKEPT; i++)
 			keep |= priv_kept[i] == v;
 		if (!keep && CAP_IS_SUPPORTED(v) && cap_drop_bound(v) < 0) {
-			log_warn("cannot drop capability %d from the bounding "
+			log_err("cannot drop capability %d from the bounding "
 			    "set", (int)v);
 			return -errno;
 		}
@@ -169,14 +169,14 @@ priv_drop(const struct conf *c, int own_socket)
 	    setresuid(pw.pw_uid, pw.pw_uid, pw.pw_uid) < 0 ||
 	    prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L) < 0) {
 		r = -errno;
-		log_warn("cannot become %s", c->user);
+		log_err("cannot become %s", c->user);
 		return r;
 	}
 	if ((caps = cap_init()) == NULL ||
 	    cap_set_flag(caps, CAP_PERMITTED, PRIV_NKEPT, priv_kept,
 	    CAP_SET) < 0 || cap_set_proc(caps) < 0) {
 		r = -errno;
-		log_warn("cannot set the capabilities of %s", c->user);
+		log_err("cannot set the capabilities of %s", c->user);
 		if (caps != NULL)
 			cap_free(caps);
 		return r;
@@ -184,17 +184,17 @@ priv_drop(const struct conf *c, int own_socket)
 	cap_free(caps);
 	if (cap_reset_ambient() < 0 && errno != EINVAL) {
 		r = -errno;
-		log_warn("cannot clear the ambient capabilities");
+		log_err("cannot clear the ambient capabilities");
 		return r;
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) < 0) {
 		r = -errno;
-		log_warn("cannot set no_new_privs");
+		log_err("cannot set no_new_privs");
 		return r;
 	}
 	/* A check, not a belief: setuid back to root must now fail. */
 	if (setuid(0) == 0) {
-		log_warnx("setuid(0) succeeded after the drop");
+		log_errx("setuid(0) succeeded after the drop");
 		return -EPERM;
 	}
 	priv_dropped = 1;

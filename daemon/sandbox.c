@@ -158,6 +158,9 @@ static const unsigned long sandbox_ioctls[] = {
 
 /* Where the SIGSYS handler writes: stderr, or a syslog socket. */
 static int sandbox_to_stderr;
+/* What starts the line on stderr: the journal's error priority when
+ * stderr is the journal (log.h), else the foreground log's level. */
+static const char *sandbox_tag = "msivd error: ";
 static int sandbox_logfd = -1;
 
 /* Decimal, for the handler (no stdio there). */
@@ -217,10 +220,8 @@ sandbox_sigsys(int sig, siginfo_t *si, void *uc)
 	n = sandbox_cat(msg, n, room, num);
 	n = sandbox_cat(msg, n, room, post);
 	if (sandbox_to_stderr) {
-		static const char tag[] = "msivd error: ";
-
 		msg[n] = '\n';
-		(void)!write(STDERR_FILENO, tag, sizeof(tag) - 1);
+		(void)!write(STDERR_FILENO, sandbox_tag, strlen(sandbox_tag));
 		(void)!write(STDERR_FILENO, msg + body, n + 1 - body);
 	}
 	if (sandbox_logfd >= 0)
@@ -310,17 +311,19 @@ sandbox_enter(int to_stderr)
 	int r;
 
 	if ((ctx = seccomp_init(SCMP_ACT_TRAP)) == NULL) {
-		log_warnx("seccomp: cannot make a filter");
+		log_errx("seccomp: cannot make a filter");
 		return -ENOMEM;
 	}
 	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)) < 0 ||
 	    (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1)) < 0 ||
 	    (r = sandbox_build(ctx)) < 0) {
 		errno = -r;
-		log_warn("seccomp: cannot make the filter");
+		log_err("seccomp: cannot make the filter");
 		goto out;
 	}
 	sandbox_to_stderr = to_stderr;
+	if (log_to_journal())
+		sandbox_tag = "<3>";
 	if (!to_stderr)
 		sandbox_open_syslog();
 	memset(&sa, 0, sizeof(sa));
@@ -329,12 +332,12 @@ sandbox_enter(int to_stderr)
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSYS, &sa, NULL) < 0) {
 		r = -errno;
-		log_warn("seccomp: SIGSYS handler");
+		log_err("seccomp: SIGSYS handler");
 		goto out;
 	}
 	if ((r = seccomp_load(ctx)) < 0) {
 		errno = -r;
-		log_warn("seccomp: cannot load the filter");
+		log_err("seccomp: cannot load the filter");
 		goto out;
 	}
 	log_info("seccomp: system call filter on (msivd(8), SANDBOX)");

@@ -115,7 +115,7 @@ sdn_listen_fd(void)
 	if (n <= 0)
 		return n < 0 ? n : -1;
 	if (n > 1) {
-		log_warnx("socket activation: %d sockets passed, msivd takes "
+		log_errx("socket activation: %d sockets passed, msivd takes "
 		    "one", n);
 		return -EINVAL;
 	}
@@ -124,7 +124,7 @@ sdn_listen_fd(void)
 	    (len = sizeof(acc), getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc,
 	    &len)) < 0 || sa.sun_family != AF_UNIX || type != SOCK_SEQPACKET ||
 	    !acc) {
-		log_warnx("socket activation: fd %d is not a listening "
+		log_errx("socket activation: fd %d is not a listening "
 		    "AF_UNIX SOCK_SEQPACKET socket (ListenSequentialPacket=)",
 		    fd);
 		return -EINVAL;

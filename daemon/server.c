@@ -96,6 +96,7 @@ static const struct cmd_entry cmd_table[MSIV_OP__COUNT] = {
 	[MSIV_OP_IRQ_AFFINITY] = { CMD_PERM_ANY, cmd_irq_affinity },
 	[MSIV_OP_REVOKE] = { CMD_PERM_ADMIN, cmd_revoke },
 	[MSIV_OP_HOTPLUG_STATUS] = { CMD_PERM_ANY, cmd_hotplug_status },
+	[MSIV_OP_LOG_LEVEL] = { CMD_PERM_ADMIN, cmd_log_level },
 };
 _Static_assert(sizeof(cmd_table) / sizeof(cmd_table[0]) == MSIV_OP__COUNT,
     "one command table entry per opcode");
@@ -717,8 +718,8 @@ session_end(struct session *s, const char *why, int shutdown)
 		log_warnx("session %llu (pid %d, uid %u, tenant %s) dropped: %s",
 		    (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
 		    s->tenant, why);
-	else
-		log_info("session %llu (pid %d, tenant %s) closed",
+	else /* debug, as the open (cmd_hello) */
+		log_debug("session %llu (pid %d, tenant %s) closed",
 		    (unsigned long long)s->id, (int)s->pid, s->tenant);
 	while ((vf = TAILQ_FIRST(&s->vfuncs)) != NULL) {
 		session_drop_vfunc(vf);
@@ -955,16 +956,19 @@ server_init(struct event_base *base, const struct conf *conf)
 	srv_reap_ev = event_new(base, -1, EV_PERSIST, server_reap_cb, NULL);
 	if (srv_reap_ev == NULL || event_add(srv_reap_ev, &second) < 0)
 		fatalx("cannot create the orphan reaper");
+	/* A number reserved for an opcode not in this build has neither
+	 * (msiv_proto_check_req answers it ENOSYS, as an unknown one). */
 	for (unsigned int op = 1; op < MSIV_OP__COUNT; op++)
-		if (cmd_table[op].fn == NULL || msiv_proto_op(op) == NULL)
-			fatalx("opcode %u has no handler or codec entry", op);
+		if ((cmd_table[op].fn == NULL) != (msiv_proto_op(op) == NULL))
+			fatalx("opcode %u has a handler or a codec entry but "
+			    "not both", op);
 	if (conf->admin_group[0] != '\0') {
 		struct group gr, *res = NULL;
 		char buf[4096];
 
 		if (getgrnam_r(conf->admin_group, &gr, buf, sizeof(buf),
 		    &res) != 0 || res == NULL) {
-			log_warnx("admin_group %s: no such group",
+			log_errx("admin_group %s: no such group",
 			    conf->admin_group);
 			return -ENOENT;
 		}
@@ -1014,7 +1018,7 @@ server_listen(int activated)
 	 * answers belongs to a running daemon. */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		close(fd);
-		log_warnx("%s: another msivd is already listening there", path);
+		log_errx("%s: another msivd is already listening there", path);
 		return -EADDRINUSE;
 	}
 	if (errno == ECONNREFUSED)
@@ -1026,7 +1030,7 @@ server_listen(int activated)
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    chmod(path, srv_conf->socket_mode) < 0 || listen(fd, 128) < 0) {
 		r = -errno;
-		log_warn("%s", path);
+		log_err("%s", path);
 		close(fd);
 		return r;
 	}

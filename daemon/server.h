@@ -97,7 +97,8 @@ int device_attach(struct conf_device *cd, unsigned int flags, const char *by);
 cmd_handler cmd_hotplug_status;
 /* cmd-admin.c */
 cmd_handler cmd_status, cmd_device_list, cmd_vfunc_list, cmd_vec_list,
-    cmd_session_list, cmd_sim_triggers, cmd_sim_fire, cmd_shutdown;
+    cmd_session_list, cmd_sim_triggers, cmd_sim_fire, cmd_shutdown,
+    cmd_log_level;
 /* cmd-device.c */
 cmd_handler cmd_device_attach, cmd_device_detach, cmd_irq_affinity;
 

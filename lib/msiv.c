@@ -1320,3 +1320,16 @@ msiv_shutdown(struct msiv_conn *c)
 {
 	return msiv_call(c, MSIV_OP_SHUTDOWN, NULL, -1, NULL);
 }
+
+MSIV_API int
+msiv_log_level(struct msiv_conn *c, unsigned int level)
+{
+	struct msiv_log_level_req rq = { .level = level };
+	struct msiv_log_level_rep rp;
+	int r;
+
+	if ((r = msiv_call(c, MSIV_OP_LOG_LEVEL, &rq, -1, &rp)) < 0)
+		return r;
+	/* An int can hold it: the daemon sends one of four levels. */
+	return rp.previous <= MSIV_LOG_DEBUG ? (int)rp.previous : -EPROTO;
+}

@@ -227,6 +227,7 @@ tenant_a(struct res *r, const void *arg)
 		put(r, k);                                         /* 16 */
 		put(r, foreign);                                   /* 17 */
 	}
+	put(r, msiv_log_level(c, MSIV_LOG_DEBUG));                 /* 18 */
 	msiv_close(c);
 }
 
@@ -247,7 +248,7 @@ test_tenant_rules(void)
 	    msiv_vfunc_open(b, "sim1", 2, 0, &bvf) < 0)
 		tap_bail("vm-b set-up (as an admin acting as vm-b)");
 	r = as_user(UID_A, UID_A, 0, tenant_a, &bvf);
-	if (r.n != 18)
+	if (r.n != 19)
 		tap_bail("the vm-a client did not report");
 	is_int((int)r.v[0], 1, "vm-a lists one device (devices = sim0)");
 	ok(r.v[1], "...sim0");
@@ -264,6 +265,7 @@ test_tenant_rules(void)
 	is_int((int)r.v[10], -EPERM, "vm-a: REVOKE: EPERM");
 	is_int((int)r.v[11], -EPERM, "vm-a: SHUTDOWN: EPERM");
 	is_int((int)r.v[12], -EPERM, "vm-a: DEVICE_DETACH: EPERM");
+	is_int((int)r.v[18], -EPERM, "vm-a: LOG_LEVEL: EPERM");
 	ok(h_logged(&d, "SHUTDOWN denied: not an admin"), "denied admin "
 	    "operations are logged");
 	ok(r.v[13] == -ENOENT && r.v[14] == -ENOENT && r.v[15] == -ENOENT,

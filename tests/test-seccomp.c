@@ -24,11 +24,13 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "deliver.h"
+#include "log.h"
 #include "sandbox.h"
 #include "tap.h"
 
@@ -146,6 +148,22 @@ allowed(void)
 	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
 		_exit(14);
 	close(fd);
+}
+
+/* Before the filter: stderr is the journal (JOURNAL_STREAM names it), as
+ * under systemd; msivd's log then starts each line with its priority. */
+static void
+journal_stderr(void)
+{
+	struct stat sb;
+	char v[64];
+
+	if (fstat(STDERR_FILENO, &sb) < 0)
+		_exit(98);
+	snprintf(v, sizeof(v), "%ju:%ju", (uintmax_t)sb.st_dev,
+	    (uintmax_t)sb.st_ino);
+	setenv("JOURNAL_STREAM", v, 1);
+	log_init(1, LOG_LEVEL_INFO);
 }
 
 /* --- what msivd never does once it serves: each kills ------------------ */
@@ -363,6 +381,12 @@ main(void)
 		    forbidden[i].nr))
 			describe(forbidden[i].what, &o);
 	}
+
+	run_after(journal_stderr, do_execve, &o);
+	if (!tap_ok(killed_by_sigsys(&o) && strstr(o.err, "\n<3>seccomp: "
+	    "system call ") != NULL && logged(&o, SYS_execve),
+	    "stderr is the journal: the line has the error priority <3>"))
+		describe("journal", &o);
 
 	run_after(start_thread, release_thread, &o);
 	if (!tap_ok(killed_by_sigsys(&o) && logged(&o, SYS_execve),

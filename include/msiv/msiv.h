@@ -404,6 +404,15 @@ int msiv_sim_triggers(struct msiv_conn *conn, const char *device,
 int msiv_shutdown(struct msiv_conn *conn);
 
 /*
+ * Admin: set the daemon's log level (MSIV_LOG_ERROR, MSIV_LOG_WARNING,
+ * MSIV_LOG_INFO or MSIV_LOG_DEBUG) until it restarts, or with
+ * MSIV_LOG_QUERY only read it. Returns the level in force before the call
+ * (>= 0). Errors: -EINVAL (no such level), -EPERM (not an admin),
+ * -ENOSYS (a daemon older than this call). Since MSIV_0.3.
+ */
+int msiv_log_level(struct msiv_conn *conn, unsigned int level);
+
+/*
  * Admin: attach a device at run time, as a [device NAME] section of
  * msivd.conf would (backend "vfio" with address a PCI address, slots 0
  * for all its vectors; or "sim" with slots). msivd keeps it in its state
