@@ -1045,6 +1045,12 @@ msiv_hotplug_status(struct msiv_conn *c, struct msiv_hotplug_rep *st)
 	return msiv_call(c, MSIV_OP_HOTPLUG_STATUS, NULL, -1, st);
 }
 
+MSIV_API int
+msiv_metrics(struct msiv_conn *c, struct msiv_metrics_rep *m)
+{
+	return msiv_call(c, MSIV_OP_METRICS, NULL, -1, m);
+}
+
 static int
 msiv_affinity_call(struct msiv_conn *c, struct msiv_affinity_req *rq,
     const uint64_t *cpus, unsigned int *irq, uint64_t *effective)

@@ -35,6 +35,7 @@
 #define L_REVOKE_REQ "qnww"
 #define L_REVOKE_REP "ww"
 #define L_HOTPLUG_REP "wwqqqqq"
+#define L_METRICS_REP "qqqqqqqqqqqqqqq"
 #define L_EV_MSG     "qwwq"
 #define L_EV_GONE    "qww"
 
@@ -96,6 +97,8 @@ static const struct msiv_opinfo msiv_ops[MSIV_OP__COUNT] = {
 	    sizeof(struct msiv_revoke_rep), 0, 0, L_REVOKE_REQ, L_REVOKE_REP),
 	OP(MSIV_OP_HOTPLUG_STATUS, "HOTPLUG_STATUS", 0, 0,
 	    sizeof(struct msiv_hotplug_rep), 0, 0, "", L_HOTPLUG_REP),
+	OP(MSIV_OP_METRICS, "METRICS", 0, 0,
+	    sizeof(struct msiv_metrics_rep), 0, 0, "", L_METRICS_REP),
 };
 /* Entry 0 is not an opcode; every other entry must be filled in. */
 _Static_assert(sizeof(msiv_ops) / sizeof(msiv_ops[0]) == MSIV_OP__COUNT,

@@ -317,6 +317,14 @@ int msiv_slot_affinity(struct msiv_conn *conn, const char *device,
 /* A short, stable description of a status returned by the calls above. */
 const char *msiv_strerror(int status);
 
+/*
+ * Admin (MSIV_0.3): the figures of METRICS (struct msiv_metrics_rep in
+ * msiv/protocol.h: the store's commits and their latency), for msivctl
+ * metrics. Errors: -EPERM (not an admin), -ENOSYS (a daemon that predates
+ * the call).
+ */
+int msiv_metrics(struct msiv_conn *conn, struct msiv_metrics_rep *m);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,7 +18,9 @@
  *   1  first version (msiv 0.1). Added within it, in fields that were
  *      reserved or flag bits an older daemon refuses (EINVAL): VFUNC_OPEN's
  *      MSIV_OPEN_LAZY (slots on first use) and VEC_LIST's nospace count
- *      (0 from an older daemon).
+ *      (0 from an older daemon). METRICS (31, admin): the store's
+ *      commit figures; a daemon that predates it answers ENOSYS (an
+ *      unknown opcode), and msivctl metrics says so.
  *
  * Opcode numbers are only ever appended; a retired opcode keeps its number
  * as a comment saying it is unused. The full protocol is described in
@@ -82,6 +84,8 @@ enum msiv_op {
 	MSIV_OP_IRQ_AFFINITY = 25,  /* CPU affinity of a slot's host IRQ */
 	MSIV_OP_REVOKE = 26,        /* admin: take vfuncs away from a tenant */
 	MSIV_OP_HOTPLUG_STATUS = 27, /* the uevent listener's figures */
+	/* 28-30: reserved (configuration reload, log level, tenant release) */
+	MSIV_OP_METRICS = 31,       /* admin: figures for msivctl metrics */
 	MSIV_OP__COUNT              /* keep last */
 };
 
@@ -455,6 +459,26 @@ struct msiv_hotplug_rep {
 	uint64_t removed;     /* devices released because they went away */
 };
 _Static_assert(sizeof(struct msiv_hotplug_rep) == 48, "hotplug_rep");
+
+/*
+ * METRICS (admin): what msivctl metrics needs beyond STATUS and the
+ * listings. Store group commits and their latency (the COMMIT statement,
+ * fsync included), as a histogram: commit_hist[i] counts the commits that
+ * took at most MSIV_METRICS_BOUNDS_US[i] microseconds and more than the
+ * bound before; the commits slower than the last bound are commits less
+ * the sum of the buckets.
+ */
+#define MSIV_METRICS_BUCKETS 12
+#define MSIV_METRICS_BOUNDS_US { 100, 250, 500, 1000, 2500, 5000, 10000, \
+	25000, 50000, 100000, 250000, 1000000 }
+
+struct msiv_metrics_rep {
+	uint64_t commits;        /* group commits done */
+	uint64_t commit_fail;    /* commits (or turns) that failed */
+	uint64_t commit_us_sum;  /* microseconds the commits took, in all */
+	uint64_t commit_hist[MSIV_METRICS_BUCKETS];
+};
+_Static_assert(sizeof(struct msiv_metrics_rep) == 120, "metrics_rep");
 
 /* Event payloads. */
 struct msiv_ev_msg {
