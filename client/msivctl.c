@@ -65,6 +65,7 @@ usage(FILE *f)
 	    "  log-level [LEVEL]        the daemon's log level (error, warning,\n"
 	    "                           info or debug: set it until it restarts)\n"
 	    "  shutdown                 stop the daemon\n"
+	    "  metrics                  OpenMetrics text for Prometheus (admin)\n"
 	    "\n"
 	    "options:\n"
 	    "  -s, --socket PATH  daemon socket (default $MSIV_SOCKET, else %s)\n"
@@ -627,6 +628,256 @@ cmd_fire(struct ctl *c, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+/*
+ * metrics: OpenMetrics text (https://openmetrics.io) for Prometheus,
+ * e.g. through node_exporter's textfile collector (msivctl(8)). Admin
+ * only: METRICS refuses others, and the listings would show an admin
+ * every tenant's vfuncs. The figures are those of status and vfuncs
+ * (the vector counters, summed per vfunc, device and tenant) and the
+ * store's commit figures (METRICS). Memory is bounded by the listings
+ * (CTL_LIST_MAX records each; one vfunc's vectors at a time).
+ */
+struct mfig {
+	uint64_t fired, delivered, coalesced, dropped, pending;
+};
+
+static void
+mfig_add(struct mfig *to, const struct mfig *f)
+{
+	to->fired += f->fired;
+	to->delivered += f->delivered;
+	to->coalesced += f->coalesced;
+	to->dropped += f->dropped;
+	to->pending += f->pending;
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static void
+om_label(const char *name, const char *v, size_t max)
+{
+	printf("%s=\"", name);
+	for (size_t i = 0; i < max && v[i] != '\0'; i++) {
+		if (v[i] == '\\' || v[i] == '"')
+			printf("\\%c", v[i]);
+		else if (v[i] == '\n')
+			fputs("\\n", stdout);
+		else
+			putchar(v[i]);
+	}
+	putchar('"');
+}
+
+/*
+ * A family's TYPE and HELP lines. Counters are declared under their
+ * sample name, ending in _total: the text format node_exporter's textfile
+ * collector and promtool read takes the TYPE line's name as the family's,
+ * and its lint wants counters to end in _total.
+ */
+static void
+om_family(const char *name, const char *type, const char *help)
+{
+	printf("# TYPE %s %s\n# HELP %s %s\n", name, type, name, help);
+}
+
+/* The labels of one scope's sample: a device, a tenant, or a vfunc (its
+ * device, tenant and handle). */
+enum om_scope { OM_DEVICE, OM_TENANT, OM_VFUNC };
+
+struct om_key {
+	const char *device; /* NUL terminated */
+	const char *tenant;
+	uint64_t vfunc;
+};
+
+static void
+om_labels(enum om_scope sc, const struct om_key *k)
+{
+	putchar('{');
+	switch (sc) {
+	case OM_DEVICE:
+		om_label("device", k->device, MSIV_NAME_MAX);
+		break;
+	case OM_TENANT:
+		om_label("tenant", k->tenant, MSIV_NAME_MAX);
+		break;
+	case OM_VFUNC:
+		om_label("device", k->device, MSIV_NAME_MAX);
+		putchar(',');
+		om_label("tenant", k->tenant, MSIV_NAME_MAX);
+		printf(",vfunc=\"%016" PRIx64 "\"", k->vfunc);
+		break;
+	}
+	putchar('}');
+}
+
+/* The five families of one scope: four counters and the pending gauge. */
+static void
+om_scope(enum om_scope sc, const char *scope, const struct om_key *keys,
+    const struct mfig *figs, size_t n)
+{
+	static const struct {
+		const char *name, *help;
+	} fams[] = {
+		{ "fired", "Interrupts fired (seen on the trigger or assumed)" },
+		{ "delivered", "Interrupts delivered with a target write of "
+		    "their own" },
+		{ "coalesced", "Interrupts folded into another one's delivery "
+		    "or pending bit" },
+		{ "dropped", "Interrupts dropped (function disabled, pending "
+		    "bit freed)" },
+		{ "pending", "Vectors whose pending bit is set" },
+	};
+
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		int gauge = f == 4;
+		char name[64];
+		char help[160];
+
+		snprintf(name, sizeof(name), "msiv_%s_interrupts_%s%s", scope,
+		    fams[f].name, gauge ? "" : "_total");
+		snprintf(help, sizeof(help), "%s, per %s.", fams[f].help,
+		    scope);
+		om_family(name, gauge ? "gauge" : "counter", help);
+		for (size_t i = 0; i < n; i++) {
+			const uint64_t v[] = { figs[i].fired,
+			    figs[i].delivered, figs[i].coalesced,
+			    figs[i].dropped, figs[i].pending };
+
+			fputs(name, stdout);
+			om_labels(sc, &keys[i]);
+			printf(" %" PRIu64 "\n", v[f]);
+		}
+	}
+}
+
+static int
+cmd_metrics(struct ctl *c, int argc, char **argv)
+{
+	static const uint64_t bounds[MSIV_METRICS_BUCKETS] =
+	    MSIV_METRICS_BOUNDS_US;
+	struct msiv_metrics_info m;
+	struct msiv_status_info st;
+	struct msiv_device_info *dv = NULL;
+	struct msiv_vfunc_info *f = NULL;
+	struct om_key *dk = NULL, *tk = NULL, *fk = NULL;
+	struct mfig *dfig = NULL, *tfig = NULL, *ffig = NULL;
+	size_t nd = 0, nf = 0, nt = 0, nk = 0;
+	uint64_t cum = 0;
+	int r;
+
+	(void)argc;
+	(void)argv;
+	if ((r = msiv_metrics(c->conn, &m, sizeof(m))) < 0) {
+		if (r == -ENOSYS)
+			fprintf(stderr, "msivctl: metrics: msivd is older than "
+			    "this msivctl and has no METRICS\n");
+		return r == -ENOSYS ? CTL_EXIT_FAIL : ctl_fail(c, "metrics",
+		    r);
+	}
+	if ((r = msiv_get_status(c->conn, &st, sizeof(st))) < 0 ||
+	    (r = ctl_list(c, list_devices, 0, sizeof(*dv), (void **)&dv,
+	    &nd)) < 0 ||
+	    (r = ctl_list(c, list_vfuncs, 0, sizeof(*f), (void **)&f,
+	    &nf)) < 0)
+		goto fail;
+	dk = calloc(nd + 1, sizeof(*dk));
+	dfig = calloc(nd + 1, sizeof(*dfig));
+	tk = calloc(nf + 1, sizeof(*tk));
+	tfig = calloc(nf + 1, sizeof(*tfig));
+	fk = calloc(nf + 1, sizeof(*fk));
+	ffig = calloc(nf + 1, sizeof(*ffig));
+	if (dk == NULL || dfig == NULL || tk == NULL || tfig == NULL ||
+	    fk == NULL || ffig == NULL) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (size_t i = 0; i < nd; i++)
+		dk[i].device = dv[i].name;
+	for (size_t i = 0; i < nf; i++) {
+		struct msiv_vector_state *v = NULL;
+		struct mfig sum = { 0 };
+		size_t nv = 0, j;
+
+		r = f[i].flags & MSIV_VFUNC_GONE ? 0 : ctl_list(c,
+		    list_vectors, f[i].vfunc, sizeof(*v), (void **)&v, &nv);
+		if (r == -ENOENT || r == -ENODEV || r == -EKEYREVOKED)
+			continue; /* closed meanwhile */
+		if (r < 0)
+			goto fail;
+		for (j = 0; j < nv; j++) {
+			sum.fired += v[j].fired;
+			sum.delivered += v[j].delivered;
+			sum.coalesced += v[j].coalesced;
+			sum.dropped += v[j].dropped;
+			sum.pending += (v[j].state & MSIV_VEC_PENDING) ?
+			    1u : 0u;
+		}
+		free(v);
+		fk[nk].device = f[i].device;
+		fk[nk].tenant = f[i].tenant;
+		fk[nk].vfunc = f[i].vfunc;
+		ffig[nk++] = sum;
+		for (j = 0; j < nd; j++)
+			if (strncmp(dv[j].name, f[i].device,
+			    MSIV_NAME_MAX) == 0)
+				break;
+		if (j < nd)
+			mfig_add(&dfig[j], &sum);
+		for (j = 0; j < nt; j++)
+			if (strncmp(tk[j].tenant, f[i].tenant,
+			    MSIV_NAME_MAX) == 0)
+				break;
+		if (j == nt)
+			tk[nt++].tenant = f[i].tenant;
+		mfig_add(&tfig[j], &sum);
+	}
+
+	om_family("msiv_sessions", "gauge", "Client sessions connected.");
+	printf("msiv_sessions %u\n", st.sessions);
+	om_family("msiv_devices", "gauge", "Devices attached.");
+	printf("msiv_devices %u\n", st.devices);
+	om_family("msiv_vfuncs", "gauge", "Virtual MSI-X functions.");
+	printf("msiv_vfuncs %u\n", st.vfuncs);
+	om_family("msiv_vectors", "gauge", "Vectors of all vfuncs.");
+	printf("msiv_vectors %u\n", st.vectors);
+	om_family("msiv_store_commits_total", "counter", "Store group "
+	    "commits.");
+	printf("msiv_store_commits_total %" PRIu64 "\n", m.commits);
+	om_family("msiv_store_commit_failures_total", "counter", "Store "
+	    "commits that failed (the turn's changes rolled back).");
+	printf("msiv_store_commit_failures_total %" PRIu64 "\n",
+	    m.commit_failures);
+	om_family("msiv_store_commit_duration_seconds", "histogram",
+	    "Store group commit latency (fsync included).");
+	printf("# UNIT msiv_store_commit_duration_seconds seconds\n");
+	for (size_t i = 0; i < MSIV_METRICS_BUCKETS; i++) {
+		cum += m.commit_hist[i];
+		printf("msiv_store_commit_duration_seconds_bucket{le=\"%g\"} %"
+		    PRIu64 "\n", (double)bounds[i] / 1e6, cum);
+	}
+	printf("msiv_store_commit_duration_seconds_bucket{le=\"+Inf\"} %"
+	    PRIu64 "\n", m.commits);
+	printf("msiv_store_commit_duration_seconds_count %" PRIu64 "\n",
+	    m.commits);
+	printf("msiv_store_commit_duration_seconds_sum %.6f\n",
+	    (double)m.commit_us_sum / 1e6);
+	om_scope(OM_DEVICE, "device", dk, dfig, nd);
+	om_scope(OM_TENANT, "tenant", tk, tfig, nt);
+	om_scope(OM_VFUNC, "vfunc", fk, ffig, nk);
+	printf("# EOF\n");
+	r = fflush(stdout) == 0 && !ferror(stdout) ? 0 : -EIO;
+fail:
+	free(dv);
+	free(f);
+	free(dk);
+	free(dfig);
+	free(tk);
+	free(tfig);
+	free(fk);
+	free(ffig);
+	return r < 0 ? ctl_fail(c, "metrics", r) : CTL_EXIT_OK;
+}
+
 static int
 parse_policy(const char *s, enum msiv_policy *p)
 {
@@ -933,6 +1184,7 @@ static const struct ctl_cmd {
 	{ "affinity", 3, cmd_affinity },
 	{ "log-level", 1, cmd_log_level },
 	{ "shutdown", 0, cmd_shutdown },
+	{ "metrics", 0, cmd_metrics },
 	{ NULL, 0, NULL },
 };
 

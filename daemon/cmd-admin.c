@@ -15,6 +15,7 @@
 #include "log.h"
 #include "proto.h"
 #include "server.h"
+#include "store.h"
 
 int
 cmd_status(struct cmd_ctx *ctx)
@@ -35,6 +36,14 @@ cmd_status(struct cmd_ctx *ctx)
 	rp->dropped = st.dropped;
 	(void)msiv_name_put(rp->loop, deliver_loop_name());
 	(void)msiv_name_put(rp->version_str, PACKAGE_VERSION);
+	return 0;
+}
+
+/* msivctl metrics: the store's commit figures (store.c keeps them). */
+int
+cmd_metrics(struct cmd_ctx *ctx)
+{
+	store_metrics((struct msiv_metrics_rep *)ctx->rep);
 	return 0;
 }
 

@@ -40,8 +40,8 @@
  * delivers what it takes and starts no verification: the completion it
  * may leave delivers once more, never more often than signals came while
  * the vector was deliverable, so a flood keeps the hot path.
- * The vector's fired counter is exact: queries add the signals not read
- * yet, peeked from /proc/self/fdinfo without consuming them.
+ * The vector's fired counter is exact: queries count the signals not read
+ * yet, peeked from /proc/self/fdinfo without consuming them (ur_settle).
  *
  * A multishot poll ends on its own only if the completion queue overflows
  * (it is sized to make that rare). It is armed again at once, in verify
@@ -252,15 +252,21 @@ ur_take(struct slot *s)
 /*
  * With s->lock held: read the trigger of a wakeup at completion queue
  * position pos (verify mode, or the vector undeliverable), counting the
- * signals in fired. Returns the interrupts it stands for, 0 if none.
+ * signals in fired. Returns the interrupts it stands for, 0 if none;
+ * *count: what vector_fire() is to add to fired for them (the counter
+ * identity, msiv-protocol(7) COUNTERS: a settle may have counted some).
  */
 static uint64_t
-ur_read(struct slot *s, uint32_t pos)
+ur_read(struct slot *s, uint32_t pos, uint64_t *count)
 {
-	uint64_t c = ur_take(s), hot = s->dl_hot, skip, n;
+	uint64_t c = ur_take(s), hot = s->dl_hot, folded = s->dl_folded;
+	uint64_t skip, n;
 	bool verifying = s->dl_verify;
 
-	s->dl_hot = 0;
+	/* Each delivered wakeup was one interrupt, delivered. */
+	s->vec.fired += hot - s->dl_hotc;
+	s->dl_hot = s->dl_hotc = 0;
+	s->dl_folded = 0;
 	if (verifying && (int32_t)(pos - s->dl_vpos) >= 0)
 		s->dl_verify = 0; /* the last that may stand for nothing */
 	if (c == 0)
@@ -273,8 +279,9 @@ ur_read(struct slot *s, uint32_t pos)
 		return 0;
 	/* Beyond the delivered wakeups, each signal is an interrupt. */
 	n = c > hot ? c - hot : verifying ? 0 : 1;
-	/* vector_fire() adds n to fired: the signals read in all. */
-	s->vec.fired += c - n;
+	/* Those a settle counted (fired and coalesced) already are not
+	 * counted again; an interrupt made of them alone is assumed. */
+	*count = n > folded ? n - folded : 1;
 	if (n != 0 && !vector_deliverable(&s->vec)) {
 		/* Signals taken into the pending bit (or dropped): a
 		 * completion still on its way for them must not deliver. */
@@ -289,7 +296,7 @@ ur_read(struct slot *s, uint32_t pos)
 static int
 ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
 {
-	uint64_t n = 0, d;
+	uint64_t n = 0, count = 0, d;
 	unsigned int act;
 
 	if (pthread_mutex_trylock(&s->lock) != 0) {
@@ -299,14 +306,14 @@ ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
 		pthread_mutex_lock(&s->lock);
 	}
 	if (s->dl_verify || !vector_deliverable(&s->vec)) {
-		if ((n = ur_read(s, pos)) == 0) {
+		if ((n = ur_read(s, pos, &count)) == 0) {
 			pthread_mutex_unlock(&s->lock);
 			return 0;
 		}
 	} else
 		s->dl_hot++; /* the hot path: no read, counted later */
 	d = s->vec.dropped;
-	act = vector_fire(&s->vec, n);
+	act = vector_fire(&s->vec, count);
 	if ((act & VECTOR_ACT_DELIVER) && s->target >= 0) {
 		prep_signal(ur_sqe(), s->target, UD_WRITE);
 		atomic_store(&s->dl_inflight, 1);
@@ -529,17 +536,33 @@ ur_peek(struct slot *s)
 	return strtoull(p + strlen("eventfd-count:"), NULL, 16);
 }
 
-/* The signals on s's trigger not counted in fired yet: the delivered
- * wakeups' (the loop has read all there was if there were none). */
-static uint64_t
-ur_unread(struct slot *s)
+/*
+ * Bring the counters up to date with what the trigger holds unread (with
+ * s->lock held, after deliver_sync()): the delivered wakeups are counted
+ * in fired, and the signals beyond them, which the kernel folded into
+ * those wakeups, in fired and coalesced, so the counter identity holds
+ * at every query. Never consumes the signals: the loop's next read counts
+ * only what this did not (dl_hotc, dl_folded). A signal raised while the
+ * query runs, its wakeup not handled yet, counts as folded here and as
+ * delivered once handled: the identity still holds.
+ */
+static void
+ur_settle(struct slot *s)
 {
-	uint64_t c;
+	uint64_t c, seen;
 
 	if (s->dl_hot == 0)
-		return 0;
+		return; /* the loop has read all there was */
+	s->vec.fired += s->dl_hot - s->dl_hotc;
+	s->dl_hotc = s->dl_hot;
 	c = ur_peek(s);
-	return c > s->dl_skip ? c - s->dl_skip : 0;
+	c = c > s->dl_skip ? c - s->dl_skip : 0;
+	seen = (uint64_t)s->dl_hot + s->dl_folded;
+	if (c > seen) {
+		s->vec.fired += c - seen;
+		s->vec.coalesced += c - seen;
+		s->dl_folded += c - seen;
+	}
 }
 
 /* A new owner: what the trigger holds unread is the old owner's, its
@@ -549,7 +572,8 @@ ur_reset(struct slot *s)
 {
 	if (s->dl_hot != 0 || s->dl_skip != 0)
 		s->dl_skip = ur_peek(s);
-	s->dl_hot = 0;
+	s->dl_hot = s->dl_hotc = 0;
+	s->dl_folded = 0;
 }
 
 /* --- start-up: does this kernel give what the loop relies on? -------- */
@@ -724,7 +748,7 @@ const struct deliver_loop deliver_uring = {
 	.fini = ur_fini,
 	.add = ur_add,
 	.del = ur_del,
-	.unread = ur_unread,
+	.settle = ur_settle,
 	.reset = ur_reset,
 };
 

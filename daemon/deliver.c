@@ -51,7 +51,7 @@
  * only when the reading decides something (deliver-uring.c): a control
  * thread that consumed one could take the very signal a poll is about to
  * report, and the interrupt would be lost. VECTOR_QUERY peeks at the
- * counter instead (deliver_unread), without consuming it.
+ * counter instead (deliver_settle), without consuming it.
  *
  * The lock is per slot and held for a few hundred instructions (plus one
  * eventfd write that never waits in the epoll loop: the io_uring writes
@@ -168,12 +168,11 @@ deliver_reset(struct slot *s)
 		loop->reset(s);
 }
 
-uint64_t
-deliver_unread(struct slot *s)
+void
+deliver_settle(struct slot *s)
 {
-	if (loop == NULL || loop->unread == NULL)
-		return 0;
-	return loop->unread(s);
+	if (loop != NULL && loop->settle != NULL)
+		loop->settle(s);
 }
 
 uint64_t
@@ -439,6 +438,6 @@ const struct deliver_loop deliver_epoll = {
 	.fini = ep_fini,
 	.add = ep_add,
 	.del = ep_del,
-	.unread = NULL,
+	.settle = NULL,
 	.reset = NULL,
 };

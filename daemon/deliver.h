@@ -45,10 +45,11 @@ void deliver_sync(void);
  * flight. Release with pthread_mutex_unlock(&s->lock).
  */
 void deliver_lock(struct slot *s);
-/* With s->lock held, after deliver_sync(): the interrupts the vector's
- * fired counter does not hold yet (the io_uring loop reads triggers
- * lazily; 0 for epoll, which reads every wakeup). Never consumes them. */
-uint64_t deliver_unread(struct slot *s);
+/* With s->lock held, after deliver_sync(): bring the vector's counters up
+ * to date with the signals the loop has not read (the io_uring loop reads
+ * triggers lazily; nothing to do for epoll, which reads every wakeup), so
+ * the counter identity of msiv-protocol(7) holds. Never consumes them. */
+void deliver_settle(struct slot *s);
 /* With s->lock held, after vector_init() for a new owner: the signals the
  * trigger holds unread are the old owner's. */
 void deliver_reset(struct slot *s);
@@ -81,7 +82,7 @@ struct deliver_loop {
 	void (*fini)(void);
 	int (*add)(struct slot *s);
 	void (*del)(struct slot *s);
-	uint64_t (*unread)(struct slot *s);
+	void (*settle)(struct slot *s);
 	void (*reset)(struct slot *s);
 };
 

@@ -42,6 +42,10 @@ struct slot {
 	uint8_t dl_verify;           /* delivery thread: read on wakeups */
 	uint32_t dl_vpos;            /* delivery thread: queue position */
 	uint32_t dl_hot;             /* lock: wakeups delivered unread */
+	uint32_t dl_hotc;            /* lock: of those, counted in fired
+					(deliver_settle) */
+	uint64_t dl_folded;          /* lock: unread signals beyond them,
+					counted in fired and coalesced */
 	uint64_t dl_skip;            /* lock: unread signals of an earlier
 					owner of the slot */
 	uint8_t dl_want, dl_queued;  /* request queue lock */

@@ -97,6 +97,7 @@ static const struct cmd_entry cmd_table[MSIV_OP__COUNT] = {
 	[MSIV_OP_REVOKE] = { CMD_PERM_ADMIN, cmd_revoke },
 	[MSIV_OP_HOTPLUG_STATUS] = { CMD_PERM_ANY, cmd_hotplug_status },
 	[MSIV_OP_LOG_LEVEL] = { CMD_PERM_ADMIN, cmd_log_level },
+	[MSIV_OP_METRICS] = { CMD_PERM_ADMIN, cmd_metrics },
 };
 _Static_assert(sizeof(cmd_table) / sizeof(cmd_table[0]) == MSIV_OP__COUNT,
     "one command table entry per opcode");

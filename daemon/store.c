@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <msiv/protocol.h>
 
 #include "log.h"
 #include "store.h"
@@ -152,6 +155,11 @@ static struct event *commit_ev;
 static int in_txn;
 static int txn_failed; /* a write of this turn failed: roll it all back */
 static uint64_t n_commits, n_writes;
+/* METRICS: failed commits, commit latency (store_metrics). */
+static uint64_t n_commit_fail, commit_us_sum;
+static uint64_t commit_hist[MSIV_METRICS_BUCKETS];
+static const uint64_t commit_bounds[MSIV_METRICS_BUCKETS] =
+    MSIV_METRICS_BOUNDS_US;
 static store_commit_fn *commit_cb;
 static void *commit_arg;
 
@@ -215,9 +223,42 @@ store_commit_cb(evutil_socket_t fd, short what, void *arg)
 		commit_cb(status, commit_arg);
 }
 
+static uint64_t
+store_now_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* A commit done: count it, and its latency in the first bucket whose
+ * bound it does not exceed (none: slower than the last). */
+static void
+store_commit_took(uint64_t us)
+{
+	n_commits++;
+	commit_us_sum += us;
+	for (size_t i = 0; i < MSIV_METRICS_BUCKETS; i++)
+		if (us <= commit_bounds[i]) {
+			commit_hist[i]++;
+			break;
+		}
+}
+
+void
+store_metrics(struct msiv_metrics_rep *m)
+{
+	m->commits = n_commits;
+	m->commit_fail = n_commit_fail;
+	m->commit_us_sum = commit_us_sum;
+	memcpy(m->commit_hist, commit_hist, sizeof(m->commit_hist));
+}
+
 int
 store_flush(void)
 {
+	uint64_t t0;
 	int rc;
 
 	if (!in_txn)
@@ -228,16 +269,19 @@ store_flush(void)
 		 * and is recovered like a failed commit. */
 		rc = txn_failed;
 		txn_failed = 0;
+		n_commit_fail++;
 		(void)store_step_done(stmts[ST_ROLLBACK]);
 		log_warnx("store: a write failed; the turn's changes are "
 		    "rolled back");
 		return store_errno(rc);
 	}
+	t0 = store_now_us();
 	rc = store_step_done(stmts[ST_COMMIT]);
 	if (rc == SQLITE_OK) {
-		n_commits++;
+		store_commit_took(store_now_us() - t0);
 		return 0;
 	}
+	n_commit_fail++;
 	log_warnx("store: commit failed: %s", sqlite3_errmsg(db));
 	if (sqlite3_get_autocommit(db) == 0)
 		(void)store_step_done(stmts[ST_ROLLBACK]);

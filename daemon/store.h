@@ -124,6 +124,9 @@ int store_flush(void);
 /* Figures for msivctl status and the benchmark; store_writes counts
  * every write (server.c compares it around a handler). */
 uint64_t store_commits(void);
+/* The commit figures of METRICS (msiv-protocol(7)). */
+struct msiv_metrics_rep;
+void store_metrics(struct msiv_metrics_rep *m);
 uint64_t store_writes(void);
 
 #endif /* MSIVD_STORE_H */

@@ -53,6 +53,7 @@ vector_replay(struct vector *v)
 {
 	if (!vector_deliverable(v) || (v->flags & VECTOR_F_PENDING) == 0)
 		return 0;
+	/* The interrupt the pending bit stood for is delivered now. */
 	v->flags &= (uint8_t)~VECTOR_F_PENDING;
 	v->delivered++;
 	return VECTOR_ACT_DELIVER;
@@ -80,17 +81,28 @@ vector_fire(struct vector *v, uint64_t count)
 {
 	uint64_t n = count != 0 ? count : 1;
 
+	/* The counter identity (vector.h): each of the n interrupts is
+	 * delivered, coalesced into another one, dropped, or the one the
+	 * pending bit stands for. */
 	v->fired += count;
 	if ((v->flags & VECTOR_F_ENABLED) == 0) {
 		v->dropped += n; /* rule 1: disabled function */
 		return 0;
 	}
 	if (vector_deliverable(v)) {
+		/* One target write; several interrupts read from the
+		 * trigger at once ride on it. */
 		v->delivered++;
+		v->coalesced += n - 1;
 		return VECTOR_ACT_DELIVER;
 	}
-	v->coalesced += n; /* rule 3: one pending bit, however many */
-	v->flags |= VECTOR_F_PENDING;
+	/* Rule 3: one pending bit, however many. */
+	if (v->flags & VECTOR_F_PENDING)
+		v->coalesced += n;
+	else {
+		v->coalesced += n - 1;
+		v->flags |= VECTOR_F_PENDING;
+	}
 	return 0;
 }
 
@@ -179,7 +191,10 @@ vector_assume_pending(struct vector *v)
 {
 	if ((v->flags & VECTOR_F_ENABLED) == 0)
 		return 0;
-	v->flags |= VECTOR_F_PENDING;
+	if ((v->flags & VECTOR_F_PENDING) == 0) {
+		v->fired++; /* assumed: counted like one that was seen */
+		v->flags |= VECTOR_F_PENDING;
+	}
 	return vector_replay(v);
 }
 
@@ -192,8 +207,12 @@ vector_nospace(struct vector *v)
 	 * bit stays until the setup that finds a slot replays it (rule 2)
 	 * or a free clears it (rule 8). Latched whatever the enable bit
 	 * says: it stands for interrupts the guest expects and that had no
-	 * slot to arrive on, not for ones that came while disabled. */
-	v->flags |= VECTOR_F_PENDING;
+	 * slot to arrive on, not for ones that came while disabled. An
+	 * assumed interrupt, counted in fired (the counter identity). */
+	if ((v->flags & VECTOR_F_PENDING) == 0) {
+		v->fired++;
+		v->flags |= VECTOR_F_PENDING;
+	}
 	return 0;
 }
 
@@ -210,7 +229,10 @@ vector_free(struct vector *v)
 {
 	uint8_t keep = v->flags & (VECTOR_F_FMASKED | VECTOR_F_ENABLED);
 
-	/* Rule 8: the pending bit goes with the vector. */
+	/* Rule 8: the pending bit goes with the vector, and the interrupt
+	 * it stood for is dropped (the counter identity). */
+	if (v->flags & VECTOR_F_PENDING)
+		v->dropped++;
 	v->flags = (uint8_t)(keep | VECTOR_F_MASKED);
 	v->prog_addr = 0;
 	v->prog_data = 0;

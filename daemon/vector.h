@@ -58,10 +58,23 @@ struct vector {
 	uint8_t policy;   /* enum vector_policy */
 	uint8_t written;  /* VECTOR_W_*, live policy only */
 	uint8_t pad[5];
-	uint64_t fired;     /* raw interrupts (trigger counts) */
+	/*
+	 * Counters, kept by every operation below so that at any time
+	 *
+	 *   fired = delivered + coalesced + dropped + (pending ? 1 : 0)
+	 *
+	 * (msiv-protocol(7), COUNTERS): each interrupt fired is delivered
+	 * (it has a target write of its own), coalesced (it rode on another
+	 * interrupt's write or pending bit: several read from the trigger at
+	 * once, or several while masked), dropped (function disabled, or
+	 * its pending bit cleared by FREE), or it is the one the pending bit
+	 * stands for.
+	 */
+	uint64_t fired;     /* interrupts: seen on the trigger, or assumed
+			       (vector_assume_pending, vector_nospace) */
 	uint64_t delivered; /* target writes */
-	uint64_t coalesced; /* interrupts that set or found the pending bit */
-	uint64_t dropped;   /* interrupts while the function was disabled */
+	uint64_t coalesced; /* interrupts folded into another one */
+	uint64_t dropped;   /* function disabled; pending bit freed */
 };
 
 /* Reset state: masked, no target, message 0, not pending. */
@@ -102,7 +115,8 @@ unsigned int vector_set_target(struct vector *v, bool attached);
 
 /* The host side may have lost an interrupt (its trigger was re-assigned):
  * assume one happened. With the function enabled the pending bit is set
- * and replayed at once if the vector is deliverable (rule 2). */
+ * and replayed at once if the vector is deliverable (rule 2); unless the
+ * bit was set already, the assumed interrupt is counted in fired. */
 unsigned int vector_assume_pending(struct vector *v);
 
 /* SETUP of a vector that has no slot (a vfunc with slots on first use,
@@ -126,7 +140,7 @@ int vector_nospace(struct vector *v);
 unsigned int vector_rerouted(struct vector *v, unsigned int act);
 
 /* FREE (rule 8): back to the reset state (the function-level bits and the
- * counters are kept). Returns MSG_CHANGED if the effective message was not
+ * counters are kept; a pending interrupt counts as dropped). Returns MSG_CHANGED if the effective message was not
  * already zero. */
 unsigned int vector_free(struct vector *v);
 

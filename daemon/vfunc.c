@@ -481,6 +481,7 @@ vfunc_vec_info(struct vfunc *vf, uint32_t vector, struct msiv_vec_info *info)
 	struct slot *s = vfunc_vec_lock(vf, vector);
 	const struct vector *v = &s->vec;
 
+	deliver_settle(s);
 	memset(info, 0, sizeof(*info));
 	info->prog_addr = v->prog_addr;
 	info->eff_addr = v->eff_addr;
@@ -495,7 +496,7 @@ vfunc_vec_info(struct vfunc *vf, uint32_t vector, struct msiv_vec_info *info)
 	    (s->direct ? MSIV_VEC_DIRECT : 0) |
 	    (s->routed >= 0 ? MSIV_VEC_ROUTED : 0);
 	info->slot = s->index;
-	info->fired = v->fired + deliver_unread(s);
+	info->fired = v->fired;
 	info->delivered = v->delivered;
 	info->coalesced = v->coalesced;
 	info->dropped = v->dropped;
@@ -650,6 +651,8 @@ vfunc_load_vector(struct vfunc *vf, const struct store_vector *row)
 	    VECTOR_F_MASKED : 0) | (vf->enabled ? VECTOR_F_ENABLED : 0) |
 	    (vf->fmasked ? VECTOR_F_FMASKED : 0) |
 	    ((row->flags & VFUNC_ROW_SETUP) ? VECTOR_F_PENDING : 0));
+	/* An assumed interrupt: the counter identity counts it in fired. */
+	v->fired = (v->flags & VECTOR_F_PENDING) ? 1 : 0;
 	pthread_mutex_unlock(&s->lock);
 	s->await_target = (row->flags & VFUNC_ROW_SETUP) != 0;
 	s->direct = row->mode == 1 && vf->dev->ops->route != NULL;

@@ -1270,6 +1270,25 @@ msiv_revoke(struct msiv_conn *c, const char *tenant, uint64_t vfunc,
 	return 0;
 }
 
+MSIV_API int
+msiv_metrics(struct msiv_conn *c, struct msiv_metrics_info *m, size_t size)
+{
+	struct msiv_metrics_rep rp;
+	struct msiv_metrics_info in;
+	int r;
+
+	if ((r = msiv_info_size(size, sizeof(struct msiv_metrics_info))) < 0 ||
+	    (r = msiv_call(c, MSIV_OP_METRICS, NULL, -1, &rp)) < 0)
+		return r;
+	memset(&in, 0, sizeof(in));
+	in.commits = rp.commits;
+	in.commit_failures = rp.commit_fail;
+	in.commit_us_sum = rp.commit_us_sum;
+	memcpy(in.commit_hist, rp.commit_hist, sizeof(in.commit_hist));
+	msiv_info_put(m, size, &in, sizeof(in));
+	return 0;
+}
+
 static int
 msiv_affinity_call(struct msiv_conn *c, struct msiv_affinity_req *rq,
     const uint64_t *cpus, unsigned int *irq, uint64_t *effective)

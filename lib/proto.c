@@ -36,6 +36,7 @@
 #define L_REVOKE_REP "ww"
 #define L_HOTPLUG_REP "wwqqqqq"
 #define L_LOGLEVEL   "ww"
+#define L_METRICS_REP "qqqqqqqqqqqqqqq"
 #define L_EV_MSG     "qwwq"
 #define L_EV_GONE    "qww"
 
@@ -99,6 +100,8 @@ static const struct msiv_opinfo msiv_ops[MSIV_OP__COUNT] = {
 	    sizeof(struct msiv_hotplug_rep), 0, 0, "", L_HOTPLUG_REP),
 	OP(MSIV_OP_LOG_LEVEL, "LOG_LEVEL", sizeof(struct msiv_log_level_req), 0,
 	    sizeof(struct msiv_log_level_rep), 0, 0, L_LOGLEVEL, L_LOGLEVEL),
+	OP(MSIV_OP_METRICS, "METRICS", 0, 0,
+	    sizeof(struct msiv_metrics_rep), 0, 0, "", L_METRICS_REP),
 };
 /* Entry 0 is not an opcode; every other entry is filled in but for a
  * number reserved for an opcode this build does not have (unknown to

@@ -200,6 +200,10 @@ EOF
 	case "$out" in *"permission denied"*) ok "the message says permission denied" ;;
 	*) nok "the message says permission denied: $out" ;; esac
 	check "the daemon logged the attempt" grep -q "denied" "$dir/log2"
+	out=$(nctl --socket "$dir/open.sock" metrics 2>&1); rc=$?
+	check "a non-admin's metrics: exit 4, nothing on stdout but the message" \
+	    sh -c '[ $1 -eq 4 ] && printf "%s" "$2" | grep -q "metrics: permission denied" &&
+	    ! printf "%s" "$2" | grep -q "^# TYPE"' - $rc "$out"
 	nctl --socket "$dir/open.sock" shutdown >/dev/null 2>&1
 	check "a non-admin cannot shut it down" [ $? -eq 4 ]
 	"$MSIVCTL" --socket "$dir/open.sock" shutdown >/dev/null

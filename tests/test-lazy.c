@@ -208,8 +208,11 @@ test_nospace(struct msiv_conn *c)
 	ok(msiv_vector_mask(c, vf, 4) == 0 && fire(c, "tiny", vf, 4, 3) == 0,
 	    "3 signals on vector 4 masked");
 	in = query(c, vf, 4);
-	ok(in.pending && in.fired == 3 && in.coalesced == 3 &&
-	    h_efd_take(efd[4]) == 0 && h_efd_take(efd[2]) == 0,
+	/* fired: the interrupt its nospace setup assumed (replayed above),
+	 * then the 3; one of those is the pending bit's. */
+	ok(in.pending && in.fired == 4 && in.coalesced == 2 &&
+	    in.delivered == 1 && h_efd_take(efd[4]) == 0 &&
+	    h_efd_take(efd[2]) == 0,
 	    "rule 6: it counts its own only (fired %llu, coalesced %llu); "
 	    "nothing reached either target", (unsigned long long)in.fired,
 	    (unsigned long long)in.coalesced);

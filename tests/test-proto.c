@@ -69,6 +69,7 @@ static const struct want wants[] = {
 	{ MSIV_OP_HOTPLUG_STATUS, 0, sizeof(struct msiv_hotplug_rep), 0, 0 },
 	{ MSIV_OP_LOG_LEVEL, sizeof(struct msiv_log_level_req),
 	    sizeof(struct msiv_log_level_rep), 0, 0 },
+	{ MSIV_OP_METRICS, 0, sizeof(struct msiv_metrics_rep), 0, 0 },
 };
 
 static void

@@ -245,7 +245,7 @@ test_rule2_3_4(struct vf *v)
 	    "rule 3: the daemon saw 50 interrupts");
 	ok(h_efd_take(v->efd[3]) == 0, "rule 4: masked: nothing delivered");
 	in = query(v, 3);
-	ok(in.pending && in.coalesced >= 50, "rule 3: one pending bit, raw "
+	ok(in.pending && in.coalesced >= 49, "rule 3: one pending bit, raw "
 	    "counts kept (%llu coalesced)", (unsigned long long)in.coalesced);
 	ok(msiv_vector_unmask(v->c, v->h, 3) == 0, "unmask vector 3");
 	is_int(h_efd_wait(v->efd[3], H_TIMEOUT_MS), 1, "rule 3: exactly one "
@@ -537,7 +537,7 @@ test_isolation(struct vf *v)
  * loop does not read a deliverable vector's trigger: one write of 1000 is
  * one delivered wakeup and 1000 unread signals); the next owner of the
  * slot must not count them. (They were counted as its coalesced
- * interrupts: fired 3, coalesced 1002.)
+ * interrupts: fired 3, coalesced 1001.)
  */
 static void
 test_owner_change(struct msiv_conn *c)
@@ -558,7 +558,7 @@ test_owner_change(struct msiv_conn *c)
 	    msiv_vector_mask(c, b.h, 0) == 0 && fire(&b, 0, 3) == 0,
 	    "owner change: 3 signals on the new owner's masked vector");
 	in = query(&b, 0);
-	ok(in.pending && in.fired == 3 && in.coalesced == 3 &&
+	ok(in.pending && in.fired == 3 && in.coalesced == 2 &&
 	    in.dropped == 0 && in.delivered == 0, "owner change: it counts "
 	    "its own signals only (fired %llu, coalesced %llu, dropped %llu)",
 	    (unsigned long long)in.fired, (unsigned long long)in.coalesced,

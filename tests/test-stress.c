@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -240,7 +241,26 @@ main(void)
 	    "after its retarget was acknowledged");
 	st.received += h_efd_take(st.fd[st.cur]);
 	ok(msiv_vector_query(st.c, st.vf, 0, &in) == 0, "final query");
-	is_int(in.fired, writes + 1, "fired counter = interrupts raised");
+	/* The epoll loop reads every signal: fired is exact. The io_uring
+	 * loop may deliver a wakeup that stood for no signal of its own
+	 * (at-least-once, deliver-uring.c): fired counts it as an assumed
+	 * interrupt, so the counter identity holds. */
+	{
+		const char *dl = getenv("MSIV_TEST_DELIVERY");
+
+		if (dl != NULL && strcmp(dl, "epoll") == 0)
+			is_int(in.fired, writes + 1, "fired counter = "
+			    "interrupts raised");
+		else
+			ok(in.fired >= writes + 1, "fired counter >= "
+			    "interrupts raised (%llu assumed)",
+			    (unsigned long long)(in.fired - writes - 1));
+	}
+	ok(in.fired == in.delivered + in.coalesced + in.dropped +
+	    (in.pending ? 1u : 0u), "the counter identity holds after the "
+	    "flood (fired %llu, delivered %llu, coalesced %llu, dropped %llu)",
+	    (unsigned long long)in.fired, (unsigned long long)in.delivered,
+	    (unsigned long long)in.coalesced, (unsigned long long)in.dropped);
 	is_int(st.received, in.delivered, "every delivery counted by the "
 	    "daemon reached exactly one target (%llu)",
 	    (unsigned long long)in.delivered);

@@ -42,8 +42,21 @@ if command -v systemd-analyze >/dev/null; then
 	    grep -q "^SocketMode=0660" "$dir/msivd.socket" &&
 	    grep -q "^SocketGroup=msiv" "$dir/msivd.socket"' \
 	    "Type=notify; the socket is 0660, group msiv"
+	# msiv-metrics: the timer and its service (msivctl(8), METRICS).
+	cp "$top_builddir/systemd/msiv-metrics.service" \
+	    "$top_srcdir/systemd/msiv-metrics.timer" "$dir/"
+	out=$(cd "$dir" && systemd-analyze verify --man=no \
+	    msiv-metrics.timer msiv-metrics.service 2>&1)
+	st=$?
+	check '[ $st -eq 0 ] && [ -z "$out" ]' \
+	    "systemd-analyze verify accepts msiv-metrics.service and .timer"
+	[ -z "$out" ] || echo "$out" | sed 's/^/# /'
+	out=$(systemd-analyze security --offline=yes \
+	    "$dir/msiv-metrics.service" 2>/dev/null | tail -n 1)
+	echo "# msiv-metrics.service: $out"
 else
 	ok "# SKIP systemd-analyze is not installed"
+	ok "# SKIP"
 	ok "# SKIP"
 fi
 
@@ -80,6 +93,35 @@ printf 'x' > "$dir/notafile"
 st=$?
 check '[ $st -eq 5 ] && grep -q "is not a listening AF_UNIX SOCK_SEQPACKET" "$dir/bad.log"' \
     "a passed fd that is not a listening SEQPACKET socket: exit 5, says so"
+
+# --- msiv-metrics.service's command -----------------------------------------
+# Its ExecStart run as the unit would run it ("$$" is systemd's "$"),
+# with the textfile directory and msivctl of the test: the file appears
+# whole, under its own name only; with msivd gone the command fails and
+# the old file stays.
+cmd=$(sed -n "s/^ExecStart=\/bin\/sh -c '\(.*\)'\$/\1/p" \
+    "$top_builddir/systemd/msiv-metrics.service" |
+    sed 's/\$\$/$/g; s|[^ ]*/msivctl metrics|"$MSIVCTL" --socket "$sock" metrics|')
+prom=$dir/textfile/msiv.prom
+mkdir "$dir/textfile"
+"$MSIVD" --user root --foreground --state-dir "$dir" --socket "$dir/m.sock" \
+    >"$dir/m.log" 2>&1 &
+mpid=$!
+pids="$pids $mpid"
+check 'wait_up "$dir/m.sock" $mpid' "a daemon for msiv-metrics.service's command"
+PROM=$prom MSIVCTL=$MSIVCTL sock=$dir/m.sock sh -c "$cmd"
+st=$?
+check '[ $st -eq 0 ] && [ "$(tail -n 1 "$prom")" = "# EOF" ] &&
+    [ "$(ls "$dir/textfile")" = "msiv.prom" ]' \
+    "msiv-metrics.service's command writes msiv.prom whole, no temporary file left"
+"$MSIVCTL" --socket "$dir/m.sock" shutdown >/dev/null 2>&1
+wait $mpid
+cp "$prom" "$dir/before.prom"
+PROM=$prom MSIVCTL=$MSIVCTL sock=$dir/m.sock sh -c "$cmd" 2>/dev/null
+st=$?
+check '[ $st -eq 3 ] && cmp -s "$prom" "$dir/before.prom" &&
+    [ "$(ls "$dir/textfile")" = "msiv.prom" ]' \
+    "msivd gone: the command fails (exit 3), the old file stays, no temporary file"
 
 # --- privileges -------------------------------------------------------------
 if [ "$(id -u)" -ne 0 ]; then

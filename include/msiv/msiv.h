@@ -464,6 +464,24 @@ int msiv_slot_affinity(struct msiv_conn *conn, const char *device,
 /* A short, stable description of a status returned by the calls above. */
 const char *msiv_strerror(int status);
 
+/*
+ * Admin (MSIV_0.3): the store's group commits and their latency, for
+ * msivctl metrics (msiv-protocol(7), METRICS). size: sizeof(*m) (see the
+ * top of this header for the rule). commit_hist[i] counts the commits
+ * that took at most MSIV_METRICS_BOUNDS_US[i] microseconds and more than
+ * the bound before; those slower than the last bound are commits less
+ * the buckets' sum. Errors: -EPERM (not an admin), -ENOSYS (a daemon that
+ * predates the call), -EINVAL (size).
+ */
+struct msiv_metrics_info {
+	uint64_t commits;          /* group commits done */
+	uint64_t commit_failures;  /* commits (or turns) that failed */
+	uint64_t commit_us_sum;    /* microseconds they took, in all */
+	uint64_t commit_hist[MSIV_METRICS_BUCKETS];
+};
+int msiv_metrics(struct msiv_conn *conn, struct msiv_metrics_info *m,
+    size_t size);
+
 #ifdef __cplusplus
 }
 #endif

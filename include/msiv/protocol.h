@@ -20,7 +20,8 @@
  *      MSIV_OPEN_LAZY (slots on first use) and VEC_LIST's nospace count
  *      (0 from an older daemon). Opcodes added within it, which a daemon
  *      that predates them answers with ENOSYS (unknown opcode): LOG_LEVEL
- *      (29).
+ *      (29) and METRICS (31, admin: the store's commit figures; msivctl
+ *      metrics says so).
  *
  * Opcode numbers are only ever appended; a retired opcode keeps its number
  * as a comment saying it is unused. The full protocol is described in
@@ -91,8 +92,10 @@ enum msiv_op {
 	MSIV_OP_IRQ_AFFINITY = 25,  /* CPU affinity of a slot's host IRQ */
 	MSIV_OP_REVOKE = 26,        /* admin: take vfuncs away from a tenant */
 	MSIV_OP_HOTPLUG_STATUS = 27, /* the uevent listener's figures */
-	/* 28: reserved (RELOAD, another change); unknown here: ENOSYS */
+	/* 28, 30: reserved (RELOAD, TENANT_RELEASE: other changes); unknown
+	 * here: ENOSYS */
 	MSIV_OP_LOG_LEVEL = 29,     /* admin: the daemon's log level */
+	MSIV_OP_METRICS = 31,       /* admin: figures for msivctl metrics */
 	MSIV_OP__COUNT              /* keep last */
 };
 
@@ -491,6 +494,26 @@ struct msiv_log_level_rep {
 	uint32_t level;    /* in force now */
 };
 _Static_assert(sizeof(struct msiv_log_level_rep) == 8, "log_level_rep");
+
+/*
+ * METRICS (admin): what msivctl metrics needs beyond STATUS and the
+ * listings. Store group commits and their latency (the COMMIT statement,
+ * fsync included), as a histogram: commit_hist[i] counts the commits that
+ * took at most MSIV_METRICS_BOUNDS_US[i] microseconds and more than the
+ * bound before; the commits slower than the last bound are commits less
+ * the sum of the buckets.
+ */
+#define MSIV_METRICS_BUCKETS 12
+#define MSIV_METRICS_BOUNDS_US { 100, 250, 500, 1000, 2500, 5000, 10000, \
+	25000, 50000, 100000, 250000, 1000000 }
+
+struct msiv_metrics_rep {
+	uint64_t commits;        /* group commits done */
+	uint64_t commit_fail;    /* commits (or turns) that failed */
+	uint64_t commit_us_sum;  /* microseconds the commits took, in all */
+	uint64_t commit_hist[MSIV_METRICS_BUCKETS];
+};
+_Static_assert(sizeof(struct msiv_metrics_rep) == 120, "metrics_rep");
 
 /* Event payloads. */
 struct msiv_ev_msg {

@@ -372,7 +372,9 @@ EOF2
 	# Scenario 2 (dynamic MSI-X): msivd's counters over the stream against
 	# the guest's. Per vector: msivd fired what the host fired (the stream
 	# and one final fire; on vector 9 the stop's answer and the final
-	# fire), delivered or coalesced each, dropped none, and the guest
+	# fire; more only by interrupts it assumed, a delivery of the io_uring
+	# loop that stood for no signal: msiv-protocol(7), COUNTERS),
+	# delivered or coalesced each, dropped none, and the guest
 	# counted at most what msivd delivered: QEMU reads each eventfd
 	# once per wake-up, so signals msivd delivered close together reach
 	# the guest as one interrupt (the rest is QEMU's coalescing).
@@ -393,7 +395,7 @@ EOF2
 			    v = vs[i]
 			    for (j = 8; j <= 11; j++) d[j] = c[ARGV[2], v, j] - c[ARGV[1], v, j]
 			    want = v == 9 ? 2 : k + 1
-			    if (d[8] != want || d[9] > d[8] || d[10] + d[11] > d[8] || d[11] != 0 ||
+			    if (d[8] < want || d[9] > d[8] || d[10] + d[11] > d[8] || d[11] != 0 ||
 				gc[i] > d[9] || gc[i] < (v == 9 ? 2 : 1) || (v == 9 && gc[i] != d[9]))
 				bad++
 			    out = out sprintf(" vector %s: fired %d (host %d) delivered %d coalesced %d dropped %d guest %d;",

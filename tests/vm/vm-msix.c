@@ -84,15 +84,19 @@ struct vf {
 };
 
 /* Raise an interrupt on vector i and wait until msivd has seen it (the
- * vector is not deliverable, or in relay mode). */
+ * vector is not deliverable, or in relay mode). Counted from the fired
+ * counter before the raise: it also holds the interrupts msivd assumed
+ * for direct-mode moves (msiv-protocol(7), COUNTERS). */
 static int
 raise_seen(struct vf *v, unsigned int i, enum source src)
 {
 	struct msiv_vector_info in;
 
+	if (msiv_vector_query(c, v->h, i, &in) < 0)
+		return 0;
+	v->fired[i] = in.fired + 1;
 	if (!ring(src, v->slot[i]))
 		return 0;
-	v->fired[i]++;
 	for (int t = 0; t < 1000; t++) {
 		if (msiv_vector_query(c, v->h, i, &in) == 0 &&
 		    in.fired >= v->fired[i])
@@ -267,10 +271,16 @@ pass(const char *mode, unsigned int flags, int fixed, unsigned int nb,
 	int direct = (flags & MSIV_SETUP_DIRECT) != 0, e, ok1, ok2;
 	struct msiv_vector_info in;
 	struct vf a, b;
+	uint64_t fired0 = 0;
 
 	if (!check(open_vf(&a, flags, NV), WHAT("%s: open a vfunc of %d "
 	    "vectors, set them up, enable", mode, NV)))
 		return;
+	/* Direct: what msivd counted so far on vector 0 (the interrupts it
+	 * assumed for the moves, msiv-protocol(7) COUNTERS); the device's
+	 * own interrupts below add nothing. */
+	if (direct && msiv_vector_query(c, a.h, 0, &in) == 0)
+		fired0 = in.fired;
 	ok1 = ok2 = 1;
 	for (unsigned int i = 0; i < NV; i++) {
 		ok1 &= raise_to(&a, i, DEVICE, a.efd[i], direct) == 1 &&
@@ -284,8 +294,9 @@ pass(const char *mode, unsigned int flags, int fixed, unsigned int nb,
 	    mode));
 	if (direct)
 		check(msiv_vector_query(c, a.h, 0, &in) == 0 && in.routed &&
-		    in.fired == 0, WHAT("%s: the device signals the targets "
-		    "itself, msivd off the path", mode));
+		    in.fired == fired0, WHAT("%s: the device signals the "
+		    "targets itself, msivd off the path (its count did not "
+		    "move)", mode));
 	else
 		affinity(&a, bdf, direct);
 
