@@ -317,6 +317,26 @@ int msiv_slot_affinity(struct msiv_conn *conn, const char *device,
 /* A short, stable description of a status returned by the calls above. */
 const char *msiv_strerror(int status);
 
+/*
+ * Why the daemon refused the last request sent on conn: one line of text
+ * for a person (at most MSIV_REASON_MAX - 1 printable ASCII characters),
+ * in the words msivd logs. The empty string (never NULL) when the daemon
+ * gave no reason: the request succeeded, the failure is one without
+ * more to say than its errno, or msivd predates reasons (msiv 0.1's
+ * daemon). Every request sent on conn clears it, and a call that fails in
+ * the library before sending anything (an argument it checks itself)
+ * leaves it as it was: read it right after the call that failed. The
+ * string stays valid until the next call on conn or msiv_close().
+ * With conn NULL: the reason the last msiv_connect() or
+ * msiv_connect_token() that failed in the calling thread was given (the
+ * HELLO refused: a [tenant] section that does not admit the caller, a
+ * tenant that needs its token), valid until the thread's next connect.
+ * The text names only what the request named and what belongs to the
+ * caller's own tenant.
+ */
+const char *msiv_last_reason(const struct msiv_conn *conn);
+
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,15 +10,19 @@
  * msiv_proto_ops[] in lib/proto.c).
  *
  * A request carries a client-chosen sequence number; the reply echoes it
- * with MSIV_F_REPLY set and status = 0 or a negative errno. Events are sent
+ * with MSIV_F_REPLY set and status = 0 or a negative errno (an error reply
+ * carries no payload, or a struct msiv_error_rep: see there). Events are sent
  * by the daemon unprompted with MSIV_F_EVENT set, seq = 0 and an event code
  * in the opcode field.
  *
  * Version history (MSIV_PROTO_VERSION):
- *   1  first version (msiv 0.1). Added within it, in fields that were
- *      reserved or flag bits an older daemon refuses (EINVAL): VFUNC_OPEN's
+ *   1  first version (msiv 0.1). Added within it: in fields that were
+ *      reserved or flag bits an older daemon refuses (EINVAL), VFUNC_OPEN's
  *      MSIV_OPEN_LAZY (slots on first use) and VEC_LIST's nospace count
- *      (0 from an older daemon).
+ *      (0 from an older daemon); the reason an error reply may carry
+ *      (struct msiv_error_rep: an older daemon sends error replies with
+ *      len 0, and clients since msiv 0.1 read past the header of an error
+ *      reply without looking at it).
  *
  * Opcode numbers are only ever appended; a retired opcode keeps its number
  * as a comment saying it is unused. The full protocol is described in
@@ -455,6 +459,23 @@ struct msiv_hotplug_rep {
 	uint64_t removed;     /* devices released because they went away */
 };
 _Static_assert(sizeof(struct msiv_hotplug_rep) == 48, "hotplug_rep");
+
+/*
+ * The payload an error reply (status < 0) may carry: why the daemon
+ * refused, as one line of text for a person, NUL terminated and NUL
+ * padded, the same words msivd logs. An error reply has len 0 (no reason:
+ * an older daemon, or a failure with nothing to add to the errno) or
+ * exactly sizeof(struct msiv_error_rep); a client ignores any other
+ * length, and any payload it does not expect. The text names only what
+ * the request named or what belongs to the session's own tenant, never
+ * another client's data.
+ */
+#define MSIV_REASON_MAX 128u
+
+struct msiv_error_rep {
+	char reason[MSIV_REASON_MAX];
+};
+_Static_assert(sizeof(struct msiv_error_rep) == 128, "error_rep");
 
 /* Event payloads. */
 struct msiv_ev_msg {

@@ -1,0 +1,310 @@
+/*
+ * Errors with their reason (msiv-protocol(7), ERRORS; libmsiv(3),
+ * msiv_last_reason): with the real msivd, each refusal of a request
+ * carries why, in the words the daemon logs; libmsiv hands it out until
+ * the next request; a reason never names another tenant's data; a
+ * refused HELLO's reason survives the failed connect. On the wire an
+ * error reply has len 0 or exactly sizeof(struct msiv_error_rep), NUL
+ * terminated and padded. Against a daemon that predates reasons (a
+ * stand-in that answers with len 0, or with a payload of another size)
+ * msiv_last_reason() is empty and the errno is unchanged.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "proto.h"
+#include "tap.h"
+
+static const char conf[] =
+    "[msivd]\n"
+    "orphan_grace = 3600\n"
+    "max_vectors = 6\n"
+    "[device sim0]\n"
+    "backend = sim\n"
+    "slots = 16\n"
+    "policy = strict\n";
+
+static struct h_daemon d;
+
+static int
+has(const char *s, const char *frag)
+{
+	if (strstr(s, frag) != NULL)
+		return 1;
+	tap_diag("  \"%s\" lacks \"%s\"", s, frag);
+	return 0;
+}
+
+/* --- libmsiv against msivd ------------------------------------------------ */
+
+static void
+test_reasons(void)
+{
+	struct msiv_conn *a = h_connect(&d, "vm-a");
+	struct msiv_conn *b = h_connect(&d, "vm-b");
+	struct msiv_conn *c;
+	uint64_t vf, lazy, cbig = 0;
+	int e = h_eventfd();
+	char hex[64];
+
+	ok(strcmp(msiv_last_reason(a), "") == 0, "a new connection: no reason");
+	is_int(msiv_vfunc_open(a, "nodev", 4, MSIV_POLICY_DEFAULT, &vf),
+	    -ENODEV, "open on a device that does not exist: ENODEV");
+	ok(has(msiv_last_reason(a), "no device nodev"), "... reason: no device "
+	    "nodev");
+	ok(h_logged(&d, "VFUNC_OPEN refused (No such device): no device nodev"),
+	    "... logged in the same words");
+	is_int(msiv_vfunc_open(a, "sim0", 4, MSIV_POLICY_DEFAULT, &vf), 0,
+	    "open 4 vectors on sim0");
+	ok(strcmp(msiv_last_reason(a), "") == 0, "a request that succeeds "
+	    "clears the reason");
+	is_int(msiv_vector_mask(a, vf, 9), -EINVAL, "vector 9 of 4: EINVAL");
+	ok(has(msiv_last_reason(a), "vector 9: vfunc ") &&
+	    has(msiv_last_reason(a), "has 4 vectors"), "... reason names the "
+	    "index and the size");
+	is_int(msiv_vfunc_open(a, "sim0", 4, MSIV_POLICY_DEFAULT, &lazy),
+	    -EDQUOT, "4 more vectors over max_vectors 6: EDQUOT");
+	ok(has(msiv_last_reason(a), "tenant vm-a over its quota on sim0: 1 of")
+	    && has(msiv_last_reason(a), "4 + 4 of 6 vectors"),
+	    "... reason gives the quota");
+	is_int(msiv_vector_setup(a, vf, 0, 0xfee00000, 0x41, e,
+	    MSIV_SETUP_UNMASKED), 0, "set up vector 0, unmasked");
+	is_int(msiv_vector_setup(a, vf, 0, 0xfee00000, 0x41, e, 0), -EBUSY,
+	    "set it up again: EBUSY");
+	ok(has(msiv_last_reason(a), "vector 0 is set up already"), "... reason "
+	    "says so");
+	is_int(msiv_vfunc_enable(a, vf, 1), 0, "enable the function");
+	is_int(msiv_table_write(a, vf, 0, 4, 0xfee01000), -EBUSY,
+	    "strict: a message write to an unmasked vector: EBUSY");
+	ok(has(msiv_last_reason(a), "vector 0 is unmasked and the vfunc's "
+	    "policy is strict: mask it first"), "... reason says mask first");
+	/* Lazy: no free slot. vm-b opens 2 lazy vectors; 12 of the 16 slots
+	 * go to a third tenant first. */
+	c = h_connect(&d, "vm-c");
+	{
+		uint64_t big;
+
+		is_int(msiv_vfunc_open(c, "sim0", 6, MSIV_POLICY_DEFAULT, &big),
+		    0, "vm-c takes 6 slots");
+		cbig = big;
+	}
+	{
+		struct msiv_conn *c2 = h_connect(&d, "vm-d");
+		uint64_t big;
+
+		is_int(msiv_vfunc_open(c2, "sim0", 6, MSIV_POLICY_DEFAULT,
+		    &big), 0, "vm-d takes 6 more: none left");
+		is_int(msiv_vfunc_open_flags(b, "sim0", 2, MSIV_POLICY_LATCH,
+		    MSIV_OPEN_LAZY, &lazy), 0, "vm-b opens a lazy vfunc");
+		is_int(msiv_vector_setup(b, lazy, 1, 0xfee00000, 0x42, e, 0),
+		    -ENOSPC, "its setup finds no slot: ENOSPC");
+		ok(has(msiv_last_reason(b), "vector 1 has no slot on sim0 (the "
+		    "device has none free): undeliverable, its pending bit set"),
+		    "... reason says so, pending bit and all");
+		ok(h_logged(&d, "vector 1 has no slot on sim0 (the device has "
+		    "none free, 1 time(s)): undeliverable"), "... as the log "
+		    "does");
+		/* Closed, not orphaned: the slots are for test_json. */
+		ok(msiv_vfunc_close(c2, big) == 0 &&
+		    msiv_vfunc_close(c, cbig) == 0 &&
+		    msiv_vfunc_close(b, lazy) == 0, "the slots given back");
+		msiv_close(c2);
+	}
+	msiv_close(c);
+	/* Another tenant's handle: refused exactly like a made-up one, and
+	 * nothing of vm-a in the words. */
+	is_int(msiv_vfunc_enable(b, vf, 1), -ENOENT, "vm-b names vm-a's vfunc: "
+	    "ENOENT");
+	snprintf(hex, sizeof(hex), "no vfunc %016llx in this session",
+	    (unsigned long long)vf);
+	ok(strcmp(msiv_last_reason(b), hex) == 0, "... reason: %s", hex);
+	ok(strstr(msiv_last_reason(b), "vm-a") == NULL, "... not naming vm-a");
+	is_int(msiv_vfunc_enable(b, 0x1234567812345678ull, 1), -ENOENT,
+	    "a made-up handle: ENOENT");
+	ok(strcmp(msiv_last_reason(b),
+	    "no vfunc 1234567812345678 in this session") == 0,
+	    "... the same words");
+	/* A refused HELLO: the reason outlives the connect. */
+	is_int(msiv_connect(d.sock, "vm-a", &c), -EACCES, "connect as vm-a "
+	    "without its token while it holds a vfunc: EACCES");
+	ok(has(msiv_last_reason(NULL), "tenant vm-a refused: it holds vfuncs "
+	    "and the session gave no token"), "... msiv_last_reason(NULL) says "
+	    "why");
+	/* A library-side error sends nothing: the reason stays. */
+	is_int(msiv_vector_mask(a, vf, 9), -EINVAL, "vector 9 again");
+	is_int(msiv_revoke(a, NULL, 0, NULL), -EINVAL, "revoke with neither "
+	    "tenant nor vfunc: EINVAL from the library");
+	ok(has(msiv_last_reason(a), "vector 9"), "... the reason of the last "
+	    "request sent is still there");
+	close(e);
+	msiv_close(a);
+	msiv_close(b);
+}
+
+/* --- the wire ---------------------------------------------------------------- */
+
+/* Send one request on a raw connection and read its reply. */
+static int
+raw_call(int fd, unsigned int op, const void *payload, uint32_t len,
+    struct msiv_hdr *rh, unsigned char *rep, size_t cap)
+{
+	unsigned char pkt[MSIV_MSG_MAX];
+	struct msiv_hdr h = {
+		.magic = MSIV_PROTO_MAGIC, .version = MSIV_PROTO_VERSION,
+		.opcode = (uint16_t)op, .seq = 7, .len = len,
+	};
+	ssize_t n;
+
+	msiv_hdr_encode(&h, pkt);
+	if (len > 0)
+		memcpy(pkt + sizeof(h), payload, len);
+	if (send(fd, pkt, sizeof(h) + len, 0) < 0)
+		return -errno;
+	n = recv(fd, pkt, sizeof(pkt), 0);
+	if (n < 0)
+		return -errno;
+	if (msiv_hdr_decode(pkt, (size_t)n, rh) < 0)
+		return -EPROTO;
+	if (rh->len > cap)
+		return -EMSGSIZE;
+	memcpy(rep, pkt + sizeof(*rh), rh->len);
+	return 0;
+}
+
+static void
+test_wire(void)
+{
+	struct msiv_hello_req hq = { .version_min = 1, .version_max = 1 };
+	struct msiv_vfunc_open_req oq = { .device = "nodev", .nvec = 1 };
+	struct msiv_hdr rh;
+	unsigned char rep[MSIV_MSG_MAX];
+	int fd = h_raw_connect(&d), padded = 1;
+	size_t n;
+
+	if (fd < 0)
+		tap_bail("raw connect");
+	ok(raw_call(fd, MSIV_OP_STATUS, NULL, 0, &rh, rep, sizeof(rep)) == 0 &&
+	    rh.status == -EPROTO && rh.len == sizeof(struct msiv_error_rep),
+	    "STATUS before HELLO: EPROTO with a %zu-byte reason",
+	    sizeof(struct msiv_error_rep));
+	ok(has((const char *)rep, "must be HELLO"), "... saying HELLO comes "
+	    "first");
+	memcpy(hq.tenant, "vm-wire", 8);
+	ok(raw_call(fd, MSIV_OP_HELLO, &hq, sizeof(hq), &rh, rep,
+	    sizeof(rep)) == 0 && rh.status == 0, "HELLO");
+	ok(raw_call(fd, MSIV_OP_VFUNC_OPEN, &oq, sizeof(oq), &rh, rep,
+	    sizeof(rep)) == 0 && rh.status == -ENODEV &&
+	    rh.len == sizeof(struct msiv_error_rep), "VFUNC_OPEN of nodev: "
+	    "ENODEV, with a reason");
+	n = strnlen((const char *)rep, rh.len);
+	for (size_t i = n; i < rh.len; i++)
+		padded &= rep[i] == 0;
+	ok(n < rh.len && padded && strcmp((const char *)rep,
+	    "no device nodev") == 0, "... \"no device nodev\", NUL terminated "
+	    "and padded");
+	ok(raw_call(fd, MSIV_OP_VFUNC_OPEN, &oq, sizeof(oq) - 4, &rh, rep,
+	    sizeof(rep)) == 0 && rh.status == -EMSGSIZE &&
+	    has((const char *)rep, "VFUNC_OPEN payload of 36 bytes: it takes "
+	    "40"), "a short payload: EMSGSIZE, saying the sizes");
+	ok(raw_call(fd, 0x7fff, NULL, 0, &rh, rep, sizeof(rep)) == 0 &&
+	    rh.status == -ENOSYS && has((const char *)rep, "opcode 32767 is "
+	    "not one msivd knows"), "an unknown opcode: ENOSYS, saying so");
+	close(fd);
+}
+
+/*
+ * A stand-in for a daemon that predates reasons: it answers HELLO, then
+ * every request with -EINVAL and the payload given (len 0 as an old
+ * msivd, or a length no reply of that kind has).
+ */
+struct fake {
+	int lfd;
+	uint32_t errlen;
+	char path[108];
+};
+
+static void *
+fake_run(void *arg)
+{
+	struct fake *f = arg;
+	unsigned char pkt[MSIV_MSG_MAX];
+	int fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	while ((n = recv(fd, pkt, sizeof(pkt), 0)) > 0) {
+		struct msiv_hdr h;
+		struct msiv_hello_rep hr = { .version = 1 };
+
+		if (msiv_hdr_decode(pkt, (size_t)n, &h) < 0)
+			break;
+		h.flags = MSIV_F_REPLY;
+		if (h.opcode == MSIV_OP_HELLO) {
+			memcpy(hr.tenant, "old", 4);
+			h.len = sizeof(hr);
+			msiv_hdr_encode(&h, pkt);
+			memcpy(pkt + sizeof(h), &hr, sizeof(hr));
+		} else {
+			h.status = -EINVAL;
+			h.len = f->errlen;
+			msiv_hdr_encode(&h, pkt);
+			memset(pkt + sizeof(h), 'x', f->errlen);
+		}
+		if (send(fd, pkt, sizeof(h) + h.len, 0) < 0)
+			break;
+	}
+	close(fd);
+	return NULL;
+}
+
+static void
+test_old_daemon(uint32_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct fake f = { .errlen = errlen };
+	struct msiv_conn *c;
+	pthread_t t;
+	uint64_t vf;
+
+	snprintf(f.path, sizeof(f.path), "%s/old.sock", d.dir);
+	memcpy(sa.sun_path, f.path, strlen(f.path) + 1);
+	unlink(f.path);
+	f.lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (f.lfd < 0 || bind(f.lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(f.lfd, 1) < 0 || pthread_create(&t, NULL, fake_run, &f) != 0)
+		tap_bail("fake daemon");
+	is_int(msiv_connect(f.path, "old", &c), 0, "connect to a daemon "
+	    "answering errors with %u payload bytes", errlen);
+	is_int(msiv_vfunc_open(c, "sim0", 1, MSIV_POLICY_DEFAULT, &vf), -EINVAL,
+	    "... an error reply: the errno as sent");
+	ok(strcmp(msiv_last_reason(c), "") == 0, "... and no reason");
+	msiv_close(c);
+	pthread_join(t, NULL);
+	close(f.lfd);
+	unlink(f.path);
+}
+
+int
+main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (h_start(&d, conf) < 0)
+		tap_bail("msivd did not start");
+	test_reasons();
+	test_wire();
+	test_old_daemon(0);
+	test_old_daemon(5);
+	h_stop(&d);
+	return tap_done();
+}
