@@ -4,6 +4,9 @@
  * Listings print aligned tables, or JSON with --json (json-c). Each failure
  * maps to one message and one exit status (enum ctl_exit), so scripts can
  * tell "daemon not running" from "permission denied" from "no such device".
+ * One table of commands (ctl_cmds) drives the usage text, `msivctl help
+ * COMMAND` and dispatch; client/completion/msivctl completes the same
+ * names (a test checks it).
  */
 #include "config.h"
 
@@ -33,42 +36,62 @@ enum ctl_exit {
 
 #define CTL_LIST_MAX 65536 /* records one listing may hold */
 
+struct ctl_cmd;
+
 struct ctl {
 	const char *sock;     /* as given, or NULL */
 	const char *sockname; /* for messages */
 	int json;
 	struct msiv_conn *conn;
+	const struct ctl_cmd *cmd; /* the command being run */
 };
 
+/*
+ * The command table. args: the arguments, alternative forms separated by
+ * '\n'; summary: one line for the usage text; detail: more for `msivctl
+ * help COMMAND` and a usage error (NULL: none).
+ */
+struct ctl_cmd {
+	const char *name;
+	const char *args;
+	const char *summary;
+	const char *detail;
+	int minargs, maxargs; /* checked before msivd is asked anything */
+	int (*fn)(struct ctl *c, int argc, char **argv);
+};
+
+static void usage(FILE *f);
+static const struct ctl_cmd *ctl_find(const char *name);
+
+/* The usage lines of one command: "usage: msivctl NAME ARGS", a line per
+ * form of its arguments. */
 static void
-usage(FILE *f)
+cmd_usage(FILE *f, const struct ctl_cmd *ct)
 {
-	fprintf(f,
-	    "usage: msivctl [-s PATH] [-j] COMMAND [ARGS]\n"
-	    "\n"
-	    "commands:\n"
-	    "  status                   daemon summary\n"
-	    "  devices                  devices and their slots\n"
-	    "  vfuncs                   virtual functions and their vectors\n"
-	    "  sessions                 client sessions\n"
-	    "  fire DEVICE SLOT [COUNT] raise interrupts on a sim slot\n"
-	    "  attach NAME vfio PCI-ADDRESS [POLICY] [msi-latch]\n"
-	    "  attach NAME sim SLOTS [POLICY]\n"
-	    "                           attach a device (kept across restarts)\n"
-	    "  detach NAME [--force]    detach a device (--force: even if vfuncs\n"
-	    "                           use it; they are revoked)\n"
-	    "  revoke TENANT|VFUNC      take a tenant's vfuncs (or one vfunc,\n"
-	    "                           by its 16-digit handle) away\n"
-	    "  affinity DEVICE SLOT [CPUS]\n"
-	    "                           host IRQ of a slot and its CPU affinity\n"
-	    "                           (CPUS like 0-3,6: set it)\n"
-	    "  shutdown                 stop the daemon\n"
-	    "\n"
-	    "options:\n"
-	    "  -s, --socket PATH  daemon socket (default $MSIV_SOCKET, else %s)\n"
-	    "  -j, --json         JSON output\n"
-	    "  -h, --help         this help\n"
-	    "  -V, --version      version\n", MSIV_DEFAULT_SOCKET);
+	const char *a = ct->args;
+	const char *lead = "usage:";
+
+	for (;;) {
+		const char *nl = strchr(a, '\n');
+		int alen = nl != NULL ? (int)(nl - a) : (int)strlen(a);
+
+		fprintf(f, "%s msivctl %s%s%.*s\n", lead, ct->name,
+		    alen ? " " : "", alen, a);
+		if (nl == NULL)
+			break;
+		lead = "      ";
+		a = nl + 1;
+	}
+}
+
+/* A command's arguments are wrong: its usage and details, exit 2. */
+static int
+ctl_usage_error(const struct ctl *c)
+{
+	cmd_usage(stderr, c->cmd);
+	if (c->cmd->detail != NULL)
+		fprintf(stderr, "%s", c->cmd->detail);
+	return CTL_EXIT_USAGE;
 }
 
 /* One message, one exit status per failure. */
@@ -601,9 +624,7 @@ cmd_fire(struct ctl *c, int argc, char **argv)
 	if (argc < 2 || argc > 3 || parse_u32(argv[1], UINT32_MAX, &slot) < 0 ||
 	    (argc == 3 && (parse_u32(argv[2], UINT32_MAX, &count) < 0 ||
 	    count == 0))) {
-		fprintf(stderr, "usage: msivctl fire DEVICE SLOT [COUNT]\n"
-		    "  SLOT and COUNT are decimal numbers, COUNT at least 1\n");
-		return CTL_EXIT_USAGE;
+		return ctl_usage_error(c);
 	}
 	r = msiv_sim_fire(c->conn, argv[0], slot, count);
 	if (r < 0) {
@@ -650,12 +671,7 @@ cmd_attach(struct ctl *c, int argc, char **argv)
 	if (bad || (strcmp(argv[1], "vfio") == 0 ? (addr = argv[2], 0) :
 	    strcmp(argv[1], "sim") == 0 ?
 	    parse_u32(argv[2], 65536, &slots) < 0 || slots == 0 : 1)) {
-		fprintf(stderr, "usage: msivctl attach NAME vfio PCI-ADDRESS "
-		    "[POLICY] [msi-latch]\n"
-		    "       msivctl attach NAME sim SLOTS [POLICY]\n"
-		    "  PCI-ADDRESS like 0000:00:03.0; SLOTS 1 to 65536; POLICY "
-		    "latch, strict or live\n");
-		return CTL_EXIT_USAGE;
+		return ctl_usage_error(c);
 	}
 	r = msiv_device_attach(c->conn, argv[0], argv[1], addr, slots, policy,
 	    flags);
@@ -693,10 +709,8 @@ cmd_detach(struct ctl *c, int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "--force") == 0)
 		flags = MSIV_DETACH_FORCE;
-	else if (argc != 1) {
-		fprintf(stderr, "usage: msivctl detach NAME [--force]\n");
-		return CTL_EXIT_USAGE;
-	}
+	else if (argc != 1)
+		return ctl_usage_error(c);
 	r = msiv_device_detach(c->conn, argv[0], flags);
 	snprintf(what, sizeof(what), "detach %s", argv[0]);
 	if (r == -EBUSY) {
@@ -733,10 +747,8 @@ cmd_revoke(struct ctl *c, int argc, char **argv)
 	unsigned int count = 0;
 	int r;
 
-	if (argc != 1) {
-		fprintf(stderr, "usage: msivctl revoke TENANT|VFUNC\n");
-		return CTL_EXIT_USAGE;
-	}
+	if (argc != 1)
+		return ctl_usage_error(c);
 	snprintf(what, sizeof(what), "revoke %s", argv[0]);
 	if (parse_handle(argv[0], &vfunc) == 0)
 		r = msiv_revoke(c->conn, NULL, vfunc, &count);
@@ -820,10 +832,7 @@ cmd_affinity(struct ctl *c, int argc, char **argv)
 
 	if (argc < 2 || parse_u32(argv[1], UINT32_MAX, &slot) < 0 ||
 	    (argc == 3 && parse_cpus(argv[2], cpus) < 0)) {
-		fprintf(stderr, "usage: msivctl affinity DEVICE SLOT [CPUS]\n"
-		    "  CPUS a list like 0-3,6 (CPUs below %u)\n",
-		    64 * MSIV_CPUS_WORDS);
-		return CTL_EXIT_USAGE;
+		return ctl_usage_error(c);
 	}
 	r = msiv_slot_affinity(c->conn, argv[0], slot, argc == 3 ? cpus : NULL,
 	    &irq, eff);
@@ -863,23 +872,109 @@ cmd_shutdown(struct ctl *c, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
-static const struct ctl_cmd {
-	const char *name;
-	int maxargs;
-	int (*fn)(struct ctl *c, int argc, char **argv);
-} ctl_cmds[] = {
-	{ "status", 0, cmd_status },
-	{ "devices", 0, cmd_devices },
-	{ "vfuncs", 0, cmd_vfuncs },
-	{ "sessions", 0, cmd_sessions },
-	{ "fire", 3, cmd_fire },
-	{ "attach", 5, cmd_attach },
-	{ "detach", 2, cmd_detach },
-	{ "revoke", 1, cmd_revoke },
-	{ "affinity", 3, cmd_affinity },
-	{ "shutdown", 0, cmd_shutdown },
-	{ NULL, 0, NULL },
+/* help [COMMAND]: needs no daemon (main runs it before connecting). */
+static int
+cmd_help(struct ctl *c, int argc, char **argv)
+{
+	const struct ctl_cmd *ct;
+
+	(void)c;
+	if (argc == 0) {
+		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	if ((ct = ctl_find(argv[0])) == NULL) {
+		fprintf(stderr, "msivctl: help: unknown command: %s\n",
+		    argv[0]);
+		return CTL_EXIT_USAGE;
+	}
+	cmd_usage(stdout, ct);
+	printf("\n%s\n", ct->summary);
+	if (ct->detail != NULL)
+		printf("%s", ct->detail);
+	return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "status", "", "daemon summary", NULL, 0, 0, cmd_status },
+	{ "devices", "", "devices and their slots", NULL, 0, 0, cmd_devices },
+	{ "vfuncs", "", "virtual functions and their vectors", NULL, 0, 0,
+	    cmd_vfuncs },
+	{ "sessions", "", "client sessions", NULL, 0, 0, cmd_sessions },
+	{ "fire", "DEVICE SLOT [COUNT]", "raise interrupts on a sim slot",
+	    "  SLOT and COUNT are decimal numbers, COUNT at least 1 (1 if "
+	    "left out)\n", 2, 3, cmd_fire },
+	{ "attach", "NAME vfio PCI-ADDRESS [POLICY] [msi-latch]\n"
+	    "NAME sim SLOTS [POLICY]", "attach a device (kept across restarts)",
+	    "  PCI-ADDRESS like 0000:00:03.0; SLOTS 1 to 65536; POLICY latch, "
+	    "strict or live\n  (the device's default for vfuncs that ask for "
+	    "none; latch if left out);\n  msi-latch: the device latches its "
+	    "MSI message at enable (msivd.conf(5))\n", 3, 5, cmd_attach },
+	{ "detach", "NAME [--force]", "detach a device",
+	    "  --force: even if vfuncs use it; they are revoked\n", 1, 2,
+	    cmd_detach },
+	{ "revoke", "TENANT|VFUNC", "take a tenant's vfuncs away",
+	    "  TENANT: every vfunc of the tenant; VFUNC: one, by its 16-digit "
+	    "handle\n  (msivctl vfuncs). Their slots are freed at once; the "
+	    "tenant's calls on\n  them fail until it closes them.\n", 1, 1,
+	    cmd_revoke },
+	{ "affinity", "DEVICE SLOT [CPUS]",
+	    "host IRQ of a slot and its CPU affinity",
+	    "  CPUS a list like 0-3,6 (CPUs below 256): set the affinity "
+	    "first\n", 2, 3, cmd_affinity },
+	{ "shutdown", "", "stop the daemon", NULL, 0, 0, cmd_shutdown },
+	{ "help", "[COMMAND]", "this list, or what COMMAND does", NULL, 0, 1,
+	    cmd_help },
+	{ NULL, NULL, NULL, NULL, 0, 0, NULL },
 };
+
+static const struct ctl_cmd *
+ctl_find(const char *name)
+{
+	for (const struct ctl_cmd *ct = ctl_cmds; ct->name != NULL; ct++)
+		if (strcmp(ct->name, name) == 0)
+			return ct;
+	return NULL;
+}
+
+static void
+usage(FILE *f)
+{
+	const struct ctl_cmd *ct;
+
+	fprintf(f, "usage: msivctl [-s PATH] [-j] COMMAND [ARGS]\n\n"
+	    "commands:\n");
+	for (ct = ctl_cmds; ct->name != NULL; ct++) {
+		const char *a = ct->args;
+		int w;
+
+		/* Each form of the arguments on a line; the summary beside
+		 * the last one if it fits, else under it. */
+		for (;;) {
+			const char *nl = strchr(a, '\n');
+			int alen = nl != NULL ? (int)(nl - a) : (int)strlen(a);
+
+			w = fprintf(f, "  %s%s%.*s", ct->name, alen ? " " : "",
+			    alen, a);
+			if (nl == NULL)
+				break;
+			fputc('\n', f);
+			a = nl + 1;
+		}
+		if (w > 26)
+			fprintf(f, "\n%28s%s\n", "", ct->summary);
+		else
+			fprintf(f, "%*s%s\n", 28 - w, "", ct->summary);
+	}
+	fprintf(f, "\noptions:\n"
+	    "  -s, --socket PATH  daemon socket (default $MSIV_SOCKET, else %s)\n"
+	    "  -j, --json         JSON output\n"
+	    "  -h, --help         this help\n"
+	    "  -V, --version      version\n"
+	    "\n`msivctl help COMMAND` describes a command.\n",
+	    MSIV_DEFAULT_SOCKET);
+}
+
 
 int
 main(int argc, char **argv)
@@ -922,18 +1017,22 @@ main(int argc, char **argv)
 	}
 	cmd = argv[optind];
 	nargs = argc - optind - 1;
-	for (ct = ctl_cmds; ct->name != NULL; ct++)
-		if (strcmp(ct->name, cmd) == 0)
-			break;
-	if (ct->name == NULL) {
+	if ((ct = ctl_find(cmd)) == NULL) {
 		fprintf(stderr, "msivctl: unknown command: %s\n", cmd);
 		usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
+	c.cmd = ct;
 	if (nargs > ct->maxargs) {
 		fprintf(stderr, "msivctl: too many arguments for %s\n", cmd);
-		return CTL_EXIT_USAGE;
+		return ctl_usage_error(&c);
 	}
+	if (nargs < ct->minargs) {
+		fprintf(stderr, "msivctl: too few arguments for %s\n", cmd);
+		return ctl_usage_error(&c);
+	}
+	if (ct->fn == cmd_help)
+		return cmd_help(&c, nargs, argv + optind + 1);
 	c.sockname = c.sock;
 	if (c.sockname == NULL)
 		c.sockname = getenv("MSIV_SOCKET");

@@ -1,0 +1,94 @@
+#!/bin/sh
+# msivctl's habits (msivctl(8)): `msivctl help COMMAND` for every command
+# of its table, and the bash completion offering the same commands. TAP
+# output. Every wait has a deadline.
+set -u
+
+: "${MSIVD:?run through make check}" "${MSIVCTL:?}" "${MSIV_EXAMPLE:?}"
+: "${top_srcdir:?}"
+completion=$top_srcdir/client/completion/msivctl
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { desc=$1; shift; if "$@"; then ok "$desc"; else nok "$desc"; fi; }
+has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+
+dir=$(mktemp -d /tmp/msiv-ctl-XXXXXX)
+sock=$dir/msivd.sock
+ctl() { "$MSIVCTL" --socket "$sock" "$@"; }
+cleanup() {
+	[ -n "${dpid:-}" ] && kill "$dpid" 2>/dev/null
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+
+# Wait (20 s at most) until the command succeeds.
+wait_for() {
+	i=0
+	while [ $i -lt 400 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# --- help and completion (no daemon needed) ------------------------------------
+"$MSIVCTL" help >"$dir/help"; check "msivctl help: exit 0" [ $? -eq 0 ]
+# The commands: the lines of the "commands:" paragraph that start with a name.
+sed -n '/^commands:/,/^$/p' "$dir/help" |
+    sed -n 's/^  \([a-z][a-z-]*\).*/\1/p' | sort -u >"$dir/commands"
+check "msivctl help lists commands ($(wc -l <"$dir/commands"))" \
+    [ "$(wc -l <"$dir/commands")" -ge 11 ]
+bad=
+while read -r c; do
+	out=$("$MSIVCTL" help "$c") || bad="$bad $c"
+	case "$out" in "usage: msivctl $c"*) ;; *) bad="$bad $c" ;; esac
+done <"$dir/commands"
+check "msivctl help COMMAND: the usage of each${bad:+ (not:$bad)}" [ -z "$bad" ]
+out=$("$MSIVCTL" help revoke)
+check "... and what it does" has "$out" "16-digit handle"
+"$MSIVCTL" help frobnicate >/dev/null 2>&1
+check "help of an unknown command: exit 2" [ $? -eq 2 ]
+out=$("$MSIVCTL" --socket "$sock" fire 2>&1); rc=$?
+check "fire without arguments: exit 2" [ $rc -eq 2 ]
+check "... with the usage from the table" has "$out" "usage: msivctl fire DEVICE SLOT \[COUNT\]"
+
+check "the completion script is valid bash" bash -n "$completion"
+# Complete as bash-completion would: the two helpers the script uses from
+# it are stood in for (the package need not be installed to test).
+complete_words() {
+	bash -c '
+		_init_completion() {
+			words=("${COMP_WORDS[@]}"); cword=$COMP_CWORD
+			cur=${COMP_WORDS[COMP_CWORD]}; prev=${COMP_WORDS[COMP_CWORD - 1]}
+		}
+		_filedir() { :; }
+		. "$1"; shift
+		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+		_msivctl "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+		printf "%s\n" "${COMPREPLY[@]}"' - "$completion" "$@"
+}
+complete_words "$MSIVCTL" "" | sort -u >"$dir/completed"
+check "completing the command offers every command of msivctl help" \
+    cmp -s "$dir/commands" "$dir/completed"
+[ $? -eq 0 ] || diff "$dir/commands" "$dir/completed" | sed 's/^/# /'
+complete_words "$MSIVCTL" help re | sort | tr '\n' ' ' >"$dir/completed"
+check "msivctl help re<TAB>: revoke" [ "$(cat "$dir/completed")" = "revoke " ]
+complete_words "$MSIVCTL" --j >"$dir/completed"
+check "--j<TAB>: --json" [ "$(cat "$dir/completed")" = "--json" ]
+
+# --- a daemon ------------------------------------------------------------------
+printf '[device sim0]\nbackend = sim\nslots = 16\n' >"$dir/msivd.conf"
+"$MSIVD" --user root --foreground --config "$dir/msivd.conf" --state-dir "$dir" \
+    --socket "$sock" >"$dir/log" 2>&1 &
+dpid=$!
+check "msivd answers on its socket" wait_for ctl status
+
+complete_words "$MSIVCTL" --socket "$sock" detach "" >"$dir/completed"
+check "detach <TAB>: the daemon's devices" [ "$(cat "$dir/completed")" = "sim0" ]
+
+ctl shutdown >/dev/null
+wait "$dpid"; dpid=
+echo "1..$n"
+[ $failed -eq 0 ]
