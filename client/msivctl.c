@@ -1,12 +1,15 @@
 /*
  * msivctl: the msiv admin CLI. See msivctl(8).
  *
- * Listings print aligned tables, or JSON with --json (json-c). Each failure
- * maps to one message and one exit status (enum ctl_exit), so scripts can
- * tell "daemon not running" from "permission denied" from "no such device".
- * One table of commands (ctl_cmds) drives the usage text, `msivctl help
- * COMMAND` and dispatch; client/completion/msivctl completes the same
- * names (a test checks it).
+ * Listings print aligned tables, or JSON with --json (json-c): every
+ * object of a listing has the same keys every time, a value that does not
+ * apply being null (msivctl(8) gives each schema). Each failure maps to one
+ * message and one exit status (enum ctl_exit), so scripts can tell "daemon
+ * not running" from "permission denied" from "no such device"; the
+ * daemon's reason, when it gives one, follows the message. One table of
+ * commands (ctl_cmds) drives the usage text, `msivctl help COMMAND` and
+ * dispatch; client/completion/msivctl completes the same names (a test
+ * checks it).
  */
 #include "config.h"
 
@@ -94,12 +97,21 @@ ctl_usage_error(const struct ctl *c)
 	return CTL_EXIT_USAGE;
 }
 
-/* One message, one exit status per failure. */
-static int
-ctl_fail(const struct ctl *c, const char *what, int status)
+/* The errno's symbolic name for --json ("EINVAL"), or NULL. */
+static const char *
+errno_name(int e)
 {
-	fprintf(stderr, "msivctl: %s: %s\n", what, msiv_strerror(status));
-	(void)c;
+#ifdef HAVE_STRERRORNAME_NP
+	return strerrorname_np(e);
+#else
+	(void)e;
+	return NULL;
+#endif
+}
+
+static int
+ctl_exit_for(int status)
+{
 	switch (-status) {
 	case EACCES:
 	case EPERM:
@@ -112,27 +124,95 @@ ctl_fail(const struct ctl *c, const char *what, int status)
 	}
 }
 
+/* msiv_strerror(), but for EBUSY: its text is about a vector (a VMM's
+ * strict policy), and what msivctl is refused is not. */
+static const char *
+ctl_strerror(int status)
+{
+	return status == -EBUSY ? "busy" : msiv_strerror(status);
+}
+
+/*
+ * Report a failure of what and return exit: with --json one object on
+ * standard output (the document a script parses, whatever the outcome),
+ * {"error": {"command", "errno", "name", "message", "reason"}}, reason null
+ * when msivd gave none; else "msivctl: WHAT: MESSAGE[: REASON]" on
+ * standard error. message is the text for status (NULL: msiv_strerror's).
+ * The daemon's reason is that of the last request on the connection, or
+ * of the refused connect when there is no connection yet.
+ */
+static int
+ctl_report(const struct ctl *c, const char *what, int status,
+    const char *message, int exit)
+{
+	const char *reason = msiv_last_reason(c->conn);
+	const char *name = errno_name(-status);
+
+	if (message == NULL)
+		message = ctl_strerror(status);
+	if (c->json) {
+		json_object *o = json_object_new_object();
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "command", json_object_new_string(
+		    c->cmd != NULL ? c->cmd->name : what));
+		json_object_object_add(e, "errno", json_object_new_int(-status));
+		json_object_object_add(e, "name", name != NULL ?
+		    json_object_new_string(name) : NULL);
+		json_object_object_add(e, "message",
+		    json_object_new_string(message));
+		json_object_object_add(e, "reason", reason[0] != '\0' ?
+		    json_object_new_string(reason) : NULL);
+		json_object_object_add(o, "error", e);
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+		    JSON_C_TO_STRING_SPACED));
+		json_object_put(o);
+		return exit;
+	}
+	if (reason[0] != '\0')
+		fprintf(stderr, "msivctl: %s: %s: %s\n", what, message, reason);
+	else
+		fprintf(stderr, "msivctl: %s: %s\n", what, message);
+	return exit;
+}
+
+/* One message, one exit status per failure. */
+static int
+ctl_fail(const struct ctl *c, const char *what, int status)
+{
+	return ctl_report(c, what, status, NULL, ctl_exit_for(status));
+}
+
+/*
+ * A failure msivctl can say more about than msiv_strerror() when msivd
+ * gave no reason (an older daemon, or a failure in a backend that only
+ * msivd's log explains): hint replaces the message then. With a reason,
+ * the reason says it.
+ */
+static int
+ctl_fail_hint(const struct ctl *c, const char *what, int status,
+    const char *hint, int exit)
+{
+	return ctl_report(c, what, status,
+	    msiv_last_reason(c->conn)[0] != '\0' ? NULL : hint, exit);
+}
+
 static int
 ctl_connect(struct ctl *c)
 {
+	char what[160];
 	int r = msiv_connect(c->sock, NULL, &c->conn);
 
-	if (r == -ENOENT || r == -ECONNREFUSED) {
-		fprintf(stderr, "msivctl: cannot reach msivd at %s: daemon not "
-		    "running\n", c->sockname);
-		return CTL_EXIT_NODAEMON;
-	}
-	if (r == -EACCES || r == -EPERM) {
-		fprintf(stderr, "msivctl: cannot reach msivd at %s: permission "
-		    "denied\n", c->sockname);
-		return CTL_EXIT_DENIED;
-	}
-	if (r < 0) {
-		fprintf(stderr, "msivctl: cannot reach msivd at %s: %s\n",
-		    c->sockname, msiv_strerror(r));
-		return CTL_EXIT_FAIL;
-	}
-	return CTL_EXIT_OK;
+	if (r == 0)
+		return CTL_EXIT_OK;
+	snprintf(what, sizeof(what), "cannot reach msivd at %s", c->sockname);
+	if (r == -ENOENT || r == -ECONNREFUSED)
+		return ctl_report(c, what, r, "daemon not running",
+		    CTL_EXIT_NODAEMON);
+	if (r == -EACCES || r == -EPERM)
+		return ctl_report(c, what, r, "permission denied",
+		    CTL_EXIT_DENIED);
+	return ctl_report(c, what, r, NULL, CTL_EXIT_FAIL);
 }
 
 static const char *
@@ -169,6 +249,12 @@ static void
 jstr(json_object *o, const char *key, const char *v)
 {
 	json_object_object_add(o, key, json_object_new_string(v));
+}
+
+static void
+jnull(json_object *o, const char *key)
+{
+	json_object_object_add(o, key, NULL);
 }
 
 static void
@@ -291,6 +377,15 @@ cmd_status(struct ctl *c, int argc, char **argv)
 			jint(o, "rescans", (int64_t)hp.rescans);
 			jint(o, "auto_attached", (int64_t)hp.attached);
 			jint(o, "removed", (int64_t)hp.removed);
+		} else {
+			/* An older msivd: not reported, the keys stay. */
+			static const char *const hpkeys[] = { "hotplug",
+			    "hotplug_rules", "uevents", "uevents_foreign",
+			    "rescans", "auto_attached", "removed" };
+
+			for (size_t k = 0; k < sizeof(hpkeys) /
+			    sizeof(hpkeys[0]); k++)
+				jnull(o, hpkeys[k]);
 		}
 		jbool(o, "admin", msiv_is_admin(c->conn));
 		jstr(o, "tenant", msiv_tenant(c->conn));
@@ -492,19 +587,29 @@ cmd_vfuncs(struct ctl *c, int argc, char **argv)
 			jint(o, "session", (int64_t)f[i].session);
 			jint(o, "nvec", f[i].nvec);
 			jbool(o, "lazy", f[i].flags & MSIV_VFUNC_LAZY);
+			/* Every key every time; null where it does not apply
+			 * (msivctl(8), JSON OUTPUT). */
 			if (f[i].flags & MSIV_VFUNC_LAZY) {
 				jint(o, "bound_slots", bound);
 				jint(o, "nospace", (int64_t)nospace);
-			} else
+				jnull(o, "first_slot");
+			} else {
+				jnull(o, "bound_slots");
+				jnull(o, "nospace");
 				jint(o, "first_slot", f[i].first_slot);
+			}
 			jstr(o, "policy", policy_name(f[i].policy));
 			jbool(o, "enabled", f[i].flags & MSIV_VFUNC_ENABLED);
 			jbool(o, "function_masked", f[i].flags & MSIV_VFUNC_FMASKED);
 			jbool(o, "orphaned", f[i].flags & MSIV_VFUNC_ORPHANED);
 			if (f[i].flags & MSIV_VFUNC_GONE)
 				jstr(o, "revoked", gone_name(f[i].gone));
+			else
+				jnull(o, "revoked");
 			if (f[i].flags & MSIV_VFUNC_ORPHANED)
 				jint(o, "grace_left_ms", f[i].grace_ms);
+			else
+				jnull(o, "grace_left_ms");
 			for (size_t j = 0; j < nv; j++)
 				json_object_array_add(va, vector_json(&v[j]));
 			json_object_object_add(o, "vectors", va);
@@ -659,7 +764,7 @@ cmd_attach(struct ctl *c, int argc, char **argv)
 	const char *addr = NULL;
 	unsigned int flags = 0;
 	uint32_t slots = 0;
-	char what[96];
+	char what[96], hint[160];
 	int r, bad = argc < 3;
 
 	for (int i = 3; i < argc; i++) {
@@ -680,19 +785,18 @@ cmd_attach(struct ctl *c, int argc, char **argv)
 	case 0:
 		break;
 	case -ENODEV:
-		fprintf(stderr, "msivctl: %s: %s is missing or not bound to "
-		    "vfio-pci (msivd's log says which, and how to bind it)\n",
-		    what, addr != NULL ? addr : argv[0]);
-		return CTL_EXIT_NOENT;
-	case -EBUSY:
-		fprintf(stderr, "msivctl: %s: the IOMMU group of %s is not "
-		    "viable: bind every device in it to vfio-pci\n", what,
+		snprintf(hint, sizeof(hint), "%s is missing or not bound to "
+		    "vfio-pci (msivd's log says which, and how to bind it)",
 		    addr != NULL ? addr : argv[0]);
-		return CTL_EXIT_FAIL;
+		return ctl_fail_hint(c, what, r, hint, CTL_EXIT_NOENT);
+	case -EBUSY:
+		snprintf(hint, sizeof(hint), "the IOMMU group of %s is not "
+		    "viable: bind every device in it to vfio-pci",
+		    addr != NULL ? addr : argv[0]);
+		return ctl_fail_hint(c, what, r, hint, CTL_EXIT_FAIL);
 	case -EEXIST:
-		fprintf(stderr, "msivctl: %s: a device of that name is "
-		    "attached already\n", what);
-		return CTL_EXIT_FAIL;
+		return ctl_fail_hint(c, what, r, "a device of that name is "
+		    "attached already", CTL_EXIT_FAIL);
 	default:
 		return ctl_fail(c, what, r);
 	}
@@ -713,11 +817,9 @@ cmd_detach(struct ctl *c, int argc, char **argv)
 		return ctl_usage_error(c);
 	r = msiv_device_detach(c->conn, argv[0], flags);
 	snprintf(what, sizeof(what), "detach %s", argv[0]);
-	if (r == -EBUSY) {
-		fprintf(stderr, "msivctl: %s: vfuncs still use the device "
-		    "(msivctl vfuncs); --force revokes them\n", what);
-		return CTL_EXIT_FAIL;
-	}
+	if (r == -EBUSY)
+		return ctl_fail_hint(c, what, r, "vfuncs still use the device "
+		    "(msivctl vfuncs); --force revokes them", CTL_EXIT_FAIL);
 	if (r < 0)
 		return ctl_fail(c, what, r);
 	puts(c->json ? "{ \"ok\": true }" : "detached");
@@ -754,11 +856,9 @@ cmd_revoke(struct ctl *c, int argc, char **argv)
 		r = msiv_revoke(c->conn, NULL, vfunc, &count);
 	else
 		r = msiv_revoke(c->conn, argv[0], 0, &count);
-	if (r == -ENOENT) {
-		fprintf(stderr, "msivctl: %s: %s\n", what, vfunc != 0 ?
-		    "no such vfunc" : "the tenant holds no vfunc");
-		return CTL_EXIT_NOENT;
-	}
+	if (r == -ENOENT)
+		return ctl_fail_hint(c, what, r, vfunc != 0 ? "no such vfunc" :
+		    "the tenant holds no vfunc", CTL_EXIT_NOENT);
 	if (r < 0)
 		return ctl_fail(c, what, r);
 	if (c->json) {
@@ -839,11 +939,9 @@ cmd_affinity(struct ctl *c, int argc, char **argv)
 	if (r < 0) {
 		snprintf(what, sizeof(what), "affinity %s slot %u", argv[0],
 		    slot);
-		if (r == -ENXIO) {
-			fprintf(stderr, "msivctl: %s: the slot is not in use, "
-			    "so it has no host IRQ\n", what);
-			return CTL_EXIT_NOENT;
-		}
+		if (r == -ENXIO)
+			return ctl_fail_hint(c, what, r, "the slot is not in "
+			    "use, so it has no host IRQ", CTL_EXIT_NOENT);
 		return ctl_fail(c, what, r);
 	}
 	format_cpus(eff, list, sizeof(list));
@@ -968,7 +1066,7 @@ usage(FILE *f)
 	}
 	fprintf(f, "\noptions:\n"
 	    "  -s, --socket PATH  daemon socket (default $MSIV_SOCKET, else %s)\n"
-	    "  -j, --json         JSON output\n"
+	    "  -j, --json         JSON output, errors too (on standard output)\n"
 	    "  -h, --help         this help\n"
 	    "  -V, --version      version\n"
 	    "\n`msivctl help COMMAND` describes a command.\n",

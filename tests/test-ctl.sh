@@ -1,6 +1,7 @@
 #!/bin/sh
 # msivctl's habits (msivctl(8)): `msivctl help COMMAND` for every command
-# of its table, and the bash completion offering the same commands. TAP
+# of its table, the bash completion offering the same commands, and
+# failures printed with msivd's reason (and as JSON with --json). TAP
 # output. Every wait has a deadline.
 set -u
 
@@ -12,6 +13,8 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 nok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
 check() { desc=$1; shift; if "$@"; then ok "$desc"; else nok "$desc"; fi; }
 has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+# Succeed if every argument, a shell condition, holds.
+all() { for c; do eval "$c" || return 1; done; }
 
 dir=$(mktemp -d /tmp/msiv-ctl-XXXXXX)
 sock=$dir/msivd.sock
@@ -32,6 +35,8 @@ wait_for() {
 	done
 	return 1
 }
+# A value out of msivctl's JSON on stdin: python3 EXPR over the document d.
+jq_py() { python3 -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
 
 # --- help and completion (no daemon needed) ------------------------------------
 "$MSIVCTL" help >"$dir/help"; check "msivctl help: exit 0" [ $? -eq 0 ]
@@ -87,6 +92,24 @@ check "msivd answers on its socket" wait_for ctl status
 
 complete_words "$MSIVCTL" --socket "$sock" detach "" >"$dir/completed"
 check "detach <TAB>: the daemon's devices" [ "$(cat "$dir/completed")" = "sim0" ]
+
+# --- failures with msivd's reason ----------------------------------------------
+out=$(ctl attach x vfio notanaddr 2>&1); rc=$?
+check "attach with a bad address: exit 1" [ $rc -eq 1 ]
+check "... msivctl: COMMAND: ERROR: REASON" [ "$out" = \
+    'msivctl: attach x: invalid argument: address must be a PCI address like 0000:00:03.0, not "notanaddr"' ]
+check "... the reason as msivd logs it" \
+    grep -q 'attach x (session [0-9]*): address must be a PCI address like 0000:00:03.0, not "notanaddr"' "$dir/log"
+ctl --json attach x vfio notanaddr >"$dir/out" 2>"$dir/err"; rc=$?
+check "--json: exit 1, nothing on standard error" all '[ $rc -eq 1 ]' '[ ! -s "$dir/err" ]'
+check "... the error as JSON on standard output" [ "$(jq_py \
+    '(sorted(d["error"]), d["error"]["errno"], d["error"]["name"], d["error"]["command"])' \
+    <"$dir/out")" = "(['command', 'errno', 'message', 'name', 'reason'], 22, 'EINVAL', 'attach')" ]
+check "... with the reason" has "$(jq_py 'd["error"]["reason"]' <"$dir/out")" \
+    "address must be a PCI address"
+out=$(ctl detach nodev 2>&1); rc=$?
+check "detach of no device: exit 5, saying so" all '[ $rc -eq 5 ]' \
+    '[ "$out" = "msivctl: detach nodev: no such device: no device nodev" ]'
 
 ctl shutdown >/dev/null
 wait "$dpid"; dpid=

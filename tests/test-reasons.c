@@ -8,10 +8,16 @@
  * terminated and padded. Against a daemon that predates reasons (a
  * stand-in that answers with len 0, or with a payload of another size)
  * msiv_last_reason() is empty and the errno is unchanged.
+ *
+ * And msivctl --json: every object of a listing has the same keys
+ * whatever state its vfunc is in (lazy or not, orphaned, revoked, a
+ * vector with or without a slot), and an error is one JSON object with
+ * the same keys, reason or not.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +25,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -295,16 +302,197 @@ test_old_daemon(uint32_t errlen)
 	unlink(f.path);
 }
 
+/* --- msivctl --json ---------------------------------------------------------- */
+
+/* Run msivctl with args; its standard output parsed as JSON (NULL if it
+ * is not), its exit status in *rc. */
+static json_object *
+ctl_json(const char *sock, const char *args, int *rc)
+{
+	char cmd[512], buf[1 << 16];
+	size_t n;
+	FILE *p;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "\"%s\" --socket \"%s\" --json %s "
+	    "2>/dev/null", getenv("MSIVCTL"), sock, args);
+	if ((p = popen(cmd, "r")) == NULL)
+		tap_bail("popen msivctl");
+	n = fread(buf, 1, sizeof(buf) - 1, p);
+	buf[n] = '\0';
+	st = pclose(p);
+	*rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return json_tokener_parse(buf);
+}
+
+/* The object's keys, sorted, comma separated. */
+static void
+keyset(json_object *o, char *out, size_t len)
+{
+	const char *keys[64];
+	size_t n = 0, off = 0;
+
+	json_object_object_foreach(o, k, v) {
+		(void)v;
+		if (n < 64)
+			keys[n++] = k;
+	}
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && strcmp(keys[j - 1], keys[j]) > 0;
+		    j--) {
+			const char *t = keys[j];
+
+			keys[j] = keys[j - 1];
+			keys[j - 1] = t;
+		}
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)snprintf(out + off, off < len ? len - off : 0,
+		    "%s%s", i ? "," : "", keys[i]);
+}
+
+/* Do all objects of the array have the same keys? */
+static int
+same_keys(json_object *a, const char *what)
+{
+	char first[2048], ks[2048];
+	size_t n = json_object_array_length(a);
+
+	for (size_t i = 0; i < n; i++) {
+		keyset(json_object_array_get_idx(a, i), i ? ks : first,
+		    sizeof(ks));
+		if (i > 0 && strcmp(ks, first) != 0) {
+			tap_diag("  %s %zu: %s", what, i, ks);
+			tap_diag("  %s 0: %s", what, first);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void
+test_json(void)
+{
+	struct msiv_conn *live = h_connect(&d, "j-live");
+	struct msiv_conn *lz = h_connect(&d, "j-lazy");
+	struct msiv_conn *gone = h_connect(&d, "j-gone");
+	struct msiv_conn *orph = h_connect(&d, "j-orph");
+	struct msiv_conn *admin = h_connect(&d, NULL);
+	json_object *a, *all_vecs, *e1, *e2;
+	uint64_t v1, v2, v3, v4;
+	int e = h_eventfd(), rc, ok_live = 1;
+	char k1[512], k2[512];
+
+	/* sim0 has 16 slots, vm-a holds 4 of them still (test_reasons). */
+	ok(msiv_vfunc_open(live, "sim0", 2, MSIV_POLICY_LATCH, &v1) == 0 &&
+	    msiv_vector_setup(live, v1, 0, 0xfee00000, 1, e, 1) == 0,
+	    "a vfunc with a vector set up");
+	ok(msiv_vfunc_open_flags(lz, "sim0", 2, MSIV_POLICY_LATCH,
+	    MSIV_OPEN_LAZY, &v2) == 0 && msiv_vector_setup(lz, v2, 1,
+	    0xfee00000, 2, e, 0) == 0, "a lazy vfunc, one vector bound, one "
+	    "not");
+	ok(msiv_vfunc_open(gone, "sim0", 1, MSIV_POLICY_LATCH, &v3) == 0 &&
+	    msiv_revoke(admin, "j-gone", 0, NULL) == 0, "a revoked vfunc");
+	ok(msiv_vfunc_open(orph, "sim0", 1, MSIV_POLICY_LATCH, &v4) == 0,
+	    "a vfunc about to be orphaned");
+	msiv_close(orph);
+	/* Orphaned once the daemon has seen the session end. */
+	for (int waited = 0; waited < H_TIMEOUT_MS; waited += 20) {
+		struct msiv_vfunc_rec r[16];
+		int n = msiv_vfunc_list(admin, r, 16), found = 0;
+
+		for (int i = 0; i < n; i++)
+			found |= r[i].vfunc == v4 &&
+			    (r[i].flags & MSIV_VFUNC_ORPHANED);
+		if (found)
+			break;
+		usleep(20000);
+	}
+	a = ctl_json(d.sock, "vfuncs", &rc);
+	ok(rc == 0 && a != NULL && json_object_is_type(a, json_type_array) &&
+	    json_object_array_length(a) >= 4, "msivctl --json vfuncs: %zu "
+	    "vfuncs", a != NULL ? json_object_array_length(a) : 0);
+	ok(a != NULL && same_keys(a, "vfunc"), "... every vfunc has the same "
+	    "keys (lazy or not, orphaned, revoked)");
+	all_vecs = json_object_new_array();
+	for (size_t i = 0; a != NULL && i < json_object_array_length(a); i++) {
+		json_object *vf = json_object_array_get_idx(a, i), *vs;
+
+		if (json_object_object_get_ex(vf, "vectors", &vs))
+			for (size_t j = 0; j < json_object_array_length(vs);
+			    j++)
+				json_object_array_add(all_vecs, json_object_get(
+				    json_object_array_get_idx(vs, j)));
+	}
+	ok(json_object_array_length(all_vecs) >= 6 &&
+	    same_keys(all_vecs, "vector"), "... every vector too (with a slot "
+	    "or none)");
+	json_object_put(all_vecs);
+	json_object_put(a);
+	a = ctl_json(d.sock, "devices", &rc);
+	ok(rc == 0 && a != NULL && same_keys(a, "device"), "--json devices");
+	json_object_put(a);
+	a = ctl_json(d.sock, "sessions", &rc);
+	ok(rc == 0 && a != NULL && json_object_array_length(a) >= 4 &&
+	    same_keys(a, "session"), "--json sessions");
+	json_object_put(a);
+	/* Errors: one object, the same keys whether msivd gave a reason or
+	 * there was no msivd to give one. */
+	e1 = ctl_json(d.sock, "fire sim0 99", &rc);
+	ok(rc == 1 && e1 != NULL && json_object_object_get_ex(e1, "error",
+	    &a), "--json fire on a slot out of range: an error object, exit 1");
+	if (e1 != NULL && json_object_object_get_ex(e1, "error", &a)) {
+		json_object *r, *nm, *en;
+
+		keyset(a, k1, sizeof(k1));
+		ok(json_object_object_get_ex(a, "reason", &r) &&
+		    strcmp(json_object_get_string(r), "slot 99: device sim0 has "
+		    "16 slots") == 0, "... with msivd's reason");
+		ok(json_object_object_get_ex(a, "name", &nm) &&
+		    strcmp(json_object_get_string(nm), "EINVAL") == 0 &&
+		    json_object_object_get_ex(a, "errno", &en) &&
+		    json_object_get_int(en) == EINVAL, "... errno 22, EINVAL");
+	} else
+		ok_live = 0;
+	{
+		char nosock[160];
+
+		snprintf(nosock, sizeof(nosock), "%s/none.sock", d.dir);
+		e2 = ctl_json(nosock, "status", &rc);
+	}
+	ok(rc == 3 && e2 != NULL && json_object_object_get_ex(e2, "error",
+	    &a), "--json status with no daemon: an error object, exit 3");
+	if (ok_live && e2 != NULL && json_object_object_get_ex(e2, "error",
+	    &a)) {
+		json_object *r;
+
+		keyset(a, k2, sizeof(k2));
+		ok(strcmp(k1, k2) == 0, "... with the same keys (%s)", k2);
+		ok(json_object_object_get_ex(a, "reason", &r) && r == NULL,
+		    "... its reason null");
+	}
+	json_object_put(e1);
+	json_object_put(e2);
+	close(e);
+	msiv_close(live);
+	msiv_close(lz);
+	msiv_close(gone);
+	msiv_close(admin);
+}
+
 int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	if (getenv("MSIVCTL") == NULL)
+		tap_skip_all("MSIVCTL not set: run through make check");
 	if (h_start(&d, conf) < 0)
 		tap_bail("msivd did not start");
 	test_reasons();
 	test_wire();
 	test_old_daemon(0);
 	test_old_daemon(5);
+	test_json();
 	h_stop(&d);
 	return tap_done();
 }
