@@ -970,6 +970,39 @@ cmd_shutdown(struct ctl *c, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+static int
+cmd_release(struct ctl *c, int argc, char **argv)
+{
+	char what[96];
+	unsigned int count = 0;
+	int r;
+
+	if (argc != 1)
+		return ctl_usage_error(c);
+	snprintf(what, sizeof(what), "release %s", argv[0]);
+	r = msiv_tenant_release(c->conn, argv[0], &count);
+	if (r == -ENOSYS)
+		return ctl_fail_hint(c, what, r, "msivd is older than this "
+		    "msivctl: it has no release", CTL_EXIT_FAIL);
+	if (r == -ENOENT)
+		return ctl_fail_hint(c, what, r, "the tenant holds no vfunc",
+		    CTL_EXIT_NOENT);
+	if (r == -EBUSY)
+		return ctl_fail_hint(c, what, r, "a session of the tenant holds "
+		    "vfuncs (revoke them, or end the session, first)",
+		    CTL_EXIT_FAIL);
+	if (r < 0)
+		return ctl_fail(c, what, r);
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		jint(o, "released", count);
+		json_print(o);
+	} else
+		printf("released %u vfunc%s\n", count, count == 1 ? "" : "s");
+	return CTL_EXIT_OK;
+}
+
 /* help [COMMAND]: needs no daemon (main runs it before connecting). */
 static int
 cmd_help(struct ctl *c, int argc, char **argv)
@@ -1014,8 +1047,16 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "revoke", "TENANT|VFUNC", "take a tenant's vfuncs away",
 	    "  TENANT: every vfunc of the tenant; VFUNC: one, by its 16-digit "
 	    "handle\n  (msivctl vfuncs). Their slots are freed at once; the "
-	    "tenant's calls on\n  them fail until it closes them.\n", 1, 1,
+	    "tenant's calls on\n  them fail until it closes them (msivctl "
+	    "release frees them of a tenant\n  whose VMM is gone).\n", 1, 1,
 	    cmd_revoke },
+	{ "release", "TENANT", "release a tenant's orphaned vfuncs now",
+	    "  Every vfunc of TENANT that no session holds (orphaned, revoked "
+	    "or not)\n  is released at once instead of at the end of "
+	    "orphan_grace: its slots\n  go back to the device, and a tenant "
+	    "left with no vfunc can be taken\n  over by a new client without "
+	    "its resume token. Refused while a\n  session of the tenant "
+	    "holds vfuncs.\n", 1, 1, cmd_release },
 	{ "affinity", "DEVICE SLOT [CPUS]",
 	    "host IRQ of a slot and its CPU affinity",
 	    "  CPUS a list like 0-3,6 (CPUs below 256): set the affinity "

@@ -7,7 +7,9 @@
  * in the store for a device of that name are restored when it attaches.
  * Detach refuses while any vfunc (orphaned ones too) holds slots on the
  * device, unless forced: then those vfuncs are revoked first. REVOKE
- * takes vfuncs away from a tenant.
+ * takes vfuncs away from a tenant; TENANT_RELEASE releases at once the
+ * tenant's vfuncs no session holds, rather than at the end of
+ * orphan_grace, which frees their slots and the tenant's name.
  */
 #include "config.h"
 
@@ -180,6 +182,58 @@ cmd_revoke(struct cmd_ctx *ctx)
 	}
 	log_info("session %llu (uid %u) revoked %u vfunc(s)",
 	    (unsigned long long)ctx->s->id, (unsigned)ctx->s->uid, rp->count);
+	return 0;
+}
+
+/*
+ * Release at once the tenant's vfuncs that no session holds (orphaned,
+ * revoked or not), as the end of orphan_grace would (vfunc_reap): a
+ * tenant whose VMM is gone for good need not hold its slots, or its name
+ * (a tenant that holds no vfunc is taken over by the next HELLO, token or
+ * not: cmd-vfunc.c), for the grace period. Nothing is released while a
+ * session of the tenant holds vfuncs: they are in use, and REVOKE is
+ * the command that takes those away.
+ */
+int
+cmd_tenant_release(struct cmd_ctx *ctx)
+{
+	const struct msiv_tenant_release_req *rq = ctx->req;
+	struct msiv_tenant_release_rep *rp =
+	    (struct msiv_tenant_release_rep *)ctx->rep;
+	struct vfunc *vf, *next;
+	uint32_t held = 0;
+
+	if (rq->flags != 0 || rq->reserved != 0)
+		return cmd_refuse_debug(ctx, -EINVAL, "flags or reserved "
+		    "field set");
+	if (msiv_name_check(rq->tenant) < 0)
+		return cmd_refuse_debug(ctx, -EINVAL, "the tenant name is not "
+		    "1 to %u printable characters", MSIV_NAME_MAX - 1);
+	if (!vfunc_tenant_busy(rq->tenant))
+		return cmd_refuse(ctx, -ENOENT, "tenant %s holds no vfunc",
+		    rq->tenant);
+	TAILQ_FOREACH(vf, &vfuncs, entry)
+		if (vf->session != NULL && strncmp(vf->tenant, rq->tenant,
+		    MSIV_NAME_MAX) == 0)
+			held++;
+	if (held > 0)
+		return cmd_refuse(ctx, -EBUSY, "tenant %s: a session holds %u "
+		    "of its vfuncs (revoke them, or end the session, first)",
+		    rq->tenant, held);
+	for (vf = TAILQ_FIRST(&vfuncs); vf != NULL; vf = next) {
+		next = TAILQ_NEXT(vf, entry);
+		if (strncmp(vf->tenant, rq->tenant, MSIV_NAME_MAX) != 0)
+			continue;
+		log_info("vfunc %016llx of tenant %s released by session %llu "
+		    "(%s)", (unsigned long long)vf->id, vf->tenant,
+		    (unsigned long long)ctx->s->id, vf->gone != 0 ? "revoked" :
+		    "orphaned");
+		vfunc_close(vf, true);
+		rp->count++;
+	}
+	log_info("session %llu (uid %u) released tenant %s: %u vfunc(s)",
+	    (unsigned long long)ctx->s->id, (unsigned)ctx->s->uid, rq->tenant,
+	    rp->count);
 	return 0;
 }
 

@@ -98,6 +98,7 @@ static const struct cmd_entry cmd_table[MSIV_OP__COUNT] = {
 	[MSIV_OP_IRQ_AFFINITY] = { CMD_PERM_ANY, cmd_irq_affinity },
 	[MSIV_OP_REVOKE] = { CMD_PERM_ADMIN, cmd_revoke },
 	[MSIV_OP_HOTPLUG_STATUS] = { CMD_PERM_ANY, cmd_hotplug_status },
+	[MSIV_OP_TENANT_RELEASE] = { CMD_PERM_ADMIN, cmd_tenant_release },
 };
 _Static_assert(sizeof(cmd_table) / sizeof(cmd_table[0]) == MSIV_OP__COUNT,
     "one command table entry per opcode");
@@ -1102,9 +1103,11 @@ server_init(struct event_base *base, const struct conf *conf)
 	srv_reap_ev = event_new(base, -1, EV_PERSIST, server_reap_cb, NULL);
 	if (srv_reap_ev == NULL || event_add(srv_reap_ev, &second) < 0)
 		fatalx("cannot create the orphan reaper");
+	/* A number with neither (reserved, retired) is answered ENOSYS. */
 	for (unsigned int op = 1; op < MSIV_OP__COUNT; op++)
-		if (cmd_table[op].fn == NULL || msiv_proto_op(op) == NULL)
-			fatalx("opcode %u has no handler or codec entry", op);
+		if ((cmd_table[op].fn == NULL) != (msiv_proto_op(op) == NULL))
+			fatalx("opcode %u has a handler or a codec entry, not "
+			    "both", op);
 	if (conf->admin_group[0] != '\0') {
 		struct group gr, *res = NULL;
 		char buf[4096];

@@ -122,7 +122,8 @@ cmd_handler cmd_hotplug_status;
 cmd_handler cmd_status, cmd_device_list, cmd_vfunc_list, cmd_vec_list,
     cmd_session_list, cmd_sim_triggers, cmd_sim_fire, cmd_shutdown;
 /* cmd-device.c */
-cmd_handler cmd_device_attach, cmd_device_detach, cmd_irq_affinity;
+cmd_handler cmd_device_attach, cmd_device_detach, cmd_irq_affinity,
+    cmd_tenant_release;
 
 int server_init(struct event_base *base, const struct conf *conf);
 /* Listen on the socket passed by the service manager (activated >= 0), or

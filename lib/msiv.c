@@ -1073,6 +1073,25 @@ msiv_revoke(struct msiv_conn *c, const char *tenant, uint64_t vfunc,
 }
 
 MSIV_API int
+msiv_tenant_release(struct msiv_conn *c, const char *tenant,
+    unsigned int *count)
+{
+	struct msiv_tenant_release_req rq;
+	struct msiv_tenant_release_rep rp;
+	int r;
+
+	memset(&rq, 0, sizeof(rq));
+	if (tenant == NULL || *tenant == '\0' ||
+	    msiv_name_put(rq.tenant, tenant) < 0)
+		return -EINVAL;
+	if ((r = msiv_call(c, MSIV_OP_TENANT_RELEASE, &rq, -1, &rp)) < 0)
+		return r;
+	if (count != NULL)
+		*count = rp.count;
+	return 0;
+}
+
+MSIV_API int
 msiv_hotplug_status(struct msiv_conn *c, struct msiv_hotplug_rep *st)
 {
 	return msiv_call(c, MSIV_OP_HOTPLUG_STATUS, NULL, -1, st);

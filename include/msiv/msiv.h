@@ -336,6 +336,20 @@ const char *msiv_strerror(int status);
  */
 const char *msiv_last_reason(const struct msiv_conn *conn);
 
+/*
+ * Admin: release at once every vfunc of tenant that no session holds
+ * (orphaned ones, revoked or not), as the end of msivd's orphan_grace
+ * would: their vectors are freed, their slots go back to the device and
+ * the daemon forgets them. A tenant left holding no vfunc no longer
+ * asks for its resume token: the next connection naming it takes it over
+ * with a new token (the uid the tenant is bound to stays). *count (may be
+ * NULL) gets how many vfuncs were released. -ENOENT: the tenant holds no
+ * vfunc; -EBUSY: a session holds vfuncs of the tenant (nothing released:
+ * revoke them, or end that session, first); -ENOSYS: msivd predates the
+ * call.
+ */
+int msiv_tenant_release(struct msiv_conn *conn, const char *tenant,
+    unsigned int *count);
 
 #ifdef __cplusplus
 }

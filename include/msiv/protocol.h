@@ -22,7 +22,8 @@
  *      (0 from an older daemon); the reason an error reply may carry
  *      (struct msiv_error_rep: an older daemon sends error replies with
  *      len 0, and clients since msiv 0.1 read past the header of an error
- *      reply without looking at it).
+ *      reply without looking at it); the opcode TENANT_RELEASE (30: an
+ *      older daemon answers ENOSYS).
  *
  * Opcode numbers are only ever appended; a retired opcode keeps its number
  * as a comment saying it is unused. The full protocol is described in
@@ -86,6 +87,9 @@ enum msiv_op {
 	MSIV_OP_IRQ_AFFINITY = 25,  /* CPU affinity of a slot's host IRQ */
 	MSIV_OP_REVOKE = 26,        /* admin: take vfuncs away from a tenant */
 	MSIV_OP_HOTPLUG_STATUS = 27, /* the uevent listener's figures */
+	/* 28 and 29 are reserved for opcodes being added alongside; until
+	   they are, a daemon answers them ENOSYS. */
+	MSIV_OP_TENANT_RELEASE = 30, /* admin: release a tenant's orphans now */
 	MSIV_OP__COUNT              /* keep last */
 };
 
@@ -459,6 +463,31 @@ struct msiv_hotplug_rep {
 	uint64_t removed;     /* devices released because they went away */
 };
 _Static_assert(sizeof(struct msiv_hotplug_rep) == 48, "hotplug_rep");
+
+/*
+ * TENANT_RELEASE: release at once, as the end of orphan_grace would, every
+ * vfunc of the tenant that no session holds (orphaned ones, revoked or
+ * not): its vectors are freed, its slots go back to the device and the
+ * store forgets it. A tenant left holding no vfunc no longer asks for its
+ * token: the next HELLO naming it takes it over with a new token (its uid
+ * binding stays). EBUSY (nothing released) while a session holds vfuncs
+ * of the tenant; ENOENT if the tenant holds no vfunc. The reply counts
+ * the vfuncs released.
+ */
+struct msiv_tenant_release_req {
+	char tenant[MSIV_NAME_MAX];
+	uint32_t flags;    /* 0 */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_tenant_release_req) == 40,
+    "tenant_release_req");
+
+struct msiv_tenant_release_rep {
+	uint32_t count;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_tenant_release_rep) == 8,
+    "tenant_release_rep");
 
 /*
  * The payload an error reply (status < 0) may carry: why the daemon
