@@ -11,8 +11,9 @@
  *
  * And msivctl --json: every object of a listing has the same keys
  * whatever state its vfunc is in (lazy or not, orphaned, revoked, a
- * vector with or without a slot), and an error is one JSON object with
- * the same keys, reason or not.
+ * vector with or without a slot), status has the same keys whether msivd
+ * reports hotplug or predates it (the stand-in), and an error is one JSON
+ * object with the same keys, reason or not.
  */
 #include "config.h"
 
@@ -230,14 +231,16 @@ test_wire(void)
 }
 
 /*
- * A stand-in for a daemon that predates reasons: it answers HELLO, then
- * every request with -EINVAL and the payload given (len 0 as an old
- * msivd, or a length no reply of that kind has).
+ * A stand-in for a daemon that predates reasons: it answers HELLO, STATUS
+ * (all zero), and every other request with status and errlen payload
+ * bytes (len 0 as an old msivd, or a length no reply of that kind has).
  */
 struct fake {
 	int lfd;
+	int status;
 	uint32_t errlen;
 	char path[108];
+	pthread_t t;
 };
 
 static void *
@@ -253,6 +256,7 @@ fake_run(void *arg)
 	while ((n = recv(fd, pkt, sizeof(pkt), 0)) > 0) {
 		struct msiv_hdr h;
 		struct msiv_hello_rep hr = { .version = 1 };
+		struct msiv_status_rep st = { .version = 1 };
 
 		if (msiv_hdr_decode(pkt, (size_t)n, &h) < 0)
 			break;
@@ -262,8 +266,12 @@ fake_run(void *arg)
 			h.len = sizeof(hr);
 			msiv_hdr_encode(&h, pkt);
 			memcpy(pkt + sizeof(h), &hr, sizeof(hr));
+		} else if (h.opcode == MSIV_OP_STATUS) {
+			h.len = sizeof(st);
+			msiv_hdr_encode(&h, pkt);
+			memcpy(pkt + sizeof(h), &st, sizeof(st));
 		} else {
-			h.status = -EINVAL;
+			h.status = f->status;
 			h.len = f->errlen;
 			msiv_hdr_encode(&h, pkt);
 			memset(pkt + sizeof(h), 'x', f->errlen);
@@ -275,31 +283,47 @@ fake_run(void *arg)
 	return NULL;
 }
 
+/* It serves one connection, at d.dir/old.sock. */
+static void
+fake_start(struct fake *f, int status, uint32_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	f->status = status;
+	f->errlen = errlen;
+	snprintf(f->path, sizeof(f->path), "%s/old.sock", d.dir);
+	memcpy(sa.sun_path, f->path, strlen(f->path) + 1);
+	unlink(f->path);
+	f->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&sa,
+	    sizeof(sa)) < 0 || listen(f->lfd, 1) < 0 ||
+	    pthread_create(&f->t, NULL, fake_run, f) != 0)
+		tap_bail("fake daemon");
+}
+
+static void
+fake_stop(struct fake *f)
+{
+	pthread_join(f->t, NULL);
+	close(f->lfd);
+	unlink(f->path);
+}
+
 static void
 test_old_daemon(uint32_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct fake f = { .errlen = errlen };
+	struct fake f;
 	struct msiv_conn *c;
-	pthread_t t;
 	uint64_t vf;
 
-	snprintf(f.path, sizeof(f.path), "%s/old.sock", d.dir);
-	memcpy(sa.sun_path, f.path, strlen(f.path) + 1);
-	unlink(f.path);
-	f.lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (f.lfd < 0 || bind(f.lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(f.lfd, 1) < 0 || pthread_create(&t, NULL, fake_run, &f) != 0)
-		tap_bail("fake daemon");
+	fake_start(&f, -EINVAL, errlen);
 	is_int(msiv_connect(f.path, "old", &c), 0, "connect to a daemon "
 	    "answering errors with %u payload bytes", errlen);
 	is_int(msiv_vfunc_open(c, "sim0", 1, MSIV_POLICY_DEFAULT, &vf), -EINVAL,
 	    "... an error reply: the errno as sent");
 	ok(strcmp(msiv_last_reason(c), "") == 0, "... and no reason");
 	msiv_close(c);
-	pthread_join(t, NULL);
-	close(f.lfd);
-	unlink(f.path);
+	fake_stop(&f);
 }
 
 /* --- msivctl --json ---------------------------------------------------------- */
@@ -428,6 +452,33 @@ test_json(void)
 	    same_keys(all_vecs, "vector"), "... every vector too (with a slot "
 	    "or none)");
 	json_object_put(all_vecs);
+	json_object_put(a);
+	/* status from msivd, and from one that predates HOTPLUG_STATUS
+	 * (ENOSYS): the same keys, the hotplug ones null. */
+	a = ctl_json(d.sock, "status", &rc);
+	ok(rc == 0 && a != NULL, "--json status");
+	{
+		struct fake f;
+		json_object *o = NULL, *hp;
+
+		fake_start(&f, -ENOSYS, 0);
+		o = ctl_json(f.path, "status", &rc);
+		fake_stop(&f);
+		ok(rc == 0 && o != NULL, "--json status of an msivd without "
+		    "HOTPLUG_STATUS");
+		if (a != NULL && o != NULL) {
+			keyset(a, k1, sizeof(k1));
+			keyset(o, k2, sizeof(k2));
+			ok(strcmp(k1, k2) == 0, "... the same keys");
+			if (strcmp(k1, k2) != 0)
+				tap_diag("  %s\n  %s", k1, k2);
+			ok(json_object_object_get_ex(o, "hotplug", &hp) &&
+			    hp == NULL && json_object_object_get_ex(o,
+			    "uevents", &hp) && hp == NULL, "... hotplug and "
+			    "uevents null");
+		}
+		json_object_put(o);
+	}
 	json_object_put(a);
 	a = ctl_json(d.sock, "devices", &rc);
 	ok(rc == 0 && a != NULL && same_keys(a, "device"), "--json devices");
