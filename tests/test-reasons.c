@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -247,11 +248,14 @@ static void *
 fake_run(void *arg)
 {
 	struct fake *f = arg;
+	struct pollfd p = { .fd = f->lfd, .events = POLLIN };
 	unsigned char pkt[MSIV_MSG_MAX];
-	int fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
 	ssize_t n;
+	int fd;
 
-	if (fd < 0)
+	/* A client that never comes must not hang the test. */
+	if (poll(&p, 1, H_TIMEOUT_MS) != 1 ||
+	    (fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 		return NULL;
 	while ((n = recv(fd, pkt, sizeof(pkt), 0)) > 0) {
 		struct msiv_hdr h;
