@@ -156,7 +156,8 @@ ctl_report(const struct ctl *c, const char *what, int status,
 
 		json_object_object_add(e, "command", json_object_new_string(
 		    c->cmd != NULL ? c->cmd->name : what));
-		json_object_object_add(e, "errno", json_object_new_int(-status));
+		json_object_object_add(e, "errno",
+		    json_object_new_int(-status));
 		json_object_object_add(e, "name", name != NULL ?
 		    json_object_new_string(name) : NULL);
 		json_object_object_add(e, "message",
@@ -988,8 +989,8 @@ cmd_release(struct ctl *c, int argc, char **argv)
 		return ctl_fail_hint(c, what, r, "the tenant holds no vfunc",
 		    CTL_EXIT_NOENT);
 	if (r == -EBUSY)
-		return ctl_fail_hint(c, what, r, "a session of the tenant holds "
-		    "vfuncs (revoke them, or end the session, first)",
+		return ctl_fail_hint(c, what, r, "a session of the tenant "
+		    "holds vfuncs (revoke them, or end the session, first)",
 		    CTL_EXIT_FAIL);
 	if (r < 0)
 		return ctl_fail(c, what, r);
@@ -1107,7 +1108,8 @@ usage(FILE *f)
 	}
 	fprintf(f, "\noptions:\n"
 	    "  -s, --socket PATH  daemon socket (default $MSIV_SOCKET, else %s)\n"
-	    "  -j, --json         JSON output, errors too (on standard output)\n"
+	    "  -j, --json         JSON output, errors too (on standard "
+	    "output)\n"
 	    "  -h, --help         this help\n"
 	    "  -V, --version      version\n"
 	    "\n`msivctl help COMMAND` describes a command.\n",

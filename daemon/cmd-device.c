@@ -252,8 +252,8 @@ cmd_irq_affinity(struct cmd_ctx *ctx)
 		struct vfunc *vf;
 
 		if (rq->slot != 0 || rq->device[0] != '\0')
-			return cmd_refuse_debug(ctx, -EINVAL, "a vfunc's vector "
-			    "or a device's slot, not both");
+			return cmd_refuse_debug(ctx, -EINVAL, "a vfunc's "
+			    "vector or a device's slot, not both");
 		if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
 			return r;
 		if (!vfunc_bound(vf, rq->vector)) /* lazy: no slot yet */
@@ -267,14 +267,15 @@ cmd_irq_affinity(struct cmd_ctx *ctx)
 			return cmd_refuse(ctx, -EPERM, "a device's slot by "
 			    "number is for admins; name a vfunc's vector");
 		if (rq->vector != 0 || msiv_name_check(rq->device) < 0)
-			return cmd_refuse_debug(ctx, -EINVAL, "bad device name, "
-			    "or a vector without a vfunc");
+			return cmd_refuse_debug(ctx, -EINVAL, "bad device "
+			    "name, or a vector without a vfunc");
 		if ((dev = device_find(rq->device)) == NULL)
 			return cmd_refuse(ctx, -ENODEV, "no device %s",
 			    rq->device);
 		if (rq->slot >= dev->nslots)
 			return cmd_refuse_debug(ctx, -EINVAL, "slot %u: device "
-			    "%s has %u slots", rq->slot, dev->name, dev->nslots);
+			    "%s has %u slots", rq->slot, dev->name,
+			    dev->nslots);
 		slot = rq->slot;
 	}
 	if (dev->ops->irq_affinity == NULL)

@@ -436,7 +436,7 @@ session_event_gone(struct session *s, uint64_t vfunc, uint32_t reason)
 	session_event(s, MSIV_EV_VFUNC_GONE, &g, sizeof(g));
 }
 
-/* --- refusals ---------------------------------------------------------------*/
+/* --- refusals --------------------------------------------------------------*/
 
 static void
 cmd_vreason(struct cmd_ctx *ctx, const char *fmt, va_list ap)

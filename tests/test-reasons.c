@@ -118,7 +118,8 @@ test_reasons(void)
 		is_int(msiv_vector_setup(b, lazy, 1, 0xfee00000, 0x42, e, 0),
 		    -ENOSPC, "its setup finds no slot: ENOSPC");
 		ok(has(msiv_last_reason(b), "vector 1 has no slot on sim0 (the "
-		    "device has none free): undeliverable, its pending bit set"),
+		    "device has none free): undeliverable, its pending bit "
+		    "set"),
 		    "... reason says so, pending bit and all");
 		ok(h_logged(&d, "vector 1 has no slot on sim0 (the device has "
 		    "none free, 1 time(s)): undeliverable"), "... as the log "
@@ -160,7 +161,7 @@ test_reasons(void)
 	msiv_close(b);
 }
 
-/* --- the wire ---------------------------------------------------------------- */
+/* --- the wire ------------------------------------------------------------- */
 
 /* Send one request on a raw connection and read its reply. */
 static int
@@ -330,7 +331,7 @@ test_old_daemon(uint32_t errlen)
 	fake_stop(&f);
 }
 
-/* --- msivctl --json ---------------------------------------------------------- */
+/* --- msivctl --json ------------------------------------------------------- */
 
 /* Run msivctl with args; its standard output parsed as JSON (NULL if it
  * is not), its exit status in *rc. */
@@ -501,8 +502,8 @@ test_json(void)
 
 		keyset(a, k1, sizeof(k1));
 		ok(json_object_object_get_ex(a, "reason", &r) &&
-		    strcmp(json_object_get_string(r), "slot 99: device sim0 has "
-		    "16 slots") == 0, "... with msivd's reason");
+		    strcmp(json_object_get_string(r), "slot 99: device sim0 "
+		    "has 16 slots") == 0, "... with msivd's reason");
 		ok(json_object_object_get_ex(a, "name", &nm) &&
 		    strcmp(json_object_get_string(nm), "EINVAL") == 0 &&
 		    json_object_object_get_ex(a, "errno", &en) &&

@@ -453,7 +453,8 @@ fuzz_check_packet(struct fuzz_input *in, struct fuzz_client *c,
 		fuzz_fail("%s reply: status %d is neither 0 nor -errno",
 		    msiv_proto_opname(h.opcode), h.status);
 	foreign = c->who == FUZZ_B && fuzz_foreign(in, h.seq);
-	if (foreign && (h.status == 0 || h.status == -EKEYREVOKED || h.status == -ENODEV))
+	if (foreign && (h.status == 0 || h.status == -EKEYREVOKED ||
+	    h.status == -ENODEV))
 		fuzz_fail("%s of session B on a vfunc of session A: status %d, "
 		    "not as if it did not exist", msiv_proto_opname(h.opcode),
 		    h.status);
