@@ -328,15 +328,20 @@ cmd_vfunc_open(struct cmd_ctx *ctx)
 }
 
 /* The vfunc a VFUNC_* request names, with its value checked: 0 or 1 for
- * ENABLE and FMASK, 0 (unused) for CLOSE and RESET. */
+ * ENABLE and FMASK, 0 (unused) for CLOSE and RESET. gone_ok: one taken
+ * away is fine too (CLOSE). */
 static int
-cmd_vfunc_req(struct cmd_ctx *ctx, uint32_t maxvalue, struct vfunc **vf)
+cmd_vfunc_req(struct cmd_ctx *ctx, uint32_t maxvalue, bool gone_ok,
+    struct vfunc **vf)
 {
 	const struct msiv_vfunc_req *rq = ctx->req;
+	int r;
 
 	if (rq->reserved != 0 || rq->value > maxvalue)
 		return cmd_refuse_debug(ctx, -EINVAL, "value %u (at most %u), "
 		    "or reserved field set", rq->value, maxvalue);
+	if (gone_ok && (r = session_vfunc(ctx->s, rq->vfunc, vf)) != -ENOENT)
+		return 0; /* the session's, taken away or not: *vf is set */
 	return cmd_vfunc_lookup(ctx, rq->vfunc, vf);
 }
 
@@ -347,8 +352,7 @@ cmd_vfunc_close(struct cmd_ctx *ctx)
 	int r;
 
 	/* A vfunc taken away is closed like any other. */
-	if ((r = cmd_vfunc_req(ctx, 0, &vf)) < 0 &&
-	    (vf == NULL || r != vfunc_gone_errno(vf)))
+	if ((r = cmd_vfunc_req(ctx, 0, true, &vf)) < 0)
 		return r;
 	log_info("session %llu: vfunc %016llx closed",
 	    (unsigned long long)ctx->s->id, (unsigned long long)vf->id);
@@ -381,7 +385,7 @@ cmd_vfunc_enable(struct cmd_ctx *ctx)
 	struct vfunc *vf;
 	int r;
 
-	if ((r = cmd_vfunc_req(ctx, 1, &vf)) < 0)
+	if ((r = cmd_vfunc_req(ctx, 1, false, &vf)) < 0)
 		return r;
 	return cmd_vfunc_bit(ctx, &vf->enabled, vector_set_enabled, vf);
 }
@@ -392,7 +396,7 @@ cmd_vfunc_fmask(struct cmd_ctx *ctx)
 	struct vfunc *vf;
 	int r;
 
-	if ((r = cmd_vfunc_req(ctx, 1, &vf)) < 0)
+	if ((r = cmd_vfunc_req(ctx, 1, false, &vf)) < 0)
 		return r;
 	return cmd_vfunc_bit(ctx, &vf->fmasked, vector_set_fmask, vf);
 }
@@ -403,7 +407,7 @@ cmd_vfunc_reset(struct cmd_ctx *ctx)
 	struct vfunc *vf;
 	int r;
 
-	if ((r = cmd_vfunc_req(ctx, 0, &vf)) < 0)
+	if ((r = cmd_vfunc_req(ctx, 0, false, &vf)) < 0)
 		return r;
 	vf->enabled = false;
 	vf->fmasked = false;

@@ -510,9 +510,8 @@ static void
 session_reply(struct session *s, const struct msiv_hdr *rq, int status,
     struct cmd_ctx *ctx, int durable, const char *reason)
 {
-	struct msiv_error_rep er;
-
 	const struct msiv_opinfo *oi = msiv_proto_op(rq->opcode);
+	struct msiv_error_rep er;
 	struct msiv_hdr h = {
 		.magic = MSIV_PROTO_MAGIC, .version = MSIV_PROTO_VERSION,
 		.opcode = rq->opcode, .flags = MSIV_F_REPLY, .seq = rq->seq,
