@@ -133,9 +133,9 @@ cmd_device_detach(struct cmd_ctx *ctx)
 	}
 	/* A lazy vfunc uses the device even while it holds no slot. */
 	if (vfunc_device_busy(dev) && !(rq->flags & MSIV_DETACH_FORCE)) {
-		return cmd_refuse(ctx, -EBUSY, "detach %s: vfuncs still use "
-		    "the device (%u slots in use); a forced detach revokes "
-		    "them", dev->name, dev->used);
+		return cmd_refuse(ctx, -EBUSY, "vfuncs still use the device "
+		    "(%u slots of %s in use); a forced detach revokes them",
+		    dev->used, dev->name);
 	}
 	if ((r = store_device_del(dev->name)) < 0)
 		return r;
