@@ -206,7 +206,7 @@ cmd_tenant_release(struct cmd_ctx *ctx)
 	if (rq->flags != 0 || rq->reserved != 0)
 		return cmd_refuse_debug(ctx, -EINVAL, "flags or reserved "
 		    "field set");
-	if (msiv_name_check(rq->tenant) < 0)
+	if (rq->tenant[0] == '\0' || msiv_name_check(rq->tenant) < 0)
 		return cmd_refuse_debug(ctx, -EINVAL, "the tenant name is not "
 		    "1 to %u printable characters", MSIV_NAME_MAX - 1);
 	if (!vfunc_tenant_busy(rq->tenant))
