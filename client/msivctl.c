@@ -1,9 +1,15 @@
 /*
  * msivctl: the msiv admin CLI. See msivctl(8).
  *
- * Listings print aligned tables, or JSON with --json (json-c). Each failure
- * maps to one message and one exit status (enum ctl_exit), so scripts can
- * tell "daemon not running" from "permission denied" from "no such device".
+ * Listings print aligned tables, or JSON with --json (json-c): every
+ * object of a listing has the same keys every time, a value that does not
+ * apply being null (msivctl(8) gives each schema). Each failure maps to one
+ * message and one exit status (enum ctl_exit), so scripts can tell "daemon
+ * not running" from "permission denied" from "no such device"; the
+ * daemon's reason, when it gives one, follows the message. One table of
+ * commands (ctl_cmds) drives the usage text, `msivctl help COMMAND` and
+ * dispatch; client/completion/msivctl completes the same names (a test
+ * checks it).
  */
 #include "config.h"
 
@@ -33,53 +39,79 @@ enum ctl_exit {
 
 #define CTL_LIST_MAX 65536 /* records one listing may hold */
 
+struct ctl_cmd;
+
 struct ctl {
 	const char *sock;     /* as given, or NULL */
 	const char *sockname; /* for messages */
 	int json;
 	struct msiv_conn *conn;
+	const struct ctl_cmd *cmd; /* the command being run */
 };
 
+/*
+ * The command table. args: the arguments, alternative forms separated by
+ * '\n'; summary: one line for the usage text; detail: more for `msivctl
+ * help COMMAND` and a usage error (NULL: none).
+ */
+struct ctl_cmd {
+	const char *name;
+	const char *args;
+	const char *summary;
+	const char *detail;
+	int minargs, maxargs; /* checked before msivd is asked anything */
+	int (*fn)(struct ctl *c, int argc, char **argv);
+};
+
+static void usage(FILE *f);
+static const struct ctl_cmd *ctl_find(const char *name);
+
+/* The usage lines of one command: "usage: msivctl NAME ARGS", a line per
+ * form of its arguments. */
 static void
-usage(FILE *f)
+cmd_usage(FILE *f, const struct ctl_cmd *ct)
 {
-	fprintf(f,
-	    "usage: msivctl [-s PATH] [-j] COMMAND [ARGS]\n"
-	    "\n"
-	    "commands:\n"
-	    "  status                   daemon summary\n"
-	    "  devices                  devices and their slots\n"
-	    "  vfuncs                   virtual functions and their vectors\n"
-	    "  sessions                 client sessions\n"
-	    "  fire DEVICE SLOT [COUNT] raise interrupts on a sim slot\n"
-	    "  attach NAME vfio PCI-ADDRESS [POLICY] [msi-latch]\n"
-	    "  attach NAME sim SLOTS [POLICY]\n"
-	    "                           attach a device (kept across restarts)\n"
-	    "  detach NAME [--force]    detach a device (--force: even if vfuncs\n"
-	    "                           use it; they are revoked)\n"
-	    "  revoke TENANT|VFUNC      take a tenant's vfuncs (or one vfunc,\n"
-	    "                           by its 16-digit handle) away\n"
-	    "  affinity DEVICE SLOT [CPUS]\n"
-	    "                           host IRQ of a slot and its CPU affinity\n"
-	    "                           (CPUS like 0-3,6: set it)\n"
-	    "  log-level [LEVEL]        the daemon's log level (error, warning,\n"
-	    "                           info or debug: set it until it restarts)\n"
-	    "  shutdown                 stop the daemon\n"
-	    "  metrics                  OpenMetrics text for Prometheus (admin)\n"
-	    "\n"
-	    "options:\n"
-	    "  -s, --socket PATH  daemon socket (default $MSIV_SOCKET, else %s)\n"
-	    "  -j, --json         JSON output\n"
-	    "  -h, --help         this help\n"
-	    "  -V, --version      version\n", MSIV_DEFAULT_SOCKET);
+	const char *a = ct->args;
+	const char *lead = "usage:";
+
+	for (;;) {
+		const char *nl = strchr(a, '\n');
+		int alen = nl != NULL ? (int)(nl - a) : (int)strlen(a);
+
+		fprintf(f, "%s msivctl %s%s%.*s\n", lead, ct->name,
+		    alen ? " " : "", alen, a);
+		if (nl == NULL)
+			break;
+		lead = "      ";
+		a = nl + 1;
+	}
 }
 
-/* One message, one exit status per failure. */
+/* A command's arguments are wrong: its usage and details, exit 2. */
 static int
-ctl_fail(const struct ctl *c, const char *what, int status)
+ctl_usage_error(const struct ctl *c)
 {
-	fprintf(stderr, "msivctl: %s: %s\n", what, msiv_strerror(status));
-	(void)c;
+	cmd_usage(stderr, c->cmd);
+	if (c->cmd->detail != NULL)
+		fprintf(stderr, "%s", c->cmd->detail);
+	return CTL_EXIT_USAGE;
+}
+
+/* The errno's symbolic name for --json ("EINVAL"), or NULL. */
+static const char *
+errno_name(int e)
+{
+#ifdef HAVE_STRERRORNAME_NP
+	return strerrorname_np(e);
+#else
+	(void)e;
+	return NULL;
+#endif
+}
+
+static int
+ctl_exit_for(int status)
+{
 	switch (-status) {
 	case EACCES:
 	case EPERM:
@@ -92,27 +124,96 @@ ctl_fail(const struct ctl *c, const char *what, int status)
 	}
 }
 
+/* msiv_strerror(), but for EBUSY: its text is about a vector (a VMM's
+ * strict policy), and what msivctl is refused is not. */
+static const char *
+ctl_strerror(int status)
+{
+	return status == -EBUSY ? "busy" : msiv_strerror(status);
+}
+
+/*
+ * Report a failure of what and return exit: with --json one object on
+ * standard output (the document a script parses, whatever the outcome),
+ * {"error": {"command", "errno", "name", "message", "reason"}}, reason null
+ * when msivd gave none; else "msivctl: WHAT: MESSAGE[: REASON]" on
+ * standard error. message is the text for status (NULL: msiv_strerror's).
+ * The daemon's reason is that of the last request on the connection, or
+ * of the refused connect when there is no connection yet.
+ */
+static int
+ctl_report(const struct ctl *c, const char *what, int status,
+    const char *message, int exit)
+{
+	const char *reason = msiv_last_reason(c->conn);
+	const char *name = errno_name(-status);
+
+	if (message == NULL)
+		message = ctl_strerror(status);
+	if (c->json) {
+		json_object *o = json_object_new_object();
+		json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "command", json_object_new_string(
+		    c->cmd != NULL ? c->cmd->name : what));
+		json_object_object_add(e, "errno",
+		    json_object_new_int(-status));
+		json_object_object_add(e, "name", name != NULL ?
+		    json_object_new_string(name) : NULL);
+		json_object_object_add(e, "message",
+		    json_object_new_string(message));
+		json_object_object_add(e, "reason", reason[0] != '\0' ?
+		    json_object_new_string(reason) : NULL);
+		json_object_object_add(o, "error", e);
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+		    JSON_C_TO_STRING_SPACED));
+		json_object_put(o);
+		return exit;
+	}
+	if (reason[0] != '\0')
+		fprintf(stderr, "msivctl: %s: %s: %s\n", what, message, reason);
+	else
+		fprintf(stderr, "msivctl: %s: %s\n", what, message);
+	return exit;
+}
+
+/* One message, one exit status per failure. */
+static int
+ctl_fail(const struct ctl *c, const char *what, int status)
+{
+	return ctl_report(c, what, status, NULL, ctl_exit_for(status));
+}
+
+/*
+ * A failure msivctl can say more about than msiv_strerror() when msivd
+ * gave no reason (an older daemon, or a failure in a backend that only
+ * msivd's log explains): hint replaces the message then. With a reason,
+ * the reason says it.
+ */
+static int
+ctl_fail_hint(const struct ctl *c, const char *what, int status,
+    const char *hint, int exit)
+{
+	return ctl_report(c, what, status,
+	    msiv_last_reason(c->conn)[0] != '\0' ? NULL : hint, exit);
+}
+
 static int
 ctl_connect(struct ctl *c)
 {
+	char what[160];
 	int r = msiv_connect(c->sock, NULL, &c->conn);
 
-	if (r == -ENOENT || r == -ECONNREFUSED) {
-		fprintf(stderr, "msivctl: cannot reach msivd at %s: daemon not "
-		    "running\n", c->sockname);
-		return CTL_EXIT_NODAEMON;
-	}
-	if (r == -EACCES || r == -EPERM) {
-		fprintf(stderr, "msivctl: cannot reach msivd at %s: permission "
-		    "denied\n", c->sockname);
-		return CTL_EXIT_DENIED;
-	}
-	if (r < 0) {
-		fprintf(stderr, "msivctl: cannot reach msivd at %s: %s\n",
-		    c->sockname, msiv_strerror(r));
-		return CTL_EXIT_FAIL;
-	}
-	return CTL_EXIT_OK;
+	if (r == 0)
+		return CTL_EXIT_OK;
+	snprintf(what, sizeof(what), "cannot reach msivd at %s", c->sockname);
+	if (r == -ENOENT || r == -ECONNREFUSED)
+		return ctl_report(c, what, r, "daemon not running",
+		    CTL_EXIT_NODAEMON);
+	if (r == -EACCES || r == -EPERM)
+		return ctl_report(c, what, r, "permission denied",
+		    CTL_EXIT_DENIED);
+	return ctl_report(c, what, r, NULL, CTL_EXIT_FAIL);
 }
 
 static const char *
@@ -149,6 +250,12 @@ static void
 jstr(json_object *o, const char *key, const char *v)
 {
 	json_object_object_add(o, key, json_object_new_string(v));
+}
+
+static void
+jnull(json_object *o, const char *key)
+{
+	json_object_object_add(o, key, NULL);
 }
 
 static void
@@ -276,6 +383,15 @@ cmd_status(struct ctl *c, int argc, char **argv)
 			jint(o, "rescans", (int64_t)hp.rescans);
 			jint(o, "auto_attached", (int64_t)hp.attached);
 			jint(o, "removed", (int64_t)hp.removed);
+		} else {
+			/* An older msivd: not reported, the keys stay. */
+			static const char *const hpkeys[] = { "hotplug",
+			    "hotplug_rules", "uevents", "uevents_foreign",
+			    "rescans", "auto_attached", "removed" };
+
+			for (size_t k = 0; k < sizeof(hpkeys) /
+			    sizeof(hpkeys[0]); k++)
+				jnull(o, hpkeys[k]);
 		}
 		jbool(o, "admin", msiv_is_admin(c->conn));
 		jstr(o, "tenant", msiv_tenant(c->conn));
@@ -477,19 +593,29 @@ cmd_vfuncs(struct ctl *c, int argc, char **argv)
 			jint(o, "session", (int64_t)f[i].session);
 			jint(o, "nvec", f[i].nvec);
 			jbool(o, "lazy", f[i].flags & MSIV_VFUNC_LAZY);
+			/* Every key every time; null where it does not apply
+			 * (msivctl(8), JSON OUTPUT). */
 			if (f[i].flags & MSIV_VFUNC_LAZY) {
 				jint(o, "bound_slots", bound);
 				jint(o, "nospace", (int64_t)nospace);
-			} else
+				jnull(o, "first_slot");
+			} else {
+				jnull(o, "bound_slots");
+				jnull(o, "nospace");
 				jint(o, "first_slot", f[i].first_slot);
+			}
 			jstr(o, "policy", policy_name(f[i].policy));
 			jbool(o, "enabled", f[i].flags & MSIV_VFUNC_ENABLED);
 			jbool(o, "function_masked", f[i].flags & MSIV_VFUNC_FMASKED);
 			jbool(o, "orphaned", f[i].flags & MSIV_VFUNC_ORPHANED);
 			if (f[i].flags & MSIV_VFUNC_GONE)
 				jstr(o, "revoked", gone_name(f[i].gone));
+			else
+				jnull(o, "revoked");
 			if (f[i].flags & MSIV_VFUNC_ORPHANED)
 				jint(o, "grace_left_ms", f[i].grace_ms);
+			else
+				jnull(o, "grace_left_ms");
 			for (size_t j = 0; j < nv; j++)
 				json_object_array_add(va, vector_json(&v[j]));
 			json_object_object_add(o, "vectors", va);
@@ -609,9 +735,7 @@ cmd_fire(struct ctl *c, int argc, char **argv)
 	if (argc < 2 || argc > 3 || parse_u32(argv[1], UINT32_MAX, &slot) < 0 ||
 	    (argc == 3 && (parse_u32(argv[2], UINT32_MAX, &count) < 0 ||
 	    count == 0))) {
-		fprintf(stderr, "usage: msivctl fire DEVICE SLOT [COUNT]\n"
-		    "  SLOT and COUNT are decimal numbers, COUNT at least 1\n");
-		return CTL_EXIT_USAGE;
+		return ctl_usage_error(c);
 	}
 	r = msiv_sim_fire(c->conn, argv[0], slot, count);
 	if (r < 0) {
@@ -896,7 +1020,7 @@ cmd_attach(struct ctl *c, int argc, char **argv)
 	const char *addr = NULL;
 	unsigned int flags = 0;
 	uint32_t slots = 0;
-	char what[96];
+	char what[96], hint[160];
 	int r, bad = argc < 3;
 
 	for (int i = 3; i < argc; i++) {
@@ -908,12 +1032,7 @@ cmd_attach(struct ctl *c, int argc, char **argv)
 	if (bad || (strcmp(argv[1], "vfio") == 0 ? (addr = argv[2], 0) :
 	    strcmp(argv[1], "sim") == 0 ?
 	    parse_u32(argv[2], 65536, &slots) < 0 || slots == 0 : 1)) {
-		fprintf(stderr, "usage: msivctl attach NAME vfio PCI-ADDRESS "
-		    "[POLICY] [msi-latch]\n"
-		    "       msivctl attach NAME sim SLOTS [POLICY]\n"
-		    "  PCI-ADDRESS like 0000:00:03.0; SLOTS 1 to 65536; POLICY "
-		    "latch, strict or live\n");
-		return CTL_EXIT_USAGE;
+		return ctl_usage_error(c);
 	}
 	r = msiv_device_attach(c->conn, argv[0], argv[1], addr, slots, policy,
 	    flags);
@@ -922,19 +1041,18 @@ cmd_attach(struct ctl *c, int argc, char **argv)
 	case 0:
 		break;
 	case -ENODEV:
-		fprintf(stderr, "msivctl: %s: %s is missing or not bound to "
-		    "vfio-pci (msivd's log says which, and how to bind it)\n",
-		    what, addr != NULL ? addr : argv[0]);
-		return CTL_EXIT_NOENT;
-	case -EBUSY:
-		fprintf(stderr, "msivctl: %s: the IOMMU group of %s is not "
-		    "viable: bind every device in it to vfio-pci\n", what,
+		snprintf(hint, sizeof(hint), "%s is missing or not bound to "
+		    "vfio-pci (msivd's log says which, and how to bind it)",
 		    addr != NULL ? addr : argv[0]);
-		return CTL_EXIT_FAIL;
+		return ctl_fail_hint(c, what, r, hint, CTL_EXIT_NOENT);
+	case -EBUSY:
+		snprintf(hint, sizeof(hint), "the IOMMU group of %s is not "
+		    "viable: bind every device in it to vfio-pci",
+		    addr != NULL ? addr : argv[0]);
+		return ctl_fail_hint(c, what, r, hint, CTL_EXIT_FAIL);
 	case -EEXIST:
-		fprintf(stderr, "msivctl: %s: a device of that name is "
-		    "attached already\n", what);
-		return CTL_EXIT_FAIL;
+		return ctl_fail_hint(c, what, r, "a device of that name is "
+		    "attached already", CTL_EXIT_FAIL);
 	default:
 		return ctl_fail(c, what, r);
 	}
@@ -951,17 +1069,13 @@ cmd_detach(struct ctl *c, int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "--force") == 0)
 		flags = MSIV_DETACH_FORCE;
-	else if (argc != 1) {
-		fprintf(stderr, "usage: msivctl detach NAME [--force]\n");
-		return CTL_EXIT_USAGE;
-	}
+	else if (argc != 1)
+		return ctl_usage_error(c);
 	r = msiv_device_detach(c->conn, argv[0], flags);
 	snprintf(what, sizeof(what), "detach %s", argv[0]);
-	if (r == -EBUSY) {
-		fprintf(stderr, "msivctl: %s: vfuncs still use the device "
-		    "(msivctl vfuncs); --force revokes them\n", what);
-		return CTL_EXIT_FAIL;
-	}
+	if (r == -EBUSY)
+		return ctl_fail_hint(c, what, r, "vfuncs still use the device "
+		    "(msivctl vfuncs); --force revokes them", CTL_EXIT_FAIL);
 	if (r < 0)
 		return ctl_fail(c, what, r);
 	puts(c->json ? "{ \"ok\": true }" : "detached");
@@ -991,20 +1105,16 @@ cmd_revoke(struct ctl *c, int argc, char **argv)
 	unsigned int count = 0;
 	int r;
 
-	if (argc != 1) {
-		fprintf(stderr, "usage: msivctl revoke TENANT|VFUNC\n");
-		return CTL_EXIT_USAGE;
-	}
+	if (argc != 1)
+		return ctl_usage_error(c);
 	snprintf(what, sizeof(what), "revoke %s", argv[0]);
 	if (parse_handle(argv[0], &vfunc) == 0)
 		r = msiv_revoke(c->conn, NULL, vfunc, &count);
 	else
 		r = msiv_revoke(c->conn, argv[0], 0, &count);
-	if (r == -ENOENT) {
-		fprintf(stderr, "msivctl: %s: %s\n", what, vfunc != 0 ?
-		    "no such vfunc" : "the tenant holds no vfunc");
-		return CTL_EXIT_NOENT;
-	}
+	if (r == -ENOENT)
+		return ctl_fail_hint(c, what, r, vfunc != 0 ? "no such vfunc" :
+		    "the tenant holds no vfunc", CTL_EXIT_NOENT);
 	if (r < 0)
 		return ctl_fail(c, what, r);
 	if (c->json) {
@@ -1078,21 +1188,16 @@ cmd_affinity(struct ctl *c, int argc, char **argv)
 
 	if (argc < 2 || parse_u32(argv[1], UINT32_MAX, &slot) < 0 ||
 	    (argc == 3 && parse_cpus(argv[2], cpus) < 0)) {
-		fprintf(stderr, "usage: msivctl affinity DEVICE SLOT [CPUS]\n"
-		    "  CPUS a list like 0-3,6 (CPUs below %u)\n",
-		    64 * MSIV_CPUS_WORDS);
-		return CTL_EXIT_USAGE;
+		return ctl_usage_error(c);
 	}
 	r = msiv_slot_affinity(c->conn, argv[0], slot, argc == 3 ? cpus : NULL,
 	    &irq, eff);
 	if (r < 0) {
 		snprintf(what, sizeof(what), "affinity %s slot %u", argv[0],
 		    slot);
-		if (r == -ENXIO) {
-			fprintf(stderr, "msivctl: %s: the slot is not in use, "
-			    "so it has no host IRQ\n", what);
-			return CTL_EXIT_NOENT;
-		}
+		if (r == -ENXIO)
+			return ctl_fail_hint(c, what, r, "the slot is not in "
+			    "use, so it has no host IRQ", CTL_EXIT_NOENT);
 		return ctl_fail(c, what, r);
 	}
 	format_cpus(eff, list, sizeof(list));
@@ -1139,11 +1244,8 @@ cmd_log_level(struct ctl *c, int argc, char **argv)
 	for (uint32_t i = 0; argc == 1 && i <= MSIV_LOG_DEBUG; i++)
 		if (strcmp(argv[0], ctl_levels[i]) == 0)
 			want = i;
-	if (argc == 1 && want == MSIV_LOG_QUERY) {
-		fprintf(stderr, "usage: msivctl log-level [LEVEL]\n"
-		    "  LEVEL is error, warning, info or debug\n");
-		return CTL_EXIT_USAGE;
-	}
+	if (argc == 1 && want == MSIV_LOG_QUERY)
+		return ctl_usage_error(c);
 	if ((r = msiv_log_level(c->conn, want)) < 0) {
 		if (r == -ENOSYS) {
 			fprintf(stderr, "msivctl: log-level: this msivd is "
@@ -1168,25 +1270,157 @@ cmd_log_level(struct ctl *c, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
-static const struct ctl_cmd {
-	const char *name;
-	int maxargs;
-	int (*fn)(struct ctl *c, int argc, char **argv);
-} ctl_cmds[] = {
-	{ "status", 0, cmd_status },
-	{ "devices", 0, cmd_devices },
-	{ "vfuncs", 0, cmd_vfuncs },
-	{ "sessions", 0, cmd_sessions },
-	{ "fire", 3, cmd_fire },
-	{ "attach", 5, cmd_attach },
-	{ "detach", 2, cmd_detach },
-	{ "revoke", 1, cmd_revoke },
-	{ "affinity", 3, cmd_affinity },
-	{ "log-level", 1, cmd_log_level },
-	{ "shutdown", 0, cmd_shutdown },
-	{ "metrics", 0, cmd_metrics },
-	{ NULL, 0, NULL },
+static int
+cmd_release(struct ctl *c, int argc, char **argv)
+{
+	char what[96];
+	unsigned int count = 0;
+	int r;
+
+	if (argc != 1)
+		return ctl_usage_error(c);
+	snprintf(what, sizeof(what), "release %s", argv[0]);
+	r = msiv_tenant_release(c->conn, argv[0], &count);
+	if (r == -ENOSYS)
+		return ctl_fail_hint(c, what, r, "msivd is older than this "
+		    "msivctl: it has no release", CTL_EXIT_FAIL);
+	if (r == -ENOENT)
+		return ctl_fail_hint(c, what, r, "the tenant holds no vfunc",
+		    CTL_EXIT_NOENT);
+	if (r == -EBUSY)
+		return ctl_fail_hint(c, what, r, "a session of the tenant "
+		    "holds vfuncs (revoke them, or end the session, first)",
+		    CTL_EXIT_FAIL);
+	if (r < 0)
+		return ctl_fail(c, what, r);
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		jint(o, "released", count);
+		json_print(o);
+	} else
+		printf("released %u vfunc%s\n", count, count == 1 ? "" : "s");
+	return CTL_EXIT_OK;
+}
+
+/* help [COMMAND]: needs no daemon (main runs it before connecting). */
+static int
+cmd_help(struct ctl *c, int argc, char **argv)
+{
+	const struct ctl_cmd *ct;
+
+	(void)c;
+	if (argc == 0) {
+		usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	if ((ct = ctl_find(argv[0])) == NULL) {
+		fprintf(stderr, "msivctl: help: unknown command: %s\n",
+		    argv[0]);
+		return CTL_EXIT_USAGE;
+	}
+	cmd_usage(stdout, ct);
+	printf("\n%s\n", ct->summary);
+	if (ct->detail != NULL)
+		printf("%s", ct->detail);
+	return CTL_EXIT_OK;
+}
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "status", "", "daemon summary", NULL, 0, 0, cmd_status },
+	{ "devices", "", "devices and their slots", NULL, 0, 0, cmd_devices },
+	{ "vfuncs", "", "virtual functions and their vectors", NULL, 0, 0,
+	    cmd_vfuncs },
+	{ "sessions", "", "client sessions", NULL, 0, 0, cmd_sessions },
+	{ "fire", "DEVICE SLOT [COUNT]", "raise interrupts on a sim slot",
+	    "  SLOT and COUNT are decimal numbers, COUNT at least 1 (1 if "
+	    "left out)\n", 2, 3, cmd_fire },
+	{ "attach", "NAME vfio PCI-ADDRESS [POLICY] [msi-latch]\n"
+	    "NAME sim SLOTS [POLICY]", "attach a device (kept across restarts)",
+	    "  PCI-ADDRESS like 0000:00:03.0; SLOTS 1 to 65536; POLICY latch, "
+	    "strict or live\n  (the device's default for vfuncs that ask for "
+	    "none; latch if left out);\n  msi-latch: the device latches its "
+	    "MSI message at enable (msivd.conf(5))\n", 3, 5, cmd_attach },
+	{ "detach", "NAME [--force]", "detach a device",
+	    "  --force: even if vfuncs use it; they are revoked\n", 1, 2,
+	    cmd_detach },
+	{ "revoke", "TENANT|VFUNC", "take a tenant's vfuncs away",
+	    "  TENANT: every vfunc of the tenant; VFUNC: one, by its 16-digit "
+	    "handle\n  (msivctl vfuncs). Their slots are freed at once; the "
+	    "tenant's calls on\n  them fail until it closes them (msivctl "
+	    "release frees them of a tenant\n  whose VMM is gone).\n", 1, 1,
+	    cmd_revoke },
+	{ "release", "TENANT", "release a tenant's orphaned vfuncs now",
+	    "  Every vfunc of TENANT that no session holds (orphaned, revoked "
+	    "or not)\n  is released at once instead of at the end of "
+	    "orphan_grace: its slots\n  go back to the device, and a tenant "
+	    "left with no vfunc can be taken\n  over by a new client without "
+	    "its resume token. Refused while a\n  session of the tenant "
+	    "holds vfuncs.\n", 1, 1, cmd_release },
+	{ "affinity", "DEVICE SLOT [CPUS]",
+	    "host IRQ of a slot and its CPU affinity",
+	    "  CPUS a list like 0-3,6 (CPUs below 256): set the affinity "
+	    "first\n", 2, 3, cmd_affinity },
+	{ "log-level", "[LEVEL]", "the daemon's log level",
+	    "  LEVEL error, warning, info or debug: set it until msivd stops "
+	    "(left out:\n  print it)\n", 0, 1, cmd_log_level },
+	{ "metrics", "", "OpenMetrics text for Prometheus (admin)",
+	    "  Counters per device, tenant and vfunc, sessions and store "
+	    "commits\n  (msivctl(8), METRICS)\n", 0, 0, cmd_metrics },
+	{ "shutdown", "", "stop the daemon", NULL, 0, 0, cmd_shutdown },
+	{ "help", "[COMMAND]", "this list, or what COMMAND does", NULL, 0, 1,
+	    cmd_help },
+	{ NULL, NULL, NULL, NULL, 0, 0, NULL },
 };
+
+static const struct ctl_cmd *
+ctl_find(const char *name)
+{
+	for (const struct ctl_cmd *ct = ctl_cmds; ct->name != NULL; ct++)
+		if (strcmp(ct->name, name) == 0)
+			return ct;
+	return NULL;
+}
+
+static void
+usage(FILE *f)
+{
+	const struct ctl_cmd *ct;
+
+	fprintf(f, "usage: msivctl [-s PATH] [-j] COMMAND [ARGS]\n\n"
+	    "commands:\n");
+	for (ct = ctl_cmds; ct->name != NULL; ct++) {
+		const char *a = ct->args;
+		int w;
+
+		/* Each form of the arguments on a line; the summary beside
+		 * the last one if it fits, else under it. */
+		for (;;) {
+			const char *nl = strchr(a, '\n');
+			int alen = nl != NULL ? (int)(nl - a) : (int)strlen(a);
+
+			w = fprintf(f, "  %s%s%.*s", ct->name, alen ? " " : "",
+			    alen, a);
+			if (nl == NULL)
+				break;
+			fputc('\n', f);
+			a = nl + 1;
+		}
+		if (w > 26)
+			fprintf(f, "\n%28s%s\n", "", ct->summary);
+		else
+			fprintf(f, "%*s%s\n", 28 - w, "", ct->summary);
+	}
+	fprintf(f, "\noptions:\n"
+	    "  -s, --socket PATH  daemon socket (default $MSIV_SOCKET, else %s)\n"
+	    "  -j, --json         JSON output, errors too (on standard "
+	    "output)\n"
+	    "  -h, --help         this help\n"
+	    "  -V, --version      version\n"
+	    "\n`msivctl help COMMAND` describes a command.\n",
+	    MSIV_DEFAULT_SOCKET);
+}
+
 
 int
 main(int argc, char **argv)
@@ -1229,18 +1463,22 @@ main(int argc, char **argv)
 	}
 	cmd = argv[optind];
 	nargs = argc - optind - 1;
-	for (ct = ctl_cmds; ct->name != NULL; ct++)
-		if (strcmp(ct->name, cmd) == 0)
-			break;
-	if (ct->name == NULL) {
+	if ((ct = ctl_find(cmd)) == NULL) {
 		fprintf(stderr, "msivctl: unknown command: %s\n", cmd);
 		usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
+	c.cmd = ct;
 	if (nargs > ct->maxargs) {
 		fprintf(stderr, "msivctl: too many arguments for %s\n", cmd);
-		return CTL_EXIT_USAGE;
+		return ctl_usage_error(&c);
 	}
+	if (nargs < ct->minargs) {
+		fprintf(stderr, "msivctl: too few arguments for %s\n", cmd);
+		return ctl_usage_error(&c);
+	}
+	if (ct->fn == cmd_help)
+		return cmd_help(&c, nargs, argv + optind + 1);
 	c.sockname = c.sock;
 	if (c.sockname == NULL)
 		c.sockname = getenv("MSIV_SOCKET");

@@ -109,7 +109,8 @@ page_check(struct cmd_ctx *ctx, int want_vfunc)
 	const struct msiv_list_req *rq = ctx->req;
 
 	if (rq->reserved != 0 || (!want_vfunc && rq->vfunc != 0))
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "reserved field set, or "
+		    "a vfunc where none is asked for");
 	return 0;
 }
 
@@ -203,9 +204,12 @@ cmd_vec_list(struct cmd_ctx *ctx)
 	if ((r = page_check(ctx, 1)) < 0)
 		return r;
 	if (vf == NULL || !cmd_visible(ctx->s, vf))
-		return -ENOENT;
+		return cmd_refuse_debug(ctx, -ENOENT, "no vfunc %016llx",
+		    (unsigned long long)rq->vfunc);
 	if (vf->gone != 0)
-		return vfunc_gone_errno(vf);
+		return cmd_refuse_debug(ctx, vfunc_gone_errno(vf), "vfunc "
+		    "%016llx was taken away: it has no vectors",
+		    (unsigned long long)rq->vfunc);
 	page_init(&p, ctx, sizeof(struct msiv_vec_rec));
 	deliver_sync(); /* counters include what was raised before */
 	for (uint32_t i = 0; i < vf->nvec; i++) {
@@ -255,11 +259,16 @@ cmd_sim_lookup(struct cmd_ctx *ctx, uint32_t maxcount, struct device **out)
 	struct device *dev;
 
 	if (msiv_name_check(rq->device) < 0)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "the device name is not "
+		    "1 to %u printable characters", MSIV_NAME_MAX - 1);
 	if ((dev = device_find(rq->device)) == NULL)
-		return -ENODEV;
-	if (rq->count == 0 || rq->count > maxcount || rq->slot >= dev->nslots)
-		return -EINVAL;
+		return cmd_refuse(ctx, -ENODEV, "no device %s", rq->device);
+	if (rq->slot >= dev->nslots)
+		return cmd_refuse_debug(ctx, -EINVAL, "slot %u: device %s has "
+		    "%u slots", rq->slot, dev->name, dev->nslots);
+	if (rq->count == 0 || rq->count > maxcount)
+		return cmd_refuse_debug(ctx, -EINVAL, "count %u: 1 to %u",
+		    rq->count, maxcount);
 	*out = dev;
 	return 0;
 }
@@ -274,9 +283,12 @@ cmd_sim_triggers(struct cmd_ctx *ctx)
 	if ((r = cmd_sim_lookup(ctx, MSIV_FDS_MAX, &dev)) < 0)
 		return r;
 	if (rq->count > dev->nslots - rq->slot)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "slots %u to %u: device "
+		    "%s has %u", rq->slot, rq->slot + rq->count - 1, dev->name,
+		    dev->nslots);
 	if (dev->ops->trigger_dup == NULL)
-		return -EOPNOTSUPP;
+		return cmd_refuse_debug(ctx, -EOPNOTSUPP, "device %s is not a "
+		    "sim device", dev->name);
 	for (uint32_t i = 0; i < rq->count; i++) {
 		int fd = dev->ops->trigger_dup(dev, rq->slot + i);
 
@@ -297,7 +309,8 @@ cmd_sim_fire(struct cmd_ctx *ctx)
 	if ((r = cmd_sim_lookup(ctx, UINT32_MAX, &dev)) < 0)
 		return r;
 	if (dev->ops->fire == NULL)
-		return -EOPNOTSUPP;
+		return cmd_refuse_debug(ctx, -EOPNOTSUPP, "device %s is not a "
+		    "sim device", dev->name);
 	return dev->ops->fire(dev, rq->slot, rq->count);
 }
 

@@ -26,11 +26,15 @@ int
 cmd_vec_lookup(struct cmd_ctx *ctx, uint64_t id, uint32_t vector,
     struct vfunc **vf)
 {
-	int r = session_vfunc(ctx->s, id, vf);
+	int r = cmd_vfunc_lookup(ctx, id, vf);
 
 	if (r < 0)
 		return r;
-	return vector < (*vf)->nvec ? 0 : -EINVAL;
+	if (vector >= (*vf)->nvec)
+		return cmd_refuse_debug(ctx, -EINVAL, "vector %u: vfunc "
+		    "%016llx has %u vectors", vector, (unsigned long long)id,
+		    (*vf)->nvec);
+	return 0;
 }
 
 /*
@@ -68,8 +72,15 @@ cmd_vec_bind(struct cmd_ctx *ctx, struct vfunc *vf, uint32_t vector)
 	if ((r = cmd_vec_quota(ctx, vf)) == 0 &&
 	    (r = vfunc_bind(vf, vector, MSIV_SLOT_NONE)) == 0)
 		return 1;
-	if (r == -ENOSPC || r == -EDQUOT)
+	if (r == -ENOSPC || r == -EDQUOT) {
+		/* Logged there, not every time (a guest may retry), in
+		 * these words. */
 		vfunc_nospace(vf, vector, r);
+		return cmd_reason(ctx, r, "vector %u has no slot on %s (%s): "
+		    "undeliverable, its pending bit set", vector, vf->device,
+		    r == -EDQUOT ? "the tenant's quota is used up" :
+		    "the device has none free");
+	}
 	return r;
 }
 
@@ -94,10 +105,12 @@ cmd_take_target(struct cmd_ctx *ctx)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	n = readlink(path, link, sizeof(link) - 1);
 	if (n < 0)
-		return -EBADF;
+		return cmd_refuse_debug(ctx, -EBADF, "the target fd cannot be "
+		    "looked at");
 	link[n] = '\0';
 	if (strcmp(link, "anon_inode:[eventfd]") != 0)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "the target is not an "
+		    "eventfd");
 	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -errno;
@@ -116,9 +129,12 @@ cmd_vec_setup(struct cmd_ctx *ctx)
 	if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
 		return r;
 	if ((rq->flags & ~MSIV_SETUP_ALL) != 0 || rq->reserved != 0)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "unknown setup flags "
+		    "0x%x, or reserved field set", rq->flags & ~MSIV_SETUP_ALL);
 	if ((rq->flags & MSIV_SETUP_DIRECT) && vf->dev->ops->route == NULL)
-		return -EOPNOTSUPP;
+		return cmd_refuse_debug(ctx, -EOPNOTSUPP, "device %s has no "
+		    "direct delivery (%s backend)", vf->device,
+		    vf->dev->ops->name);
 	if ((fd = cmd_take_target(ctx)) < 0)
 		return fd;
 	if ((bound = cmd_vec_bind(ctx, vf, rq->vector)) < 0) {
@@ -137,6 +153,9 @@ cmd_vec_setup(struct cmd_ctx *ctx)
 		close(fd);
 		if (bound)
 			vfunc_unbind(vf, rq->vector);
+		if (r == -EBUSY)
+			return cmd_refuse_debug(ctx, r, "vector %u is set up "
+			    "already: free it, or retarget it", rq->vector);
 		return r;
 	}
 	ctx->touched = vf->id;
@@ -154,7 +173,7 @@ cmd_vec_simple(struct cmd_ctx *ctx, unsigned int (*op)(struct vector *))
 	if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
 		return r;
 	if (rq->reserved != 0)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "reserved field set");
 	s = vfunc_vec_lock(vf, rq->vector);
 	vfunc_vec_done(vf, rq->vector, op(&s->vec));
 	/* Mask state may be written behind (write_behind_ms). */
@@ -184,7 +203,7 @@ cmd_vec_free(struct cmd_ctx *ctx)
 	if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
 		return r;
 	if (rq->reserved != 0)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "reserved field set");
 	s = vfunc_vec_lock(vf, rq->vector);
 	old = s->target;
 	s->target = -1;
@@ -212,7 +231,8 @@ cmd_vec_retarget(struct cmd_ctx *ctx)
 		return r;
 	if (rq->flags == 0 || (rq->flags & ~MSIV_RETARGET_ALL) != 0 ||
 	    rq->reserved != 0)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "retarget flags 0x%x: "
+		    "a new target, a new message or both", rq->flags);
 	if (new_target && (fd = cmd_take_target(ctx)) < 0)
 		return fd;
 	/* A lazy vector gets its slot with its first target. */
@@ -247,7 +267,7 @@ cmd_vec_query(struct cmd_ctx *ctx)
 	if ((r = cmd_vec_lookup(ctx, rq->vfunc, rq->vector, &vf)) < 0)
 		return r;
 	if (rq->reserved != 0)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "reserved field set");
 	deliver_sync(); /* counters include what was raised before */
 	vfunc_vec_info(vf, rq->vector, info);
 	return 0;
@@ -275,11 +295,15 @@ static int
 cmd_table_lookup(struct cmd_ctx *ctx, struct vfunc **vf)
 {
 	const struct msiv_table_req *rq = ctx->req;
-	int r = session_vfunc(ctx->s, rq->vfunc, vf);
+	int r = cmd_vfunc_lookup(ctx, rq->vfunc, vf);
 
 	if (r < 0)
 		return r;
-	return cmd_table_where(*vf, rq->offset, rq->size);
+	if ((r = cmd_table_where(*vf, rq->offset, rq->size)) < 0)
+		return cmd_refuse_debug(ctx, r, "offset 0x%x size %u: not a "
+		    "naturally aligned 4 or 8 bytes of the table or PBA of %u "
+		    "vectors", rq->offset, rq->size, (*vf)->nvec);
+	return r;
 }
 
 int
@@ -296,11 +320,15 @@ cmd_table_write(struct cmd_ctx *ctx)
 	if (r == 0)
 		return 0; /* the PBA is read only: writes are ignored */
 	if (rq->size == 4 && (rq->value >> 32) != 0)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "a 4-byte write of a "
+		    "value above 32 bits");
 	s = vfunc_vec_lock(vf, vector);
 	r = vector_table_write(&s->vec, rq->offset % MSIV_MSIX_ENTRY_SIZE,
 	    rq->size, rq->value);
 	vfunc_vec_done(vf, vector, r > 0 ? (unsigned int)r : 0);
+	if (r == -EBUSY)
+		return cmd_refuse_debug(ctx, r, "vector %u is unmasked and the "
+		    "vfunc's policy is strict: mask it first", vector);
 	if (r < 0)
 		return r;
 	return vfunc_persist(vf, vector, false);
@@ -318,7 +346,7 @@ cmd_table_read(struct cmd_ctx *ctx)
 	if ((r = cmd_table_lookup(ctx, &vf)) < 0)
 		return r;
 	if (rq->value != 0)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "a read with a value");
 	if (r == 1) {
 		uint32_t vector = rq->offset / MSIV_MSIX_ENTRY_SIZE;
 

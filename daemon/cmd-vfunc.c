@@ -26,10 +26,11 @@
  * client presented.
  */
 static int
-cmd_hello_tenant(struct session *s, const uint8_t *given, uint8_t *token,
+cmd_hello_tenant(struct cmd_ctx *ctx, const uint8_t *given, uint8_t *token,
     uint32_t *resumed)
 {
 	static const uint8_t none[MSIV_TOKEN_LEN];
+	struct session *s = ctx->s;
 	int r = store_tenant_check(s->tenant, given);
 
 	*resumed = 0;
@@ -49,7 +50,10 @@ cmd_hello_tenant(struct session *s, const uint8_t *given, uint8_t *token,
 		    (int)s->pid, (unsigned)s->uid, s->tenant,
 		    memcmp(given, none, MSIV_TOKEN_LEN) == 0 ? "gave no token" :
 		    "gave a wrong token");
-		return -EACCES;
+		return cmd_reason(ctx, -EACCES, "tenant %s refused: it holds "
+		    "vfuncs and the session %s", s->tenant,
+		    memcmp(given, none, MSIV_TOKEN_LEN) == 0 ? "gave no token" :
+		    "gave a wrong token");
 	}
 	if ((r = token_new(token)) < 0)
 		return r;
@@ -65,9 +69,10 @@ cmd_hello_tenant(struct session *s, const uint8_t *given, uint8_t *token,
  * name is its own (cmd_hello_owner).
  */
 static int
-cmd_hello_policy(struct session *s, const char *name)
+cmd_hello_policy(struct cmd_ctx *ctx, const char *name)
 {
 	const struct conf *c = server_conf();
+	struct session *s = ctx->s;
 	uint32_t i;
 
 	for (i = 0; i < c->ntenants; i++)
@@ -82,7 +87,9 @@ cmd_hello_policy(struct session *s, const char *name)
 		    long)s->id, (int)s->pid, (unsigned)s->uid, MSIV_NAME_MAX,
 		    name, (unsigned)s->uid);
 		s->policy = NULL;
-		return -EACCES;
+		return cmd_reason(ctx, -EACCES, "tenant %.*s refused: its "
+		    "[tenant] section does not admit uid %u", MSIV_NAME_MAX,
+		    name, (unsigned)s->uid);
 	}
 	if (s->policy != NULL)
 		memcpy(s->tenant, s->policy->name, sizeof(s->tenant));
@@ -128,8 +135,9 @@ cmd_derived_uid(const char *name, uint64_t *uid)
  * the HELLO succeeds) or -errno.
  */
 static int
-cmd_hello_owner(struct session *s, bool *bind)
+cmd_hello_owner(struct cmd_ctx *ctx, bool *bind)
 {
+	struct session *s = ctx->s;
 	int64_t owner = -1;
 	uint64_t uid;
 	int r = store_tenant_owner(s->tenant, &owner);
@@ -146,7 +154,8 @@ cmd_hello_owner(struct session *s, bool *bind)
 		    "the name is derived from another uid", (unsigned long
 		    long)s->id, (int)s->pid, (unsigned)s->uid, MSIV_NAME_MAX,
 		    s->tenant);
-		return -EACCES;
+		return cmd_reason(ctx, -EACCES, "tenant %.*s refused: the name "
+		    "is derived from another uid", MSIV_NAME_MAX, s->tenant);
 	}
 	if (*bind || owner == (int64_t)s->uid)
 		return 0;
@@ -154,7 +163,9 @@ cmd_hello_owner(struct session *s, bool *bind)
 	    "belongs to uid %lld, which created it", (unsigned long long)s->id,
 	    (int)s->pid, (unsigned)s->uid, MSIV_NAME_MAX, s->tenant,
 	    (long long)owner);
-	return -EACCES;
+	/* The log names the uid; the reply does not (it is another's). */
+	return cmd_reason(ctx, -EACCES, "tenant %.*s refused: it belongs to "
+	    "the uid that created it", MSIV_NAME_MAX, s->tenant);
 }
 
 /*
@@ -165,8 +176,9 @@ cmd_hello_owner(struct session *s, bool *bind)
  * setups are checked in cmd-vector.c).
  */
 static int
-cmd_quota(struct session *s, const struct device *dev, uint32_t nvec)
+cmd_quota(struct cmd_ctx *ctx, const struct device *dev, uint32_t nvec)
 {
+	struct session *s = ctx->s;
 	const struct conf *c = server_conf();
 	const struct conf_tenant *t = s->policy;
 	uint32_t max_vf = t != NULL ? t->max_vfuncs : c->max_vfuncs;
@@ -178,7 +190,8 @@ cmd_quota(struct session *s, const struct device *dev, uint32_t nvec)
 		log_warnx("session %llu (pid %d, uid %u): tenant %s may not use "
 		    "device %s", (unsigned long long)s->id, (int)s->pid,
 		    (unsigned)s->uid, s->tenant, dev->name);
-		return -EACCES;
+		return cmd_reason(ctx, -EACCES, "tenant %s may not use device "
+		    "%s", s->tenant, dev->name);
 	}
 	TAILQ_FOREACH(vf, &vfuncs, entry) {
 		if (vf->dev == dev && strncmp(vf->tenant, s->tenant,
@@ -193,7 +206,10 @@ cmd_quota(struct session *s, const struct device *dev, uint32_t nvec)
 		    (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
 		    s->tenant, dev->name, (unsigned long long)nvf, max_vf,
 		    (unsigned long long)nv, nvec, max_vec);
-		return -EDQUOT;
+		return cmd_reason(ctx, -EDQUOT, "tenant %s over its quota on "
+		    "%s: %llu of %u vfuncs, %llu + %u of %u vectors",
+		    s->tenant, dev->name, (unsigned long long)nvf, max_vf,
+		    (unsigned long long)nv, nvec, max_vec);
 	}
 	return 0;
 }
@@ -208,17 +224,23 @@ cmd_hello(struct cmd_ctx *ctx)
 	int r;
 
 	if (s->hello)
-		return -EALREADY;
+		return cmd_refuse_debug(ctx, -EALREADY, "the session said "
+		    "HELLO already");
 	if (rq->reserved != 0 || rq->version_min > rq->version_max)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "reserved field set, or "
+		    "version_min above version_max");
 	if (rq->version_min > MSIV_PROTO_VERSION || rq->version_max < 1)
-		return -EPROTONOSUPPORT;
+		return cmd_refuse(ctx, -EPROTONOSUPPORT, "versions %u to %u "
+		    "asked for: msivd speaks 1 to %u", rq->version_min,
+		    rq->version_max, MSIV_PROTO_VERSION);
 	if (rq->tenant[0] != '\0' && msiv_name_check(rq->tenant) < 0)
-		return -EINVAL;
-	if ((r = cmd_hello_policy(s, rq->tenant)) < 0)
+		return cmd_refuse_debug(ctx, -EINVAL, "the tenant name is not "
+		    "1 to %u printable characters", MSIV_NAME_MAX - 1);
+	if ((r = cmd_hello_policy(ctx, rq->tenant)) < 0)
 		return r;
-	if ((r = cmd_hello_owner(s, &bind)) < 0 ||
-	    (r = cmd_hello_tenant(s, rq->token, rp->token, &rp->resumed)) < 0 ||
+	if ((r = cmd_hello_owner(ctx, &bind)) < 0 ||
+	    (r = cmd_hello_tenant(ctx, rq->token, rp->token,
+	    &rp->resumed)) < 0 ||
 	    (bind && (r = store_tenant_owner_put(s->tenant,
 	    (uint32_t)s->uid)) < 0)) {
 		memset(s->tenant, 0, sizeof(s->tenant));
@@ -252,13 +274,16 @@ cmd_vfunc_open(struct cmd_ctx *ctx)
 	int r;
 
 	if (msiv_name_check(rq->device) < 0)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "the device name is not "
+		    "1 to %u printable characters", MSIV_NAME_MAX - 1);
 	if ((dev = device_find(rq->device)) == NULL)
-		return -ENODEV;
+		return cmd_refuse(ctx, -ENODEV, "no device %s", rq->device);
 	if (rq->nvec == 0 || rq->nvec > MSIV_VECTORS_MAX)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "%u vectors: a vfunc has "
+		    "1 to %u", rq->nvec, MSIV_VECTORS_MAX);
 	if ((rq->policy & ~(MSIV_OPEN_POLICY | MSIV_OPEN_ALL)) != 0)
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "unknown open flags "
+		    "0x%x", rq->policy & ~(MSIV_OPEN_POLICY | MSIV_OPEN_ALL));
 	lazy = (rq->policy & MSIV_OPEN_LAZY) != 0;
 	switch (rq->policy & MSIV_OPEN_POLICY) {
 	case MSIV_POLICY_DEFAULT:
@@ -270,14 +295,21 @@ cmd_vfunc_open(struct cmd_ctx *ctx)
 		policy = (enum vector_policy)(rq->policy & MSIV_OPEN_POLICY);
 		break;
 	default:
-		return -EINVAL;
+		return cmd_refuse_debug(ctx, -EINVAL, "unknown policy %u",
+		    rq->policy & MSIV_OPEN_POLICY);
 	}
 	if (s->nvfuncs >= server_conf()->max_vfuncs_per_session)
-		return -EDQUOT;
-	if ((r = cmd_quota(s, dev, lazy ? 0 : rq->nvec)) < 0)
+		return cmd_refuse(ctx, -EDQUOT, "the session holds %u vfuncs "
+		    "(max_vfuncs_per_session)", s->nvfuncs);
+	if ((r = cmd_quota(ctx, dev, lazy ? 0 : rq->nvec)) < 0)
 		return r;
-	if ((r = vfunc_open(s, dev, rq->nvec, policy, lazy, &vf)) < 0)
+	if ((r = vfunc_open(s, dev, rq->nvec, policy, lazy, &vf)) < 0) {
+		if (r == -ENOSPC)
+			return cmd_refuse(ctx, r, "device %s has no run of %u "
+			    "free slots (%u of %u in use)", dev->name,
+			    rq->nvec, dev->used, dev->nslots);
 		return r;
+	}
 	TAILQ_INSERT_TAIL(&s->vfuncs, vf, sentry);
 	s->nvfuncs++;
 	ctx->touched = vf->id;
@@ -298,15 +330,21 @@ cmd_vfunc_open(struct cmd_ctx *ctx)
 }
 
 /* The vfunc a VFUNC_* request names, with its value checked: 0 or 1 for
- * ENABLE and FMASK, 0 (unused) for CLOSE and RESET. */
+ * ENABLE and FMASK, 0 (unused) for CLOSE and RESET. gone_ok: one taken
+ * away is fine too (CLOSE). */
 static int
-cmd_vfunc_req(struct cmd_ctx *ctx, uint32_t maxvalue, struct vfunc **vf)
+cmd_vfunc_req(struct cmd_ctx *ctx, uint32_t maxvalue, bool gone_ok,
+    struct vfunc **vf)
 {
 	const struct msiv_vfunc_req *rq = ctx->req;
+	int r;
 
 	if (rq->reserved != 0 || rq->value > maxvalue)
-		return -EINVAL;
-	return session_vfunc(ctx->s, rq->vfunc, vf);
+		return cmd_refuse_debug(ctx, -EINVAL, "value %u (at most %u), "
+		    "or reserved field set", rq->value, maxvalue);
+	if (gone_ok && (r = session_vfunc(ctx->s, rq->vfunc, vf)) != -ENOENT)
+		return 0; /* the session's, taken away or not: *vf is set */
+	return cmd_vfunc_lookup(ctx, rq->vfunc, vf);
 }
 
 int
@@ -316,8 +354,7 @@ cmd_vfunc_close(struct cmd_ctx *ctx)
 	int r;
 
 	/* A vfunc taken away is closed like any other. */
-	if ((r = cmd_vfunc_req(ctx, 0, &vf)) < 0 &&
-	    (vf == NULL || r != vfunc_gone_errno(vf)))
+	if ((r = cmd_vfunc_req(ctx, 0, true, &vf)) < 0)
 		return r;
 	log_info("session %llu: vfunc %016llx closed",
 	    (unsigned long long)ctx->s->id, (unsigned long long)vf->id);
@@ -350,7 +387,7 @@ cmd_vfunc_enable(struct cmd_ctx *ctx)
 	struct vfunc *vf;
 	int r;
 
-	if ((r = cmd_vfunc_req(ctx, 1, &vf)) < 0)
+	if ((r = cmd_vfunc_req(ctx, 1, false, &vf)) < 0)
 		return r;
 	return cmd_vfunc_bit(ctx, &vf->enabled, vector_set_enabled, vf);
 }
@@ -361,7 +398,7 @@ cmd_vfunc_fmask(struct cmd_ctx *ctx)
 	struct vfunc *vf;
 	int r;
 
-	if ((r = cmd_vfunc_req(ctx, 1, &vf)) < 0)
+	if ((r = cmd_vfunc_req(ctx, 1, false, &vf)) < 0)
 		return r;
 	return cmd_vfunc_bit(ctx, &vf->fmasked, vector_set_fmask, vf);
 }
@@ -372,7 +409,7 @@ cmd_vfunc_reset(struct cmd_ctx *ctx)
 	struct vfunc *vf;
 	int r;
 
-	if ((r = cmd_vfunc_req(ctx, 0, &vf)) < 0)
+	if ((r = cmd_vfunc_req(ctx, 0, false, &vf)) < 0)
 		return r;
 	vf->enabled = false;
 	vf->fmasked = false;

@@ -94,7 +94,7 @@ hp_attach(struct conf_device *cd, const char *by)
 
 	snprintf(who, sizeof(who), "hotplug, %s", by);
 	if (device_attach(cd, hp_starting ? 0 : DEVICE_ATTACH_RESTORE,
-	    who) == 0)
+	    who, NULL, 0) == 0)
 		hp_stats.attached++;
 }
 

@@ -29,6 +29,8 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -97,6 +99,7 @@ static const struct cmd_entry cmd_table[MSIV_OP__COUNT] = {
 	[MSIV_OP_REVOKE] = { CMD_PERM_ADMIN, cmd_revoke },
 	[MSIV_OP_HOTPLUG_STATUS] = { CMD_PERM_ANY, cmd_hotplug_status },
 	[MSIV_OP_LOG_LEVEL] = { CMD_PERM_ADMIN, cmd_log_level },
+	[MSIV_OP_TENANT_RELEASE] = { CMD_PERM_ADMIN, cmd_tenant_release },
 	[MSIV_OP_METRICS] = { CMD_PERM_ADMIN, cmd_metrics },
 };
 _Static_assert(sizeof(cmd_table) / sizeof(cmd_table[0]) == MSIV_OP__COUNT,
@@ -210,6 +213,27 @@ session_vfunc(struct session *s, uint64_t id, struct vfunc **out)
 		return -ENOENT;
 	*out = vf;
 	return vf->gone != 0 ? vfunc_gone_errno(vf) : 0;
+}
+
+int
+cmd_vfunc_lookup(struct cmd_ctx *ctx, uint64_t id, struct vfunc **out)
+{
+	int r = session_vfunc(ctx->s, id, out);
+
+	switch (r) {
+	case 0:
+		return 0;
+	case -ENOENT:
+		return cmd_refuse_debug(ctx, r, "no vfunc %016llx in this "
+		    "session", (unsigned long long)id);
+	case -EKEYREVOKED:
+		return cmd_refuse_debug(ctx, r, "vfunc %016llx was revoked by "
+		    "an admin: close it", (unsigned long long)id);
+	default:
+		return cmd_refuse_debug(ctx, r, "vfunc %016llx: its device %s "
+		    "went away: close it", (unsigned long long)id,
+		    (*out)->device);
+	}
 }
 
 /* --- output ----------------------------------------------------------------*/
@@ -414,11 +438,82 @@ session_event_gone(struct session *s, uint64_t vfunc, uint32_t reason)
 	session_event(s, MSIV_EV_VFUNC_GONE, &g, sizeof(g));
 }
 
+/* --- refusals --------------------------------------------------------------*/
+
+static void
+cmd_vreason(struct cmd_ctx *ctx, const char *fmt, va_list ap)
+{
+	memset(ctx->reason, 0, sizeof(ctx->reason));
+	(void)vsnprintf(ctx->reason, sizeof(ctx->reason), fmt, ap);
+	/* A request's own bytes (an address) may be anything: the reason
+	 * is printable text, for the log and the client's terminal. */
+	for (char *p = ctx->reason; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			*p = '?';
+}
+
+static void
+cmd_log_refusal(const struct cmd_ctx *ctx, int status, int debug)
+{
+	const struct session *s = ctx->s;
+
+	if (debug)
+		log_debug("session %llu (pid %d, uid %u): %s refused (%s): %s",
+		    (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
+		    msiv_proto_opname(ctx->hdr->opcode), strerror(-status),
+		    ctx->reason);
+	else
+		log_warnx("session %llu (pid %d, uid %u): %s refused (%s): %s",
+		    (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
+		    msiv_proto_opname(ctx->hdr->opcode), strerror(-status),
+		    ctx->reason);
+}
+
+int
+cmd_refuse(struct cmd_ctx *ctx, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cmd_vreason(ctx, fmt, ap);
+	va_end(ap);
+	cmd_log_refusal(ctx, status, 0);
+	return status;
+}
+
+int
+cmd_refuse_debug(struct cmd_ctx *ctx, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cmd_vreason(ctx, fmt, ap);
+	va_end(ap);
+	cmd_log_refusal(ctx, status, 1);
+	return status;
+}
+
+int
+cmd_reason(struct cmd_ctx *ctx, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cmd_vreason(ctx, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+/*
+ * Answer a request. A refusal carries its reason (struct msiv_error_rep)
+ * when there is one: reason[0] != 0.
+ */
 static void
 session_reply(struct session *s, const struct msiv_hdr *rq, int status,
-    struct cmd_ctx *ctx, int durable)
+    struct cmd_ctx *ctx, int durable, const char *reason)
 {
 	const struct msiv_opinfo *oi = msiv_proto_op(rq->opcode);
+	struct msiv_error_rep er;
 	struct msiv_hdr h = {
 		.magic = MSIV_PROTO_MAGIC, .version = MSIV_PROTO_VERSION,
 		.opcode = rq->opcode, .flags = MSIV_F_REPLY, .seq = rq->seq,
@@ -437,6 +532,16 @@ session_reply(struct session *s, const struct msiv_hdr *rq, int status,
 	}
 	if (ctx != NULL)
 		fdpass_close(ctx->repfds, ctx->nrepfds);
+	if (status < 0 && reason != NULL && reason[0] != '\0') {
+		/* NUL padded, and NUL terminated whatever the caller wrote. */
+		memset(&er, 0, sizeof(er));
+		memcpy(er.reason, reason, strnlen(reason, sizeof(er.reason) -
+		    1));
+		h.len = sizeof(er);
+		session_out(s, &h, &er, NULL, 0, durable,
+		    ctx != NULL ? ctx->touched : 0);
+		return;
+	}
 	session_out(s, &h, NULL, NULL, 0, durable,
 	    ctx != NULL ? ctx->touched : 0);
 }
@@ -463,6 +568,33 @@ server_fds_lost(struct session *s, const struct msiv_hdr *h)
 	}
 }
 
+/* Why msiv_proto_check_req() refused a request (r), for the reply. */
+static void
+server_check_reason(const struct msiv_hdr *h, size_t nfds, int r, char *why,
+    size_t len)
+{
+	const struct msiv_opinfo *oi = msiv_proto_op(h->opcode);
+
+	switch (r) {
+	case -ENOSYS:
+		snprintf(why, len, "opcode %u is not one msivd knows",
+		    (unsigned)h->opcode);
+		break;
+	case -EMSGSIZE:
+		snprintf(why, len, "%s payload of %u bytes: it takes %u",
+		    oi->name, h->len, oi->req_len);
+		break;
+	case -EBADMSG:
+		snprintf(why, len, "%s with %zu fds: it takes %s", oi->name,
+		    nfds, h->opcode == MSIV_OP_VEC_RETARGET ? "1 with a new "
+		    "target, else 0" : oi->req_fds == 1 ? "1" : "none");
+		break;
+	default:
+		snprintf(why, len, "flags or status set in a request");
+		break;
+	}
+}
+
 static void
 server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
     size_t nfds, int fderr)
@@ -474,6 +606,7 @@ server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
 	struct cmd_ctx ctx;
 	const struct msiv_opinfo *oi;
 	struct msiv_hdr h;
+	char why[MSIV_REASON_MAX] = "";
 	uint64_t writes;
 	int r, r_status;
 
@@ -488,27 +621,39 @@ server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
 		/* Answered (so the client can say "permission denied"), then
 		 * dropped: it was logged at accept. */
 		fdpass_close(fds, nfds);
-		session_reply(s, &h, -EACCES, NULL, 0);
+		snprintf(why, sizeof(why), "no [tenant] section admits uid %u "
+		    "(gid %u)", (unsigned)s->uid, (unsigned)s->gid);
+		session_reply(s, &h, -EACCES, NULL, 0, why);
 		session_kill(s, "not admitted by any [tenant]");
 		return;
 	}
 	if (r < 0) {
-		r_status = r; /* unsupported version */
+		/* Unsupported version: the sender's version is in the
+		 * header, ours in the reply's. */
+		snprintf(why, sizeof(why), "protocol version %u is not "
+		    "supported (msivd speaks 1 to %u)", (unsigned)h.version,
+		    MSIV_PROTO_VERSION);
+		r_status = r;
 		goto refuse;
 	}
 	if (fderr < 0) {
 		server_fds_lost(s, &h);
+		snprintf(why, sizeof(why), "msivd is out of fds, the "
+		    "request's fds could not be received");
 		r_status = fderr;
 		goto refuse;
 	}
 	if (!s->hello && h.opcode != MSIV_OP_HELLO) {
+		snprintf(why, sizeof(why), "the first request of a session "
+		    "must be HELLO");
 		r_status = -EPROTO;
 		goto refuse;
 	}
 	if ((r = msiv_proto_check_req(&h, pkt + sizeof(h), nfds)) < 0) {
-		log_debug("session %llu: %s refused: %s",
+		server_check_reason(&h, nfds, r, why, sizeof(why));
+		log_debug("session %llu: %s refused: %s: %s",
 		    (unsigned long long)s->id, msiv_proto_opname(h.opcode),
-		    strerror(-r));
+		    strerror(-r), why);
 		r_status = r;
 		goto refuse;
 	}
@@ -517,6 +662,8 @@ server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
 		log_warnx("session %llu (uid %u, pid %d): %s denied: not an "
 		    "admin", (unsigned long long)s->id, (unsigned)s->uid,
 		    (int)s->pid, msiv_proto_opname(h.opcode));
+		snprintf(why, sizeof(why), "%s denied: not an admin",
+		    msiv_proto_opname(h.opcode));
 		r_status = -EPERM;
 		goto refuse;
 	}
@@ -540,11 +687,11 @@ server_dispatch(struct session *s, unsigned char *pkt, size_t n, int *fds,
 	/* A change written to the store is acknowledged once it is
 	 * committed (and only if it is). */
 	session_reply(s, &h, r, &ctx, store_writes() != writes &&
-	    store_in_txn());
+	    store_in_txn(), ctx.reason);
 	return;
 refuse:
 	fdpass_close(fds, nfds);
-	session_reply(s, &h, r_status, NULL, 0);
+	session_reply(s, &h, r_status, NULL, 0, why);
 	return;
 out:
 	fdpass_close(fds, nfds);

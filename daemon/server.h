@@ -65,11 +65,32 @@ struct cmd_ctx {
 	int repfds[MSIV_FDS_MAX];
 	size_t nrepfds;
 	uint64_t touched;         /* the vfunc a durable change was made to */
+	char reason[MSIV_REASON_MAX]; /* why it was refused: sent with the
+				     error reply (cmd_refuse) */
 };
 
 #define CMD_REP_MAX (MSIV_MSG_MAX - sizeof(struct msiv_hdr))
 
 typedef int cmd_handler(struct cmd_ctx *ctx);
+
+/*
+ * Refuse a request with status (a negative errno) and say why: the reason
+ * is logged, naming the session, and the same words go back to the client
+ * in the error reply (struct msiv_error_rep; msiv-protocol(7), ERRORS).
+ * cmd_refuse logs a warning (a refusal an administrator may act on: rights,
+ * quotas, slots, devices); cmd_refuse_debug logs at debug level (a
+ * malformed field: a client's bug, not worth a line per request). A
+ * reason names only what the request named and what belongs to the
+ * session's own tenant, never another client's data. Returns status.
+ */
+int cmd_refuse(struct cmd_ctx *ctx, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int cmd_refuse_debug(struct cmd_ctx *ctx, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Only the reason, for a refusal already logged in the same words (with
+ * details, such as another uid, that the client may not see). */
+int cmd_reason(struct cmd_ctx *ctx, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* cmd-vfunc.c */
 cmd_handler cmd_hello, cmd_vfunc_open, cmd_vfunc_close, cmd_vfunc_enable,
@@ -88,11 +109,13 @@ cmd_handler cmd_revoke;
  * again at start-up) and restore the vfuncs stored for a device of that
  * name (DEVICE_ATTACH_RESTORE). by says who asked, for the log. Returns 0
  * or -errno: -EINVAL (bad definition), -EEXIST (name taken), -ENOSPC (too
- * many devices), or device_create's (logged).
+ * many devices), or device_create's (logged). why (NULL: not wanted)
+ * gets the reason for the first three, as logged.
  */
 #define DEVICE_ATTACH_KEEP    0x1u
 #define DEVICE_ATTACH_RESTORE 0x2u
-int device_attach(struct conf_device *cd, unsigned int flags, const char *by);
+int device_attach(struct conf_device *cd, unsigned int flags, const char *by,
+    char *why, size_t whylen);
 /* hotplug.c */
 cmd_handler cmd_hotplug_status;
 cmd_handler cmd_metrics;
@@ -101,7 +124,8 @@ cmd_handler cmd_status, cmd_device_list, cmd_vfunc_list, cmd_vec_list,
     cmd_session_list, cmd_sim_triggers, cmd_sim_fire, cmd_shutdown,
     cmd_log_level;
 /* cmd-device.c */
-cmd_handler cmd_device_attach, cmd_device_detach, cmd_irq_affinity;
+cmd_handler cmd_device_attach, cmd_device_detach, cmd_irq_affinity,
+    cmd_tenant_release;
 
 int server_init(struct event_base *base, const struct conf *conf);
 /* Listen on the socket passed by the service manager (activated >= 0), or
@@ -131,6 +155,9 @@ void session_event_gone(struct session *s, uint64_t vfunc, uint32_t reason);
  * the same -ENOENT as a handle that does not exist; one of its own that
  * was taken away gets vfunc_gone_errno() (and *out is set). */
 int session_vfunc(struct session *s, uint64_t id, struct vfunc **out);
+/* session_vfunc() for a request, with the reason of a refusal (a handle
+ * of another session gets the same words as one that does not exist). */
+int cmd_vfunc_lookup(struct cmd_ctx *ctx, uint64_t id, struct vfunc **out);
 /* Take a vfunc off its session's list (before it is closed). */
 void session_drop_vfunc(struct vfunc *vf);
 

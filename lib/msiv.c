@@ -54,7 +54,30 @@ struct msiv_conn {
 	struct msiv_event_info *evq;
 	size_t evq_head, evq_len;
 	int dead;
+	char reason[MSIV_REASON_MAX]; /* of the last request refused */
 };
+
+/* The reason of the last msiv_connect*() that failed in this thread. */
+static __thread char msiv_connect_reason[MSIV_REASON_MAX];
+
+/*
+ * Keep the reason an error reply carries (struct msiv_error_rep): only a
+ * payload of exactly that size counts, and it is cut at its first NUL
+ * with anything unprintable replaced, so a caller may print it as it is.
+ */
+static void
+msiv_keep_reason(struct msiv_conn *c, const struct msiv_hdr *h,
+    const unsigned char *payload)
+{
+	size_t i;
+
+	if (h->len != sizeof(struct msiv_error_rep))
+		return;
+	for (i = 0; i < sizeof(c->reason) - 1 && payload[i] != '\0'; i++)
+		c->reason[i] = payload[i] >= 0x20 && payload[i] < 0x7f ?
+		    (char)payload[i] : '?';
+	c->reason[i] = '\0';
+}
 
 MSIV_API const char *
 msiv_strerror(int status)
@@ -219,6 +242,7 @@ msiv_call_fds(struct msiv_conn *c, unsigned int op, const void *req,
 	int64_t deadline;
 	int r;
 
+	c->reason[0] = '\0';
 	if (c->dead)
 		return -ENOTCONN;
 	h.seq = ++c->seq;
@@ -267,6 +291,7 @@ msiv_call_fds(struct msiv_conn *c, unsigned int op, const void *req,
 				fdpass_close(rfds, nf);
 			if (rh.seq != h.seq || rh.opcode != op || rh.status > 0)
 				return -EPROTO;
+			msiv_keep_reason(c, &rh, rep);
 			return rh.status;
 		}
 		if (oi->paged) {
@@ -390,12 +415,20 @@ msiv_connect_token(const char *path, const char *tenant,
 	memcpy(c->tenant, name, sizeof(c->tenant));
 	if (token != NULL)
 		memcpy(c->token, token, sizeof(c->token));
+	msiv_connect_reason[0] = '\0';
 	if ((r = msiv_open(c)) < 0) {
+		memcpy(msiv_connect_reason, c->reason, sizeof(c->reason));
 		msiv_close(c);
 		return r;
 	}
 	*out = c;
 	return 0;
+}
+
+MSIV_API const char *
+msiv_last_reason(const struct msiv_conn *c)
+{
+	return c != NULL ? c->reason : msiv_connect_reason;
 }
 
 MSIV_API int
@@ -1264,6 +1297,25 @@ msiv_revoke(struct msiv_conn *c, const char *tenant, uint64_t vfunc,
 		return -EINVAL;
 	rq.vfunc = vfunc;
 	if ((r = msiv_call(c, MSIV_OP_REVOKE, &rq, -1, &rp)) < 0)
+		return r;
+	if (count != NULL)
+		*count = rp.count;
+	return 0;
+}
+
+MSIV_API int
+msiv_tenant_release(struct msiv_conn *c, const char *tenant,
+    unsigned int *count)
+{
+	struct msiv_tenant_release_req rq;
+	struct msiv_tenant_release_rep rp;
+	int r;
+
+	memset(&rq, 0, sizeof(rq));
+	if (tenant == NULL || *tenant == '\0' ||
+	    msiv_name_put(rq.tenant, tenant) < 0)
+		return -EINVAL;
+	if ((r = msiv_call(c, MSIV_OP_TENANT_RELEASE, &rq, -1, &rp)) < 0)
 		return r;
 	if (count != NULL)
 		*count = rp.count;

@@ -37,6 +37,8 @@
 #define L_HOTPLUG_REP "wwqqqqq"
 #define L_LOGLEVEL   "ww"
 #define L_METRICS_REP "qqqqqqqqqqqqqqq"
+#define L_RELEASE_REQ "nww"
+#define L_RELEASE_REP "ww"
 #define L_EV_MSG     "qwwq"
 #define L_EV_GONE    "qww"
 
@@ -100,6 +102,10 @@ static const struct msiv_opinfo msiv_ops[MSIV_OP__COUNT] = {
 	    sizeof(struct msiv_hotplug_rep), 0, 0, "", L_HOTPLUG_REP),
 	OP(MSIV_OP_LOG_LEVEL, "LOG_LEVEL", sizeof(struct msiv_log_level_req), 0,
 	    sizeof(struct msiv_log_level_rep), 0, 0, L_LOGLEVEL, L_LOGLEVEL),
+	OP(MSIV_OP_TENANT_RELEASE, "TENANT_RELEASE",
+	    sizeof(struct msiv_tenant_release_req), 0,
+	    sizeof(struct msiv_tenant_release_rep), 0, 0, L_RELEASE_REQ,
+	    L_RELEASE_REP),
 	OP(MSIV_OP_METRICS, "METRICS", 0, 0,
 	    sizeof(struct msiv_metrics_rep), 0, 0, "", L_METRICS_REP),
 };

@@ -115,6 +115,24 @@ hello_as(struct res *r, const void *arg)
 	}
 }
 
+/* The reason a refused HELLO got: is it the expected one? */
+static void
+hello_why(struct res *r, const void *arg)
+{
+	struct msiv_conn *c;
+	int e = msiv_connect(d.sock, arg, &c);
+
+	put(r, e);
+	if (e == 0) {
+		msiv_close(c);
+		return;
+	}
+	put(r, strcmp(msiv_last_reason(NULL), getuid() == UID_NONE ?
+	    "no [tenant] section admits uid 4009 (gid 4200)" :
+	    "tenant vm-b refused: its [tenant] section does not admit uid "
+	    "4001") == 0);
+}
+
 static void
 test_admission(void)
 {
@@ -128,6 +146,9 @@ test_admission(void)
 	    "uid %u without a name is vm-a", UID_A);
 	r = as_user(UID_A, UID_A, 0, hello_as, "vm-b");
 	ok(r.n == 1 && r.v[0] == -EACCES, "uid %u as vm-b: EACCES", UID_A);
+	r = as_user(UID_A, UID_A, 0, hello_why, "vm-b");
+	ok(r.n == 2 && r.v[1], "...told why: \"tenant vm-b refused: its "
+	    "[tenant] section does not admit uid 4001\"");
 	ok(h_logged(&d, "tenant vm-b refused: its [tenant] section does not "
 	    "admit uid 4001"), "...and it is logged");
 	r = as_user(UID_B, GID_B, 0, hello_as, "vm-b");
@@ -144,6 +165,9 @@ test_admission(void)
 	    "uid %u, which no tenant admits: EACCES", UID_NONE);
 	ok(h_logged(&d, "uid 4009 gid 4200 refused: no [tenant] admits it"),
 	    "...logged at accept with its uid and gid");
+	r = as_user(UID_NONE, GID_NONE, 0, hello_why, "vm-a");
+	ok(r.n == 2 && r.v[0] == -EACCES && r.v[1], "...and told \"no [tenant] "
+	    "section admits uid 4009 (gid 4200)\"");
 }
 
 /* msivctl as a user no tenant admits. */
@@ -194,7 +218,11 @@ tenant_a(struct res *r, const void *arg)
 	struct msiv_conn *c;
 	uint64_t v1 = 0, v2 = 0, v3 = 0;
 	uint32_t n;
+	static const char quota[] = "tenant vm-a over its quota on sim0: 2 "
+	    "of 2 vfuncs";
 	const uint64_t *theirs = arg;
+	char want[64];
+	int why[4];
 
 	if (msiv_connect(d.sock, "vm-a", &c) < 0) {
 		put(r, -1000);
@@ -203,18 +231,26 @@ tenant_a(struct res *r, const void *arg)
 	put(r, msiv_list_devices(c, devs, 8, sizeof(*devs)));      /* 0 */
 	put(r, strcmp(devs[0].name, "sim0") == 0);                 /* 1 */
 	put(r, msiv_vfunc_open(c, "sim1", 1, 0, &v1));             /* 2 */
+	why[0] = strcmp(msiv_last_reason(c), "tenant vm-a may not use device "
+	    "sim1") == 0;
 	put(r, msiv_vfunc_open(c, "sim0", 4, 0, &v1));             /* 3 */
 	put(r, msiv_vfunc_open(c, "sim0", 4, 0, &v2));             /* 4 */
 	put(r, msiv_vfunc_open(c, "sim0", 1, 0, &v3));             /* 5 */
+	why[1] = strncmp(msiv_last_reason(c), quota, sizeof(quota) - 1) == 0;
 	put(r, msiv_vfunc_close(c, v2));                           /* 6 */
 	put(r, msiv_vfunc_open(c, "sim0", 5, 0, &v3));             /* 7 */
 	put(r, msiv_vfunc_open(c, "sim0", 4, 0, &v3));             /* 8 */
 	put(r, msiv_sim_fire(c, "sim0", 0, 1));                    /* 9 */
 	put(r, msiv_revoke(c, "vm-b", 0, &n));                     /* 10 */
 	put(r, msiv_shutdown(c));                                  /* 11 */
+	why[2] = strcmp(msiv_last_reason(c), "SHUTDOWN denied: not an admin") ==
+	    0;
 	put(r, msiv_device_detach(c, "sim1", 0));                  /* 12 */
 	/* Another tenant's handle, and a made-up one. */
 	put(r, msiv_vfunc_enable(c, *theirs, 1));                  /* 13 */
+	snprintf(want, sizeof(want), "no vfunc %016llx in this session",
+	    (unsigned long long)*theirs);
+	why[3] = strcmp(msiv_last_reason(c), want) == 0;
 	put(r, msiv_vfunc_enable(c, *theirs ^ 0x5a5a5a5a5a5aull, 1)); /* 14 */
 	put(r, msiv_vfunc_close(c, *theirs));                      /* 15 */
 	{
@@ -228,6 +264,8 @@ tenant_a(struct res *r, const void *arg)
 		put(r, foreign);                                   /* 17 */
 	}
 	put(r, msiv_log_level(c, MSIV_LOG_DEBUG));                 /* 18 */
+	for (int i = 0; i < 4; i++)
+		put(r, why[i]);                                    /* 19-22 */
 	msiv_close(c);
 }
 
@@ -248,7 +286,7 @@ test_tenant_rules(void)
 	    msiv_vfunc_open(b, "sim1", 2, 0, &bvf) < 0)
 		tap_bail("vm-b set-up (as an admin acting as vm-b)");
 	r = as_user(UID_A, UID_A, 0, tenant_a, &bvf);
-	if (r.n != 19)
+	if (r.n != 23)
 		tap_bail("the vm-a client did not report");
 	is_int((int)r.v[0], 1, "vm-a lists one device (devices = sim0)");
 	ok(r.v[1], "...sim0");
@@ -268,6 +306,9 @@ test_tenant_rules(void)
 	is_int((int)r.v[18], -EPERM, "vm-a: LOG_LEVEL: EPERM");
 	ok(h_logged(&d, "SHUTDOWN denied: not an admin"), "denied admin "
 	    "operations are logged");
+	ok(r.v[19] && r.v[20] && r.v[21] && r.v[22], "vm-a is told why, in the "
+	    "log's words: the device it may not use, its quota, not an admin, "
+	    "and for vm-b's handle what a made-up one gets");
 	ok(r.v[13] == -ENOENT && r.v[14] == -ENOENT && r.v[15] == -ENOENT,
 	    "vm-b's handle gets ENOENT from vm-a, like a made-up one");
 	ok(r.v[16] == 2 && r.v[17] == 0, "vm-a's listing has its own 2 "

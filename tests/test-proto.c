@@ -69,6 +69,8 @@ static const struct want wants[] = {
 	{ MSIV_OP_HOTPLUG_STATUS, 0, sizeof(struct msiv_hotplug_rep), 0, 0 },
 	{ MSIV_OP_LOG_LEVEL, sizeof(struct msiv_log_level_req),
 	    sizeof(struct msiv_log_level_rep), 0, 0 },
+	{ MSIV_OP_TENANT_RELEASE, sizeof(struct msiv_tenant_release_req),
+	    sizeof(struct msiv_tenant_release_rep), 0, 0 },
 	{ MSIV_OP_METRICS, 0, sizeof(struct msiv_metrics_rep), 0, 0 },
 };
 
@@ -77,16 +79,17 @@ test_table(void)
 {
 	ok(msiv_proto_op(0) == NULL && msiv_proto_op(MSIV_OP__COUNT) == NULL &&
 	    msiv_proto_op(0xffff) == NULL, "opcodes 0, COUNT, 0xffff unknown");
-	/* Every opcode is listed; a number between them that is not is
-	 * reserved for an opcode this build lacks, and unknown to it. */
+	/* Every opcode is listed above; a number with no codec entry is one
+	 * reserved for an opcode added alongside (or retired). */
 	for (unsigned int op = 1; op < MSIV_OP__COUNT; op++) {
-		int listed = 0;
+		size_t i = 0;
 
-		for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++)
-			listed |= wants[i].op == op;
-		if (!listed)
-			ok(msiv_proto_op(op) == NULL, "op %u: reserved, unknown",
-			    op);
+		while (i < sizeof(wants) / sizeof(wants[0]) &&
+		    wants[i].op != op)
+			i++;
+		if (msiv_proto_op(op) != NULL)
+			ok(i < sizeof(wants) / sizeof(wants[0]), "%s is listed "
+			    "in the test", msiv_proto_opname(op));
 	}
 	for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++) {
 		const struct want *w = &wants[i];

@@ -482,6 +482,40 @@ struct msiv_metrics_info {
 int msiv_metrics(struct msiv_conn *conn, struct msiv_metrics_info *m,
     size_t size);
 
+/*
+ * Why the daemon refused the last request sent on conn: one line of text
+ * for a person (at most MSIV_REASON_MAX - 1 printable ASCII characters),
+ * in the words msivd logs. The empty string (never NULL) when the daemon
+ * gave no reason: the request succeeded, the failure is one without
+ * more to say than its errno, or msivd predates reasons (msiv 0.1's
+ * daemon). Every request sent on conn clears it, and a call that fails in
+ * the library before sending anything (an argument it checks itself)
+ * leaves it as it was: read it right after the call that failed. The
+ * string stays valid until the next call on conn or msiv_close().
+ * With conn NULL: the reason the last msiv_connect() or
+ * msiv_connect_token() that failed in the calling thread was given (the
+ * HELLO refused: a [tenant] section that does not admit the caller, a
+ * tenant that needs its token), valid until the thread's next connect.
+ * The text names only what the request named and what belongs to the
+ * caller's own tenant.
+ */
+const char *msiv_last_reason(const struct msiv_conn *conn);
+
+/*
+ * Admin: release at once every vfunc of tenant that no session holds
+ * (orphaned ones, revoked or not), as the end of msivd's orphan_grace
+ * would: their vectors are freed, their slots go back to the device and
+ * the daemon forgets them. A tenant left holding no vfunc no longer
+ * asks for its resume token: the next connection naming it takes it over
+ * with a new token (the uid the tenant is bound to stays). *count (may be
+ * NULL) gets how many vfuncs were released. -ENOENT: the tenant holds no
+ * vfunc; -EBUSY: a session holds vfuncs of the tenant (nothing released:
+ * revoke them, or end that session, first); -ENOSYS: msivd predates the
+ * call.
+ */
+int msiv_tenant_release(struct msiv_conn *conn, const char *tenant,
+    unsigned int *count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -10,18 +10,22 @@
  * msiv_proto_ops[] in lib/proto.c).
  *
  * A request carries a client-chosen sequence number; the reply echoes it
- * with MSIV_F_REPLY set and status = 0 or a negative errno. Events are sent
+ * with MSIV_F_REPLY set and status = 0 or a negative errno (an error reply
+ * carries no payload, or a struct msiv_error_rep: see there). Events are sent
  * by the daemon unprompted with MSIV_F_EVENT set, seq = 0 and an event code
  * in the opcode field.
  *
  * Version history (MSIV_PROTO_VERSION):
- *   1  first version (msiv 0.1). Added within it, in fields that were
- *      reserved or flag bits an older daemon refuses (EINVAL): VFUNC_OPEN's
+ *   1  first version (msiv 0.1). Added within it: in fields that were
+ *      reserved or flag bits an older daemon refuses (EINVAL), VFUNC_OPEN's
  *      MSIV_OPEN_LAZY (slots on first use) and VEC_LIST's nospace count
- *      (0 from an older daemon). Opcodes added within it, which a daemon
- *      that predates them answers with ENOSYS (unknown opcode): LOG_LEVEL
- *      (29) and METRICS (31, admin: the store's commit figures; msivctl
- *      metrics says so).
+ *      (0 from an older daemon); the reason an error reply may carry
+ *      (struct msiv_error_rep: an older daemon sends error replies with
+ *      len 0, and clients since msiv 0.1 read past the header of an error
+ *      reply without looking at it). Opcodes added within it, which a
+ *      daemon that predates them answers with ENOSYS (unknown opcode):
+ *      LOG_LEVEL (29), TENANT_RELEASE (30) and METRICS (31, admin: the
+ *      store's commit figures; msivctl metrics says so).
  *
  * Opcode numbers are only ever appended; a retired opcode keeps its number
  * as a comment saying it is unused. The full protocol is described in
@@ -92,9 +96,9 @@ enum msiv_op {
 	MSIV_OP_IRQ_AFFINITY = 25,  /* CPU affinity of a slot's host IRQ */
 	MSIV_OP_REVOKE = 26,        /* admin: take vfuncs away from a tenant */
 	MSIV_OP_HOTPLUG_STATUS = 27, /* the uevent listener's figures */
-	/* 28, 30: reserved (RELOAD, TENANT_RELEASE: other changes); unknown
-	 * here: ENOSYS */
+	/* 28: reserved (RELOAD, another change); unknown here: ENOSYS */
 	MSIV_OP_LOG_LEVEL = 29,     /* admin: the daemon's log level */
+	MSIV_OP_TENANT_RELEASE = 30, /* admin: release a tenant's orphans now */
 	MSIV_OP_METRICS = 31,       /* admin: figures for msivctl metrics */
 	MSIV_OP__COUNT              /* keep last */
 };
@@ -514,6 +518,48 @@ struct msiv_metrics_rep {
 	uint64_t commit_hist[MSIV_METRICS_BUCKETS];
 };
 _Static_assert(sizeof(struct msiv_metrics_rep) == 120, "metrics_rep");
+
+/*
+ * TENANT_RELEASE: release at once, as the end of orphan_grace would, every
+ * vfunc of the tenant that no session holds (orphaned ones, revoked or
+ * not): its vectors are freed, its slots go back to the device and the
+ * store forgets it. A tenant left holding no vfunc no longer asks for its
+ * token: the next HELLO naming it takes it over with a new token (its uid
+ * binding stays). EBUSY (nothing released) while a session holds vfuncs
+ * of the tenant; ENOENT if the tenant holds no vfunc. The reply counts
+ * the vfuncs released.
+ */
+struct msiv_tenant_release_req {
+	char tenant[MSIV_NAME_MAX];
+	uint32_t flags;    /* 0 */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_tenant_release_req) == 40,
+    "tenant_release_req");
+
+struct msiv_tenant_release_rep {
+	uint32_t count;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct msiv_tenant_release_rep) == 8,
+    "tenant_release_rep");
+
+/*
+ * The payload an error reply (status < 0) may carry: why the daemon
+ * refused, as one line of text for a person, NUL terminated and NUL
+ * padded, the same words msivd logs. An error reply has len 0 (no reason:
+ * an older daemon, or a failure with nothing to add to the errno) or
+ * exactly sizeof(struct msiv_error_rep); a client ignores any other
+ * length, and any payload it does not expect. The text names only what
+ * the request named or what belongs to the session's own tenant, never
+ * another client's data.
+ */
+#define MSIV_REASON_MAX 128u
+
+struct msiv_error_rep {
+	char reason[MSIV_REASON_MAX];
+};
+_Static_assert(sizeof(struct msiv_error_rep) == 128, "error_rep");
 
 /* Event payloads. */
 struct msiv_ev_msg {

@@ -392,6 +392,32 @@ fuzz_check_listing(const struct fuzz_client *c, const struct msiv_hdr *h,
 	}
 }
 
+/* An error reply's reason: printable text, NUL terminated and padded.
+ * B naming A's vfunc is told what a made-up handle gets ("no vfunc
+ * HANDLE", " in this session" where the lookup is the session's), nothing
+ * of A. */
+static void
+fuzz_check_reason(const struct msiv_hdr *h, const unsigned char *p,
+    int foreign)
+{
+	size_t n = strnlen((const char *)p, sizeof(struct msiv_error_rep));
+
+	if (n == 0 || n == sizeof(struct msiv_error_rep))
+		fuzz_fail("%s reply: a reason empty or not NUL terminated",
+		    msiv_proto_opname(h->opcode));
+	for (size_t i = 0; i < sizeof(struct msiv_error_rep); i++)
+		if (i < n ? p[i] < 0x20 || p[i] > 0x7e : p[i] != 0)
+			fuzz_fail("%s reply: reason byte %zu is 0x%02x",
+			    msiv_proto_opname(h->opcode), i, p[i]);
+	if (foreign && h->status == -ENOENT &&
+	    (n < 25 || strncmp((const char *)p, "no vfunc ", 9) != 0 ||
+	    strspn((const char *)p + 9, "0123456789abcdef") != 16 ||
+	    (n != 25 && strcmp((const char *)p + 25, " in this session") !=
+	    0)))
+		fuzz_fail("%s reply to B on A's vfunc: \"%s\"",
+		    msiv_proto_opname(h->opcode), p);
+}
+
 /* Every packet from the daemon is well formed (msiv-protocol(7)); B sees
  * nothing of A. */
 static void
@@ -402,6 +428,7 @@ fuzz_check_packet(struct fuzz_input *in, struct fuzz_client *c,
 	struct msiv_hdr h;
 	uint32_t count = 0;
 	uint64_t id;
+	int foreign;
 
 	if (msiv_hdr_decode(pkt, n, &h) != 0)
 		fuzz_fail("the daemon sent a malformed header (%zu bytes)", n);
@@ -425,15 +452,19 @@ fuzz_check_packet(struct fuzz_input *in, struct fuzz_client *c,
 	if (h.status > 0)
 		fuzz_fail("%s reply: status %d is neither 0 nor -errno",
 		    msiv_proto_opname(h.opcode), h.status);
-	if (c->who == FUZZ_B && fuzz_foreign(in, h.seq) &&
-	    (h.status == 0 || h.status == -EKEYREVOKED || h.status == -ENODEV))
+	foreign = c->who == FUZZ_B && fuzz_foreign(in, h.seq);
+	if (foreign && (h.status == 0 || h.status == -EKEYREVOKED ||
+	    h.status == -ENODEV))
 		fuzz_fail("%s of session B on a vfunc of session A: status %d, "
 		    "not as if it did not exist", msiv_proto_opname(h.opcode),
 		    h.status);
 	if (h.status < 0) {
-		if (h.len != 0 || nfds != 0)
+		if ((h.len != 0 && h.len != sizeof(struct msiv_error_rep)) ||
+		    nfds != 0)
 			fuzz_fail("%s reply: status %d with %u bytes, %zu fds",
 			    msiv_proto_opname(h.opcode), h.status, h.len, nfds);
+		if (h.len != 0)
+			fuzz_check_reason(&h, pkt + sizeof(h), foreign);
 		return;
 	}
 	if ((oi = msiv_proto_op(h.opcode)) == NULL)

@@ -250,6 +250,15 @@ revoke(unsigned int flags, uint64_t h, const char *tenant)
 	req(flags | TYPED, MSIV_OP_REVOKE, &rq, sizeof(rq));
 }
 
+static void
+release(uint32_t flags, const char *tenant)
+{
+	struct msiv_tenant_release_req rq = { .flags = flags };
+
+	memcpy(rq.tenant, tenant, strlen(tenant));
+	req(TYPED, MSIV_OP_TENANT_RELEASE, &rq, sizeof(rq));
+}
+
 /* A raw packet: a header as given, then len payload bytes. */
 static void
 raw(unsigned int fds, uint16_t magic, uint16_t version, uint16_t op,
@@ -700,6 +709,20 @@ seeds_admin(void)
 	vfunc(0, MSIV_OP_VFUNC_CLOSE, H(0), 0);
 	vfunc(0, MSIV_OP_VFUNC_CLOSE, H(1), 0);
 	done("revoke");
+
+	/* TENANT_RELEASE: orphan_grace is 0 here, so what it meets is its
+	 * refusals: held by a session (revoked too), nobody, bad fields. */
+	hello();
+	vopen(0, "sim0", 2, 0);
+	release(0, "fuzz");
+	release(0, "nobody");
+	release(0, "");
+	release(1, "fuzz");
+	revoke(0, 0, "fuzz");
+	release(0, "fuzz");
+	vfunc(0, MSIV_OP_VFUNC_CLOSE, H(0), 0);
+	release(0, "fuzz");
+	done("tenant-release");
 
 	hello();
 	vopen(0, "sim0", 2, 0);
