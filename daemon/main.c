@@ -80,18 +80,18 @@ usage(FILE *f)
 	    "                         (default %s; root: keep root)\n"
 	    "      --delivery LOOP    delivery loop: auto, io_uring or epoll\n"
 	    "      --no-seccomp       no system call filter (msivd(8), SANDBOX)\n"
+	    "      --check-config [FILE]\n"
+	    "                         check FILE (default: the configuration\n"
+	    "                         file) and exit: 0 valid, 3 not\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          version\n",
 	    CONF_DEFAULT_PATH, CONF_DEFAULT_STATE_DIR, MSIV_USER);
 }
 
 struct opts {
-	const char *config;
-	const char *socket;
-	const char *state_dir;
-	const char *log_level;
-	const char *user;
-	const char *delivery;
+	struct conf_args conf;   /* what the command line sets */
+	const char *check;       /* --check-config: the file, or NULL */
+	int check_config;
 	int foreground;
 	int no_seccomp;
 };
@@ -108,6 +108,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "user", required_argument, NULL, 'u' },
 		{ "delivery", required_argument, NULL, 'D' },
 		{ "no-seccomp", no_argument, NULL, 'S' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -119,22 +120,22 @@ parse_args(int argc, char **argv, struct opts *o)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			o->config = optarg;
+			o->conf.config = optarg;
 			break;
 		case 's':
-			o->socket = optarg;
+			o->conf.socket = optarg;
 			break;
 		case 'd':
-			o->state_dir = optarg;
+			o->conf.state_dir = optarg;
 			break;
 		case 'f':
 			o->foreground = 1;
 			break;
 		case 'l':
-			o->log_level = optarg;
+			o->conf.log_level = optarg;
 			break;
 		case 'u':
-			o->user = optarg;
+			o->conf.user = optarg;
 			break;
 		case 'D':
 			if (conf_delivery_ok(optarg) < 0) {
@@ -142,10 +143,13 @@ parse_args(int argc, char **argv, struct opts *o)
 				    "auto, io_uring or epoll\n");
 				return -1;
 			}
-			o->delivery = optarg;
+			o->conf.delivery = optarg;
 			break;
 		case 'S':
 			o->no_seccomp = 1;
+			break;
+		case 'C':
+			o->check_config = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -159,6 +163,9 @@ parse_args(int argc, char **argv, struct opts *o)
 			return -1;
 		}
 	}
+	/* --check-config [FILE]: the one operand msivd takes. */
+	if (o->check_config && optind + 1 == argc)
+		o->check = argv[optind++];
 	if (optind != argc) {
 		fprintf(stderr, "msivd: unexpected argument: %s\n", argv[optind]);
 		usage(stderr);
@@ -172,54 +179,49 @@ parse_args(int argc, char **argv, struct opts *o)
 static int
 load_conf(const struct opts *o, struct conf *c)
 {
+	const char *path;
 	char err[512];
 
-	conf_defaults(c);
-	if (o->config != NULL) {
-		if (conf_load(c, o->config, err, sizeof(err)) < 0) {
-			fprintf(stderr, "msivd: %s\n", err);
-			return -1;
-		}
-	} else if (access(CONF_DEFAULT_PATH, F_OK) == 0) {
-		if (conf_load(c, CONF_DEFAULT_PATH, err, sizeof(err)) < 0) {
-			fprintf(stderr, "msivd: %s\n", err);
-			return -1;
-		}
-	} else
-		conf_embedded_devices(c);
-	if (o->socket != NULL) {
-		if (strlen(o->socket) >= sizeof(c->socket) || !*o->socket) {
-			fprintf(stderr, "msivd: --socket: path must be 1 to %zu "
-			    "bytes\n", sizeof(c->socket) - 1);
-			return -1;
-		}
-		snprintf(c->socket, sizeof(c->socket), "%s", o->socket);
-	}
-	if (o->state_dir != NULL) {
-		if (strlen(o->state_dir) >= sizeof(c->state_dir) ||
-		    !*o->state_dir) {
-			fprintf(stderr, "msivd: --state-dir: bad path\n");
-			return -1;
-		}
-		snprintf(c->state_dir, sizeof(c->state_dir), "%s",
-		    o->state_dir);
-	}
-	if (o->user != NULL) {
-		if (strlen(o->user) >= sizeof(c->user) || !*o->user) {
-			fprintf(stderr, "msivd: --user: bad user name\n");
-			return -1;
-		}
-		snprintf(c->user, sizeof(c->user), "%s", o->user);
-	}
-	if (o->delivery != NULL)
-		snprintf(c->delivery, sizeof(c->delivery), "%s", o->delivery);
-	if (o->log_level != NULL && log_level_parse(o->log_level,
-	    &c->log_level) < 0) {
-		fprintf(stderr, "msivd: --log-level: must be error, warning, "
-		    "info or debug\n");
+	if (conf_read(c, &o->conf, &path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "msivd: %s\n", err);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * msivd --check-config [FILE]: parse FILE (default: --config, else the
+ * default path) as a start would, users and groups looked up,
+ * and say so. Nothing is opened but the file. Exit 0, or MAIN_EXIT_CONFIG
+ * with file:line: reason on stderr.
+ */
+static int
+check_config(const struct opts *o)
+{
+	struct conf_args a = o->conf;
+	struct conf *c = malloc(sizeof(*c));
+	const char *path;
+	char err[512];
+	int r;
+
+	if (c == NULL) {
+		fprintf(stderr, "msivd: %s\n", strerror(ENOMEM));
+		return MAIN_EXIT_FAIL;
+	}
+	if (o->check != NULL)
+		a.config = o->check;
+	r = conf_read(c, &a, &path, err, sizeof(err));
+	free(c);
+	if (r < 0) {
+		fprintf(stderr, "msivd: %s\n", err);
+		return MAIN_EXIT_CONFIG;
+	}
+	if (path == NULL)
+		printf("msivd: no %s: msivd runs its built-in default\n",
+		    CONF_DEFAULT_PATH);
+	else
+		printf("msivd: %s: valid\n", path);
+	return MAIN_EXIT_OK;
 }
 
 static int
@@ -444,6 +446,8 @@ main(int argc, char **argv)
 	/* Stage 1. */
 	if (parse_args(argc, argv, &o) < 0)
 		return MAIN_EXIT_USAGE;
+	if (o.check_config)
+		return check_config(&o);
 	if (load_conf(&o, &conf) < 0)
 		return MAIN_EXIT_CONFIG;
 	log_init(1, conf.log_level);

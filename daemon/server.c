@@ -28,7 +28,6 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -134,8 +133,6 @@ static struct event *srv_pause_ev;
 static struct event *srv_reap_ev;
 static uint64_t srv_next_session = 1;
 static uint32_t srv_nsessions;
-static gid_t srv_admin_gid;
-static int srv_have_admin_gid;
 static struct timespec srv_start;
 
 static void session_end(struct session *s, const char *why, int shutdown);
@@ -761,7 +758,8 @@ peer_is_admin(const struct peer *p)
 {
 	if (p->cr.uid == 0 || p->cr.uid == geteuid())
 		return 1;
-	return srv_have_admin_gid && peer_in_group(p, srv_admin_gid);
+	return srv_conf->admin_group[0] != '\0' &&
+	    peer_in_group(p, srv_conf->admin_gid);
 }
 
 /* The [tenant] sections that admit the peer, a bit each. */
@@ -958,19 +956,6 @@ server_init(struct event_base *base, const struct conf *conf)
 	for (unsigned int op = 1; op < MSIV_OP__COUNT; op++)
 		if (cmd_table[op].fn == NULL || msiv_proto_op(op) == NULL)
 			fatalx("opcode %u has no handler or codec entry", op);
-	if (conf->admin_group[0] != '\0') {
-		struct group gr, *res = NULL;
-		char buf[4096];
-
-		if (getgrnam_r(conf->admin_group, &gr, buf, sizeof(buf),
-		    &res) != 0 || res == NULL) {
-			log_warnx("admin_group %s: no such group",
-			    conf->admin_group);
-			return -ENOENT;
-		}
-		srv_admin_gid = gr.gr_gid;
-		srv_have_admin_gid = 1;
-	}
 	return 0;
 }
 
