@@ -62,6 +62,7 @@ usage(FILE *f)
 	    "  affinity DEVICE SLOT [CPUS]\n"
 	    "                           host IRQ of a slot and its CPU affinity\n"
 	    "                           (CPUS like 0-3,6: set it)\n"
+	    "  reload                   read the configuration file again\n"
 	    "  shutdown                 stop the daemon\n"
 	    "\n"
 	    "options:\n"
@@ -863,6 +864,29 @@ cmd_shutdown(struct ctl *c, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+/* The daemon's account of the reload goes to stdout, or with the refusal
+ * to stderr; the status gives the exit code. */
+static int
+cmd_reload(struct ctl *c, int argc, char **argv)
+{
+	char msg[MSIV_TEXT_MAX];
+	int r = msiv_reload(c->conn, msg, sizeof(msg));
+
+	(void)argc;
+	(void)argv;
+	if (r < 0 && msg[0] == '\0')
+		return ctl_fail(c, "reload", r);
+	if (r < 0) {
+		fprintf(stderr, "msivctl: reload refused: %s\n", msg);
+		return CTL_EXIT_FAIL;
+	}
+	if (c->json)
+		puts("{ \"ok\": true }");
+	else
+		puts(msg);
+	return CTL_EXIT_OK;
+}
+
 static const struct ctl_cmd {
 	const char *name;
 	int maxargs;
@@ -877,6 +901,7 @@ static const struct ctl_cmd {
 	{ "detach", 2, cmd_detach },
 	{ "revoke", 1, cmd_revoke },
 	{ "affinity", 3, cmd_affinity },
+	{ "reload", 0, cmd_reload },
 	{ "shutdown", 0, cmd_shutdown },
 	{ NULL, 0, NULL },
 };

@@ -1,7 +1,7 @@
 /*
  * Listings and administration: STATUS, DEVICE_LIST, VFUNC_LIST, VEC_LIST,
- * SESSION_LIST (paged), and the admin-only SIM_TRIGGERS, SIM_FIRE and
- * SHUTDOWN. A session without admin rights sees only its own vfuncs and
+ * SESSION_LIST (paged), and the admin-only SIM_TRIGGERS, SIM_FIRE,
+ * SHUTDOWN and RELOAD (reload.c does the work). A session without admin rights sees only its own vfuncs and
  * session; another tenant's vfunc is as absent as one that never existed.
  */
 #include "config.h"
@@ -14,6 +14,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "proto.h"
+#include "reload.h"
 #include "server.h"
 
 int
@@ -300,4 +301,16 @@ cmd_shutdown(struct cmd_ctx *ctx)
 	    (unsigned)ctx->s->uid);
 	server_request_stop();
 	return 0;
+}
+
+int
+cmd_reload(struct cmd_ctx *ctx)
+{
+	struct msiv_reload_rep *rp = (struct msiv_reload_rep *)ctx->rep;
+	char by[96];
+
+	snprintf(by, sizeof(by), "RELOAD from session %llu, pid %d, uid %u",
+	    (unsigned long long)ctx->s->id, (int)ctx->s->pid,
+	    (unsigned)ctx->s->uid);
+	return reload_run(by, rp->message, sizeof(rp->message));
 }

@@ -841,3 +841,91 @@ conf_read(struct conf *c, const struct conf_args *a, const char **path,
 	}
 	return 0;
 }
+
+static void
+conf_diff_add(char *out, size_t outlen, unsigned int *n, const char *what,
+    const char *name)
+{
+	size_t len = strlen(out);
+
+	if (len < outlen)
+		snprintf(out + len, outlen - len, "%s%s%s%s%s",
+		    *n > 0 ? ", " : "", name != NULL ? "[" : "", what,
+		    name != NULL ? " " : "", name != NULL ? name : "");
+	if (name != NULL && (len = strlen(out)) < outlen)
+		snprintf(out + len, outlen - len, "]");
+	(*n)++;
+}
+
+static int
+conf_device_same(const struct conf_device *a, const struct conf_device *b)
+{
+	return strcmp(a->name, b->name) == 0 &&
+	    strcmp(a->backend, b->backend) == 0 &&
+	    strcmp(a->address, b->address) == 0 && a->slots == b->slots &&
+	    a->policy == b->policy && a->flags == b->flags;
+}
+
+static const struct conf_device *
+conf_device_named(const struct conf *c, const char *name)
+{
+	for (uint32_t i = 0; i < c->ndevices; i++)
+		if (strcmp(c->devices[i].name, name) == 0)
+			return &c->devices[i];
+	return NULL;
+}
+
+/*
+ * What a running msivd cannot take over: the socket it listens on, the
+ * state directory its store is open in, the user it dropped to, the
+ * delivery loop and the system call filter it started, the uevent
+ * listener, and the configured devices, opened at start-up (at run time
+ * msivctl attach and detach add and remove devices).
+ */
+unsigned int
+conf_restart_diff(const struct conf *a, const struct conf *b, char *out,
+    size_t outlen)
+{
+	unsigned int n = 0;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (strcmp(a->socket, b->socket) != 0)
+		conf_diff_add(out, outlen, &n, "socket", NULL);
+	if (a->socket_mode != b->socket_mode)
+		conf_diff_add(out, outlen, &n, "socket_mode", NULL);
+	if (strcmp(a->state_dir, b->state_dir) != 0)
+		conf_diff_add(out, outlen, &n, "state_dir", NULL);
+	if (strcmp(a->user, b->user) != 0)
+		conf_diff_add(out, outlen, &n, "user", NULL);
+	if (strcmp(a->delivery, b->delivery) != 0)
+		conf_diff_add(out, outlen, &n, "delivery", NULL);
+	if (a->seccomp != b->seccomp)
+		conf_diff_add(out, outlen, &n, "seccomp", NULL);
+	if (a->hotplug != b->hotplug)
+		conf_diff_add(out, outlen, &n, "[hotplug] listen", NULL);
+	if (a->hotplug_buffer != b->hotplug_buffer)
+		conf_diff_add(out, outlen, &n, "[hotplug] buffer", NULL);
+	for (uint32_t i = 0; i < a->ndevices; i++) {
+		const struct conf_device *d = conf_device_named(b,
+		    a->devices[i].name);
+
+		if (d == NULL || !conf_device_same(d, &a->devices[i]))
+			conf_diff_add(out, outlen, &n, "device",
+			    a->devices[i].name);
+	}
+	for (uint32_t i = 0; i < b->ndevices; i++)
+		if (conf_device_named(a, b->devices[i].name) == NULL)
+			conf_diff_add(out, outlen, &n, "device",
+			    b->devices[i].name);
+	return n;
+}
+
+void
+conf_nss_preload(void)
+{
+	uint32_t id;
+
+	(void)conf_id("root", 0, &id);
+	(void)conf_id("root", 1, &id);
+}

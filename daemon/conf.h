@@ -117,11 +117,18 @@ int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
  * one CONF_DEFAULT_PATH, or the embedded default when that does not
  * exist), then the command line. *path is the file read (NULL: the
  * embedded default). Returns 0, or conf_load's error with the reason in
- * err. No side effects: msivd --check-config uses it too.
+ * err. No side effects: msivd --check-config and RELOAD use it too.
  */
 int conf_read(struct conf *c, const struct conf_args *a, const char **path,
     char *err, size_t errlen);
-
+/* The settings that take a restart and differ between a and b, named in
+ * out ("socket_mode, [device sim1]"). Returns how many. */
+unsigned int conf_restart_diff(const struct conf *a, const struct conf *b,
+    char *out, size_t outlen);
+/* Look up a user and a group once while msivd may still load the NSS
+ * modules (before its system call filter), so that a RELOAD naming users
+ * later finds them loaded. */
+void conf_nss_preload(void);
 const char *conf_policy_name(enum vector_policy p);
 /* Is the device one the tenant may use? */
 int conf_tenant_device(const struct conf_tenant *t, const char *device);

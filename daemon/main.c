@@ -12,7 +12,8 @@
  *     capability left (priv.c); no client input is read before this;
  *  4. detach from the terminal unless --foreground (the parent exits only
  *     once the socket is listening, so a caller can connect at once);
- *  5. start the delivery thread, set the signal handlers, put the whole
+ *  5. start the delivery thread, set the signal handlers (SIGHUP: read
+ *     the configuration again, reload.c), put the whole
  *     process under its system call filter (sandbox.c: from here on
  *     only what serving needs; never an exec), tell the service manager
  *     READY=1, then serve on the control thread's event loop until
@@ -42,6 +43,7 @@
 #include "hotplug.h"
 #include "log.h"
 #include "priv.h"
+#include "reload.h"
 #include "sandbox.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -191,7 +193,7 @@ load_conf(const struct opts *o, struct conf *c)
 
 /*
  * msivd --check-config [FILE]: parse FILE (default: --config, else the
- * default path) as a start would, users and groups looked up,
+ * default path) as a start or a RELOAD would, users and groups looked up,
  * and say so. Nothing is opened but the file. Exit 0, or MAIN_EXIT_CONFIG
  * with file:line: reason on stderr.
  */
@@ -420,6 +422,19 @@ enter_sandbox(const struct opts *o, const struct conf *c)
 	return 0;
 }
 
+/* SIGHUP: read the configuration again (reload.c). libevent runs this
+ * on the event loop like any callback, not in the signal handler. */
+static void
+on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	char msg[MSIV_TEXT_MAX];
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	(void)reload_run("SIGHUP", msg, sizeof(msg));
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -433,7 +448,7 @@ int
 main(int argc, char **argv)
 {
 	struct event_base *base;
-	struct event *sigterm, *sigint;
+	struct event *sigterm, *sigint, *sighup;
 	struct opts o;
 	struct conf conf;
 	int notify = -1, activated, r;
@@ -530,9 +545,15 @@ main(int argc, char **argv)
 	}
 	sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
 	sigint = evsignal_new(base, SIGINT, on_signal, NULL);
-	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) < 0 ||
-	    evsignal_add(sigint, NULL) < 0)
+	sighup = evsignal_new(base, SIGHUP, on_sighup, NULL);
+	if (sigterm == NULL || sigint == NULL || sighup == NULL ||
+	    evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0 ||
+	    evsignal_add(sighup, NULL) < 0)
 		fatalx("cannot install signal handlers");
+	reload_init(&conf, &o.conf);
+	/* A RELOAD may look up users and groups under the filter, which
+	 * loads no code: the NSS modules are loaded now. */
+	conf_nss_preload();
 	if (enter_sandbox(&o, &conf) < 0)
 		return MAIN_EXIT_FAIL;
 	log_info("msivd %s ready: %u device(s), socket %s, state %s",
@@ -557,6 +578,7 @@ main(int argc, char **argv)
 	device_destroy_all();
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	event_base_free(base);
 	libevent_global_shutdown();
 	log_info("stopped");

@@ -265,6 +265,12 @@ msiv_call_fds(struct msiv_conn *c, unsigned int op, const void *req,
 				fdpass_close(rfds, nf);
 			if (rh.seq != h.seq || rh.opcode != op || rh.status > 0)
 				return -EPROTO;
+			/* RELOAD's text comes with its status. */
+			if (oi->rep_always && rh.len == oi->rep_len &&
+			    replen != NULL) {
+				msiv_swap(oi->rep_layout, rep, rh.len);
+				*replen = rh.len;
+			}
 			return rh.status;
 		}
 		if (oi->paged) {
@@ -1094,4 +1100,33 @@ MSIV_API int
 msiv_shutdown(struct msiv_conn *c)
 {
 	return msiv_call(c, MSIV_OP_SHUTDOWN, NULL, -1, NULL);
+}
+
+MSIV_API int
+msiv_reload(struct msiv_conn *c, char *msg, size_t msglen)
+{
+	union {
+		unsigned char b[MSIV_MSG_MAX];
+		struct msiv_reload_rep rp;
+	} buf;
+	size_t n = 0;
+	int r;
+
+	r = msiv_call_fds(c, MSIV_OP_RELOAD, NULL, NULL, 0, buf.b,
+	    sizeof(buf.b), &n, NULL, NULL);
+	if (r == -ENOTCONN && msiv_auto_reconnect(c) == 0)
+		r = msiv_call_fds(c, MSIV_OP_RELOAD, NULL, NULL, 0, buf.b,
+		    sizeof(buf.b), &n, NULL, NULL);
+	if (msg != NULL && msglen > 0) {
+		msg[0] = '\0';
+		if (n == sizeof(buf.rp)) {
+			size_t len = strnlen(buf.rp.message, MSIV_TEXT_MAX - 1);
+
+			if (len >= msglen)
+				len = msglen - 1;
+			memcpy(msg, buf.rp.message, len);
+			msg[len] = '\0';
+		}
+	}
+	return r;
 }

@@ -35,6 +35,7 @@
 #define L_REVOKE_REQ "qnww"
 #define L_REVOKE_REP "ww"
 #define L_HOTPLUG_REP "wwqqqqq"
+#define L_RELOAD_REP "m"
 #define L_EV_MSG     "qwwq"
 #define L_EV_GONE    "qww"
 
@@ -96,6 +97,8 @@ static const struct msiv_opinfo msiv_ops[MSIV_OP__COUNT] = {
 	    sizeof(struct msiv_revoke_rep), 0, 0, L_REVOKE_REQ, L_REVOKE_REP),
 	OP(MSIV_OP_HOTPLUG_STATUS, "HOTPLUG_STATUS", 0, 0,
 	    sizeof(struct msiv_hotplug_rep), 0, 0, "", L_HOTPLUG_REP),
+	[MSIV_OP_RELOAD] = { "RELOAD", 0, 0, 0, 0,
+	    sizeof(struct msiv_reload_rep), "", L_RELOAD_REP, 1 },
 };
 /* Entry 0 is not an opcode; every other entry must be filled in. */
 _Static_assert(sizeof(msiv_ops) / sizeof(msiv_ops[0]) == MSIV_OP__COUNT,
@@ -155,6 +158,8 @@ msiv_field_size(char c)
 		return MSIV_NAME_MAX;
 	case 't':
 		return MSIV_TOKEN_LEN;
+	case 'm':
+		return MSIV_TEXT_MAX;
 	default:
 		return 0; /* our bug: caught by the codec unit test */
 	}
@@ -189,7 +194,7 @@ msiv_bswap_one(const char *layout, unsigned char *p)
 			memcpy(p, &q, 8);
 			break;
 		default:
-			break; /* names are bytes */
+			break; /* names and texts are bytes */
 		}
 		p += msiv_field_size(*layout);
 	}

@@ -27,6 +27,8 @@ struct msiv_opinfo {
 	uint32_t rep_len;        /* exact; paged: the record size */
 	const char *req_layout;
 	const char *rep_layout;  /* paged: the record layout */
+	uint8_t rep_always;      /* the reply payload comes with any status
+				    (RELOAD's text) */
 };
 
 /* NULL for an opcode that is not defined. */

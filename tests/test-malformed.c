@@ -515,9 +515,16 @@ test_random(int base)
 		for (size_t k = 0; k < len; k++)
 			pkt[k] = (unsigned char)rnd();
 		if (len >= sizeof(struct msiv_hdr) && rnd() % 2) {
-			struct msiv_hdr h = hdr((unsigned)(rnd() %
-			    (MSIV_OP__COUNT + 2)),
-			    (uint32_t)(len - sizeof(struct msiv_hdr)),
+			unsigned int op = (unsigned)(rnd() %
+			    (MSIV_OP__COUNT + 2));
+			struct msiv_hdr h;
+
+			/* These sessions are admins (the daemon's uid): a
+			 * random HELLO that passes, then a SHUTDOWN of the
+			 * right length (none), would end the test. */
+			if (op == MSIV_OP_SHUTDOWN)
+				op = MSIV_OP_STATUS;
+			h = hdr(op, (uint32_t)(len - sizeof(struct msiv_hdr)),
 			    (uint32_t)i);
 
 			msiv_hdr_encode(&h, pkt);

@@ -67,6 +67,7 @@ static const struct want wants[] = {
 	{ MSIV_OP_REVOKE, sizeof(struct msiv_revoke_req),
 	    sizeof(struct msiv_revoke_rep), 0, 0 },
 	{ MSIV_OP_HOTPLUG_STATUS, 0, sizeof(struct msiv_hotplug_rep), 0, 0 },
+	{ MSIV_OP_RELOAD, 0, sizeof(struct msiv_reload_rep), 0, 0 },
 };
 _Static_assert(sizeof(wants) / sizeof(wants[0]) == MSIV_OP__COUNT - 1,
     "every opcode is listed");
@@ -94,6 +95,9 @@ test_table(void)
 			    oi->rep_len <= MSIV_MSG_MAX, "%s: a record fits a "
 			    "packet", oi->name);
 	}
+	ok(msiv_proto_op(MSIV_OP_RELOAD)->rep_always &&
+	    !msiv_proto_op(MSIV_OP_SHUTDOWN)->rep_always, "RELOAD's reply, "
+	    "and only its, carries its payload whatever the status");
 	ok(msiv_proto_event_len(MSIV_EV_MSG_CHANGED) ==
 	    sizeof(struct msiv_ev_msg) &&
 	    msiv_layout_size(msiv_proto_event_layout(MSIV_EV_MSG_CHANGED)) ==

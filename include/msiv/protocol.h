@@ -18,7 +18,8 @@
  *   1  first version (msiv 0.1). Added within it, in fields that were
  *      reserved or flag bits an older daemon refuses (EINVAL): VFUNC_OPEN's
  *      MSIV_OPEN_LAZY (slots on first use) and VEC_LIST's nospace count
- *      (0 from an older daemon).
+ *      (0 from an older daemon); RELOAD (opcode 28, whose reply carries
+ *      a text whatever its status; an older daemon answers ENOSYS).
  *
  * Opcode numbers are only ever appended; a retired opcode keeps its number
  * as a comment saying it is unused. The full protocol is described in
@@ -82,6 +83,7 @@ enum msiv_op {
 	MSIV_OP_IRQ_AFFINITY = 25,  /* CPU affinity of a slot's host IRQ */
 	MSIV_OP_REVOKE = 26,        /* admin: take vfuncs away from a tenant */
 	MSIV_OP_HOTPLUG_STATUS = 27, /* the uevent listener's figures */
+	MSIV_OP_RELOAD = 28,        /* admin: read the configuration again */
 	MSIV_OP__COUNT              /* keep last */
 };
 
@@ -455,6 +457,22 @@ struct msiv_hotplug_rep {
 	uint64_t removed;     /* devices released because they went away */
 };
 _Static_assert(sizeof(struct msiv_hotplug_rep) == 48, "hotplug_rep");
+
+/*
+ * RELOAD: msivd reads its configuration file again (msivd(8), RELOAD).
+ * The reply carries this payload whatever its status (the one reply that
+ * does): what msivd logged, "reloaded FILE", or why nothing changed,
+ * "FILE:LINE: reason" for a bad file. Status 0; -EINVAL the file is not
+ * valid; -EBUSY it changes a setting that takes a restart (named);
+ * another -errno: the file cannot be read. Unless 0, the running
+ * configuration is as it was.
+ */
+#define MSIV_TEXT_MAX 512u
+
+struct msiv_reload_rep {
+	char message[MSIV_TEXT_MAX]; /* NUL terminated */
+};
+_Static_assert(sizeof(struct msiv_reload_rep) == 512, "reload_rep");
 
 /* Event payloads. */
 struct msiv_ev_msg {
