@@ -1,8 +1,9 @@
 /*
  * Listings and administration: STATUS, DEVICE_LIST, VFUNC_LIST, VEC_LIST,
  * SESSION_LIST (paged), and the admin-only SIM_TRIGGERS, SIM_FIRE,
- * SHUTDOWN and RELOAD (reload.c does the work). A session without admin rights sees only its own vfuncs and
- * session; another tenant's vfunc is as absent as one that never existed.
+ * SHUTDOWN and RELOAD (reload.c does the work). A session without admin
+ * rights sees only its own vfuncs and session; another tenant's vfunc is
+ * as absent as one that never existed.
  */
 #include "config.h"
 

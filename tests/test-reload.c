@@ -196,7 +196,7 @@ hello_status(uid_t uid, const char *tenant)
 	return r;
 }
 
-/* --- helpers ----------------------------------------------------------------*/
+/* --- helpers ---------------------------------------------------------------*/
 
 static int
 log_has(const char *what)
@@ -243,7 +243,7 @@ admin_reload(char *msg, size_t msglen)
 	return r;
 }
 
-/* --- the tests --------------------------------------------------------------*/
+/* --- the tests -------------------------------------------------------------*/
 
 static struct worker wa, wb;
 
