@@ -1226,6 +1226,31 @@ cmd_shutdown(struct ctl *c, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+/* The daemon's account of the reload goes to stdout, or with the refusal
+ * to stderr; the status gives the exit code. */
+static int
+cmd_reload(struct ctl *c, int argc, char **argv)
+{
+	char msg[MSIV_TEXT_MAX];
+	int r = msiv_reload(c->conn, msg, sizeof(msg));
+
+	(void)argc;
+	(void)argv;
+	if (r == -ENOSYS)
+		return ctl_fail_hint(c, "reload", r, "msivd is older than this "
+		    "msivctl: it has no reload (send it SIGHUP)", CTL_EXIT_FAIL);
+	if (r < 0)
+		return ctl_fail(c, "reload refused", r);
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		jstr(o, "message", msg);
+		json_print(o);
+	} else
+		puts(msg);
+	return CTL_EXIT_OK;
+}
+
 static const char *const ctl_levels[] = {
 	[MSIV_LOG_ERROR] = "error",
 	[MSIV_LOG_WARNING] = "warning",
@@ -1367,6 +1392,11 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "metrics", "", "OpenMetrics text for Prometheus (admin)",
 	    "  Counters per device, tenant and vfunc, sessions and store "
 	    "commits\n  (msivctl(8), METRICS)\n", 0, 0, cmd_metrics },
+	{ "reload", "", "read the configuration file again",
+	    "  As SIGHUP does: all or nothing; a file that is not valid, or "
+	    "that changes\n  a setting that takes a restart, is refused and "
+	    "the running one stays\n  (msivd(8), RELOAD)\n", 0, 0,
+	    cmd_reload },
 	{ "shutdown", "", "stop the daemon", NULL, 0, 0, cmd_shutdown },
 	{ "help", "[COMMAND]", "this list, or what COMMAND does", NULL, 0, 1,
 	    cmd_help },

@@ -1,8 +1,9 @@
 /*
  * Listings and administration: STATUS, DEVICE_LIST, VFUNC_LIST, VEC_LIST,
  * SESSION_LIST (paged), and the admin-only SIM_TRIGGERS, SIM_FIRE,
- * SHUTDOWN and LOG_LEVEL. A session without admin rights sees only its own vfuncs and
- * session; another tenant's vfunc is as absent as one that never existed.
+ * SHUTDOWN, RELOAD (reload.c does the work) and LOG_LEVEL. A session
+ * without admin rights sees only its own vfuncs and session; another
+ * tenant's vfunc is as absent as one that never existed.
  */
 #include "config.h"
 
@@ -14,6 +15,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "proto.h"
+#include "reload.h"
 #include "server.h"
 #include "store.h"
 
@@ -368,4 +370,20 @@ cmd_shutdown(struct cmd_ctx *ctx)
 	    (unsigned)ctx->s->uid);
 	server_request_stop();
 	return 0;
+}
+
+int
+cmd_reload(struct cmd_ctx *ctx)
+{
+	struct msiv_reload_rep *rp = (struct msiv_reload_rep *)ctx->rep;
+	char by[96];
+
+	snprintf(by, sizeof(by), "RELOAD from session %llu, pid %d, uid %u",
+	    (unsigned long long)ctx->s->id, (int)ctx->s->pid,
+	    (unsigned)ctx->s->uid);
+	int r = reload_run(by, rp->message, sizeof(rp->message));
+
+	/* Logged by reload_run in the same words; the client gets them as
+	 * the refusal's reason. */
+	return r < 0 ? cmd_reason(ctx, r, "%s", rp->message) : r;
 }

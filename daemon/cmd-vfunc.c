@@ -186,6 +186,14 @@ cmd_quota(struct cmd_ctx *ctx, const struct device *dev, uint32_t nvec)
 	uint64_t nvf = 0, nv = 0;
 	struct vfunc *vf;
 
+	if (s->retired) {
+		/* Kept until closed, nothing new (reload.c). */
+		log_warnx("session %llu (pid %d, uid %u): tenant %s is no "
+		    "longer configured for it; it opens no new vfunc",
+		    (unsigned long long)s->id, (int)s->pid, (unsigned)s->uid,
+		    s->tenant);
+		return -EACCES;
+	}
 	if (t != NULL && !conf_tenant_device(t, dev->name)) {
 		log_warnx("session %llu (pid %d, uid %u): tenant %s may not use "
 		    "device %s", (unsigned long long)s->id, (int)s->pid,

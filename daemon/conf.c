@@ -8,7 +8,12 @@
  *   [tenant NAME]           who may act as a tenant, its devices, quotas
  *
  * Unknown sections and keys are errors, so that a typo is not silently
- * ignored on a host that depends on it.
+ * ignored on a host that depends on it; so are a section or a key given
+ * twice (which of the two would count?), a line that starts with white
+ * space after a setting (inih would take it as the value's continuation)
+ * and a "#" after a value (a comment is a line of its own). Every error
+ * names the file and the line: inih reads the file through conf_reader,
+ * which counts the lines and sees the section headers.
  */
 #include "config.h"
 
@@ -16,6 +21,7 @@
 #include <grp.h>
 #include <ini.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +30,28 @@
 #include "conf.h"
 #include "proto.h"
 
+#define CONF_SECTIONS_MAX \
+	(CONF_DEVICES_MAX + CONF_RULES_MAX + CONF_TENANTS_MAX + 2u)
+#define CONF_KEYS_MAX 32u   /* more than any section has */
+#define CONF_LINE_MAX 200   /* inih's line buffer (INI_MAX_LINE) */
+
+struct conf_seen {
+	char name[MSIV_NAME_MAX + 8]; /* "tenant vm-a", "msivd" */
+	int line;
+};
+
 struct conf_parse {
 	struct conf *c;
+	FILE *f;
 	char *err;
 	size_t errlen;
+	int line;                 /* the line inih is parsing, from 1 */
+	int errline;              /* the first error's, 0: none yet */
+	int indented;             /* the line starts with white space */
+	uint32_t nsections;       /* section headers so far */
+	struct conf_seen sections[CONF_SECTIONS_MAX];
+	uint32_t nkeys;           /* keys of the current section */
+	struct conf_seen keys[CONF_KEYS_MAX];
 };
 
 const char *
@@ -144,10 +168,22 @@ conf_embedded_devices(struct conf *c)
 	c->ndevices = 1;
 }
 
-/* inih reports the first failing line; keep the first message too. */
+/* The first error and its line; parsing stops there (conf_reader). */
+static void __attribute__((format(printf, 2, 3)))
+conf_err(struct conf_parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->errline != 0)
+		return;
+	p->errline = p->line > 0 ? p->line : 1;
+	va_start(ap, fmt);
+	vsnprintf(p->err, p->errlen, fmt, ap);
+	va_end(ap);
+}
+
 #define CONF_ERR(p, line, ...) do {					\
-	if ((p)->err[0] == '\0')					\
-		snprintf((p)->err, (p)->errlen, __VA_ARGS__);		\
+	conf_err(p, __VA_ARGS__);					\
 	(void)(line);							\
 	return 0;							\
 } while (0)
@@ -170,17 +206,15 @@ conf_section(struct conf_parse *p, const char *kind, const char *name,
 	for (uint32_t i = 0; i < *n; i++, e += sz)
 		if (strcmp((const char *)e, name) == 0)
 			return e;
-	if (p->err[0] != '\0')
+	if (p->errline != 0)
 		return NULL;
 	if (msiv_name_put(field, name) < 0 || msiv_name_check(field) < 0) {
-		snprintf(p->err, p->errlen, "[%s %s]: the name must be 1 to %u "
-		    "printable characters without spaces", kind, name,
-		    MSIV_NAME_MAX - 1);
+		conf_err(p, "[%s %s]: the name must be 1 to %u printable "
+		    "characters without spaces", kind, name, MSIV_NAME_MAX - 1);
 		return NULL;
 	}
 	if (*n == max) {
-		snprintf(p->err, p->errlen, "more than %u [%s] sections", max,
-		    kind);
+		conf_err(p, "more than %u [%s] sections", max, kind);
 		return NULL;
 	}
 	e = (unsigned char *)arr + (size_t)(*n)++ * sz;
@@ -192,6 +226,8 @@ conf_section(struct conf_parse *p, const char *kind, const char *name,
 _Static_assert(offsetof(struct conf_device, name) == 0 &&
     offsetof(struct conf_rule, name) == 0 &&
     offsetof(struct conf_tenant, name) == 0, "conf_section: names first");
+
+static int conf_id(const char *w, int group, uint32_t *out);
 
 static int
 conf_daemon_key(struct conf_parse *p, const char *key, const char *val,
@@ -213,9 +249,17 @@ conf_daemon_key(struct conf_parse *p, const char *key, const char *val,
 			CONF_ERR(p, line, "log_level must be error, warning, "
 			    "info or debug, not \"%s\"", val);
 	} else if (strcmp(key, "admin_group") == 0) {
+		uint32_t gid = 0;
+
 		if (strlen(val) >= sizeof(c->admin_group))
 			CONF_ERR(p, line, "admin_group is too long");
+		/* Looked up now: a group that does not exist is an error
+		 * here, with its line, not a surprise at start-up. */
+		if (*val != '\0' && conf_id(val, 1, &gid) < 0)
+			CONF_ERR(p, line, "admin_group: no such group \"%s\"",
+			    val);
 		snprintf(c->admin_group, sizeof(c->admin_group), "%s", val);
+		c->admin_gid = (gid_t)gid;
 	} else if (strcmp(key, "socket_mode") == 0) {
 		if (conf_u32(val, 0, 0777, &c->socket_mode, 8) < 0)
 			CONF_ERR(p, line, "socket_mode must be octal, e.g. 0660");
@@ -503,14 +547,119 @@ conf_tenant_device(const struct conf_tenant *t, const char *device)
 	return 0;
 }
 
+/*
+ * inih's line reader. It counts the lines (inih's count is the same: one
+ * call per line), refuses a line longer than inih's buffer (inih would
+ * take its rest as a line of its own), and sees each section header as
+ * it comes: a section given twice is an error, and the keys seen so far
+ * are forgotten. Returning NULL ends the parse, at the first error.
+ */
+static char *
+conf_reader(char *str, int num, void *arg)
+{
+	struct conf_parse *p = arg;
+	const char *s = str;
+	size_t n;
+
+	if (p->errline != 0 || fgets(str, num, p->f) == NULL)
+		return NULL;
+	p->line++;
+	n = strlen(str);
+	if ((n == 0 || str[n - 1] != '\n') && !feof(p->f)) {
+		conf_err(p, "line too long (at most %d characters)", num - 2);
+		return NULL;
+	}
+	if (p->line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+		s += 3; /* a UTF-8 byte order mark (inih skips it) */
+	while (*s == ' ' || *s == '\t')
+		s++;
+	p->indented = s != str && *s != '\0' && *s != '\n' && *s != '\r';
+	if (*s == '[') {
+		const char *end = strchr(s + 1, ']');
+		struct conf_seen *e;
+		size_t len;
+
+		if (end == NULL)
+			return str; /* inih's syntax error */
+		len = (size_t)(end - s - 1);
+		if (len >= sizeof(e->name)) {
+			conf_err(p, "section name too long: [%.*s]", (int)len,
+			    s + 1);
+			return NULL;
+		}
+		for (uint32_t i = 0; i < p->nsections; i++) {
+			e = &p->sections[i];
+			if (strlen(e->name) == len &&
+			    memcmp(e->name, s + 1, len) == 0) {
+				conf_err(p, "duplicate section [%s] (first at "
+				    "line %d): give each section once", e->name,
+				    e->line);
+				return NULL;
+			}
+		}
+		if (p->nsections == CONF_SECTIONS_MAX) {
+			conf_err(p, "more than %u sections", CONF_SECTIONS_MAX);
+			return NULL;
+		}
+		e = &p->sections[p->nsections++];
+		memcpy(e->name, s + 1, len);
+		e->name[len] = '\0';
+		e->line = p->line;
+		p->nkeys = 0;
+	}
+	return str;
+}
+
+/* Where the section was, for what conf_load checks after the parse. */
+static int
+conf_section_line(const struct conf_parse *p, const char *kind,
+    const char *name)
+{
+	char want[sizeof(p->sections[0].name)];
+
+	snprintf(want, sizeof(want), "%s %s", kind, name);
+	for (uint32_t i = 0; i < p->nsections; i++)
+		if (strcmp(p->sections[i].name, want) == 0)
+			return p->sections[i].line;
+	return 0;
+}
+
 static int
 conf_handler(void *arg, const char *section, const char *key,
     const char *val)
 {
-	int line = 0; /* inih reports the line of the first failure */
-
+	int line = 0; /* conf_err takes the line from conf_reader */
 	struct conf_parse *p = arg;
+	struct conf_seen *k;
 
+	if (p->errline != 0)
+		return 0;
+	/* An inih built to call on each new section, or to allow a key
+	 * without "= value": the section is seen by conf_reader, and a key
+	 * needs its value. */
+	if (key == NULL)
+		return 1;
+	if (val == NULL)
+		CONF_ERR(p, line, "%s: expected KEY = VALUE", key);
+	for (uint32_t i = 0; i < p->nkeys; i++) {
+		if (strcmp(p->keys[i].name, key) != 0)
+			continue;
+		if (p->indented && i + 1 == p->nkeys)
+			CONF_ERR(p, line, "a line that starts with white space "
+			    "continues the value of %s (line %d): values are one "
+			    "line each; remove the indentation", key,
+			    p->keys[i].line);
+		CONF_ERR(p, line, "duplicate key %s in [%s] (first at line "
+		    "%d): give each key once", key, section, p->keys[i].line);
+	}
+	if (strstr(val, " #") != NULL || strstr(val, "\t#") != NULL)
+		CONF_ERR(p, line, "%s: a # after a value is not a comment; put "
+		    "comments on lines of their own", key);
+	if (p->nkeys == CONF_KEYS_MAX || strlen(key) >= sizeof(k->name))
+		CONF_ERR(p, line, "unknown key \"%s\" in [%s]", key, section);
+	k = &p->keys[p->nkeys++];
+	snprintf(k->name, sizeof(k->name), "%s", key);
+	k->line = p->line;
 	if (strcmp(section, "msivd") == 0)
 		return conf_daemon_key(p, key, val, line);
 	if (strncmp(section, "device ", 7) == 0 && section[7] != '\0')
@@ -570,30 +719,54 @@ conf_device_check(struct conf_device *d, char *err, size_t errlen)
 int
 conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 {
-	struct conf_parse p = { .c = c, .err = err, .errlen = errlen };
+	struct conf_parse *p;
 	char msg[256] = "";
-	FILE *f;
-	int r;
+	int r, bad;
 
-	f = fopen(path, "re");
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
+		return -ENOMEM;
 	}
-	p.err = msg;
-	p.errlen = sizeof(msg);
-	r = ini_parse_file(f, conf_handler, &p);
-	fclose(f);
-	if (r != 0) {
-		snprintf(err, errlen, "%s:%d: %s", path, r,
-		    msg[0] ? msg : "syntax error");
-		return -1;
+	p->c = c;
+	p->err = msg;
+	p->errlen = sizeof(msg);
+	p->f = fopen(path, "re");
+	if (p->f == NULL) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		free(p);
+		return r;
+	}
+	r = ini_parse_stream(conf_reader, p, conf_handler, p);
+	bad = ferror(p->f);
+	fclose(p->f);
+	if (bad) {
+		snprintf(err, errlen, "%s: %s", path, strerror(EIO));
+		free(p);
+		return -EIO;
+	}
+	/* inih's own error (a line that is neither a section, a setting
+	 * nor a comment) when it comes first; else ours. */
+	if (r != 0 && (p->errline == 0 || (r > 0 && r < p->errline))) {
+		snprintf(err, errlen, "%s:%d: syntax error: not [SECTION], "
+		    "KEY = VALUE, or a comment (a line starting with # or ;)",
+		    path, r > 0 ? r : 1);
+		free(p);
+		return -EINVAL;
+	}
+	if (p->errline != 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, p->errline, msg);
+		free(p);
+		return -EINVAL;
 	}
 	for (uint32_t i = 0; i < c->ndevices; i++) {
 		if (conf_device_check(&c->devices[i], msg, sizeof(msg)) < 0) {
-			snprintf(err, errlen, "%s: [device %s] %s", path,
+			snprintf(err, errlen, "%s:%d: [device %s] %s", path,
+			    conf_section_line(p, "device", c->devices[i].name),
 			    c->devices[i].name, msg);
-			return -1;
+			free(p);
+			return -EINVAL;
 		}
 	}
 	for (uint32_t i = 0; i < c->ntenants; i++) {
@@ -606,11 +779,170 @@ conf_load(struct conf *c, const char *path, char *err, size_t errlen)
 	}
 	for (uint32_t i = 0; i < c->nrules; i++) {
 		if (!c->rules[i].set) {
-			snprintf(err, errlen, "%s: [auto %s] needs match (a PCI "
-			    "address or vendor:device)", path,
+			snprintf(err, errlen, "%s:%d: [auto %s] needs match (a "
+			    "PCI address or vendor:device)", path,
+			    conf_section_line(p, "auto", c->rules[i].name),
 			    c->rules[i].name);
-			return -1;
+			free(p);
+			return -EINVAL;
 		}
 	}
+	free(p);
 	return 0;
+}
+
+int
+conf_args_check(const struct conf_args *a, char *err, size_t errlen)
+{
+	const struct conf *c = NULL; /* for the field sizes */
+	enum log_level level;
+
+	if (a->socket != NULL &&
+	    (strlen(a->socket) >= sizeof(c->socket) || !*a->socket)) {
+		snprintf(err, errlen, "--socket: path must be 1 to %zu bytes",
+		    sizeof(c->socket) - 1);
+		return -EINVAL;
+	}
+	if (a->state_dir != NULL &&
+	    (strlen(a->state_dir) >= sizeof(c->state_dir) || !*a->state_dir)) {
+		snprintf(err, errlen, "--state-dir: bad path");
+		return -EINVAL;
+	}
+	if (a->user != NULL &&
+	    (strlen(a->user) >= sizeof(c->user) || !*a->user)) {
+		snprintf(err, errlen, "--user: bad user name");
+		return -EINVAL;
+	}
+	if (a->delivery != NULL && conf_delivery_ok(a->delivery) < 0) {
+		snprintf(err, errlen, "--delivery: must be auto, io_uring or "
+		    "epoll");
+		return -EINVAL;
+	}
+	if (a->log_level != NULL && log_level_parse(a->log_level, &level) < 0) {
+		snprintf(err, errlen, "--log-level: must be error, warning, "
+		    "info or debug");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+conf_read(struct conf *c, const struct conf_args *a, const char **path,
+    char *err, size_t errlen)
+{
+	int r;
+
+	if ((r = conf_args_check(a, err, errlen)) < 0)
+		return r;
+	conf_defaults(c);
+	*path = a->config != NULL ? a->config : CONF_DEFAULT_PATH;
+	r = conf_load(c, *path, err, errlen);
+	if (r == -ENOENT && a->config == NULL) {
+		/* No file at the default path: the embedded default. */
+		conf_defaults(c);
+		conf_embedded_devices(c);
+		*path = NULL;
+	} else if (r < 0)
+		return r;
+	/* The command line on top of the file. */
+	if (a->socket != NULL)
+		snprintf(c->socket, sizeof(c->socket), "%s", a->socket);
+	if (a->state_dir != NULL)
+		snprintf(c->state_dir, sizeof(c->state_dir), "%s",
+		    a->state_dir);
+	if (a->user != NULL)
+		snprintf(c->user, sizeof(c->user), "%s", a->user);
+	if (a->delivery != NULL)
+		snprintf(c->delivery, sizeof(c->delivery), "%s", a->delivery);
+	if (a->log_level != NULL)
+		(void)log_level_parse(a->log_level, &c->log_level);
+	return 0;
+}
+
+static void
+conf_diff_add(char *out, size_t outlen, unsigned int *n, const char *what,
+    const char *name)
+{
+	size_t len = strlen(out);
+
+	if (len < outlen)
+		snprintf(out + len, outlen - len, "%s%s%s%s%s",
+		    *n > 0 ? ", " : "", name != NULL ? "[" : "", what,
+		    name != NULL ? " " : "", name != NULL ? name : "");
+	if (name != NULL && (len = strlen(out)) < outlen)
+		snprintf(out + len, outlen - len, "]");
+	(*n)++;
+}
+
+static int
+conf_device_same(const struct conf_device *a, const struct conf_device *b)
+{
+	return strcmp(a->name, b->name) == 0 &&
+	    strcmp(a->backend, b->backend) == 0 &&
+	    strcmp(a->address, b->address) == 0 && a->slots == b->slots &&
+	    a->policy == b->policy && a->flags == b->flags;
+}
+
+static const struct conf_device *
+conf_device_named(const struct conf *c, const char *name)
+{
+	for (uint32_t i = 0; i < c->ndevices; i++)
+		if (strcmp(c->devices[i].name, name) == 0)
+			return &c->devices[i];
+	return NULL;
+}
+
+/*
+ * What a running msivd cannot take over: the socket it listens on, the
+ * state directory its store is open in, the user it dropped to, the
+ * delivery loop and the system call filter it started, the uevent
+ * listener, and the configured devices, opened at start-up (at run time
+ * msivctl attach and detach add and remove devices).
+ */
+unsigned int
+conf_restart_diff(const struct conf *a, const struct conf *b, char *out,
+    size_t outlen)
+{
+	unsigned int n = 0;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (strcmp(a->socket, b->socket) != 0)
+		conf_diff_add(out, outlen, &n, "socket", NULL);
+	if (a->socket_mode != b->socket_mode)
+		conf_diff_add(out, outlen, &n, "socket_mode", NULL);
+	if (strcmp(a->state_dir, b->state_dir) != 0)
+		conf_diff_add(out, outlen, &n, "state_dir", NULL);
+	if (strcmp(a->user, b->user) != 0)
+		conf_diff_add(out, outlen, &n, "user", NULL);
+	if (strcmp(a->delivery, b->delivery) != 0)
+		conf_diff_add(out, outlen, &n, "delivery", NULL);
+	if (a->seccomp != b->seccomp)
+		conf_diff_add(out, outlen, &n, "seccomp", NULL);
+	if (a->hotplug != b->hotplug)
+		conf_diff_add(out, outlen, &n, "[hotplug] listen", NULL);
+	if (a->hotplug_buffer != b->hotplug_buffer)
+		conf_diff_add(out, outlen, &n, "[hotplug] buffer", NULL);
+	for (uint32_t i = 0; i < a->ndevices; i++) {
+		const struct conf_device *d = conf_device_named(b,
+		    a->devices[i].name);
+
+		if (d == NULL || !conf_device_same(d, &a->devices[i]))
+			conf_diff_add(out, outlen, &n, "device",
+			    a->devices[i].name);
+	}
+	for (uint32_t i = 0; i < b->ndevices; i++)
+		if (conf_device_named(a, b->devices[i].name) == NULL)
+			conf_diff_add(out, outlen, &n, "device",
+			    b->devices[i].name);
+	return n;
+}
+
+void
+conf_nss_preload(void)
+{
+	uint32_t id;
+
+	(void)conf_id("root", 0, &id);
+	(void)conf_id("root", 1, &id);
 }

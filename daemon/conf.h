@@ -68,6 +68,7 @@ struct conf {
 	char state_dir[PATH_MAX];
 	enum log_level log_level;
 	char admin_group[64];        /* "" = none */
+	gid_t admin_gid;             /* admin_group, looked up when parsed */
 	uint32_t socket_mode;        /* 0660 */
 	uint32_t max_sessions;
 	uint32_t max_vfuncs_per_session;
@@ -91,15 +92,47 @@ struct conf {
 	struct conf_tenant tenants[CONF_TENANTS_MAX];
 };
 
+/* What the command line sets on top of the file (NULL: not given). */
+struct conf_args {
+	const char *config;          /* NULL: CONF_DEFAULT_PATH, or none */
+	const char *socket;
+	const char *state_dir;
+	const char *log_level;
+	const char *user;
+	const char *delivery;
+};
+
 /* Fill in the defaults (no devices). */
 void conf_defaults(struct conf *c);
 /* Is s a delivery loop name (auto, io_uring, epoll)? 0 or -1. */
 int conf_delivery_ok(const char *s);
 /* The embedded default device set: one sim device sim0 of 2048 slots. */
 void conf_embedded_devices(struct conf *c);
-/* Parse path into c (on top of the defaults). Returns 0, or -1 with a
- * message naming the file and line in err. */
+/* Parse path into c (on top of the defaults). Returns 0, or -EINVAL with
+ * "file:line: reason" in err (or "file: reason" for what is not one
+ * line's), or -errno when the file cannot be read. */
 int conf_load(struct conf *c, const char *path, char *err, size_t errlen);
+/* The command line's values (a) alone: 0, or -EINVAL with the option and
+ * why in err. conf_read checks them too; msivd's start tells a bad option
+ * (exit status 2) from a bad file (3) with it. */
+int conf_args_check(const struct conf_args *a, char *err, size_t errlen);
+/*
+ * The whole configuration: the defaults, the file (a->config; without
+ * one CONF_DEFAULT_PATH, or the embedded default when that does not
+ * exist), then the command line. *path is the file read (NULL: the
+ * embedded default). Returns 0, or conf_load's error with the reason in
+ * err. No side effects: msivd --check-config and RELOAD use it too.
+ */
+int conf_read(struct conf *c, const struct conf_args *a, const char **path,
+    char *err, size_t errlen);
+/* The settings that take a restart and differ between a and b, named in
+ * out ("socket_mode, [device sim1]"). Returns how many. */
+unsigned int conf_restart_diff(const struct conf *a, const struct conf *b,
+    char *out, size_t outlen);
+/* Look up a user and a group once while msivd may still load the NSS
+ * modules (before its system call filter), so that a RELOAD naming users
+ * later finds them loaded. */
+void conf_nss_preload(void);
 const char *conf_policy_name(enum vector_policy p);
 /* Is the device one the tenant may use? */
 int conf_tenant_device(const struct conf_tenant *t, const char *device);

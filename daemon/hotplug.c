@@ -368,6 +368,15 @@ hotplug_start(struct event_base *base, const struct conf *c)
 }
 
 void
+hotplug_reconfigured(int rules_changed)
+{
+	hp_stats.rules = hp_conf->nrules;
+	/* A new rule may name a device bound to vfio-pci already. */
+	if (rules_changed && hp_conf->hotplug)
+		hp_rescan("[auto] rules reloaded");
+}
+
+void
 hotplug_stop(void)
 {
 	if (hp_ev != NULL)

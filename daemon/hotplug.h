@@ -32,6 +32,10 @@ int uevent_parse(const char *buf, size_t len, struct uevent *ev);
  * devices bound to vfio-pci already are attached by rule. A listener that
  * cannot be opened is logged, not fatal. c must outlive the daemon. */
 void hotplug_start(struct event_base *base, const struct conf *c);
+/* The configuration hotplug_start was given has changed (a reload): its
+ * rules apply from now on, and if they changed, sysfs is scanned again
+ * for devices bound already that a new rule names. */
+void hotplug_reconfigured(int rules_changed);
 void hotplug_stop(void);
 
 #endif /* MSIVD_HOTPLUG_H */

@@ -12,7 +12,8 @@
  *     capability left (priv.c); no client input is read before this;
  *  4. detach from the terminal unless --foreground (the parent exits only
  *     once the socket is listening, so a caller can connect at once);
- *  5. start the delivery thread, set the signal handlers, put the whole
+ *  5. start the delivery thread, set the signal handlers (SIGHUP: read
+ *     the configuration again, reload.c), put the whole
  *     process under its system call filter (sandbox.c: from here on
  *     only what serving needs; never an exec), tell the service manager
  *     READY=1, then serve on the control thread's event loop until
@@ -42,6 +43,7 @@
 #include "hotplug.h"
 #include "log.h"
 #include "priv.h"
+#include "reload.h"
 #include "sandbox.h"
 #include "sdnotify.h"
 #include "server.h"
@@ -81,18 +83,18 @@ usage(FILE *f)
 	    "                         (default %s; root: keep root)\n"
 	    "      --delivery LOOP    delivery loop: auto, io_uring or epoll\n"
 	    "      --no-seccomp       no system call filter (msivd(8), SANDBOX)\n"
+	    "      --check-config [FILE]\n"
+	    "                         check FILE (default: the configuration\n"
+	    "                         file) and exit: 0 valid, 3 not\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          version\n",
 	    CONF_DEFAULT_PATH, CONF_DEFAULT_STATE_DIR, MSIV_USER);
 }
 
 struct opts {
-	const char *config;
-	const char *socket;
-	const char *state_dir;
-	const char *log_level;
-	const char *user;
-	const char *delivery;
+	struct conf_args conf;   /* what the command line sets */
+	const char *check;       /* --check-config: the file, or NULL */
+	int check_config;
 	int foreground;
 	int no_seccomp;
 };
@@ -109,6 +111,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "user", required_argument, NULL, 'u' },
 		{ "delivery", required_argument, NULL, 'D' },
 		{ "no-seccomp", no_argument, NULL, 'S' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -120,22 +123,22 @@ parse_args(int argc, char **argv, struct opts *o)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			o->config = optarg;
+			o->conf.config = optarg;
 			break;
 		case 's':
-			o->socket = optarg;
+			o->conf.socket = optarg;
 			break;
 		case 'd':
-			o->state_dir = optarg;
+			o->conf.state_dir = optarg;
 			break;
 		case 'f':
 			o->foreground = 1;
 			break;
 		case 'l':
-			o->log_level = optarg;
+			o->conf.log_level = optarg;
 			break;
 		case 'u':
-			o->user = optarg;
+			o->conf.user = optarg;
 			break;
 		case 'D':
 			if (conf_delivery_ok(optarg) < 0) {
@@ -143,10 +146,13 @@ parse_args(int argc, char **argv, struct opts *o)
 				    "or epoll");
 				return -1;
 			}
-			o->delivery = optarg;
+			o->conf.delivery = optarg;
 			break;
 		case 'S':
 			o->no_seccomp = 1;
+			break;
+		case 'C':
+			o->check_config = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -160,6 +166,9 @@ parse_args(int argc, char **argv, struct opts *o)
 			return -1;
 		}
 	}
+	/* --check-config [FILE]: the one operand msivd takes. */
+	if (o->check_config && optind + 1 == argc)
+		o->check = argv[optind++];
 	if (optind != argc) {
 		log_errx("unexpected argument: %s", argv[optind]);
 		usage(stderr);
@@ -174,53 +183,57 @@ parse_args(int argc, char **argv, struct opts *o)
 static enum main_exit
 load_conf(const struct opts *o, struct conf *c)
 {
+	const char *path;
 	char err[512];
 
-	conf_defaults(c);
-	if (o->config != NULL) {
-		if (conf_load(c, o->config, err, sizeof(err)) < 0) {
-			log_errx("%s", err);
-			return MAIN_EXIT_CONFIG;
-		}
-	} else if (access(CONF_DEFAULT_PATH, F_OK) == 0) {
-		if (conf_load(c, CONF_DEFAULT_PATH, err, sizeof(err)) < 0) {
-			log_errx("%s", err);
-			return MAIN_EXIT_CONFIG;
-		}
-	} else
-		conf_embedded_devices(c);
-	if (o->socket != NULL) {
-		if (strlen(o->socket) >= sizeof(c->socket) || !*o->socket) {
-			log_errx("--socket: path must be 1 to %zu bytes",
-			    sizeof(c->socket) - 1);
-			return MAIN_EXIT_USAGE;
-		}
-		snprintf(c->socket, sizeof(c->socket), "%s", o->socket);
-	}
-	if (o->state_dir != NULL) {
-		if (strlen(o->state_dir) >= sizeof(c->state_dir) ||
-		    !*o->state_dir) {
-			log_errx("--state-dir: bad path");
-			return MAIN_EXIT_USAGE;
-		}
-		snprintf(c->state_dir, sizeof(c->state_dir), "%s",
-		    o->state_dir);
-	}
-	if (o->user != NULL) {
-		if (strlen(o->user) >= sizeof(c->user) || !*o->user) {
-			log_errx("--user: bad user name");
-			return MAIN_EXIT_USAGE;
-		}
-		snprintf(c->user, sizeof(c->user), "%s", o->user);
-	}
-	if (o->delivery != NULL)
-		snprintf(c->delivery, sizeof(c->delivery), "%s", o->delivery);
-	if (o->log_level != NULL && log_level_parse(o->log_level,
-	    &c->log_level) < 0) {
-		log_errx("--log-level: must be error, warning, info or "
-		    "debug");
+	if (conf_args_check(&o->conf, err, sizeof(err)) < 0) {
+		log_errx("%s", err);
 		return MAIN_EXIT_USAGE;
 	}
+	if (conf_read(c, &o->conf, &path, err, sizeof(err)) < 0) {
+		log_errx("%s", err);
+		return MAIN_EXIT_CONFIG;
+	}
+	return MAIN_EXIT_OK;
+}
+
+/*
+ * msivd --check-config [FILE]: parse FILE (default: --config, else the
+ * default path) as a start or a RELOAD would, users and groups looked up,
+ * and say so. Nothing is opened but the file. Exit 0, or MAIN_EXIT_CONFIG
+ * with file:line: reason on stderr.
+ */
+static int
+check_config(const struct opts *o)
+{
+	struct conf_args a = o->conf;
+	struct conf *c = malloc(sizeof(*c));
+	const char *path;
+	char err[512];
+	int r;
+
+	if (c == NULL) {
+		fprintf(stderr, "msivd: %s\n", strerror(ENOMEM));
+		return MAIN_EXIT_FAIL;
+	}
+	if (o->check != NULL)
+		a.config = o->check;
+	if (conf_args_check(&a, err, sizeof(err)) < 0) {
+		free(c);
+		fprintf(stderr, "msivd: %s\n", err);
+		return MAIN_EXIT_USAGE;
+	}
+	r = conf_read(c, &a, &path, err, sizeof(err));
+	free(c);
+	if (r < 0) {
+		fprintf(stderr, "msivd: %s\n", err);
+		return MAIN_EXIT_CONFIG;
+	}
+	if (path == NULL)
+		printf("msivd: no %s: msivd runs its built-in default\n",
+		    CONF_DEFAULT_PATH);
+	else
+		printf("msivd: %s: valid\n", path);
 	return MAIN_EXIT_OK;
 }
 
@@ -433,6 +446,19 @@ main_fail(enum main_exit status, const char *what)
 	return (int)status;
 }
 
+/* SIGHUP: read the configuration again (reload.c). libevent runs this
+ * on the event loop like any callback, not in the signal handler. */
+static void
+on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+	char msg[MSIV_TEXT_MAX];
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	(void)reload_run("SIGHUP", msg, sizeof(msg));
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -446,7 +472,7 @@ int
 main(int argc, char **argv)
 {
 	struct event_base *base;
-	struct event *sigterm, *sigint;
+	struct event *sigterm, *sigint, *sighup;
 	struct opts o;
 	struct conf conf;
 	int notify = -1, activated, r;
@@ -462,6 +488,8 @@ main(int argc, char **argv)
 	/* Stage 1. */
 	if (parse_args(argc, argv, &o) < 0)
 		return main_fail(MAIN_EXIT_USAGE, "bad command line");
+	if (o.check_config)
+		return check_config(&o);
 	if ((r = load_conf(&o, &conf)) != MAIN_EXIT_OK)
 		return main_fail(r, r == MAIN_EXIT_USAGE ? "bad command line" :
 		    "bad configuration");
@@ -555,9 +583,15 @@ main(int argc, char **argv)
 	}
 	sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
 	sigint = evsignal_new(base, SIGINT, on_signal, NULL);
-	if (sigterm == NULL || sigint == NULL || evsignal_add(sigterm, NULL) < 0 ||
-	    evsignal_add(sigint, NULL) < 0)
+	sighup = evsignal_new(base, SIGHUP, on_sighup, NULL);
+	if (sigterm == NULL || sigint == NULL || sighup == NULL ||
+	    evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0 ||
+	    evsignal_add(sighup, NULL) < 0)
 		fatalx("cannot install signal handlers");
+	reload_init(&conf, &o.conf);
+	/* A RELOAD may look up users and groups under the filter, which
+	 * loads no code: the NSS modules are loaded now. */
+	conf_nss_preload();
 	if (enter_sandbox(&o, &conf) < 0)
 		return main_fail(MAIN_EXIT_FAIL, "no system call filter");
 	log_info("msivd %s ready: %u device(s), socket %s, state %s",
@@ -582,6 +616,7 @@ main(int argc, char **argv)
 	device_destroy_all();
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	event_base_free(base);
 	libevent_global_shutdown();
 	log_info("stopped");

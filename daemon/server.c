@@ -98,6 +98,7 @@ static const struct cmd_entry cmd_table[MSIV_OP__COUNT] = {
 	[MSIV_OP_IRQ_AFFINITY] = { CMD_PERM_ANY, cmd_irq_affinity },
 	[MSIV_OP_REVOKE] = { CMD_PERM_ADMIN, cmd_revoke },
 	[MSIV_OP_HOTPLUG_STATUS] = { CMD_PERM_ANY, cmd_hotplug_status },
+	[MSIV_OP_RELOAD] = { CMD_PERM_ADMIN, cmd_reload },
 	[MSIV_OP_LOG_LEVEL] = { CMD_PERM_ADMIN, cmd_log_level },
 	[MSIV_OP_TENANT_RELEASE] = { CMD_PERM_ADMIN, cmd_tenant_release },
 	[MSIV_OP_METRICS] = { CMD_PERM_ADMIN, cmd_metrics },
@@ -139,8 +140,6 @@ static struct event *srv_pause_ev;
 static struct event *srv_reap_ev;
 static uint64_t srv_next_session = 1;
 static uint32_t srv_nsessions;
-static gid_t srv_admin_gid;
-static int srv_have_admin_gid;
 static struct timespec srv_start;
 
 static void session_end(struct session *s, const char *why, int shutdown);
@@ -520,7 +519,7 @@ session_reply(struct session *s, const struct msiv_hdr *rq, int status,
 		.status = status,
 	};
 
-	if (status == 0 && ctx != NULL) {
+	if (ctx != NULL && status == 0) {
 		h.len = ctx->replen;
 		if (oi->paged)
 			msiv_swap_page(oi->rep_layout, ctx->rep, h.len);
@@ -841,6 +840,7 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(s->wev);
 	event_free(s->pause_ev);
 	close(s->fd);
+	free(s->groups);
 	free(s);
 }
 
@@ -895,12 +895,12 @@ struct peer {
 };
 
 static int
-peer_in_group(const struct peer *p, gid_t gid)
+peer_in_group(gid_t primary, const gid_t *groups, size_t ngroups, gid_t gid)
 {
-	if (p->cr.gid == gid)
+	if (primary == gid)
 		return 1;
-	for (size_t i = 0; i < p->ngroups; i++)
-		if (p->groups[i] == gid)
+	for (size_t i = 0; i < ngroups; i++)
+		if (groups[i] == gid)
 			return 1;
 	return 0;
 }
@@ -910,12 +910,13 @@ peer_is_admin(const struct peer *p)
 {
 	if (p->cr.uid == 0 || p->cr.uid == geteuid())
 		return 1;
-	return srv_have_admin_gid && peer_in_group(p, srv_admin_gid);
+	return srv_conf->admin_group[0] != '\0' && peer_in_group(p->cr.gid,
+	    p->groups, p->ngroups, srv_conf->admin_gid);
 }
 
-/* The [tenant] sections that admit the peer, a bit each. */
+/* The [tenant] sections that admit a peer, a bit each. */
 static uint64_t
-peer_tenants(const struct peer *p)
+peer_tenants(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups)
 {
 	uint64_t ok = 0;
 
@@ -924,9 +925,9 @@ peer_tenants(const struct peer *p)
 		int in = 0;
 
 		for (uint32_t k = 0; k < t->nuids && !in; k++)
-			in = t->uids[k] == p->cr.uid;
+			in = t->uids[k] == uid;
 		for (uint32_t k = 0; k < t->ngids && !in; k++)
-			in = peer_in_group(p, t->gids[k]);
+			in = peer_in_group(gid, groups, ngroups, t->gids[k]);
 		if (in)
 			ok |= UINT64_C(1) << i;
 	}
@@ -1002,7 +1003,19 @@ session_new(int fd)
 	s->uid = p.cr.uid;
 	s->gid = p.cr.gid;
 	s->rights = admin ? MSIV_RIGHT_ADMIN : 0;
-	s->tenants_ok = admin ? 0 : peer_tenants(&p);
+	/* Its groups, for a reload to decide its admission again. */
+	if (p.ngroups > 0 && (s->groups = calloc(p.ngroups,
+	    sizeof(gid_t))) == NULL) {
+		log_warn("accept");
+		free(s);
+		close(fd);
+		return;
+	}
+	if (p.ngroups > 0)
+		memcpy(s->groups, p.groups, p.ngroups * sizeof(gid_t));
+	s->ngroups = p.ngroups;
+	s->tenants_ok = admin ? 0 : peer_tenants(s->uid, s->gid, s->groups,
+	    s->ngroups);
 	s->denied = !admin && srv_conf->ntenants > 0 && s->tenants_ok == 0;
 	s->rate_credit = (uint64_t)srv_conf->max_rate * 1000;
 	s->rate_ms = server_now_ms();
@@ -1021,6 +1034,7 @@ session_new(int fd)
 			event_free(s->wev);
 		if (s->pause_ev != NULL)
 			event_free(s->pause_ev);
+		free(s->groups);
 		free(s);
 		close(fd);
 		return;
@@ -1104,26 +1118,60 @@ server_init(struct event_base *base, const struct conf *conf)
 	srv_reap_ev = event_new(base, -1, EV_PERSIST, server_reap_cb, NULL);
 	if (srv_reap_ev == NULL || event_add(srv_reap_ev, &second) < 0)
 		fatalx("cannot create the orphan reaper");
-	/* A number reserved for an opcode not in this build has neither
-	 * (msiv_proto_check_req answers it ENOSYS, as an unknown one). */
+	/* Every opcode has its handler and its codec entry. */
 	for (unsigned int op = 1; op < MSIV_OP__COUNT; op++)
-		if ((cmd_table[op].fn == NULL) != (msiv_proto_op(op) == NULL))
-			fatalx("opcode %u has a handler or a codec entry but "
-			    "not both", op);
-	if (conf->admin_group[0] != '\0') {
-		struct group gr, *res = NULL;
-		char buf[4096];
-
-		if (getgrnam_r(conf->admin_group, &gr, buf, sizeof(buf),
-		    &res) != 0 || res == NULL) {
-			log_errx("admin_group %s: no such group",
-			    conf->admin_group);
-			return -ENOENT;
-		}
-		srv_admin_gid = gr.gr_gid;
-		srv_have_admin_gid = 1;
-	}
+		if (cmd_table[op].fn == NULL || msiv_proto_op(op) == NULL)
+			fatalx("opcode %u has no handler or codec entry", op);
 	return 0;
+}
+
+/*
+ * The running configuration has just changed under the sessions
+ * (reload.c). Each is admitted again from the credentials it connected
+ * with: one that has not said HELLO yet as at accept; one acting as a
+ * tenant takes its tenant's new section (its quotas, its devices), or,
+ * if no section admits it as that tenant any more, is retired: it keeps
+ * the vfuncs it holds until it closes them, and opens no new one
+ * (cmd_quota). Admin rights are the connection's, decided at accept.
+ */
+void
+server_reconfigured(void)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &sessions, entry) {
+		int admin = (s->rights & MSIV_RIGHT_ADMIN) != 0;
+		uint32_t i;
+
+		if (s->dead)
+			continue;
+		s->tenants_ok = admin ? 0 : peer_tenants(s->uid, s->gid,
+		    s->groups, s->ngroups);
+		if (!s->hello) {
+			s->denied = !admin && srv_conf->ntenants > 0 &&
+			    s->tenants_ok == 0;
+			continue;
+		}
+		for (i = 0; i < srv_conf->ntenants; i++)
+			if (strncmp(srv_conf->tenants[i].name, s->tenant,
+			    MSIV_NAME_MAX) == 0)
+				break;
+		s->policy = i < srv_conf->ntenants ? &srv_conf->tenants[i] :
+		    NULL;
+		if (admin || srv_conf->ntenants == 0 ||
+		    (s->policy != NULL && ((s->tenants_ok >> i) & 1))) {
+			s->retired = 0;
+			continue;
+		}
+		s->policy = NULL;
+		if (!s->retired)
+			log_info("session %llu (pid %d, uid %u): no [tenant] "
+			    "admits it as %s since the reload; it keeps its %u "
+			    "vfunc(s) until it closes them, and opens no more",
+			    (unsigned long long)s->id, (int)s->pid,
+			    (unsigned)s->uid, s->tenant, s->nvfuncs);
+		s->retired = 1;
+	}
 }
 
 static int srv_activated;

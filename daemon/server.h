@@ -31,6 +31,11 @@ struct session {
 				     request gets EACCES, then the session
 				     ends */
 	uint64_t tenants_ok;      /* conf.tenants[i] the peer may act as */
+	gid_t *groups;            /* its supplementary groups at connect */
+	size_t ngroups;
+	int retired;              /* since a reload, no [tenant] admits it
+				     as its tenant: it keeps its vfuncs
+				     until closed, opens no new one */
 	const struct conf_tenant *policy; /* the tenant's, once HELLO is
 				     done; NULL: the [msivd] defaults */
 	uint64_t rate_credit;     /* request credit, 1/1000 request units */
@@ -122,12 +127,16 @@ cmd_handler cmd_metrics;
 /* cmd-admin.c */
 cmd_handler cmd_status, cmd_device_list, cmd_vfunc_list, cmd_vec_list,
     cmd_session_list, cmd_sim_triggers, cmd_sim_fire, cmd_shutdown,
-    cmd_log_level;
+    cmd_log_level,
+    cmd_reload;
 /* cmd-device.c */
 cmd_handler cmd_device_attach, cmd_device_detach, cmd_irq_affinity,
     cmd_tenant_release;
 
 int server_init(struct event_base *base, const struct conf *conf);
+/* The configuration server_init was given has changed (a reload): admit
+ * every session again under it. */
+void server_reconfigured(void);
 /* Listen on the socket passed by the service manager (activated >= 0), or
  * on the configured socket path (stale sockets are replaced, a live one is
  * an error). */

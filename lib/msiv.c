@@ -1404,3 +1404,26 @@ msiv_log_level(struct msiv_conn *c, unsigned int level)
 	/* An int can hold it: the daemon sends one of four levels. */
 	return rp.previous <= MSIV_LOG_DEBUG ? (int)rp.previous : -EPROTO;
 }
+
+MSIV_API int
+msiv_reload(struct msiv_conn *c, char *msg, size_t msglen)
+{
+	struct msiv_reload_rep rp;
+	const char *text;
+	size_t len;
+	int r;
+
+	memset(&rp, 0, sizeof(rp));
+	r = msiv_call(c, MSIV_OP_RELOAD, NULL, -1, &rp);
+	if (msg == NULL || msglen == 0)
+		return r;
+	/* Its account, or why it was refused (the reason of the error
+	 * reply). */
+	text = r == 0 ? rp.message : msiv_last_reason(c);
+	len = strnlen(text, r == 0 ? sizeof(rp.message) - 1 : MSIV_REASON_MAX);
+	if (len >= msglen)
+		len = msglen - 1;
+	memcpy(msg, text, len);
+	msg[len] = '\0';
+	return r;
+}

@@ -39,6 +39,7 @@
 #define L_METRICS_REP "qqqqqqqqqqqqqqq"
 #define L_RELEASE_REQ "nww"
 #define L_RELEASE_REP "ww"
+#define L_RELOAD_REP "m"
 #define L_EV_MSG     "qwwq"
 #define L_EV_GONE    "qww"
 
@@ -100,6 +101,8 @@ static const struct msiv_opinfo msiv_ops[MSIV_OP__COUNT] = {
 	    sizeof(struct msiv_revoke_rep), 0, 0, L_REVOKE_REQ, L_REVOKE_REP),
 	OP(MSIV_OP_HOTPLUG_STATUS, "HOTPLUG_STATUS", 0, 0,
 	    sizeof(struct msiv_hotplug_rep), 0, 0, "", L_HOTPLUG_REP),
+	OP(MSIV_OP_RELOAD, "RELOAD", 0, 0, sizeof(struct msiv_reload_rep), 0, 0,
+	    "", L_RELOAD_REP),
 	OP(MSIV_OP_LOG_LEVEL, "LOG_LEVEL", sizeof(struct msiv_log_level_req), 0,
 	    sizeof(struct msiv_log_level_rep), 0, 0, L_LOGLEVEL, L_LOGLEVEL),
 	OP(MSIV_OP_TENANT_RELEASE, "TENANT_RELEASE",
@@ -109,9 +112,8 @@ static const struct msiv_opinfo msiv_ops[MSIV_OP__COUNT] = {
 	OP(MSIV_OP_METRICS, "METRICS", 0, 0,
 	    sizeof(struct msiv_metrics_rep), 0, 0, "", L_METRICS_REP),
 };
-/* Entry 0 is not an opcode; every other entry is filled in but for a
- * number reserved for an opcode this build does not have (unknown to
- * msiv_proto_op, as an opcode past the end). */
+/* Entry 0 is not an opcode; every other entry is filled in (test-proto
+ * and msivd's start check it). */
 _Static_assert(sizeof(msiv_ops) / sizeof(msiv_ops[0]) == MSIV_OP__COUNT,
     "one codec entry per opcode");
 
@@ -169,6 +171,8 @@ msiv_field_size(char c)
 		return MSIV_NAME_MAX;
 	case 't':
 		return MSIV_TOKEN_LEN;
+	case 'm':
+		return MSIV_TEXT_MAX;
 	default:
 		return 0; /* our bug: caught by the codec unit test */
 	}
@@ -203,7 +207,7 @@ msiv_bswap_one(const char *layout, unsigned char *p)
 			memcpy(p, &q, 8);
 			break;
 		default:
-			break; /* names are bytes */
+			break; /* names and texts are bytes */
 		}
 		p += msiv_field_size(*layout);
 	}

@@ -65,7 +65,7 @@ out=$("$MSIVD" --user root --foreground --config "$dir/latch.conf" --state-dir "
     --socket "$dir/latch.sock" 2>&1); rc=$?
 check "msi_latch on a sim device: msivd exits 3" [ $rc -eq 3 ]
 check "... naming the file, the device and the reason" \
-    has "$out" "latch.conf: \[device s\] msi_latch is for vfio devices"
+    has "$out" "latch.conf:1: \[device s\] msi_latch is for vfio devices"
 
 # --- the delivery loops (msivd.8, DELIVERY LOOPS) -----------------------------
 out=$("$MSIVD" --user root --foreground --delivery poll 2>&1); rc=$?

@@ -84,7 +84,7 @@ check "completing the command offers every command of msivctl help" \
     cmp -s "$dir/commands" "$dir/completed"
 [ $? -eq 0 ] || diff "$dir/commands" "$dir/completed" | sed 's/^/# /'
 complete_words "$MSIVCTL" help re | sort | tr '\n' ' ' >"$dir/completed"
-check "msivctl help re<TAB>: release revoke" [ "$(cat "$dir/completed")" = "release revoke " ]
+check "msivctl help re<TAB>: release reload revoke" [ "$(cat "$dir/completed")" = "release reload revoke " ]
 complete_words "$MSIVCTL" --j >"$dir/completed"
 check "--j<TAB>: --json" [ "$(cat "$dir/completed")" = "--json" ]
 

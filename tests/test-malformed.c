@@ -267,11 +267,8 @@ test_lengths(void)
 		const struct msiv_opinfo *oi = msiv_proto_op(op);
 		int bad = 0;
 
-		if (oi == NULL) { /* a number reserved, not in this build */
-			is_int(rq(fd, op, NULL, 0, NULL, 0), -ENOSYS,
-			    "opcode %u (reserved): ENOSYS", op);
+		if (!ok(oi != NULL, "opcode %u has a codec entry", op))
 			continue;
-		}
 		bad += rq(fd, op, zero, oi->req_len + 1, NULL, 0) != -EMSGSIZE;
 		if (oi->req_len > 0) {
 			bad += rq(fd, op, zero, oi->req_len - 1, NULL, 0) !=

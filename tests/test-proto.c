@@ -67,6 +67,7 @@ static const struct want wants[] = {
 	{ MSIV_OP_REVOKE, sizeof(struct msiv_revoke_req),
 	    sizeof(struct msiv_revoke_rep), 0, 0 },
 	{ MSIV_OP_HOTPLUG_STATUS, 0, sizeof(struct msiv_hotplug_rep), 0, 0 },
+	{ MSIV_OP_RELOAD, 0, sizeof(struct msiv_reload_rep), 0, 0 },
 	{ MSIV_OP_LOG_LEVEL, sizeof(struct msiv_log_level_req),
 	    sizeof(struct msiv_log_level_rep), 0, 0 },
 	{ MSIV_OP_TENANT_RELEASE, sizeof(struct msiv_tenant_release_req),
@@ -79,17 +80,17 @@ test_table(void)
 {
 	ok(msiv_proto_op(0) == NULL && msiv_proto_op(MSIV_OP__COUNT) == NULL &&
 	    msiv_proto_op(0xffff) == NULL, "opcodes 0, COUNT, 0xffff unknown");
-	/* Every opcode is listed above; a number with no codec entry is one
-	 * reserved for an opcode added alongside (or retired). */
+	/* Every opcode has a codec entry and is listed above. */
 	for (unsigned int op = 1; op < MSIV_OP__COUNT; op++) {
 		size_t i = 0;
 
 		while (i < sizeof(wants) / sizeof(wants[0]) &&
 		    wants[i].op != op)
 			i++;
-		if (msiv_proto_op(op) != NULL)
-			ok(i < sizeof(wants) / sizeof(wants[0]), "%s is listed "
-			    "in the test", msiv_proto_opname(op));
+		ok(msiv_proto_op(op) != NULL &&
+		    i < sizeof(wants) / sizeof(wants[0]), "opcode %u (%s) has "
+		    "a codec entry and is listed in the test", op,
+		    msiv_proto_opname(op));
 	}
 	for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++) {
 		const struct want *w = &wants[i];

@@ -402,6 +402,17 @@ int msiv_sim_triggers(struct msiv_conn *conn, const char *device,
     unsigned int slot, unsigned int count, int *fds);
 /* Admin: stop the daemon (it replies first). */
 int msiv_shutdown(struct msiv_conn *conn);
+/*
+ * Admin: have the daemon read its configuration file again (msivd(8),
+ * RELOAD; since MSIV_0.3). msg (may be NULL; msglen up to
+ * MSIV_TEXT_MAX is useful) gets the daemon's account: "reloaded FILE",
+ * or why nothing changed ("FILE:LINE: reason"); empty if the daemon gave
+ * none. Errors: -EINVAL the file is not valid, -EBUSY it changes a
+ * setting that takes a restart, another -errno the daemon cannot read
+ * it; in each case the daemon's configuration is unchanged. -EPERM not
+ * an admin; -ENOSYS an older daemon.
+ */
+int msiv_reload(struct msiv_conn *conn, char *msg, size_t msglen);
 
 /*
  * Admin: set the daemon's log level (MSIV_LOG_ERROR, MSIV_LOG_WARNING,

@@ -24,8 +24,8 @@
  *      len 0, and clients since msiv 0.1 read past the header of an error
  *      reply without looking at it). Opcodes added within it, which a
  *      daemon that predates them answers with ENOSYS (unknown opcode):
- *      LOG_LEVEL (29), TENANT_RELEASE (30) and METRICS (31, admin: the
- *      store's commit figures; msivctl metrics says so).
+ *      RELOAD (28), LOG_LEVEL (29), TENANT_RELEASE (30) and METRICS (31,
+ *      admin: the store's commit figures; msivctl metrics says so).
  *
  * Opcode numbers are only ever appended; a retired opcode keeps its number
  * as a comment saying it is unused. The full protocol is described in
@@ -96,7 +96,7 @@ enum msiv_op {
 	MSIV_OP_IRQ_AFFINITY = 25,  /* CPU affinity of a slot's host IRQ */
 	MSIV_OP_REVOKE = 26,        /* admin: take vfuncs away from a tenant */
 	MSIV_OP_HOTPLUG_STATUS = 27, /* the uevent listener's figures */
-	/* 28: reserved (RELOAD, another change); unknown here: ENOSYS */
+	MSIV_OP_RELOAD = 28,        /* admin: read the configuration again */
 	MSIV_OP_LOG_LEVEL = 29,     /* admin: the daemon's log level */
 	MSIV_OP_TENANT_RELEASE = 30, /* admin: release a tenant's orphans now */
 	MSIV_OP_METRICS = 31,       /* admin: figures for msivctl metrics */
@@ -560,6 +560,21 @@ struct msiv_error_rep {
 	char reason[MSIV_REASON_MAX];
 };
 _Static_assert(sizeof(struct msiv_error_rep) == 128, "error_rep");
+
+/*
+ * RELOAD: msivd reads its configuration file again (msivd(8), RELOAD).
+ * Status 0: the reply is what msivd logged, "reloaded FILE ...". Otherwise
+ * nothing changed, and the error reply's reason (struct msiv_error_rep
+ * below; the log has it whole) says why: "FILE:LINE: reason" for a file
+ * that is not valid (-EINVAL), the settings that take a restart (-EBUSY),
+ * or why the file cannot be read (another -errno).
+ */
+#define MSIV_TEXT_MAX 512u
+
+struct msiv_reload_rep {
+	char message[MSIV_TEXT_MAX]; /* NUL terminated */
+};
+_Static_assert(sizeof(struct msiv_reload_rep) == 512, "reload_rep");
 
 /* Event payloads. */
 struct msiv_ev_msg {

@@ -458,6 +458,7 @@ fuzz_check_packet(struct fuzz_input *in, struct fuzz_client *c,
 		fuzz_fail("%s of session B on a vfunc of session A: status %d, "
 		    "not as if it did not exist", msiv_proto_opname(h.opcode),
 		    h.status);
+	oi = msiv_proto_op(h.opcode);
 	if (h.status < 0) {
 		if ((h.len != 0 && h.len != sizeof(struct msiv_error_rep)) ||
 		    nfds != 0)
