@@ -199,6 +199,16 @@ relay() {
 
 n=0 failed=0 summary=
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
+# A migration destination: QEMU started with -incoming on msiv-vfu's
+# socket, its output into $1. Returns QEMU's exit status (124: it did not
+# end within 120 s).
+incoming() {
+	# shellcheck disable=SC2086
+	timeout 120 $qemu -machine q35,accel=tcg \
+	    -m 128M -display none -nodefaults -monitor none -serial none \
+	    -incoming defer -device "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu.sock\"}}" \
+	    > "$1" 2>&1
+}
 notok() { n=$((n + 1)); echo "not ok $n - $1"; failed=$((failed + 1)); }
 
 # guest LABEL KROOT: one boot, with its own msivd and msiv-vfu.
@@ -294,12 +304,7 @@ EOF2
 	# msiv-vfu(1), MIGRATION).
 	second="a second VMM, pid [0-9]*, a migration destination (started with -incoming), connected; refused"
 	refused0=$(grep -c "$second" "$log")
-	# shellcheck disable=SC2086
-	timeout 120 $qemu -machine q35,accel=tcg \
-	    -m 128M -display none -nodefaults -monitor none -serial none \
-	    -incoming defer -device "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu.sock\"}}" \
-	    > "$work/qemu-incoming.log" 2>&1
-	st=$?
+	incoming "$work/qemu-incoming.log"; st=$?
 	[ $st -ne 0 ] && [ $st -ne 124 ] &&
 	    [ "$(grep -c "$second" "$log")" -gt "$refused0" ] &&
 	    ok "$label: a migration destination on the same host and socket is refused and fails to start (QEMU exit $st: $(head -1 "$work/qemu-incoming.log" | sed 's/.*: //'))" ||
@@ -322,12 +327,7 @@ EOF2
 	# migration fails and the source keeps running.
 	dest="is a migration destination (started with -incoming): refused"
 	refused0=$(grep -c "$dest" "$log")
-	# shellcheck disable=SC2086
-	timeout 120 $qemu -machine q35,accel=tcg \
-	    -m 128M -display none -nodefaults -monitor none -serial none \
-	    -incoming defer -device "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$work/vfu.sock\"}}" \
-	    > "$work/qemu-incoming2.log" 2>&1
-	st=$?
+	incoming "$work/qemu-incoming2.log"; st=$?
 	opened=$(ctl vfuncs | grep -c "^vfunc ")
 	# QEMU's only complaint is msiv-vfu's answer.
 	[ $st -ne 0 ] && [ $st -ne 124 ] && [ "$opened" -eq 0 ] &&
