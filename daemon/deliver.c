@@ -15,7 +15,7 @@
  *    vector_fire(), and if it says DELIVER it commits to one write of the
  *    target fd read under the lock. The epoll loop writes at once, under
  *    the lock. The io_uring loop queues the write and marks the slot
- *    (slot.dl_inflight) before releasing the lock; it issues the batch
+ *    (slot.dl.inflight) before releasing the lock; it issues the batch
  *    with one io_uring_enter() and clears the marks once the writes are
  *    done (they complete inside that call: RWF_NOWAIT on an eventfd never
  *    waits, and the start-up probe checks it).
@@ -73,6 +73,7 @@
 #include <unistd.h>
 
 #include "deliver.h"
+#include "device.h"
 #include "log.h"
 #include "target.h"
 
@@ -138,13 +139,13 @@ void
 deliver_lock(struct slot *s)
 {
 	pthread_mutex_lock(&s->lock);
-	if (atomic_load(&s->dl_inflight)) {
-		/* The loop clears dl_inflight, then looks at wr_waiters; we
-		 * count ourselves in, then look at dl_inflight (both seq_cst):
+	if (atomic_load(&s->dl.inflight)) {
+		/* The loop clears dl.inflight, then looks at wr_waiters; we
+		 * count ourselves in, then look at dl.inflight (both seq_cst):
 		 * one of us sees the other. */
 		pthread_mutex_lock(&wr_lock);
 		atomic_fetch_add(&wr_waiters, 1);
-		while (atomic_load(&s->dl_inflight))
+		while (atomic_load(&s->dl.inflight))
 			pthread_cond_wait(&wr_cond, &wr_lock);
 		atomic_fetch_sub(&wr_waiters, 1);
 		pthread_mutex_unlock(&wr_lock);

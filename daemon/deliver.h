@@ -10,7 +10,28 @@
 
 #include <stdint.h>
 
-#include "device.h"
+struct slot;
+
+/*
+ * The delivery loops' state of a slot (struct slot.dl). Only inflight is
+ * shared (deliver_lock); the rest is the io_uring loop's (deliver-uring.c);
+ * the epoll loop keeps none. 48 bytes, no hole.
+ */
+struct deliver_slot {
+	_Atomic uint8_t inflight; /* a target write is queued, not done */
+	uint8_t armed, gone;      /* delivery thread: poll live, going */
+	uint8_t verify;           /* delivery thread: read on wakeups */
+	uint32_t vpos;            /* delivery thread: queue position */
+	uint32_t hot;             /* lock: wakeups delivered unread */
+	uint32_t hotc;            /* lock: of those, counted in fired
+				     (deliver_settle) */
+	uint64_t folded;          /* lock: unread signals beyond them,
+				     counted in fired and coalesced */
+	uint64_t skip;            /* lock: unread signals of an earlier
+				     owner of the slot */
+	uint8_t want, queued;     /* request queue lock */
+	struct slot *next;        /* request queue lock */
+};
 
 struct deliver_stats {
 	uint64_t interrupts; /* trigger wakeups */
