@@ -1,6 +1,6 @@
 /*
  * The io_uring delivery loop (the preferred one; deliver.c has the
- * protocol and the epoll fallback).
+ * protocol, deliver-epoll.c the fallback).
  *
  * Every watched trigger has a multishot poll armed on the ring (user_data:
  * its struct slot). A multishot poll posts one completion per signal of

@@ -1,9 +1,9 @@
 /*
  * The delivery loop (relay mode): a dedicated thread that waits on every
  * slot's trigger and writes the vector's target. Two implementations, one
- * chosen at start-up: io_uring (multishot polls, batched target writes) and
- * epoll (the fallback). See deliver.c for the synchronisation protocol
- * with the control thread.
+ * chosen at start-up (deliver.c): io_uring (deliver-uring.c: multishot
+ * polls, batched target writes) and epoll (deliver-epoll.c, the fallback).
+ * See deliver.c for the synchronisation protocol with the control thread.
  */
 #ifndef MSIVD_DELIVER_H
 #define MSIVD_DELIVER_H
@@ -107,8 +107,8 @@ struct deliver_loop {
 	void (*reset)(struct slot *s);
 };
 
-extern const struct deliver_loop deliver_epoll;
-extern const struct deliver_loop deliver_uring;
+extern const struct deliver_loop deliver_epoll; /* deliver-epoll.c */
+extern const struct deliver_loop deliver_uring; /* deliver-uring.c */
 
 /* Shared by the loops (deliver.c). */
 extern _Atomic int deliver_stopping;
