@@ -3,7 +3,7 @@
  * (msivd(8) DELIVERY LOOPS): a level-triggered epoll watch on every
  * trigger; each wakeup reads the trigger, which re-arms it, and writes the
  * target at once, under the slot's lock. The shared part and the choice
- * of loop are in deliver.c; deliver.c's head has the protocol.
+ * of loop are in deliver.c; doc/delivery.md has the design.
  */
 #include "config.h"
 

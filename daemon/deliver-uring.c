@@ -1,53 +1,10 @@
 /*
- * The io_uring delivery loop (the preferred one; deliver.c has the
- * protocol, deliver-epoll.c the fallback).
- *
- * Every watched trigger has a multishot poll armed on the ring (user_data:
- * its struct slot). A multishot poll posts one completion per signal of
- * the eventfd without the counter being read, so the hot path does no
- * read(): a wakeup costs the lock, the vector state machine, and one write
- * SQE, and all the target writes of a batch of completions go to the
- * kernel in the io_uring_enter() that takes the next batch (and sleeps
- * only when there is nothing to issue). The trigger counters are read
- * lazily (below).
- *
- * Requests from other threads (watch, unwatch) go through a queue of slots
- * (linked through slot.dl.next, so the loop never allocates) and a kick
- * eventfd; deliver_sync() signals a second eventfd of its own. Completions
- * of polls, kicks and syncs come in the order of the signals (the kernel
- * runs their task work first in, first out), so once the loop sees a sync
- * it has handled every wakeup raised before it; the sync is declared done
- * when no poll that was asked to go is still live.
- *
- * Reading a trigger. The hot path never reads the trigger's counter, so
- * it holds the signals delivered since the last read (slot.dl.hot counts
- * those wakeups). A wakeup that finds its vector undeliverable reads it:
- * the count, less the delivered wakeups, goes to the coalesced or dropped
- * counter (a signal the kernel folded into one delivered wakeup counts
- * there too), and a count of zero means an earlier read took the signals
- * and decided on them: no interrupt. But a read has a cost the poll
- * imposes: a signal that came just before it may still have its
- * completion on the way (queued, or in the task work that posts it), and
- * that completion then stands for nothing. Were the signals taken into
- * the pending bit, it must not deliver them again once the vector is
- * unmasked (rule 3). So after such a read the slot is in verify mode
- * (slot.dl.verify): its wakeups read the counter, and one that finds zero
- * is no interrupt. The completions that may stand for nothing are those
- * posted before the read (below the completion queue's tail then,
- * dl.vpos) and the first one posted after it (task work runs first in,
- * first out, one at a time per poll); once that one is handled, the slot
- * is back on the hot path. A read in verify mode of a deliverable vector
- * delivers what it takes and starts no verification: the completion it
- * may leave delivers once more, never more often than signals came while
- * the vector was deliverable, so a flood keeps the hot path.
- * The vector's fired counter is exact: queries count the signals not read
- * yet, peeked from /proc/self/fdinfo without consuming them (ur_settle).
- *
- * A multishot poll ends on its own only if the completion queue overflows
- * (it is sized to make that rare). It is armed again at once, in verify
- * mode; arming reports a trigger whose counter is not zero, and what it
- * holds beyond the delivered wakeups is taken as interrupts: at worst one
- * spurious interrupt per slot, never a lost one (counted as rearms).
+ * The io_uring delivery loop, the preferred one: a multishot poll on every
+ * trigger, so the hot path reads none; the target writes of a batch issued
+ * in one io_uring_enter(); the triggers' counters read lazily, in verify
+ * mode after a read, and settled for queries from /proc/self/fdinfo.
+ * doc/delivery.md, "The io_uring loop", explains each and why rule 3 stays
+ * exact; deliver.c has what both loops share, deliver-epoll.c the fallback.
  */
 #include "config.h"
 

@@ -2,65 +2,10 @@
  * The delivery loop, relay mode (msivd(8) DELIVERY LOOPS): trigger eventfd ->
  * the delivery thread -> target eventfd. This file holds what both loops
  * share and chooses one; deliver-uring.c (io_uring, preferred) and
- * deliver-epoll.c (the fallback) do the waiting.
- *
- * Synchronisation protocol between the delivery thread and the control
- * thread
- * ---------------------------------------------------------------------
- * The state of a virtual vector (struct vector: mask bits, pending bit,
- * message, counters) and its target fd live in the slot that backs it,
- * under the slot's mutex (struct slot.lock). Nothing else is shared.
- *
- *  - Delivery: on a trigger wakeup the loop takes the slot lock, runs
- *    vector_fire(), and if it says DELIVER it commits to one write of the
- *    target fd read under the lock. The epoll loop writes at once, under
- *    the lock. The io_uring loop queues the write and marks the slot
- *    (slot.dl.inflight) before releasing the lock; it issues the batch
- *    with one io_uring_enter() and clears the marks once the writes are
- *    done (they complete inside that call: RWF_NOWAIT on an eventfd never
- *    waits, and the start-up probe checks it).
- *  - Control: every change to a vector (mask, unmask, retarget, free,
- *    table write, enable, function mask) happens under the same lock,
- *    taken with deliver_lock(), which also waits until the slot has no
- *    write in flight; any replay it causes is written under the lock too
- *    (deliver_actions). The client is acknowledged only after the lock is
- *    released.
- *
- * Consequences:
- *  - Rule 4 (synchronous mask): a delivery the loop decided on before
- *    MASK took the lock has been written before MASK changes anything,
- *    and so before the acknowledgement; a wakeup handled after finds the
- *    vector masked and sets the pending bit instead. Nothing reaches the
- *    target after the ack.
- *  - Rule 6 (atomic retarget): the target fd is swapped under the lock
- *    with no write in flight, so each interrupt goes to exactly one of old
- *    and new target, and the old fd (closed after the lock is released)
- *    is never written after. A wakeup handled after RETARGET is judged by
- *    the state after it: new target (or pending). None is lost.
- *  - An interrupt handled while its vector changes owner is judged by the
- *    new owner's state; a freed or unowned slot is disabled, so it drops.
- *  - The loop never blocks on a slot lock while it holds unissued writes
- *    (it issues them first), so a control thread waiting in deliver_lock()
- *    always sees its slot's write done.
- *
- * Counting. Delivery is decided per wakeup, never from the trigger's
- * counter. The epoll loop reads the counter on every wakeup (that read is
- * what re-arms a level-triggered eventfd). The io_uring loop does not read
- * it on the hot path: a multishot poll reports every signal of the
- * eventfd without it. Only the loop ever reads (consumes) a trigger, and
- * only when the reading decides something (deliver-uring.c): a control
- * thread that consumed one could take the very signal a poll is about to
- * report, and the interrupt would be lost. VECTOR_QUERY peeks at the
- * counter instead (deliver_settle), without consuming it.
- *
- * The lock is per slot and held for a few hundred instructions (plus one
- * eventfd write that never waits in the epoll loop: the io_uring writes
- * use RWF_NOWAIT, and so do the epoll loop's and the control thread's
- * through target.h, so a client cannot stall them with a saturated
- * eventfd, even one it made blocking again). The control thread
- * touches a slot's lock only when a client operates on that very vector,
- * so the hot path is not contended by control-plane work, and the loop
- * never allocates, logs or touches SQLite.
+ * deliver-epoll.c (the fallback) do the waiting. doc/delivery.md has the
+ * design: the protocol between the delivery thread and the control thread
+ * (the slot lock, writes in flight, what rules 4 and 6 get from it), and
+ * who reads a trigger's counter, and when.
  */
 #include "config.h"
 

@@ -3,7 +3,8 @@
  * slot's trigger and writes the vector's target. Two implementations, one
  * chosen at start-up (deliver.c): io_uring (deliver-uring.c: multishot
  * polls, batched target writes) and epoll (deliver-epoll.c, the fallback).
- * See deliver.c for the synchronisation protocol with the control thread.
+ * doc/delivery.md has the synchronisation protocol with the control
+ * thread.
  */
 #ifndef MSIVD_DELIVER_H
 #define MSIVD_DELIVER_H

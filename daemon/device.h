@@ -1,9 +1,9 @@
 /*
  * Devices and their slots. A device owns a message store of nslots slots
- * (one host vector each); its backend (sim, later vfio) sits behind struct
+ * (one host vector each); its backend (sim.c or vfio.c) sits behind struct
  * backend_ops. Each slot carries the state of the virtual vector it backs:
  * the struct vector and the target fd, guarded by the slot's lock (the
- * protocol is described in deliver.c).
+ * protocol is described in doc/delivery.md).
  */
 #ifndef MSIVD_DEVICE_H
 #define MSIVD_DEVICE_H
