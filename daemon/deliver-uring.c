@@ -1,53 +1,10 @@
 /*
- * The io_uring delivery loop (the preferred one; deliver.c has the
- * protocol and the epoll fallback).
- *
- * Every watched trigger has a multishot poll armed on the ring (user_data:
- * its struct slot). A multishot poll posts one completion per signal of
- * the eventfd without the counter being read, so the hot path does no
- * read(): a wakeup costs the lock, the vector state machine, and one write
- * SQE, and all the target writes of a batch of completions go to the
- * kernel in the io_uring_enter() that takes the next batch (and sleeps
- * only when there is nothing to issue). The trigger counters are read
- * lazily (below).
- *
- * Requests from other threads (watch, unwatch) go through a queue of slots
- * (linked through slot.dl_next, so the loop never allocates) and a kick
- * eventfd; deliver_sync() signals a second eventfd of its own. Completions
- * of polls, kicks and syncs come in the order of the signals (the kernel
- * runs their task work first in, first out), so once the loop sees a sync
- * it has handled every wakeup raised before it; the sync is declared done
- * when no poll that was asked to go is still live.
- *
- * Reading a trigger. The hot path never reads the trigger's counter, so
- * it holds the signals delivered since the last read (slot.dl_hot counts
- * those wakeups). A wakeup that finds its vector undeliverable reads it:
- * the count, less the delivered wakeups, goes to the coalesced or dropped
- * counter (a signal the kernel folded into one delivered wakeup counts
- * there too), and a count of zero means an earlier read took the signals
- * and decided on them: no interrupt. But a read has a cost the poll
- * imposes: a signal that came just before it may still have its
- * completion on the way (queued, or in the task work that posts it), and
- * that completion then stands for nothing. Were the signals taken into
- * the pending bit, it must not deliver them again once the vector is
- * unmasked (rule 3). So after such a read the slot is in verify mode
- * (slot.dl_verify): its wakeups read the counter, and one that finds zero
- * is no interrupt. The completions that may stand for nothing are those
- * posted before the read (below the completion queue's tail then,
- * dl_vpos) and the first one posted after it (task work runs first in,
- * first out, one at a time per poll); once that one is handled, the slot
- * is back on the hot path. A read in verify mode of a deliverable vector
- * delivers what it takes and starts no verification: the completion it
- * may leave delivers once more, never more often than signals came while
- * the vector was deliverable, so a flood keeps the hot path.
- * The vector's fired counter is exact: queries count the signals not read
- * yet, peeked from /proc/self/fdinfo without consuming them (ur_settle).
- *
- * A multishot poll ends on its own only if the completion queue overflows
- * (it is sized to make that rare). It is armed again at once, in verify
- * mode; arming reports a trigger whose counter is not zero, and what it
- * holds beyond the delivered wakeups is taken as interrupts: at worst one
- * spurious interrupt per slot, never a lost one (counted as rearms).
+ * The io_uring delivery loop, the preferred one: a multishot poll on every
+ * trigger, so the hot path reads none; the target writes of a batch issued
+ * in one io_uring_enter(); the triggers' counters read lazily, in verify
+ * mode after a read, and settled for queries from /proc/self/fdinfo.
+ * doc/delivery.md, "The io_uring loop", explains each and why rule 3 stays
+ * exact; deliver.c has what both loops share, deliver-epoll.c the fallback.
  */
 #include "config.h"
 
@@ -65,6 +22,7 @@
 #include <unistd.h>
 
 #include "deliver.h"
+#include "device.h"
 #include "log.h"
 #include "uring.h"
 
@@ -88,7 +46,7 @@ static int ur_kickfd = -1, ur_syncfd = -1;
 static _Atomic int ur_started; /* the loop runs (requests are kicked) */
 
 static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct slot *q_head;    /* q_lock: slots whose dl_want changed */
+static struct slot *q_head;    /* q_lock: slots whose dl.want changed */
 
 /* Delivery thread only. */
 static struct slot *wbatch[UR_SQ]; /* slots with a write queued */
@@ -119,7 +77,7 @@ ur_writes_done(void)
 	if (nw == 0)
 		return;
 	for (unsigned int i = 0; i < nw; i++)
-		atomic_store(&wbatch[i]->dl_inflight, 0);
+		atomic_store(&wbatch[i]->dl.inflight, 0);
 	deliver_stat(0, nw, 0);
 	nw = 0;
 	deliver_writes_done();
@@ -181,21 +139,21 @@ ur_arm(struct slot *s)
 {
 	ur_arm_fd(atomic_load_explicit(&s->trigger, memory_order_acquire),
 	    (uint64_t)(uintptr_t)s);
-	s->dl_armed = 1;
+	s->dl.armed = 1;
 	/* The first report may be of signals the slot had before. */
-	s->dl_verify = 1;
-	s->dl_vpos = ur_cq_tail();
+	s->dl.verify = 1;
+	s->dl.vpos = ur_cq_tail();
 }
 
-/* Bring a slot's poll in line with what was asked (dl_want). */
+/* Bring a slot's poll in line with what was asked (dl.want). */
 static void
 ur_reconcile(struct slot *s, bool want)
 {
-	if (s->dl_gone)
+	if (s->dl.gone)
 		return; /* the end of its old poll decides */
-	if (want && !s->dl_armed)
+	if (want && !s->dl.armed)
 		ur_arm(s);
-	else if (!want && s->dl_armed) {
+	else if (!want && s->dl.armed) {
 		struct io_uring_sqe *sqe = ur_sqe();
 
 		/* An async cancel, not POLL_REMOVE: that one gives up with
@@ -204,7 +162,7 @@ ur_reconcile(struct slot *s, bool want)
 		io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)s, 0);
 		io_uring_sqe_set_data64(sqe, UD_REMOVE);
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-		s->dl_gone = 1;
+		s->dl.gone = 1;
 		removing++;
 	}
 }
@@ -215,7 +173,7 @@ ur_wanted(struct slot *s)
 	bool want;
 
 	pthread_mutex_lock(&q_lock);
-	want = s->dl_want;
+	want = s->dl.want;
 	pthread_mutex_unlock(&q_lock);
 	return want;
 }
@@ -229,10 +187,10 @@ ur_requests(void)
 	s = q_head;
 	q_head = NULL;
 	for (; s != NULL; s = next) {
-		next = s->dl_next;
-		s->dl_next = NULL;
-		s->dl_queued = 0;
-		ur_reconcile(s, s->dl_want);
+		next = s->dl.next;
+		s->dl.next = NULL;
+		s->dl.queued = 0;
+		ur_reconcile(s, s->dl.want);
 	}
 	pthread_mutex_unlock(&q_lock);
 }
@@ -259,22 +217,22 @@ ur_take(struct slot *s)
 static uint64_t
 ur_read(struct slot *s, uint32_t pos, uint64_t *count)
 {
-	uint64_t c = ur_take(s), hot = s->dl_hot, folded = s->dl_folded;
+	uint64_t c = ur_take(s), hot = s->dl.hot, folded = s->dl.folded;
 	uint64_t skip, n;
-	bool verifying = s->dl_verify;
+	bool verifying = s->dl.verify;
 
 	/* Each delivered wakeup was one interrupt, delivered. */
-	s->vec.fired += hot - s->dl_hotc;
-	s->dl_hot = s->dl_hotc = 0;
-	s->dl_folded = 0;
-	if (verifying && (int32_t)(pos - s->dl_vpos) >= 0)
-		s->dl_verify = 0; /* the last that may stand for nothing */
+	s->vec.fired += hot - s->dl.hotc;
+	s->dl.hot = s->dl.hotc = 0;
+	s->dl.folded = 0;
+	if (verifying && (int32_t)(pos - s->dl.vpos) >= 0)
+		s->dl.verify = 0; /* the last that may stand for nothing */
 	if (c == 0)
 		return 0; /* a read took its signals, and decided on them */
 	/* An earlier owner's signals (ur_reset) are not this vector's: not
 	 * fired, not interrupts. */
-	skip = c < s->dl_skip ? c : s->dl_skip;
-	s->dl_skip -= skip;
+	skip = c < s->dl.skip ? c : s->dl.skip;
+	s->dl.skip -= skip;
 	if ((c -= skip) == 0)
 		return 0;
 	/* Beyond the delivered wakeups, each signal is an interrupt. */
@@ -285,8 +243,8 @@ ur_read(struct slot *s, uint32_t pos, uint64_t *count)
 	if (n != 0 && !vector_deliverable(&s->vec)) {
 		/* Signals taken into the pending bit (or dropped): a
 		 * completion still on its way for them must not deliver. */
-		s->dl_verify = 1;
-		s->dl_vpos = ur_cq_tail();
+		s->dl.verify = 1;
+		s->dl.vpos = ur_cq_tail();
 	}
 	return n;
 }
@@ -305,18 +263,18 @@ ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
 		ur_flush();
 		pthread_mutex_lock(&s->lock);
 	}
-	if (s->dl_verify || !vector_deliverable(&s->vec)) {
+	if (s->dl.verify || !vector_deliverable(&s->vec)) {
 		if ((n = ur_read(s, pos, &count)) == 0) {
 			pthread_mutex_unlock(&s->lock);
 			return 0;
 		}
 	} else
-		s->dl_hot++; /* the hot path: no read, counted later */
+		s->dl.hot++; /* the hot path: no read, counted later */
 	d = s->vec.dropped;
 	act = vector_fire(&s->vec, count);
 	if ((act & VECTOR_ACT_DELIVER) && s->target >= 0) {
 		prep_signal(ur_sqe(), s->target, UD_WRITE);
-		atomic_store(&s->dl_inflight, 1);
+		atomic_store(&s->dl.inflight, 1);
 		wbatch[nw++] = s;
 	}
 	*dropped += s->vec.dropped - d;
@@ -328,9 +286,9 @@ ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
 static void
 ur_ended(struct slot *s)
 {
-	s->dl_armed = 0;
-	if (s->dl_gone) {
-		s->dl_gone = 0;
+	s->dl.armed = 0;
+	if (s->dl.gone) {
+		s->dl.gone = 0;
 		removing--;
 	} else
 		rearms++;
@@ -469,12 +427,12 @@ ur_idle_sync(void)
 	for (pp = &q_head; *pp != NULL;) {
 		struct slot *s = *pp;
 
-		if (!s->dl_want) {
-			*pp = s->dl_next;
-			s->dl_next = NULL;
-			s->dl_queued = 0;
+		if (!s->dl.want) {
+			*pp = s->dl.next;
+			s->dl.next = NULL;
+			s->dl.queued = 0;
 		} else
-			pp = &s->dl_next;
+			pp = &s->dl.next;
 	}
 	pthread_mutex_unlock(&q_lock);
 }
@@ -483,15 +441,15 @@ static void
 ur_queue(struct slot *s, bool want)
 {
 	pthread_mutex_lock(&q_lock);
-	if (!want && !s->dl_want && !s->dl_queued) {
+	if (!want && !s->dl.want && !s->dl.queued) {
 		/* Never watched, or the loop has let go of it already. */
 		pthread_mutex_unlock(&q_lock);
 		return;
 	}
-	s->dl_want = want;
-	if (!s->dl_queued) {
-		s->dl_queued = 1;
-		s->dl_next = q_head;
+	s->dl.want = want;
+	if (!s->dl.queued) {
+		s->dl.queued = 1;
+		s->dl.next = q_head;
 		q_head = s;
 	}
 	pthread_mutex_unlock(&q_lock);
@@ -542,7 +500,7 @@ ur_peek(struct slot *s)
  * in fired, and the signals beyond them, which the kernel folded into
  * those wakeups, in fired and coalesced, so the counter identity holds
  * at every query. Never consumes the signals: the loop's next read counts
- * only what this did not (dl_hotc, dl_folded). A signal raised while the
+ * only what this did not (dl.hotc, dl.folded). A signal raised while the
  * query runs, its wakeup not handled yet, counts as folded here and as
  * delivered once handled: the identity still holds.
  */
@@ -551,17 +509,17 @@ ur_settle(struct slot *s)
 {
 	uint64_t c, seen;
 
-	if (s->dl_hot == 0)
+	if (s->dl.hot == 0)
 		return; /* the loop has read all there was */
-	s->vec.fired += s->dl_hot - s->dl_hotc;
-	s->dl_hotc = s->dl_hot;
+	s->vec.fired += s->dl.hot - s->dl.hotc;
+	s->dl.hotc = s->dl.hot;
 	c = ur_peek(s);
-	c = c > s->dl_skip ? c - s->dl_skip : 0;
-	seen = (uint64_t)s->dl_hot + s->dl_folded;
+	c = c > s->dl.skip ? c - s->dl.skip : 0;
+	seen = (uint64_t)s->dl.hot + s->dl.folded;
 	if (c > seen) {
 		s->vec.fired += c - seen;
 		s->vec.coalesced += c - seen;
-		s->dl_folded += c - seen;
+		s->dl.folded += c - seen;
 	}
 }
 
@@ -570,10 +528,10 @@ ur_settle(struct slot *s)
 static void
 ur_reset(struct slot *s)
 {
-	if (s->dl_hot != 0 || s->dl_skip != 0)
-		s->dl_skip = ur_peek(s);
-	s->dl_hot = s->dl_hotc = 0;
-	s->dl_folded = 0;
+	if (s->dl.hot != 0 || s->dl.skip != 0)
+		s->dl.skip = ur_peek(s);
+	s->dl.hot = s->dl.hotc = 0;
+	s->dl.folded = 0;
 }
 
 /* --- start-up: does this kernel give what the loop relies on? -------- */

@@ -1,66 +1,11 @@
 /*
  * The delivery loop, relay mode (msivd(8) DELIVERY LOOPS): trigger eventfd ->
  * the delivery thread -> target eventfd. This file holds what both loops
- * share; deliver-uring.c (io_uring, preferred) and the epoll loop at the
- * end of this file do the waiting.
- *
- * Synchronisation protocol between the delivery thread and the control
- * thread
- * ---------------------------------------------------------------------
- * The state of a virtual vector (struct vector: mask bits, pending bit,
- * message, counters) and its target fd live in the slot that backs it,
- * under the slot's mutex (struct slot.lock). Nothing else is shared.
- *
- *  - Delivery: on a trigger wakeup the loop takes the slot lock, runs
- *    vector_fire(), and if it says DELIVER it commits to one write of the
- *    target fd read under the lock. The epoll loop writes at once, under
- *    the lock. The io_uring loop queues the write and marks the slot
- *    (slot.dl_inflight) before releasing the lock; it issues the batch
- *    with one io_uring_enter() and clears the marks once the writes are
- *    done (they complete inside that call: RWF_NOWAIT on an eventfd never
- *    waits, and the start-up probe checks it).
- *  - Control: every change to a vector (mask, unmask, retarget, free,
- *    table write, enable, function mask) happens under the same lock,
- *    taken with deliver_lock(), which also waits until the slot has no
- *    write in flight; any replay it causes is written under the lock too
- *    (deliver_actions). The client is acknowledged only after the lock is
- *    released.
- *
- * Consequences:
- *  - Rule 4 (synchronous mask): a delivery the loop decided on before
- *    MASK took the lock has been written before MASK changes anything,
- *    and so before the acknowledgement; a wakeup handled after finds the
- *    vector masked and sets the pending bit instead. Nothing reaches the
- *    target after the ack.
- *  - Rule 6 (atomic retarget): the target fd is swapped under the lock
- *    with no write in flight, so each interrupt goes to exactly one of old
- *    and new target, and the old fd (closed after the lock is released)
- *    is never written after. A wakeup handled after RETARGET is judged by
- *    the state after it: new target (or pending). None is lost.
- *  - An interrupt handled while its vector changes owner is judged by the
- *    new owner's state; a freed or unowned slot is disabled, so it drops.
- *  - The loop never blocks on a slot lock while it holds unissued writes
- *    (it issues them first), so a control thread waiting in deliver_lock()
- *    always sees its slot's write done.
- *
- * Counting. Delivery is decided per wakeup, never from the trigger's
- * counter. The epoll loop reads the counter on every wakeup (that read is
- * what re-arms a level-triggered eventfd). The io_uring loop does not read
- * it on the hot path: a multishot poll reports every signal of the
- * eventfd without it. Only the loop ever reads (consumes) a trigger, and
- * only when the reading decides something (deliver-uring.c): a control
- * thread that consumed one could take the very signal a poll is about to
- * report, and the interrupt would be lost. VECTOR_QUERY peeks at the
- * counter instead (deliver_settle), without consuming it.
- *
- * The lock is per slot and held for a few hundred instructions (plus one
- * eventfd write that never waits in the epoll loop: the io_uring writes
- * use RWF_NOWAIT, and so do the epoll loop's and the control thread's
- * through target.h, so a client cannot stall them with a saturated
- * eventfd, even one it made blocking again). The control thread
- * touches a slot's lock only when a client operates on that very vector,
- * so the hot path is not contended by control-plane work, and the loop
- * never allocates, logs or touches SQLite.
+ * share and chooses one; deliver-uring.c (io_uring, preferred) and
+ * deliver-epoll.c (the fallback) do the waiting. doc/delivery.md has the
+ * design: the protocol between the delivery thread and the control thread
+ * (the slot lock, writes in flight, what rules 4 and 6 get from it), and
+ * who reads a trigger's counter, and when.
  */
 #include "config.h"
 
@@ -68,11 +13,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "deliver.h"
+#include "device.h"
 #include "log.h"
 #include "target.h"
 
@@ -138,13 +81,13 @@ void
 deliver_lock(struct slot *s)
 {
 	pthread_mutex_lock(&s->lock);
-	if (atomic_load(&s->dl_inflight)) {
-		/* The loop clears dl_inflight, then looks at wr_waiters; we
-		 * count ourselves in, then look at dl_inflight (both seq_cst):
+	if (atomic_load(&s->dl.inflight)) {
+		/* The loop clears dl.inflight, then looks at wr_waiters; we
+		 * count ourselves in, then look at dl.inflight (both seq_cst):
 		 * one of us sees the other. */
 		pthread_mutex_lock(&wr_lock);
 		atomic_fetch_add(&wr_waiters, 1);
-		while (atomic_load(&s->dl_inflight))
+		while (atomic_load(&s->dl.inflight))
 			pthread_cond_wait(&wr_cond, &wr_lock);
 		atomic_fetch_sub(&wr_waiters, 1);
 		pthread_mutex_unlock(&wr_lock);
@@ -304,140 +247,3 @@ deliver_get_stats(struct deliver_stats *st)
 	st->delivered = d > 0 ? (uint64_t)d : 0;
 	st->dropped = atomic_load_explicit(&stat_dropped, memory_order_relaxed);
 }
-
-/* --- the epoll loop (fallback) ----------------------------------------- */
-
-#define EPOLL_BATCH 256
-
-static int ep_fd = -1;
-static int ep_kickfd = -1;
-
-static void ep_kick(void);
-
-static void
-ep_one(struct slot *s)
-{
-	uint64_t count;
-	uint64_t dropped;
-	unsigned int act;
-
-	/* The trigger was stored before the slot was watched (release in
-	 * deliver_add's caller, acquire here). Reading it re-arms the
-	 * level-triggered watch. */
-	if (read(atomic_load_explicit(&s->trigger, memory_order_acquire),
-	    &count, sizeof(count)) != sizeof(count))
-		return; /* EAGAIN: another wakeup already took it */
-	pthread_mutex_lock(&s->lock);
-	dropped = s->vec.dropped;
-	act = vector_fire(&s->vec, count);
-	deliver_actions(s, act);
-	dropped = s->vec.dropped - dropped;
-	pthread_mutex_unlock(&s->lock);
-	deliver_stat(1, 0, dropped);
-}
-
-static void *
-ep_main(void *arg)
-{
-	struct epoll_event ev[EPOLL_BATCH];
-
-	(void)arg;
-	target_writer_loop_thread();
-	for (;;) {
-		/* The syncs asked for before the wait: their deletions are
-		 * done, so the batch holds none of their slots. */
-		uint64_t asked = deliver_sync_asked();
-		int n = epoll_wait(ep_fd, ev, EPOLL_BATCH, -1);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			fatal("delivery loop: epoll_wait");
-		}
-		for (int i = 0; i < n; i++) {
-			uint64_t c;
-
-			if (ev[i].data.ptr != NULL) {
-				ep_one(ev[i].data.ptr);
-				continue;
-			}
-			/* A kick: stop, or a sync. */
-			(void)!read(ep_kickfd, &c, sizeof(c));
-			if (atomic_load(&deliver_stopping))
-				return NULL;
-			if (deliver_sync_asked() != asked)
-				ep_kick(); /* a later sync: after this batch */
-		}
-		/* Every wakeup raised before those syncs was gathered by
-		 * this wait or an earlier one, and is handled now. */
-		deliver_sync_done(asked);
-	}
-}
-
-static void
-ep_kick(void)
-{
-	uint64_t one = 1;
-
-	if (write(ep_kickfd, &one, sizeof(one)) != sizeof(one))
-		fatal("delivery loop: cannot signal the loop");
-}
-
-static int
-ep_init(const char **why)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
-
-	ep_fd = epoll_create1(EPOLL_CLOEXEC);
-	ep_kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (ep_fd < 0 || ep_kickfd < 0 ||
-	    epoll_ctl(ep_fd, EPOLL_CTL_ADD, ep_kickfd, &ev) < 0) {
-		*why = strerror(errno);
-		return -errno;
-	}
-	return 0;
-}
-
-static void
-ep_fini(void)
-{
-	if (ep_kickfd >= 0)
-		close(ep_kickfd);
-	if (ep_fd >= 0)
-		close(ep_fd);
-	ep_kickfd = ep_fd = -1;
-}
-
-static int
-ep_add(struct slot *s)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
-
-	if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, atomic_load(&s->trigger),
-	    &ev) < 0)
-		return -errno;
-	return 0;
-}
-
-static void
-ep_del(struct slot *s)
-{
-	int fd = atomic_load(&s->trigger);
-
-	if (fd >= 0)
-		(void)epoll_ctl(ep_fd, EPOLL_CTL_DEL, fd, NULL);
-}
-
-const struct deliver_loop deliver_epoll = {
-	.name = "epoll",
-	.init = ep_init,
-	.main = ep_main,
-	.kick = ep_kick,
-	.sync = ep_kick,
-	.idle_sync = NULL,
-	.fini = ep_fini,
-	.add = ep_add,
-	.del = ep_del,
-	.settle = NULL,
-	.reset = NULL,
-};

@@ -1,16 +1,38 @@
 /*
  * The delivery loop (relay mode): a dedicated thread that waits on every
  * slot's trigger and writes the vector's target. Two implementations, one
- * chosen at start-up: io_uring (multishot polls, batched target writes) and
- * epoll (the fallback). See deliver.c for the synchronisation protocol
- * with the control thread.
+ * chosen at start-up (deliver.c): io_uring (deliver-uring.c: multishot
+ * polls, batched target writes) and epoll (deliver-epoll.c, the fallback).
+ * doc/delivery.md has the synchronisation protocol with the control
+ * thread.
  */
 #ifndef MSIVD_DELIVER_H
 #define MSIVD_DELIVER_H
 
 #include <stdint.h>
 
-#include "device.h"
+struct slot;
+
+/*
+ * The delivery loops' state of a slot (struct slot.dl). Only inflight is
+ * shared (deliver_lock); the rest is the io_uring loop's (deliver-uring.c);
+ * the epoll loop keeps none. 48 bytes, no hole.
+ */
+struct deliver_slot {
+	_Atomic uint8_t inflight; /* a target write is queued, not done */
+	uint8_t armed, gone;      /* delivery thread: poll live, going */
+	uint8_t verify;           /* delivery thread: read on wakeups */
+	uint32_t vpos;            /* delivery thread: queue position */
+	uint32_t hot;             /* lock: wakeups delivered unread */
+	uint32_t hotc;            /* lock: of those, counted in fired
+				     (deliver_settle) */
+	uint64_t folded;          /* lock: unread signals beyond them,
+				     counted in fired and coalesced */
+	uint64_t skip;            /* lock: unread signals of an earlier
+				     owner of the slot */
+	uint8_t want, queued;     /* request queue lock */
+	struct slot *next;        /* request queue lock */
+};
 
 struct deliver_stats {
 	uint64_t interrupts; /* trigger wakeups */
@@ -86,8 +108,8 @@ struct deliver_loop {
 	void (*reset)(struct slot *s);
 };
 
-extern const struct deliver_loop deliver_epoll;
-extern const struct deliver_loop deliver_uring;
+extern const struct deliver_loop deliver_epoll; /* deliver-epoll.c */
+extern const struct deliver_loop deliver_uring; /* deliver-uring.c */
 
 /* Shared by the loops (deliver.c). */
 extern _Atomic int deliver_stopping;

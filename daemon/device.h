@@ -1,9 +1,9 @@
 /*
  * Devices and their slots. A device owns a message store of nslots slots
- * (one host vector each); its backend (sim, later vfio) sits behind struct
+ * (one host vector each); its backend (sim.c or vfio.c) sits behind struct
  * backend_ops. Each slot carries the state of the virtual vector it backs:
  * the struct vector and the target fd, guarded by the slot's lock (the
- * protocol is described in deliver.c).
+ * protocol is described in doc/delivery.md).
  */
 #ifndef MSIVD_DEVICE_H
 #define MSIVD_DEVICE_H
@@ -16,6 +16,7 @@
 #include <msiv/protocol.h>
 
 #include "conf.h"
+#include "deliver.h"
 #include "vector.h"
 
 struct device;
@@ -36,20 +37,7 @@ struct slot {
 	int routed;             /* control thread only, under lock: -1 when
 				   the device signals the daemon's trigger,
 				   else the target fd it signals (direct) */
-	/* The delivery loop's bookkeeping (deliver.c, deliver-uring.c). */
-	_Atomic uint8_t dl_inflight; /* a target write is queued, not done */
-	uint8_t dl_armed, dl_gone;   /* delivery thread: poll live, going */
-	uint8_t dl_verify;           /* delivery thread: read on wakeups */
-	uint32_t dl_vpos;            /* delivery thread: queue position */
-	uint32_t dl_hot;             /* lock: wakeups delivered unread */
-	uint32_t dl_hotc;            /* lock: of those, counted in fired
-					(deliver_settle) */
-	uint64_t dl_folded;          /* lock: unread signals beyond them,
-					counted in fired and coalesced */
-	uint64_t dl_skip;            /* lock: unread signals of an earlier
-					owner of the slot */
-	uint8_t dl_want, dl_queued;  /* request queue lock */
-	struct slot *dl_next;        /* request queue lock */
+	struct deliver_slot dl;  /* the delivery loops' (deliver.h) */
 };
 
 struct backend_ops {
