@@ -5,7 +5,7 @@
  * credentials (SO_PEERCRED) recorded at accept. Every request passes one
  * checker (server_dispatch) in a fixed order before any handler runs:
  * header (magic, version, length) -> HELLO first -> opcode, exact payload
- * length and fd count (the codec table, lib/proto.c) -> permission (the
+ * length and fd count (the wire table, lib/proto.c) -> permission (the
  * command table below). A peer that does not speak the protocol at all is
  * dropped; a bad request gets an error reply and the session lives on.
  * Replies and events that cannot be sent at once are queued, with a cap
@@ -584,9 +584,10 @@ server_check_reason(const struct msiv_hdr *h, size_t nfds, int r, char *why,
 		    oi->name, h->len, oi->req_len);
 		break;
 	case -EBADMSG:
+		/* Only VEC_RETARGET's fd count depends on a flag. */
 		snprintf(why, len, "%s with %zu fds: it takes %s", oi->name,
-		    nfds, h->opcode == MSIV_OP_VEC_RETARGET ? "1 with a new "
-		    "target, else 0" : oi->req_fds == 1 ? "1" : "none");
+		    nfds, oi->req_fds_flag != 0 ? "1 with a new target, "
+		    "else 0" : oi->req_fds == 1 ? "1" : "none");
 		break;
 	default:
 		snprintf(why, len, "flags or status set in a request");
