@@ -5,8 +5,8 @@
  * credentials (SO_PEERCRED) recorded at accept. Every request passes one
  * checker (server_dispatch) in a fixed order before any handler runs:
  * header (magic, version, length) -> HELLO first -> opcode, exact payload
- * length and fd count (the codec table, lib/proto.c) -> permission (the
- * command table below). A peer that does not speak the protocol at all is
+ * length and fd count (the wire table, lib/proto.c) -> permission (the
+ * dispatch table below). A peer that does not speak the protocol at all is
  * dropped; a bad request gets an error reply and the session lives on.
  * Replies and events that cannot be sent at once are queued, with a cap
  * (max_queued): a client that never reads is disconnected, others are not
@@ -58,9 +58,11 @@
 #define SESSION_READ_BURST FDPASS_BATCH_MAX
 #define SESSION_GROUPS_MAX 256   /* supplementary groups checked at accept */
 
+/* Who may call an opcode. 0 is no value: an entry that does not say is
+ * an empty one, and msivd does not start (server_init). */
 enum cmd_perm {
-	CMD_PERM_ANY = 0,
-	CMD_PERM_ADMIN = 1,
+	CMD_PERM_ANY = 1,
+	CMD_PERM_ADMIN = 2,
 };
 
 struct cmd_entry {
@@ -68,43 +70,58 @@ struct cmd_entry {
 	cmd_handler *fn;
 };
 
-/* The command table: who may call each opcode and its handler. Lengths and
- * fd counts come from the codec table shared with libmsiv (lib/proto.c). */
-static const struct cmd_entry cmd_table[MSIV_OP__COUNT] = {
-	[MSIV_OP_HELLO] = { CMD_PERM_ANY, cmd_hello },
-	[MSIV_OP_STATUS] = { CMD_PERM_ANY, cmd_status },
-	[MSIV_OP_DEVICE_LIST] = { CMD_PERM_ANY, cmd_device_list },
-	[MSIV_OP_VFUNC_OPEN] = { CMD_PERM_ANY, cmd_vfunc_open },
-	[MSIV_OP_VFUNC_CLOSE] = { CMD_PERM_ANY, cmd_vfunc_close },
-	[MSIV_OP_VFUNC_ENABLE] = { CMD_PERM_ANY, cmd_vfunc_enable },
-	[MSIV_OP_VFUNC_FMASK] = { CMD_PERM_ANY, cmd_vfunc_fmask },
-	[MSIV_OP_VFUNC_RESET] = { CMD_PERM_ANY, cmd_vfunc_reset },
-	[MSIV_OP_VEC_SETUP] = { CMD_PERM_ANY, cmd_vec_setup },
-	[MSIV_OP_VEC_MASK] = { CMD_PERM_ANY, cmd_vec_mask },
-	[MSIV_OP_VEC_UNMASK] = { CMD_PERM_ANY, cmd_vec_unmask },
-	[MSIV_OP_VEC_RETARGET] = { CMD_PERM_ANY, cmd_vec_retarget },
-	[MSIV_OP_VEC_FREE] = { CMD_PERM_ANY, cmd_vec_free },
-	[MSIV_OP_VEC_QUERY] = { CMD_PERM_ANY, cmd_vec_query },
-	[MSIV_OP_TABLE_WRITE] = { CMD_PERM_ANY, cmd_table_write },
-	[MSIV_OP_TABLE_READ] = { CMD_PERM_ANY, cmd_table_read },
-	[MSIV_OP_VFUNC_LIST] = { CMD_PERM_ANY, cmd_vfunc_list },
-	[MSIV_OP_VEC_LIST] = { CMD_PERM_ANY, cmd_vec_list },
-	[MSIV_OP_SESSION_LIST] = { CMD_PERM_ANY, cmd_session_list },
-	[MSIV_OP_SIM_TRIGGERS] = { CMD_PERM_ADMIN, cmd_sim_triggers },
-	[MSIV_OP_SIM_FIRE] = { CMD_PERM_ADMIN, cmd_sim_fire },
-	[MSIV_OP_SHUTDOWN] = { CMD_PERM_ADMIN, cmd_shutdown },
-	[MSIV_OP_DEVICE_ATTACH] = { CMD_PERM_ADMIN, cmd_device_attach },
-	[MSIV_OP_DEVICE_DETACH] = { CMD_PERM_ADMIN, cmd_device_detach },
-	[MSIV_OP_IRQ_AFFINITY] = { CMD_PERM_ANY, cmd_irq_affinity },
-	[MSIV_OP_REVOKE] = { CMD_PERM_ADMIN, cmd_revoke },
-	[MSIV_OP_HOTPLUG_STATUS] = { CMD_PERM_ANY, cmd_hotplug_status },
-	[MSIV_OP_RELOAD] = { CMD_PERM_ADMIN, cmd_reload },
-	[MSIV_OP_LOG_LEVEL] = { CMD_PERM_ADMIN, cmd_log_level },
-	[MSIV_OP_TENANT_RELEASE] = { CMD_PERM_ADMIN, cmd_tenant_release },
-	[MSIV_OP_METRICS] = { CMD_PERM_ADMIN, cmd_metrics },
+/*
+ * The dispatch table: who may call each opcode, and its handler. What an
+ * opcode carries on the wire (payload lengths, fds, layouts) is the wire
+ * table shared with libmsiv (lib/proto.c), which server_dispatch checks
+ * first. Sized by its entries: an opcode appended to enum msiv_op without
+ * its entry here does not build, and msivd does not start if one between
+ * is left out or says no permission (server_init).
+ */
+static const struct cmd_entry cmd_table[] = {
+	[MSIV_OP_HELLO] = { .perm = CMD_PERM_ANY, .fn = cmd_hello },
+	[MSIV_OP_STATUS] = { .perm = CMD_PERM_ANY, .fn = cmd_status },
+	[MSIV_OP_DEVICE_LIST] = { .perm = CMD_PERM_ANY, .fn = cmd_device_list },
+	[MSIV_OP_VFUNC_OPEN] = { .perm = CMD_PERM_ANY, .fn = cmd_vfunc_open },
+	[MSIV_OP_VFUNC_CLOSE] = { .perm = CMD_PERM_ANY, .fn = cmd_vfunc_close },
+	[MSIV_OP_VFUNC_ENABLE] = { .perm = CMD_PERM_ANY,
+	    .fn = cmd_vfunc_enable },
+	[MSIV_OP_VFUNC_FMASK] = { .perm = CMD_PERM_ANY, .fn = cmd_vfunc_fmask },
+	[MSIV_OP_VFUNC_RESET] = { .perm = CMD_PERM_ANY, .fn = cmd_vfunc_reset },
+	[MSIV_OP_VEC_SETUP] = { .perm = CMD_PERM_ANY, .fn = cmd_vec_setup },
+	[MSIV_OP_VEC_MASK] = { .perm = CMD_PERM_ANY, .fn = cmd_vec_mask },
+	[MSIV_OP_VEC_UNMASK] = { .perm = CMD_PERM_ANY, .fn = cmd_vec_unmask },
+	[MSIV_OP_VEC_RETARGET] = { .perm = CMD_PERM_ANY,
+	    .fn = cmd_vec_retarget },
+	[MSIV_OP_VEC_FREE] = { .perm = CMD_PERM_ANY, .fn = cmd_vec_free },
+	[MSIV_OP_VEC_QUERY] = { .perm = CMD_PERM_ANY, .fn = cmd_vec_query },
+	[MSIV_OP_TABLE_WRITE] = { .perm = CMD_PERM_ANY, .fn = cmd_table_write },
+	[MSIV_OP_TABLE_READ] = { .perm = CMD_PERM_ANY, .fn = cmd_table_read },
+	[MSIV_OP_VFUNC_LIST] = { .perm = CMD_PERM_ANY, .fn = cmd_vfunc_list },
+	[MSIV_OP_VEC_LIST] = { .perm = CMD_PERM_ANY, .fn = cmd_vec_list },
+	[MSIV_OP_SESSION_LIST] = { .perm = CMD_PERM_ANY,
+	    .fn = cmd_session_list },
+	[MSIV_OP_SIM_TRIGGERS] = { .perm = CMD_PERM_ADMIN,
+	    .fn = cmd_sim_triggers },
+	[MSIV_OP_SIM_FIRE] = { .perm = CMD_PERM_ADMIN, .fn = cmd_sim_fire },
+	[MSIV_OP_SHUTDOWN] = { .perm = CMD_PERM_ADMIN, .fn = cmd_shutdown },
+	[MSIV_OP_DEVICE_ATTACH] = { .perm = CMD_PERM_ADMIN,
+	    .fn = cmd_device_attach },
+	[MSIV_OP_DEVICE_DETACH] = { .perm = CMD_PERM_ADMIN,
+	    .fn = cmd_device_detach },
+	[MSIV_OP_IRQ_AFFINITY] = { .perm = CMD_PERM_ANY,
+	    .fn = cmd_irq_affinity },
+	[MSIV_OP_REVOKE] = { .perm = CMD_PERM_ADMIN, .fn = cmd_revoke },
+	[MSIV_OP_HOTPLUG_STATUS] = { .perm = CMD_PERM_ANY,
+	    .fn = cmd_hotplug_status },
+	[MSIV_OP_RELOAD] = { .perm = CMD_PERM_ADMIN, .fn = cmd_reload },
+	[MSIV_OP_LOG_LEVEL] = { .perm = CMD_PERM_ADMIN, .fn = cmd_log_level },
+	[MSIV_OP_TENANT_RELEASE] = { .perm = CMD_PERM_ADMIN,
+	    .fn = cmd_tenant_release },
+	[MSIV_OP_METRICS] = { .perm = CMD_PERM_ADMIN, .fn = cmd_metrics },
 };
 _Static_assert(sizeof(cmd_table) / sizeof(cmd_table[0]) == MSIV_OP__COUNT,
-    "one command table entry per opcode");
+    "one dispatch table entry per opcode");
 
 struct outmsg {
 	TAILQ_ENTRY(outmsg) entry;
@@ -584,9 +601,10 @@ server_check_reason(const struct msiv_hdr *h, size_t nfds, int r, char *why,
 		    oi->name, h->len, oi->req_len);
 		break;
 	case -EBADMSG:
+		/* Only VEC_RETARGET's fd count depends on a flag. */
 		snprintf(why, len, "%s with %zu fds: it takes %s", oi->name,
-		    nfds, h->opcode == MSIV_OP_VEC_RETARGET ? "1 with a new "
-		    "target, else 0" : oi->req_fds == 1 ? "1" : "none");
+		    nfds, oi->req_fds_flag != 0 ? "1 with a new target, "
+		    "else 0" : oi->req_fds == 1 ? "1" : "none");
 		break;
 	default:
 		snprintf(why, len, "flags or status set in a request");
@@ -1118,10 +1136,13 @@ server_init(struct event_base *base, const struct conf *conf)
 	srv_reap_ev = event_new(base, -1, EV_PERSIST, server_reap_cb, NULL);
 	if (srv_reap_ev == NULL || event_add(srv_reap_ev, &second) < 0)
 		fatalx("cannot create the orphan reaper");
-	/* Every opcode has its handler and its codec entry. */
+	/* Every opcode has its wire table entry and its dispatch table
+	 * entry, with a handler and who may call it (our bug if not). */
 	for (unsigned int op = 1; op < MSIV_OP__COUNT; op++)
-		if (cmd_table[op].fn == NULL || msiv_proto_op(op) == NULL)
-			fatalx("opcode %u has no handler or codec entry", op);
+		if (msiv_proto_op(op) == NULL || cmd_table[op].fn == NULL ||
+		    cmd_table[op].perm == 0)
+			fatalx("opcode %u has no wire or dispatch table entry",
+			    op);
 	return 0;
 }
 

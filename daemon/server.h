@@ -1,5 +1,5 @@
 /*
- * The control thread's socket server: the listener, sessions, the command
+ * The control thread's socket server: the listener, sessions, the dispatch
  * table and its one checker, replies and asynchronous events.
  */
 #ifndef MSIVD_SERVER_H

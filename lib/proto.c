@@ -1,7 +1,7 @@
 /*
- * The msiv protocol codec (see proto.h): the per-opcode table of payload
- * lengths, fd counts and field layouts, header checks, and conversion
- * between wire and host byte order.
+ * The msiv protocol codec (see proto.h): the wire table (per opcode:
+ * payload lengths, fd counts and field layouts), header checks, the
+ * request checker, and conversion between wire and host byte order.
  */
 #include "config.h"
 
@@ -43,86 +43,144 @@
 #define L_EV_MSG     "qwwq"
 #define L_EV_GONE    "qww"
 
-#define OP(op, nm, rql, rqf, rpl, rpf, pg, rqlay, rplay) \
-	[op] = { nm, rql, rqf, rpf, pg, rpl, rqlay, rplay }
-
-static const struct msiv_opinfo msiv_ops[MSIV_OP__COUNT] = {
-	OP(MSIV_OP_HELLO, "HELLO", sizeof(struct msiv_hello_req), 0,
-	    sizeof(struct msiv_hello_rep), 0, 0, L_HELLO_REQ, L_HELLO_REP),
-	OP(MSIV_OP_STATUS, "STATUS", 0, 0,
-	    sizeof(struct msiv_status_rep), 0, 0, "", L_STATUS_REP),
-	OP(MSIV_OP_DEVICE_LIST, "DEVICE_LIST", sizeof(struct msiv_list_req), 0,
-	    sizeof(struct msiv_device_rec), 0, 1, L_LIST_REQ, L_DEVICE_REC),
-	OP(MSIV_OP_VFUNC_OPEN, "VFUNC_OPEN", sizeof(struct msiv_vfunc_open_req),
-	    0, sizeof(struct msiv_vfunc_open_rep), 0, 0, L_OPEN_REQ, L_OPEN_REP),
-	OP(MSIV_OP_VFUNC_CLOSE, "VFUNC_CLOSE", sizeof(struct msiv_vfunc_req), 0,
-	    0, 0, 0, L_VFUNC_REQ, ""),
-	OP(MSIV_OP_VFUNC_ENABLE, "VFUNC_ENABLE", sizeof(struct msiv_vfunc_req),
-	    0, 0, 0, 0, L_VFUNC_REQ, ""),
-	OP(MSIV_OP_VFUNC_FMASK, "VFUNC_FMASK", sizeof(struct msiv_vfunc_req), 0,
-	    0, 0, 0, L_VFUNC_REQ, ""),
-	OP(MSIV_OP_VFUNC_RESET, "VFUNC_RESET", sizeof(struct msiv_vfunc_req), 0,
-	    0, 0, 0, L_VFUNC_REQ, ""),
-	OP(MSIV_OP_VEC_SETUP, "VEC_SETUP", sizeof(struct msiv_vec_setup_req), 1,
-	    0, 0, 0, L_SETUP_REQ, ""),
-	OP(MSIV_OP_VEC_MASK, "VEC_MASK", sizeof(struct msiv_vec_req), 0,
-	    0, 0, 0, L_VEC_REQ, ""),
-	OP(MSIV_OP_VEC_UNMASK, "VEC_UNMASK", sizeof(struct msiv_vec_req), 0,
-	    0, 0, 0, L_VEC_REQ, ""),
-	OP(MSIV_OP_VEC_RETARGET, "VEC_RETARGET",
-	    sizeof(struct msiv_vec_retarget_req), 1, 0, 0, 0, L_SETUP_REQ, ""),
-	OP(MSIV_OP_VEC_FREE, "VEC_FREE", sizeof(struct msiv_vec_req), 0,
-	    0, 0, 0, L_VEC_REQ, ""),
-	OP(MSIV_OP_VEC_QUERY, "VEC_QUERY", sizeof(struct msiv_vec_req), 0,
-	    sizeof(struct msiv_vec_info), 0, 0, L_VEC_REQ, L_VEC_INFO),
-	OP(MSIV_OP_TABLE_WRITE, "TABLE_WRITE", sizeof(struct msiv_table_req), 0,
-	    0, 0, 0, L_TABLE_REQ, ""),
-	OP(MSIV_OP_TABLE_READ, "TABLE_READ", sizeof(struct msiv_table_req), 0,
-	    sizeof(struct msiv_table_rep), 0, 0, L_TABLE_REQ, L_TABLE_REP),
-	OP(MSIV_OP_VFUNC_LIST, "VFUNC_LIST", sizeof(struct msiv_list_req), 0,
-	    sizeof(struct msiv_vfunc_rec), 0, 1, L_LIST_REQ, L_VFUNC_REC),
-	OP(MSIV_OP_VEC_LIST, "VEC_LIST", sizeof(struct msiv_list_req), 0,
-	    sizeof(struct msiv_vec_rec), 0, 1, L_LIST_REQ, L_VEC_REC),
-	OP(MSIV_OP_SESSION_LIST, "SESSION_LIST", sizeof(struct msiv_list_req),
-	    0, sizeof(struct msiv_session_rec), 0, 1, L_LIST_REQ, L_SESS_REC),
-	OP(MSIV_OP_SIM_TRIGGERS, "SIM_TRIGGERS", sizeof(struct msiv_sim_req), 0,
-	    0, MSIV_FDS_MAX, 0, L_SIM_REQ, ""),
-	OP(MSIV_OP_SIM_FIRE, "SIM_FIRE", sizeof(struct msiv_sim_req), 0,
-	    0, 0, 0, L_SIM_REQ, ""),
-	OP(MSIV_OP_SHUTDOWN, "SHUTDOWN", 0, 0, 0, 0, 0, "", ""),
-	OP(MSIV_OP_DEVICE_ATTACH, "DEVICE_ATTACH",
-	    sizeof(struct msiv_attach_req), 0, 0, 0, 0, L_ATTACH_REQ, ""),
-	OP(MSIV_OP_DEVICE_DETACH, "DEVICE_DETACH",
-	    sizeof(struct msiv_detach_req), 0, 0, 0, 0, L_DETACH_REQ, ""),
-	OP(MSIV_OP_IRQ_AFFINITY, "IRQ_AFFINITY",
-	    sizeof(struct msiv_affinity_req), 0,
-	    sizeof(struct msiv_affinity_rep), 0, 0, L_AFF_REQ, L_AFF_REP),
-	OP(MSIV_OP_REVOKE, "REVOKE", sizeof(struct msiv_revoke_req), 0,
-	    sizeof(struct msiv_revoke_rep), 0, 0, L_REVOKE_REQ, L_REVOKE_REP),
-	OP(MSIV_OP_HOTPLUG_STATUS, "HOTPLUG_STATUS", 0, 0,
-	    sizeof(struct msiv_hotplug_rep), 0, 0, "", L_HOTPLUG_REP),
-	OP(MSIV_OP_RELOAD, "RELOAD", 0, 0, sizeof(struct msiv_reload_rep), 0, 0,
-	    "", L_RELOAD_REP),
-	OP(MSIV_OP_LOG_LEVEL, "LOG_LEVEL", sizeof(struct msiv_log_level_req), 0,
-	    sizeof(struct msiv_log_level_rep), 0, 0, L_LOGLEVEL, L_LOGLEVEL),
-	OP(MSIV_OP_TENANT_RELEASE, "TENANT_RELEASE",
-	    sizeof(struct msiv_tenant_release_req), 0,
-	    sizeof(struct msiv_tenant_release_rep), 0, 0, L_RELEASE_REQ,
-	    L_RELEASE_REP),
-	OP(MSIV_OP_METRICS, "METRICS", 0, 0,
-	    sizeof(struct msiv_metrics_rep), 0, 0, "", L_METRICS_REP),
+/*
+ * The wire table. A field left out is 0: no fds, not paged, no fd flag.
+ * Both layouts are always given ("" for no payload).
+ */
+static const struct msiv_opinfo msiv_wire_table[] = {
+	[MSIV_OP_HELLO] = { .name = "HELLO",
+	    .req_len = sizeof(struct msiv_hello_req), .req_layout = L_HELLO_REQ,
+	    .rep_len = sizeof(struct msiv_hello_rep),
+	    .rep_layout = L_HELLO_REP },
+	[MSIV_OP_STATUS] = { .name = "STATUS",
+	    .req_len = 0, .req_layout = "",
+	    .rep_len = sizeof(struct msiv_status_rep),
+	    .rep_layout = L_STATUS_REP },
+	[MSIV_OP_DEVICE_LIST] = { .name = "DEVICE_LIST",
+	    .req_len = sizeof(struct msiv_list_req), .req_layout = L_LIST_REQ,
+	    .rep_len = sizeof(struct msiv_device_rec), .paged = 1,
+	    .rep_layout = L_DEVICE_REC },
+	[MSIV_OP_VFUNC_OPEN] = { .name = "VFUNC_OPEN",
+	    .req_len = sizeof(struct msiv_vfunc_open_req),
+	    .req_layout = L_OPEN_REQ,
+	    .rep_len = sizeof(struct msiv_vfunc_open_rep),
+	    .rep_layout = L_OPEN_REP },
+	[MSIV_OP_VFUNC_CLOSE] = { .name = "VFUNC_CLOSE",
+	    .req_len = sizeof(struct msiv_vfunc_req), .req_layout = L_VFUNC_REQ,
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_VFUNC_ENABLE] = { .name = "VFUNC_ENABLE",
+	    .req_len = sizeof(struct msiv_vfunc_req), .req_layout = L_VFUNC_REQ,
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_VFUNC_FMASK] = { .name = "VFUNC_FMASK",
+	    .req_len = sizeof(struct msiv_vfunc_req), .req_layout = L_VFUNC_REQ,
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_VFUNC_RESET] = { .name = "VFUNC_RESET",
+	    .req_len = sizeof(struct msiv_vfunc_req), .req_layout = L_VFUNC_REQ,
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_VEC_SETUP] = { .name = "VEC_SETUP",
+	    .req_len = sizeof(struct msiv_vec_setup_req), .req_fds = 1,
+	    .req_layout = L_SETUP_REQ,
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_VEC_MASK] = { .name = "VEC_MASK",
+	    .req_len = sizeof(struct msiv_vec_req), .req_layout = L_VEC_REQ,
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_VEC_UNMASK] = { .name = "VEC_UNMASK",
+	    .req_len = sizeof(struct msiv_vec_req), .req_layout = L_VEC_REQ,
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_VEC_RETARGET] = { .name = "VEC_RETARGET",
+	    .req_len = sizeof(struct msiv_vec_retarget_req), .req_fds = 1,
+	    .req_fds_flag = MSIV_RETARGET_TARGET,
+	    .req_flags_off = offsetof(struct msiv_vec_retarget_req, flags),
+	    .req_layout = L_SETUP_REQ,
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_VEC_FREE] = { .name = "VEC_FREE",
+	    .req_len = sizeof(struct msiv_vec_req), .req_layout = L_VEC_REQ,
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_VEC_QUERY] = { .name = "VEC_QUERY",
+	    .req_len = sizeof(struct msiv_vec_req), .req_layout = L_VEC_REQ,
+	    .rep_len = sizeof(struct msiv_vec_info), .rep_layout = L_VEC_INFO },
+	[MSIV_OP_TABLE_WRITE] = { .name = "TABLE_WRITE",
+	    .req_len = sizeof(struct msiv_table_req), .req_layout = L_TABLE_REQ,
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_TABLE_READ] = { .name = "TABLE_READ",
+	    .req_len = sizeof(struct msiv_table_req), .req_layout = L_TABLE_REQ,
+	    .rep_len = sizeof(struct msiv_table_rep),
+	    .rep_layout = L_TABLE_REP },
+	[MSIV_OP_VFUNC_LIST] = { .name = "VFUNC_LIST",
+	    .req_len = sizeof(struct msiv_list_req), .req_layout = L_LIST_REQ,
+	    .rep_len = sizeof(struct msiv_vfunc_rec), .paged = 1,
+	    .rep_layout = L_VFUNC_REC },
+	[MSIV_OP_VEC_LIST] = { .name = "VEC_LIST",
+	    .req_len = sizeof(struct msiv_list_req), .req_layout = L_LIST_REQ,
+	    .rep_len = sizeof(struct msiv_vec_rec), .paged = 1,
+	    .rep_layout = L_VEC_REC },
+	[MSIV_OP_SESSION_LIST] = { .name = "SESSION_LIST",
+	    .req_len = sizeof(struct msiv_list_req), .req_layout = L_LIST_REQ,
+	    .rep_len = sizeof(struct msiv_session_rec), .paged = 1,
+	    .rep_layout = L_SESS_REC },
+	[MSIV_OP_SIM_TRIGGERS] = { .name = "SIM_TRIGGERS",
+	    .req_len = sizeof(struct msiv_sim_req), .req_layout = L_SIM_REQ,
+	    .rep_len = 0, .rep_fds = MSIV_FDS_MAX, .rep_layout = "" },
+	[MSIV_OP_SIM_FIRE] = { .name = "SIM_FIRE",
+	    .req_len = sizeof(struct msiv_sim_req), .req_layout = L_SIM_REQ,
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_SHUTDOWN] = { .name = "SHUTDOWN",
+	    .req_len = 0, .req_layout = "",
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_DEVICE_ATTACH] = { .name = "DEVICE_ATTACH",
+	    .req_len = sizeof(struct msiv_attach_req),
+	    .req_layout = L_ATTACH_REQ,
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_DEVICE_DETACH] = { .name = "DEVICE_DETACH",
+	    .req_len = sizeof(struct msiv_detach_req),
+	    .req_layout = L_DETACH_REQ,
+	    .rep_len = 0, .rep_layout = "" },
+	[MSIV_OP_IRQ_AFFINITY] = { .name = "IRQ_AFFINITY",
+	    .req_len = sizeof(struct msiv_affinity_req),
+	    .req_layout = L_AFF_REQ,
+	    .rep_len = sizeof(struct msiv_affinity_rep),
+	    .rep_layout = L_AFF_REP },
+	[MSIV_OP_REVOKE] = { .name = "REVOKE",
+	    .req_len = sizeof(struct msiv_revoke_req),
+	    .req_layout = L_REVOKE_REQ,
+	    .rep_len = sizeof(struct msiv_revoke_rep),
+	    .rep_layout = L_REVOKE_REP },
+	[MSIV_OP_HOTPLUG_STATUS] = { .name = "HOTPLUG_STATUS",
+	    .req_len = 0, .req_layout = "",
+	    .rep_len = sizeof(struct msiv_hotplug_rep),
+	    .rep_layout = L_HOTPLUG_REP },
+	[MSIV_OP_RELOAD] = { .name = "RELOAD",
+	    .req_len = 0, .req_layout = "",
+	    .rep_len = sizeof(struct msiv_reload_rep),
+	    .rep_layout = L_RELOAD_REP },
+	[MSIV_OP_LOG_LEVEL] = { .name = "LOG_LEVEL",
+	    .req_len = sizeof(struct msiv_log_level_req),
+	    .req_layout = L_LOGLEVEL,
+	    .rep_len = sizeof(struct msiv_log_level_rep),
+	    .rep_layout = L_LOGLEVEL },
+	[MSIV_OP_TENANT_RELEASE] = { .name = "TENANT_RELEASE",
+	    .req_len = sizeof(struct msiv_tenant_release_req),
+	    .req_layout = L_RELEASE_REQ,
+	    .rep_len = sizeof(struct msiv_tenant_release_rep),
+	    .rep_layout = L_RELEASE_REP },
+	[MSIV_OP_METRICS] = { .name = "METRICS",
+	    .req_len = 0, .req_layout = "",
+	    .rep_len = sizeof(struct msiv_metrics_rep),
+	    .rep_layout = L_METRICS_REP },
 };
-/* Entry 0 is not an opcode; every other entry is filled in (test-proto
- * and msivd's start check it). */
-_Static_assert(sizeof(msiv_ops) / sizeof(msiv_ops[0]) == MSIV_OP__COUNT,
-    "one codec entry per opcode");
+/* The table is sized by its entries: an opcode appended to enum msiv_op
+ * without its entry here does not build. Entry 0 is not an opcode; that
+ * none between is left out, test-proto and msivd's start check. */
+_Static_assert(sizeof(msiv_wire_table) / sizeof(msiv_wire_table[0]) ==
+    MSIV_OP__COUNT, "one wire table entry per opcode");
 
 const struct msiv_opinfo *
 msiv_proto_op(unsigned int op)
 {
-	if (op == 0 || op >= MSIV_OP__COUNT || msiv_ops[op].name == NULL)
+	if (op == 0 || op >= MSIV_OP__COUNT ||
+	    msiv_wire_table[op].name == NULL)
 		return NULL;
-	return &msiv_ops[op];
+	return &msiv_wire_table[op];
 }
 
 const char *
@@ -299,11 +357,14 @@ msiv_proto_check_req(const struct msiv_hdr *h, const void *payload,
 	if (h->len != oi->req_len)
 		return -EMSGSIZE;
 	want_fds = oi->req_fds;
-	if (h->opcode == MSIV_OP_VEC_RETARGET) {
-		struct msiv_vec_retarget_req rq;
+	if (oi->req_fds_flag != 0) {
+		uint32_t flags;
 
-		memcpy(&rq, payload, sizeof(rq));
-		want_fds = (le32toh(rq.flags) & MSIV_RETARGET_TARGET) ? 1 : 0;
+		/* Within the payload: its length is checked above. */
+		memcpy(&flags, (const unsigned char *)payload +
+		    oi->req_flags_off, sizeof(flags));
+		if ((le32toh(flags) & oi->req_fds_flag) == 0)
+			want_fds = 0;
 	}
 	if (nfds != want_fds)
 		return -EBADMSG;

@@ -1,8 +1,9 @@
 /*
- * The protocol codec shared by libmsiv and msivd: one table that says, for
- * every opcode, how long its request and reply payloads are, how many fds
- * they carry and how their fields are laid out; header encode/decode; and
- * byte order conversion of payloads (a no-op on little-endian hosts).
+ * The protocol codec shared by libmsiv and msivd: the wire table, which
+ * says for every opcode how long its request and reply payloads are, how
+ * many fds they carry and how their fields are laid out; header
+ * encode/decode; the request checker; and byte order conversion of
+ * payloads (a no-op on little-endian hosts).
  */
 #ifndef MSIV_PROTO_H
 #define MSIV_PROTO_H
@@ -13,20 +14,30 @@
 #include <msiv/protocol.h>
 
 /*
+ * The wire table: one entry per opcode, indexed by it (lib/proto.c). It
+ * is all the codec and the checker know of an opcode; msivd's dispatch
+ * table (daemon/server.c) adds who may call it and its handler.
+ *
  * Payload layouts are strings, one character per field: 'w' a 32-bit
  * integer, 'q' a 64-bit integer, 'n' a MSIV_NAME_MAX byte name, 't' a
- * MSIV_TOKEN_LEN byte token (names and tokens are bytes: never swapped). A paged
- * reply is a "ww" page header then records of rep_rec.
+ * MSIV_TOKEN_LEN byte token, 'm' a MSIV_TEXT_MAX byte text (names, tokens
+ * and texts are bytes: never swapped). A paged reply is a "ww" page header
+ * then records of rep_layout.
  */
 struct msiv_opinfo {
 	const char *name;
 	uint32_t req_len;        /* exact */
-	uint8_t req_fds;         /* exact; RETARGET: 0 or 1 (flag decides) */
+	uint8_t req_fds;         /* exact, unless req_fds_flag */
 	uint8_t rep_fds;         /* most fds a reply carries */
 	uint8_t paged;           /* reply is a struct msiv_page + records */
 	uint32_t rep_len;        /* exact; paged: the record size */
 	const char *req_layout;
 	const char *rep_layout;  /* paged: the record layout */
+	/* Non-zero: the request carries req_fds fds when the 32-bit flags
+	 * field at offset req_flags_off of its payload has this bit, and
+	 * none when it has not (VEC_RETARGET's MSIV_RETARGET_TARGET). */
+	uint32_t req_fds_flag;
+	uint32_t req_flags_off;
 };
 
 /* NULL for an opcode that is not defined. */
@@ -59,10 +70,12 @@ int msiv_hdr_decode(const void *pkt, size_t n, struct msiv_hdr *h);
 void msiv_hdr_encode(const struct msiv_hdr *h, void *pkt);
 
 /*
- * Check a request's payload against the op table: known opcode (-ENOSYS),
- * exact length (-EINVAL is not used: -EMSGSIZE), fd count (-EBADMSG).
- * RETARGET carries one fd iff its flags has MSIV_RETARGET_TARGET; that is
- * checked by the handler. Returns 0 or the negative errno.
+ * Check a request's header and payload against the wire table, in this
+ * order: no flags or status in a request (-EPROTO), known opcode
+ * (-ENOSYS), exact length (-EMSGSIZE), exact fd count (-EBADMSG; where
+ * the entry has req_fds_flag, the flag in the payload decides the count:
+ * VEC_RETARGET carries one fd iff its flags have MSIV_RETARGET_TARGET).
+ * Returns 0 or the negative errno.
  */
 int msiv_proto_check_req(const struct msiv_hdr *h, const void *payload,
     size_t nfds);

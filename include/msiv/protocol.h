@@ -6,8 +6,11 @@
  * are little-endian; structs are fixed width and naturally aligned, with no
  * implicit padding (the _Static_asserts below pin their sizes). File
  * descriptors travel as SCM_RIGHTS on the same packet; the number each
- * opcode carries is fixed (see the command table in daemon/server.c and
- * msiv_proto_ops[] in lib/proto.c).
+ * opcode carries is fixed, except VEC_RETARGET's, which a flag of the
+ * request decides. Payload lengths, fd counts and layouts are the wire
+ * table, msiv_wire_table[] in lib/proto.c (shared by libmsiv and msivd);
+ * who may call each opcode is msivd's dispatch table, cmd_table[] in
+ * daemon/server.c.
  *
  * A request carries a client-chosen sequence number; the reply echoes it
  * with MSIV_F_REPLY set and status = 0 or a negative errno (an error reply
