@@ -264,7 +264,7 @@ ur_read(struct slot *s, uint32_t pos, uint64_t *count)
 	bool verifying = s->dl_verify;
 
 	/* Each delivered wakeup was one interrupt, delivered. */
-	s->vec.fired += hot - s->dl_hotc;
+	vector_count_unread(&s->vec, hot - s->dl_hotc);
 	s->dl_hot = s->dl_hotc = 0;
 	s->dl_folded = 0;
 	if (verifying && (int32_t)(pos - s->dl_vpos) >= 0)
@@ -313,7 +313,8 @@ ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
 	} else
 		s->dl_hot++; /* the hot path: no read, counted later */
 	d = s->vec.dropped;
-	act = vector_fire(&s->vec, count);
+	act = n != 0 ? vector_fire(&s->vec, count) :
+	    vector_fire_unread(&s->vec);
 	if ((act & VECTOR_ACT_DELIVER) && s->target >= 0) {
 		prep_signal(ur_sqe(), s->target, UD_WRITE);
 		atomic_store(&s->dl_inflight, 1);
@@ -553,14 +554,13 @@ ur_settle(struct slot *s)
 
 	if (s->dl_hot == 0)
 		return; /* the loop has read all there was */
-	s->vec.fired += s->dl_hot - s->dl_hotc;
+	vector_count_unread(&s->vec, s->dl_hot - s->dl_hotc);
 	s->dl_hotc = s->dl_hot;
 	c = ur_peek(s);
 	c = c > s->dl_skip ? c - s->dl_skip : 0;
 	seen = (uint64_t)s->dl_hot + s->dl_folded;
 	if (c > seen) {
-		s->vec.fired += c - seen;
-		s->vec.coalesced += c - seen;
+		vector_fold(&s->vec, c - seen);
 		s->dl_folded += c - seen;
 	}
 }

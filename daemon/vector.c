@@ -76,15 +76,13 @@ vector_set_flags(struct vector *v, uint8_t set, uint8_t clear)
 	return act | vector_replay(v);
 }
 
-unsigned int
-vector_fire(struct vector *v, uint64_t count)
+/* n >= 1 interrupts, counted in fired by the caller. */
+static unsigned int
+vector_fire_n(struct vector *v, uint64_t n)
 {
-	uint64_t n = count != 0 ? count : 1;
-
 	/* The counter identity (vector.h): each of the n interrupts is
 	 * delivered, coalesced into another one, dropped, or the one the
 	 * pending bit stands for. */
-	v->fired += count;
 	if ((v->flags & VECTOR_F_ENABLED) == 0) {
 		v->dropped += n; /* rule 1: disabled function */
 		return 0;
@@ -104,6 +102,36 @@ vector_fire(struct vector *v, uint64_t count)
 		v->flags |= VECTOR_F_PENDING;
 	}
 	return 0;
+}
+
+unsigned int
+vector_fire(struct vector *v, uint64_t count)
+{
+	if (count == 0)
+		return 0;
+	v->fired += count;
+	return vector_fire_n(v, count);
+}
+
+unsigned int
+vector_fire_unread(struct vector *v)
+{
+	return vector_fire_n(v, 1); /* fired: vector_count_unread() */
+}
+
+void
+vector_count_unread(struct vector *v, uint64_t n)
+{
+	v->fired += n;
+}
+
+void
+vector_fold(struct vector *v, uint64_t n)
+{
+	/* Each rode on an interrupt already handled (the counter
+	 * identity). */
+	v->fired += n;
+	v->coalesced += n;
 }
 
 unsigned int

@@ -83,11 +83,25 @@ void vector_init(struct vector *v, enum vector_policy policy);
 bool vector_masked(const struct vector *v);
 bool vector_deliverable(const struct vector *v);
 
-/* An interrupt arrived on the vector's slot: count raw events, or 0 when
- * they are counted in fired later (the io_uring loop reads triggers
- * lazily; see deliver-uring.c). Rules 1 and 3: deliver if deliverable;
- * else drop it if the function is disabled, else set the pending bit. */
+/* count interrupts (>= 1; 0 is no interrupt and changes nothing) arrived
+ * on the vector's slot, read from its trigger at once. Rules 1 and 3:
+ * deliver if deliverable; else drop them if the function is disabled,
+ * else set the pending bit. Counted in fired. */
 unsigned int vector_fire(struct vector *v, uint64_t count);
+
+/*
+ * The io_uring loop delivers a wakeup without reading the trigger, so it
+ * learns how many interrupts a wakeup stood for only later (see
+ * deliver-uring.c). vector_fire_unread: one interrupt, as vector_fire(v, 1),
+ * but not counted in fired yet; vector_count_unread then counts n such
+ * interrupts in fired, once. Between the two the counter identity is
+ * short of them, so a query settles first. vector_fold: n more interrupts
+ * the trigger folded into wakeups already handled, counted in fired and
+ * coalesced (they rode on another interrupt's write or pending bit).
+ */
+unsigned int vector_fire_unread(struct vector *v);
+void vector_count_unread(struct vector *v, uint64_t n);
+void vector_fold(struct vector *v, uint64_t n);
 
 /* Rule 4 and 2. */
 unsigned int vector_mask(struct vector *v);
