@@ -252,6 +252,53 @@ vector_rerouted(struct vector *v, unsigned int act)
 	return act | vector_assume_pending(v);
 }
 
+/* The function-level bits as the vfunc has them. */
+static uint8_t
+vector_fn_flags(bool enabled, bool fmasked)
+{
+	return (uint8_t)((enabled ? VECTOR_F_ENABLED : 0) |
+	    (fmasked ? VECTOR_F_FMASKED : 0));
+}
+
+/* Take the persisted messages; MSG_CHANGED if the effective one moved. */
+static unsigned int
+vector_load_msg(struct vector *v, const struct vector_saved *sv)
+{
+	bool same = v->eff_addr == sv->eff_addr && v->eff_data == sv->eff_data;
+
+	v->prog_addr = sv->prog_addr;
+	v->prog_data = sv->prog_data;
+	v->eff_addr = sv->eff_addr;
+	v->eff_data = sv->eff_data;
+	v->written = (uint8_t)(sv->written & VECTOR_W_ALL);
+	return same ? 0 : VECTOR_ACT_MSG_CHANGED;
+}
+
+unsigned int
+vector_restore(struct vector *v, const struct vector_saved *sv, bool enabled,
+    bool fmasked)
+{
+	unsigned int act;
+
+	/* The state is taken as stored, not replayed through the rules:
+	 * the effective message is the one the guest's device had, not
+	 * one latched by an unmask on the way. */
+	v->fired = v->delivered = v->coalesced = v->dropped = 0;
+	act = vector_load_msg(v, sv);
+	v->flags = (uint8_t)((sv->masked ? VECTOR_F_MASKED : 0) |
+	    vector_fn_flags(enabled, fmasked));
+	/* Across a restart (msiv-protocol(7), MSI-X SEMANTICS) a set-up
+	 * vector waits for its target with its pending bit set: whether an
+	 * interrupt was pending is unknown, and a spurious MSI-X interrupt
+	 * is harmless to a driver, a lost one is not. An assumed
+	 * interrupt, counted in fired (the counter identity). */
+	if (sv->setup) {
+		v->flags |= VECTOR_F_PENDING;
+		v->fired = 1;
+	}
+	return act;
+}
+
 unsigned int
 vector_free(struct vector *v)
 {

@@ -153,6 +153,34 @@ int vector_nospace(struct vector *v);
  * is disabled (rule 1 would drop it). Returns act with what it adds. */
 unsigned int vector_rerouted(struct vector *v, unsigned int act);
 
+/*
+ * A vector's persisted state (the store's row of it; msivd(8), FILES):
+ * the messages, the mask bit, and whether it was set up (it had a
+ * target, or awaited one).
+ */
+struct vector_saved {
+	uint64_t prog_addr;
+	uint64_t eff_addr;
+	uint32_t prog_data;
+	uint32_t eff_data;
+	uint8_t written;  /* VECTOR_W_* */
+	bool masked;
+	bool setup;
+};
+
+/*
+ * Restore a vector from its persisted state, its target gone (a restart,
+ * or a failed commit that the store does not know the target of): the
+ * counters start again, the function-level bits are the vfunc's. A vector
+ * that was set up waits for its target with its pending bit set
+ * (msiv-protocol(7), MSI-X SEMANTICS, across a restart): whether an interrupt was pending when the
+ * daemon stopped is unknown, and a spurious MSI-X interrupt is harmless to
+ * a driver, a lost one is not. Returns MSG_CHANGED if the effective
+ * message differs from the one the vector had; never DELIVER (no target).
+ */
+unsigned int vector_restore(struct vector *v, const struct vector_saved *sv,
+    bool enabled, bool fmasked);
+
 /* FREE (rule 8): back to the reset state (the function-level bits and the
  * counters are kept; a pending interrupt counts as dropped). Returns MSG_CHANGED if the effective message was not
  * already zero. */

@@ -628,50 +628,48 @@ vfunc_requeue_all(void)
 	}
 }
 
-/* Load vector state from its row: the vector is reset, then takes the
- * row's message and mask; set-up vectors await their target with their
- * pending bit set, as the daemon cannot know whether an interrupt was
- * pending when it stopped (a spurious MSI-X interrupt is harmless to a
- * driver, a lost one is not). */
+/* A vector's persisted state, as vector.c takes it. */
+static void
+vfunc_saved(const struct store_vector *row, struct vector_saved *sv)
+{
+	memset(sv, 0, sizeof(*sv));
+	sv->prog_addr = row->prog_addr;
+	sv->prog_data = row->prog_data;
+	sv->eff_addr = row->eff_addr;
+	sv->eff_data = row->eff_data;
+	sv->written = (uint8_t)(row->written & VECTOR_W_ALL);
+	sv->masked = (row->flags & VFUNC_ROW_MASKED) != 0;
+	sv->setup = (row->flags & VFUNC_ROW_SETUP) != 0;
+}
+
+/* Load vector state from its row, without a target (vector_restore: a
+ * set-up vector awaits its target with its pending bit set). */
 static void
 vfunc_load_vector(struct vfunc *vf, const struct store_vector *row)
 {
-	struct slot *s = vfunc_slot(vf, row->idx);
-	struct vector *v = &s->vec;
+	struct slot *s = vfunc_vec_lock(vf, row->idx);
+	struct vector_saved sv;
+	unsigned int act;
 
-	deliver_lock(s);
-	vector_init(v, vf->policy);
+	vfunc_saved(row, &sv);
+	act = vector_restore(&s->vec, &sv, vf->enabled, vf->fmasked);
 	deliver_reset(s);
-	v->prog_addr = row->prog_addr;
-	v->prog_data = row->prog_data;
-	v->eff_addr = row->eff_addr;
-	v->eff_data = row->eff_data;
-	v->written = (uint8_t)(row->written & VECTOR_W_ALL);
-	v->flags = (uint8_t)(((row->flags & VFUNC_ROW_MASKED) ?
-	    VECTOR_F_MASKED : 0) | (vf->enabled ? VECTOR_F_ENABLED : 0) |
-	    (vf->fmasked ? VECTOR_F_FMASKED : 0) |
-	    ((row->flags & VFUNC_ROW_SETUP) ? VECTOR_F_PENDING : 0));
-	/* An assumed interrupt: the counter identity counts it in fired. */
-	v->fired = (v->flags & VECTOR_F_PENDING) ? 1 : 0;
-	pthread_mutex_unlock(&s->lock);
-	s->await_target = (row->flags & VFUNC_ROW_SETUP) != 0;
+	s->await_target = sv.setup;
 	s->direct = row->mode == 1 && vf->dev->ops->route != NULL;
+	vfunc_vec_done(vf, row->idx, act);
 }
 
+/* The vfunc's enable and function-mask bits, to each of its vectors. */
 static void
 vfunc_load_bits(struct vfunc *vf)
 {
 	for (uint32_t i = 0; i < vf->nvec; i++) {
-		struct slot *s = vfunc_slot(vf, i);
-		uint8_t keep;
+		struct slot *s = vfunc_vec_lock(vf, i);
+		unsigned int act;
 
-		deliver_lock(s);
-		keep = s->vec.flags & (uint8_t)~(VECTOR_F_ENABLED |
-		    VECTOR_F_FMASKED);
-		s->vec.flags = (uint8_t)(keep |
-		    (vf->enabled ? VECTOR_F_ENABLED : 0) |
-		    (vf->fmasked ? VECTOR_F_FMASKED : 0));
-		pthread_mutex_unlock(&s->lock);
+		act = vector_set_enabled(&s->vec, vf->enabled);
+		act |= vector_set_fmask(&s->vec, vf->fmasked);
+		vfunc_vec_done(vf, i, act);
 	}
 }
 
