@@ -300,6 +300,19 @@ vector_restore(struct vector *v, const struct vector_saved *sv, bool enabled,
 }
 
 unsigned int
+vector_resync(struct vector *v, const struct vector_saved *sv, bool enabled,
+    bool fmasked)
+{
+	unsigned int act = vector_load_msg(v, sv);
+
+	v->flags = (uint8_t)((v->flags & (VECTOR_F_TARGET | VECTOR_F_PENDING)) |
+	    (sv->masked ? VECTOR_F_MASKED : 0) |
+	    vector_fn_flags(enabled, fmasked));
+	/* Deliverable again with an interrupt owed: rule 2. */
+	return act | vector_replay(v);
+}
+
+unsigned int
 vector_free(struct vector *v)
 {
 	uint8_t keep = v->flags & (VECTOR_F_FMASKED | VECTOR_F_ENABLED);

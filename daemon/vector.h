@@ -181,6 +181,16 @@ struct vector_saved {
 unsigned int vector_restore(struct vector *v, const struct vector_saved *sv,
     bool enabled, bool fmasked);
 
+/*
+ * Bring a vector that keeps its target back to its persisted state and
+ * the vfunc's function-level bits (a failed commit; the pending bit and
+ * the counters are the daemon's own, kept). Returns MSG_CHANGED if the
+ * effective message changed (rule 10), DELIVER if the vector is now
+ * deliverable with its pending bit set (rule 2).
+ */
+unsigned int vector_resync(struct vector *v, const struct vector_saved *sv,
+    bool enabled, bool fmasked);
+
 /* FREE (rule 8): back to the reset state (the function-level bits and the
  * counters are kept; a pending interrupt counts as dropped). Returns MSG_CHANGED if the effective message was not
  * already zero. */

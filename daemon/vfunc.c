@@ -642,12 +642,13 @@ vfunc_saved(const struct store_vector *row, struct vector_saved *sv)
 	sv->setup = (row->flags & VFUNC_ROW_SETUP) != 0;
 }
 
-/* Load vector state from its row, without a target (vector_restore: a
- * set-up vector awaits its target with its pending bit set). */
-static void
-vfunc_load_vector(struct vfunc *vf, const struct store_vector *row)
+/* With the slot locked, its target gone: load vector state from its row
+ * (vector_restore: a set-up vector awaits its target with its pending bit
+ * set). Returns the actions. */
+static unsigned int
+vfunc_restore_vector(struct vfunc *vf, struct slot *s,
+    const struct store_vector *row)
 {
-	struct slot *s = vfunc_vec_lock(vf, row->idx);
 	struct vector_saved sv;
 	unsigned int act;
 
@@ -656,7 +657,15 @@ vfunc_load_vector(struct vfunc *vf, const struct store_vector *row)
 	deliver_reset(s);
 	s->await_target = sv.setup;
 	s->direct = row->mode == 1 && vf->dev->ops->route != NULL;
-	vfunc_vec_done(vf, row->idx, act);
+	return act;
+}
+
+static void
+vfunc_load_vector(struct vfunc *vf, const struct store_vector *row)
+{
+	struct slot *s = vfunc_vec_lock(vf, row->idx);
+
+	vfunc_vec_done(vf, row->idx, vfunc_restore_vector(vf, s, row));
 }
 
 /* The vfunc's enable and function-mask bits, to each of its vectors. */
@@ -855,11 +864,13 @@ vfunc_resync(uint64_t id, struct session *owner)
 	}
 	vf->enabled = row.enabled != 0;
 	vf->fmasked = row.fmasked != 0;
-	vfunc_load_bits(vf);
 	for (uint32_t i = 0; i < vf->nvec; i++) {
 		const struct store_vector *v = NULL;
+		struct vector_saved sv;
 		struct slot *s;
+		unsigned int act;
 		bool setup;
+		int old;
 
 		for (size_t k = 0; k < n; k++)
 			if (vecs[k].idx == i)
@@ -872,44 +883,37 @@ vfunc_resync(uint64_t id, struct session *owner)
 		    (r = vfunc_bind(vf, i, v->slot)) < 0 &&
 		    (r = vfunc_bind(vf, i, MSIV_SLOT_NONE)) < 0)
 			vfunc_nospace(vf, i, r);
-		s = vfunc_slot(vf, i);
-		deliver_lock(s);
-		if (v == NULL || !(v->flags & VFUNC_ROW_SETUP) ||
-		    !(s->vec.flags & VECTOR_F_TARGET)) {
-			/* A target the store does not know of goes; a
-			 * vector set up in the store but without target
-			 * awaits one, as after a restart. */
-			int old = s->target;
-
-			s->target = -1;
-			s->vec.flags &= (uint8_t)~VECTOR_F_TARGET;
-			pthread_mutex_unlock(&s->lock);
-			if (old >= 0)
-				close(old);
-			if (v != NULL)
-				vfunc_load_vector(vf, v);
-			else {
-				deliver_lock(s);
-				(void)vector_free(&s->vec);
-				pthread_mutex_unlock(&s->lock);
-				s->await_target = false;
-			}
-			if (vf->lazy && !setup)
-				vfunc_unbind(vf, i);
+		/* Every change goes through vector.c, and the caller carries
+		 * out its actions: a replay, and the MSG_CHANGED event of an
+		 * effective message put back (rule 10). */
+		s = vfunc_vec_lock(vf, i);
+		if (setup && (s->vec.flags & VECTOR_F_TARGET)) {
+			/* Keep the target; take the stored message and
+			 * mask. */
+			vfunc_saved(v, &sv);
+			act = vector_resync(&s->vec, &sv, vf->enabled,
+			    vf->fmasked);
+			vfunc_vec_done(vf, i, act);
 			continue;
 		}
-		pthread_mutex_unlock(&s->lock);
-		/* Keep the target; take the stored message and mask. */
-		deliver_lock(s);
-		s->vec.prog_addr = v->prog_addr;
-		s->vec.prog_data = v->prog_data;
-		s->vec.eff_addr = v->eff_addr;
-		s->vec.eff_data = v->eff_data;
-		if (v->flags & VFUNC_ROW_MASKED)
-			s->vec.flags |= VECTOR_F_MASKED;
-		else
-			s->vec.flags &= (uint8_t)~VECTOR_F_MASKED;
-		pthread_mutex_unlock(&s->lock);
+		/* A target the store does not know of goes; a vector set up
+		 * in the store but without target awaits one, as after a
+		 * restart. */
+		old = s->target;
+		s->target = -1;
+		if (v != NULL)
+			act = vfunc_restore_vector(vf, s, v);
+		else {
+			act = vector_free(&s->vec);
+			act |= vector_set_enabled(&s->vec, vf->enabled);
+			act |= vector_set_fmask(&s->vec, vf->fmasked);
+			s->await_target = false;
+		}
+		vfunc_vec_done(vf, i, act);
+		if (old >= 0)
+			close(old);
+		if (vf->lazy && !setup)
+			vfunc_unbind(vf, i);
 	}
 	log_warnx("vfunc %016llx: restored to its last committed state",
 	    (unsigned long long)id);

@@ -960,6 +960,47 @@ test_restore(void)
 	    "message dwords are ignored");
 }
 
+/*
+ * Resync: a vector keeps its target and takes the stored message, mask
+ * and function bits back. The effective message put back is announced
+ * (rule 10); a vector deliverable again with its pending bit replays it
+ * (rule 2); the counters and pending bit are kept.
+ */
+static void
+test_resync(void)
+{
+	struct vector_saved sv = saved;
+	struct vector v;
+	unsigned int act;
+
+	ready(&v, VECTOR_POLICY_LATCH);
+	(void)vector_retarget(&v, false, true, 0xfee03000u, 0x53);
+	act = vector_resync(&v, &sv, true, false);
+	ok(act == CHANGED && v.eff_addr == 0xfee01000u && v.eff_data == 0x51 &&
+	    v.prog_addr == 0xfee02000u && (v.flags & VECTOR_F_TARGET) &&
+	    vector_deliverable(&v), "resync: the stored message back, "
+	    "announced (rule 10), the target kept");
+	act = vector_resync(&v, &sv, true, false);
+	ok(act == 0, "resync to the same state: no actions");
+	(void)vector_mask(&v);
+	(void)vector_fire(&v, 2);
+	act = vector_resync(&v, &sv, true, false);
+	ok(act == DELIVER && !pending(&v) && v.fired == 2 &&
+	    v.delivered == 1 && identity(&v), "resync: unmasked again with "
+	    "its pending bit: exactly one replay (rule 2), counters kept");
+	sv.masked = true;
+	(void)vector_fire(&v, 1);
+	act = vector_resync(&v, &sv, true, true);
+	ok(act == 0 && (v.flags & VECTOR_F_MASKED) &&
+	    (v.flags & VECTOR_F_FMASKED) && !pending(&v) && identity(&v),
+	    "resync: masked and function masked as stored, nothing "
+	    "delivered");
+	(void)vector_fire(&v, 1);
+	act = vector_resync(&v, &sv, false, false);
+	ok(act == 0 && pending(&v) && !(v.flags & VECTOR_F_ENABLED) &&
+	    identity(&v), "resync: disabled, the pending bit kept");
+}
+
 
 int
 main(void)
@@ -978,6 +1019,7 @@ main(void)
 	test_identity();
 	test_unread();
 	test_restore();
+	test_resync();
 	for (size_t p = 0; p < 3; p++)
 		test_differential(policies[p]);
 	return tap_done();
