@@ -444,8 +444,9 @@ test_runtime_full(void)
 		    in.target, "...and the vector has its stored message "
 		    "back, its target kept");
 		(void)msiv_dispatch(c);
-		ok(nmsg == 2 && last_msg.vfunc == keep && last_msg.vector == 0 &&
-		    last_msg.addr == 0xfee01000u && last_msg.data == 0x51,
+		ok(nmsg == 2 && last_msg.vfunc == keep &&
+		    last_msg.vector == 0 && last_msg.addr == 0xfee01000u &&
+		    last_msg.data == 0x51,
 		    "...announced: MSG_CHANGED with the new message, then with "
 		    "the stored one (%d event(s), the last %llx/%x)", nmsg,
 		    (unsigned long long)last_msg.addr, last_msg.data);
