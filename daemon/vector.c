@@ -34,6 +34,20 @@ vector_deliverable(const struct vector *v)
 	return !vector_masked(v) && (v->flags & VECTOR_F_TARGET) != 0;
 }
 
+bool
+vector_is_set_up(const struct vector *v)
+{
+	return (v->flags & (VECTOR_F_TARGET | VECTOR_F_AWAIT)) != 0;
+}
+
+/* A target attached is no longer awaited. */
+static void
+vector_attached(struct vector *v)
+{
+	if (v->flags & VECTOR_F_TARGET)
+		v->flags &= (uint8_t)~VECTOR_F_AWAIT;
+}
+
 /* Make the programmed message effective; announce it if it changed. */
 static unsigned int
 vector_commit(struct vector *v)
@@ -71,6 +85,7 @@ vector_set_flags(struct vector *v, uint8_t set, uint8_t clear)
 	unsigned int act = 0;
 
 	v->flags = (uint8_t)((v->flags | set) & ~clear);
+	vector_attached(v);
 	if (was_masked && !vector_masked(v))
 		act |= vector_commit(v);
 	return act | vector_replay(v);
@@ -205,8 +220,10 @@ vector_retarget(struct vector *v, bool new_target, bool msg, uint64_t addr,
 		v->prog_data = data;
 		act |= vector_commit(v);
 	}
-	if (new_target)
+	if (new_target) {
 		v->flags |= VECTOR_F_TARGET;
+		vector_attached(v);
+	}
 	if (!restore)
 		act |= vector_set_flags(v, 0, VECTOR_F_MASKED);
 	else
@@ -293,7 +310,7 @@ vector_restore(struct vector *v, const struct vector_saved *sv, bool enabled,
 	 * is harmless to a driver, a lost one is not. An assumed
 	 * interrupt, counted in fired (the counter identity). */
 	if (sv->setup) {
-		v->flags |= VECTOR_F_PENDING;
+		v->flags |= VECTOR_F_AWAIT | VECTOR_F_PENDING;
 		v->fired = 1;
 	}
 	return act;

@@ -38,6 +38,10 @@ enum vector_policy {
 #define VECTOR_F_ENABLED  0x04u /* copy of the function enable bit */
 #define VECTOR_F_TARGET   0x08u /* a target is attached */
 #define VECTOR_F_PENDING  0x10u /* the PBA bit */
+#define VECTOR_F_AWAIT    0x20u /* set up before a restart or a failed
+				   commit, its target not attached again
+				   yet (vector_restore); never with
+				   VECTOR_F_TARGET */
 
 /* Live policy: which message dwords were written since the last commit. */
 #define VECTOR_W_ADDR_LO 0x1u
@@ -82,6 +86,10 @@ void vector_init(struct vector *v, enum vector_policy policy);
 
 bool vector_masked(const struct vector *v);
 bool vector_deliverable(const struct vector *v);
+/* Set up: a target attached, or one awaited (VECTOR_F_AWAIT). What the
+ * store keeps of a vector's target, the one place "has a target" is
+ * derived for it. */
+bool vector_is_set_up(const struct vector *v);
 
 /* count interrupts (>= 1; 0 is no interrupt and changes nothing) arrived
  * on the vector's slot, read from its trigger at once. Rules 1 and 3:
@@ -172,11 +180,12 @@ struct vector_saved {
  * Restore a vector from its persisted state, its target gone (a restart,
  * or a failed commit that the store does not know the target of): the
  * counters start again, the function-level bits are the vfunc's. A vector
- * that was set up waits for its target with its pending bit set
- * (msiv-protocol(7), MSI-X SEMANTICS, across a restart): whether an interrupt was pending when the
- * daemon stopped is unknown, and a spurious MSI-X interrupt is harmless to
- * a driver, a lost one is not. Returns MSG_CHANGED if the effective
- * message differs from the one the vector had; never DELIVER (no target).
+ * that was set up waits for its target (VECTOR_F_AWAIT) with its pending
+ * bit set (msiv-protocol(7), MSI-X SEMANTICS, across a restart): whether
+ * an interrupt was pending when the daemon stopped is unknown, and a
+ * spurious MSI-X interrupt is harmless to a driver, a lost one is not.
+ * Returns MSG_CHANGED if the effective message differs from the one the
+ * vector had; never DELIVER (no target).
  */
 unsigned int vector_restore(struct vector *v, const struct vector_saved *sv,
     bool enabled, bool fmasked);

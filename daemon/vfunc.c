@@ -79,7 +79,6 @@ vfunc_reset_slot(struct slot *s, enum vector_policy policy)
 	 * target, disabled): nothing to carry out. */
 	(void)slot_route(s, 0);
 	pthread_mutex_unlock(&s->lock);
-	s->await_target = false;
 	if (old >= 0)
 		close(old);
 }
@@ -315,7 +314,6 @@ vfunc_bind(struct vfunc *vf, uint32_t vector, uint32_t want)
 	s->direct = false;
 	(void)slot_route(s, 0);
 	pthread_mutex_unlock(&s->lock);
-	s->await_target = p->await_target;
 	vf->map[vector] = idx;
 	return 0;
 }
@@ -335,7 +333,6 @@ vfunc_unbind(struct vfunc *vf, uint32_t vector)
 	deliver_lock(s);
 	p->vec = s->vec;
 	pthread_mutex_unlock(&s->lock);
-	p->await_target = false;
 	vfunc_reset_slot(s, vf->dev->policy);
 	vf->map[vector] = MSIV_SLOT_NONE;
 	vf->dev->ops->disarm(vf->dev, idx, 1);
@@ -464,8 +461,12 @@ vfunc_vec_done(struct vfunc *vf, uint32_t vector, unsigned int act)
 	uint64_t addr = s->vec.eff_addr;
 	uint32_t data = s->vec.eff_data;
 
-	if (s->vec.flags & VECTOR_F_TARGET)
-		s->await_target = false;
+	/* "Has a target" is the vector's VECTOR_F_TARGET; the fd is its
+	 * resource, attached and detached with it. */
+	if ((s->target >= 0) != ((s->vec.flags & VECTOR_F_TARGET) != 0))
+		fatalx("vfunc %016llx vector %u: target fd %d, vector %s a "
+		    "target", (unsigned long long)vf->id, vector, s->target,
+		    (s->vec.flags & VECTOR_F_TARGET) ? "has" : "has no");
 	/* Direct mode: routed before the acknowledgement, and before any
 	 * delivery, which then covers what the move may have lost. */
 	act = slot_route(s, act);
@@ -492,7 +493,7 @@ vfunc_vec_info(struct vfunc *vf, uint32_t vector, struct msiv_vec_info *info)
 	    ((v->flags & VECTOR_F_TARGET) ? MSIV_VEC_TARGET : 0) |
 	    ((v->flags & VECTOR_F_FMASKED) ? MSIV_VEC_FMASKED : 0) |
 	    ((v->flags & VECTOR_F_ENABLED) ? MSIV_VEC_ENABLED : 0) |
-	    (s->await_target ? MSIV_VEC_ORPHANED : 0) |
+	    ((v->flags & VECTOR_F_AWAIT) ? MSIV_VEC_ORPHANED : 0) |
 	    (s->direct ? MSIV_VEC_DIRECT : 0) |
 	    (s->routed >= 0 ? MSIV_VEC_ROUTED : 0);
 	info->slot = s->index;
@@ -521,7 +522,7 @@ vfunc_write_vector(struct vfunc *vf, uint32_t vector)
 	row.mode = s->direct ? 1 : 0;
 	row.slot = vf->lazy ? vf->map[vector] : MSIV_SLOT_NONE;
 	row.flags = (s->vec.flags & VECTOR_F_MASKED) ? VFUNC_ROW_MASKED : 0;
-	setup = (s->vec.flags & VECTOR_F_TARGET) || s->await_target;
+	setup = vector_is_set_up(&s->vec);
 	pthread_mutex_unlock(&s->lock);
 	if (setup)
 		row.flags |= VFUNC_ROW_SETUP;
@@ -655,7 +656,6 @@ vfunc_restore_vector(struct vfunc *vf, struct slot *s,
 	vfunc_saved(row, &sv);
 	act = vector_restore(&s->vec, &sv, vf->enabled, vf->fmasked);
 	deliver_reset(s);
-	s->await_target = sv.setup;
 	s->direct = row->mode == 1 && vf->dev->ops->route != NULL;
 	return act;
 }
@@ -907,7 +907,6 @@ vfunc_resync(uint64_t id, struct session *owner)
 			act = vector_free(&s->vec);
 			act |= vector_set_enabled(&s->vec, vf->enabled);
 			act |= vector_set_fmask(&s->vec, vf->fmasked);
-			s->await_target = false;
 		}
 		vfunc_vec_done(vf, i, act);
 		if (old >= 0)

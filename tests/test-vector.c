@@ -931,9 +931,9 @@ test_restore(void)
 	    v.written == VECTOR_W_DATA && v.policy == VECTOR_POLICY_LIVE,
 	    "restore: the stored programmed and effective messages, not "
 	    "latched on the way; MSG_CHANGED from the reset message");
-	ok(v.flags == (VECTOR_F_ENABLED | VECTOR_F_PENDING) &&
+	ok(v.flags == (VECTOR_F_ENABLED | VECTOR_F_PENDING | VECTOR_F_AWAIT) &&
 	    !vector_deliverable(&v), "restore: set up, unmasked, enabled: "
-	    "pending, no target");
+	    "pending, no target, awaiting one");
 	ok(v.fired == 1 && v.delivered == 0 && identity(&v),
 	    "restore: the assumed interrupt counted in fired (identity)");
 	act = vector_set_target(&v, true);
@@ -958,6 +958,51 @@ test_restore(void)
 	(void)vector_restore(&v, &sv, false, false);
 	ok(v.written == VECTOR_W_ALL, "restore: written bits beyond the "
 	    "message dwords are ignored");
+}
+
+/*
+ * "Has a target" lives in the vector: VECTOR_F_TARGET, or VECTOR_F_AWAIT
+ * for a set-up vector restored without one; either is "set up", what the
+ * store keeps. A target attached by any operation ends the wait; FREE
+ * ends it too (rule 8).
+ */
+static void
+test_await(void)
+{
+	struct vector_saved sv = saved;
+	struct vector v;
+	int r;
+
+	vector_init(&v, VECTOR_POLICY_LATCH);
+	ok(!vector_is_set_up(&v), "await: a reset vector is not set up");
+	(void)vector_restore(&v, &sv, true, false);
+	ok((v.flags & VECTOR_F_AWAIT) && !(v.flags & VECTOR_F_TARGET) &&
+	    vector_is_set_up(&v), "await: restored set up, it awaits its "
+	    "target, and is set up");
+	(void)vector_nospace(&v);
+	ok((v.flags & VECTOR_F_AWAIT) && pending(&v), "await: no slot for "
+	    "it: still awaited, pending");
+	(void)vector_set_target(&v, true);
+	ok(!(v.flags & VECTOR_F_AWAIT) && vector_is_set_up(&v),
+	    "await: the target attached (rule 2 replay path) ends it");
+	(void)vector_restore(&v, &sv, true, false);
+	(void)vector_retarget(&v, true, false, 0, 0);
+	ok(!(v.flags & VECTOR_F_AWAIT) && (v.flags & VECTOR_F_TARGET),
+	    "await: a retarget with a new target ends it");
+	(void)vector_restore(&v, &sv, true, false);
+	r = vector_setup(&v, 0xfee00000u, 0x41, false);
+	ok(r >= 0 && !(v.flags & VECTOR_F_AWAIT) &&
+	    (v.flags & VECTOR_F_TARGET), "await: a setup ends it");
+	(void)vector_restore(&v, &sv, true, false);
+	(void)vector_retarget(&v, false, true, 0xfee05000u, 0x55);
+	ok((v.flags & VECTOR_F_AWAIT) && !(v.flags & VECTOR_F_TARGET),
+	    "await: a retarget of the message only keeps it");
+	(void)vector_free(&v);
+	ok(!(v.flags & VECTOR_F_AWAIT) && !vector_is_set_up(&v),
+	    "await: FREE ends it (rule 8): not set up");
+	sv.setup = false;
+	(void)vector_restore(&v, &sv, true, false);
+	ok(!vector_is_set_up(&v), "await: restored not set up: no wait");
 }
 
 /*
@@ -1019,6 +1064,7 @@ main(void)
 	test_identity();
 	test_unread();
 	test_restore();
+	test_await();
 	test_resync();
 	for (size_t p = 0; p < 3; p++)
 		test_differential(policies[p]);
