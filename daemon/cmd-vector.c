@@ -207,7 +207,6 @@ cmd_vec_free(struct cmd_ctx *ctx)
 	s = vfunc_vec_lock(vf, rq->vector);
 	old = s->target;
 	s->target = -1;
-	s->await_target = false;
 	s->direct = false;
 	vfunc_vec_done(vf, rq->vector, vector_free(&s->vec));
 	if (old >= 0)

@@ -432,7 +432,6 @@ cmd_vfunc_reset(struct cmd_ctx *ctx)
 		act |= vector_set_fmask(&sl->vec, false);
 		act |= vector_set_enabled(&sl->vec, false);
 		sl->target = -1;
-		sl->await_target = false;
 		sl->direct = false;
 		vfunc_vec_done(vf, i, act);
 		if (old >= 0)

@@ -222,7 +222,7 @@ ur_read(struct slot *s, uint32_t pos, uint64_t *count)
 	bool verifying = s->dl.verify;
 
 	/* Each delivered wakeup was one interrupt, delivered. */
-	s->vec.fired += hot - s->dl.hotc;
+	vector_count_unread(&s->vec, hot - s->dl.hotc);
 	s->dl.hot = s->dl.hotc = 0;
 	s->dl.folded = 0;
 	if (verifying && (int32_t)(pos - s->dl.vpos) >= 0)
@@ -271,7 +271,8 @@ ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
 	} else
 		s->dl.hot++; /* the hot path: no read, counted later */
 	d = s->vec.dropped;
-	act = vector_fire(&s->vec, count);
+	act = n != 0 ? vector_fire(&s->vec, count) :
+	    vector_fire_unread(&s->vec);
 	if ((act & VECTOR_ACT_DELIVER) && s->target >= 0) {
 		prep_signal(ur_sqe(), s->target, UD_WRITE);
 		atomic_store(&s->dl.inflight, 1);
@@ -511,14 +512,13 @@ ur_settle(struct slot *s)
 
 	if (s->dl.hot == 0)
 		return; /* the loop has read all there was */
-	s->vec.fired += s->dl.hot - s->dl.hotc;
+	vector_count_unread(&s->vec, s->dl.hot - s->dl.hotc);
 	s->dl.hotc = s->dl.hot;
 	c = ur_peek(s);
 	c = c > s->dl.skip ? c - s->dl.skip : 0;
 	seen = (uint64_t)s->dl.hot + s->dl.folded;
 	if (c > seen) {
-		s->vec.fired += c - seen;
-		s->vec.coalesced += c - seen;
+		vector_fold(&s->vec, c - seen);
 		s->dl.folded += c - seen;
 	}
 }

@@ -25,14 +25,13 @@ struct vfunc;
 struct slot {
 	pthread_mutex_t lock;
 	struct vector vec;      /* lock */
-	int target;             /* lock: the target eventfd or -1 */
+	int target;             /* lock: the target eventfd, >= 0 exactly
+				   when vec has VECTOR_F_TARGET; or -1 */
 	_Atomic int trigger;    /* set once (by the backend, before the slot
 				   is watched), then fixed; -1: none yet */
 	uint32_t index;         /* slot number on the device */
 	struct device *dev;
 	struct vfunc *vfunc;    /* control thread only: owner, or NULL */
-	bool await_target;      /* control thread only: set up before a
-				   restart, its target not re-attached yet */
 	bool direct;            /* control thread only: direct delivery */
 	int routed;             /* control thread only, under lock: -1 when
 				   the device signals the daemon's trigger,

@@ -34,6 +34,20 @@ vector_deliverable(const struct vector *v)
 	return !vector_masked(v) && (v->flags & VECTOR_F_TARGET) != 0;
 }
 
+bool
+vector_is_set_up(const struct vector *v)
+{
+	return (v->flags & (VECTOR_F_TARGET | VECTOR_F_AWAIT)) != 0;
+}
+
+/* A target attached is no longer awaited. */
+static void
+vector_attached(struct vector *v)
+{
+	if (v->flags & VECTOR_F_TARGET)
+		v->flags &= (uint8_t)~VECTOR_F_AWAIT;
+}
+
 /* Make the programmed message effective; announce it if it changed. */
 static unsigned int
 vector_commit(struct vector *v)
@@ -71,20 +85,19 @@ vector_set_flags(struct vector *v, uint8_t set, uint8_t clear)
 	unsigned int act = 0;
 
 	v->flags = (uint8_t)((v->flags | set) & ~clear);
+	vector_attached(v);
 	if (was_masked && !vector_masked(v))
 		act |= vector_commit(v);
 	return act | vector_replay(v);
 }
 
-unsigned int
-vector_fire(struct vector *v, uint64_t count)
+/* n >= 1 interrupts, counted in fired by the caller. */
+static unsigned int
+vector_fire_n(struct vector *v, uint64_t n)
 {
-	uint64_t n = count != 0 ? count : 1;
-
 	/* The counter identity (vector.h): each of the n interrupts is
 	 * delivered, coalesced into another one, dropped, or the one the
 	 * pending bit stands for. */
-	v->fired += count;
 	if ((v->flags & VECTOR_F_ENABLED) == 0) {
 		v->dropped += n; /* rule 1: disabled function */
 		return 0;
@@ -104,6 +117,36 @@ vector_fire(struct vector *v, uint64_t count)
 		v->flags |= VECTOR_F_PENDING;
 	}
 	return 0;
+}
+
+unsigned int
+vector_fire(struct vector *v, uint64_t count)
+{
+	if (count == 0)
+		return 0;
+	v->fired += count;
+	return vector_fire_n(v, count);
+}
+
+unsigned int
+vector_fire_unread(struct vector *v)
+{
+	return vector_fire_n(v, 1); /* fired: vector_count_unread() */
+}
+
+void
+vector_count_unread(struct vector *v, uint64_t n)
+{
+	v->fired += n;
+}
+
+void
+vector_fold(struct vector *v, uint64_t n)
+{
+	/* Each rode on an interrupt already handled (the counter
+	 * identity). */
+	v->fired += n;
+	v->coalesced += n;
 }
 
 unsigned int
@@ -177,8 +220,10 @@ vector_retarget(struct vector *v, bool new_target, bool msg, uint64_t addr,
 		v->prog_data = data;
 		act |= vector_commit(v);
 	}
-	if (new_target)
+	if (new_target) {
 		v->flags |= VECTOR_F_TARGET;
+		vector_attached(v);
+	}
 	if (!restore)
 		act |= vector_set_flags(v, 0, VECTOR_F_MASKED);
 	else
@@ -222,6 +267,66 @@ vector_rerouted(struct vector *v, unsigned int act)
 	if ((v->flags & VECTOR_F_TARGET) == 0 || (act & VECTOR_ACT_DELIVER))
 		return act;
 	return act | vector_assume_pending(v);
+}
+
+/* The function-level bits as the vfunc has them. */
+static uint8_t
+vector_fn_flags(bool enabled, bool fmasked)
+{
+	return (uint8_t)((enabled ? VECTOR_F_ENABLED : 0) |
+	    (fmasked ? VECTOR_F_FMASKED : 0));
+}
+
+/* Take the persisted messages; MSG_CHANGED if the effective one moved. */
+static unsigned int
+vector_load_msg(struct vector *v, const struct vector_saved *sv)
+{
+	bool same = v->eff_addr == sv->eff_addr && v->eff_data == sv->eff_data;
+
+	v->prog_addr = sv->prog_addr;
+	v->prog_data = sv->prog_data;
+	v->eff_addr = sv->eff_addr;
+	v->eff_data = sv->eff_data;
+	v->written = (uint8_t)(sv->written & VECTOR_W_ALL);
+	return same ? 0 : VECTOR_ACT_MSG_CHANGED;
+}
+
+unsigned int
+vector_restore(struct vector *v, const struct vector_saved *sv, bool enabled,
+    bool fmasked)
+{
+	unsigned int act;
+
+	/* The state is taken as stored, not replayed through the rules:
+	 * the effective message is the one the guest's device had, not
+	 * one latched by an unmask on the way. */
+	v->fired = v->delivered = v->coalesced = v->dropped = 0;
+	act = vector_load_msg(v, sv);
+	v->flags = (uint8_t)((sv->masked ? VECTOR_F_MASKED : 0) |
+	    vector_fn_flags(enabled, fmasked));
+	/* Across a restart (msiv-protocol(7), MSI-X SEMANTICS) a set-up
+	 * vector waits for its target with its pending bit set: whether an
+	 * interrupt was pending is unknown, and a spurious MSI-X interrupt
+	 * is harmless to a driver, a lost one is not. An assumed
+	 * interrupt, counted in fired (the counter identity). */
+	if (sv->setup) {
+		v->flags |= VECTOR_F_AWAIT | VECTOR_F_PENDING;
+		v->fired = 1;
+	}
+	return act;
+}
+
+unsigned int
+vector_resync(struct vector *v, const struct vector_saved *sv, bool enabled,
+    bool fmasked)
+{
+	unsigned int act = vector_load_msg(v, sv);
+
+	v->flags = (uint8_t)((v->flags & (VECTOR_F_TARGET | VECTOR_F_PENDING)) |
+	    (sv->masked ? VECTOR_F_MASKED : 0) |
+	    vector_fn_flags(enabled, fmasked));
+	/* Deliverable again with an interrupt owed: rule 2. */
+	return act | vector_replay(v);
 }
 
 unsigned int

@@ -38,6 +38,10 @@ enum vector_policy {
 #define VECTOR_F_ENABLED  0x04u /* copy of the function enable bit */
 #define VECTOR_F_TARGET   0x08u /* a target is attached */
 #define VECTOR_F_PENDING  0x10u /* the PBA bit */
+#define VECTOR_F_AWAIT    0x20u /* set up before a restart or a failed
+				   commit, its target not attached again
+				   yet (vector_restore); never with
+				   VECTOR_F_TARGET */
 
 /* Live policy: which message dwords were written since the last commit. */
 #define VECTOR_W_ADDR_LO 0x1u
@@ -82,12 +86,30 @@ void vector_init(struct vector *v, enum vector_policy policy);
 
 bool vector_masked(const struct vector *v);
 bool vector_deliverable(const struct vector *v);
+/* Set up: a target attached, or one awaited (VECTOR_F_AWAIT). What the
+ * store keeps of a vector's target, the one place "has a target" is
+ * derived for it. */
+bool vector_is_set_up(const struct vector *v);
 
-/* An interrupt arrived on the vector's slot: count raw events, or 0 when
- * they are counted in fired later (the io_uring loop reads triggers
- * lazily; see deliver-uring.c). Rules 1 and 3: deliver if deliverable;
- * else drop it if the function is disabled, else set the pending bit. */
+/* count interrupts (>= 1; 0 is no interrupt and changes nothing) arrived
+ * on the vector's slot, read from its trigger at once. Rules 1 and 3:
+ * deliver if deliverable; else drop them if the function is disabled,
+ * else set the pending bit. Counted in fired. */
 unsigned int vector_fire(struct vector *v, uint64_t count);
+
+/*
+ * The io_uring loop delivers a wakeup without reading the trigger, so it
+ * learns how many interrupts a wakeup stood for only later (see
+ * deliver-uring.c). vector_fire_unread: one interrupt, as vector_fire(v, 1),
+ * but not counted in fired yet; vector_count_unread then counts n such
+ * interrupts in fired, once. Between the two the counter identity is
+ * short of them, so a query settles first. vector_fold: n more interrupts
+ * the trigger folded into wakeups already handled, counted in fired and
+ * coalesced (they rode on another interrupt's write or pending bit).
+ */
+unsigned int vector_fire_unread(struct vector *v);
+void vector_count_unread(struct vector *v, uint64_t n);
+void vector_fold(struct vector *v, uint64_t n);
 
 /* Rule 4 and 2. */
 unsigned int vector_mask(struct vector *v);
@@ -138,6 +160,45 @@ int vector_nospace(struct vector *v);
  * target (it was freed: rule 8 clears its pending state) or the function
  * is disabled (rule 1 would drop it). Returns act with what it adds. */
 unsigned int vector_rerouted(struct vector *v, unsigned int act);
+
+/*
+ * A vector's persisted state (the store's row of it; msivd(8), FILES):
+ * the messages, the mask bit, and whether it was set up (it had a
+ * target, or awaited one).
+ */
+struct vector_saved {
+	uint64_t prog_addr;
+	uint64_t eff_addr;
+	uint32_t prog_data;
+	uint32_t eff_data;
+	uint8_t written;  /* VECTOR_W_* */
+	bool masked;
+	bool setup;
+};
+
+/*
+ * Restore a vector from its persisted state, its target gone (a restart,
+ * or a failed commit that the store does not know the target of): the
+ * counters start again, the function-level bits are the vfunc's. A vector
+ * that was set up waits for its target (VECTOR_F_AWAIT) with its pending
+ * bit set (msiv-protocol(7), MSI-X SEMANTICS, across a restart): whether
+ * an interrupt was pending when the daemon stopped is unknown, and a
+ * spurious MSI-X interrupt is harmless to a driver, a lost one is not.
+ * Returns MSG_CHANGED if the effective message differs from the one the
+ * vector had; never DELIVER (no target).
+ */
+unsigned int vector_restore(struct vector *v, const struct vector_saved *sv,
+    bool enabled, bool fmasked);
+
+/*
+ * Bring a vector that keeps its target back to its persisted state and
+ * the vfunc's function-level bits (a failed commit; the pending bit and
+ * the counters are the daemon's own, kept). Returns MSG_CHANGED if the
+ * effective message changed (rule 10), DELIVER if the vector is now
+ * deliverable with its pending bit set (rule 2).
+ */
+unsigned int vector_resync(struct vector *v, const struct vector_saved *sv,
+    bool enabled, bool fmasked);
 
 /* FREE (rule 8): back to the reset state (the function-level bits and the
  * counters are kept; a pending interrupt counts as dropped). Returns MSG_CHANGED if the effective message was not

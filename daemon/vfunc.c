@@ -79,7 +79,6 @@ vfunc_reset_slot(struct slot *s, enum vector_policy policy)
 	 * target, disabled): nothing to carry out. */
 	(void)slot_route(s, 0);
 	pthread_mutex_unlock(&s->lock);
-	s->await_target = false;
 	if (old >= 0)
 		close(old);
 }
@@ -315,7 +314,6 @@ vfunc_bind(struct vfunc *vf, uint32_t vector, uint32_t want)
 	s->direct = false;
 	(void)slot_route(s, 0);
 	pthread_mutex_unlock(&s->lock);
-	s->await_target = p->await_target;
 	vf->map[vector] = idx;
 	return 0;
 }
@@ -335,7 +333,6 @@ vfunc_unbind(struct vfunc *vf, uint32_t vector)
 	deliver_lock(s);
 	p->vec = s->vec;
 	pthread_mutex_unlock(&s->lock);
-	p->await_target = false;
 	vfunc_reset_slot(s, vf->dev->policy);
 	vf->map[vector] = MSIV_SLOT_NONE;
 	vf->dev->ops->disarm(vf->dev, idx, 1);
@@ -464,8 +461,12 @@ vfunc_vec_done(struct vfunc *vf, uint32_t vector, unsigned int act)
 	uint64_t addr = s->vec.eff_addr;
 	uint32_t data = s->vec.eff_data;
 
-	if (s->vec.flags & VECTOR_F_TARGET)
-		s->await_target = false;
+	/* "Has a target" is the vector's VECTOR_F_TARGET; the fd is its
+	 * resource, attached and detached with it. */
+	if ((s->target >= 0) != ((s->vec.flags & VECTOR_F_TARGET) != 0))
+		fatalx("vfunc %016llx vector %u: target fd %d, vector %s a "
+		    "target", (unsigned long long)vf->id, vector, s->target,
+		    (s->vec.flags & VECTOR_F_TARGET) ? "has" : "has no");
 	/* Direct mode: routed before the acknowledgement, and before any
 	 * delivery, which then covers what the move may have lost. */
 	act = slot_route(s, act);
@@ -492,7 +493,7 @@ vfunc_vec_info(struct vfunc *vf, uint32_t vector, struct msiv_vec_info *info)
 	    ((v->flags & VECTOR_F_TARGET) ? MSIV_VEC_TARGET : 0) |
 	    ((v->flags & VECTOR_F_FMASKED) ? MSIV_VEC_FMASKED : 0) |
 	    ((v->flags & VECTOR_F_ENABLED) ? MSIV_VEC_ENABLED : 0) |
-	    (s->await_target ? MSIV_VEC_ORPHANED : 0) |
+	    ((v->flags & VECTOR_F_AWAIT) ? MSIV_VEC_ORPHANED : 0) |
 	    (s->direct ? MSIV_VEC_DIRECT : 0) |
 	    (s->routed >= 0 ? MSIV_VEC_ROUTED : 0);
 	info->slot = s->index;
@@ -521,7 +522,7 @@ vfunc_write_vector(struct vfunc *vf, uint32_t vector)
 	row.mode = s->direct ? 1 : 0;
 	row.slot = vf->lazy ? vf->map[vector] : MSIV_SLOT_NONE;
 	row.flags = (s->vec.flags & VECTOR_F_MASKED) ? VFUNC_ROW_MASKED : 0;
-	setup = (s->vec.flags & VECTOR_F_TARGET) || s->await_target;
+	setup = vector_is_set_up(&s->vec);
 	pthread_mutex_unlock(&s->lock);
 	if (setup)
 		row.flags |= VFUNC_ROW_SETUP;
@@ -628,50 +629,56 @@ vfunc_requeue_all(void)
 	}
 }
 
-/* Load vector state from its row: the vector is reset, then takes the
- * row's message and mask; set-up vectors await their target with their
- * pending bit set, as the daemon cannot know whether an interrupt was
- * pending when it stopped (a spurious MSI-X interrupt is harmless to a
- * driver, a lost one is not). */
+/* A vector's persisted state, as vector.c takes it. */
+static void
+vfunc_saved(const struct store_vector *row, struct vector_saved *sv)
+{
+	memset(sv, 0, sizeof(*sv));
+	sv->prog_addr = row->prog_addr;
+	sv->prog_data = row->prog_data;
+	sv->eff_addr = row->eff_addr;
+	sv->eff_data = row->eff_data;
+	sv->written = (uint8_t)(row->written & VECTOR_W_ALL);
+	sv->masked = (row->flags & VFUNC_ROW_MASKED) != 0;
+	sv->setup = (row->flags & VFUNC_ROW_SETUP) != 0;
+}
+
+/* With the slot locked, its target gone: load vector state from its row
+ * (vector_restore: a set-up vector awaits its target with its pending bit
+ * set). Returns the actions. */
+static unsigned int
+vfunc_restore_vector(struct vfunc *vf, struct slot *s,
+    const struct store_vector *row)
+{
+	struct vector_saved sv;
+	unsigned int act;
+
+	vfunc_saved(row, &sv);
+	act = vector_restore(&s->vec, &sv, vf->enabled, vf->fmasked);
+	deliver_reset(s);
+	s->direct = row->mode == 1 && vf->dev->ops->route != NULL;
+	return act;
+}
+
 static void
 vfunc_load_vector(struct vfunc *vf, const struct store_vector *row)
 {
-	struct slot *s = vfunc_slot(vf, row->idx);
-	struct vector *v = &s->vec;
+	struct slot *s = vfunc_vec_lock(vf, row->idx);
 
-	deliver_lock(s);
-	vector_init(v, vf->policy);
-	deliver_reset(s);
-	v->prog_addr = row->prog_addr;
-	v->prog_data = row->prog_data;
-	v->eff_addr = row->eff_addr;
-	v->eff_data = row->eff_data;
-	v->written = (uint8_t)(row->written & VECTOR_W_ALL);
-	v->flags = (uint8_t)(((row->flags & VFUNC_ROW_MASKED) ?
-	    VECTOR_F_MASKED : 0) | (vf->enabled ? VECTOR_F_ENABLED : 0) |
-	    (vf->fmasked ? VECTOR_F_FMASKED : 0) |
-	    ((row->flags & VFUNC_ROW_SETUP) ? VECTOR_F_PENDING : 0));
-	/* An assumed interrupt: the counter identity counts it in fired. */
-	v->fired = (v->flags & VECTOR_F_PENDING) ? 1 : 0;
-	pthread_mutex_unlock(&s->lock);
-	s->await_target = (row->flags & VFUNC_ROW_SETUP) != 0;
-	s->direct = row->mode == 1 && vf->dev->ops->route != NULL;
+	vfunc_vec_done(vf, row->idx, vfunc_restore_vector(vf, s, row));
 }
 
+/* The vfunc's enable and function-mask bits, to each of its vectors. */
 static void
 vfunc_load_bits(struct vfunc *vf)
 {
 	for (uint32_t i = 0; i < vf->nvec; i++) {
-		struct slot *s = vfunc_slot(vf, i);
-		uint8_t keep;
+		struct slot *s = vfunc_vec_lock(vf, i);
+		unsigned int act;
 
-		deliver_lock(s);
-		keep = s->vec.flags & (uint8_t)~(VECTOR_F_ENABLED |
-		    VECTOR_F_FMASKED);
-		s->vec.flags = (uint8_t)(keep |
-		    (vf->enabled ? VECTOR_F_ENABLED : 0) |
-		    (vf->fmasked ? VECTOR_F_FMASKED : 0));
-		pthread_mutex_unlock(&s->lock);
+		act = vector_set_enabled(&s->vec, vf->enabled);
+		act |= vector_set_fmask(&s->vec, vf->fmasked);
+		vfunc_vec_done(vf, i, act);
 	}
 }
 
@@ -857,11 +864,13 @@ vfunc_resync(uint64_t id, struct session *owner)
 	}
 	vf->enabled = row.enabled != 0;
 	vf->fmasked = row.fmasked != 0;
-	vfunc_load_bits(vf);
 	for (uint32_t i = 0; i < vf->nvec; i++) {
 		const struct store_vector *v = NULL;
+		struct vector_saved sv;
 		struct slot *s;
+		unsigned int act;
 		bool setup;
+		int old;
 
 		for (size_t k = 0; k < n; k++)
 			if (vecs[k].idx == i)
@@ -874,44 +883,36 @@ vfunc_resync(uint64_t id, struct session *owner)
 		    (r = vfunc_bind(vf, i, v->slot)) < 0 &&
 		    (r = vfunc_bind(vf, i, MSIV_SLOT_NONE)) < 0)
 			vfunc_nospace(vf, i, r);
-		s = vfunc_slot(vf, i);
-		deliver_lock(s);
-		if (v == NULL || !(v->flags & VFUNC_ROW_SETUP) ||
-		    !(s->vec.flags & VECTOR_F_TARGET)) {
-			/* A target the store does not know of goes; a
-			 * vector set up in the store but without target
-			 * awaits one, as after a restart. */
-			int old = s->target;
-
-			s->target = -1;
-			s->vec.flags &= (uint8_t)~VECTOR_F_TARGET;
-			pthread_mutex_unlock(&s->lock);
-			if (old >= 0)
-				close(old);
-			if (v != NULL)
-				vfunc_load_vector(vf, v);
-			else {
-				deliver_lock(s);
-				(void)vector_free(&s->vec);
-				pthread_mutex_unlock(&s->lock);
-				s->await_target = false;
-			}
-			if (vf->lazy && !setup)
-				vfunc_unbind(vf, i);
+		/* Every change goes through vector.c, and the caller carries
+		 * out its actions: a replay, and the MSG_CHANGED event of an
+		 * effective message put back (rule 10). */
+		s = vfunc_vec_lock(vf, i);
+		if (setup && (s->vec.flags & VECTOR_F_TARGET)) {
+			/* Keep the target; take the stored message and
+			 * mask. */
+			vfunc_saved(v, &sv);
+			act = vector_resync(&s->vec, &sv, vf->enabled,
+			    vf->fmasked);
+			vfunc_vec_done(vf, i, act);
 			continue;
 		}
-		pthread_mutex_unlock(&s->lock);
-		/* Keep the target; take the stored message and mask. */
-		deliver_lock(s);
-		s->vec.prog_addr = v->prog_addr;
-		s->vec.prog_data = v->prog_data;
-		s->vec.eff_addr = v->eff_addr;
-		s->vec.eff_data = v->eff_data;
-		if (v->flags & VFUNC_ROW_MASKED)
-			s->vec.flags |= VECTOR_F_MASKED;
-		else
-			s->vec.flags &= (uint8_t)~VECTOR_F_MASKED;
-		pthread_mutex_unlock(&s->lock);
+		/* A target the store does not know of goes; a vector set up
+		 * in the store but without target awaits one, as after a
+		 * restart. */
+		old = s->target;
+		s->target = -1;
+		if (v != NULL)
+			act = vfunc_restore_vector(vf, s, v);
+		else {
+			act = vector_free(&s->vec);
+			act |= vector_set_enabled(&s->vec, vf->enabled);
+			act |= vector_set_fmask(&s->vec, vf->fmasked);
+		}
+		vfunc_vec_done(vf, i, act);
+		if (old >= 0)
+			close(old);
+		if (vf->lazy && !setup)
+			vfunc_unbind(vf, i);
 	}
 	log_warnx("vfunc %016llx: restored to its last committed state",
 	    (unsigned long long)id);

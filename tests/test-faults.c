@@ -36,6 +36,21 @@
 
 static char base[64];
 
+/* The last MSG_CHANGED event a session received, and how many. */
+static struct msiv_event_info last_msg;
+static int nmsg;
+
+static void
+on_event(struct msiv_conn *c, const struct msiv_event_info *ev, void *arg)
+{
+	(void)c;
+	(void)arg;
+	if (ev->type == MSIV_EV_MSG_CHANGED) {
+		last_msg = *ev;
+		nmsg++;
+	}
+}
+
 enum ns { NS_NONE, NS_READONLY, NS_TMPFS_FULL, NS_TMPFS };
 
 /*
@@ -360,8 +375,11 @@ test_runtime_full(void)
 		}
 		return;
 	}
+	msiv_set_event_cb(c, on_event, NULL);
 	r = msiv_vfunc_open(c, "sim0", 1, MSIV_POLICY_DEFAULT, &keep);
-	ok(r == 0, "open a vfunc before the disk fills");
+	ok(r == 0 && msiv_vector_setup(c, keep, 0, 0xfee01000u, 0x51,
+	    h_eventfd(), MSIV_SETUP_UNMASKED) == 0, "open a vfunc before the "
+	    "disk fills, its vector set up");
 	if (r == 0)
 		ids[nok++] = keep;
 	lz_efd = h_eventfd();
@@ -410,6 +428,29 @@ test_runtime_full(void)
 	ok(msiv_vector_query(c, lz, 0, &lz_in) == 0 &&
 	    lz_in.slot == lz_slot && lz_in.orphaned, "lazy: ...and the "
 	    "vector is bound again to its slot, awaiting its target");
+	{
+		struct msiv_vector_info in;
+
+		/* The new message was announced when it took effect; the
+		 * failed commit puts the stored one back, and announces
+		 * that too (rule 10), so a VMM's route follows it. */
+		(void)msiv_dispatch(c); /* the events before it */
+		nmsg = 0;
+		is_int(msiv_vector_retarget(c, keep, 0, MSIV_RETARGET_MSG,
+		    0xfee02000u, 0x52, -1), -EIO, "a retarget fails on the "
+		    "full disk with EIO");
+		ok(msiv_vector_query(c, keep, 0, &in) == 0 &&
+		    in.eff_addr == 0xfee01000u && in.eff_data == 0x51 &&
+		    in.target, "...and the vector has its stored message "
+		    "back, its target kept");
+		(void)msiv_dispatch(c);
+		ok(nmsg == 2 && last_msg.vfunc == keep &&
+		    last_msg.vector == 0 && last_msg.addr == 0xfee01000u &&
+		    last_msg.data == 0x51,
+		    "...announced: MSG_CHANGED with the new message, then with "
+		    "the stored one (%d event(s), the last %llx/%x)", nmsg,
+		    (unsigned long long)last_msg.addr, last_msg.data);
+	}
 	n = msiv_list_vfuncs(c, recs, 64, sizeof(*recs));
 	is_int(n, nok, "memory holds exactly the acknowledged vfuncs");
 	{

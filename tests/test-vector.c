@@ -3,7 +3,8 @@
  * against msiv-protocol(7) rules 1-8, 10: every delivery condition, every way
  * to become deliverable, coalescing, masking, the three message-update
  * policies with every order of 32-bit writes (no torn effective message),
- * retarget, function mask, free — and a randomized differential test
+ * retarget, function mask, free, restore and resync of the persisted
+ * state, lazy counting — and a randomized differential test
  * against a reference model written here from the rules, not from
  * vector.c.
  */
@@ -866,6 +867,186 @@ test_differential(enum vector_policy pol)
 		tap_diag("first divergence at step %ld: %s", diverged, why);
 }
 
+/* --- lazy counting (the io_uring loop) ------------------------------------ */
+
+/*
+ * The io_uring loop delivers a wakeup before it reads the trigger: the
+ * interrupt is delivered at once and counted in fired later, once, and
+ * the signals the kernel folded into the wakeup later still.
+ */
+static void
+test_unread(void)
+{
+	struct vector v;
+	unsigned int act;
+
+	ready(&v, VECTOR_POLICY_LATCH);
+	act = vector_fire_unread(&v);
+	ok(act == DELIVER && v.delivered == 1 && v.fired == 0,
+	    "unread: delivered at once, not counted in fired yet");
+	act = vector_fire_unread(&v);
+	vector_count_unread(&v, 2);
+	ok(act == DELIVER && v.delivered == 2 && v.fired == 2 &&
+	    identity(&v), "unread: two wakeups counted later: fired 2 = "
+	    "delivered 2, the identity holds");
+	vector_fold(&v, 3);
+	ok(v.fired == 5 && v.coalesced == 3 && identity(&v),
+	    "fold: 3 signals folded into those wakeups: fired and "
+	    "coalesced, the identity holds");
+	(void)vector_mask(&v);
+	act = vector_fire_unread(&v);
+	vector_count_unread(&v, 1);
+	ok(act == 0 && pending(&v) && identity(&v), "unread while masked: "
+	    "the pending bit (rule 3), the identity holds");
+	act = vector_fire(&v, 0);
+	ok(act == 0 && v.fired == 6 && pending(&v) && identity(&v),
+	    "fire 0: no interrupt, nothing changes");
+}
+
+/* --- restore and resync (a restart, a failed commit) ---------------------- */
+
+static const struct vector_saved saved = {
+	.prog_addr = 0xfee02000u, .prog_data = 0x52,
+	.eff_addr = 0xfee01000u, .eff_data = 0x51,
+	.written = VECTOR_W_DATA, .masked = false, .setup = true,
+};
+
+/*
+ * Restore: the stored messages and mask bit, the vfunc's function bits,
+ * no target; a set-up vector awaits its target with its pending bit set
+ * (msiv-protocol(7), MSI-X SEMANTICS, across a restart), and the target
+ * that attaches replays exactly one interrupt (rule 2).
+ */
+static void
+test_restore(void)
+{
+	struct vector_saved sv = saved;
+	struct vector v;
+	unsigned int act;
+
+	vector_init(&v, VECTOR_POLICY_LIVE);
+	act = vector_restore(&v, &sv, true, false);
+	ok(act == CHANGED && v.prog_addr == 0xfee02000u && v.prog_data ==
+	    0x52 && v.eff_addr == 0xfee01000u && v.eff_data == 0x51 &&
+	    v.written == VECTOR_W_DATA && v.policy == VECTOR_POLICY_LIVE,
+	    "restore: the stored programmed and effective messages, not "
+	    "latched on the way; MSG_CHANGED from the reset message");
+	ok(v.flags == (VECTOR_F_ENABLED | VECTOR_F_PENDING | VECTOR_F_AWAIT) &&
+	    !vector_deliverable(&v), "restore: set up, unmasked, enabled: "
+	    "pending, no target, awaiting one");
+	ok(v.fired == 1 && v.delivered == 0 && identity(&v),
+	    "restore: the assumed interrupt counted in fired (identity)");
+	act = vector_set_target(&v, true);
+	ok(act == DELIVER && !pending(&v) && v.delivered == 1 &&
+	    identity(&v), "restore: the target attaches: one replay");
+	act = vector_restore(&v, &sv, true, false);
+	ok(act == 0 && !(v.flags & VECTOR_F_TARGET) && pending(&v) &&
+	    v.fired == 1 && v.delivered == 0, "restore again: same message, "
+	    "no MSG_CHANGED; the target gone, the counters start again");
+	sv.masked = true;
+	sv.setup = false;
+	act = vector_restore(&v, &sv, false, true);
+	ok(act == 0 && v.flags == (VECTOR_F_MASKED | VECTOR_F_FMASKED) &&
+	    v.fired == 0 && identity(&v), "restore: never set up, masked, "
+	    "function masked and disabled: not pending");
+	sv.eff_addr = 0;
+	sv.eff_data = 0;
+	act = vector_restore(&v, &sv, false, true);
+	ok(act == CHANGED && v.eff_addr == 0, "restore: an effective message "
+	    "that moves is announced (rule 10)");
+	sv.written = 0xff;
+	(void)vector_restore(&v, &sv, false, false);
+	ok(v.written == VECTOR_W_ALL, "restore: written bits beyond the "
+	    "message dwords are ignored");
+}
+
+/*
+ * "Has a target" lives in the vector: VECTOR_F_TARGET, or VECTOR_F_AWAIT
+ * for a set-up vector restored without one; either is "set up", what the
+ * store keeps. A target attached by any operation ends the wait; FREE
+ * ends it too (rule 8).
+ */
+static void
+test_await(void)
+{
+	struct vector_saved sv = saved;
+	struct vector v;
+	int r;
+
+	vector_init(&v, VECTOR_POLICY_LATCH);
+	ok(!vector_is_set_up(&v), "await: a reset vector is not set up");
+	(void)vector_restore(&v, &sv, true, false);
+	ok((v.flags & VECTOR_F_AWAIT) && !(v.flags & VECTOR_F_TARGET) &&
+	    vector_is_set_up(&v), "await: restored set up, it awaits its "
+	    "target, and is set up");
+	(void)vector_nospace(&v);
+	ok((v.flags & VECTOR_F_AWAIT) && pending(&v), "await: no slot for "
+	    "it: still awaited, pending");
+	(void)vector_set_target(&v, true);
+	ok(!(v.flags & VECTOR_F_AWAIT) && vector_is_set_up(&v),
+	    "await: the target attached (rule 2 replay path) ends it");
+	(void)vector_restore(&v, &sv, true, false);
+	(void)vector_retarget(&v, true, false, 0, 0);
+	ok(!(v.flags & VECTOR_F_AWAIT) && (v.flags & VECTOR_F_TARGET),
+	    "await: a retarget with a new target ends it");
+	(void)vector_restore(&v, &sv, true, false);
+	r = vector_setup(&v, 0xfee00000u, 0x41, false);
+	ok(r >= 0 && !(v.flags & VECTOR_F_AWAIT) &&
+	    (v.flags & VECTOR_F_TARGET), "await: a setup ends it");
+	(void)vector_restore(&v, &sv, true, false);
+	(void)vector_retarget(&v, false, true, 0xfee05000u, 0x55);
+	ok((v.flags & VECTOR_F_AWAIT) && !(v.flags & VECTOR_F_TARGET),
+	    "await: a retarget of the message only keeps it");
+	(void)vector_free(&v);
+	ok(!(v.flags & VECTOR_F_AWAIT) && !vector_is_set_up(&v),
+	    "await: FREE ends it (rule 8): not set up");
+	sv.setup = false;
+	(void)vector_restore(&v, &sv, true, false);
+	ok(!vector_is_set_up(&v), "await: restored not set up: no wait");
+}
+
+/*
+ * Resync: a vector keeps its target and takes the stored message, mask
+ * and function bits back. The effective message put back is announced
+ * (rule 10); a vector deliverable again with its pending bit replays it
+ * (rule 2); the counters and pending bit are kept.
+ */
+static void
+test_resync(void)
+{
+	struct vector_saved sv = saved;
+	struct vector v;
+	unsigned int act;
+
+	ready(&v, VECTOR_POLICY_LATCH);
+	(void)vector_retarget(&v, false, true, 0xfee03000u, 0x53);
+	act = vector_resync(&v, &sv, true, false);
+	ok(act == CHANGED && v.eff_addr == 0xfee01000u && v.eff_data == 0x51 &&
+	    v.prog_addr == 0xfee02000u && (v.flags & VECTOR_F_TARGET) &&
+	    vector_deliverable(&v), "resync: the stored message back, "
+	    "announced (rule 10), the target kept");
+	act = vector_resync(&v, &sv, true, false);
+	ok(act == 0, "resync to the same state: no actions");
+	(void)vector_mask(&v);
+	(void)vector_fire(&v, 2);
+	act = vector_resync(&v, &sv, true, false);
+	ok(act == DELIVER && !pending(&v) && v.fired == 2 &&
+	    v.delivered == 1 && identity(&v), "resync: unmasked again with "
+	    "its pending bit: exactly one replay (rule 2), counters kept");
+	sv.masked = true;
+	(void)vector_fire(&v, 1);
+	act = vector_resync(&v, &sv, true, true);
+	ok(act == 0 && (v.flags & VECTOR_F_MASKED) &&
+	    (v.flags & VECTOR_F_FMASKED) && !pending(&v) && identity(&v),
+	    "resync: masked and function masked as stored, nothing "
+	    "delivered");
+	(void)vector_fire(&v, 1);
+	act = vector_resync(&v, &sv, false, false);
+	ok(act == 0 && pending(&v) && !(v.flags & VECTOR_F_ENABLED) &&
+	    identity(&v), "resync: disabled, the pending bit kept");
+}
+
+
 int
 main(void)
 {
@@ -881,6 +1062,10 @@ main(void)
 	test_rerouted();
 	test_nospace();
 	test_identity();
+	test_unread();
+	test_restore();
+	test_await();
+	test_resync();
 	for (size_t p = 0; p < 3; p++)
 		test_differential(policies[p]);
 	return tap_done();
