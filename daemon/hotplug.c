@@ -66,7 +66,7 @@ device_lost(struct device *dev, const char *why)
 	memcpy(name, dev->name, sizeof(name));
 	log_warnx("device %s (%s): %s; releasing it", name,
 	    dev->conf.address[0] ? dev->conf.address : dev->ops->name, why);
-	n = vfunc_revoke_device(dev, MSIV_GONE_DEVICE);
+	n = session_revoke_device(dev, MSIV_GONE_DEVICE);
 	device_destroy(dev);
 	hp_stats.removed++;
 	log_info("device %s released: %u vfunc(s) revoked, their sessions "
