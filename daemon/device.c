@@ -137,7 +137,7 @@ device_lost(struct device *dev, const char *why)
 	uint64_t one = 1;
 
 	if (dev->lost != NULL)
-		return; /* told twice (request IRQ and uevent): once is enough */
+		return; /* told twice (request IRQ, uevent): once will do */
 	log_warnx("device %s (%s): %s; releasing it", dev->name,
 	    dev->conf.address[0] ? dev->conf.address : dev->ops->name, why);
 	dev->lost = why;

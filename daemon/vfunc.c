@@ -820,10 +820,10 @@ vfunc_resync(uint64_t id)
 	size_t n = 0;
 	int r;
 
+	/* Taken away: memory is right whatever the store says (its slots
+	 * are gone); vfunc_requeue_all() writes the revocation again. */
 	if (vf != NULL && vf->gone != 0)
-		return VFUNC_RESYNC_KEPT; /* taken away: memory is right whatever the store
-			   says (its slots are gone); vfunc_requeue_all()
-			   writes the revocation again */
+		return VFUNC_RESYNC_KEPT;
 	vecs = calloc(MSIV_VECTORS_MAX, sizeof(*vecs));
 	if (vecs == NULL)
 		fatalx("out of memory restoring vfunc %016llx",
