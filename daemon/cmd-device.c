@@ -142,7 +142,7 @@ cmd_device_detach(struct cmd_ctx *ctx)
 	log_info("device %s detached by session %llu%s", dev->name,
 	    (unsigned long long)ctx->s->id, dev->used > 0 ?
 	    " (forced: its vfuncs are revoked)" : "");
-	(void)vfunc_revoke_device(dev, MSIV_GONE_DEVICE);
+	(void)session_revoke_device(dev, MSIV_GONE_DEVICE);
 	device_destroy(dev);
 	return 0;
 }
@@ -165,7 +165,7 @@ cmd_revoke(struct cmd_ctx *ctx)
 			return cmd_refuse(ctx, -ENOENT, "no vfunc %016llx",
 			    (unsigned long long)rq->vfunc);
 		if (vf->gone == 0) {
-			vfunc_revoke(vf, MSIV_GONE_REVOKED);
+			session_revoke(vf, MSIV_GONE_REVOKED);
 			rp->count = 1;
 		}
 	} else {
@@ -176,7 +176,7 @@ cmd_revoke(struct cmd_ctx *ctx)
 		TAILQ_FOREACH(vf, &vfuncs, entry)
 			if (vf->gone == 0 && strncmp(vf->tenant, rq->tenant,
 			    MSIV_NAME_MAX) == 0) {
-				vfunc_revoke(vf, MSIV_GONE_REVOKED);
+				session_revoke(vf, MSIV_GONE_REVOKED);
 				rp->count++;
 			}
 	}

@@ -37,6 +37,17 @@ cmd_vec_lookup(struct cmd_ctx *ctx, uint64_t id, uint32_t vector,
 	return 0;
 }
 
+void
+cmd_vec_done(struct vfunc *vf, uint32_t vector, unsigned int act)
+{
+	struct vfunc_msg msg;
+
+	act = vfunc_vec_done(vf, vector, act, &msg);
+	if ((act & VECTOR_ACT_MSG_CHANGED) && vf->session != NULL)
+		session_event_msg(vf->session, vf->id, vector, msg.addr,
+		    msg.data);
+}
+
 /*
  * The tenant's bound slots on the vfunc's device, against its quota of
  * vectors there (cmd_quota() in cmd-vfunc.c counts the same way).
@@ -148,7 +159,7 @@ cmd_vec_setup(struct cmd_ctx *ctx)
 		s->target = fd; /* before a replay goes out */
 		s->direct = (rq->flags & MSIV_SETUP_DIRECT) != 0;
 	}
-	vfunc_vec_done(vf, rq->vector, r >= 0 ? (unsigned int)r : 0);
+	cmd_vec_done(vf, rq->vector, r >= 0 ? (unsigned int)r : 0);
 	if (r < 0) {
 		close(fd);
 		if (bound)
@@ -175,7 +186,7 @@ cmd_vec_simple(struct cmd_ctx *ctx, unsigned int (*op)(struct vector *))
 	if (rq->reserved != 0)
 		return cmd_refuse_debug(ctx, -EINVAL, "reserved field set");
 	s = vfunc_vec_lock(vf, rq->vector);
-	vfunc_vec_done(vf, rq->vector, op(&s->vec));
+	cmd_vec_done(vf, rq->vector, op(&s->vec));
 	/* Mask state may be written behind (write_behind_ms). */
 	return vfunc_persist(vf, rq->vector, false);
 }
@@ -208,7 +219,7 @@ cmd_vec_free(struct cmd_ctx *ctx)
 	old = s->target;
 	s->target = -1;
 	s->direct = false;
-	vfunc_vec_done(vf, rq->vector, vector_free(&s->vec));
+	cmd_vec_done(vf, rq->vector, vector_free(&s->vec));
 	if (old >= 0)
 		close(old);
 	vfunc_unbind(vf, rq->vector); /* lazy: the slot goes back */
@@ -248,7 +259,7 @@ cmd_vec_retarget(struct cmd_ctx *ctx)
 		old = s->target;
 		s->target = fd;
 	}
-	vfunc_vec_done(vf, rq->vector, act);
+	cmd_vec_done(vf, rq->vector, act);
 	if (old >= 0)
 		close(old);
 	ctx->touched = vf->id;
@@ -324,7 +335,7 @@ cmd_table_write(struct cmd_ctx *ctx)
 	s = vfunc_vec_lock(vf, vector);
 	r = vector_table_write(&s->vec, rq->offset % MSIV_MSIX_ENTRY_SIZE,
 	    rq->size, rq->value);
-	vfunc_vec_done(vf, vector, r > 0 ? (unsigned int)r : 0);
+	cmd_vec_done(vf, vector, r > 0 ? (unsigned int)r : 0);
 	if (r == -EBUSY)
 		return cmd_refuse_debug(ctx, r, "vector %u is unmasked and the "
 		    "vfunc's policy is strict: mask it first", vector);
@@ -352,7 +363,7 @@ cmd_table_read(struct cmd_ctx *ctx)
 		s = vfunc_vec_lock(vf, vector);
 		rp->value = vector_table_read(&s->vec,
 		    rq->offset % MSIV_MSIX_ENTRY_SIZE, rq->size);
-		vfunc_vec_done(vf, vector, 0);
+		cmd_vec_done(vf, vector, 0);
 		return 0;
 	}
 	/* PBA: bit i of the array is vector i's pending bit. */
@@ -365,7 +376,7 @@ cmd_table_read(struct cmd_ctx *ctx)
 		s = vfunc_vec_lock(vf, vector);
 		if (s->vec.flags & VECTOR_F_PENDING)
 			rp->value |= (uint64_t)1 << bit;
-		vfunc_vec_done(vf, vector, 0);
+		cmd_vec_done(vf, vector, 0);
 	}
 	return 0;
 }

@@ -36,7 +36,7 @@ cmd_hello_tenant(struct cmd_ctx *ctx, const uint8_t *given, uint8_t *token,
 	*resumed = 0;
 	if (r == 1) {
 		memcpy(token, given, MSIV_TOKEN_LEN);
-		*resumed = vfunc_adopt(s);
+		*resumed = session_adopt(s);
 		if (*resumed > 0)
 			log_info("session %llu: tenant %s resumed %u vfunc(s)",
 			    (unsigned long long)s->id, s->tenant, *resumed);
@@ -311,15 +311,15 @@ cmd_vfunc_open(struct cmd_ctx *ctx)
 		    "(max_vfuncs_per_session)", s->nvfuncs);
 	if ((r = cmd_quota(ctx, dev, lazy ? 0 : rq->nvec)) < 0)
 		return r;
-	if ((r = vfunc_open(s, dev, rq->nvec, policy, lazy, &vf)) < 0) {
+	if ((r = vfunc_open(s, s->tenant, dev, rq->nvec, policy, lazy,
+	    &vf)) < 0) {
 		if (r == -ENOSPC)
 			return cmd_refuse(ctx, r, "device %s has no run of %u "
 			    "free slots (%u of %u in use)", dev->name,
 			    rq->nvec, dev->used, dev->nslots);
 		return r;
 	}
-	TAILQ_INSERT_TAIL(&s->vfuncs, vf, sentry);
-	s->nvfuncs++;
+	session_take_vfunc(s, vf);
 	ctx->touched = vf->id;
 	rp->vfunc = vf->id;
 	rp->first_slot = vf->first;
@@ -384,7 +384,7 @@ cmd_vfunc_bit(struct cmd_ctx *ctx, bool *bit,
 	for (uint32_t i = 0; i < vf->nvec; i++) {
 		struct slot *sl = vfunc_vec_lock(vf, i);
 
-		vfunc_vec_done(vf, i, op(&sl->vec, *bit));
+		cmd_vec_done(vf, i, op(&sl->vec, *bit));
 	}
 	return vfunc_persist_bits(vf, false);
 }
@@ -433,7 +433,7 @@ cmd_vfunc_reset(struct cmd_ctx *ctx)
 		act |= vector_set_enabled(&sl->vec, false);
 		sl->target = -1;
 		sl->direct = false;
-		vfunc_vec_done(vf, i, act);
+		cmd_vec_done(vf, i, act);
 		if (old >= 0)
 			close(old);
 		vfunc_unbind(vf, i); /* lazy: the slot goes back */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "deliver.h"
@@ -14,6 +15,8 @@
 #include "log.h"
 
 struct device_list devices = TAILQ_HEAD_INITIALIZER(devices);
+static struct event_base *device_evbase;
+static int device_lost_efd = -1;
 
 static const struct backend_ops *const backends[] = {
 	&sim_backend_ops,
@@ -27,6 +30,22 @@ device_backend(const char *name)
 		if (strcmp(backends[i]->name, name) == 0)
 			return backends[i];
 	return NULL;
+}
+
+int
+device_init(struct event_base *base)
+{
+	device_evbase = base;
+	if (device_lost_efd < 0 &&
+	    (device_lost_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+		return -errno;
+	return 0;
+}
+
+struct event_base *
+device_base(void)
+{
+	return device_evbase;
 }
 
 int
@@ -110,6 +129,47 @@ device_destroy(struct device *dev)
 	}
 	free(dev->slots);
 	free(dev);
+}
+
+void
+device_lost(struct device *dev, const char *why)
+{
+	uint64_t one = 1;
+
+	if (dev->lost != NULL)
+		return; /* told twice (request IRQ, uevent): once will do */
+	log_warnx("device %s (%s): %s; releasing it", dev->name,
+	    dev->conf.address[0] ? dev->conf.address : dev->ops->name, why);
+	dev->lost = why;
+	/* Cannot fail short of a counter at its maximum, which it is not:
+	 * device_lost_clear() reads it back to 0 before every release. */
+	if (write(device_lost_efd, &one, sizeof(one)) != sizeof(one))
+		log_warn("device %s: cannot signal its loss", dev->name);
+}
+
+int
+device_lost_fd(void)
+{
+	return device_lost_efd;
+}
+
+void
+device_lost_clear(void)
+{
+	uint64_t n;
+
+	(void)!read(device_lost_efd, &n, sizeof(n));
+}
+
+struct device *
+device_next_lost(void)
+{
+	struct device *dev;
+
+	TAILQ_FOREACH(dev, &devices, entry)
+		if (dev->lost != NULL)
+			return dev;
+	return NULL;
 }
 
 void

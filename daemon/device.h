@@ -20,6 +20,7 @@
 #include "vector.h"
 
 struct device;
+struct event_base;
 struct vfunc;
 
 struct slot {
@@ -91,6 +92,8 @@ struct device {
 	enum vector_policy policy;  /* default for new vfuncs */
 	uint32_t flags;             /* MSIV_DEVICE_*, set by the backend */
 	struct conf_device conf;    /* its definition (address, for hotplug) */
+	const char *lost;           /* why it went away (device_lost), or
+				       NULL */
 	struct slot *slots;
 };
 
@@ -102,13 +105,28 @@ extern const struct backend_ops vfio_backend_ops;
 /* Is the PCI device at bdf bound to vfio-pci (vfio.c)? */
 int vfio_pci_bound(const char *bdf);
 
+/* Hand down, once, the event base the backends watch their fds on
+ * (device_base: vfio's request IRQ), and make the lost devices' notifier
+ * (device_lost_fd). Returns 0 or -errno. */
+int device_init(struct event_base *base);
+struct event_base *device_base(void);
 /* Create a device from its configuration. Returns 0 or -errno (the
  * message is logged). */
 int device_create(const struct conf_device *cd, struct device **out);
 void device_destroy(struct device *dev);
-/* The device went away under the daemon (hotplug.c): its vfuncs are
- * revoked (MSIV_GONE_DEVICE), then it is destroyed. why is logged. */
+/*
+ * The device went away under the daemon (a backend hears it, as vfio's
+ * request IRQ, or hotplug.c a uevent): log why (a static string), mark it
+ * and make device_lost_fd readable. The device stays until the layer that
+ * owns its vfuncs releases it (hotplug.c: they are revoked with
+ * MSIV_GONE_DEVICE, then it is destroyed); device_next_lost returns the
+ * devices marked, one at a time (NULL: none), and device_lost_clear
+ * empties the notifier before they are taken.
+ */
 void device_lost(struct device *dev, const char *why);
+int device_lost_fd(void);
+void device_lost_clear(void);
+struct device *device_next_lost(void);
 void device_destroy_all(void);
 struct device *device_find(const char *name);
 uint32_t device_count(void);

@@ -9,7 +9,11 @@
  *    address or vendor:device; a PCI device unbound or removed while
  *    attached is released;
  *  - vfio-pci's request to give a device back before it is removed or
- *    unbound (the request IRQ, vfio.c), which ends in device_lost().
+ *    unbound (the request IRQ, vfio.c), which marks the device lost
+ *    (device_lost()); the device layer's notifier brings it here.
+ *
+ * Either way a lost device is released here, where its vfuncs are known:
+ * they are revoked, their sessions told, and the device destroyed.
  *
  * Only messages sent by the kernel are believed: a kernel message comes
  * from netlink port 0 with uid 0 credentials. Any local process can send
@@ -51,26 +55,41 @@
 
 static struct nl_sock *hp_sock;
 static struct event *hp_ev;
+static struct event *hp_lost_ev;
 static const struct conf *hp_conf;
 static struct msiv_hotplug_rep hp_stats;
 static bool hp_starting; /* the start-up scan: main() restores vfuncs */
 
 /* --- devices ------------------------------------------------------------ */
 
-void
-device_lost(struct device *dev, const char *why)
+/* Release every device marked lost (device_lost): revoke its vfuncs
+ * (MSIV_GONE_DEVICE), tell their sessions, destroy it. */
+static void
+hp_release_lost(void)
 {
-	char name[MSIV_NAME_MAX];
-	uint32_t n;
+	struct device *dev;
 
-	memcpy(name, dev->name, sizeof(name));
-	log_warnx("device %s (%s): %s; releasing it", name,
-	    dev->conf.address[0] ? dev->conf.address : dev->ops->name, why);
-	n = vfunc_revoke_device(dev, MSIV_GONE_DEVICE);
-	device_destroy(dev);
-	hp_stats.removed++;
-	log_info("device %s released: %u vfunc(s) revoked, their sessions "
-	    "told", name, n);
+	device_lost_clear();
+	while ((dev = device_next_lost()) != NULL) {
+		char name[MSIV_NAME_MAX];
+		uint32_t n;
+
+		memcpy(name, dev->name, sizeof(name));
+		n = session_revoke_device(dev, MSIV_GONE_DEVICE);
+		device_destroy(dev);
+		hp_stats.removed++;
+		log_info("device %s released: %u vfunc(s) revoked, their "
+		    "sessions told", name, n);
+	}
+}
+
+static void
+hp_lost_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	hp_release_lost();
 }
 
 static struct device *
@@ -199,6 +218,7 @@ hp_rescan(const char *why)
 			device_lost(dev, "no longer bound to vfio-pci (found "
 			    "by a rescan)");
 	}
+	hp_release_lost();
 	if ((d = opendir(HP_VFIO_DRIVER)) == NULL) {
 		if (errno != ENOENT)
 			log_warn("hotplug: %s", HP_VFIO_DRIVER);
@@ -241,10 +261,12 @@ hp_handle(const struct uevent *ev)
 	    strcmp(ev->action, "remove") == 0) {
 		struct device *dev = hp_find_address(ev->slot);
 
-		if (dev != NULL)
+		if (dev != NULL) {
 			device_lost(dev, strcmp(ev->action, "remove") == 0 ?
 			    "removed from the system" :
 			    "unbound from vfio-pci");
+			hp_release_lost();
+		}
 	}
 }
 
@@ -354,6 +376,12 @@ hotplug_start(struct event_base *base, const struct conf *c)
 {
 	hp_conf = c;
 	hp_stats.rules = c->nrules;
+	/* Devices lost through their backend (vfio's request IRQ) are
+	 * released whether or not uevents are heard. */
+	hp_lost_ev = event_new(base, device_lost_fd(), EV_READ | EV_PERSIST,
+	    hp_lost_cb, NULL);
+	if (hp_lost_ev == NULL || event_add(hp_lost_ev, NULL) < 0)
+		fatalx("hotplug: cannot watch for lost devices");
 	if (!c->hotplug) {
 		log_info("hotplug: off ([hotplug] listen = no)%s", c->nrules ?
 		    "; [auto] rules are not used" : "");
@@ -379,6 +407,9 @@ hotplug_reconfigured(int rules_changed)
 void
 hotplug_stop(void)
 {
+	if (hp_lost_ev != NULL)
+		event_free(hp_lost_ev);
+	hp_lost_ev = NULL;
 	if (hp_ev != NULL)
 		event_free(hp_ev);
 	hp_ev = NULL;

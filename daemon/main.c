@@ -510,6 +510,8 @@ main(int argc, char **argv)
 	 * commit included, so that no turn can put it off (store.c). */
 	if (base == NULL || event_base_priority_init(base, 3) < 0)
 		fatalx("libevent: cannot create the event base");
+	if (device_init(base) < 0)
+		fatal("cannot create the lost devices' notifier");
 	if (server_init(base, &conf) < 0)
 		return main_fail(MAIN_EXIT_CONFIG, "bad configuration");
 	for (uint32_t i = 0; i < conf.ndevices; i++)

@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fdpass.h"
 #include "log.h"
 #include "proto.h"
@@ -182,10 +183,7 @@ server_base(void)
 uint64_t
 server_now_ms(void)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	return clock_now_ms();
 }
 
 uint64_t
@@ -218,6 +216,88 @@ session_drop_vfunc(struct vfunc *vf)
 		vf->session->nvfuncs--;
 		vf->session = NULL;
 	}
+}
+
+void
+session_take_vfunc(struct session *s, struct vfunc *vf)
+{
+	vf->session = s;
+	vf->orphaned_ms = 0;
+	TAILQ_INSERT_TAIL(&s->vfuncs, vf, sentry);
+	s->nvfuncs++;
+}
+
+uint32_t
+session_adopt(struct session *s)
+{
+	struct vfunc *vf;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH(vf, &vfuncs, entry) {
+		if (vf->session != NULL ||
+		    strncmp(vf->tenant, s->tenant, MSIV_NAME_MAX) != 0)
+			continue;
+		session_take_vfunc(s, vf);
+		n++;
+		/* Taken away while no session had it: the tenant learns it
+		 * now. */
+		if (vf->gone != 0)
+			session_event_gone(s, vf->id, vf->gone);
+	}
+	return n;
+}
+
+void
+session_revoke(struct vfunc *vf, uint32_t reason)
+{
+	if (vfunc_revoke(vf, reason) && vf->session != NULL)
+		session_event_gone(vf->session, vf->id, reason);
+}
+
+uint32_t
+session_revoke_device(struct device *dev, uint32_t reason)
+{
+	struct vfunc *vf;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH(vf, &vfuncs, entry)
+		if (vf->dev == dev) {
+			session_revoke(vf, reason);
+			n++;
+		}
+	return n;
+}
+
+/* After a failed commit: the vfunc's memory matches the store again, and
+ * the sessions' lists match the vfuncs. One that comes back goes to owner,
+ * the session that asked, if it is still there. */
+static void
+server_resync(uint64_t id, struct session *owner)
+{
+	struct vfunc_changed ch = { 0 };
+	struct vfunc *vf;
+
+	switch (vfunc_resync(id, &ch)) {
+	case VFUNC_RESYNC_KEPT:
+		/* Rule 10: the effective messages put back are announced. */
+		vf = vfunc_find(id);
+		for (uint32_t i = 0; i < ch.n; i++)
+			if (vf != NULL && vf->session != NULL)
+				session_event_msg(vf->session, id,
+				    ch.vec[i].vector, ch.vec[i].msg.addr,
+				    ch.vec[i].msg.data);
+		break;
+	case VFUNC_RESYNC_CLOSE:
+		vf = vfunc_find(id);
+		session_drop_vfunc(vf);
+		vfunc_close(vf, false);
+		break;
+	case VFUNC_RESYNC_BACK:
+		if (owner != NULL && (vf = vfunc_find(id)) != NULL)
+			session_take_vfunc(owner, vf);
+		break;
+	}
+	free(ch.vec);
 }
 
 int
@@ -376,7 +456,7 @@ server_commit_cb(int status, void *arg)
 	if (status < 0) {
 		TAILQ_FOREACH(hd, &held_list, entry)
 			if (hd->durable && hd->vfunc != 0)
-				vfunc_resync(hd->vfunc, hd->s);
+				server_resync(hd->vfunc, hd->s);
 		/* Write-behind changes rolled back with the turn are written
 		 * again from memory, which now matches the store. */
 		vfunc_requeue_all();
@@ -1131,6 +1211,7 @@ server_init(struct event_base *base, const struct conf *conf)
 
 	srv_base = base;
 	srv_conf = conf;
+	vfunc_init(base, conf); /* what write-behind needs, handed down */
 	clock_gettime(CLOCK_MONOTONIC, &srv_start);
 	store_set_commit_cb(server_commit_cb, NULL);
 	srv_reap_ev = event_new(base, -1, EV_PERSIST, server_reap_cb, NULL);

@@ -101,9 +101,12 @@ int cmd_reason(struct cmd_ctx *ctx, int status, const char *fmt, ...)
 cmd_handler cmd_hello, cmd_vfunc_open, cmd_vfunc_close, cmd_vfunc_enable,
     cmd_vfunc_fmask, cmd_vfunc_reset;
 /* cmd-vector.c. cmd_vec_lookup: the session's vfunc id and a vector of
- * it (-ENOENT, -EINVAL). */
+ * it (-ENOENT, -EINVAL). cmd_vec_done: vfunc_vec_done(), then a new
+ * effective message is announced to the owner (rule 10) once the lock is
+ * released. */
 int cmd_vec_lookup(struct cmd_ctx *ctx, uint64_t id, uint32_t vector,
     struct vfunc **vf);
+void cmd_vec_done(struct vfunc *vf, uint32_t vector, unsigned int act);
 cmd_handler cmd_vec_setup, cmd_vec_mask, cmd_vec_unmask, cmd_vec_retarget,
     cmd_vec_free, cmd_vec_query, cmd_table_write, cmd_table_read;
 /* cmd-device.c */
@@ -150,7 +153,7 @@ void server_request_stop(void);
 const struct conf *server_conf(void);
 struct event_base *server_base(void);
 uint64_t server_uptime_ms(void);
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds (clock_now_ms). */
 uint64_t server_now_ms(void);
 uint32_t session_count(void);
 
@@ -169,5 +172,15 @@ int session_vfunc(struct session *s, uint64_t id, struct vfunc **out);
 int cmd_vfunc_lookup(struct cmd_ctx *ctx, uint64_t id, struct vfunc **out);
 /* Take a vfunc off its session's list (before it is closed). */
 void session_drop_vfunc(struct vfunc *vf);
+/* Put a vfunc on session s's list: s owns it from now on. */
+void session_take_vfunc(struct session *s, struct vfunc *vf);
+/* The tenant's orphaned vfuncs go to session s; returns how many. Those
+ * taken away meanwhile are announced to s (VFUNC_GONE). */
+uint32_t session_adopt(struct session *s);
+/* Take a vfunc away (vfunc_revoke) and tell its owner session, if any
+ * (VFUNC_GONE); session_revoke_device does it to every vfunc on dev and
+ * returns how many. */
+void session_revoke(struct vfunc *vf, uint32_t reason);
+uint32_t session_revoke_device(struct device *dev, uint32_t reason);
 
 #endif /* MSIVD_SERVER_H */

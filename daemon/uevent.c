@@ -1,5 +1,5 @@
 /*
- * Kernel uevent messages (see hotplug.h): "ACTION@DEVPATH", then
+ * Kernel uevent messages (see uevent.h): "ACTION@DEVPATH", then
  * KEY=VALUE strings, each ending in NUL. Kept apart from the listener so
  * that the parser is tested on its own (tests/test-uevent-parse.c).
  */
@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "hotplug.h"
+#include "uevent.h"
 
 /* The value of "KEY=value" if s is that key's, else NULL. */
 static const char *

@@ -22,7 +22,8 @@
  *    pending or delivers one, as for the NORESIZE gap;
  *  - before vfio-pci lets a device go (removal, unbind) it signals the
  *    request IRQ and waits for the user to close the device; msivd
- *    listens on it and gives the device back at once (device_lost()).
+ *    listens on it and gives the device back at once: device_lost()
+ *    marks it, and hotplug.c releases it.
  */
 #include "config.h"
 
@@ -44,7 +45,6 @@
 #include "device.h"
 #include "log.h"
 #include "priv.h"
-#include "server.h"
 
 struct vfio_dev {
 	int container;
@@ -323,7 +323,7 @@ vfio_request_arm(struct device *dev, const struct vfio_irq_info *req)
 		log_warn("vfio %s: request IRQ", v->address);
 		return r;
 	}
-	v->reqev = event_new(server_base(), v->reqfd, EV_READ | EV_PERSIST,
+	v->reqev = event_new(device_base(), v->reqfd, EV_READ | EV_PERSIST,
 	    vfio_request_cb, dev);
 	if (v->reqev == NULL || event_add(v->reqev, NULL) < 0)
 		return -ENOMEM;

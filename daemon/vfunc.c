@@ -13,10 +13,11 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "conf.h"
 #include "deliver.h"
 #include "log.h"
 #include "proto.h"
-#include "server.h"
 #include "store.h"
 #include "vfunc.h"
 
@@ -32,6 +33,15 @@ static struct vfunc *vfunc_hash[VFUNC_HASH];
 static uint32_t vfunc_n, vfunc_nvec;
 static TAILQ_HEAD(, vfunc) vfunc_behind = TAILQ_HEAD_INITIALIZER(vfunc_behind);
 static struct event *vfunc_behind_ev;
+static struct event_base *vfunc_base;
+static const struct conf *vfunc_conf;
+
+void
+vfunc_init(struct event_base *base, const struct conf *conf)
+{
+	vfunc_base = base;
+	vfunc_conf = conf;
+}
 
 static struct vfunc **
 vfunc_bucket(uint64_t id)
@@ -219,11 +229,10 @@ vfunc_row(const struct vfunc *vf, struct store_vfunc *row)
 }
 
 int
-vfunc_open(struct session *sess, struct device *dev, uint32_t nvec,
-    enum vector_policy policy, bool lazy, struct vfunc **out)
+vfunc_open(struct session *sess, const char *tenant, struct device *dev,
+    uint32_t nvec, enum vector_policy policy, bool lazy, struct vfunc **out)
 {
 	struct store_vfunc row;
-	char tenant[MSIV_NAME_MAX];
 	uint64_t id;
 	uint32_t first = MSIV_SLOT_NONE;
 	int r;
@@ -234,7 +243,6 @@ vfunc_open(struct session *sess, struct device *dev, uint32_t nvec,
 		return -ENOSPC;
 	if ((r = vfunc_new_id(&id)) < 0)
 		return r;
-	session_tenant(sess, tenant);
 	r = vfunc_create(dev, id, first, nvec, policy, lazy, tenant, out);
 	if (r < 0)
 		return r;
@@ -348,7 +356,7 @@ vfunc_nospace(struct vfunc *vf, uint32_t vector, int r)
 	uint32_t n;
 
 	(void)vector_nospace(&p->vec);
-	vfunc_vec_done(vf, vector, 0);
+	(void)vfunc_vec_done(vf, vector, 0, NULL);
 	if (vf->nospace[vector] < UINT32_MAX)
 		vf->nospace[vector]++;
 	n = vf->nospace[vector];
@@ -379,13 +387,13 @@ vfunc_close(struct vfunc *vf, bool forget)
 	vfunc_free(vf);
 }
 
-void
+bool
 vfunc_revoke(struct vfunc *vf, uint32_t reason)
 {
 	int r;
 
 	if (vf->gone != 0)
-		return;
+		return false;
 	log_info("vfunc %016llx of tenant %s on %s: %s", (unsigned long long)
 	    vf->id, vf->tenant, vf->device, reason == MSIV_GONE_DEVICE ?
 	    "revoked, the device went away" : "revoked by an admin");
@@ -398,8 +406,7 @@ vfunc_revoke(struct vfunc *vf, uint32_t reason)
 		log_warn("vfunc %016llx: cannot record the revocation",
 		    (unsigned long long)vf->id);
 	}
-	if (vf->session != NULL)
-		session_event_gone(vf->session, vf->id, reason);
+	return true;
 }
 
 bool
@@ -411,20 +418,6 @@ vfunc_device_busy(const struct device *dev)
 		if (vf->dev == dev)
 			return true;
 	return false;
-}
-
-uint32_t
-vfunc_revoke_device(struct device *dev, uint32_t reason)
-{
-	struct vfunc *vf;
-	uint32_t n = 0;
-
-	TAILQ_FOREACH(vf, &vfuncs, entry)
-		if (vf->dev == dev) {
-			vfunc_revoke(vf, reason);
-			n++;
-		}
-	return n;
 }
 
 int
@@ -454,12 +447,16 @@ vfunc_vec_lock(struct vfunc *vf, uint32_t vector)
 	return s;
 }
 
-void
-vfunc_vec_done(struct vfunc *vf, uint32_t vector, unsigned int act)
+unsigned int
+vfunc_vec_done(struct vfunc *vf, uint32_t vector, unsigned int act,
+    struct vfunc_msg *msg)
 {
 	struct slot *s = vfunc_slot(vf, vector);
-	uint64_t addr = s->vec.eff_addr;
-	uint32_t data = s->vec.eff_data;
+
+	if (msg != NULL) {
+		msg->addr = s->vec.eff_addr;
+		msg->data = s->vec.eff_data;
+	}
 
 	/* "Has a target" is the vector's VECTOR_F_TARGET; the fd is its
 	 * resource, attached and detached with it. */
@@ -472,8 +469,7 @@ vfunc_vec_done(struct vfunc *vf, uint32_t vector, unsigned int act)
 	act = slot_route(s, act);
 	deliver_actions(s, act);
 	pthread_mutex_unlock(&s->lock);
-	if ((act & VECTOR_ACT_MSG_CHANGED) && vf->session != NULL)
-		session_event_msg(vf->session, vf->id, vector, addr, data);
+	return act;
 }
 
 void
@@ -501,7 +497,7 @@ vfunc_vec_info(struct vfunc *vf, uint32_t vector, struct msiv_vec_info *info)
 	info->delivered = v->delivered;
 	info->coalesced = v->coalesced;
 	info->dropped = v->dropped;
-	vfunc_vec_done(vf, vector, 0);
+	(void)vfunc_vec_done(vf, vector, 0, NULL);
 }
 
 /* --- persistence -------------------------------------------------------- */
@@ -547,14 +543,14 @@ vfunc_behind_cb(evutil_socket_t fd, short what, void *arg)
 static void
 vfunc_queue(struct vfunc *vf)
 {
-	const struct conf *c = server_conf();
+	const struct conf *c = vfunc_conf;
 
 	if (!vf->dirty_queued) {
 		TAILQ_INSERT_TAIL(&vfunc_behind, vf, dentry);
 		vf->dirty_queued = true;
 	}
 	if (vfunc_behind_ev == NULL) {
-		vfunc_behind_ev = evtimer_new(server_base(), vfunc_behind_cb,
+		vfunc_behind_ev = evtimer_new(vfunc_base, vfunc_behind_cb,
 		    NULL);
 		if (vfunc_behind_ev == NULL)
 			fatalx("cannot create the write-behind timer");
@@ -572,7 +568,7 @@ vfunc_queue(struct vfunc *vf)
 int
 vfunc_persist(struct vfunc *vf, uint32_t vector, bool durable)
 {
-	if (durable || server_conf()->write_behind_ms == 0)
+	if (durable || vfunc_conf->write_behind_ms == 0)
 		return vfunc_write_vector(vf, vector);
 	vf->dirty[vector / 64] |= (uint64_t)1 << (vector % 64);
 	vfunc_queue(vf);
@@ -582,7 +578,7 @@ vfunc_persist(struct vfunc *vf, uint32_t vector, bool durable)
 int
 vfunc_persist_bits(struct vfunc *vf, bool durable)
 {
-	if (durable || server_conf()->write_behind_ms == 0)
+	if (durable || vfunc_conf->write_behind_ms == 0)
 		return store_vfunc_set(vf->id, vf->enabled, vf->fmasked);
 	vfunc_queue(vf); /* the row is written with the dirty vectors */
 	return 0;
@@ -665,7 +661,8 @@ vfunc_load_vector(struct vfunc *vf, const struct store_vector *row)
 {
 	struct slot *s = vfunc_vec_lock(vf, row->idx);
 
-	vfunc_vec_done(vf, row->idx, vfunc_restore_vector(vf, s, row));
+	/* At start-up, or a vfunc that comes back: no session to tell. */
+	vfunc_vec_done(vf, row->idx, vfunc_restore_vector(vf, s, row), NULL);
 }
 
 /* The vfunc's enable and function-mask bits, to each of its vectors. */
@@ -678,7 +675,7 @@ vfunc_load_bits(struct vfunc *vf)
 
 		act = vector_set_enabled(&s->vec, vf->enabled);
 		act |= vector_set_fmask(&s->vec, vf->fmasked);
-		vfunc_vec_done(vf, i, act);
+		vfunc_vec_done(vf, i, act, NULL);
 	}
 }
 
@@ -730,7 +727,7 @@ vfunc_restore_lazy(struct device *dev, const struct store_vfunc *row,
 		}
 		vfunc_load_vector(vf, v);
 	}
-	vf->orphaned_ms = server_now_ms();
+	vf->orphaned_ms = clock_now_ms();
 	return 0;
 }
 
@@ -753,7 +750,7 @@ vfunc_restore(const struct store_vfunc *row, const struct store_vector *vecs,
 		memcpy(vf->device, row->device, sizeof(vf->device));
 		vf->gone = row->revoked == MSIV_GONE_DEVICE ?
 		    MSIV_GONE_DEVICE : MSIV_GONE_REVOKED;
-		vf->orphaned_ms = server_now_ms();
+		vf->orphaned_ms = clock_now_ms();
 		return 0;
 	}
 	if (dev == NULL) {
@@ -791,7 +788,7 @@ vfunc_restore(const struct store_vfunc *row, const struct store_vector *vecs,
 	for (size_t i = 0; i < nvecs; i++)
 		if (vecs[i].idx < vf->nvec)
 			vfunc_load_vector(vf, &vecs[i]);
-	vf->orphaned_ms = server_now_ms();
+	vf->orphaned_ms = clock_now_ms();
 	return 0;
 }
 
@@ -822,8 +819,18 @@ vfunc_restore_device(const char *device)
 	return a.count;
 }
 
-void
-vfunc_resync(uint64_t id, struct session *owner)
+/* A resync's MSG_CHANGED, for the caller to announce. */
+static void
+vfunc_changed_add(struct vfunc_changed *ch, uint32_t vector,
+    const struct vfunc_msg *msg)
+{
+	ch->vec[ch->n].vector = vector;
+	ch->vec[ch->n].msg = *msg;
+	ch->n++;
+}
+
+enum vfunc_resync
+vfunc_resync(uint64_t id, struct vfunc_changed *ch)
 {
 	struct store_vector *vecs;
 	struct store_vfunc row;
@@ -831,41 +838,37 @@ vfunc_resync(uint64_t id, struct session *owner)
 	size_t n = 0;
 	int r;
 
+	/* Taken away: memory is right whatever the store says (its slots
+	 * are gone); vfunc_requeue_all() writes the revocation again. */
 	if (vf != NULL && vf->gone != 0)
-		return; /* taken away: memory is right whatever the store
-			   says (its slots are gone); vfunc_requeue_all()
-			   writes the revocation again */
+		return VFUNC_RESYNC_KEPT;
 	vecs = calloc(MSIV_VECTORS_MAX, sizeof(*vecs));
 	if (vecs == NULL)
 		fatalx("out of memory restoring vfunc %016llx",
 		    (unsigned long long)id);
 	r = store_vfunc_get(id, &row, vecs, MSIV_VECTORS_MAX, &n);
 	if (r <= 0) {
-		/* Not in the store (its open was not committed). */
-		if (vf != NULL) {
-			session_drop_vfunc(vf);
-			vfunc_close(vf, false);
-		}
+		/* Not in the store (its open was not committed): the
+		 * caller closes it. */
 		free(vecs);
-		return;
+		return vf != NULL ? VFUNC_RESYNC_CLOSE : VFUNC_RESYNC_KEPT;
 	}
 	if (vf == NULL) {
-		/* Its close was not committed: it comes back, to the session
-		 * that asked if it is still there (its targets are gone). */
-		if (vfunc_restore(&row, vecs, n) == 0 && owner != NULL &&
-		    (vf = vfunc_find(id)) != NULL) {
-			vf->session = owner;
-			vf->orphaned_ms = 0;
-			TAILQ_INSERT_TAIL(&owner->vfuncs, vf, sentry);
-			owner->nvfuncs++;
-		}
+		/* Its close was not committed: it comes back (its targets
+		 * are gone), orphaned. */
+		r = vfunc_restore(&row, vecs, n);
 		free(vecs);
-		return;
+		return r == 0 ? VFUNC_RESYNC_BACK : VFUNC_RESYNC_KEPT;
 	}
 	vf->enabled = row.enabled != 0;
 	vf->fmasked = row.fmasked != 0;
+	ch->vec = calloc(vf->nvec, sizeof(*ch->vec));
+	if (ch->vec == NULL)
+		fatalx("out of memory restoring vfunc %016llx",
+		    (unsigned long long)id);
 	for (uint32_t i = 0; i < vf->nvec; i++) {
 		const struct store_vector *v = NULL;
+		struct vfunc_msg msg;
 		struct vector_saved sv;
 		struct slot *s;
 		unsigned int act;
@@ -893,7 +896,9 @@ vfunc_resync(uint64_t id, struct session *owner)
 			vfunc_saved(v, &sv);
 			act = vector_resync(&s->vec, &sv, vf->enabled,
 			    vf->fmasked);
-			vfunc_vec_done(vf, i, act);
+			if (vfunc_vec_done(vf, i, act, &msg) &
+			    VECTOR_ACT_MSG_CHANGED)
+				vfunc_changed_add(ch, i, &msg);
 			continue;
 		}
 		/* A target the store does not know of goes; a vector set up
@@ -908,7 +913,8 @@ vfunc_resync(uint64_t id, struct session *owner)
 			act |= vector_set_enabled(&s->vec, vf->enabled);
 			act |= vector_set_fmask(&s->vec, vf->fmasked);
 		}
-		vfunc_vec_done(vf, i, act);
+		if (vfunc_vec_done(vf, i, act, &msg) & VECTOR_ACT_MSG_CHANGED)
+			vfunc_changed_add(ch, i, &msg);
 		if (old >= 0)
 			close(old);
 		if (vf->lazy && !setup)
@@ -917,6 +923,7 @@ vfunc_resync(uint64_t id, struct session *owner)
 	log_warnx("vfunc %016llx: restored to its last committed state",
 	    (unsigned long long)id);
 	free(vecs);
+	return VFUNC_RESYNC_KEPT;
 }
 
 /* --- orphans ------------------------------------------------------------ */
@@ -926,29 +933,6 @@ vfunc_orphan(struct vfunc *vf, uint64_t now_ms)
 {
 	vf->session = NULL;
 	vf->orphaned_ms = now_ms;
-}
-
-uint32_t
-vfunc_adopt(struct session *s)
-{
-	struct vfunc *vf;
-	uint32_t n = 0;
-
-	TAILQ_FOREACH(vf, &vfuncs, entry) {
-		if (vf->session != NULL ||
-		    strncmp(vf->tenant, s->tenant, MSIV_NAME_MAX) != 0)
-			continue;
-		vf->session = s;
-		vf->orphaned_ms = 0;
-		TAILQ_INSERT_TAIL(&s->vfuncs, vf, sentry);
-		s->nvfuncs++;
-		n++;
-		/* Taken away while no session had it: the tenant learns it
-		 * now. */
-		if (vf->gone != 0)
-			session_event_gone(s, vf->id, vf->gone);
-	}
-	return n;
 }
 
 uint32_t

@@ -23,6 +23,8 @@
 
 #include "device.h"
 
+struct conf;
+struct event_base;
 struct session;
 
 struct vfunc {
@@ -59,11 +61,17 @@ struct vfunc {
 TAILQ_HEAD(vfunc_list, vfunc);
 extern struct vfunc_list vfuncs;
 
+/* Hand down, once, what the write-behind queue needs: the event base of
+ * its timer and the configuration (write_behind_ms), which outlives the
+ * daemon's run (a reload changes it in place). */
+void vfunc_init(struct event_base *base, const struct conf *conf);
+
 /* Allocate nvec slots of dev (-ENOSPC), arm them with the backend (host
  * side first, rule 9), put every vector in the reset state, and record it
- * in the store (in the turn's transaction). */
-int vfunc_open(struct session *s, struct device *dev, uint32_t nvec,
-    enum vector_policy policy, bool lazy, struct vfunc **out);
+ * in the store (in the turn's transaction). The vfunc belongs to tenant
+ * and session s (which the caller's lists take it into). */
+int vfunc_open(struct session *s, const char *tenant, struct device *dev,
+    uint32_t nvec, enum vector_policy policy, bool lazy, struct vfunc **out);
 
 /*
  * Lazy vfuncs. vfunc_bind: give the vector a free slot of the device (a
@@ -94,15 +102,14 @@ void vfunc_close(struct vfunc *vf, bool forget);
 /*
  * Take a vfunc away (reason MSIV_GONE_REVOKED or MSIV_GONE_DEVICE): its
  * vectors are freed and its slots released at once (nothing is delivered
- * once this returns), the store marks it revoked, and the owner session,
- * if any, gets a VFUNC_GONE event. The handle stays, answering
- * vfunc_gone_errno(), until the tenant closes it.
+ * once this returns) and the store marks it revoked. The handle stays,
+ * answering vfunc_gone_errno(), until the tenant closes it. Returns true
+ * if it was taken away now (false: it was gone already): the caller tells
+ * the owner session, if any (VFUNC_GONE).
  */
-void vfunc_revoke(struct vfunc *vf, uint32_t reason);
+bool vfunc_revoke(struct vfunc *vf, uint32_t reason);
 /* Does a vfunc use dev (a lazy one may hold no slot of it)? */
 bool vfunc_device_busy(const struct device *dev);
-/* Revoke every vfunc on dev; returns how many. */
-uint32_t vfunc_revoke_device(struct device *dev, uint32_t reason);
 /* What calls on a gone vfunc fail with: -ENODEV (its device went away)
  * or -EKEYREVOKED (revoked by an admin). */
 int vfunc_gone_errno(const struct vfunc *vf);
@@ -128,14 +135,31 @@ int vfunc_restore(const struct store_vfunc *row,
  * time); returns how many. */
 uint32_t vfunc_restore_device(const char *device);
 /* After a failed commit: make the vfunc's memory match the store again.
- * A vfunc that comes back (its close failed) goes to session s, the one
- * that asked, if it is still there. */
-void vfunc_resync(uint64_t id, struct session *s);
+ * Returns what the caller must do: nothing more (KEPT), close the vfunc,
+ * which the store does not hold (CLOSE: its open failed), or give the
+ * vfunc that came back (BACK: its close failed), orphaned, to the session
+ * that asked. */
+enum vfunc_resync {
+	VFUNC_RESYNC_KEPT,
+	VFUNC_RESYNC_CLOSE,
+	VFUNC_RESYNC_BACK,
+};
+struct vfunc_msg {
+	uint64_t addr;
+	uint32_t data;
+};
+/* The effective messages a resync put back (rule 10, MSG_CHANGED): the
+ * caller announces each to the vfunc's session, then frees vec. */
+struct vfunc_changed {
+	uint32_t n;
+	struct vfunc_changed_vec {
+		uint32_t vector;
+		struct vfunc_msg msg;
+	} *vec;
+};
+enum vfunc_resync vfunc_resync(uint64_t id, struct vfunc_changed *ch);
 /* The session ended: its vfuncs wait for the tenant to resume. */
 void vfunc_orphan(struct vfunc *vf, uint64_t now_ms);
-/* The tenant's orphaned vfuncs go to session s; returns how many. Those
- * taken away meanwhile are announced to s (VFUNC_GONE). */
-uint32_t vfunc_adopt(struct session *s);
 /* Release vfuncs orphaned for longer than grace_ms; returns how many. */
 uint32_t vfunc_reap(uint64_t now_ms, uint64_t grace_ms);
 /* Does the tenant hold any vfunc (live or orphaned)? */
@@ -156,11 +180,14 @@ vfunc_slot(const struct vfunc *vf, uint32_t vector)
 /*
  * Every vector operation is: vfunc_vec_lock(), one vector_* call,
  * vfunc_vec_done() with its actions. done carries out a DELIVER under the
- * lock (deliver.c), releases it, and announces a new effective message to
- * the owner (rule 10) once the lock is released.
+ * lock (deliver.c), releases it, and returns the actions carried out;
+ * msg (NULL: not wanted) gets the effective message the operation
+ * left. The caller announces a MSG_CHANGED to the owner (rule 10:
+ * cmd_vec_done).
  */
 struct slot *vfunc_vec_lock(struct vfunc *vf, uint32_t vector);
-void vfunc_vec_done(struct vfunc *vf, uint32_t vector, unsigned int act);
+unsigned int vfunc_vec_done(struct vfunc *vf, uint32_t vector,
+    unsigned int act, struct vfunc_msg *msg);
 /* A vector's state for VEC_QUERY and VEC_LIST. */
 void vfunc_vec_info(struct vfunc *vf, uint32_t vector,
     struct msiv_vec_info *info);

@@ -69,10 +69,31 @@ h_alive(struct h_daemon *d)
 	if (d->pid <= 0)
 		return 0;
 	if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
+		d->status = st;
 		d->pid = -1;
 		return 0;
 	}
 	return 1;
+}
+
+int
+h_exit_status(const struct h_daemon *d)
+{
+	return WIFEXITED(d->status) ? WEXITSTATUS(d->status) : -1;
+}
+
+int
+h_wait(struct h_daemon *d)
+{
+	int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
+
+	while (h_now_ms() < deadline) {
+		if (!h_alive(d))
+			return h_exit_status(d);
+		usleep(5000); /* polling a condition, with a deadline */
+	}
+	h_kill9(d);
+	return -2;
 }
 
 int
@@ -95,7 +116,8 @@ h_spawn(struct h_daemon *d)
 		if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
 			_exit(127);
 		const char *argv[] = { "msivd", "--foreground", "--config",
-		    d->conf, "--state-dir", d->dir, "--socket", d->sock,
+		    d->conf, "--state-dir", d->state[0] ? d->state : d->dir,
+		    "--socket", d->sock,
 		    "--user", d->user, "--delivery", loop, NULL };
 
 		if (loop == NULL || *loop == '\0')
@@ -133,8 +155,8 @@ h_start(struct h_daemon *d, const char *conf)
 	return h_start_user(d, conf, "root");
 }
 
-int
-h_start_user(struct h_daemon *d, const char *conf, const char *user)
+static void
+h_prepare_user(struct h_daemon *d, const char *conf, const char *user)
 {
 	FILE *f;
 
@@ -150,6 +172,18 @@ h_start_user(struct h_daemon *d, const char *conf, const char *user)
 	if (f == NULL || fputs(conf ? conf : h_default_conf, f) < 0 ||
 	    fclose(f) != 0)
 		tap_bail("cannot write the test configuration");
+}
+
+void
+h_prepare(struct h_daemon *d, const char *conf)
+{
+	h_prepare_user(d, conf, "root");
+}
+
+int
+h_start_user(struct h_daemon *d, const char *conf, const char *user)
+{
+	h_prepare_user(d, conf, user);
 	return h_spawn(d);
 }
 
@@ -161,6 +195,7 @@ h_kill9(struct h_daemon *d)
 	if (d->pid <= 0 || kill(d->pid, SIGKILL) < 0 ||
 	    waitpid(d->pid, &st, 0) != d->pid)
 		return -1;
+	d->status = st;
 	d->pid = -1;
 	return 0;
 }

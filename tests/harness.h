@@ -18,9 +18,11 @@ struct h_daemon {
 	char sock[128];
 	char conf[128];
 	char log[128];
+	char state[128]; /* --state-dir; empty: dir */
 	char user[32];  /* --user: "root" (the default) keeps root */
 	char loop[MSIV_NAME_MAX + 1];  /* its delivery loop, once it answered */
 	pid_t pid;
+	int status;     /* its wait status, once reaped (h_alive, h_wait) */
 };
 
 /*
@@ -31,8 +33,19 @@ struct h_daemon {
 int h_start(struct h_daemon *d, const char *conf);
 /* The same, dropping to user when the test runs as root. */
 int h_start_user(struct h_daemon *d, const char *conf, const char *user);
-/* Start msivd again on the same directory, configuration and socket. */
+/* h_start without the start: the directory and its configuration, for a
+ * test that sets d->state or d->log before h_spawn. */
+void h_prepare(struct h_daemon *d, const char *conf);
+/* Start msivd (again) on the same directory, configuration and socket,
+ * on d->state if set. Returns 0 once it answers; -1 if it does not, and
+ * if it exited, d->status says how (h_exit_status). */
 int h_spawn(struct h_daemon *d);
+/* Wait for the daemon to exit by itself (SHUTDOWN, or a start that
+ * fails), up to H_TIMEOUT_MS, then SIGKILL it. Returns its exit status,
+ * -1 if a signal ended it, -2 if it hung. */
+int h_wait(struct h_daemon *d);
+/* The exit status in d->status, or -1 if a signal ended it. */
+int h_exit_status(const struct h_daemon *d);
 /* SIGKILL the daemon and reap it. */
 int h_kill9(struct h_daemon *d);
 /* SIGTERM and wait; returns the daemon's exit status (-1: killed or hung). */

@@ -7,8 +7,10 @@
  * consistent (what msivd lists is what it finds in its store after a
  * restart).
  *
- * The read-only and full cases use a bind mount and a small tmpfs in a
- * private mount namespace, which needs root; without it they are skipped.
+ * msivd runs through the harness (tests/harness.c), on a state directory
+ * of each case's. The read-only and full cases use a bind mount and a
+ * small tmpfs in a private mount namespace of the test's, which needs
+ * root; without it they are skipped.
  */
 #include "config.h"
 
@@ -22,7 +24,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -34,7 +35,8 @@
 #define EXIT_CORRUPT 9
 #define EXIT_NEWER 10
 
-static char base[64];
+static struct h_daemon d;   /* its directory holds every case's */
+static int ns_ok;           /* a private mount namespace, for the mounts */
 
 /* The last MSG_CHANGED event a session received, and how many. */
 static struct msiv_event_info last_msg;
@@ -54,109 +56,94 @@ on_event(struct msiv_conn *c, const struct msiv_event_info *ev, void *arg)
 enum ns { NS_NONE, NS_READONLY, NS_TMPFS_FULL, NS_TMPFS };
 
 /*
- * Exec msivd on state directory dir, with the test's config and socket.
- * These tests are about the store, not the privilege drop: started as
- * root, msivd stays root (--user root; the drop to the service user is
- * tests/test-systemd.sh's), so that they pass on a machine without an
- * msiv user. Does not return.
+ * Mount what ns asks on dir, in the test's own private mount namespace
+ * (main), which the daemons it starts share: a read-only bind of dir, or
+ * a 256k tmpfs, filled up for NS_TMPFS_FULL. Returns 0, or -1 without a
+ * private namespace (no root).
  */
-static void __attribute__((noreturn))
-exec_msivd(const char *dir)
-{
-	char sock[128], conf[128];
-
-	snprintf(sock, sizeof(sock), "%s/s.sock", base);
-	snprintf(conf, sizeof(conf), "%s/msivd.conf", base);
-	execl(getenv("MSIVD"), "msivd", "--foreground", "--config", conf,
-	    "--state-dir", dir, "--socket", sock, "--user", "root",
-	    (char *)NULL);
-	_exit(127);
-}
-
-/*
- * Run msivd on dir (in a private mount namespace set up as ns asks) in
- * the background; its stderr goes to log. Returns the pid.
- */
-static pid_t
-spawn(const char *dir, enum ns ns, const char *log)
-{
-	pid_t pid;
-
-	pid = fork();
-	if (pid != 0)
-		return pid;
-	{
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
-			_exit(126);
-	}
-	if (ns != NS_NONE) {
-		if (unshare(CLONE_NEWNS) < 0 ||
-		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-			_exit(125);
-		if (ns == NS_READONLY &&
-		    (mount(dir, dir, NULL, MS_BIND, NULL) < 0 ||
-		    mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY,
-		    NULL) < 0))
-			_exit(125);
-		if ((ns == NS_TMPFS || ns == NS_TMPFS_FULL) &&
-		    mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0700") < 0)
-			_exit(125);
-		if (ns == NS_TMPFS_FULL) {
-			char path[200], buf[4096] = { 0 };
-			int fd;
-
-			snprintf(path, sizeof(path), "%s/filler", dir);
-			fd = open(path, O_WRONLY | O_CREAT, 0600);
-			while (fd >= 0 && write(fd, buf, sizeof(buf)) > 0)
-				;
-		}
-	}
-	exec_msivd(dir);
-}
-
 static int
-wait_exit(pid_t pid)
+mount_ns(const char *dir, enum ns ns)
 {
-	int st;
+	if (ns == NS_NONE)
+		return 0;
+	if (!ns_ok)
+		return -1;
+	if (ns == NS_READONLY &&
+	    (mount(dir, dir, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, dir, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY,
+	    NULL) < 0))
+		tap_bail("read-only bind mount");
+	if ((ns == NS_TMPFS || ns == NS_TMPFS_FULL) &&
+	    mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0700") < 0)
+		tap_bail("tmpfs mount");
+	if (ns == NS_TMPFS_FULL) {
+		char path[200], buf[4096] = { 0 };
+		int fd;
 
-	for (int i = 0; i < H_TIMEOUT_MS / 10; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-		usleep(10000);
+		snprintf(path, sizeof(path), "%s/filler", dir);
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		while (fd >= 0 && write(fd, buf, sizeof(buf)) > 0)
+			;
+		if (fd >= 0)
+			close(fd);
 	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -2;
+	return 0;
 }
 
+/* Run msivd on state directory dir, its log going to NAME.log. */
 static int
-log_has(const char *log, const char *what)
+spawn(const char *dir, const char *name)
 {
-	char cmd[300];
+	snprintf(d.state, sizeof(d.state), "%s", dir);
+	snprintf(d.log, sizeof(d.log), "%s/%s.log", d.dir, name);
+	return h_spawn(&d);
+}
 
-	snprintf(cmd, sizeof(cmd), "grep -q -- '%s' %s", what, log);
-	return system(cmd) == 0;
+/* Does the log have this line now? For what must not be there
+ * (h_logged waits for what must). */
+static int
+log_has(const char *what)
+{
+	char line[1024];
+	FILE *f = fopen(d.log, "re");
+	int found = 0;
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+		found |= strstr(line, what) != NULL;
+	if (f != NULL)
+		fclose(f);
+	return found;
+}
+
+/* A connection to the running daemon, or NULL. */
+static struct msiv_conn *
+conn(void)
+{
+	struct msiv_conn *c;
+
+	if (msiv_connect(d.sock, "filler-test", &c) == 0 ||
+	    msiv_connect(d.sock, NULL, &c) == 0)
+		return c;
+	return NULL;
 }
 
 static void
 start_fails(const char *name, const char *dir, enum ns ns, int want,
     const char *msg)
 {
-	char log[128];
 	int st;
 
-	snprintf(log, sizeof(log), "%s/%s.log", base, name);
-	st = wait_exit(spawn(dir, ns, log));
-	if (st == 125) {
+	if (mount_ns(dir, ns) < 0) {
 		ok(1, "# SKIP %s: no private mount namespace here", name);
 		ok(1, "# SKIP %s", name);
 		return;
 	}
+	st = spawn(dir, name) == 0 ? h_wait(&d) : h_exit_status(&d);
 	is_int(st, want, "%s: msivd exits with status %d", name, want);
-	if (!ok(log_has(log, msg), "%s: the message says \"%s\"", name, msg))
-		tap_diag("see %s", log);
+	if (!ok(h_logged(&d, msg), "%s: the message says \"%s\"", name, msg))
+		tap_diag("see %s", d.log);
+	if (ns != NS_NONE)
+		(void)umount2(dir, MNT_DETACH);
 }
 
 static int
@@ -191,98 +178,6 @@ sql_int(const char *dbpath, const char *query)
 	return v;
 }
 
-/* The same, in the mount namespace of process pid (SQLite resolves
- * /proc/PID/root, so the store on the daemon's private tmpfs is read from
- * a child that joins its namespace). */
-static long long
-sql_int_in(pid_t pid, const char *dbpath, const char *query)
-{
-	long long v = -1;
-	char ns[64];
-	int p[2], st;
-	pid_t child;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	if ((child = fork()) == 0) {
-		int fd;
-
-		snprintf(ns, sizeof(ns), "/proc/%d/ns/mnt", (int)pid);
-		fd = open(ns, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && setns(fd, CLONE_NEWNS) == 0)
-			v = sql_int(dbpath, query);
-		_exit(write(p[1], &v, sizeof(v)) == sizeof(v) ? 0 : 1);
-	}
-	close(p[1]);
-	if (child < 0 || read(p[0], &v, sizeof(v)) != sizeof(v))
-		v = -1;
-	close(p[0]);
-	if (child > 0)
-		waitpid(child, &st, 0);
-	return v;
-}
-
-/*
- * A holder process keeps a private mount namespace with a 256k tmpfs on
- * dir, and runs msivd in it twice: the second run starts when the first
- * ends, on the same tmpfs.
- */
-static pid_t
-spawn_holder(const char *dir, const char *log)
-{
-	pid_t pid = fork();
-
-	if (pid != 0)
-		return pid;
-	if (unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-	    mount("tmpfs", dir, "tmpfs", 0, "size=256k,mode=0700") < 0)
-		_exit(125);
-	for (int run = 0; run < 2; run++) {
-		pid_t d = fork();
-
-		if (d == 0) {
-			int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-			if (fd < 0 || dup2(fd, 2) < 0 || dup2(fd, 1) < 0)
-				_exit(126);
-			exec_msivd(dir);
-		}
-		waitpid(d, NULL, 0);
-	}
-	_exit(0);
-}
-
-/*
- * Connect to msivd once it serves. NULL if it does not within the time-out
- * or if holder (msivd, or the process that runs it) ends first; then
- * *gone is holder's wait status, or -1.
- */
-static struct msiv_conn *
-connect_wait_st(const char *sock, pid_t holder, int *gone)
-{
-	struct msiv_conn *c;
-
-	*gone = -1;
-	for (int i = 0; i < H_TIMEOUT_MS / 10; i++) {
-		if (msiv_connect(sock, "filler-test", &c) == 0 ||
-		    msiv_connect(sock, NULL, &c) == 0)
-			return c;
-		if (waitpid(holder, gone, WNOHANG) == holder)
-			return NULL;
-		usleep(10000);
-	}
-	return NULL;
-}
-
-static struct msiv_conn *
-connect_wait(const char *sock, pid_t holder)
-{
-	int gone;
-
-	return connect_wait_st(sock, holder, &gone);
-}
-
 /*
  * A device attached at run time that has gone by the next start: msivd
  * starts without it, says so, and detach forgets it.
@@ -290,34 +185,29 @@ connect_wait(const char *sock, pid_t holder)
 static void
 test_stored_device_gone(void)
 {
-	char dir[128], db[160], log[160], sock[128];
+	char dir[128], db[160];
 	struct msiv_conn *c;
 	struct msiv_device_info dev[4];
-	pid_t pid;
 
-	snprintf(dir, sizeof(dir), "%s/gone", base);
+	snprintf(dir, sizeof(dir), "%s/gone", d.dir);
 	snprintf(db, sizeof(db), "%s/msivd.db", dir);
-	snprintf(log, sizeof(log), "%s/gone.log", base);
-	snprintf(sock, sizeof(sock), "%s/s.sock", base);
 	mkdir(dir, 0750);
-	pid = spawn(dir, NS_NONE, log);
-	c = connect_wait(sock, pid);
+	c = spawn(dir, "gone-1") == 0 ? conn() : NULL;
 	ok(c != NULL && msiv_device_attach(c, "simz", "sim", NULL, 4,
 	    MSIV_POLICY_DEFAULT, 0) == 0 && msiv_shutdown(c) == 0,
 	    "gone: attach a device at run time, stop");
 	if (c != NULL)
 		msiv_close(c);
-	is_int(wait_exit(pid), 0, "gone: msivd stopped");
+	is_int(h_wait(&d), 0, "gone: msivd stopped");
 	/* The device is not there any more (a vfio device unplugged). */
 	ok(sql(db, "UPDATE device SET backend = 'vfio', address = "
 	    "'0000:7f:1f.7' WHERE name = 'simz'") == 0,
 	    "gone: the stored device now names a PCI device that is absent");
-	pid = spawn(dir, NS_NONE, log);
-	c = connect_wait(sock, pid);
+	c = spawn(dir, "gone-2") == 0 ? conn() : NULL;
 	ok(c != NULL && msiv_list_devices(c, dev, 4, sizeof(*dev)) == 1 &&
 	    strcmp(dev[0].name, "sim0") == 0,
 	    "gone: msivd starts with the configured devices only");
-	ok(log_has(log, "simz (attached at run time) cannot be opened now"),
+	ok(h_logged(&d, "simz (attached at run time) cannot be opened now"),
 	    "gone: and says so");
 	ok(c != NULL && msiv_device_detach(c, "simz", 0) == 0 &&
 	    msiv_device_detach(c, "simz", 0) == -ENODEV,
@@ -326,53 +216,47 @@ test_stored_device_gone(void)
 		(void)msiv_shutdown(c);
 		msiv_close(c);
 	}
-	is_int(wait_exit(pid), 0, "gone: msivd stopped");
-	pid = spawn(dir, NS_NONE, log);
-	c = connect_wait(sock, pid);
-	ok(c != NULL && !log_has(log, "simz"), "gone: the next start does "
+	is_int(h_wait(&d), 0, "gone: msivd stopped");
+	c = spawn(dir, "gone-3") == 0 ? conn() : NULL;
+	ok(c != NULL && !log_has("simz"), "gone: the next start does "
 	    "not look for it");
 	if (c != NULL) {
 		(void)msiv_shutdown(c);
 		msiv_close(c);
 	}
-	is_int(wait_exit(pid), 0, "gone: msivd stopped");
+	is_int(h_wait(&d), 0, "gone: msivd stopped");
 }
 
 /* A commit that fails at run time on a full file system. */
 static void
 test_runtime_full(void)
 {
-	char dir[128], log[128], sock[128], filler[200];
+	char dir[128], filler[200];
 	struct msiv_vfunc_info recs[64];
-	struct msiv_status_info st;
 	struct msiv_conn *c;
 	uint64_t ids[64], id, keep = 0, rv = 0, lz = 0;
 	struct msiv_vector_info lz_in;
 	uint32_t lz_slot;
 	int lz_efd;
-	int nok = 0, nfail = 0, r = 0, fd = -1, n, same = 1, gone;
+	int nok = 0, nfail = 0, r = 0, fd = -1, n, same = 1;
 	char q[128], dbpath[200] = "";
-	pid_t holder;
 
-	snprintf(dir, sizeof(dir), "%s/rt", base);
-	snprintf(log, sizeof(log), "%s/rt.log", base);
-	snprintf(sock, sizeof(sock), "%s/s.sock", base);
+	snprintf(dir, sizeof(dir), "%s/rt", d.dir);
 	mkdir(dir, 0750);
-	holder = spawn_holder(dir, log);
-	if ((c = connect_wait_st(sock, holder, &gone)) == NULL) {
-		/* Only the holder's own 125 means no namespace: msivd that
-		 * does not serve on the tmpfs is a failure, not a skip. */
-		if (gone != -1 && WIFEXITED(gone) && WEXITSTATUS(gone) == 125) {
-			ok(1, "# SKIP run-time full disk: no private mount "
-			    "namespace");
-			return;
-		}
+	/* A 256k tmpfs, which msivd runs on twice: the second run starts
+	 * when the first is killed, on the same file system. */
+	if (mount_ns(dir, NS_TMPFS) < 0) {
+		ok(1, "# SKIP run-time full disk: no private mount namespace");
+		return;
+	}
+	/* No namespace is a skip; msivd that does not serve on the tmpfs is
+	 * a failure. */
+	if ((c = spawn(dir, "rt") == 0 ? conn() : NULL) == NULL) {
 		ok(0, "run-time full disk: msivd serves on a private tmpfs");
-		tap_diag("see %s", log);
-		if (gone == -1) {
-			kill(holder, SIGKILL);
-			waitpid(holder, NULL, 0);
-		}
+		tap_diag("see %s", d.log);
+		if (h_alive(&d))
+			(void)h_kill9(&d);
+		(void)umount2(dir, MNT_DETACH);
 		return;
 	}
 	msiv_set_event_cb(c, on_event, NULL);
@@ -391,12 +275,10 @@ test_runtime_full(void)
 	    0 && msiv_vector_query(c, lz, 0, &lz_in) == 0 &&
 	    lz_in.slot != MSIV_SLOT_NONE, "and a lazy one, vector 0 set up");
 	lz_slot = lz_in.slot;
-	/* The daemon's tmpfs, seen through /proc/PID/root. */
-	if (msiv_get_status(c, &st, sizeof(st)) == 0) {
-		snprintf(filler, sizeof(filler), "/proc/%u/root%s/filler",
-		    st.pid, dir);
-		fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	}
+	/* The daemon's tmpfs, in the mount namespace it shares with the
+	 * test. */
+	snprintf(filler, sizeof(filler), "%s/filler", dir);
+	fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	ok(fd >= 0, "fill the daemon's file system");
 	{
 		char buf[4096] = { 0 };
@@ -476,21 +358,18 @@ test_runtime_full(void)
 	snprintf(q, sizeof(q), "SELECT revoked FROM vfunc WHERE id = %lld",
 	    (long long)rv);
 	for (int i = 0; i < H_TIMEOUT_MS / 10 &&
-	    sql_int_in((pid_t)st.pid, dbpath, q) != MSIV_GONE_REVOKED; i++)
+	    sql_int(dbpath, q) != MSIV_GONE_REVOKED; i++)
 		usleep(10000); /* polling the store, with a deadline */
-	is_int((int)sql_int_in((pid_t)st.pid, dbpath, q), MSIV_GONE_REVOKED,
+	is_int((int)sql_int(dbpath, q), MSIV_GONE_REVOKED,
 	    "with space again, the revocation reaches the store");
 	r = msiv_vfunc_open(c, "sim0", 1, MSIV_POLICY_DEFAULT, &id);
 	ok(r == 0, "with space again, an open succeeds");
 	if (r == 0)
 		ids[nok++] = id;
-	/* Kill it; the holder starts it again on the same tmpfs. */
-	kill((pid_t)st.pid, SIGKILL);
+	/* Kill it and start it again on the same tmpfs. */
+	(void)h_kill9(&d);
 	msiv_close(c);
-	for (int i = 0; i < H_TIMEOUT_MS / 10 &&
-	    kill((pid_t)st.pid, 0) == 0; i++)
-		usleep(10000);
-	c = connect_wait(sock, holder);
+	c = spawn(dir, "rt") == 0 ? conn() : NULL;
 	ok(c != NULL, "msivd restarts on the same file system");
 	n = c != NULL ? msiv_list_vfuncs(c, recs, 64, sizeof(*recs)) : -1;
 	for (int i = 0; i < n && i < nok; i++) {
@@ -502,11 +381,13 @@ test_runtime_full(void)
 	}
 	ok(n == nok && same, "the store holds exactly the acknowledged "
 	    "vfuncs (%d of %d)", n, nok);
-	if (c != NULL && msiv_get_status(c, &st, sizeof(st)) == 0)
-		kill((pid_t)st.pid, SIGTERM);
 	msiv_close(c);
-	waitpid(holder, NULL, 0);
+	if (h_alive(&d)) {
+		kill(d.pid, SIGTERM);
+		(void)h_wait(&d);
+	}
 	close(lz_efd);
+	(void)umount2(dir, MNT_DETACH);
 }
 
 int
@@ -515,20 +396,18 @@ main(void)
 	char dir[128], db[160];
 	FILE *f;
 
-	snprintf(base, sizeof(base), "/tmp/msiv-faults-XXXXXX");
-	if (mkdtemp(base) == NULL)
-		tap_bail("mkdtemp");
-	snprintf(dir, sizeof(dir), "%s/msivd.conf", base);
-	f = fopen(dir, "w");
-	if (f == NULL || fputs("[msivd]\norphan_grace = 600\n"
-	    "[device sim0]\nbackend = sim\nslots = 64\n", f) < 0 ||
-	    fclose(f) != 0)
-		tap_bail("config");
+	h_prepare(&d, "[msivd]\norphan_grace = 600\n"
+	    "[device sim0]\nbackend = sim\nslots = 64\n");
+	/* The read-only and full cases mount on their state directories:
+	 * in a mount namespace of the test's own, which the daemons it
+	 * starts share, and which goes away with it. */
+	ns_ok = geteuid() == 0 && unshare(CLONE_NEWNS) == 0 &&
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0;
 
-	snprintf(dir, sizeof(dir), "%s/missing", base);
+	snprintf(dir, sizeof(dir), "%s/missing", d.dir);
 	start_fails("missing", dir, NS_NONE, EXIT_STATE, "does not exist");
 
-	snprintf(dir, sizeof(dir), "%s/corrupt", base);
+	snprintf(dir, sizeof(dir), "%s/corrupt", d.dir);
 	mkdir(dir, 0750);
 	snprintf(db, sizeof(db), "%s/msivd.db", dir);
 	f = fopen(db, "w");
@@ -538,14 +417,14 @@ main(void)
 		tap_bail("corrupt file");
 	start_fails("corrupt", dir, NS_NONE, EXIT_CORRUPT, "move it away");
 
-	snprintf(dir, sizeof(dir), "%s/newer", base);
+	snprintf(dir, sizeof(dir), "%s/newer", d.dir);
 	mkdir(dir, 0750);
 	snprintf(db, sizeof(db), "%s/msivd.db", dir);
 	if (sql(db, "PRAGMA user_version = 99") < 0)
 		tap_bail("newer database");
 	start_fails("newer", dir, NS_NONE, EXIT_NEWER, "newer msivd");
 
-	snprintf(dir, sizeof(dir), "%s/readonly", base);
+	snprintf(dir, sizeof(dir), "%s/readonly", d.dir);
 	mkdir(dir, 0750);
 	if (geteuid() != 0) {
 		chmod(dir, 0550);
@@ -555,7 +434,7 @@ main(void)
 		start_fails("read-only", dir, NS_READONLY, EXIT_READONLY,
 		    "not writable");
 
-	snprintf(dir, sizeof(dir), "%s/full", base);
+	snprintf(dir, sizeof(dir), "%s/full", d.dir);
 	mkdir(dir, 0750);
 	if (geteuid() == 0)
 		start_fails("full", dir, NS_TMPFS_FULL, EXIT_FULL, "full");
@@ -573,10 +452,10 @@ main(void)
 	{
 		char cmd[256];
 
-		snprintf(cmd, sizeof(cmd), "chmod -R u+w %s; rm -rf %s", base,
-		    base);
+		snprintf(cmd, sizeof(cmd), "chmod -R u+w %s; rm -rf %s", d.dir,
+		    d.dir);
 		if (system(cmd) != 0)
-			tap_diag("cannot remove %s", base);
+			tap_diag("cannot remove %s", d.dir);
 	}
 	return tap_done();
 }
