@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "clock.h"
 #include "deliver.h"
@@ -299,8 +298,7 @@ vfunc_resync(uint64_t id, struct vfunc_changed *ch)
 		/* A target the store does not know of goes; a vector set up
 		 * in the store but without target awaits one, as after a
 		 * restart. */
-		old = s->target;
-		s->target = -1;
+		old = slot_target_take(s);
 		if (v != NULL)
 			act = vfunc_restore_vector(vf, s, v);
 		else {
@@ -310,8 +308,7 @@ vfunc_resync(uint64_t id, struct vfunc_changed *ch)
 		}
 		if (vfunc_vec_done(vf, i, act, &msg) & VECTOR_ACT_MSG_CHANGED)
 			vfunc_changed_add(ch, i, &msg);
-		if (old >= 0)
-			close(old);
+		slot_target_close(old);
 		if (vf->lazy && !setup)
 			vfunc_unbind(vf, i);
 	}

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <unistd.h>
 
 #include "deliver.h"
 #include "log.h"
@@ -68,15 +67,13 @@ vfunc_reset_slot(struct slot *s, enum vector_policy policy)
 	deliver_lock(s);
 	vector_init(&s->vec, policy);
 	deliver_reset(s);
-	old = s->target;
-	s->target = -1;
+	old = slot_target_take(s);
 	s->direct = false;
 	/* The device stops signalling the target; the vector is reset (no
 	 * target, disabled): nothing to carry out. */
 	(void)slot_route(s, 0);
 	pthread_mutex_unlock(&s->lock);
-	if (old >= 0)
-		close(old);
+	slot_target_close(old);
 }
 
 static void
