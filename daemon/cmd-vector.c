@@ -216,12 +216,10 @@ cmd_vec_free(struct cmd_ctx *ctx)
 	if (rq->reserved != 0)
 		return cmd_refuse_debug(ctx, -EINVAL, "reserved field set");
 	s = vfunc_vec_lock(vf, rq->vector);
-	old = s->target;
-	s->target = -1;
+	old = slot_target_take(s);
 	s->direct = false;
 	cmd_vec_done(vf, rq->vector, vector_free(&s->vec));
-	if (old >= 0)
-		close(old);
+	slot_target_close(old);
 	vfunc_unbind(vf, rq->vector); /* lazy: the slot goes back */
 	ctx->touched = vf->id;
 	return vfunc_persist(vf, rq->vector, true);

@@ -423,19 +423,18 @@ cmd_vfunc_reset(struct cmd_ctx *ctx)
 	vf->fmasked = false;
 	for (uint32_t i = 0; i < vf->nvec; i++) {
 		struct slot *sl = vfunc_vec_lock(vf, i);
-		int old = sl->target;
 		unsigned int act;
+		int old;
 
 		/* Rule 8: pending state goes; nothing is delivered after
 		 * the acknowledgement (the function is disabled). */
 		act = vector_free(&sl->vec);
 		act |= vector_set_fmask(&sl->vec, false);
 		act |= vector_set_enabled(&sl->vec, false);
-		sl->target = -1;
+		old = slot_target_take(sl);
 		sl->direct = false;
 		cmd_vec_done(vf, i, act);
-		if (old >= 0)
-			close(old);
+		slot_target_close(old);
 		vfunc_unbind(vf, i); /* lazy: the slot goes back */
 		if ((r = vfunc_persist(vf, i, true)) < 0)
 			return r;

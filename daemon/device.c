@@ -244,3 +244,19 @@ slot_route(struct slot *s, unsigned int act)
 	 * interrupt raised meanwhile may be gone. At-least-once. */
 	return vector_rerouted(&s->vec, act);
 }
+
+int
+slot_target_take(struct slot *s)
+{
+	int fd = s->target;
+
+	s->target = -1;
+	return fd;
+}
+
+void
+slot_target_close(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}

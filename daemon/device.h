@@ -80,6 +80,16 @@ struct backend_ops {
  * after this call, so a delivery follows the move.
  */
 unsigned int slot_route(struct slot *s, unsigned int act);
+/*
+ * Detach a slot's target, with its lock held, in the operation that takes
+ * VECTOR_F_TARGET from its vector (free, reset, resync). Returns the fd
+ * (-1: none) for slot_target_close() once the lock is released: no close()
+ * runs under the lock the delivery thread takes, and by then slot_route()
+ * has moved the device's signal off the fd (direct mode).
+ */
+int slot_target_take(struct slot *s);
+/* Close a target that slot_target_take() returned (-1: nothing). */
+void slot_target_close(int fd);
 
 struct device {
 	TAILQ_ENTRY(device) entry;

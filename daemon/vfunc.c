@@ -1,20 +1,20 @@
 /*
  * Virtual function lifetime: slot allocation, handles, release (rules 8
- * and 9), persistence in the store, restore at start-up, and the orphan
- * state between a session's end and its tenant's resume. The vector
- * operations themselves are in cmd-vector.c.
+ * and 9), the binding of a lazy vfunc's vectors to slots, revocation, the
+ * vector operations' lock and done (one call of vector.c each, its
+ * actions carried out under the lock; the operations themselves are in
+ * cmd-vector.c), and the orphan state between a session's end and its
+ * tenant's resume (msiv-protocol(7), MSI-X SEMANTICS). It records a
+ * vfunc's own row in the store; a vector's state and the write-behind
+ * queue are vfunc-store.c's, restore is vfunc-restore.c's.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <unistd.h>
 
-#include "clock.h"
-#include "conf.h"
 #include "deliver.h"
 #include "log.h"
 #include "proto.h"
@@ -23,25 +23,10 @@
 
 #define VFUNC_HASH 1024u
 
-/* The store's vector flags: the mask bit, and "set up" (a target is
- * attached or awaits re-attachment). */
-#define VFUNC_ROW_MASKED 0x1u
-#define VFUNC_ROW_SETUP  0x2u
-
 struct vfunc_list vfuncs = TAILQ_HEAD_INITIALIZER(vfuncs);
 static struct vfunc *vfunc_hash[VFUNC_HASH];
 static uint32_t vfunc_n, vfunc_nvec;
-static TAILQ_HEAD(, vfunc) vfunc_behind = TAILQ_HEAD_INITIALIZER(vfunc_behind);
-static struct event *vfunc_behind_ev;
-static struct event_base *vfunc_base;
-static const struct conf *vfunc_conf;
-
-void
-vfunc_init(struct event_base *base, const struct conf *conf)
-{
-	vfunc_base = base;
-	vfunc_conf = conf;
-}
+struct vfunc_list vfunc_behind = TAILQ_HEAD_INITIALIZER(vfunc_behind);
 
 static struct vfunc **
 vfunc_bucket(uint64_t id)
@@ -82,15 +67,13 @@ vfunc_reset_slot(struct slot *s, enum vector_policy policy)
 	deliver_lock(s);
 	vector_init(&s->vec, policy);
 	deliver_reset(s);
-	old = s->target;
-	s->target = -1;
+	old = slot_target_take(s);
 	s->direct = false;
 	/* The device stops signalling the target; the vector is reset (no
 	 * target, disabled): nothing to carry out. */
 	(void)slot_route(s, 0);
 	pthread_mutex_unlock(&s->lock);
-	if (old >= 0)
-		close(old);
+	slot_target_close(old);
 }
 
 static void
@@ -155,7 +138,7 @@ vfunc_create_lazy(struct vfunc *vf, struct device *dev)
 /* Memory only: a vfunc on slots [first, first + nvec) of dev, all reset,
  * or lazy (no slot yet); or, with dev NULL, one that is gone (restored
  * from the store). */
-static int
+int
 vfunc_create(struct device *dev, uint64_t id, uint32_t first, uint32_t nvec,
     enum vector_policy policy, bool lazy, const char *tenant,
     struct vfunc **out)
@@ -255,7 +238,7 @@ vfunc_open(struct session *sess, const char *tenant, struct device *dev,
 	return 0;
 }
 
-static void
+void
 vfunc_unqueue(struct vfunc *vf)
 {
 	if (vf->dirty_queued) {
@@ -499,433 +482,6 @@ vfunc_vec_info(struct vfunc *vf, uint32_t vector, struct msiv_vec_info *info)
 	info->dropped = v->dropped;
 	(void)vfunc_vec_done(vf, vector, 0, NULL);
 }
-
-/* --- persistence -------------------------------------------------------- */
-
-static int
-vfunc_write_vector(struct vfunc *vf, uint32_t vector)
-{
-	struct slot *s = vfunc_slot(vf, vector);
-	struct store_vector row = { .idx = vector };
-	bool setup;
-
-	deliver_lock(s);
-	row.prog_addr = s->vec.prog_addr;
-	row.prog_data = s->vec.prog_data;
-	row.eff_addr = s->vec.eff_addr;
-	row.eff_data = s->vec.eff_data;
-	row.written = s->vec.written;
-	row.mode = s->direct ? 1 : 0;
-	row.slot = vf->lazy ? vf->map[vector] : MSIV_SLOT_NONE;
-	row.flags = (s->vec.flags & VECTOR_F_MASKED) ? VFUNC_ROW_MASKED : 0;
-	setup = vector_is_set_up(&s->vec);
-	pthread_mutex_unlock(&s->lock);
-	if (setup)
-		row.flags |= VFUNC_ROW_SETUP;
-	vf->dirty[vector / 64] &= ~((uint64_t)1 << (vector % 64));
-	/* The reset state is the absence of a row. */
-	if (row.flags == VFUNC_ROW_MASKED && row.prog_addr == 0 &&
-	    row.prog_data == 0 && row.eff_addr == 0 && row.eff_data == 0 &&
-	    row.written == 0 && row.mode == 0)
-		return store_vector_del(vf->id, vector);
-	return store_vector_put(vf->id, &row);
-}
-
-static void
-vfunc_behind_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	vfunc_flush_behind();
-}
-
-static void
-vfunc_queue(struct vfunc *vf)
-{
-	const struct conf *c = vfunc_conf;
-
-	if (!vf->dirty_queued) {
-		TAILQ_INSERT_TAIL(&vfunc_behind, vf, dentry);
-		vf->dirty_queued = true;
-	}
-	if (vfunc_behind_ev == NULL) {
-		vfunc_behind_ev = evtimer_new(vfunc_base, vfunc_behind_cb,
-		    NULL);
-		if (vfunc_behind_ev == NULL)
-			fatalx("cannot create the write-behind timer");
-	}
-	if (!evtimer_pending(vfunc_behind_ev, NULL)) {
-		struct timeval tv = {
-			.tv_sec = c->write_behind_ms / 1000,
-			.tv_usec = (c->write_behind_ms % 1000) * 1000,
-		};
-
-		evtimer_add(vfunc_behind_ev, &tv);
-	}
-}
-
-int
-vfunc_persist(struct vfunc *vf, uint32_t vector, bool durable)
-{
-	if (durable || vfunc_conf->write_behind_ms == 0)
-		return vfunc_write_vector(vf, vector);
-	vf->dirty[vector / 64] |= (uint64_t)1 << (vector % 64);
-	vfunc_queue(vf);
-	return 0;
-}
-
-int
-vfunc_persist_bits(struct vfunc *vf, bool durable)
-{
-	if (durable || vfunc_conf->write_behind_ms == 0)
-		return store_vfunc_set(vf->id, vf->enabled, vf->fmasked);
-	vfunc_queue(vf); /* the row is written with the dirty vectors */
-	return 0;
-}
-
-void
-vfunc_flush_behind(void)
-{
-	struct vfunc *vf;
-
-	while ((vf = TAILQ_FIRST(&vfunc_behind)) != NULL) {
-		vfunc_unqueue(vf);
-		if (vf->gone != 0) {
-			/* Its revocation was rolled back with a failed turn:
-			 * it cannot be undone, so it is written again. */
-			(void)store_vfunc_revoke(vf->id, vf->gone);
-			continue;
-		}
-		(void)store_vfunc_set(vf->id, vf->enabled, vf->fmasked);
-		for (uint32_t w = 0; w < (vf->nvec + 63) / 64; w++)
-			while (vf->dirty[w] != 0) {
-				uint32_t b = (uint32_t)__builtin_ctzll(vf->dirty[w]);
-
-				(void)vfunc_write_vector(vf, w * 64 + b);
-			}
-	}
-	if (vfunc_behind_ev != NULL)
-		evtimer_del(vfunc_behind_ev);
-}
-
-void
-vfunc_requeue_all(void)
-{
-	struct vfunc *vf;
-
-	TAILQ_FOREACH(vf, &vfuncs, entry) {
-		if (vf->gone != 0) {
-			vfunc_queue(vf); /* the revocation, again */
-			continue;
-		}
-		for (uint32_t i = 0; i < vf->nvec; i++)
-			vf->dirty[i / 64] |= (uint64_t)1 << (i % 64);
-		vfunc_queue(vf);
-	}
-}
-
-/* A vector's persisted state, as vector.c takes it. */
-static void
-vfunc_saved(const struct store_vector *row, struct vector_saved *sv)
-{
-	memset(sv, 0, sizeof(*sv));
-	sv->prog_addr = row->prog_addr;
-	sv->prog_data = row->prog_data;
-	sv->eff_addr = row->eff_addr;
-	sv->eff_data = row->eff_data;
-	sv->written = (uint8_t)(row->written & VECTOR_W_ALL);
-	sv->masked = (row->flags & VFUNC_ROW_MASKED) != 0;
-	sv->setup = (row->flags & VFUNC_ROW_SETUP) != 0;
-}
-
-/* With the slot locked, its target gone: load vector state from its row
- * (vector_restore: a set-up vector awaits its target with its pending bit
- * set). Returns the actions. */
-static unsigned int
-vfunc_restore_vector(struct vfunc *vf, struct slot *s,
-    const struct store_vector *row)
-{
-	struct vector_saved sv;
-	unsigned int act;
-
-	vfunc_saved(row, &sv);
-	act = vector_restore(&s->vec, &sv, vf->enabled, vf->fmasked);
-	deliver_reset(s);
-	s->direct = row->mode == 1 && vf->dev->ops->route != NULL;
-	return act;
-}
-
-static void
-vfunc_load_vector(struct vfunc *vf, const struct store_vector *row)
-{
-	struct slot *s = vfunc_vec_lock(vf, row->idx);
-
-	/* At start-up, or a vfunc that comes back: no session to tell. */
-	vfunc_vec_done(vf, row->idx, vfunc_restore_vector(vf, s, row), NULL);
-}
-
-/* The vfunc's enable and function-mask bits, to each of its vectors. */
-static void
-vfunc_load_bits(struct vfunc *vf)
-{
-	for (uint32_t i = 0; i < vf->nvec; i++) {
-		struct slot *s = vfunc_vec_lock(vf, i);
-		unsigned int act;
-
-		act = vector_set_enabled(&s->vec, vf->enabled);
-		act |= vector_set_fmask(&s->vec, vf->fmasked);
-		vfunc_vec_done(vf, i, act, NULL);
-	}
-}
-
-/*
- * A lazy vfunc: each set-up vector is bound again to the slot it had, so
- * msivctl fire and the host IRQ stay where they were. Should that slot be
- * taken (a store edited by hand) another free one is used, and with none
- * left the vector stays unbound, its pending bit latched, as at an
- * ENOSPC setup.
- */
-static int
-vfunc_restore_lazy(struct device *dev, const struct store_vfunc *row,
-    const struct store_vector *vecs, size_t nvecs)
-{
-	struct vfunc *vf;
-	int r;
-
-	if (row->nvec == 0 || row->nvec > MSIV_VECTORS_MAX ||
-	    row->policy < VECTOR_POLICY_LATCH ||
-	    row->policy > VECTOR_POLICY_LIVE) {
-		log_warnx("store: vfunc %016llx: %u vectors, policy %u: not "
-		    "restored", (unsigned long long)row->id, row->nvec,
-		    row->policy);
-		return -ERANGE;
-	}
-	r = vfunc_create(dev, row->id, MSIV_SLOT_NONE, row->nvec,
-	    (enum vector_policy)row->policy, true, row->tenant, &vf);
-	if (r < 0)
-		return r;
-	vf->enabled = row->enabled != 0;
-	vf->fmasked = row->fmasked != 0;
-	vfunc_load_bits(vf);
-	for (size_t i = 0; i < nvecs; i++) {
-		const struct store_vector *v = &vecs[i];
-
-		if (v->idx >= vf->nvec)
-			continue;
-		if (v->flags & VFUNC_ROW_SETUP) {
-			r = vfunc_bind(vf, v->idx, v->slot);
-			if (r < 0 && v->slot != MSIV_SLOT_NONE) {
-				log_warnx("store: vfunc %016llx vector %u: slot "
-				    "%u of %s is not free; another is used",
-				    (unsigned long long)row->id, v->idx,
-				    v->slot, dev->name);
-				r = vfunc_bind(vf, v->idx, MSIV_SLOT_NONE);
-			}
-			if (r < 0)
-				vfunc_nospace(vf, v->idx, r);
-		}
-		vfunc_load_vector(vf, v);
-	}
-	vf->orphaned_ms = clock_now_ms();
-	return 0;
-}
-
-int
-vfunc_restore(const struct store_vfunc *row, const struct store_vector *vecs,
-    size_t nvecs)
-{
-	struct device *dev = device_find(row->device);
-	struct vfunc *vf;
-	int r;
-
-	if (vfunc_find(row->id) != NULL)
-		return -EEXIST; /* already here (gone, or restored before) */
-	if (row->revoked != 0 && row->nvec <= MSIV_VECTORS_MAX) {
-		/* Taken away before the restart: it waits, with no slots,
-		 * for its tenant to close it. */
-		if ((r = vfunc_create(NULL, row->id, row->first, row->nvec,
-		    VECTOR_POLICY_LATCH, row->lazy != 0, row->tenant, &vf)) < 0)
-			return r;
-		memcpy(vf->device, row->device, sizeof(vf->device));
-		vf->gone = row->revoked == MSIV_GONE_DEVICE ?
-		    MSIV_GONE_DEVICE : MSIV_GONE_REVOKED;
-		vf->orphaned_ms = clock_now_ms();
-		return 0;
-	}
-	if (dev == NULL) {
-		log_warnx("store: vfunc %016llx of tenant %s: device %s is not "
-		    "configured; kept in the store, not restored",
-		    (unsigned long long)row->id, row->tenant, row->device);
-		return -ENODEV;
-	}
-	if (row->lazy != 0)
-		return vfunc_restore_lazy(dev, row, vecs, nvecs);
-	if (row->nvec == 0 || row->nvec > MSIV_VECTORS_MAX ||
-	    row->first > dev->nslots || row->nvec > dev->nslots - row->first ||
-	    row->policy < VECTOR_POLICY_LATCH ||
-	    row->policy > VECTOR_POLICY_LIVE) {
-		log_warnx("store: vfunc %016llx: slots %u+%u do not fit device "
-		    "%s (%u slots); not restored", (unsigned long long)row->id,
-		    row->first, row->nvec, dev->name, dev->nslots);
-		return -ERANGE;
-	}
-	for (uint32_t i = 0; i < row->nvec; i++) {
-		if (dev->slots[row->first + i].vfunc != NULL) {
-			log_warnx("store: vfunc %016llx: slot %u of %s is taken "
-			    "twice; not restored", (unsigned long long)row->id,
-			    row->first + i, dev->name);
-			return -EEXIST;
-		}
-	}
-	r = vfunc_create(dev, row->id, row->first, row->nvec,
-	    (enum vector_policy)row->policy, false, row->tenant, &vf);
-	if (r < 0)
-		return r;
-	vf->enabled = row->enabled != 0;
-	vf->fmasked = row->fmasked != 0;
-	vfunc_load_bits(vf);
-	for (size_t i = 0; i < nvecs; i++)
-		if (vecs[i].idx < vf->nvec)
-			vfunc_load_vector(vf, &vecs[i]);
-	vf->orphaned_ms = clock_now_ms();
-	return 0;
-}
-
-struct vfunc_restore_arg {
-	const char *device;
-	uint32_t count;
-};
-
-static void
-vfunc_restore_one(const struct store_vfunc *row,
-    const struct store_vector *vecs, size_t n, void *arg)
-{
-	struct vfunc_restore_arg *a = arg;
-
-	if (strcmp(row->device, a->device) == 0 &&
-	    vfunc_restore(row, vecs, n) == 0)
-		a->count++;
-}
-
-uint32_t
-vfunc_restore_device(const char *device)
-{
-	struct vfunc_restore_arg a = { .device = device };
-
-	if (store_load(vfunc_restore_one, &a) < 0)
-		log_warnx("device %s: cannot read its vfuncs from the store",
-		    device);
-	return a.count;
-}
-
-/* A resync's MSG_CHANGED, for the caller to announce. */
-static void
-vfunc_changed_add(struct vfunc_changed *ch, uint32_t vector,
-    const struct vfunc_msg *msg)
-{
-	ch->vec[ch->n].vector = vector;
-	ch->vec[ch->n].msg = *msg;
-	ch->n++;
-}
-
-enum vfunc_resync
-vfunc_resync(uint64_t id, struct vfunc_changed *ch)
-{
-	struct store_vector *vecs;
-	struct store_vfunc row;
-	struct vfunc *vf = vfunc_find(id);
-	size_t n = 0;
-	int r;
-
-	/* Taken away: memory is right whatever the store says (its slots
-	 * are gone); vfunc_requeue_all() writes the revocation again. */
-	if (vf != NULL && vf->gone != 0)
-		return VFUNC_RESYNC_KEPT;
-	vecs = calloc(MSIV_VECTORS_MAX, sizeof(*vecs));
-	if (vecs == NULL)
-		fatalx("out of memory restoring vfunc %016llx",
-		    (unsigned long long)id);
-	r = store_vfunc_get(id, &row, vecs, MSIV_VECTORS_MAX, &n);
-	if (r <= 0) {
-		/* Not in the store (its open was not committed): the
-		 * caller closes it. */
-		free(vecs);
-		return vf != NULL ? VFUNC_RESYNC_CLOSE : VFUNC_RESYNC_KEPT;
-	}
-	if (vf == NULL) {
-		/* Its close was not committed: it comes back (its targets
-		 * are gone), orphaned. */
-		r = vfunc_restore(&row, vecs, n);
-		free(vecs);
-		return r == 0 ? VFUNC_RESYNC_BACK : VFUNC_RESYNC_KEPT;
-	}
-	vf->enabled = row.enabled != 0;
-	vf->fmasked = row.fmasked != 0;
-	ch->vec = calloc(vf->nvec, sizeof(*ch->vec));
-	if (ch->vec == NULL)
-		fatalx("out of memory restoring vfunc %016llx",
-		    (unsigned long long)id);
-	for (uint32_t i = 0; i < vf->nvec; i++) {
-		const struct store_vector *v = NULL;
-		struct vfunc_msg msg;
-		struct vector_saved sv;
-		struct slot *s;
-		unsigned int act;
-		bool setup;
-		int old;
-
-		for (size_t k = 0; k < n; k++)
-			if (vecs[k].idx == i)
-				v = &vecs[k];
-		/* Lazy: a vector set up in the store gets a slot again (the
-		 * one it names if it is free), as at start-up; one that is
-		 * not gives its slot back below, once freed. */
-		setup = v != NULL && (v->flags & VFUNC_ROW_SETUP);
-		if (vf->lazy && setup && !vfunc_bound(vf, i) &&
-		    (r = vfunc_bind(vf, i, v->slot)) < 0 &&
-		    (r = vfunc_bind(vf, i, MSIV_SLOT_NONE)) < 0)
-			vfunc_nospace(vf, i, r);
-		/* Every change goes through vector.c, and the caller carries
-		 * out its actions: a replay, and the MSG_CHANGED event of an
-		 * effective message put back (rule 10). */
-		s = vfunc_vec_lock(vf, i);
-		if (setup && (s->vec.flags & VECTOR_F_TARGET)) {
-			/* Keep the target; take the stored message and
-			 * mask. */
-			vfunc_saved(v, &sv);
-			act = vector_resync(&s->vec, &sv, vf->enabled,
-			    vf->fmasked);
-			if (vfunc_vec_done(vf, i, act, &msg) &
-			    VECTOR_ACT_MSG_CHANGED)
-				vfunc_changed_add(ch, i, &msg);
-			continue;
-		}
-		/* A target the store does not know of goes; a vector set up
-		 * in the store but without target awaits one, as after a
-		 * restart. */
-		old = s->target;
-		s->target = -1;
-		if (v != NULL)
-			act = vfunc_restore_vector(vf, s, v);
-		else {
-			act = vector_free(&s->vec);
-			act |= vector_set_enabled(&s->vec, vf->enabled);
-			act |= vector_set_fmask(&s->vec, vf->fmasked);
-		}
-		if (vfunc_vec_done(vf, i, act, &msg) & VECTOR_ACT_MSG_CHANGED)
-			vfunc_changed_add(ch, i, &msg);
-		if (old >= 0)
-			close(old);
-		if (vf->lazy && !setup)
-			vfunc_unbind(vf, i);
-	}
-	log_warnx("vfunc %016llx: restored to its last committed state",
-	    (unsigned long long)id);
-	free(vecs);
-	return VFUNC_RESYNC_KEPT;
-}
-
 /* --- orphans ------------------------------------------------------------ */
 
 void

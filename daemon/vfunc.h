@@ -11,6 +11,12 @@
  * the control thread binds and unbinds, each under the slot's lock, so
  * the delivery thread sees a slot either unowned (disabled: interrupts
  * drop) or with the vector's whole state.
+ *
+ * vfunc.c: allocation, handles, binding, release, the vector operations'
+ * lock and done, orphans. vfunc-store.c: recording in the store, the
+ * write-behind queue. vfunc-restore.c: restore at start-up, when a device
+ * attaches and after a failed commit. The last two call vfunc.c, never
+ * the reverse, nor each other.
  */
 #ifndef MSIVD_VFUNC_H
 #define MSIVD_VFUNC_H
@@ -61,10 +67,7 @@ struct vfunc {
 TAILQ_HEAD(vfunc_list, vfunc);
 extern struct vfunc_list vfuncs;
 
-/* Hand down, once, what the write-behind queue needs: the event base of
- * its timer and the configuration (write_behind_ms), which outlives the
- * daemon's run (a reload changes it in place). */
-void vfunc_init(struct event_base *base, const struct conf *conf);
+/* --- vfunc.c ---------------------------------------------------------- */
 
 /* Allocate nvec slots of dev (-ENOSPC), arm them with the backend (host
  * side first, rule 9), put every vector in the reset state, and record it
@@ -114,6 +117,13 @@ bool vfunc_device_busy(const struct device *dev);
  * or -EKEYREVOKED (revoked by an admin). */
 int vfunc_gone_errno(const struct vfunc *vf);
 
+/* --- vfunc-store.c ---------------------------------------------------- */
+
+/* Hand down, once, what the write-behind queue needs: the event base of
+ * its timer and the configuration (write_behind_ms), which outlives the
+ * daemon's run (a reload changes it in place). */
+void vfunc_init(struct event_base *base, const struct conf *conf);
+
 /* Record a vector's state in the store: now (durable: the reply waits for
  * the commit), or behind, within write_behind_ms (conf). */
 int vfunc_persist(struct vfunc *vf, uint32_t vector, bool durable);
@@ -124,6 +134,9 @@ void vfunc_flush_behind(void);
 /* After a rollback: queue every vfunc to be written behind again (memory
  * holds what was acknowledged). */
 void vfunc_requeue_all(void);
+
+/* --- vfunc-restore.c -------------------------------------------------- */
+
 /* Rebuild a vfunc from the store at start-up, orphaned: set-up vectors
  * wait for their targets to be re-attached, with their pending bit set.
  * Returns 0 or -errno (logged). */
@@ -158,6 +171,9 @@ struct vfunc_changed {
 	} *vec;
 };
 enum vfunc_resync vfunc_resync(uint64_t id, struct vfunc_changed *ch);
+
+/* --- vfunc.c, continued ------------------------------------------------ */
+
 /* The session ended: its vfuncs wait for the tenant to resume. */
 void vfunc_orphan(struct vfunc *vf, uint64_t now_ms);
 /* Release vfuncs orphaned for longer than grace_ms; returns how many. */
@@ -191,4 +207,22 @@ unsigned int vfunc_vec_done(struct vfunc *vf, uint32_t vector,
 /* A vector's state for VEC_QUERY and VEC_LIST. */
 void vfunc_vec_info(struct vfunc *vf, uint32_t vector,
     struct msiv_vec_info *info);
+
+/* --- between vfunc.c, vfunc-store.c and vfunc-restore.c only ----------- */
+
+/* The store's vector flags: the mask bit, and "set up" (a target is
+ * attached or awaits re-attachment). */
+#define VFUNC_ROW_MASKED 0x1u
+#define VFUNC_ROW_SETUP  0x2u
+
+/* Memory only: a vfunc on slots [first, first + nvec) of dev, all reset,
+ * or lazy (no slot yet); or, with dev NULL, one that is gone (restored
+ * from the store). (vfunc.c) */
+int vfunc_create(struct device *dev, uint64_t id, uint32_t first,
+    uint32_t nvec, enum vector_policy policy, bool lazy, const char *tenant,
+    struct vfunc **out);
+/* The write-behind queue (vfunc-store.c fills and writes it), and taking
+ * a vfunc off it (at release). (vfunc.c) */
+extern struct vfunc_list vfunc_behind;
+void vfunc_unqueue(struct vfunc *vf);
 #endif /* MSIVD_VFUNC_H */
