@@ -1,6 +1,6 @@
 /*
- * The commands layer (cmd-*.c, and hotplug.c's): the handlers the
- * dispatch table names.
+ * The commands layer (cmd-*.c, and hotplug.c's): the handlers, and the
+ * dispatch table that names them (cmd.c).
  */
 #ifndef MSIVD_CMD_H
 #define MSIVD_CMD_H
@@ -11,6 +11,9 @@
 #include "conf.h"
 #include "dispatch.h"
 #include "vfunc.h"
+
+/* Who may call each opcode and its handler, indexed by opcode (cmd.c). */
+extern const struct cmd_entry cmd_table[];
 
 /* cmd-vfunc.c */
 cmd_handler cmd_hello, cmd_vfunc_open, cmd_vfunc_close, cmd_vfunc_enable,

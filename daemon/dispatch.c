@@ -3,9 +3,10 @@
  * request passes one checker (dispatch_request) in a fixed order before
  * any handler runs: header (magic, version, length) -> HELLO first ->
  * opcode, exact payload length and fd count (the wire table, lib/proto.c)
- * -> permission (the dispatch table below). A peer that does not speak
- * the protocol at all is dropped; a bad request gets an error reply, with
- * the reason of the refusal, and the session lives on.
+ * -> permission (the dispatch table the commands layer hands down,
+ * cmd.c). A peer that does not speak the protocol at all is dropped; a
+ * bad request gets an error reply, with the reason of the refusal, and
+ * the session lives on.
  */
 #include "config.h"
 
@@ -15,74 +16,23 @@
 #include <string.h>
 
 #include "clock.h"
-#include "cmd.h"
 #include "dispatch.h"
 #include "fdpass.h"
 #include "log.h"
 #include "proto.h"
 #include "store.h"
 
-/*
- * The dispatch table: who may call each opcode, and its handler. What an
- * opcode carries on the wire (payload lengths, fds, layouts) is the wire
- * table shared with libmsiv (lib/proto.c), which dispatch_request checks
- * first. Sized by its entries: an opcode appended to enum msiv_op without
- * its entry here does not build, and msivd does not start if one between
- * is left out or says no permission (dispatch_init).
- */
-static const struct cmd_entry cmd_table[] = {
-	[MSIV_OP_HELLO] = { .perm = CMD_PERM_ANY, .fn = cmd_hello },
-	[MSIV_OP_STATUS] = { .perm = CMD_PERM_ANY, .fn = cmd_status },
-	[MSIV_OP_DEVICE_LIST] = { .perm = CMD_PERM_ANY, .fn = cmd_device_list },
-	[MSIV_OP_VFUNC_OPEN] = { .perm = CMD_PERM_ANY, .fn = cmd_vfunc_open },
-	[MSIV_OP_VFUNC_CLOSE] = { .perm = CMD_PERM_ANY, .fn = cmd_vfunc_close },
-	[MSIV_OP_VFUNC_ENABLE] = { .perm = CMD_PERM_ANY,
-	    .fn = cmd_vfunc_enable },
-	[MSIV_OP_VFUNC_FMASK] = { .perm = CMD_PERM_ANY, .fn = cmd_vfunc_fmask },
-	[MSIV_OP_VFUNC_RESET] = { .perm = CMD_PERM_ANY, .fn = cmd_vfunc_reset },
-	[MSIV_OP_VEC_SETUP] = { .perm = CMD_PERM_ANY, .fn = cmd_vec_setup },
-	[MSIV_OP_VEC_MASK] = { .perm = CMD_PERM_ANY, .fn = cmd_vec_mask },
-	[MSIV_OP_VEC_UNMASK] = { .perm = CMD_PERM_ANY, .fn = cmd_vec_unmask },
-	[MSIV_OP_VEC_RETARGET] = { .perm = CMD_PERM_ANY,
-	    .fn = cmd_vec_retarget },
-	[MSIV_OP_VEC_FREE] = { .perm = CMD_PERM_ANY, .fn = cmd_vec_free },
-	[MSIV_OP_VEC_QUERY] = { .perm = CMD_PERM_ANY, .fn = cmd_vec_query },
-	[MSIV_OP_TABLE_WRITE] = { .perm = CMD_PERM_ANY, .fn = cmd_table_write },
-	[MSIV_OP_TABLE_READ] = { .perm = CMD_PERM_ANY, .fn = cmd_table_read },
-	[MSIV_OP_VFUNC_LIST] = { .perm = CMD_PERM_ANY, .fn = cmd_vfunc_list },
-	[MSIV_OP_VEC_LIST] = { .perm = CMD_PERM_ANY, .fn = cmd_vec_list },
-	[MSIV_OP_SESSION_LIST] = { .perm = CMD_PERM_ANY,
-	    .fn = cmd_session_list },
-	[MSIV_OP_SIM_TRIGGERS] = { .perm = CMD_PERM_ADMIN,
-	    .fn = cmd_sim_triggers },
-	[MSIV_OP_SIM_FIRE] = { .perm = CMD_PERM_ADMIN, .fn = cmd_sim_fire },
-	[MSIV_OP_SHUTDOWN] = { .perm = CMD_PERM_ADMIN, .fn = cmd_shutdown },
-	[MSIV_OP_DEVICE_ATTACH] = { .perm = CMD_PERM_ADMIN,
-	    .fn = cmd_device_attach },
-	[MSIV_OP_DEVICE_DETACH] = { .perm = CMD_PERM_ADMIN,
-	    .fn = cmd_device_detach },
-	[MSIV_OP_IRQ_AFFINITY] = { .perm = CMD_PERM_ANY,
-	    .fn = cmd_irq_affinity },
-	[MSIV_OP_REVOKE] = { .perm = CMD_PERM_ADMIN, .fn = cmd_revoke },
-	[MSIV_OP_HOTPLUG_STATUS] = { .perm = CMD_PERM_ANY,
-	    .fn = cmd_hotplug_status },
-	[MSIV_OP_RELOAD] = { .perm = CMD_PERM_ADMIN, .fn = cmd_reload },
-	[MSIV_OP_LOG_LEVEL] = { .perm = CMD_PERM_ADMIN, .fn = cmd_log_level },
-	[MSIV_OP_TENANT_RELEASE] = { .perm = CMD_PERM_ADMIN,
-	    .fn = cmd_tenant_release },
-	[MSIV_OP_METRICS] = { .perm = CMD_PERM_ADMIN, .fn = cmd_metrics },
-};
-_Static_assert(sizeof(cmd_table) / sizeof(cmd_table[0]) == MSIV_OP__COUNT,
-    "one dispatch table entry per opcode");
+static const struct cmd_entry *dp_table;
 
 int
-dispatch_init(void)
+dispatch_init(const struct cmd_entry *table)
 {
+	dp_table = table;
 	/* Every opcode has its wire table entry and its dispatch table
 	 * entry, with a handler and who may call it (our bug if not). */
 	for (unsigned int op = 1; op < MSIV_OP__COUNT; op++)
-		if (msiv_proto_op(op) == NULL || cmd_table[op].fn == NULL ||
-		    cmd_table[op].perm == 0)
+		if (msiv_proto_op(op) == NULL || table[op].fn == NULL ||
+		    table[op].perm == 0)
 			fatalx("opcode %u has no wire or dispatch table entry",
 			    op);
 	return 0;
@@ -329,7 +279,7 @@ dispatch_request(struct session *s, unsigned char *pkt, size_t n, int *fds,
 		r_status = r;
 		goto refuse;
 	}
-	if (cmd_table[h.opcode].perm == CMD_PERM_ADMIN &&
+	if (dp_table[h.opcode].perm == CMD_PERM_ADMIN &&
 	    !(s->rights & MSIV_RIGHT_ADMIN)) {
 		log_warnx("session %llu (uid %u, pid %d): %s denied: not an "
 		    "admin", (unsigned long long)s->id, (unsigned)s->uid,
@@ -352,7 +302,7 @@ dispatch_request(struct session *s, unsigned char *pkt, size_t n, int *fds,
 	ctx.rep = rep.b;
 	ctx.replen = oi->paged ? 0 : oi->rep_len;
 	writes = store_writes();
-	r = cmd_table[h.opcode].fn(&ctx);
+	r = dp_table[h.opcode].fn(&ctx);
 	/* Fds the handler did not take are closed before the reply, so a
 	 * client that has its reply knows the daemon holds none of them. */
 	fdpass_close(fds, nfds);

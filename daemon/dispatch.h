@@ -1,6 +1,7 @@
 /*
  * The checker and the dispatcher (dispatch.c): what a command handler
  * sees (struct cmd_ctx), how it refuses, and the dispatch table's shape.
+ * The table itself is the commands layer's (cmd.c), handed down once.
  */
 #ifndef MSIVD_DISPATCH_H
 #define MSIVD_DISPATCH_H
@@ -73,9 +74,10 @@ int cmd_reason(struct cmd_ctx *ctx, int status, const char *fmt, ...)
  * of another session gets the same words as one that does not exist). */
 int cmd_vfunc_lookup(struct cmd_ctx *ctx, uint64_t id, struct vfunc **out);
 
-/* Check the dispatch table whole: msivd does not start if an opcode has
- * no wire table entry, or an empty dispatch table entry. */
-int dispatch_init(void);
+/* The dispatch table, one entry per opcode (indexed by it). Checked
+ * whole: msivd does not start if an opcode has no wire table entry, or
+ * an empty dispatch table entry. */
+int dispatch_init(const struct cmd_entry *table);
 /* Check one request of session s and run its handler; answer it (the
  * reply may be held for the turn's commit), or end the session if it
  * does not speak the protocol. fds are the request's (closed unless the

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "cmd.h"
 #include "dispatch.h"
 #include "log.h"
 #include "peer.h"
@@ -248,7 +249,10 @@ server_init(struct event_base *base, const struct conf *conf)
 	srv_reap_ev = event_new(base, -1, EV_PERSIST, server_reap_cb, NULL);
 	if (srv_reap_ev == NULL || event_add(srv_reap_ev, &second) < 0)
 		fatalx("cannot create the orphan reaper");
-	return dispatch_init();
+	/* The one name of the commands layer here: main.c cannot hand the
+	 * table in while server_init(base, conf) is also what the fuzz
+	 * target (tests/fuzz/fuzz-dispatch.c) calls. */
+	return dispatch_init(cmd_table);
 }
 
 /*
