@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "deliver.h"
 #include "log.h"
 #include "proto.h"

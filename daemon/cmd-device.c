@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd.h"
 #include "deliver.h"
 #include "device.h"
 #include "log.h"

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "deliver.h"
 #include "server.h"
 

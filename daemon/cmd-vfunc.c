@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "log.h"
 #include "proto.h"
 #include "server.h"

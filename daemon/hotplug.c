@@ -41,6 +41,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "device.h"
 #include "hotplug.h"
 #include "log.h"

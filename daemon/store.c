@@ -616,7 +616,7 @@ store_open(const char *dir, struct event_base *base, char *err,
 	 * those made active meanwhile included, before it polls again: so
 	 * nothing a client does can put the commit off past the turn, and
 	 * a reply held for it waits for at most one read of each other
-	 * session (SESSION_READ_BURST requests, server.c). libevent queues
+	 * session (SESSION_READ_BURST requests, session-read.c). libevent queues
 	 * it behind the sessions the turn's poll found readable, so every
 	 * request read in the turn joins it. At a lower priority it ran
 	 * only once no socket was ready: one session with requests always

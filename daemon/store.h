@@ -12,7 +12,7 @@
  * event of the same priority as the sessions' commits it at the end of
  * that turn, once every request read in it has been handled. Replies to
  * requests that changed durable state are held until that commit
- * (server.c), so a change is on disk before it is acknowledged and
+ * (session.c), so a change is on disk before it is acknowledged and
  * concurrent clients share one fsync.
  */
 #ifndef MSIVD_STORE_H
@@ -122,7 +122,7 @@ void store_set_commit_cb(store_commit_fn *fn, void *arg);
 int store_flush(void);
 
 /* Figures for msivctl status and the benchmark; store_writes counts
- * every write (server.c compares it around a handler). */
+ * every write (dispatch.c compares it around a handler). */
 uint64_t store_commits(void);
 /* The commit figures of METRICS (msiv-protocol(7)). */
 struct msiv_metrics_rep;

@@ -16,7 +16,7 @@
 /*
  * The wire table: one entry per opcode, indexed by it (lib/proto.c). It
  * is all the codec and the checker know of an opcode; msivd's dispatch
- * table (daemon/server.c) adds who may call it and its handler.
+ * table (daemon/cmd.c) adds who may call it and its handler.
  *
  * Payload layouts are strings, one character per field: 'w' a 32-bit
  * integer, 'q' a 64-bit integer, 'n' a MSIV_NAME_MAX byte name, 't' a

@@ -10,7 +10,7 @@
  * request decides. Payload lengths, fd counts and layouts are the wire
  * table, msiv_wire_table[] in lib/proto.c (shared by libmsiv and msivd);
  * who may call each opcode is msivd's dispatch table, cmd_table[] in
- * daemon/server.c.
+ * daemon/cmd.c.
  *
  * A request carries a client-chosen sequence number; the reply echoes it
  * with MSIV_F_REPLY set and status = 0 or a negative errno (an error reply
