@@ -3,11 +3,11 @@
  * opcode, and its handler in the commands layer (cmd-*.c, hotplug.c).
  * What an opcode carries on the wire (payload lengths, fds, layouts) is
  * the wire table shared with libmsiv (lib/proto.c), which the server's
- * checker (dispatch.c) applies first; the checker is handed this table
- * once, at start-up (server_init -> dispatch_init), and names no handler
- * itself. Sized by its entries: an opcode appended to enum msiv_op
- * without its entry here does not build, and msivd does not start if one
- * between is left out or says no permission (dispatch_init).
+ * checker (dispatch.c) applies first; main() hands this table to the
+ * server once, at start-up (server_init), which names no handler itself.
+ * Sized by its entries: an opcode appended to enum msiv_op without its
+ * entry here does not build, and msivd does not start if one between is
+ * left out or says no permission (dispatch_init).
  */
 #include "config.h"
 

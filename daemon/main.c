@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "conf.h"
 #include "deliver.h"
 #include "device.h"
@@ -512,7 +513,7 @@ main(int argc, char **argv)
 		fatalx("libevent: cannot create the event base");
 	if (device_init(base) < 0)
 		fatal("cannot create the lost devices' notifier");
-	if (server_init(base, &conf) < 0)
+	if (server_init(base, &conf, cmd_table) < 0)
 		return main_fail(MAIN_EXIT_CONFIG, "bad configuration");
 	for (uint32_t i = 0; i < conf.ndevices; i++)
 		if (device_create(&conf.devices[i], NULL) < 0) {

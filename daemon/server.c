@@ -34,7 +34,6 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "cmd.h"
 #include "dispatch.h"
 #include "log.h"
 #include "peer.h"
@@ -235,7 +234,8 @@ server_reap_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 int
-server_init(struct event_base *base, const struct conf *conf)
+server_init(struct event_base *base, const struct conf *conf,
+    const struct cmd_entry *table)
 {
 	static const struct timeval second = { 1, 0 };
 
@@ -249,10 +249,7 @@ server_init(struct event_base *base, const struct conf *conf)
 	srv_reap_ev = event_new(base, -1, EV_PERSIST, server_reap_cb, NULL);
 	if (srv_reap_ev == NULL || event_add(srv_reap_ev, &second) < 0)
 		fatalx("cannot create the orphan reaper");
-	/* The one name of the commands layer here: main.c cannot hand the
-	 * table in while server_init(base, conf) is also what the fuzz
-	 * target (tests/fuzz/fuzz-dispatch.c) calls. */
-	return dispatch_init(cmd_table);
+	return dispatch_init(table);
 }
 
 /*

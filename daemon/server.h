@@ -10,9 +10,13 @@
 #include "conf.h"
 #include "session.h"
 
+struct cmd_entry;
 struct event_base;
 
-int server_init(struct event_base *base, const struct conf *conf);
+/* Start serving with the configuration and the dispatch table (one entry
+ * per opcode: the commands layer's cmd_table). */
+int server_init(struct event_base *base, const struct conf *conf,
+    const struct cmd_entry *table);
 /* The configuration server_init was given has changed (a reload): admit
  * every session again under it. */
 void server_reconfigured(void);

@@ -90,6 +90,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cmd.h"
 #include "conf.h"
 #include "deliver.h"
 #include "device.h"
@@ -268,7 +269,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 		fuzz_fail("libevent: cannot create the event base");
 	if ((r = deliver_init("auto")) < 0)
 		fuzz_fail("delivery loop: %s", strerror(-r));
-	if (server_init(fuzz_base, &fuzz_conf) < 0)
+	if (server_init(fuzz_base, &fuzz_conf, cmd_table) < 0)
 		fuzz_fail("server_init failed");
 	for (uint32_t i = 0; i < fuzz_conf.ndevices; i++)
 		if (device_create(&fuzz_conf.devices[i], NULL) < 0)
