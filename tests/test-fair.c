@@ -35,7 +35,7 @@
 #define UID_OTHER 4302u
 
 #define FLOOD_DEPTH 64 /* the flooder's requests in flight */
-#define READ_BURST  FDPASS_BATCH_MAX /* = SESSION_READ_BURST, daemon/server.c */
+#define READ_BURST  FDPASS_BATCH_MAX /* = SESSION_READ_BURST, daemon/session-read.c */
 #define ROUNDS      30 /* HELLO, VFUNC_OPEN, VFUNC_CLOSE each */
 
 /*
