@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "deliver.h"
-#include "device.h"
 #include "log.h"
 #include "target.h"
 

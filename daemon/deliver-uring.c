@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include "deliver.h"
-#include "device.h"
 #include "log.h"
 #include "uring.h"
 

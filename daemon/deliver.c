@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "deliver.h"
-#include "device.h"
 #include "log.h"
 #include "target.h"
 

@@ -9,9 +9,14 @@
 #ifndef MSIVD_DELIVER_H
 #define MSIVD_DELIVER_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
-struct slot;
+#include "vector.h"
+
+struct device;
+struct vfunc;
 
 /*
  * The delivery loops' state of a slot (struct slot.dl). Only inflight is
@@ -32,6 +37,29 @@ struct deliver_slot {
 				     owner of the slot */
 	uint8_t want, queued;     /* request queue lock */
 	struct slot *next;        /* request queue lock */
+};
+
+/*
+ * A slot of a device's message store: the unit the delivery loops and the
+ * control thread share under its lock (doc/delivery.md, the slot lock).
+ * Devices (device.h) own arrays of them; the delivery path needs nothing
+ * else of the device layer.
+ */
+struct slot {
+	pthread_mutex_t lock;
+	struct vector vec;      /* lock */
+	int target;             /* lock: the target eventfd, >= 0 exactly
+				   when vec has VECTOR_F_TARGET; or -1 */
+	_Atomic int trigger;    /* set once (by the backend, before the slot
+				   is watched), then fixed; -1: none yet */
+	uint32_t index;         /* slot number on the device */
+	struct device *dev;
+	struct vfunc *vfunc;    /* control thread only: owner, or NULL */
+	bool direct;            /* control thread only: direct delivery */
+	int routed;             /* control thread only, under lock: -1 when
+				   the device signals the daemon's trigger,
+				   else the target fd it signals (direct) */
+	struct deliver_slot dl;  /* the delivery loops' (above) */
 };
 
 struct deliver_stats {

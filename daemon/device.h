@@ -1,9 +1,9 @@
 /*
  * Devices and their slots. A device owns a message store of nslots slots
  * (one host vector each); its backend (sim.c or vfio.c) sits behind struct
- * backend_ops. Each slot carries the state of the virtual vector it backs:
- * the struct vector and the target fd, guarded by the slot's lock (the
- * protocol is described in doc/delivery.md).
+ * backend_ops. Each slot (struct slot, deliver.h: the delivery path's unit)
+ * carries the state of the virtual vector it backs: the struct vector and
+ * the target fd, guarded by the slot's lock (doc/delivery.md).
  */
 #ifndef MSIVD_DEVICE_H
 #define MSIVD_DEVICE_H
@@ -22,23 +22,6 @@
 struct device;
 struct event_base;
 struct vfunc;
-
-struct slot {
-	pthread_mutex_t lock;
-	struct vector vec;      /* lock */
-	int target;             /* lock: the target eventfd, >= 0 exactly
-				   when vec has VECTOR_F_TARGET; or -1 */
-	_Atomic int trigger;    /* set once (by the backend, before the slot
-				   is watched), then fixed; -1: none yet */
-	uint32_t index;         /* slot number on the device */
-	struct device *dev;
-	struct vfunc *vfunc;    /* control thread only: owner, or NULL */
-	bool direct;            /* control thread only: direct delivery */
-	int routed;             /* control thread only, under lock: -1 when
-				   the device signals the daemon's trigger,
-				   else the target fd it signals (direct) */
-	struct deliver_slot dl;  /* the delivery loops' (deliver.h) */
-};
 
 struct backend_ops {
 	const char *name;
