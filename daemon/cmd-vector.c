@@ -3,7 +3,7 @@
  * VEC_MASK / VEC_UNMASK (rules 2 and 4), VEC_RETARGET (rule 6), VEC_FREE
  * (rule 8), VEC_QUERY, and TABLE_WRITE / TABLE_READ, which emulate the
  * MSI-X table and PBA at their byte offsets (rule 5). Both paths drive the
- * same state machine (vector.c) under the slot lock (deliver.c).
+ * same state machine (vector.c) under the slot lock (doc/delivery.md).
  *
  * On a lazy vfunc (MSIV_OPEN_LAZY) a setup binds the vector to a free slot
  * first and a free gives the slot back; a setup that finds none fails

@@ -3,7 +3,7 @@
  *
  * Pure logic: no I/O, no allocation, no locking. Callers serialise
  * operations on one vector and carry out the returned actions; see
- * vector.h for the terms and deliver.c for the locking protocol.
+ * vector.h for the terms and doc/delivery.md for the locking protocol.
  */
 #include <errno.h>
 #include <stddef.h>

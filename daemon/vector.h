@@ -5,7 +5,7 @@
  * bit and counters. Every operation returns a set of actions (VECTOR_ACT_*)
  * that the caller carries out: write the target once, announce the new
  * effective message. The caller serialises operations on a vector (see the
- * locking protocol in daemon/deliver.c).
+ * locking protocol in doc/delivery.md).
  *
  * Terms, following PCI Local Bus 3.0 section 6.8.2 and msiv-protocol(7):
  *  - "masked" (the entry is masked) = its own mask bit, or the function mask,

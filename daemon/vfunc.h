@@ -196,7 +196,7 @@ vfunc_slot(const struct vfunc *vf, uint32_t vector)
 /*
  * Every vector operation is: vfunc_vec_lock(), one vector_* call,
  * vfunc_vec_done() with its actions. done carries out a DELIVER under the
- * lock (deliver.c), releases it, and returns the actions carried out;
+ * lock (doc/delivery.md), releases it, and returns the actions carried out;
  * msg (NULL: not wanted) gets the effective message the operation
  * left. The caller announces a MSG_CHANGED to the owner (rule 10:
  * cmd_vec_done).

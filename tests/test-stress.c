@@ -1,7 +1,7 @@
 /*
  * Stress test of the delivery path against concurrent control operations
  * (msiv-protocol(7) rules 4 and 6, and the synchronisation protocol of
- * daemon/deliver.c), on the real msivd.
+ * doc/delivery.md), on the real msivd.
  *
  * A separate process fires one vector as fast as it can while this process
  * performs 10,000 MASK / UNMASK / RETARGET operations on it, and checks:
