@@ -356,7 +356,8 @@ main(int argc, char **argv)
 		return 0;
 	}
 	printf("Done. The example stays connected in the background, holding "
-	    "its vfunc,\nuntil the daemon shuts down.\n");
+	    "its vfunc.\nWhen msivd goes away it tries to reconnect with its "
+	    "token for a minute,\nthen exits.\n");
 	if (daemon(1, 0) < 0)
 		die("daemon", -errno);
 	msiv_set_auto_reconnect(conn, 60000);
