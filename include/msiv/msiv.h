@@ -404,10 +404,11 @@ int msiv_sim_triggers(struct msiv_conn *conn, const char *device,
 int msiv_shutdown(struct msiv_conn *conn);
 /*
  * Admin: have the daemon read its configuration file again (msivd(8),
- * RELOAD; since MSIV_0.3). msg (may be NULL; msglen up to
- * MSIV_TEXT_MAX is useful) gets the daemon's account: "reloaded FILE",
- * or why nothing changed ("FILE:LINE: reason"); empty if the daemon gave
- * none. Errors: -EINVAL the file is not valid, -EBUSY it changes a
+ * RELOAD; since MSIV_0.3). msg (may be NULL; cut to msglen, up to
+ * MSIV_TEXT_MAX is useful) gets the daemon's account, "reloaded FILE",
+ * or why nothing changed ("FILE:LINE: reason", the refusal's reason as
+ * msiv_last_reason() has it: at most MSIV_REASON_MAX - 1 characters, the
+ * daemon's log has it whole); empty if the daemon gave none. Errors: -EINVAL the file is not valid, -EBUSY it changes a
  * setting that takes a restart, another -errno the daemon cannot read
  * it; in each case the daemon's configuration is unchanged. -EPERM not
  * an admin; -ENOSYS an older daemon.
