@@ -30,15 +30,17 @@
 
 static struct h_daemon d;
 
+/* The [msivd] settings and devices every configuration below has. */
+#define RL_MSIVD   "[msivd]\nsocket_mode = 0666\norphan_grace = 0\n"
+#define RL_DEVICES "[device sim0]\nbackend = sim\nslots = 64\n" \
+    "[device sim1]\nbackend = sim\nslots = 64\n"
+
 /* The first configuration: vm-a may have one vfunc, on sim0 only. */
 static const char conf1[] =
     "# msivd.conf for test-reload\n"
-    "[msivd]\n"
-    "socket_mode = 0666\n"
-    "orphan_grace = 0\n"
+    RL_MSIVD
     "\n"
-    "[device sim0]\nbackend = sim\nslots = 64\n"
-    "[device sim1]\nbackend = sim\nslots = 64\n"
+    RL_DEVICES
     "\n"
     "[tenant vm-a]\nuids = 4001\ndevices = sim0\nmax_vfuncs = 1\n";
 
@@ -47,13 +49,10 @@ static const char conf1[] =
  * [auto] rule. */
 static const char conf2[] =
     "# msivd.conf for test-reload\n"
-    "[msivd]\n"
-    "socket_mode = 0666\n"
-    "orphan_grace = 0\n"
+    RL_MSIVD
     "admin_group = root\n"
     "\n"
-    "[device sim0]\nbackend = sim\nslots = 64\n"
-    "[device sim1]\nbackend = sim\nslots = 64\n"
+    RL_DEVICES
     "\n"
     "[tenant vm-a]\nuids = 4001\ndevices = sim0 sim1\nmax_vfuncs = 2\n"
     "\n"
@@ -63,12 +62,9 @@ static const char conf2[] =
 
 /* Then: vm-a back to one vfunc on sim0 only; vm-b gone. */
 static const char conf3[] =
-    "[msivd]\n"
-    "socket_mode = 0666\n"
-    "orphan_grace = 0\n"
+    RL_MSIVD
     "\n"
-    "[device sim0]\nbackend = sim\nslots = 64\n"
-    "[device sim1]\nbackend = sim\nslots = 64\n"
+    RL_DEVICES
     "\n"
     "[tenant vm-a]\nuids = 4001\ndevices = sim0\nmax_vfuncs = 1\n";
 
