@@ -40,6 +40,13 @@ ep_one(struct slot *s)
 	    &count, sizeof(count)) != sizeof(count))
 		return; /* EAGAIN: another wakeup already took it */
 	pthread_mutex_lock(&s->lock);
+	if (s->dl.skip != 0) {
+		/* Signals a handed-over slot's old loop accounted for. */
+		uint64_t skip = count < s->dl.skip ? count : s->dl.skip;
+
+		s->dl.skip -= skip;
+		count -= skip;
+	}
 	dropped = s->vec.dropped;
 	act = vector_fire(&s->vec, count);
 	deliver_actions(s, act);
@@ -73,10 +80,12 @@ ep_main(void *arg)
 				ep_one(ev[i].data.ptr);
 				continue;
 			}
-			/* A kick: stop, or a sync. */
+			/* A kick: stop, park, or a sync. */
 			(void)!read(ep_kickfd, &c, sizeof(c));
 			if (atomic_load(&deliver_stopping))
 				return NULL;
+			if (atomic_load(&deliver_parking))
+				deliver_park_here(); /* no write in flight */
 			if (deliver_sync_asked() != asked)
 				ep_kick(); /* a later sync: after this batch */
 		}
@@ -152,4 +161,5 @@ const struct deliver_loop deliver_epoll = {
 	.del = ep_del,
 	.settle = NULL,
 	.reset = NULL,
+	.handover = NULL, /* every wakeup reads: only dl.skip is left */
 };

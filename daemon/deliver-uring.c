@@ -296,7 +296,7 @@ ur_ended(struct slot *s)
 		ur_arm(s);
 }
 
-/* Returns 1 to stop. */
+/* Returns 1 to stop, 2 to park (deliver_park). */
 static int
 ur_batch(struct io_uring_cqe *const *cqes, unsigned int n)
 {
@@ -327,6 +327,8 @@ ur_batch(struct io_uring_cqe *const *cqes, unsigned int n)
 			(void)!read(ur_kickfd, &v, sizeof(v));
 			if (atomic_load(&deliver_stopping))
 				stop = 1;
+			else if (atomic_load(&deliver_parking))
+				stop = 2;
 			ur_requests();
 			if (!more)
 				ur_arm_fd(ur_kickfd, UD_KICK);
@@ -355,6 +357,7 @@ static void *
 ur_main(void *arg)
 {
 	struct io_uring_cqe *cqes[UR_BATCH];
+	int park = 0;
 
 	(void)arg;
 	atomic_store(&ur_started, 1);
@@ -386,9 +389,21 @@ ur_main(void *arg)
 		else
 			ur_writes_done();
 		while ((n = io_uring_peek_batch_cqe(&ring, cqes,
-		    UR_BATCH)) > 0)
-			if (ur_batch(cqes, n))
+		    UR_BATCH)) > 0) {
+			int stop = ur_batch(cqes, n);
+
+			if (stop == 1)
 				return NULL;
+			park |= stop == 2;
+		}
+		if (park) {
+			/* Handover: the writes decided so far are done before
+			 * the loop parks; the completions that come meanwhile
+			 * wait in the queue (handled if the handover fails). */
+			ur_flush();
+			deliver_park_here();
+			park = 0;
+		}
 		if (sync_seen > sync_acked && removing == 0) {
 			ur_flush(); /* nothing may be left in flight */
 			sync_acked = sync_seen;
@@ -520,6 +535,20 @@ ur_settle(struct slot *s)
 		vector_fold(&s->vec, c - seen);
 		s->dl.folded += c - seen;
 	}
+}
+
+/*
+ * Handover, the loop parked (with s->lock held): the delivered wakeups
+ * are counted (as a settle counts them), and what the trigger holds of
+ * them, of the signals a settle folded, and of an earlier owner's is
+ * accounted for already: the new loop skips that many.
+ */
+static uint64_t
+ur_handover(struct slot *s)
+{
+	vector_count_unread(&s->vec, s->dl.hot - s->dl.hotc);
+	s->dl.hotc = s->dl.hot;
+	return s->dl.skip + s->dl.hot + s->dl.folded;
 }
 
 /* A new owner: what the trigger holds unread is the old owner's, its
@@ -706,6 +735,7 @@ const struct deliver_loop deliver_uring = {
 	.add = ur_add,
 	.del = ur_del,
 	.settle = ur_settle,
+	.handover = ur_handover,
 	.reset = ur_reset,
 };
 

@@ -22,6 +22,10 @@ static const struct deliver_loop *loop;
 static pthread_t deliver_thread;
 static int deliver_running;
 _Atomic int deliver_stopping;
+_Atomic int deliver_parking;
+static int parked;          /* park_lock */
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
 
 /* deliver_sync(): the control thread asks for sync number n and sleeps
  * until the loop has declared every sync up to n done. */
@@ -245,4 +249,63 @@ deliver_get_stats(struct deliver_stats *st)
 	    memory_order_relaxed);
 	st->delivered = d > 0 ? (uint64_t)d : 0;
 	st->dropped = atomic_load_explicit(&stat_dropped, memory_order_relaxed);
+}
+
+/* --- handover --------------------------------------------------------- */
+
+void
+deliver_park_here(void)
+{
+	pthread_mutex_lock(&park_lock);
+	parked = 1;
+	pthread_cond_broadcast(&park_cond);
+	while (atomic_load(&deliver_parking) && !atomic_load(&deliver_stopping))
+		pthread_cond_wait(&park_cond, &park_lock);
+	parked = 0;
+	pthread_cond_broadcast(&park_cond);
+	pthread_mutex_unlock(&park_lock);
+}
+
+void
+deliver_park(void)
+{
+	if (!deliver_running)
+		return;
+	atomic_store(&deliver_parking, 1);
+	loop->kick();
+	pthread_mutex_lock(&park_lock);
+	while (!parked)
+		pthread_cond_wait(&park_cond, &park_lock);
+	pthread_mutex_unlock(&park_lock);
+}
+
+void
+deliver_unpark(void)
+{
+	pthread_mutex_lock(&park_lock);
+	atomic_store(&deliver_parking, 0);
+	pthread_cond_broadcast(&park_cond);
+	while (parked)
+		pthread_cond_wait(&park_cond, &park_lock);
+	pthread_mutex_unlock(&park_lock);
+}
+
+uint64_t
+deliver_handover_skip(struct slot *s)
+{
+	if (loop != NULL && loop->handover != NULL)
+		return loop->handover(s);
+	return s->dl.skip;
+}
+
+void
+deliver_adopt(struct slot *s, uint64_t skip)
+{
+	s->dl.skip = skip;
+	s->dl.hot = s->dl.hotc = 0;
+	s->dl.folded = 0;
+	/* Its first wakeup reads the counter (io_uring: verify mode, over
+	 * once that read is done); the epoll loop reads every time. */
+	s->dl.verify = 1;
+	s->dl.vpos = 0;
 }

@@ -113,6 +113,22 @@ void deliver_actions(struct slot *s, unsigned int act);
 
 void deliver_get_stats(struct deliver_stats *st);
 
+/*
+ * Handover (handover.c). deliver_park(): the loop finishes the writes it
+ * has decided on and waits, reading no trigger, until deliver_unpark()
+ * (the handover failed) or the process exits. Control thread.
+ */
+void deliver_park(void);
+void deliver_unpark(void);
+/* With s->lock held, the loop parked: bring the counters up to date and
+ * return how many signals the trigger holds that are accounted for
+ * already (delivered unread, folded, an earlier owner's): the new loop
+ * skips them. */
+uint64_t deliver_handover_skip(struct slot *s);
+/* With s->lock held, before the loop starts: the handed-over slot's
+ * trigger holds skip accounted signals; its first wakeup reads. */
+void deliver_adopt(struct slot *s, uint64_t skip);
+
 /* The io_uring loop's restriction of what its ring may carry (only the
  * operations and SQE flags it uses), on a ring created disabled; for
  * msivd's own ring and its test. Built with liburing only. */
@@ -134,6 +150,7 @@ struct deliver_loop {
 	void (*del)(struct slot *s);
 	void (*settle)(struct slot *s);
 	void (*reset)(struct slot *s);
+	uint64_t (*handover)(struct slot *s); /* deliver_handover_skip() */
 };
 
 extern const struct deliver_loop deliver_epoll; /* deliver-epoll.c */
@@ -141,6 +158,9 @@ extern const struct deliver_loop deliver_uring; /* deliver-uring.c */
 
 /* Shared by the loops (deliver.c). */
 extern _Atomic int deliver_stopping;
+extern _Atomic int deliver_parking;
+/* The loop, asked to park, with no write in flight: wait here. */
+void deliver_park_here(void);
 uint64_t deliver_sync_asked(void);      /* the last sync asked for */
 void deliver_sync_done(uint64_t seq);   /* syncs up to seq are done */
 void deliver_stat(uint64_t interrupts, int64_t delivered, uint64_t dropped);
