@@ -16,6 +16,7 @@
 #include "deliver.h"
 #include "log.h"
 #include "proto.h"
+#include "handover.h"
 #include "reload.h"
 #include "server.h"
 #include "store.h"
@@ -387,4 +388,17 @@ cmd_reload(struct cmd_ctx *ctx)
 	/* Logged by reload_run in the same words; the client gets them as
 	 * the refusal's reason. */
 	return r < 0 ? cmd_reason(ctx, r, "%s", rp->message) : r;
+}
+
+/* RESTART: hand everything to a new msivd (handover.c); its reply comes
+ * later, from the new process or, refused, from this one. */
+int
+cmd_restart(struct cmd_ctx *ctx)
+{
+	char why[MSIV_REASON_MAX];
+	int r = handover_start(ctx->s, ctx->hdr, why, sizeof(why));
+
+	if (r < 0)
+		return cmd_refuse(ctx, r, "%s", why);
+	return CMD_DEFER;
 }

@@ -54,6 +54,7 @@ const struct cmd_entry cmd_table[] = {
 	[MSIV_OP_TENANT_RELEASE] = { .perm = CMD_PERM_ADMIN,
 	    .fn = cmd_tenant_release },
 	[MSIV_OP_METRICS] = { .perm = CMD_PERM_ADMIN, .fn = cmd_metrics },
+	[MSIV_OP_RESTART] = { .perm = CMD_PERM_ADMIN, .fn = cmd_restart },
 };
 _Static_assert(sizeof(cmd_table) / sizeof(cmd_table[0]) == MSIV_OP__COUNT,
     "one dispatch table entry per opcode");

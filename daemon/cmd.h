@@ -45,6 +45,7 @@ int device_attach(struct conf_device *cd, unsigned int flags, const char *by,
 /* hotplug.c */
 cmd_handler cmd_hotplug_status;
 cmd_handler cmd_metrics;
+cmd_handler cmd_restart;
 /* cmd-admin.c */
 cmd_handler cmd_status, cmd_device_list, cmd_vfunc_list, cmd_vec_list,
     cmd_session_list, cmd_sim_triggers, cmd_sim_fire, cmd_shutdown,

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -12,6 +13,7 @@
 
 #include "deliver.h"
 #include "device.h"
+#include "handover.h"
 #include "log.h"
 
 struct device_list devices = TAILQ_HEAD_INITIALIZER(devices);
@@ -48,11 +50,12 @@ device_base(void)
 	return device_evbase;
 }
 
-int
-device_create(const struct conf_device *cd, struct device **out)
+/* Create a device: opened (r NULL), or adopted from a handover's state. */
+static int
+device_make(const struct conf_device *cd, struct ho_rd *r, struct device **out)
 {
 	struct device *dev;
-	int r;
+	int e;
 
 	if (device_find(cd->name) != NULL) {
 		log_warnx("device %s: defined twice", cd->name);
@@ -88,13 +91,17 @@ device_create(const struct conf_device *cd, struct device **out)
 		s->index = i;
 		s->dev = dev;
 	}
-	r = dev->ops->open(dev, cd);
-	if (r < 0) {
-		errno = -r;
+	if (r != NULL)
+		e = dev->ops->adopt != NULL ? dev->ops->adopt(dev, cd, r) :
+		    ho_fail("device %s: the %s backend cannot be adopted",
+		    cd->name, cd->backend);
+	else if ((e = dev->ops->open(dev, cd)) < 0) {
+		errno = -e;
 		log_warn("device %s: cannot open %s backend", cd->name,
 		    cd->backend);
-		goto fail;
 	}
+	if (e < 0)
+		goto fail;
 	TAILQ_INSERT_TAIL(&devices, dev, entry);
 	log_info("device %s: %s backend, %u slots, %s policy", dev->name,
 	    dev->ops->name, dev->nslots, conf_policy_name(dev->policy));
@@ -102,6 +109,7 @@ device_create(const struct conf_device *cd, struct device **out)
 		*out = dev;
 	return 0;
 fail:
+	r = NULL;
 	/* The backend unwatched what it watched: wait until the delivery
 	 * loop holds no pointer to the slots. */
 	deliver_sync();
@@ -109,7 +117,97 @@ fail:
 		pthread_mutex_destroy(&dev->slots[i].lock);
 	free(dev->slots);
 	free(dev);
-	return r;
+	return e;
+}
+
+int
+device_create(const struct conf_device *cd, struct device **out)
+{
+	return device_make(cd, NULL, out);
+}
+
+/* --- handover (handover.c) ------------------------------------------------ */
+
+void
+device_handover_save(struct device *dev, struct ho_buf *b)
+{
+	uint32_t n = 0;
+
+	ho_put(b, &dev->conf, sizeof(dev->conf));
+	ho_put_u32(b, dev->nslots);
+	ho_put_u32(b, dev->lost != NULL);
+	if (dev->ops->save != NULL)
+		dev->ops->save(dev, b);
+	for (uint32_t i = 0; i < dev->nslots; i++)
+		n += atomic_load(&dev->slots[i].trigger) >= 0;
+	ho_put_u32(b, n);
+	for (uint32_t i = 0; i < dev->nslots; i++) {
+		int fd = atomic_load(&dev->slots[i].trigger);
+
+		if (fd < 0)
+			continue;
+		ho_put_u32(b, i);
+		ho_put_fd(b, fd);
+	}
+}
+
+int
+device_handover_adopt(struct ho_rd *r)
+{
+	struct conf_device cd;
+	struct device *dev;
+	uint32_t nslots, lost, n;
+	int e;
+
+	ho_get(r, &cd, sizeof(cd));
+	nslots = ho_get_u32(r);
+	lost = ho_get_u32(r);
+	if (r->err != 0)
+		return ho_fail("the state is cut short (a device)");
+	cd.name[sizeof(cd.name) - 1] = '\0';
+	cd.backend[sizeof(cd.backend) - 1] = '\0';
+	cd.address[sizeof(cd.address) - 1] = '\0';
+	if (device_find(cd.name) != NULL)
+		return ho_fail("device %s is in the state twice", cd.name);
+	if (device_backend(cd.backend) == NULL)
+		return ho_fail("device %s: backend %s is not this msivd's",
+		    cd.name, cd.backend);
+	if ((e = device_make(&cd, r, &dev)) < 0)
+		return e == -EINVAL ? e : ho_fail("device %s: %s", cd.name,
+		    strerror(-e));
+	if (dev->nslots != nslots)
+		return ho_fail("device %s: %u slots handed over, %u adopted",
+		    cd.name, nslots, dev->nslots);
+	n = ho_get_u32(r);
+	for (uint32_t i = 0; i < n && r->err == 0; i++) {
+		uint32_t slot = ho_get_u32(r);
+		int fd = ho_get_fd(r);
+		struct slot *s;
+
+		if (r->err != 0 || slot >= dev->nslots || fd < 0) {
+			if (fd >= 0)
+				close(fd);
+			return ho_fail("device %s: a trigger of slot %u", cd.name,
+			    slot);
+		}
+		s = &dev->slots[slot];
+		if (atomic_load(&s->trigger) >= 0) {
+			close(fd);
+			return ho_fail("device %s: slot %u has two triggers",
+			    cd.name, slot);
+		}
+		atomic_store_explicit(&s->trigger, fd, memory_order_release);
+		if ((e = deliver_add(s)) < 0)
+			return ho_fail("device %s: cannot watch slot %u: %s",
+			    cd.name, slot, strerror(-e));
+	}
+	if (r->err != 0)
+		return ho_fail("the state is cut short (device %s)", cd.name);
+	log_info("device %s: adopted from the old msivd (%u triggers)%s",
+	    cd.name, n, lost ? "; it was going away" : "");
+	if (lost)
+		device_lost(dev, "it was going away before the restart");
+	return 0;
 }
 
 void

@@ -21,6 +21,8 @@
 
 struct device;
 struct event_base;
+struct ho_buf;
+struct ho_rd;
 struct vfunc;
 
 struct backend_ops {
@@ -49,6 +51,14 @@ struct backend_ops {
 	 * the affinity in effect). */
 	int (*irq_affinity)(struct device *dev, uint32_t slot,
 	    const uint64_t *cpus, struct msiv_affinity_rep *rep);
+	/* Optional (NULL: the backend holds nothing but its slots'
+	 * triggers): handover (handover.c). save writes what the backend
+	 * holds open and knows; adopt takes it instead of open, touching the
+	 * device as little as it can (no reset, no VFIO_DEVICE_SET_IRQS).
+	 * The slots' triggers are device.c's to hand over. */
+	void (*save)(struct device *dev, struct ho_buf *b);
+	int (*adopt)(struct device *dev, const struct conf_device *cd,
+	    struct ho_rd *r);
 };
 
 /*

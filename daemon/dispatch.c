@@ -167,6 +167,33 @@ dispatch_reply(struct session *s, const struct msiv_hdr *rq, int status,
 	    ctx != NULL ? ctx->touched : 0);
 }
 
+/*
+ * The reply to a request a handler deferred (CMD_DEFER): RESTART's, sent
+ * by the new msivd or, refused, by the old one. Not held for a commit.
+ */
+void
+dispatch_reply_later(struct session *s, const struct msiv_hdr *rq,
+    int status, const void *rep, uint32_t len, const char *reason)
+{
+	struct cmd_ctx ctx;
+	union {
+		unsigned char b[MSIV_MSG_MAX];
+		uint64_t align;
+	} buf;
+
+	memset(&ctx, 0, sizeof(ctx));
+	memset(buf.b, 0, sizeof(buf.b));
+	if (len > CMD_REP_MAX)
+		len = CMD_REP_MAX;
+	if (rep != NULL)
+		memcpy(buf.b, rep, len);
+	ctx.s = s;
+	ctx.hdr = rq;
+	ctx.rep = buf.b;
+	ctx.replen = len;
+	dispatch_reply(s, rq, status, &ctx, 0, reason);
+}
+
 /* --- the checker -----------------------------------------------------------*/
 
 /*
@@ -306,6 +333,8 @@ dispatch_request(struct session *s, unsigned char *pkt, size_t n, int *fds,
 	/* Fds the handler did not take are closed before the reply, so a
 	 * client that has its reply knows the daemon holds none of them. */
 	fdpass_close(fds, nfds);
+	if (r == CMD_DEFER)
+		return; /* answered later: dispatch_reply_later() */
 	/* A change written to the store is acknowledged once it is
 	 * committed (and only if it is). */
 	dispatch_reply(s, &h, r, &ctx, store_writes() != writes &&

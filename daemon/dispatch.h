@@ -35,7 +35,10 @@ struct cmd_ctx {
 
 #define CMD_REP_MAX (MSIV_MSG_MAX - sizeof(struct msiv_hdr))
 
+/* A handler returns 0 (the reply is ctx->rep), -errno, or CMD_DEFER: no
+ * reply now; dispatch_reply_later() sends it. */
 typedef int cmd_handler(struct cmd_ctx *ctx);
+#define CMD_DEFER 1
 
 /* Who may call an opcode. 0 is no value: an entry that does not say is
  * an empty one, and msivd does not start (dispatch_init). */
@@ -78,6 +81,8 @@ int cmd_vfunc_lookup(struct cmd_ctx *ctx, uint64_t id, struct vfunc **out);
  * whole: msivd does not start if an opcode has no wire table entry, or
  * an empty dispatch table entry. */
 int dispatch_init(const struct cmd_entry *table);
+void dispatch_reply_later(struct session *s, const struct msiv_hdr *rq,
+    int status, const void *rep, uint32_t len, const char *reason);
 /* Check one request of session s and run its handler; answer it (the
  * reply may be held for the turn's commit), or end the session if it
  * does not speak the protocol. fds are the request's (closed unless the

@@ -41,6 +41,7 @@
 #include "conf.h"
 #include "deliver.h"
 #include "device.h"
+#include "handover.h"
 #include "hotplug.h"
 #include "log.h"
 #include "priv.h"
@@ -48,6 +49,7 @@
 #include "sandbox.h"
 #include "sdnotify.h"
 #include "server.h"
+#include "spawn.h"
 #include "store.h"
 #include "vfunc.h"
 
@@ -447,6 +449,77 @@ main_fail(enum main_exit status, const char *what)
 	return (int)status;
 }
 
+/* Stage 2: the state directory checked, the store opened. */
+static enum main_exit
+open_store(const struct conf *c, struct event_base *base)
+{
+	char err[1024];
+	enum store_error e;
+
+	if (check_state_dir(c) < 0)
+		return MAIN_EXIT_STATE;
+	e = store_open(c->state_dir, base, err, sizeof(err));
+	if (e != STORE_OK) {
+		log_errx("%s", err);
+		return store_exit(e);
+	}
+	return MAIN_EXIT_OK;
+}
+
+/* Stage 2: the devices attached at run time and the vfuncs, from the
+ * store. */
+static enum main_exit
+restore(const struct conf *c, struct event_base *base)
+{
+	uint32_t restored = 0, attached = 0;
+	uint64_t t0 = server_now_ms();
+
+	if (store_load_devices(attach_stored, &attached) < 0)
+		return MAIN_EXIT_CORRUPT;
+	/* Devices already bound to vfio-pci that a rule names are attached
+	 * before the vfuncs are restored. */
+	hotplug_start(base, c);
+	if (store_load(restore_one, &restored) < 0)
+		return MAIN_EXIT_CORRUPT;
+	if (attached > 0)
+		log_info("store: %u device(s) attached at run time attached "
+		    "again", attached);
+	if (restored > 0)
+		log_info("store: %u vfunc(s), %u vectors restored in %llu ms; "
+		    "waiting %u s for their tenants to resume", restored,
+		    vfunc_vector_count(),
+		    (unsigned long long)(server_now_ms() - t0),
+		    c->orphan_grace);
+	return MAIN_EXIT_OK;
+}
+
+/*
+ * A handover failed in this, the new msivd, before it had anything the
+ * old one needs: the old one serves on (it sees us gone). Exit without
+ * closing a thing by teardown.
+ */
+static int
+ho_fail_exit(int ho, enum main_exit status)
+{
+	log_errx("handover: not taking over (exit status %d); the old msivd "
+	    "serves on", (int)status);
+	close(ho);
+	_exit((int)status);
+}
+
+/* SIGUSR2: hand over to a new msivd, as RESTART does (handover.c). */
+static void
+on_sigusr2(evutil_socket_t sig, short what, void *arg)
+{
+	char why[MSIV_REASON_MAX];
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	if (handover_start(NULL, NULL, why, sizeof(why)) < 0)
+		log_warnx("restart (SIGUSR2) refused: %s", why);
+}
+
 /* SIGHUP: read the configuration again (reload.c). libevent runs this
  * on the event loop like any callback, not in the signal handler. */
 static void
@@ -473,10 +546,10 @@ int
 main(int argc, char **argv)
 {
 	struct event_base *base;
-	struct event *sigterm, *sigint, *sighup;
+	struct event *sigterm, *sigint, *sighup, *sigusr2;
 	struct opts o;
 	struct conf conf;
-	int notify = -1, activated, r;
+	int notify = -1, activated, r, ho;
 	char status[256];
 
 	/* Whatever msivd creates (the store's files) is its own; the socket
@@ -496,8 +569,10 @@ main(int argc, char **argv)
 		    "bad configuration");
 	log_init(1, conf.log_level);
 	signal(SIGPIPE, SIG_IGN);
+	/* Executed by an old msivd for a handover (handover.c)? */
+	ho = handover_fd();
 	raise_fd_limit(&conf);
-	if ((activated = sdn_listen_fd()) < -1)
+	if ((activated = ho >= 0 ? -1 : sdn_listen_fd()) < -1)
 		return main_fail(MAIN_EXIT_SOCKET, "the socket passed by the "
 		    "service manager cannot be used");
 
@@ -515,57 +590,49 @@ main(int argc, char **argv)
 		fatal("cannot create the lost devices' notifier");
 	if (server_init(base, &conf, cmd_table) < 0)
 		return main_fail(MAIN_EXIT_CONFIG, "bad configuration");
-	for (uint32_t i = 0; i < conf.ndevices; i++)
+	if (ho >= 0) {
+		/* A handover (handover.c): the store first, then the old
+		 * msivd's devices, listening socket and sessions. */
+		if ((r = open_store(&conf, base)) != MAIN_EXIT_OK)
+			return ho_fail_exit(ho, r);
+		if (handover_receive(ho, &conf) < 0)
+			_exit(MAIN_EXIT_FAIL);
+	}
+	for (uint32_t i = 0; i < conf.ndevices; i++) {
+		if (ho >= 0 && device_find(conf.devices[i].name) != NULL)
+			continue; /* handed over */
 		if (device_create(&conf.devices[i], NULL) < 0) {
 			snprintf(status, sizeof(status), "device %s cannot be "
 			    "opened", conf.devices[i].name);
+			if (ho >= 0)
+				return ho_fail_exit(ho, MAIN_EXIT_DEVICE);
 			return main_fail(MAIN_EXIT_DEVICE, status);
 		}
-	if (check_state_dir(&conf) < 0)
-		return main_fail(MAIN_EXIT_STATE, "unsafe state directory");
-	{
-		char err[1024];
-		enum store_error e = store_open(conf.state_dir, base, err,
-		    sizeof(err));
-		uint32_t restored = 0, attached = 0;
-		uint64_t t0 = server_now_ms();
-
-		if (e != STORE_OK) {
-			log_errx("%s", err);
-			return main_fail(store_exit(e), "the store cannot be "
-			    "opened");
-		}
-		if (store_load_devices(attach_stored, &attached) < 0)
-			return main_fail(MAIN_EXIT_CORRUPT, "the store's devices "
-			    "cannot be read");
-		/* Devices already bound to vfio-pci that a rule names are
-		 * attached before the vfuncs are restored. */
-		hotplug_start(base, &conf);
-		if (store_load(restore_one, &restored) < 0)
-			return main_fail(MAIN_EXIT_CORRUPT, "the store's vfuncs "
-			    "cannot be read");
-		if (attached > 0)
-			log_info("store: %u device(s) attached at run time "
-			    "attached again", attached);
-		if (restored > 0)
-			log_info("store: %u vfunc(s), %u vectors restored in "
-			    "%llu ms; waiting %u s for their tenants to resume",
-			    restored, vfunc_vector_count(),
-			    (unsigned long long)(server_now_ms() - t0),
-			    conf.orphan_grace);
 	}
-	if ((r = server_listen(activated)) < 0) {
+	if (ho < 0 && (r = open_store(&conf, base)) != MAIN_EXIT_OK)
+		return main_fail(r, r == MAIN_EXIT_STATE ? "unsafe state "
+		    "directory" : "the store cannot be opened");
+	if ((r = restore(&conf, base)) != MAIN_EXIT_OK)
+		return ho >= 0 ? ho_fail_exit(ho, r) : main_fail(r,
+		    "the store cannot be read");
+	if (ho >= 0) {
+		if (handover_finish() < 0)
+			_exit(MAIN_EXIT_FAIL);
+	} else if ((r = server_listen(activated)) < 0) {
 		snprintf(status, sizeof(status), "cannot listen on %s: %s",
 		    conf.socket, strerror(-r));
 		return main_fail(MAIN_EXIT_SOCKET, status);
 	}
 
 	/* Stage 3. */
-	if (priv_drop(&conf, activated < 0) < 0)
+	if (priv_drop(&conf, activated < 0 && ho < 0) < 0)
 		return main_fail(MAIN_EXIT_PRIV, "cannot drop privileges");
 
-	/* Stage 4. */
-	if (!o.foreground) {
+	/* Stage 4 (a handover's new msivd is detached already: the old one
+	 * was). */
+	if (!o.foreground && ho >= 0)
+		log_init(0, conf.log_level);
+	else if (!o.foreground) {
 		if (daemonize(&notify) < 0)
 			fatal("cannot detach");
 		log_init(0, conf.log_level);
@@ -579,7 +646,10 @@ main(int argc, char **argv)
 		}
 	}
 
-	/* Stage 5. */
+	/* Stage 5. The spawner first, before any other thread. */
+	if ((r = spawn_init(argv)) < 0)
+		log_warnx("no spawner: msivctl restart and SIGUSR2 will be "
+		    "refused (%s)", strerror(-r));
 	if ((r = deliver_start()) < 0) {
 		errno = -r;
 		fatal("cannot start the delivery thread");
@@ -587,9 +657,11 @@ main(int argc, char **argv)
 	sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
 	sigint = evsignal_new(base, SIGINT, on_signal, NULL);
 	sighup = evsignal_new(base, SIGHUP, on_sighup, NULL);
+	sigusr2 = evsignal_new(base, SIGUSR2, on_sigusr2, NULL);
 	if (sigterm == NULL || sigint == NULL || sighup == NULL ||
-	    evsignal_add(sigterm, NULL) < 0 || evsignal_add(sigint, NULL) < 0 ||
-	    evsignal_add(sighup, NULL) < 0)
+	    sigusr2 == NULL || evsignal_add(sigterm, NULL) < 0 ||
+	    evsignal_add(sigint, NULL) < 0 || evsignal_add(sighup, NULL) < 0 ||
+	    evsignal_add(sigusr2, NULL) < 0)
 		fatalx("cannot install signal handlers");
 	reload_init(&conf, &o.conf);
 	/* A RELOAD may look up users and groups under the filter, which
@@ -607,6 +679,8 @@ main(int argc, char **argv)
 	snprintf(status, sizeof(status), "READY=1\nSTATUS=serving %u "
 	    "device(s), %u vfunc(s) restored", device_count(), vfunc_count());
 	sdn_notify(status);
+	if (ho >= 0)
+		handover_done();
 	if (event_base_dispatch(base) < 0)
 		log_warnx("event loop failed");
 
@@ -620,6 +694,7 @@ main(int argc, char **argv)
 	event_free(sigterm);
 	event_free(sigint);
 	event_free(sighup);
+	event_free(sigusr2);
 	event_base_free(base);
 	libevent_global_shutdown();
 	log_info("stopped");

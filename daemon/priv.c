@@ -110,6 +110,54 @@ priv_chown_state(const char *dir, uid_t uid, gid_t gid)
 	return r;
 }
 
+/*
+ * Started as another user: nothing to drop, unless this is the new msivd
+ * of a handover (handover.c), executed by the spawner with
+ * CAP_DAC_OVERRIDE in its ambient set (spawn.c) so that it could keep it.
+ * It is kept as after a drop: permitted, not effective, not inherited,
+ * not ambient.
+ */
+static int
+priv_inherited(void)
+{
+	cap_flag_value_t v = CAP_CLEAR;
+	cap_t c = cap_get_proc();
+	int r = 0;
+
+	if (c == NULL)
+		return -errno;
+	if (cap_get_flag(c, CAP_DAC_OVERRIDE, CAP_PERMITTED, &v) < 0 ||
+	    v != CAP_SET) {
+		cap_free(c);
+		log_info("running as uid %u (not root: nothing to drop)",
+		    (unsigned)geteuid());
+		return 0;
+	}
+	cap_free(c);
+	if ((c = cap_init()) == NULL ||
+	    cap_set_flag(c, CAP_PERMITTED, PRIV_NKEPT, priv_kept,
+	    CAP_SET) < 0 || cap_set_proc(c) < 0) {
+		r = -errno;
+		log_err("cannot set the capabilities kept across the restart");
+	}
+	if (c != NULL)
+		cap_free(c);
+	if (r == 0 && cap_reset_ambient() < 0 && errno != EINVAL) {
+		r = -errno;
+		log_err("cannot clear the ambient capabilities");
+	}
+	if (r == 0 && prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L) < 0) {
+		r = -errno;
+		log_err("cannot set no_new_privs");
+	}
+	if (r < 0)
+		return r;
+	priv_dropped = 1;
+	log_info("running as uid %u; capabilities: cap_dac_override=p (kept "
+	    "across the restart)", (unsigned)geteuid());
+	return 0;
+}
+
 int
 priv_drop(const struct conf *c, int own_socket)
 {
@@ -118,11 +166,8 @@ priv_drop(const struct conf *c, int own_socket)
 	cap_t caps;
 	int r;
 
-	if (geteuid() != 0) {
-		log_info("running as uid %u (not root: nothing to drop)",
-		    (unsigned)geteuid());
-		return 0;
-	}
+	if (geteuid() != 0)
+		return priv_inherited();
 	if (strcmp(c->user, "root") == 0) {
 		log_warnx("user = root: msivd keeps every root privilege "
 		    "(set user in [msivd] to drop them)");

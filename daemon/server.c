@@ -35,6 +35,7 @@
 
 #include "clock.h"
 #include "dispatch.h"
+#include "handover.h"
 #include "log.h"
 #include "peer.h"
 #include "server.h"
@@ -91,6 +92,59 @@ sessions_of_uid(uid_t uid)
 	return n;
 }
 
+/* A session on fd for a peer with these credentials (a new connection,
+ * or one handed over); NULL if it cannot be made (fd left open). */
+static struct session *
+session_make(int fd, pid_t pid, uid_t uid, gid_t gid, const gid_t *groups,
+    size_t ngroups, int admin)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->fd = fd;
+	s->id = srv_next_session++;
+	s->pid = pid;
+	s->uid = uid;
+	s->gid = gid;
+	s->rights = admin ? MSIV_RIGHT_ADMIN : 0;
+	/* Its groups, for a reload to decide its admission again. */
+	if (ngroups > 0 && (s->groups = calloc(ngroups,
+	    sizeof(gid_t))) == NULL) {
+		free(s);
+		return NULL;
+	}
+	if (ngroups > 0)
+		memcpy(s->groups, groups, ngroups * sizeof(gid_t));
+	s->ngroups = ngroups;
+	s->tenants_ok = admin ? 0 : peer_tenants(srv_conf, s->uid, s->gid,
+	    s->groups, s->ngroups);
+	s->denied = !admin && srv_conf->ntenants > 0 && s->tenants_ok == 0;
+	s->rate_credit = (uint64_t)srv_conf->max_rate * 1000;
+	s->rate_ms = server_now_ms();
+	TAILQ_INIT(&s->vfuncs);
+	TAILQ_INIT(&s->outq);
+	s->rev = event_new(srv_base, fd, EV_READ | EV_PERSIST,
+	    session_read_cb, s);
+	s->wev = event_new(srv_base, fd, EV_WRITE, session_write_cb, s);
+	s->pause_ev = evtimer_new(srv_base, session_unpause_cb, s);
+	if (s->rev == NULL || s->wev == NULL || s->pause_ev == NULL ||
+	    event_add(s->rev, NULL) < 0) {
+		log_warnx("session: cannot create events");
+		if (s->rev != NULL)
+			event_free(s->rev);
+		if (s->wev != NULL)
+			event_free(s->wev);
+		if (s->pause_ev != NULL)
+			event_free(s->pause_ev);
+		free(s->groups);
+		free(s);
+		return NULL;
+	}
+	session_insert(s);
+	return s;
+}
+
 static void
 session_new(int fd)
 {
@@ -119,55 +173,13 @@ session_new(int fd)
 		close(fd);
 		return;
 	}
-	s = calloc(1, sizeof(*s));
+	s = session_make(fd, p.cr.pid, p.cr.uid, p.cr.gid, p.groups,
+	    p.ngroups, admin);
 	if (s == NULL) {
 		log_warn("accept");
 		close(fd);
 		return;
 	}
-	s->fd = fd;
-	s->id = srv_next_session++;
-	s->pid = p.cr.pid;
-	s->uid = p.cr.uid;
-	s->gid = p.cr.gid;
-	s->rights = admin ? MSIV_RIGHT_ADMIN : 0;
-	/* Its groups, for a reload to decide its admission again. */
-	if (p.ngroups > 0 && (s->groups = calloc(p.ngroups,
-	    sizeof(gid_t))) == NULL) {
-		log_warn("accept");
-		free(s);
-		close(fd);
-		return;
-	}
-	if (p.ngroups > 0)
-		memcpy(s->groups, p.groups, p.ngroups * sizeof(gid_t));
-	s->ngroups = p.ngroups;
-	s->tenants_ok = admin ? 0 : peer_tenants(srv_conf, s->uid, s->gid, s->groups,
-	    s->ngroups);
-	s->denied = !admin && srv_conf->ntenants > 0 && s->tenants_ok == 0;
-	s->rate_credit = (uint64_t)srv_conf->max_rate * 1000;
-	s->rate_ms = server_now_ms();
-	TAILQ_INIT(&s->vfuncs);
-	TAILQ_INIT(&s->outq);
-	s->rev = event_new(srv_base, fd, EV_READ | EV_PERSIST,
-	    session_read_cb, s);
-	s->wev = event_new(srv_base, fd, EV_WRITE, session_write_cb, s);
-	s->pause_ev = evtimer_new(srv_base, session_unpause_cb, s);
-	if (s->rev == NULL || s->wev == NULL || s->pause_ev == NULL ||
-	    event_add(s->rev, NULL) < 0) {
-		log_warnx("session: cannot create events");
-		if (s->rev != NULL)
-			event_free(s->rev);
-		if (s->wev != NULL)
-			event_free(s->wev);
-		if (s->pause_ev != NULL)
-			event_free(s->pause_ev);
-		free(s->groups);
-		free(s);
-		close(fd);
-		return;
-	}
-	session_insert(s);
 	if (s->denied)
 		log_warnx("session %llu: connection from pid %d uid %u gid %u "
 		    "refused: no [tenant] admits it", (unsigned long long)s->id,
@@ -398,4 +410,121 @@ server_shutdown(void)
 	srv_reap_ev = NULL;
 	/* Run the deferred releases scheduled by session_kill. */
 	event_base_loop(srv_base, EVLOOP_NONBLOCK);
+}
+
+/* --- handover (handover.c) ------------------------------------------------ */
+
+void
+server_handover_save(struct ho_buf *b)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	memset(path, 0, sizeof(path));
+	snprintf(path, sizeof(path), "%s", srv_conf->socket);
+	ho_put_fd(b, srv_listen_fd);
+	ho_put_u32(b, (uint32_t)srv_activated);
+	ho_put(b, path, sizeof(path));
+	ho_put_u64(b, srv_next_session);
+}
+
+int
+server_handover_adopt(struct ho_rd *r, const struct conf *conf)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int fd = ho_get_fd(r), activated = (int)ho_get_u32(r);
+	uint64_t next;
+
+	ho_get(r, path, sizeof(path));
+	next = ho_get_u64(r);
+	path[sizeof(path) - 1] = '\0';
+	if (r->err != 0 || fd < 0)
+		return ho_fail("the state is cut short (the socket)");
+	if (!activated && strcmp(path, conf->socket) != 0)
+		return ho_fail("the old msivd listens on %s, this configuration "
+		    "says %s: a restart keeps the socket (stop and start to "
+		    "move it)", path, conf->socket);
+	srv_activated = activated;
+	if (next > srv_next_session)
+		srv_next_session = next;
+	if (server_listen_on(fd) < 0)
+		return -ENOMEM;
+	log_info("listening on %s (handed over)", path);
+	return 0;
+}
+
+void
+server_session_save(const struct session *s, struct ho_buf *b)
+{
+	ho_put_u64(b, s->id);
+	ho_put_fd(b, s->fd);
+	ho_put_u32(b, (uint32_t)s->pid);
+	ho_put_u32(b, s->uid);
+	ho_put_u32(b, s->gid);
+	ho_put_u32(b, s->rights);
+	ho_put_u32(b, (uint32_t)s->denied);
+	ho_put_u32(b, (uint32_t)s->retired);
+	ho_put_u32(b, (uint32_t)s->hello);
+	ho_put(b, s->tenant, sizeof(s->tenant));
+	ho_put_u32(b, (uint32_t)s->ngroups);
+	ho_put(b, s->groups, s->ngroups * sizeof(gid_t));
+	ho_put_u64(b, s->rate_credit);
+	session_outq_save(s, b);
+}
+
+int
+server_session_adopt(struct ho_rd *r)
+{
+	uint64_t id = ho_get_u64(r);
+	int fd = ho_get_fd(r);
+	pid_t pid = (pid_t)ho_get_u32(r);
+	uid_t uid = ho_get_u32(r);
+	gid_t gid = ho_get_u32(r), groups[SESSION_GROUPS_MAX];
+	uint32_t rights = ho_get_u32(r), denied = ho_get_u32(r);
+	uint32_t retired = ho_get_u32(r), hello = ho_get_u32(r), ngroups;
+	char tenant[MSIV_NAME_MAX];
+	struct session *s;
+	struct vfunc *vf;
+
+	ho_get(r, tenant, sizeof(tenant));
+	ngroups = ho_get_u32(r);
+	if (r->err != 0 || fd < 0 || ngroups > SESSION_GROUPS_MAX) {
+		if (fd >= 0)
+			close(fd);
+		return ho_fail("the state is cut short (a session)");
+	}
+	ho_get(r, groups, ngroups * sizeof(gid_t));
+	s = session_make(fd, pid, uid, gid, groups, ngroups,
+	    (rights & MSIV_RIGHT_ADMIN) != 0);
+	if (s == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	/* Who it is and what it did, as the old msivd knew it; its rights
+	 * and tenant policy come from this configuration
+	 * (server_reconfigured, once all are in). */
+	srv_next_session--;
+	s->id = id;
+	s->rights = rights;
+	s->denied = (int)denied;
+	s->retired = (int)retired;
+	s->hello = (int)hello;
+	memcpy(s->tenant, tenant, sizeof(s->tenant));
+	s->tenant[sizeof(s->tenant) - 1] = '\0';
+	s->rate_credit = ho_get_u64(r);
+	TAILQ_FOREACH(vf, &vfuncs, entry)
+		if (vf->ho_session == id) {
+			vf->ho_session = 0;
+			session_take_vfunc(s, vf);
+		}
+	return session_outq_adopt(s, r);
+}
+
+void
+server_handover_flush(void)
+{
+	struct session *s;
+
+	TAILQ_FOREACH(s, &sessions, entry)
+		if (!s->dead)
+			(void)session_flush(s);
 }

@@ -17,6 +17,7 @@
 
 #include "clock.h"
 #include "fdpass.h"
+#include "handover.h"
 #include "log.h"
 #include "proto.h"
 #include "session.h"
@@ -455,3 +456,57 @@ session_end(struct session *s, const char *why, int shutdown)
 		fatalx("cannot schedule session release");
 }
 
+
+/* --- handover (handover.c) ------------------------------------------------ */
+
+/* What is queued for the session (its socket was full), in order. */
+void
+session_outq_save(const struct session *s, struct ho_buf *b)
+{
+	const struct outmsg *m;
+
+	ho_put_u32(b, s->outq_len);
+	TAILQ_FOREACH(m, &s->outq, entry) {
+		ho_put_u32(b, (uint32_t)m->len);
+		ho_put(b, m->buf, m->len);
+		ho_put_u32(b, (uint32_t)m->nfds);
+		for (size_t i = 0; i < m->nfds; i++)
+			ho_put_fd(b, m->fds[i]);
+	}
+}
+
+int
+session_outq_adopt(struct session *s, struct ho_rd *r)
+{
+	uint32_t n = ho_get_u32(r);
+
+	if (n > ses_conf->max_queued + 1)
+		return ho_fail("session %llu: %u queued packets",
+		    (unsigned long long)s->id, n);
+	for (uint32_t i = 0; i < n && r->err == 0; i++) {
+		uint32_t len = ho_get_u32(r), nfds;
+		struct outmsg *m;
+
+		if (len < sizeof(struct msiv_hdr) || len > MSIV_MSG_MAX)
+			return ho_fail("session %llu: a queued packet of %u "
+			    "bytes", (unsigned long long)s->id, len);
+		if ((m = calloc(1, sizeof(*m) + len)) == NULL)
+			return -ENOMEM;
+		m->len = len;
+		ho_get(r, m->buf, len);
+		nfds = ho_get_u32(r);
+		if (nfds > MSIV_FDS_MAX) {
+			free(m);
+			return ho_fail("session %llu: a queued packet with %u "
+			    "fds", (unsigned long long)s->id, nfds);
+		}
+		for (uint32_t k = 0; k < nfds; k++)
+			m->fds[m->nfds++] = ho_get_fd(r);
+		TAILQ_INSERT_TAIL(&s->outq, m, entry);
+		s->outq_len++;
+	}
+	if (s->outq_len > 0)
+		event_add(s->wev, NULL);
+	return r->err != 0 ? ho_fail("the state is cut short (session "
+	    "%llu)", (unsigned long long)s->id) : 0;
+}

@@ -107,4 +107,10 @@ uint32_t session_adopt(struct session *s);
 void session_revoke(struct vfunc *vf, uint32_t reason);
 uint32_t session_revoke_device(struct device *dev, uint32_t reason);
 
+/* Handover (handover.c): the session's queued packets. */
+struct ho_buf;
+struct ho_rd;
+void session_outq_save(const struct session *s, struct ho_buf *b);
+int session_outq_adopt(struct session *s, struct ho_rd *r);
+
 #endif /* MSIVD_SESSION_H */

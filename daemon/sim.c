@@ -39,6 +39,14 @@ sim_open(struct device *dev, const struct conf_device *cd)
 	return 0;
 }
 
+/* Handover: the triggers come from device.c; nothing else is open. */
+static int
+sim_adopt(struct device *dev, const struct conf_device *cd, struct ho_rd *r)
+{
+	(void)r;
+	return sim_open(dev, cd);
+}
+
 /* The slot's trigger, created and watched on first use. */
 static int
 sim_trigger(struct device *dev, uint32_t slot)
@@ -142,4 +150,6 @@ const struct backend_ops sim_backend_ops = {
 	.fire = sim_fire,
 	.trigger_dup = sim_trigger_dup,
 	.route = sim_route,
+	.save = NULL,  /* only triggers, which device.c hands over */
+	.adopt = sim_adopt,
 };

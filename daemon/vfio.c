@@ -43,6 +43,7 @@
 
 #include "deliver.h"
 #include "device.h"
+#include "handover.h"
 #include "log.h"
 #include "priv.h"
 
@@ -414,6 +415,77 @@ fail:
 	return r;
 }
 
+/* --- handover (handover.c) ------------------------------------------------ */
+
+static void
+vfio_save(struct device *dev, struct ho_buf *b)
+{
+	struct vfio_dev *v = dev->priv;
+
+	ho_put_fd(b, v->container);
+	ho_put_fd(b, v->group);
+	ho_put_fd(b, v->fd);
+	ho_put_fd(b, v->reqfd);
+	ho_put_u32(b, v->index);
+	ho_put_u32(b, v->count);
+	ho_put_u32(b, (uint32_t)v->noresize);
+	ho_put_u32(b, (uint32_t)v->latch);
+	ho_put_u32(b, v->enabled);
+	ho_put_u32(b, dev->flags);
+	ho_put(b, v->armed, dev->nslots);
+	ho_put(b, v->affinity, dev->nslots * sizeof(*v->affinity));
+}
+
+/*
+ * Take the open device over as it is: its container, group and device fds,
+ * its request IRQ's eventfd, and what it knows of the enabled range and of
+ * the armed vectors. Nothing is written to the device: MSI-X stays
+ * enabled, each vector keeps its trigger (vfio_arm of an armed range is
+ * a no-op), Bus Master Enable stays set.
+ */
+static int
+vfio_adopt(struct device *dev, const struct conf_device *cd, struct ho_rd *r)
+{
+	struct vfio_dev *v = calloc(1, sizeof(*v));
+
+	if (v == NULL)
+		return -ENOMEM;
+	dev->priv = v;
+	snprintf(v->address, sizeof(v->address), "%s", cd->address);
+	v->container = ho_get_fd(r);
+	v->group = ho_get_fd(r);
+	v->fd = ho_get_fd(r);
+	v->reqfd = ho_get_fd(r);
+	v->index = ho_get_u32(r);
+	v->count = ho_get_u32(r);
+	v->noresize = (int)ho_get_u32(r);
+	v->latch = (int)ho_get_u32(r);
+	v->enabled = ho_get_u32(r);
+	dev->flags = ho_get_u32(r);
+	if (r->err != 0 || v->fd < 0 || v->count < dev->nslots ||
+	    v->enabled > dev->nslots)
+		return ho_fail("vfio %s: the device's state does not hold",
+		    cd->address);
+	v->armed = calloc(dev->nslots, 1);
+	v->affinity = calloc(dev->nslots, sizeof(*v->affinity));
+	if (v->armed == NULL || v->affinity == NULL)
+		return -ENOMEM;
+	ho_get(r, v->armed, dev->nslots);
+	ho_get(r, v->affinity, dev->nslots * sizeof(*v->affinity));
+	if (r->err != 0)
+		return ho_fail("vfio %s: the state is cut short", cd->address);
+	if (v->reqfd >= 0) {
+		v->reqev = event_new(device_base(), v->reqfd,
+		    EV_READ | EV_PERSIST, vfio_request_cb, dev);
+		if (v->reqev == NULL || event_add(v->reqev, NULL) < 0)
+			return -ENOMEM;
+	}
+	log_info("vfio %s: adopted: %s, %u vectors, %u enabled", cd->address,
+	    v->index == VFIO_PCI_MSIX_IRQ_INDEX ? "MSI-X" : "MSI", v->count,
+	    v->enabled);
+	return 0;
+}
+
 /*
  * Host IRQ affinity. vfio-pci names the IRQ it requests for a vector
  * "vfio-msix[N](BDF)" ("vfio-msi[N](BDF)" for MSI) in /proc/interrupts;
@@ -585,6 +657,14 @@ vfio_arm(struct device *dev, uint32_t first, uint32_t n)
 	uint32_t end = first + n, was = v->enabled;
 	int r;
 
+	uint32_t armed = 0;
+
+	/* Armed already: an adopted device's vfuncs, restored after a
+	 * handover. Their vectors keep their triggers untouched. */
+	for (uint32_t i = first; i < end; i++)
+		armed += v->armed[i];
+	if (armed == n && (!v->noresize || end <= v->enabled))
+		return 0;
 	for (uint32_t i = first; i < end; i++)
 		v->armed[i] = 1;
 	/* (Slots being armed have no affinity yet: disarm forgot it.) */
@@ -670,4 +750,6 @@ const struct backend_ops vfio_backend_ops = {
 	.trigger_dup = NULL,
 	.route = vfio_route,
 	.irq_affinity = vfio_irq_affinity,
+	.save = vfio_save,
+	.adopt = vfio_adopt,
 };

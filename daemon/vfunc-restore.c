@@ -12,10 +12,13 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "deliver.h"
+#include "handover.h"
 #include "log.h"
+#include "session.h"
 #include "store.h"
 #include "vfunc.h"
 
@@ -316,4 +319,136 @@ vfunc_resync(uint64_t id, struct vfunc_changed *ch)
 	    (unsigned long long)id);
 	free(vecs);
 	return VFUNC_RESYNC_KEPT;
+}
+
+/* --- handover (handover.c) ------------------------------------------------ */
+
+static void
+vfunc_ho_put_vector(struct ho_buf *b, const struct vector *v)
+{
+	ho_put_u64(b, v->prog_addr);
+	ho_put_u64(b, v->eff_addr);
+	ho_put_u32(b, v->prog_data);
+	ho_put_u32(b, v->eff_data);
+	ho_put_u32(b, v->flags);
+	ho_put_u32(b, v->policy);
+	ho_put_u32(b, v->written);
+	ho_put_u64(b, v->fired);
+	ho_put_u64(b, v->delivered);
+	ho_put_u64(b, v->coalesced);
+	ho_put_u64(b, v->dropped);
+}
+
+static void
+vfunc_ho_get_vector(struct ho_rd *r, struct vector *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->prog_addr = ho_get_u64(r);
+	v->eff_addr = ho_get_u64(r);
+	v->prog_data = ho_get_u32(r);
+	v->eff_data = ho_get_u32(r);
+	v->flags = (uint8_t)ho_get_u32(r);
+	v->policy = (uint8_t)ho_get_u32(r);
+	v->written = (uint8_t)ho_get_u32(r);
+	v->fired = ho_get_u64(r);
+	v->delivered = ho_get_u64(r);
+	v->coalesced = ho_get_u64(r);
+	v->dropped = ho_get_u64(r);
+}
+
+/* The slot a vector is on, or MSIV_SLOT_NONE (lazy, unbound). */
+static uint32_t
+vfunc_ho_slot(const struct vfunc *vf, uint32_t i)
+{
+	return vf->lazy ? vf->map[i] : vf->first + i;
+}
+
+void
+vfunc_handover_save(struct vfunc *vf, struct ho_buf *b)
+{
+	uint32_t nvec = vf->gone != 0 || vf->dev == NULL ? 0 : vf->nvec;
+
+	ho_put_u64(b, vf->id);
+	ho_put_u64(b, vf->session != NULL ? vf->session->id : 0);
+	ho_put_u64(b, vf->orphaned_ms);
+	ho_put_u32(b, vf->gone);
+	ho_put_u32(b, nvec);
+	for (uint32_t i = 0; i < nvec; i++) {
+		struct slot *s = vfunc_vec_lock(vf, i);
+		uint32_t slot = vfunc_ho_slot(vf, i);
+
+		ho_put_u32(b, slot);
+		vfunc_ho_put_vector(b, &s->vec);
+		ho_put_fd(b, s->target);
+		ho_put_u32(b, s->direct);
+		ho_put_u32(b, s->routed >= 0);
+		/* Only a slot's trigger holds signals; a parked vector has
+		 * none. */
+		ho_put_u64(b, slot != MSIV_SLOT_NONE ?
+		    deliver_handover_skip(s) : 0);
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+/*
+ * The vfunc was restored from the store (vfunc_restore: orphaned, each
+ * set-up vector awaiting its target with its pending bit assumed); put
+ * back what it really was: each vector as it stood, its target, its
+ * routing. The slots must be those the store gave (they are: the old
+ * msivd committed everything before it handed over).
+ */
+int
+vfunc_handover_adopt(struct ho_rd *r)
+{
+	uint64_t id = ho_get_u64(r), sid = ho_get_u64(r);
+	uint64_t orphaned_ms = ho_get_u64(r);
+	uint32_t gone = ho_get_u32(r), nvec = ho_get_u32(r);
+	struct vfunc *vf;
+
+	if (r->err != 0)
+		return ho_fail("the state is cut short (a vfunc)");
+	vf = vfunc_find(id);
+	if (vf == NULL)
+		return ho_fail("vfunc %016llx is not in the store",
+		    (unsigned long long)id);
+	if (nvec != 0 && (vf->gone != 0 || vf->dev == NULL ||
+	    nvec != vf->nvec))
+		return ho_fail("vfunc %016llx: %u vectors handed over, the "
+		    "store has %u", (unsigned long long)id, nvec, vf->nvec);
+	for (uint32_t i = 0; i < nvec; i++) {
+		uint32_t slot = ho_get_u32(r);
+		struct vector v;
+		int fd, direct, routed;
+		uint64_t skip;
+		struct slot *s;
+
+		vfunc_ho_get_vector(r, &v);
+		fd = ho_get_fd(r);
+		direct = ho_get_u32(r) != 0;
+		routed = ho_get_u32(r) != 0;
+		skip = ho_get_u64(r);
+		if (r->err != 0 || slot != vfunc_ho_slot(vf, i) ||
+		    ((v.flags & VECTOR_F_TARGET) != 0) != (fd >= 0) ||
+		    (routed && (fd < 0 || !direct))) {
+			if (fd >= 0)
+				close(fd);
+			return ho_fail("vfunc %016llx vector %u: its state does "
+			    "not hold (slot %u, the store's %u)",
+			    (unsigned long long)id, i, slot,
+			    vfunc_ho_slot(vf, i));
+		}
+		s = vfunc_vec_lock(vf, i);
+		s->vec = v;
+		slot_target_close(s->target);
+		s->target = fd;
+		s->direct = direct && vf->dev->ops->route != NULL;
+		s->routed = routed ? fd : -1;
+		if (slot != MSIV_SLOT_NONE)
+			deliver_adopt(s, skip);
+		pthread_mutex_unlock(&s->lock);
+	}
+	vf->gone = gone != 0 ? gone : vf->gone;
+	vf->ho_session = sid;
+	vf->orphaned_ms = sid == 0 ? orphaned_ms : 0;
+	return 0;
 }

@@ -58,6 +58,8 @@ struct vfunc {
 	char tenant[MSIV_NAME_MAX];
 	bool dirty_queued;           /* on the write-behind queue */
 	uint64_t *dirty;             /* vectors to write behind, a bit each */
+	uint64_t ho_session;         /* handover: the session it belonged
+					to, until that session is adopted */
 	struct vfunc *hnext;         /* handle hash chain */
 	TAILQ_ENTRY(vfunc) entry;    /* all vfuncs, in creation order */
 	TAILQ_ENTRY(vfunc) sentry;   /* the owner session's */
