@@ -14,6 +14,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,6 +108,10 @@ h_spawn(struct h_daemon *d)
 
 	if (msivd == NULL)
 		tap_bail("MSIVD is not set (run through make check)");
+	/* A handover's new msivd is a child of the old one's spawner; it
+	 * becomes ours once they are gone (h_handover). */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) < 0)
+		tap_bail("PR_SET_CHILD_SUBREAPER");
 	d->pid = fork();
 	if (d->pid < 0)
 		tap_bail("fork");
@@ -185,6 +190,52 @@ h_start_user(struct h_daemon *d, const char *conf, const char *user)
 {
 	h_prepare_user(d, conf, user);
 	return h_spawn(d);
+}
+
+/* The pid of the msivd serving d's socket (STATUS), or -1. */
+static pid_t
+h_serving_pid(const struct h_daemon *d)
+{
+	struct msiv_status_info st;
+	struct msiv_conn *c;
+	pid_t pid = -1;
+
+	if (msiv_connect(d->sock, NULL, &c) < 0)
+		return -1;
+	if (msiv_get_status(c, &st, sizeof(st)) == 0)
+		pid = (pid_t)st.pid;
+	msiv_close(c);
+	return pid;
+}
+
+int
+h_handover_wait(struct h_daemon *d)
+{
+	int64_t deadline = h_now_ms() + H_TIMEOUT_MS;
+	pid_t old = d->pid, pid = -1;
+	int st;
+
+	while (h_now_ms() < deadline) {
+		if ((pid = h_serving_pid(d)) > 0 && pid != old)
+			break;
+		usleep(2000); /* polling a condition, with a deadline */
+	}
+	if (pid <= 0 || pid == old)
+		return -1;
+	/* The old one exits 0 once it has handed over. */
+	if (waitpid(old, &st, 0) != old || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0)
+		return -1;
+	d->pid = pid;
+	return 0;
+}
+
+int
+h_handover(struct h_daemon *d)
+{
+	if (d->pid <= 0 || kill(d->pid, SIGUSR2) < 0)
+		return -1;
+	return h_handover_wait(d);
 }
 
 int

@@ -48,6 +48,13 @@ int h_wait(struct h_daemon *d);
 int h_exit_status(const struct h_daemon *d);
 /* SIGKILL the daemon and reap it. */
 int h_kill9(struct h_daemon *d);
+/* Hand over to a new msivd (SIGUSR2; msivd(8), RESTART AND UPGRADE) and
+ * wait until it serves d's socket: d->pid is the new one (a child of
+ * ours, the subreaper, once the old one and its spawner are gone). The
+ * old one must exit 0. h_handover_wait() does the waiting alone, for a
+ * handover asked another way (RESTART). 0 or -1. */
+int h_handover(struct h_daemon *d);
+int h_handover_wait(struct h_daemon *d);
 /* SIGTERM and wait; returns the daemon's exit status (-1: killed or hung). */
 int h_stop(struct h_daemon *d);
 /* Is the daemon process still running? */
