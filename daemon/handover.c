@@ -79,7 +79,6 @@
 #include "store.h"
 #include "vfunc.h"
 
-#define HO_MAGIC       0x4f48534dU /* "MSHO" */
 #define HO_END         0x444e4548U /* "HEND" */
 #define HO_FDS_BATCH   253u        /* SCM_MAX_FD */
 #define HO_CHUNK       (64u * 1024u)
@@ -87,28 +86,6 @@
 #define HO_HELLO_MS    30000       /* the new msivd starts */
 #define HO_READY_MS    120000      /* it restores what it was handed */
 #define HO_IO_MS       10000       /* one packet */
-
-/* Messages on the handover socket. */
-enum ho_msg {
-	HO_HELLO = 1,   /* new -> old: the newest format it reads */
-	HO_STATE = 2,   /* old -> new: sizes, then chunks, then fd batches */
-	HO_DATA = 3,
-	HO_FDS = 4,
-	HO_READY = 5,   /* new -> old: everything is adopted */
-	HO_REFUSE = 6,  /* new -> old: why not (the old one serves on) */
-	HO_GO = 7,      /* old -> new: the old one is gone */
-	HO_ABORT = 8,   /* old -> new: exit, touching nothing */
-};
-
-struct ho_hdr {
-	uint32_t magic;
-	uint32_t msg;      /* enum ho_msg */
-	uint32_t format;   /* HELLO: the newest it reads; STATE: the state's */
-	uint32_t nfds;     /* STATE: fds to follow; FDS: in this packet */
-	uint64_t len;      /* STATE: bytes to follow; DATA: in this packet */
-	char version[MSIV_NAME_MAX];
-	char reason[MSIV_REASON_MAX]; /* REFUSE */
-};
 
 /* --- the codec ---------------------------------------------------------- */
 
@@ -647,11 +624,20 @@ ho_new_refuse(const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	log_errx("handover refused: %s; msivd %s (pid %d) serves on", why,
-	    ho_new.old_version, (int)getppid());
+	log_errx("handover refused: %s; msivd %s serves on", why,
+	    ho_new.old_version);
 	if (ho_new.fd >= 0)
 		(void)ho_send_msg(ho_new.fd, HO_REFUSE, why);
 	return -1;
+}
+
+void
+handover_refuse(int fd, const char *why)
+{
+	log_errx("handover refused: %s; msivd %s serves on", why,
+	    ho_new.old_version);
+	(void)ho_send_msg(fd, HO_REFUSE, why);
+	close(fd);
 }
 
 /* Receive the state and every fd; 0 or -errno. */

@@ -22,6 +22,32 @@ struct session;
  */
 #define HANDOVER_FORMAT 1u
 
+/* The handover socket (SOCK_SEQPACKET) carries these packets: a header,
+ * then data or fds (tests/test-handover plays an old msivd with them). */
+#define HO_MAGIC       0x4f48534dU /* "MSHO" */
+
+/* Messages on the handover socket. */
+enum ho_msg {
+	HO_HELLO = 1,   /* new -> old: the newest format it reads */
+	HO_STATE = 2,   /* old -> new: sizes, then chunks, then fd batches */
+	HO_DATA = 3,
+	HO_FDS = 4,
+	HO_READY = 5,   /* new -> old: everything is adopted */
+	HO_REFUSE = 6,  /* new -> old: why not (the old one serves on) */
+	HO_GO = 7,      /* old -> new: the old one is gone */
+	HO_ABORT = 8,   /* old -> new: exit, touching nothing */
+};
+
+struct ho_hdr {
+	uint32_t magic;
+	uint32_t msg;      /* enum ho_msg */
+	uint32_t format;   /* HELLO: the newest it reads; STATE: the state's */
+	uint32_t nfds;     /* STATE: fds to follow; FDS: in this packet */
+	uint64_t len;      /* STATE: bytes to follow; DATA: in this packet */
+	char version[MSIV_NAME_MAX];
+	char reason[MSIV_REASON_MAX]; /* REFUSE */
+};
+
 /* --- the state codec: a byte stream and the fds it refers to ----------- */
 
 struct ho_buf {
@@ -105,6 +131,8 @@ int handover_receive(int fd, const struct conf *conf);
  * 0: everything is ours; -1 as for handover_receive().
  */
 int handover_finish(void);
+/* Refuse, after handover_receive() (the caller then _exit()s). */
+void handover_refuse(int fd, const char *why);
 /* Serving (the delivery loop armed): answer the RESTART that asked. */
 void handover_done(void);
 

@@ -501,9 +501,11 @@ restore(const struct conf *c, struct event_base *base)
 static int
 ho_fail_exit(int ho, enum main_exit status)
 {
-	log_errx("handover: not taking over (exit status %d); the old msivd "
-	    "serves on", (int)status);
-	close(ho);
+	char why[MSIV_REASON_MAX];
+
+	snprintf(why, sizeof(why), "the new msivd cannot start (exit status "
+	    "%d): its log says why", (int)status);
+	handover_refuse(ho, why);
 	_exit((int)status);
 }
 
@@ -591,12 +593,14 @@ main(int argc, char **argv)
 	if (server_init(base, &conf, cmd_table) < 0)
 		return main_fail(MAIN_EXIT_CONFIG, "bad configuration");
 	if (ho >= 0) {
-		/* A handover (handover.c): the store first, then the old
-		 * msivd's devices, listening socket and sessions. */
-		if ((r = open_store(&conf, base)) != MAIN_EXIT_OK)
-			return ho_fail_exit(ho, r);
+		/* A handover (handover.c): the old msivd's devices and
+		 * listening socket, then the store, which it has committed
+		 * and left (it writes no more). */
 		if (handover_receive(ho, &conf) < 0)
 			_exit(MAIN_EXIT_FAIL);
+		store_trust();
+		if ((r = open_store(&conf, base)) != MAIN_EXIT_OK)
+			return ho_fail_exit(ho, r);
 	}
 	for (uint32_t i = 0; i < conf.ndevices; i++) {
 		if (ho >= 0 && device_find(conf.devices[i].name) != NULL)
