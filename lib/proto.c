@@ -40,6 +40,7 @@
 #define L_RELEASE_REQ "nww"
 #define L_RELEASE_REP "ww"
 #define L_RELOAD_REP "m"
+#define L_RESTART_REP "wwwwwwnn"
 #define L_EV_MSG     "qwwq"
 #define L_EV_GONE    "qww"
 
@@ -167,6 +168,10 @@ static const struct msiv_opinfo msiv_wire_table[] = {
 	    .req_len = 0, .req_layout = "",
 	    .rep_len = sizeof(struct msiv_metrics_rep),
 	    .rep_layout = L_METRICS_REP },
+	[MSIV_OP_RESTART] = { .name = "RESTART",
+	    .req_len = 0, .req_layout = "",
+	    .rep_len = sizeof(struct msiv_restart_rep),
+	    .rep_layout = L_RESTART_REP },
 };
 /* The table is sized by its entries: an opcode appended to enum msiv_op
  * without its entry here does not build. Entry 0 is not an opcode; that

@@ -73,6 +73,7 @@ static const struct want wants[] = {
 	{ MSIV_OP_TENANT_RELEASE, sizeof(struct msiv_tenant_release_req),
 	    sizeof(struct msiv_tenant_release_rep), 0, 0 },
 	{ MSIV_OP_METRICS, 0, sizeof(struct msiv_metrics_rep), 0, 0 },
+	{ MSIV_OP_RESTART, 0, sizeof(struct msiv_restart_rep), 0, 0 },
 };
 
 static void

@@ -27,8 +27,9 @@
  *      len 0, and clients since msiv 0.1 read past the header of an error
  *      reply without looking at it). Opcodes added within it, which a
  *      daemon that predates them answers with ENOSYS (unknown opcode):
- *      RELOAD (28), LOG_LEVEL (29), TENANT_RELEASE (30) and METRICS (31,
- *      admin: the store's commit figures; msivctl metrics says so).
+ *      RELOAD (28), LOG_LEVEL (29), TENANT_RELEASE (30), METRICS (31,
+ *      admin: the store's commit figures; msivctl metrics says so) and
+ *      RESTART (32).
  *
  * Opcode numbers are only ever appended; a retired opcode keeps its number
  * as a comment saying it is unused. The full protocol is described in
@@ -103,6 +104,7 @@ enum msiv_op {
 	MSIV_OP_LOG_LEVEL = 29,     /* admin: the daemon's log level */
 	MSIV_OP_TENANT_RELEASE = 30, /* admin: release a tenant's orphans now */
 	MSIV_OP_METRICS = 31,       /* admin: figures for msivctl metrics */
+	MSIV_OP_RESTART = 32,       /* admin: hand over to a new msivd */
 	MSIV_OP__COUNT              /* keep last */
 };
 
@@ -578,6 +580,27 @@ struct msiv_reload_rep {
 	char message[MSIV_TEXT_MAX]; /* NUL terminated */
 };
 _Static_assert(sizeof(struct msiv_reload_rep) == 512, "reload_rep");
+
+/*
+ * RESTART (admin): msivd hands everything it holds to a newly executed
+ * msivd, which may be a newer one (msivd(8), RESTART AND UPGRADE): the
+ * listening socket, the devices, every trigger and target, and the
+ * sessions, this one included. The reply comes from the new process, on
+ * the same connection, once it serves. A refusal (the new binary cannot
+ * take the state over, or failed to start) comes from the old process,
+ * which keeps serving; the reason says why.
+ */
+struct msiv_restart_rep {
+	uint32_t pid;          /* the new msivd's */
+	uint32_t blackout_us;  /* no trigger read: old loop parked -> new armed */
+	uint32_t sessions;     /* handed over */
+	uint32_t vfuncs;
+	uint32_t fds;
+	uint32_t format;       /* the state's format (MSIVD_HANDOVER_FORMAT) */
+	char version_str[MSIV_NAME_MAX]; /* the new msivd's */
+	char old_version[MSIV_NAME_MAX]; /* the one it took over from */
+};
+_Static_assert(sizeof(struct msiv_restart_rep) == 88, "restart_rep");
 
 /* Event payloads. */
 struct msiv_ev_msg {
