@@ -5,9 +5,12 @@
  *    terminated, and follow the size rule: a size below the MSIV_0.3 size
  *    is EINVAL, a larger struct (one of a later header) gets zeros beyond
  *    what this library knows, and a listing's records are size apart;
+ *  - msiv_restart() (MSIV_0.4) follows the same size rule, its minimum
+ *    the struct's size in MSIV_0.4;
  *  - the MSIV_0.1 calls that took the wire's structs still resolve at
  *    their symbol version (dlvsym) and answer as the new calls do: a
- *    program linked against an older libmsiv keeps working;
+ *    program linked against an older libmsiv keeps working; each call
+ *    is at the version that brought it, and not at an earlier one;
  *  - msiv_token_save()/msiv_token_load(): the file is mode 0600, replaced
  *    atomically with no temporary left, read back; a missing file is
  *    ENOENT, a bad one EBADMSG, one others may read EPERM, and a directory
@@ -75,6 +78,15 @@ test_new_calls(struct msiv_conn *adm, uint64_t vf)
 	    "loop %s", st.pid, st.devices, st.vfuncs, st.vectors, st.loop);
 	is_int(msiv_get_status(adm, &st, sizeof(st) - 1), -EINVAL,
 	    "a size below MSIV_0.3's: EINVAL");
+	{
+		struct msiv_restart_info ri;
+
+		/* Refused before anything is sent: msivd does not restart. */
+		is_int(msiv_restart(adm, &ri, sizeof(ri) - 1), -EINVAL,
+		    "msiv_restart: a size below MSIV_0.4's: EINVAL");
+		is_int(msiv_restart(adm, &ri, ((size_t)1 << 20) + 1), -EINVAL,
+		    "... a size above 1 MiB: EINVAL");
+	}
 	memset(&later, 0xa5, sizeof(later));
 	ok(msiv_get_status(adm, &later.now, sizeof(later)) == 0 &&
 	    later.now.pid == st.pid && all_zero(later.more,
@@ -169,8 +181,11 @@ test_old_symbols(struct msiv_conn *adm, uint64_t vf)
 	(void)sym("msiv_vfunc_open_flags", "MSIV_0.2");
 	(void)sym("msiv_list_devices", "MSIV_0.3");
 	(void)sym("msiv_token_save", "MSIV_0.3");
+	(void)sym("msiv_restart", "MSIV_0.4");
 	ok(dlvsym(RTLD_DEFAULT, "msiv_list_devices", "MSIV_0.1") == NULL,
 	    "msiv_list_devices is not in MSIV_0.1");
+	ok(dlvsym(RTLD_DEFAULT, "msiv_restart", "MSIV_0.3") == NULL,
+	    "msiv_restart is not in MSIV_0.3");
 	if (status == NULL || devs == NULL || vfs == NULL || vecs == NULL ||
 	    sess == NULL || hot == NULL)
 		tap_bail("MSIV_0.1 symbols missing");
