@@ -1251,6 +1251,63 @@ cmd_reload(struct ctl *c, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+/*
+ * restart: msivd hands everything over to a new msivd (msivd(8), RESTART
+ * AND UPGRADE), whose reply says what it took over. ENOSYS is what an
+ * msivd that predates the opcode answers (msiv-protocol(7)), so it gets
+ * the hint whatever its reason. A refusal (the old msivd keeps serving)
+ * is exit 1 whatever its errno, as the failure is msivd's, not one of
+ * the caller's objects or rights; only EPERM to a session that is not an
+ * admin's is the usual "permission denied". Without a reply it is not
+ * known whether msivd restarted: that is said rather than "refused".
+ */
+static int
+cmd_restart(struct ctl *c, int argc, char **argv)
+{
+	struct msiv_restart_info ri;
+	char msg[160];
+	int r = msiv_restart(c->conn, &ri, sizeof(ri));
+
+	(void)argc;
+	(void)argv;
+	if (r == -ENOSYS)
+		return ctl_report(c, "restart", r, "msivd is older than this "
+		    "msivctl: it has no restart", CTL_EXIT_FAIL);
+	if (r == -EPERM && !msiv_is_admin(c->conn))
+		return ctl_fail(c, "restart", r);
+	if (r == -ETIMEDOUT || r == -ENOTCONN || r == -ECONNRESET ||
+	    r == -EPROTO) {
+		snprintf(msg, sizeof(msg), "%s; whether msivd restarted is "
+		    "unknown (msivctl status shows its pid, msivd's log "
+		    "says)", msiv_strerror(r));
+		return ctl_report(c, "restart", r, msg, CTL_EXIT_FAIL);
+	}
+	if (r < 0)
+		return ctl_report(c, "restart refused", r, NULL,
+		    CTL_EXIT_FAIL);
+	if (c->json) {
+		json_object *o = json_object_new_object();
+
+		jint(o, "pid", ri.pid);
+		jstr(o, "version", ri.version);
+		jstr(o, "old_version", ri.old_version);
+		jint(o, "sessions", ri.sessions);
+		jint(o, "vfuncs", ri.vfuncs);
+		jint(o, "fds", ri.fds);
+		jint(o, "blackout_us", ri.blackout_us);
+		jint(o, "format", ri.format);
+		json_print(o);
+	} else
+		printf("msivd restarted: pid %" PRIu32 ", version %s (from %s), "
+		    "%" PRIu32 " session%s, %" PRIu32 " vfunc%s, %" PRIu32
+		    " fd%s handed over; no interrupt read for %" PRIu32 " us\n",
+		    ri.pid, ri.version, ri.old_version, ri.sessions,
+		    ri.sessions == 1 ? "" : "s", ri.vfuncs,
+		    ri.vfuncs == 1 ? "" : "s", ri.fds, ri.fds == 1 ? "" : "s",
+		    ri.blackout_us);
+	return CTL_EXIT_OK;
+}
+
 static const char *const ctl_levels[] = {
 	[MSIV_LOG_ERROR] = "error",
 	[MSIV_LOG_WARNING] = "warning",
@@ -1397,6 +1454,12 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "that changes\n  a setting that takes a restart, is refused and "
 	    "the running one stays\n  (msivd(8), RELOAD)\n", 0, 0,
 	    cmd_reload },
+	{ "restart", "", "hand over to a new msivd; clients stay (admin)",
+	    "  msivd executes its binary again, which may be a newer release, "
+	    "and hands\n  it the devices (not reset), every trigger and "
+	    "target, and the sessions:\n  no client is disconnected and no "
+	    "interrupt lost. Refused, the running\n  msivd keeps serving "
+	    "(msivd(8), RESTART AND UPGRADE)\n", 0, 0, cmd_restart },
 	{ "shutdown", "", "stop the daemon", NULL, 0, 0, cmd_shutdown },
 	{ "help", "[COMMAND]", "this list, or what COMMAND does", NULL, 0, 1,
 	    cmd_help },

@@ -239,6 +239,7 @@ msiv_call_fds(struct msiv_conn *c, unsigned int op, const void *req,
 		.magic = MSIV_PROTO_MAGIC, .version = MSIV_PROTO_VERSION,
 		.opcode = (uint16_t)op, .len = oi->req_len,
 	};
+	unsigned int wait_ms;
 	int64_t deadline;
 	int r;
 
@@ -258,7 +259,13 @@ msiv_call_fds(struct msiv_conn *c, unsigned int op, const void *req,
 	if (r < 0)
 		return r;
 
-	deadline = c->timeout_ms ? msiv_now_ms() + c->timeout_ms : 0;
+	wait_ms = c->timeout_ms;
+	/* A RESTART's reply comes once a new msivd has started and taken
+	 * everything over (msiv.h). */
+	if (op == MSIV_OP_RESTART && wait_ms != 0 &&
+	    wait_ms < MSIV_RESTART_WAIT_MS)
+		wait_ms = MSIV_RESTART_WAIT_MS;
+	deadline = wait_ms ? msiv_now_ms() + wait_ms : 0;
 	for (;;) {
 		struct msiv_hdr rh;
 		size_t nf = 0;
@@ -332,8 +339,9 @@ msiv_call(struct msiv_conn *c, unsigned int op, const void *req, int fd,
 	    NULL, NULL, NULL);
 	if (r == -ENOTCONN && op != MSIV_OP_HELLO &&
 	    msiv_auto_reconnect(c) == 0) {
-		if (op == MSIV_OP_VFUNC_OPEN)
-			return -ECONNRESET; /* it may have been opened */
+		/* It may have been opened; msivd may have restarted. */
+		if (op == MSIV_OP_VFUNC_OPEN || op == MSIV_OP_RESTART)
+			return -ECONNRESET;
 		r = msiv_call_fds(c, op, req, &fd, fd >= 0 ? 1 : 0, buf,
 		    sizeof(buf), NULL, NULL, NULL);
 	}
@@ -1028,14 +1036,16 @@ msiv_hotplug_status(struct msiv_conn *c, struct msiv_hotplug_rep *st)
 
 /* --- MSIV_0.3: the library's own structs --------------------------------- */
 
-/* Sizes of the structs in MSIV_0.3, the least a caller may pass. Fields
- * appended later are not counted here. */
+/* Sizes of the structs in the symbol version that brought them (MSIV_0.3
+ * unless named), the least a caller may pass. Fields appended later are
+ * not counted here. */
 #define MSIV_STATUS_INFO_V3  sizeof(struct msiv_status_info)
 #define MSIV_HOTPLUG_INFO_V3 sizeof(struct msiv_hotplug_info)
 #define MSIV_DEVICE_INFO_V3  sizeof(struct msiv_device_info)
 #define MSIV_VFUNC_INFO_V3   sizeof(struct msiv_vfunc_info)
 #define MSIV_VECTOR_STATE_V3 sizeof(struct msiv_vector_state)
 #define MSIV_SESSION_INFO_V3 sizeof(struct msiv_session_info)
+#define MSIV_RESTART_INFO_V4 sizeof(struct msiv_restart_info)
 
 MSIV_API int
 msiv_get_status(struct msiv_conn *c, struct msiv_status_info *st, size_t size)
@@ -1426,4 +1436,32 @@ msiv_reload(struct msiv_conn *c, char *msg, size_t msglen)
 	memcpy(msg, text, len);
 	msg[len] = '\0';
 	return r;
+}
+
+/* MSIV_0.4 */
+
+MSIV_API int
+msiv_restart(struct msiv_conn *c, struct msiv_restart_info *info,
+    size_t size)
+{
+	struct msiv_restart_rep rp;
+	struct msiv_restart_info in;
+	int r;
+
+	/* The reply comes from the new msivd (msiv_call_fds waits for it
+	 * long enough); a refusal's reason is kept as any other. */
+	if ((r = msiv_info_size(size, MSIV_RESTART_INFO_V4)) < 0 ||
+	    (r = msiv_call(c, MSIV_OP_RESTART, NULL, -1, &rp)) < 0)
+		return r;
+	memset(&in, 0, sizeof(in));
+	in.pid = rp.pid;
+	in.blackout_us = rp.blackout_us;
+	in.sessions = rp.sessions;
+	in.vfuncs = rp.vfuncs;
+	in.fds = rp.fds;
+	in.format = rp.format;
+	msiv_name_get(in.version, rp.version_str);
+	msiv_name_get(in.old_version, rp.old_version);
+	msiv_info_put(info, size, &in, sizeof(in));
+	return 0;
 }

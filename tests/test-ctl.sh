@@ -49,7 +49,8 @@ sed -n '/^commands:/,/^$/p' "$dir/help" |
     sed -n 's/^  \([a-z][a-z-]*\).*/\1/p' | sort -u >"$dir/commands"
 check "msivctl help lists commands ($(wc -l <"$dir/commands"))" \
     [ "$(wc -l <"$dir/commands")" -ge 11 ]
-check "... release among them" grep -qx release "$dir/commands"
+check "... release and restart among them" all \
+    'grep -qx release "$dir/commands"' 'grep -qx restart "$dir/commands"'
 bad=
 while read -r c; do
 	out=$("$MSIVCTL" help "$c") || bad="$bad $c"
@@ -60,6 +61,12 @@ out=$("$MSIVCTL" help release)
 check "... and what it does" has "$out" "orphan_grace"
 "$MSIVCTL" help frobnicate >/dev/null 2>&1
 check "help of an unknown command: exit 2" [ $? -eq 2 ]
+out=$("$MSIVCTL" help restart)
+check "msivctl help restart: admin, and where msivd(8) tells more" all \
+    'has "$out" "(admin)"' 'has "$out" "msivd(8), RESTART AND UPGRADE"'
+out=$("$MSIVCTL" --socket "$sock" restart now 2>&1); rc=$?
+check "restart takes no argument: exit 2, its usage" all '[ $rc -eq 2 ]' \
+    'has "$out" "^usage: msivctl restart$"'
 out=$("$MSIVCTL" --socket "$sock" fire 2>&1); rc=$?
 check "fire without arguments: exit 2" [ $rc -eq 2 ]
 check "... with the usage from the table" has "$out" "usage: msivctl fire DEVICE SLOT \[COUNT\]"
@@ -84,7 +91,7 @@ check "completing the command offers every command of msivctl help" \
     cmp -s "$dir/commands" "$dir/completed"
 [ $? -eq 0 ] || diff "$dir/commands" "$dir/completed" | sed 's/^/# /'
 complete_words "$MSIVCTL" help re | sort | tr '\n' ' ' >"$dir/completed"
-check "msivctl help re<TAB>: release reload revoke" [ "$(cat "$dir/completed")" = "release reload revoke " ]
+check "msivctl help re<TAB>: release reload restart revoke" [ "$(cat "$dir/completed")" = "release reload restart revoke " ]
 complete_words "$MSIVCTL" --j >"$dir/completed"
 check "--j<TAB>: --json" [ "$(cat "$dir/completed")" = "--json" ]
 

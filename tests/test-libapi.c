@@ -5,9 +5,19 @@
  *    terminated, and follow the size rule: a size below the MSIV_0.3 size
  *    is EINVAL, a larger struct (one of a later header) gets zeros beyond
  *    what this library knows, and a listing's records are size apart;
+ *  - msiv_restart() (MSIV_0.4) follows the same size rule, its minimum
+ *    the struct's size in MSIV_0.4; against a stand-in answering RESTART
+ *    as a new msivd would (msivd's side is msivd's tests'): the reply is
+ *    awaited past a connection timeout that ends an ordinary call (the
+ *    new msivd has to start), its strings come out NUL terminated, a
+ *    refusal leaves info alone and gives its reason, a RESTART whose
+ *    connection is lost is not repeated by auto-reconnect
+ *    (-ECONNRESET), and msivctl restart prints the reply, as JSON too,
+ *    the refusal and an msivd that predates RESTART as msivctl(8) says;
  *  - the MSIV_0.1 calls that took the wire's structs still resolve at
  *    their symbol version (dlvsym) and answer as the new calls do: a
- *    program linked against an older libmsiv keeps working;
+ *    program linked against an older libmsiv keeps working; each call
+ *    is at the version that brought it, and not at an earlier one;
  *  - msiv_token_save()/msiv_token_load(): the file is mode 0600, replaced
  *    atomically with no temporary left, read back; a missing file is
  *    ENOENT, a bad one EBADMSG, one others may read EPERM, and a directory
@@ -19,13 +29,19 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "proto.h"
 #include "tap.h"
 
 static const char conf[] =
@@ -75,6 +91,15 @@ test_new_calls(struct msiv_conn *adm, uint64_t vf)
 	    "loop %s", st.pid, st.devices, st.vfuncs, st.vectors, st.loop);
 	is_int(msiv_get_status(adm, &st, sizeof(st) - 1), -EINVAL,
 	    "a size below MSIV_0.3's: EINVAL");
+	{
+		struct msiv_restart_info ri;
+
+		/* Refused before anything is sent: msivd does not restart. */
+		is_int(msiv_restart(adm, &ri, sizeof(ri) - 1), -EINVAL,
+		    "msiv_restart: a size below MSIV_0.4's: EINVAL");
+		is_int(msiv_restart(adm, &ri, ((size_t)1 << 20) + 1), -EINVAL,
+		    "... a size above 1 MiB: EINVAL");
+	}
 	memset(&later, 0xa5, sizeof(later));
 	ok(msiv_get_status(adm, &later.now, sizeof(later)) == 0 &&
 	    later.now.pid == st.pid && all_zero(later.more,
@@ -169,8 +194,11 @@ test_old_symbols(struct msiv_conn *adm, uint64_t vf)
 	(void)sym("msiv_vfunc_open_flags", "MSIV_0.2");
 	(void)sym("msiv_list_devices", "MSIV_0.3");
 	(void)sym("msiv_token_save", "MSIV_0.3");
+	(void)sym("msiv_restart", "MSIV_0.4");
 	ok(dlvsym(RTLD_DEFAULT, "msiv_list_devices", "MSIV_0.1") == NULL,
 	    "msiv_list_devices is not in MSIV_0.1");
+	ok(dlvsym(RTLD_DEFAULT, "msiv_restart", "MSIV_0.3") == NULL,
+	    "msiv_restart is not in MSIV_0.3");
 	if (status == NULL || devs == NULL || vfs == NULL || vecs == NULL ||
 	    sess == NULL || hot == NULL)
 		tap_bail("MSIV_0.1 symbols missing");
@@ -297,6 +325,285 @@ test_token_files(void)
 	}
 }
 
+/* --- RESTART against a stand-in ------------------------------------------ */
+
+/*
+ * It answers HELLO at once (an admin session), RESTART as the new msivd
+ * would (the reply, or status with reason, or by hanging up), and any
+ * other request with ENOSYS; every answer but HELLO's late_ms late. It
+ * serves connections one after the other until stand_stop().
+ */
+struct stand {
+	int lfd, stop[2];
+	int late_ms;
+	int status;            /* RESTART's: 0 or -errno */
+	const char *reason;    /* of a refusal; NULL: none (len 0) */
+	int hang_up;           /* RESTART: close the connection instead */
+	int restarts;          /* RESTARTs seen, read after stand_stop() */
+	char path[108];
+	pthread_t t;
+};
+
+#define STAND_LATE_MS 500 /* ten times the timeout the client is given */
+#define STAND_VERSION "0.2.0-a-release-name-32-chars-xx" /* no NUL */
+
+static int
+stand_reply(int fd, struct msiv_hdr *h, int status, const void *rep,
+    size_t len)
+{
+	unsigned char pkt[MSIV_MSG_MAX];
+
+	h->flags = MSIV_F_REPLY;
+	h->status = status;
+	h->len = (uint32_t)len;
+	msiv_hdr_encode(h, pkt);
+	if (len > 0)
+		memcpy(pkt + sizeof(*h), rep, len);
+	return send(fd, pkt, sizeof(*h) + len, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+static void
+stand_serve(struct stand *st, int fd)
+{
+	unsigned char pkt[MSIV_MSG_MAX];
+	ssize_t n;
+
+	while ((n = recv(fd, pkt, sizeof(pkt), 0)) > 0) {
+		struct msiv_hdr h;
+		struct msiv_hello_rep hr = {
+			.version = 1, .rights = MSIV_RIGHT_ADMIN,
+		};
+		struct msiv_restart_rep rp = {
+			.pid = 4242, .blackout_us = 850, .sessions = 3,
+			.vfuncs = 2, .fds = 17, .format = 1,
+		};
+		struct msiv_error_rep er;
+		int r;
+
+		if (msiv_hdr_decode(pkt, (size_t)n, &h) < 0)
+			return;
+		if (h.opcode == MSIV_OP_HELLO) {
+			memcpy(hr.tenant, "admin", 6);
+			r = stand_reply(fd, &h, 0, &hr, sizeof(hr));
+		} else if (h.opcode == MSIV_OP_RESTART) {
+			st->restarts++;
+			if (st->hang_up)
+				return;
+			poll(NULL, 0, st->late_ms);
+			if (st->status == 0) {
+				memcpy(rp.version_str, STAND_VERSION,
+				    MSIV_NAME_MAX);
+				memcpy(rp.old_version, "0.1.0", 6);
+				msiv_swap(msiv_proto_op(MSIV_OP_RESTART)->
+				    rep_layout, &rp, sizeof(rp));
+				r = stand_reply(fd, &h, 0, &rp, sizeof(rp));
+			} else {
+				memset(&er, 0, sizeof(er));
+				if (st->reason != NULL)
+					snprintf(er.reason, sizeof(er.reason),
+					    "%s", st->reason);
+				r = stand_reply(fd, &h, st->status, &er,
+				    st->reason != NULL ? sizeof(er) : 0);
+			}
+		} else {
+			poll(NULL, 0, st->late_ms);
+			r = stand_reply(fd, &h, -ENOSYS, NULL, 0);
+		}
+		if (r < 0)
+			return;
+	}
+}
+
+static void *
+stand_run(void *arg)
+{
+	struct stand *st = arg;
+
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = st->lfd, .events = POLLIN },
+			{ .fd = st->stop[0], .events = POLLIN },
+		};
+		int fd;
+
+		/* A client that never comes must not hang the test. */
+		if (poll(p, 2, H_TIMEOUT_MS) <= 0 || p[1].revents != 0 ||
+		    (fd = accept4(st->lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			return NULL;
+		stand_serve(st, fd);
+		close(fd);
+	}
+}
+
+static void
+stand_start(struct stand *st, const char *dir, int late_ms, int status,
+    const char *reason, int hang_up)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	memset(st, 0, sizeof(*st));
+	st->late_ms = late_ms;
+	st->status = status;
+	st->reason = reason;
+	st->hang_up = hang_up;
+	snprintf(st->path, sizeof(st->path), "%s/stand.sock", dir);
+	memcpy(sa.sun_path, st->path, strlen(st->path) + 1);
+	unlink(st->path);
+	st->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (st->lfd < 0 || bind(st->lfd, (struct sockaddr *)&sa,
+	    sizeof(sa)) < 0 || listen(st->lfd, 4) < 0 ||
+	    pipe2(st->stop, O_CLOEXEC) < 0 ||
+	    pthread_create(&st->t, NULL, stand_run, st) != 0)
+		tap_bail("stand-in daemon");
+}
+
+/* Once the clients have closed their connections. */
+static void
+stand_stop(struct stand *st)
+{
+	if (write(st->stop[1], "", 1) != 1)
+		tap_bail("stand-in stop");
+	pthread_join(st->t, NULL);
+	close(st->stop[0]);
+	close(st->stop[1]);
+	close(st->lfd);
+	unlink(st->path);
+}
+
+/* msivctl --socket SOCK ARGS: its standard output and error, one after
+ * the other, in out; its exit status returned (-1: it did not exit). */
+static int
+ctl_run(const char *sock, const char *args, char *out, size_t len)
+{
+	char cmd[512];
+	size_t n;
+	FILE *p;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "\"%s\" --socket \"%s\" %s 2>&1",
+	    getenv("MSIVCTL"), sock, args);
+	if ((p = popen(cmd, "r")) == NULL)
+		tap_bail("popen msivctl");
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void
+test_restart_stand_in(const char *dir)
+{
+	struct {
+		struct msiv_restart_info now;
+		unsigned char more[16];
+	} later;
+	struct msiv_restart_info ri, before;
+	struct msiv_status_info si;
+	struct msiv_conn *c;
+	struct stand st;
+	char out[4096];
+	int rc;
+
+	/* The timeout that ends an ordinary call does not end RESTART's
+	 * wait: the stand-in answers both ten times later than it. */
+	stand_start(&st, dir, STAND_LATE_MS, 0, NULL, 0);
+	if (msiv_connect(st.path, NULL, &c) < 0)
+		tap_bail("connect to the stand-in");
+	msiv_set_timeout(c, STAND_LATE_MS / 10);
+	is_int(msiv_get_status(c, &si, sizeof(si)), -ETIMEDOUT,
+	    "a %d ms timeout: a STATUS answered %d ms late times out",
+	    STAND_LATE_MS / 10, STAND_LATE_MS);
+	msiv_close(c); /* its late reply would be taken for the next's */
+	if (msiv_connect(st.path, NULL, &c) < 0)
+		tap_bail("connect to the stand-in");
+	msiv_set_timeout(c, STAND_LATE_MS / 10);
+	memset(&ri, 0x5a, sizeof(ri));
+	is_int(msiv_restart(c, &ri, sizeof(ri)), 0,
+	    "... a RESTART answered as late is awaited (msivd restarting)");
+	ok(ri.pid == 4242 && ri.blackout_us == 850 && ri.sessions == 3 &&
+	    ri.vfuncs == 2 && ri.fds == 17 && ri.format == 1 &&
+	    strcmp(ri.old_version, "0.1.0") == 0, "... its figures in info");
+	ok(strlen(ri.version) == MSIV_NAME_MAX &&
+	    strncmp(ri.version, STAND_VERSION, MSIV_NAME_MAX) == 0,
+	    "... a version of %u bytes, the wire's all, comes out whole and "
+	    "NUL terminated", MSIV_NAME_MAX);
+	memset(&later, 0xa5, sizeof(later));
+	ok(msiv_restart(c, &later.now, sizeof(later)) == 0 &&
+	    later.now.pid == 4242 && all_zero(later.more,
+	    sizeof(later.more)), "... a later header's larger struct: its "
+	    "tail zeroed");
+	msiv_close(c);
+	stand_stop(&st);
+
+	/* A refusal: its reason; info untouched. */
+	stand_start(&st, dir, 0, -EBUSY, "handover: a restart is under way",
+	    0);
+	if (msiv_connect(st.path, NULL, &c) < 0)
+		tap_bail("connect to the stand-in");
+	memset(&ri, 0x5a, sizeof(ri));
+	memcpy(&before, &ri, sizeof(ri));
+	is_int(msiv_restart(c, &ri, sizeof(ri)), -EBUSY,
+	    "a refused RESTART: the errno as sent");
+	ok(strcmp(msiv_last_reason(c), "handover: a restart is under way")
+	    == 0 && memcmp(&ri, &before, sizeof(ri)) == 0,
+	    "... its reason, and info left alone");
+	msiv_close(c);
+	rc = ctl_run(st.path, "restart", out, sizeof(out));
+	ok(rc == 1 && strcmp(out, "msivctl: restart refused: busy: "
+	    "handover: a restart is under way\n") == 0,
+	    "msivctl restart refused: exit 1, with the reason");
+	if (rc != 1)
+		tap_diag("exit %d: %s", rc, out);
+	stand_stop(&st);
+
+	/* The connection lost during RESTART: msivd may have restarted, so
+	 * an automatic reconnect does not send it again. */
+	stand_start(&st, dir, 0, 0, NULL, 1);
+	if (msiv_connect(st.path, NULL, &c) < 0)
+		tap_bail("connect to the stand-in");
+	msiv_set_auto_reconnect(c, H_TIMEOUT_MS);
+	is_int(msiv_restart(c, &ri, sizeof(ri)), -ECONNRESET,
+	    "RESTART's connection lost, auto-reconnect on: ECONNRESET");
+	msiv_close(c);
+	stand_stop(&st);
+	is_int(st.restarts, 1, "... after reconnecting, RESTART was not sent "
+	    "again");
+
+	/* msivctl restart: the new msivd's account, as text and as JSON. */
+	stand_start(&st, dir, 0, 0, NULL, 0);
+	rc = ctl_run(st.path, "restart", out, sizeof(out));
+	ok(rc == 0 && strcmp(out, "msivd restarted: pid 4242, version "
+	    STAND_VERSION " (from 0.1.0), 3 sessions, 2 vfuncs, 17 fds "
+	    "handed over; no interrupt read for 850 us\n") == 0,
+	    "msivctl restart: exit 0, what the new msivd took over");
+	if (rc != 0)
+		tap_diag("exit %d: %s", rc, out);
+	rc = ctl_run(st.path, "--json restart", out, sizeof(out));
+	ok(rc == 0 && strstr(out, "\"pid\": 4242,") != NULL &&
+	    strstr(out, "\"version\": \"" STAND_VERSION "\",") != NULL &&
+	    strstr(out, "\"old_version\": \"0.1.0\",") != NULL &&
+	    strstr(out, "\"sessions\": 3,") != NULL &&
+	    strstr(out, "\"vfuncs\": 2,") != NULL &&
+	    strstr(out, "\"fds\": 17,") != NULL &&
+	    strstr(out, "\"blackout_us\": 850,") != NULL &&
+	    strstr(out, "\"format\": 1\n") != NULL,
+	    "msivctl --json restart: pid, version, old_version, sessions, "
+	    "vfuncs, fds, blackout_us, format");
+	stand_stop(&st);
+
+	/* An msivd that predates RESTART: its dispatcher's ENOSYS. */
+	stand_start(&st, dir, 0, -ENOSYS, "opcode 32 is not one msivd knows",
+	    0);
+	rc = ctl_run(st.path, "restart", out, sizeof(out));
+	ok(rc == 1 && strcmp(out, "msivctl: restart: msivd is older than "
+	    "this msivctl: it has no restart: opcode 32 is not one msivd "
+	    "knows\n") == 0, "msivctl restart, an older msivd: exit 1, "
+	    "saying so");
+	if (rc != 1)
+		tap_diag("exit %d: %s", rc, out);
+	stand_stop(&st);
+}
+
 int
 main(void)
 {
@@ -319,6 +626,7 @@ main(void)
 	test_old_symbols(adm, vf);
 	msiv_close(vm);
 	msiv_close(adm);
+	test_restart_stand_in(d.dir);
 	h_stop(&d);
 	return tap_done();
 }

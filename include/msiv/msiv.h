@@ -34,7 +34,8 @@
  *    such call takes the size of the caller's struct (sizeof); a later
  *    libmsiv only appends fields, fills no more than size bytes, and zeros
  *    what it does not know of a larger struct. A size below the struct's
- *    size in MSIV_0.3, or above 1 MiB, is -EINVAL.
+ *    size in the symbol version that brought it (MSIV_0.3, or the one its
+ *    call names), or above 1 MiB, is -EINVAL.
  *  - The calls that took wire structs (msiv_status(), msiv_device_list()
  *    ...) stay, deprecated: define MSIV_NO_DEPRECATION_WARNINGS before
  *    including this header to silence the compiler about them.
@@ -527,6 +528,43 @@ const char *msiv_last_reason(const struct msiv_conn *conn);
  */
 int msiv_tenant_release(struct msiv_conn *conn, const char *tenant,
     unsigned int *count);
+
+/*
+ * Admin (MSIV_0.4): have msivd hand everything it holds over to a newly
+ * executed msivd, which may be a newer release (msivd(8), RESTART AND
+ * UPGRADE): the devices, never reset, every trigger and target, and the
+ * sessions, this connection included, which stays open and usable. The
+ * reply comes from the new process once it serves; info gets its
+ * account. size: sizeof(*info) (see the top of this header for the
+ * rule; the least is the struct's size in MSIV_0.4). Strings are NUL
+ * terminated.
+ * The call waits for the reply at least MSIV_RESTART_WAIT_MS (the new
+ * msivd has to start), longer if msiv_set_timeout() says so, or forever
+ * with a timeout of 0. It is never repeated by msiv_set_auto_reconnect().
+ * Errors: -EPERM (not an admin), -ENOSYS (an msivd older than the call),
+ * -EINVAL (size); any other -errno is a refusal (the new msivd could not
+ * be started, or cannot take the state over), msiv_last_reason() says
+ * why, and the msivd that refused keeps serving as before. After
+ * -ETIMEDOUT, -ENOTCONN or -ECONNRESET (the connection lost during the
+ * call) msivd may or may not have restarted: msiv_get_status() (on a new
+ * connection after the last two) tells by its pid and version.
+ */
+#define MSIV_RESTART_WAIT_MS 90000u
+struct msiv_restart_info {
+	uint32_t pid;          /* the new msivd's */
+	uint32_t blackout_us;  /* no trigger was read for this long: from the
+	                        * old msivd's last read to the new one's
+	                        * arming (interrupts meanwhile wait in the
+	                        * triggers, none is lost) */
+	uint32_t sessions;     /* handed over, this one included */
+	uint32_t vfuncs;       /* handed over */
+	uint32_t fds;          /* descriptors handed over */
+	uint32_t format;       /* of the state handed over */
+	char version[MSIV_NAME_MAX + 1];     /* the new msivd's release */
+	char old_version[MSIV_NAME_MAX + 1]; /* the release it took over from */
+};
+int msiv_restart(struct msiv_conn *conn, struct msiv_restart_info *info,
+    size_t size);
 
 #ifdef __cplusplus
 }
