@@ -309,9 +309,25 @@ main(void)
 	    "target");
 	is_int((int)h_efd_take(t[0]), 0, "not to the old one");
 
-	/* A second handover, from the new msivd's own spawner. */
-	is_int(h_handover(&d), 0, "a second handover");
-	ok(d.pid != gen1, "a third pid");
+	/* A second handover, from the new msivd's own spawner, asked by
+	 * RESTART: the new msivd answers on the asking connection. */
+	{
+		struct msiv_restart_info ri;
+
+		memset(&ri, 0, sizeof(ri));
+		is_int(msiv_restart(admin, &ri, sizeof(ri)), 0, "RESTART: a "
+		    "second handover, answered");
+		is_int(h_handover_wait(&d), 0, "the old msivd exited 0");
+		ok(d.pid != gen1 && ri.pid == (uint32_t)d.pid, "the reply "
+		    "names the new msivd (pid %u)", ri.pid);
+		ok(ri.sessions == 2 && ri.vfuncs == 1 && ri.fds > NV &&
+		    ri.format == HANDOVER_FORMAT, "it took over %u sessions (2), 1 "
+		    "vfunc, %u fds, format %u", ri.sessions, ri.fds, ri.format);
+		ok(ri.blackout_us > 0 && strcmp(ri.version, PACKAGE_VERSION) ==
+		    0 && strcmp(ri.old_version, PACKAGE_VERSION) == 0,
+		    "no trigger read for %u us; versions %s from %s",
+		    ri.blackout_us, ri.version, ri.old_version);
+	}
 	is_int(h_fire(&f, 0, 1), 0, "fire vector 0");
 	is_int((int)h_efd_wait(t0b, H_TIMEOUT_MS), 1, "delivered after the "
 	    "second handover");
@@ -332,6 +348,15 @@ main(void)
 		tap_bail("chmod");
 	refused("unsafe state directory", "the new msivd cannot start (exit "
 	    "status 4)");
+	{
+		struct msiv_restart_info ri;
+		int r = msiv_restart(admin, &ri, sizeof(ri));
+
+		ok(r < 0 && strstr(msiv_last_reason(admin), "cannot start (exit "
+		    "status 4)") != NULL, "RESTART refused with the reason: %s",
+		    msiv_last_reason(admin));
+		is_int(serving_pid(), d.pid, "the same msivd serves");
+	}
 	if (chmod(d.dir, 0700) < 0)
 		tap_bail("chmod");
 	is_int(h_fire(&f, 0, 1), 0, "fire vector 0");
