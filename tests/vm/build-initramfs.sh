@@ -5,11 +5,12 @@
 # its lib/modules/VERSION/kernel, or "vfio": the VFIO module chain, those
 # of its modules this kernel has, in load order; MSIV_VM_MODPARAMS gives
 # one of them options), the device ids to bind to vfio-pci, the
-# script to run, and FILES (static binaries) in /bin.
+# script to run, and FILES in /bin (with the libraries they load).
 set -eu
 kroot=$1 out=$2 run=$3 bind=$4
 shift 4
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/common.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/bin" "$tmp/etc/msiv-vm" "$tmp/lib/modules" "$tmp/proc" \
@@ -21,7 +22,8 @@ printf 'root:x:0:0:root:/:/bin/sh\nmsiv:x:990:990:msiv:/tmp/state:/bin/false\n' 
 printf 'root:x:0:\nmsiv:x:990:\n' > "$tmp/etc/group"
 ln -s busybox "$tmp/bin/sh"
 cp "$here/init" "$tmp/init"
-chmod 0755 "$tmp/init"
+cp "$here/vfio-bind.sh" "$tmp/bin/vfio-bind"
+chmod 0755 "$tmp/init" "$tmp/bin/vfio-bind"
 cp "$run" "$tmp/etc/msiv-vm/run"
 echo "$bind" | tr ',' '\n' > "$tmp/etc/msiv-vm/bind"
 # MSIV_VM_MODPARAMS="MODULE PARAM=VALUE...": options for one module.
@@ -56,11 +58,7 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do
 done
 [ $# -gt 0 ] && shift
 for f in "$@"; do
-	cp "$f" "$tmp/bin/"
-	for lib in $(ldd "$f" 2>/dev/null | grep -o '/[^ ]*'); do
-		mkdir -p "$tmp$(dirname "$lib")"
-		cp -L "$lib" "$tmp$lib"
-	done
+	install_bin "$tmp" "$f"
 done
 # mktemp made it 0700: as the guest's /, msiv could not reach /sys or /dev.
 chmod 0755 "$tmp"

@@ -18,43 +18,9 @@
 # skip status); under make check's TAP driver, which takes the reason
 # from the plan, MSIV_VM_SKIP_STATUS=0.
 set -u
-skip() {
-	echo "1..0 # SKIP $*"
-	exit "${MSIV_VM_SKIP_STATUS:-77}"
-}
-[ -z "${MSIV_SKIP_VM:-}" ] || skip "MSIV_SKIP_VM is set"
-
-top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-cache=${MSIV_VM_CACHE:-$HOME/.cache/msiv-vm}
-work=$(mktemp -d /tmp/msiv-vm-XXXXXX)
-trap 'rm -rf "$work"' EXIT
-kroots=$(sh "$top/tests/vm/fetch.sh" "$cache") || skip "$kroots"
-# The guest's programs, static (libmsiv compiled in), and the host side
-# of its ivshmem-doorbell device. Missing static libraries skip; our own
-# code failing to build (warnings are errors) fails.
-for a in libc.a libjson-c.a; do
-	case $(gcc -print-file-name=$a) in
-	/*) ;;
-	*) skip "no static $a to build the guest programs (libc6-dev, libjson-c-dev)" ;;
-	esac
-done
-lib="$top/lib/msiv.c $top/lib/proto.c $top/lib/fdpass.c"
-cc="gcc -O2 -Wall -Wextra -Werror"
-inc="-I$top/include -I$top/lib -I$(dirname "${MSIVD:?MSIVD names msivd}")"
-# shellcheck disable=SC2086
-{ $cc -static -o "$work/vfio-probe" "$top/tests/vm/vfio-probe.c" &&
-  $cc -static $inc -o "$work/vm-relay" "$top/tests/vm/vm-relay.c" $lib &&
-  $cc -static $inc -o "$work/vm-msix" "$top/tests/vm/vm-msix.c" $lib &&
-  $cc -static $inc -o "$work/vm-hotplug" "$top/tests/vm/vm-hotplug.c" $lib &&
-  $cc -static $inc -o "$work/msivctl" "$top/client/msivctl.c" $lib \
-      -ljson-c &&
-  $cc -o "$work/ivshmem-host" "$top/tests/vm/ivshmem-host.c"
-} 2>"$work/cc.log" || {
-	sed 's/^/# /' "$work/cc.log"
-	echo "not ok 1 - build the guest programs"
-	echo "1..1"
-	exit 1
-}
+. "$(dirname "$0")/common.sh"
+vm_setup vm
+vm_build vfio-probe vm-relay vm-msix vm-hotplug msivctl
 cat > "$work/run" <<'RUN'
 # edu (MSI) at 00:04.0, ivshmem-doorbell (MSI-X) at 00:05.0; a second edu
 # at 00:06.0 shares its IOMMU group with a PCI serial port at 00:06.1
@@ -198,21 +164,6 @@ done
 [ $st -eq 0 ] || { sed 's/^/msivd: /' /tmp/msivd.log | tail -60; exit 1; }
 RUN
 
-# Forward the guest's "MSIV-VM MONITOR <command>" console lines to QEMU's
-# monitor (a pipe: $work/mon.in, .out), polling the console log.
-monitor_relay() {
-	sent=0
-	while :; do
-		total=$(grep -c "^MSIV-VM MONITOR " "$work/serial" 2>/dev/null)
-		while [ "${total:-0}" -gt $sent ]; do
-			sent=$((sent + 1))
-			sed -n 's/^MSIV-VM MONITOR //p' "$work/serial" | tr -d '\r' |
-			    sed -n "${sent}p" > "$work/mon.in"
-		done
-		sleep 0.2
-	done
-}
-
 n=0 failed=0 rules= swaps= tmo=${MSIV_VM_TIMEOUT:-120}
 # guest LABEL KROOT RUNSCRIPT QEMU-ARGS...: boot one guest, report its
 # verdicts as TAP.
@@ -224,49 +175,10 @@ guest() {
 	    "$script" 1234:11e8,1af4:1110 vfio -- "$work/vfio-probe" \
 	    "$work/vm-relay" "$work/vm-msix" "$work/vm-hotplug" \
 	    "$work/msivctl" "$MSIVD"
-	# Retry once only when the guest never reached the test.
-	t0=$(date +%s)
-	for try in 1 2; do
-		rm -f "$work/ivshmem.sock" "$work/serial" "$work/mon.in" \
-		    "$work/mon.out"
-		"$work/ivshmem-host" "$work/ivshmem.sock" 8 "$work/ivshmem.log" ||
-		    { rc=1; break; }
-		mkfifo "$work/mon.in" "$work/mon.out"
-		monitor_relay &
-		relay=$!
-		MSIV_VM_TIMEOUT=$tmo MSIV_VM_MONITOR=pipe:$work/mon \
-		    sh "$top/tests/vm/run-vm.sh" \
-		    "$kernel" "$work/initrd.gz" \
-		    "$work/serial" -device edu,addr=04.0 \
-		    -chardev socket,path="$work/ivshmem.sock",id=ivs \
-		    -device ivshmem-doorbell,chardev=ivs,vectors=8,addr=05.0 \
-		    "$@"
-		rc=$?
-		kill $relay 2>/dev/null
-		wait $relay 2>/dev/null
-		[ $rc -ne 125 ] && break
-	done
-	while read -r verdict what; do
-		[ -n "$verdict" ] || continue
-		n=$((n + 1))
-		case "$verdict" in
-		OK) echo "ok $n - $label: $what" ;;
-		*) echo "not ok $n - $label: $what"; failed=$((failed + 1)) ;;
-		esac
-	done <<EOF2
-$(sed -n 's/^PROBE \(OK\|FAIL\) \(.*\)/\1 \2/p' "$work/serial" | tr -d '\r')
-EOF2
-	sed -n "s/^PROBE INFO /# $label: /p" "$work/serial" | tr -d '\r'
-	echo "# $label: the guest ran $(($(date +%s) - t0)) s"
-	n=$((n + 1))
-	if [ $rc -eq 0 ]; then
-		echo "ok $n - $label: the guest ran its checks and exited 0"
-	else
-		echo "not ok $n - $label: guest exit $rc"
-		failed=$((failed + 1))
-		sed 's/^/# /' "$work/serial" | tail -40
-		sed 's/^/# ivshmem-host: /' "$work/ivshmem.log" | tail -5
-	fi
+	vm_boot "$kernel" "$work/initrd.gz" -device edu,addr=04.0 \
+	    -chardev socket,path="$work/ivshmem.sock",id=ivs \
+	    -device ivshmem-doorbell,chardev=ivs,vectors=8,addr=05.0 "$@"
+	vm_report "$label"
 }
 for kroot in $kroots; do
 	label=$(ls "$kroot/lib/modules")
