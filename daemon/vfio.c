@@ -432,6 +432,7 @@ vfio_save(struct device *dev, struct ho_buf *b)
 	ho_put_u32(b, (uint32_t)v->latch);
 	ho_put_u32(b, v->enabled);
 	ho_put_u32(b, dev->flags);
+	ho_put_u32(b, dev->nslots);
 	ho_put(b, v->armed, dev->nslots);
 	ho_put(b, v->affinity, dev->nslots * sizeof(*v->affinity));
 }
@@ -447,6 +448,7 @@ static int
 vfio_adopt(struct device *dev, const struct conf_device *cd, struct ho_rd *r)
 {
 	struct vfio_dev *v = calloc(1, sizeof(*v));
+	uint32_t nslots;
 
 	if (v == NULL)
 		return -ENOMEM;
@@ -462,10 +464,13 @@ vfio_adopt(struct device *dev, const struct conf_device *cd, struct ho_rd *r)
 	v->latch = (int)ho_get_u32(r);
 	v->enabled = ho_get_u32(r);
 	dev->flags = ho_get_u32(r);
-	if (r->err != 0 || v->fd < 0 || v->count < dev->nslots ||
-	    v->enabled > dev->nslots)
+	nslots = ho_get_u32(r);
+	/* As vfio_open() cut it to the vectors the device has. */
+	if (r->err != 0 || v->fd < 0 || nslots == 0 || nslots > dev->nslots ||
+	    v->count < nslots || v->enabled > nslots)
 		return ho_fail("vfio %s: the device's state does not hold",
 		    cd->address);
+	dev->nslots = nslots;
 	v->armed = calloc(dev->nslots, 1);
 	v->affinity = calloc(dev->nslots, sizeof(*v->affinity));
 	if (v->armed == NULL || v->affinity == NULL)
@@ -668,8 +673,11 @@ vfio_arm(struct device *dev, uint32_t first, uint32_t n)
 	for (uint32_t i = first; i < end; i++)
 		v->armed[i] = 1;
 	/* (Slots being armed have no affinity yet: disarm forgot it.) */
-	if (!v->noresize || end <= v->enabled)
-		return vfio_set_triggers(dev, first, n, 1);
+	if (!v->noresize || end <= v->enabled) {
+		r = vfio_set_triggers(dev, first, n, 1);
+		device_fdstore_sync(dev);
+		return r;
+	}
 	/* Grow the enabled range: disable, enable with the larger count,
 	 * all armed triggers in place. */
 	vfio_disable(v);
@@ -682,6 +690,7 @@ vfio_arm(struct device *dev, uint32_t first, uint32_t n)
 		return r;
 	}
 	v->enabled = end;
+	device_fdstore_sync(dev);
 	vfio_affinity_reapply(dev, 0, end); /* the IRQs are new */
 	/* Vectors in use before may have lost an interrupt in the gap. */
 	for (uint32_t i = 0; i < was; i++) {
@@ -709,6 +718,7 @@ vfio_disarm(struct device *dev, uint32_t first, uint32_t n)
 	 * an unowned slot drops interrupts); dynamic ones let it go. */
 	if (!v->noresize)
 		(void)vfio_set_triggers(dev, first, n, 0);
+	device_fdstore_sync(dev);
 }
 
 /*

@@ -10,12 +10,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "deliver.h"
+#include "fdstore.h"
 #include "handover.h"
 #include "log.h"
 #include "session.h"
@@ -376,16 +378,18 @@ vfunc_handover_save(struct vfunc *vf, struct ho_buf *b)
 	for (uint32_t i = 0; i < nvec; i++) {
 		struct slot *s = vfunc_vec_lock(vf, i);
 		uint32_t slot = vfunc_ho_slot(vf, i);
+		/* Only a slot's trigger holds signals (a parked vector has
+		 * none); taking them into account counts the loop's unread
+		 * wakeups in the vector, so it comes first. */
+		uint64_t skip = slot != MSIV_SLOT_NONE ?
+		    deliver_handover_skip(s) : 0;
 
 		ho_put_u32(b, slot);
 		vfunc_ho_put_vector(b, &s->vec);
 		ho_put_fd(b, s->target);
 		ho_put_u32(b, s->direct);
 		ho_put_u32(b, s->routed >= 0);
-		/* Only a slot's trigger holds signals; a parked vector has
-		 * none. */
-		ho_put_u64(b, slot != MSIV_SLOT_NONE ?
-		    deliver_handover_skip(s) : 0);
+		ho_put_u64(b, skip);
 		pthread_mutex_unlock(&s->lock);
 	}
 }
@@ -445,10 +449,56 @@ vfunc_handover_adopt(struct ho_rd *r)
 		s->routed = routed ? fd : -1;
 		if (slot != MSIV_SLOT_NONE)
 			deliver_adopt(s, skip);
+		slot_fdstore_target(s);
 		pthread_mutex_unlock(&s->lock);
 	}
 	vf->gone = gone != 0 ? gone : vf->gone;
 	vf->ho_session = sid;
 	vf->orphaned_ms = sid == 0 ? orphaned_ms : 0;
 	return 0;
+}
+
+/* --- systemd's fd store (fdstore.c) ---------------------------------------- */
+
+/*
+ * After a crash under systemd: a set-up vector whose target was kept in
+ * the fd store gets it back at once (its pending bit, assumed as after
+ * any restart, is delivered to it), so interrupts reach the guest before
+ * its VMM has even reconnected. Returns how many.
+ */
+uint32_t
+vfunc_fdstore_recover(void)
+{
+	struct vfunc *vf;
+	uint32_t n = 0;
+
+	TAILQ_FOREACH(vf, &vfuncs, entry) {
+		if (vf->gone != 0 || vf->dev == NULL)
+			continue;
+		for (uint32_t i = 0; i < vf->nvec; i++) {
+			char name[MSIV_NAME_MAX + 32];
+			struct slot *s;
+			unsigned int act;
+			int fd;
+
+			if (!vfunc_bound(vf, i))
+				continue;
+			s = vfunc_slot(vf, i);
+			snprintf(name, sizeof(name), "tgt.%s.%u", vf->dev->name,
+			    s->index);
+			if (fdstore_take(name, &fd, 1) != 1)
+				continue;
+			s = vfunc_vec_lock(vf, i);
+			if (!(s->vec.flags & VECTOR_F_AWAIT) || s->target >= 0) {
+				pthread_mutex_unlock(&s->lock);
+				close(fd);
+				continue;
+			}
+			s->target = fd;
+			act = vector_set_target(&s->vec, true);
+			vfunc_vec_done(vf, i, act, NULL);
+			n++;
+		}
+	}
+	return n;
 }
