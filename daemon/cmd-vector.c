@@ -159,6 +159,7 @@ cmd_vec_setup(struct cmd_ctx *ctx)
 	if (r >= 0) {
 		s->target = fd; /* before a replay goes out */
 		s->direct = (rq->flags & MSIV_SETUP_DIRECT) != 0;
+		slot_fdstore_target(s);
 	}
 	cmd_vec_done(vf, rq->vector, r >= 0 ? (unsigned int)r : 0);
 	if (r < 0) {
@@ -257,6 +258,7 @@ cmd_vec_retarget(struct cmd_ctx *ctx)
 	if (new_target) {
 		old = s->target;
 		s->target = fd;
+		slot_fdstore_target(s);
 	}
 	cmd_vec_done(vf, rq->vector, act);
 	if (old >= 0)

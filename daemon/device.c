@@ -8,11 +8,15 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "deliver.h"
 #include "device.h"
+#include "fdstore.h"
 #include "handover.h"
 #include "log.h"
 
@@ -49,6 +53,9 @@ device_base(void)
 {
 	return device_evbase;
 }
+
+static int device_fdstore_adopt(struct device *dev,
+    const struct conf_device *cd);
 
 /* Create a device: opened (r NULL), or adopted from a handover's state. */
 static int
@@ -91,10 +98,13 @@ device_make(const struct conf_device *cd, struct ho_rd *r, struct device **out)
 		s->index = i;
 		s->dev = dev;
 	}
+	dev->state_fd = -1;
 	if (r != NULL)
 		e = dev->ops->adopt != NULL ? dev->ops->adopt(dev, cd, r) :
 		    ho_fail("device %s: the %s backend cannot be adopted",
 		    cd->name, cd->backend);
+	else if ((e = device_fdstore_adopt(dev, cd)) == 0)
+		; /* taken back from systemd's fd store after a crash */
 	else if ((e = dev->ops->open(dev, cd)) < 0) {
 		errno = -e;
 		log_warn("device %s: cannot open %s backend", cd->name,
@@ -105,6 +115,7 @@ device_make(const struct conf_device *cd, struct ho_rd *r, struct device **out)
 	TAILQ_INSERT_TAIL(&devices, dev, entry);
 	log_info("device %s: %s backend, %u slots, %s policy", dev->name,
 	    dev->ops->name, dev->nslots, conf_policy_name(dev->policy));
+	device_fdstore_put(dev);
 	if (out != NULL)
 		*out = dev;
 	return 0;
@@ -210,10 +221,269 @@ device_handover_adopt(struct ho_rd *r)
 	return 0;
 }
 
+/* --- systemd's fd store (fdstore.c) -------------------------------------- */
+
+/* A slot of the device's own array (not a lazy vfunc's parked vector). */
+static bool
+slot_on_device(const struct slot *s)
+{
+	return s->dev != NULL && s >= s->dev->slots &&
+	    s < s->dev->slots + s->dev->nslots;
+}
+
+void
+slot_fdstore_target(struct slot *s)
+{
+	char name[MSIV_NAME_MAX + 32];
+
+	if (!fdstore_on() || !slot_on_device(s))
+		return;
+	snprintf(name, sizeof(name), "tgt.%s.%u", s->dev->name, s->index);
+	fdstore_remove(name);
+	if (s->target >= 0)
+		fdstore_put(name, &s->target, 1);
+}
+
+void
+slot_fdstore_trigger(struct slot *s)
+{
+	char name[MSIV_NAME_MAX + 32];
+	int fd = atomic_load(&s->trigger);
+
+	if (!fdstore_on() || !slot_on_device(s) || fd < 0)
+		return;
+	snprintf(name, sizeof(name), "trig.%s.%u.1", s->dev->name, s->index);
+	fdstore_put(name, &fd, 1);
+}
+
+/* The backend's own state (ops->save), its fds by index. */
+void
+device_fdstore_sync(struct device *dev)
+{
+	struct ho_buf b = { 0 };
+	char name[MSIV_NAME_MAX + 16];
+
+	if (!fdstore_on() || dev->ops->save == NULL)
+		return;
+	dev->ops->save(dev, &b);
+	if (b.err == 0 && dev->state_fd < 0) {
+		if ((dev->state_fd = memfd_create("msivd-device-state",
+		    MFD_CLOEXEC)) < 0)
+			b.err = -errno;
+		else {
+			snprintf(name, sizeof(name), "dev.%s.state", dev->name);
+			fdstore_put(name, &dev->state_fd, 1);
+		}
+	}
+	if (b.err == 0 && (ftruncate(dev->state_fd, 0) < 0 ||
+	    pwrite(dev->state_fd, b.p, b.len, 0) != (ssize_t)b.len))
+		b.err = -errno;
+	if (b.err != 0) {
+		errno = -b.err;
+		log_warn("device %s: fd store: cannot keep its state; a crash "
+		    "resets it", dev->name);
+	}
+	free(b.p);
+	free(b.fds);
+}
+
+void
+device_fdstore_put(struct device *dev)
+{
+	struct ho_buf b = { 0 };
+	char name[MSIV_NAME_MAX + 32];
+	int fds[FDSTORE_BATCH];
+
+	if (!fdstore_on())
+		return;
+	if (dev->ops->save != NULL) {
+		dev->ops->save(dev, &b);
+		snprintf(name, sizeof(name), "dev.%s.fds", dev->name);
+		if (b.err == 0)
+			fdstore_put(name, b.fds, b.nfds);
+		free(b.p);
+		free(b.fds);
+		device_fdstore_sync(dev);
+	}
+	/* The triggers, in runs of consecutive slots. */
+	for (uint32_t i = 0; i < dev->nslots;) {
+		uint32_t n = 0;
+
+		while (i + n < dev->nslots && n < FDSTORE_BATCH &&
+		    (fds[n] = atomic_load(&dev->slots[i + n].trigger)) >= 0)
+			n++;
+		if (n == 0) {
+			i++;
+			continue;
+		}
+		snprintf(name, sizeof(name), "trig.%s.%u.%u", dev->name, i, n);
+		fdstore_put(name, fds, n);
+		i += n;
+	}
+}
+
+struct fdstore_trig {
+	struct device *dev;
+	size_t len;
+	int err;
+};
+
+static void
+device_fdstore_any(const char *name, int *fd, void *arg)
+{
+	(void)name;
+	(void)fd;
+	*(int *)arg = 1;
+}
+
+/* trig.NAME.FIRST.N: the triggers of slots FIRST .. FIRST+N-1. */
+static void
+device_fdstore_trigger(const char *name, int *fd, void *arg)
+{
+	struct fdstore_trig *t = arg;
+	unsigned int first, n;
+	int fds[FDSTORE_BATCH];
+	size_t got;
+
+	(void)fd;
+	if (sscanf(name + t->len, "%u.%u", &first, &n) != 2 || n == 0 ||
+	    n > FDSTORE_BATCH || first >= t->dev->nslots ||
+	    n > t->dev->nslots - first) {
+		t->err = -EINVAL;
+		return;
+	}
+	got = fdstore_take(name, fds, n);
+	for (size_t k = 0; k < got; k++) {
+		struct slot *s = &t->dev->slots[first + k];
+
+		if (k >= n || atomic_load(&s->trigger) >= 0) {
+			close(fds[k]);
+			t->err = -EINVAL;
+			continue;
+		}
+		atomic_store_explicit(&s->trigger, fds[k],
+		    memory_order_release);
+		if (deliver_add(s) < 0)
+			t->err = -ENOMEM;
+	}
+	if (got != n)
+		t->err = -EINVAL;
+}
+
+/*
+ * After a crash under systemd: take the device back from the fd store
+ * (its backend's fds and state, its triggers) instead of opening it.
+ * 0, or -ENOENT: nothing kept (open it); another -errno: what was kept
+ * does not hold, and it is opened afresh.
+ */
+static int
+device_fdstore_adopt(struct device *dev, const struct conf_device *cd)
+{
+	char name[MSIV_NAME_MAX + 32];
+	struct fdstore_trig t = { dev, 0, 0 };
+	struct ho_rd rd = { 0 };
+	int sfd, fds[8], e = 0;
+	uint8_t *blob = NULL;
+	struct stat sb;
+
+	snprintf(name, sizeof(name), "trig.%s.", cd->name);
+	t.len = strlen(name);
+	if (dev->ops->save != NULL) {
+		snprintf(name, sizeof(name), "dev.%s.state", cd->name);
+		if (fdstore_take(name, &sfd, 1) != 1)
+			return -ENOENT;
+		snprintf(name, sizeof(name), "dev.%s.fds", cd->name);
+		rd.nfds = (uint32_t)fdstore_take(name, fds, 8);
+		rd.fds = fds;
+		if (fstat(sfd, &sb) < 0 || sb.st_size <= 0 ||
+		    sb.st_size > (1 << 24) ||
+		    (blob = malloc((size_t)sb.st_size)) == NULL ||
+		    pread(sfd, blob, (size_t)sb.st_size, 0) != sb.st_size)
+			e = -EINVAL;
+		rd.p = blob;
+		rd.len = e == 0 ? (size_t)sb.st_size : 0;
+		if (e == 0)
+			e = dev->ops->adopt(dev, cd, &rd);
+		free(blob);
+		dev->state_fd = sfd;
+		for (uint32_t i = 0; i < rd.nfds; i++)
+			if (fds[i] >= 0) {
+				close(fds[i]);
+				e = e == 0 ? -EINVAL : e;
+			}
+		if (e < 0) {
+			log_warnx("device %s: what the fd store kept of it does "
+			    "not hold; opening it afresh (it is reset)",
+			    cd->name);
+			close(sfd);
+			dev->state_fd = -1;
+			dev->ops->close(dev);
+			return e;
+		}
+	} else {
+		/* A backend with nothing but triggers (sim), made on first
+		 * use: those kept are taken back, the others made anew. */
+		int any = 0;
+
+		fdstore_each(name, device_fdstore_any, &any);
+		if (!any)
+			return -ENOENT;
+		if ((e = dev->ops->open(dev, cd)) < 0)
+			return e;
+	}
+	snprintf(name, sizeof(name), "trig.%s.", cd->name);
+	fdstore_each(name, device_fdstore_trigger, &t);
+	for (uint32_t i = 0; i < dev->nslots && dev->ops->save != NULL; i++)
+		if (atomic_load(&dev->slots[i].trigger) < 0)
+			t.err = -EINVAL;
+	if (t.err < 0 && dev->ops->save != NULL) {
+		log_warnx("device %s: the triggers kept in the fd store do not "
+		    "hold; opening it afresh (it is reset)", cd->name);
+		dev->ops->close(dev);
+		close(dev->state_fd);
+		dev->state_fd = -1;
+		return t.err;
+	}
+	log_info("device %s: taken back from the fd store after a crash (not "
+	    "reset)", cd->name);
+	return 0;
+}
+
+void
+device_fdstore_forget(struct device *dev)
+{
+	char name[MSIV_NAME_MAX + 32];
+
+	if (dev->state_fd >= 0)
+		close(dev->state_fd);
+	dev->state_fd = -1;
+	if (!fdstore_on())
+		return;
+	snprintf(name, sizeof(name), "dev.%s.state", dev->name);
+	fdstore_remove(name);
+	snprintf(name, sizeof(name), "dev.%s.fds", dev->name);
+	fdstore_remove(name);
+	for (uint32_t i = 0; i < dev->nslots;) {
+		uint32_t n = 0;
+
+		while (i + n < dev->nslots && n < FDSTORE_BATCH &&
+		    atomic_load(&dev->slots[i + n].trigger) >= 0)
+			n++;
+		if (n == 0) {
+			i++;
+			continue;
+		}
+		snprintf(name, sizeof(name), "trig.%s.%u.%u", dev->name, i, n);
+		fdstore_remove(name);
+		i += n;
+	}
+}
+
 void
 device_destroy(struct device *dev)
 {
 	TAILQ_REMOVE(&devices, dev, entry);
+	device_fdstore_forget(dev);
 	for (uint32_t i = 0; i < dev->nslots; i++)
 		deliver_del(&dev->slots[i]);
 	deliver_sync(); /* the loop holds no pointer to these slots now */
@@ -349,6 +619,8 @@ slot_target_take(struct slot *s)
 	int fd = s->target;
 
 	s->target = -1;
+	if (fd >= 0)
+		slot_fdstore_target(s);
 	return fd;
 }
 

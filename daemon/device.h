@@ -81,6 +81,19 @@ unsigned int slot_route(struct slot *s, unsigned int act);
  * has moved the device's signal off the fd (direct mode).
  */
 int slot_target_take(struct slot *s);
+/*
+ * systemd's fd store (fdstore.c): keep what a crash must not close. A
+ * device's fds, state and triggers when it is created
+ * (device_fdstore_put), its state again when the backend's changes
+ * (device_fdstore_sync: vfio's armed vectors), a trigger made on first
+ * use, a slot's target whenever it changes (under the slot's lock). All
+ * do nothing without a service manager.
+ */
+void device_fdstore_put(struct device *dev);
+void device_fdstore_sync(struct device *dev);
+void device_fdstore_forget(struct device *dev);
+void slot_fdstore_trigger(struct slot *s);
+void slot_fdstore_target(struct slot *s);
 /* Close a target that slot_target_take() returned (-1: nothing). */
 void slot_target_close(int fd);
 
@@ -98,6 +111,8 @@ struct device {
 	const char *lost;           /* why it went away (device_lost), or
 				       NULL */
 	struct slot *slots;
+	int state_fd;               /* the fd store's copy of what the
+				       backend knows (a memfd), or -1 */
 };
 
 TAILQ_HEAD(device_list, device);

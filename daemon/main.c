@@ -41,6 +41,7 @@
 #include "conf.h"
 #include "deliver.h"
 #include "device.h"
+#include "fdstore.h"
 #include "handover.h"
 #include "hotplug.h"
 #include "log.h"
@@ -619,6 +620,17 @@ main(int argc, char **argv)
 	if ((r = restore(&conf, base)) != MAIN_EXIT_OK)
 		return ho >= 0 ? ho_fail_exit(ho, r) : main_fail(r,
 		    "the store cannot be read");
+	if (ho < 0) {
+		/* After a crash under systemd: the targets kept in its fd
+		 * store go back on their vectors; what was kept and is not
+		 * needed any more is let go (fdstore.c). */
+		uint32_t targets = vfunc_fdstore_recover();
+		size_t unused = fdstore_leftover();
+
+		if (targets > 0 || unused > 0)
+			log_info("fd store: %u target(s) taken back, %zu fd(s) "
+			    "no longer needed", targets, unused);
+	}
 	if (ho >= 0) {
 		if (handover_finish() < 0)
 			_exit(MAIN_EXIT_FAIL);
@@ -627,6 +639,7 @@ main(int argc, char **argv)
 		    conf.socket, strerror(-r));
 		return main_fail(MAIN_EXIT_SOCKET, status);
 	}
+	server_fdstore_put();
 
 	/* Stage 3. */
 	if (priv_drop(&conf, activated < 0 && ho < 0) < 0)

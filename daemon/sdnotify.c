@@ -19,10 +19,9 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "fdstore.h"
 #include "log.h"
 #include "sdnotify.h"
-
-#define SDN_LISTEN_FDS_START 3
 
 #ifdef HAVE_LIBSYSTEMD
 void
@@ -36,11 +35,6 @@ sdn_notify(const char *state)
 	}
 }
 
-static int
-sdn_count(void)
-{
-	return sd_listen_fds(1);
-}
 #else
 void
 sdn_notify(const char *state)
@@ -71,54 +65,22 @@ sdn_notify(const char *state)
 		close(fd);
 }
 
-static int
-sdn_count(void)
-{
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	char *end;
-	long n;
-	int r = 0;
-
-	if (pid == NULL || fds == NULL)
-		goto out;
-	errno = 0;
-	if (strtol(pid, &end, 10) != (long)getpid() || *end != '\0')
-		goto out; /* meant for another process */
-	n = strtol(fds, &end, 10);
-	if (errno != 0 || *end != '\0' || n < 0 || n > 64) {
-		r = -EINVAL;
-		goto out;
-	}
-	r = (int)n;
-	for (int fd = SDN_LISTEN_FDS_START; fd < SDN_LISTEN_FDS_START + r;
-	    fd++)
-		if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-			r = -errno;
-			break;
-		}
-out:
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
-	return r;
-}
 #endif
 
 int
 sdn_listen_fd(void)
 {
-	int n = sdn_count(), fd = SDN_LISTEN_FDS_START, type = 0, acc = 0;
+	int n = fdstore_init(), fd, type = 0, acc = 0;
 	socklen_t len = sizeof(type);
 	struct sockaddr_un sa;
 	socklen_t salen = sizeof(sa);
 
+	/* The listening socket, and after a crash what msivd kept in the
+	 * fd store (fdstore.c: each taken by its name). */
 	if (n <= 0)
 		return n < 0 ? n : -1;
-	if (n > 1) {
-		log_errx("socket activation: %d sockets passed, msivd takes "
-		    "one", n);
-		return -EINVAL;
-	}
+	if ((fd = fdstore_take_listener()) < 0)
+		return fd == -1 ? -1 : fd;
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &salen) < 0 ||
 	    (len = sizeof(acc), getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc,

@@ -13,8 +13,10 @@ void sdn_notify(const char *state);
 /*
  * The listening socket passed by the service manager: an fd, -1 when
  * none was passed, or -errno when what was passed cannot be used (more
- * than one fd, or not a listening AF_UNIX SOCK_SEQPACKET socket).
- * LISTEN_* are removed from the environment.
+ * than one socket, or not a listening AF_UNIX SOCK_SEQPACKET socket).
+ * The other fds passed are what msivd kept in the fd store before a crash
+ * (fdstore.c takes them by name). LISTEN_* are removed from the
+ * environment.
  */
 int sdn_listen_fd(void);
 

@@ -35,6 +35,7 @@
 
 #include "clock.h"
 #include "dispatch.h"
+#include "fdstore.h"
 #include "handover.h"
 #include "log.h"
 #include "peer.h"
@@ -527,4 +528,12 @@ server_handover_flush(void)
 	TAILQ_FOREACH(s, &sessions, entry)
 		if (!s->dead)
 			(void)session_flush(s);
+}
+
+/* systemd's fd store (fdstore.c): the socket msivd made itself. */
+void
+server_fdstore_put(void)
+{
+	if (!srv_activated && srv_listen_fd >= 0)
+		fdstore_put("listen", &srv_listen_fd, 1);
 }

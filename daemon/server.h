@@ -28,6 +28,8 @@ int server_listen(int activated);
  * authorised from its peer credentials like an accepted one. */
 void server_adopt(int fd);
 void server_shutdown(void);
+/* Keep the listening socket msivd made in systemd's fd store. */
+void server_fdstore_put(void);
 /* Ask the main loop to stop after the current callback (SHUTDOWN). */
 void server_request_stop(void);
 const struct conf *server_conf(void);

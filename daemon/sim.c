@@ -65,6 +65,7 @@ sim_trigger(struct device *dev, uint32_t slot)
 		close(fd);
 		return r;
 	}
+	slot_fdstore_trigger(s);
 	return fd;
 }
 

@@ -146,6 +146,9 @@ struct store_vfunc;
 struct store_vector;
 int vfunc_restore(const struct store_vfunc *row,
     const struct store_vector *vecs, size_t nvecs);
+/* After a crash under systemd: targets kept in the fd store, back on
+ * their set-up vectors (fdstore.c). Returns how many. */
+uint32_t vfunc_fdstore_recover(void);
 /* Restore the stored vfuncs of a device that has just attached (run
  * time); returns how many. */
 uint32_t vfunc_restore_device(const char *device);

@@ -351,7 +351,7 @@ main(int argc, char **argv)
 		goto done;
 	/* Gone once systemd has reaped it; then a new MainPID, then active
 	 * (Type=notify: READY=1). Counted, generously: 120 s. */
-	for (int i = 0; i < 2400 && tactive < 0; i++) {
+	for (int i = 0; i < 600 && tactive < 0; i++) {
 		long p;
 		int fresh = 0;
 
