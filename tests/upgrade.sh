@@ -239,6 +239,9 @@ check "... fired while masked: pending" wait_for query_has 3 fired=1 pending=1 d
 install_msivd "$dir/msivd.old"
 out=$(ctl restart 2>&1); rc=$?
 echo "# downgrade, msivctl restart (exit $rc): $out"
+check "msivd $new_v logged who asked: session, pid, uid" grep -q \
+    "restart asked by session [0-9][0-9]* (pid [0-9][0-9]*, uid 0): starting $dir/sbin/msivd (pid [0-9][0-9]*)" \
+    "$dir/log"
 if [ $rc -eq 0 ]; then
 	bpid=$(printf '%s\n' "$out" | sed -n 's/^msivd restarted: pid \([0-9]*\),.*/\1/p')
 	pids="$pids $bpid"
