@@ -575,8 +575,14 @@ handover_start(struct session *s, const struct msiv_hdr *rq, char *why,
 	ho_old.session = s != NULL ? s->id : 0;
 	if (rq != NULL)
 		ho_old.rq = *rq;
-	log_info("restart%s%s: starting %s (pid %d)", s != NULL ? " asked by "
-	    "session " : " (SIGUSR2)", "", spawn_exe(), (int)ho_old.pid);
+	if (s != NULL)
+		log_info("restart asked by session %llu (pid %d, uid %u): "
+		    "starting %s (pid %d)", (unsigned long long)s->id,
+		    (int)s->pid, (unsigned)s->uid, spawn_exe(),
+		    (int)ho_old.pid);
+	else
+		log_info("restart (SIGUSR2): starting %s (pid %d)", spawn_exe(),
+		    (int)ho_old.pid);
 	return 0;
 }
 
