@@ -474,7 +474,7 @@ ho_old_cut_over(void)
 	free(b.fds);
 	if (r < 0) {
 		deliver_unpark();
-		ho_old_refused(r, "cannot send the state to the new msivd "
+		ho_old_refused(-ECANCELED, "cannot send the state to the new msivd "
 		    "(pid %d): %s", (int)ho_old.pid, strerror(-r));
 		return;
 	}
@@ -484,10 +484,10 @@ ho_old_cut_over(void)
 		deliver_unpark();
 		(void)ho_send_msg(ho_old.fd, HO_ABORT, NULL);
 		if (n >= 0 && h.msg == HO_REFUSE)
-			ho_old_refused(-EPROTO, "msivd %s (pid %d) refused: %s",
+			ho_old_refused(-ECANCELED, "msivd %s (pid %d) refused: %s",
 			    h.version, (int)ho_old.pid, h.reason);
 		else
-			ho_old_refused(n < 0 ? (int)n : -EPROTO, "the new "
+			ho_old_refused(-ECANCELED, "the new "
 			    "msivd (pid %d) did not take over: %s",
 			    (int)ho_old.pid, n == -EPIPE ? "it exited (its "
 			    "log says why)" : n < 0 ? strerror((int)-n) :
@@ -516,7 +516,7 @@ ho_old_hello(evutil_socket_t fd, short what, void *arg)
 
 	(void)arg;
 	if (what & EV_TIMEOUT) {
-		ho_old_refused(-ETIMEDOUT, "the new msivd (pid %d) did not "
+		ho_old_refused(-ECANCELED, "the new msivd (pid %d) did not "
 		    "start within %d s", (int)ho_old.pid, HO_HELLO_MS / 1000);
 		return;
 	}
@@ -524,7 +524,7 @@ ho_old_hello(evutil_socket_t fd, short what, void *arg)
 	if (n == -ETIMEDOUT)
 		return; /* spurious wakeup */
 	if (n < 0 || h.msg != HO_HELLO) {
-		ho_old_refused(n == -EPIPE ? -ECHILD : -EPROTO, "the new msivd "
+		ho_old_refused(-ECANCELED, "the new msivd "
 		    "(pid %d, %s) exited before taking over: its log says why",
 		    (int)ho_old.pid, spawn_exe());
 		return;
