@@ -56,6 +56,7 @@ device_base(void)
 
 static int device_fdstore_adopt(struct device *dev,
     const struct conf_device *cd);
+static void device_fdstore_drop(const struct conf_device *cd);
 
 /* Create a device: opened (r NULL), or adopted from a handover's state. */
 static int
@@ -252,7 +253,7 @@ slot_fdstore_trigger(struct slot *s)
 
 	if (!fdstore_on() || !slot_on_device(s) || fd < 0)
 		return;
-	snprintf(name, sizeof(name), "trig.%s.%u.1", s->dev->name, s->index);
+	snprintf(name, sizeof(name), "trig.%s.%u", s->dev->name, s->index);
 	fdstore_put(name, &fd, 1);
 }
 
@@ -287,39 +288,32 @@ device_fdstore_sync(struct device *dev)
 	free(b.fds);
 }
 
+/*
+ * Each fd goes in a notification of its own, under its own name (see
+ * fdstore.c). 2048 slots' triggers take as many small datagrams, at
+ * start-up only.
+ */
 void
 device_fdstore_put(struct device *dev)
 {
 	struct ho_buf b = { 0 };
 	char name[MSIV_NAME_MAX + 32];
-	int fds[FDSTORE_BATCH];
 
 	if (!fdstore_on())
 		return;
 	if (dev->ops->save != NULL) {
 		dev->ops->save(dev, &b);
-		snprintf(name, sizeof(name), "dev.%s.fds", dev->name);
-		if (b.err == 0)
-			fdstore_put(name, b.fds, b.nfds);
+		for (uint32_t i = 0; b.err == 0 && i < b.nfds; i++) {
+			snprintf(name, sizeof(name), "dev.%s.fd%u", dev->name,
+			    i);
+			fdstore_put(name, &b.fds[i], 1);
+		}
 		free(b.p);
 		free(b.fds);
 		device_fdstore_sync(dev);
 	}
-	/* The triggers, in runs of consecutive slots. */
-	for (uint32_t i = 0; i < dev->nslots;) {
-		uint32_t n = 0;
-
-		while (i + n < dev->nslots && n < FDSTORE_BATCH &&
-		    (fds[n] = atomic_load(&dev->slots[i + n].trigger)) >= 0)
-			n++;
-		if (n == 0) {
-			i++;
-			continue;
-		}
-		snprintf(name, sizeof(name), "trig.%s.%u.%u", dev->name, i, n);
-		fdstore_put(name, fds, n);
-		i += n;
-	}
+	for (uint32_t i = 0; i < dev->nslots; i++)
+		slot_fdstore_trigger(&dev->slots[i]);
 }
 
 struct fdstore_trig {
@@ -336,38 +330,26 @@ device_fdstore_any(const char *name, int *fd, void *arg)
 	*(int *)arg = 1;
 }
 
-/* trig.NAME.FIRST.N: the triggers of slots FIRST .. FIRST+N-1. */
+/* trig.NAME.SLOT: a slot's trigger. */
 static void
 device_fdstore_trigger(const char *name, int *fd, void *arg)
 {
 	struct fdstore_trig *t = arg;
-	unsigned int first, n;
-	int fds[FDSTORE_BATCH];
-	size_t got;
+	unsigned int slot;
+	struct slot *s;
+	char end;
 
-	(void)fd;
-	if (sscanf(name + t->len, "%u.%u", &first, &n) != 2 || n == 0 ||
-	    n > FDSTORE_BATCH || first >= t->dev->nslots ||
-	    n > t->dev->nslots - first) {
+	if (sscanf(name + t->len, "%u%c", &slot, &end) != 1 ||
+	    slot >= t->dev->nslots ||
+	    atomic_load(&t->dev->slots[slot].trigger) >= 0) {
 		t->err = -EINVAL;
 		return;
 	}
-	got = fdstore_take(name, fds, n);
-	for (size_t k = 0; k < got; k++) {
-		struct slot *s = &t->dev->slots[first + k];
-
-		if (k >= n || atomic_load(&s->trigger) >= 0) {
-			close(fds[k]);
-			t->err = -EINVAL;
-			continue;
-		}
-		atomic_store_explicit(&s->trigger, fds[k],
-		    memory_order_release);
-		if (deliver_add(s) < 0)
-			t->err = -ENOMEM;
-	}
-	if (got != n)
-		t->err = -EINVAL;
+	s = &t->dev->slots[slot];
+	atomic_store_explicit(&s->trigger, *fd, memory_order_release);
+	*fd = -1; /* ours now */
+	if (deliver_add(s) < 0)
+		t->err = -ENOMEM;
 }
 
 /*
@@ -392,8 +374,12 @@ device_fdstore_adopt(struct device *dev, const struct conf_device *cd)
 		snprintf(name, sizeof(name), "dev.%s.state", cd->name);
 		if (fdstore_take(name, &sfd, 1) != 1)
 			return -ENOENT;
-		snprintf(name, sizeof(name), "dev.%s.fds", cd->name);
-		rd.nfds = (uint32_t)fdstore_take(name, fds, 8);
+		for (rd.nfds = 0; rd.nfds < 8; rd.nfds++) {
+			snprintf(name, sizeof(name), "dev.%s.fd%u", cd->name,
+			    rd.nfds);
+			if (fdstore_take(name, &fds[rd.nfds], 1) != 1)
+				break;
+		}
 		rd.fds = fds;
 		if (fstat(sfd, &sb) < 0 || sb.st_size <= 0 ||
 		    sb.st_size > (1 << 24) ||
@@ -418,6 +404,7 @@ device_fdstore_adopt(struct device *dev, const struct conf_device *cd)
 			close(sfd);
 			dev->state_fd = -1;
 			dev->ops->close(dev);
+			device_fdstore_drop(cd);
 			return e;
 		}
 	} else {
@@ -442,11 +429,33 @@ device_fdstore_adopt(struct device *dev, const struct conf_device *cd)
 		dev->ops->close(dev);
 		close(dev->state_fd);
 		dev->state_fd = -1;
+		device_fdstore_drop(cd);
 		return t.err;
 	}
 	log_info("device %s: taken back from the fd store after a crash (not "
 	    "reset)", cd->name);
 	return 0;
+}
+
+/* What the store keeps of a device that could not be taken back: let go,
+ * so that it can be opened (a VFIO group opens once). systemd closes its
+ * copies in its own time: should the open still find the group busy,
+ * msivd exits and its next start (Restart=) finds nothing kept. */
+static void
+device_fdstore_drop(const struct conf_device *cd)
+{
+	char name[MSIV_NAME_MAX + 32];
+
+	snprintf(name, sizeof(name), "dev.%s.state", cd->name);
+	fdstore_remove(name);
+	for (uint32_t i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "dev.%s.fd%u", cd->name, i);
+		fdstore_remove(name);
+	}
+	for (uint32_t i = 0; i < cd->slots; i++) {
+		snprintf(name, sizeof(name), "trig.%s.%u", cd->name, i);
+		fdstore_remove(name);
+	}
 }
 
 void
@@ -461,21 +470,15 @@ device_fdstore_forget(struct device *dev)
 		return;
 	snprintf(name, sizeof(name), "dev.%s.state", dev->name);
 	fdstore_remove(name);
-	snprintf(name, sizeof(name), "dev.%s.fds", dev->name);
-	fdstore_remove(name);
-	for (uint32_t i = 0; i < dev->nslots;) {
-		uint32_t n = 0;
-
-		while (i + n < dev->nslots && n < FDSTORE_BATCH &&
-		    atomic_load(&dev->slots[i + n].trigger) >= 0)
-			n++;
-		if (n == 0) {
-			i++;
-			continue;
-		}
-		snprintf(name, sizeof(name), "trig.%s.%u.%u", dev->name, i, n);
+	for (uint32_t i = 0; i < 8; i++) {
+		snprintf(name, sizeof(name), "dev.%s.fd%u", dev->name, i);
 		fdstore_remove(name);
-		i += n;
+	}
+	for (uint32_t i = 0; i < dev->nslots; i++) {
+		if (atomic_load(&dev->slots[i].trigger) < 0)
+			continue;
+		snprintf(name, sizeof(name), "trig.%s.%u", dev->name, i);
+		fdstore_remove(name);
 	}
 }
 

@@ -9,15 +9,19 @@
  *
  *   listen                  the listening socket msivd made itself (one
  *                           passed by msivd.socket is systemd's already)
- *   dev.NAME.fds            a device backend's fds (vfio: container,
- *                           group, device, request IRQ), in the order of
+ *   dev.NAME.fdI            a device backend's fds (vfio: container,
+ *                           group, device, request IRQ), I in the order of
  *   dev.NAME.state          a memfd: what the backend knows of them
  *                           (vfio: the enabled range, armed vectors),
  *                           rewritten when it changes
- *   trig.NAME.FIRST.N       the triggers of slots FIRST .. FIRST+N-1, one
- *                           notification each (at most 253 fds: SCM_MAX_FD)
+ *   trig.NAME.SLOT          a slot's trigger
  *   tgt.NAME.SLOT           the target of a set-up vector on slot SLOT,
  *                           replaced (FDSTOREREMOVE=1) when it changes
+ *
+ * One fd per notification, each under its own name: FDNAME= names every
+ * fd a notification carries (up to 253: SCM_MAX_FD), and systemd gives
+ * the store back in an order of its own (252 prepends each fd), so fds
+ * sharing a name could not be told apart.
  *
  * The sessions are not kept: after a crash clients reconnect and resume.
  * Nor are the vectors' pending bits, which live in msivd's memory: a

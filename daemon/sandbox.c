@@ -121,6 +121,9 @@ static const int sandbox_calls[] = {
 	SCMP_SYS(ppoll), SCMP_SYS(eventfd2), SCMP_SYS(pipe2),
 	SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime),
 	SCMP_SYS(timerfd_gettime), SCMP_SYS(io_uring_enter),
+	/* a device attached at run time keeps its state in systemd's fd
+	 * store, a memfd (fdstore.c) */
+	SCMP_SYS(memfd_create),
 	/* time, identity, randomness */
 	SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres), SCMP_SYS(gettimeofday),
 	SCMP_SYS(nanosleep), SCMP_SYS(clock_nanosleep), SCMP_SYS(getpid),

@@ -67,6 +67,29 @@ probe '[ "$(stat -c "%U %G %a" /var/lib/msiv)" = "msiv msiv 700" ] && [ "$(stat 
 probe '/bin/msivctl -s /run/msiv/msivd.sock devices | grep -q "^ivshmem .*MSI-X"' \
     "msivd has the ivshmem device (vfio, MSI-X), per msivd.conf"
 /bin/vm-crash /run/msiv/msivd.sock $ivs @ROUNDS@ || st=1
+# A handover under systemd (msivctl restart): the service's MainPID
+# follows it (NotifyAccess=main: the old msivd says MAINPID=); the new
+# msivd, executed as msiv by the old one's spawner, keeps
+# CAP_DAC_OVERRIDE permitted and nothing else, and with it attaches a
+# vfio device (its group is root's, 0600).
+ctl() { /bin/msivctl -s /run/msiv/msivd.sock "$@"; }
+pid0=$(systemctl show -p MainPID --value msivd.service)
+nr0=$(systemctl show -p NRestarts --value msivd.service)
+out=$(ctl restart 2>&1); rc=$?
+echo "PROBE INFO msivctl restart (exit $rc): $out"
+pid1=$(systemctl show -p MainPID --value msivd.service)
+probe '[ $rc -eq 0 ] && [ "$pid1" != "$pid0" ] && echo "$out" | grep -q "pid $pid1,"' \
+    "msivctl restart under systemd: MainPID $pid0 -> $pid1, the pid msivctl reports"
+probe 'systemctl is-active --quiet msivd.service && [ "$(systemctl show -p NRestarts --value msivd.service)" = "$nr0" ]' \
+    "msivd.service stays active through the handover, not restarted by systemd"
+caps=$(grep -E '^Cap(Prm|Eff|Inh|Amb)' /proc/$pid1/status | tr -s '\t' ' ' | tr '\n' ' ')
+probe '[ "$caps" = "CapInh: 0000000000000000 CapPrm: 0000000000000002 CapEff: 0000000000000000 CapAmb: 0000000000000000 " ]' \
+    "the new msivd (uid $(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$pid1/status)) keeps cap_dac_override permitted only: $caps"
+ctl detach ivshmem --force >/dev/null 2>&1
+out=$(ctl attach ivshmem vfio $ivs 2>&1); rc=$?
+echo "PROBE INFO msivctl attach (exit $rc): $out"
+probe '[ $rc -eq 0 ] && ctl devices | grep -q "^ivshmem .*MSI-X"' \
+    "after the handover, msivd attaches the vfio device again (opens /dev/vfio/N with cap_dac_override)"
 # What the kernel said about the device and VFIO (a reset, if any).
 dmesg | grep -v 'systemd\[' | grep -i -e vfio -e reset -e "$ivs" |
     sed 's/^/PROBE INFO dmesg: /'
