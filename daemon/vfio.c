@@ -462,7 +462,12 @@ vfio_adopt(struct device *dev, const struct conf_device *cd, struct ho_rd *r)
 	v->latch = (int)ho_get_u32(r);
 	v->enabled = ho_get_u32(r);
 	dev->flags = ho_get_u32(r);
-	if (r->err != 0 || v->fd < 0 || v->count < dev->nslots ||
+	/* As vfio_open: the device's vectors bound the slots (the
+	 * configuration's count is an upper bound), so the state's
+	 * per-slot arrays below are that long. */
+	if (r->err == 0 && v->count < dev->nslots)
+		dev->nslots = v->count;
+	if (r->err != 0 || v->fd < 0 || v->count == 0 ||
 	    v->enabled > dev->nslots)
 		return ho_fail("vfio %s: the device's state does not hold",
 		    cd->address);
