@@ -21,6 +21,10 @@
 #include "store.h"
 #include "token.h"
 
+/* How long a write waits for another process's write transaction (the
+ * other msivd of a handover) before it fails with SQLITE_BUSY. */
+#define STORE_BUSY_MS 5000
+
 /*
  * Migrations: migrations[v] takes a database at user_version v to v + 1.
  * Only ever append; a released entry is never edited.
@@ -582,6 +586,15 @@ store_open(const char *dir, struct event_base *base, char *err,
 		goto fail;
 	}
 	sqlite3_extended_result_codes(db, 1);
+	/* Two msivds have the store open during a handover (handover.c):
+	 * the new one opens it, and probes a write below, while the old
+	 * one serves and writes. Neither holds a write transaction longer
+	 * than a turn, so each waits for the other's instead of failing
+	 * at once: without this the new one refused the handover ("cannot
+	 * write: database is locked"), or a request the old one was
+	 * serving failed with EBUSY (tests/vm, vm-handover: 1 handover in
+	 * 15 or so, and tens of HELLOs, under a loaded TCG guest). */
+	(void)sqlite3_busy_timeout(db, STORE_BUSY_MS);
 	if ((e = store_check(path, err, errlen)) != STORE_OK)
 		goto fail;
 	{
