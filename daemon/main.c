@@ -470,7 +470,7 @@ open_store(const struct conf *c, struct event_base *base)
 /* Stage 2: the devices attached at run time and the vfuncs, from the
  * store. */
 static enum main_exit
-restore(const struct conf *c, struct event_base *base)
+restore(const struct conf *c, struct event_base *base, int handover)
 {
 	uint32_t restored = 0, attached = 0;
 	uint64_t t0 = server_now_ms();
@@ -485,7 +485,12 @@ restore(const struct conf *c, struct event_base *base)
 	if (attached > 0)
 		log_info("store: %u device(s) attached at run time attached "
 		    "again", attached);
-	if (restored > 0)
+	if (restored > 0 && handover)
+		log_info("store: %u vfunc(s), %u vectors restored in %llu ms; "
+		    "their state and sessions follow from the old msivd",
+		    restored, vfunc_vector_count(),
+		    (unsigned long long)(server_now_ms() - t0));
+	else if (restored > 0)
 		log_info("store: %u vfunc(s), %u vectors restored in %llu ms; "
 		    "waiting %u s for their tenants to resume", restored,
 		    vfunc_vector_count(),
@@ -617,7 +622,7 @@ main(int argc, char **argv)
 	if (ho < 0 && (r = open_store(&conf, base)) != MAIN_EXIT_OK)
 		return main_fail(r, r == MAIN_EXIT_STATE ? "unsafe state "
 		    "directory" : "the store cannot be opened");
-	if ((r = restore(&conf, base)) != MAIN_EXIT_OK)
+	if ((r = restore(&conf, base, ho >= 0)) != MAIN_EXIT_OK)
 		return ho >= 0 ? ho_fail_exit(ho, r) : main_fail(r,
 		    "the store cannot be read");
 	if (ho < 0) {
