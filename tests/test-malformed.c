@@ -545,9 +545,10 @@ test_random(int base)
 			struct msiv_hdr h;
 
 			/* This session is an admin's: a well-formed SHUTDOWN
+			 * or RESTART (a new msivd takes over: test-handover)
 			 * would end the test, not find a bug (whether one
 			 * comes up depends on the number of opcodes). */
-			if (op == MSIV_OP_SHUTDOWN)
+			if (op == MSIV_OP_SHUTDOWN || op == MSIV_OP_RESTART)
 				op = 0;
 			h = hdr(op, (uint32_t)(len - sizeof(struct msiv_hdr)),
 			    (uint32_t)i);
