@@ -44,6 +44,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "fdstore.h"
 #include "log.h"
 
@@ -193,43 +194,26 @@ fdstore_send(const char *state, const int *fds, size_t nfds)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	union {
-		char buf[CMSG_SPACE(FDSTORE_BATCH * sizeof(int))];
-		struct cmsghdr align;
-	} u;
 	struct iovec iov = { (void *)(uintptr_t)state, strlen(state) };
 	struct msghdr mh = { .msg_name = &sa, .msg_iov = &iov,
 	    .msg_iovlen = 1 };
 	size_t len;
-	int fd, r = 0;
+	ssize_t n;
+	int fd;
 
 	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
-	    (len = strlen(path)) >= sizeof(sa.sun_path) ||
-	    nfds > FDSTORE_BATCH)
+	    (len = strlen(path)) >= sizeof(sa.sun_path))
 		return -EINVAL;
 	memcpy(sa.sun_path, path, len);
 	if (path[0] == '@')
 		sa.sun_path[0] = '\0';
 	mh.msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
 	    len + (path[0] == '/'));
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		return -errno;
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
-		r = -errno;
+	n = fdpass_sendmsg(fd, &mh, fds, nfds, 0);
 	close(fd);
-	return r;
+	return n < 0 ? (int)n : 0;
 }
 
 int

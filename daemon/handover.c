@@ -221,37 +221,16 @@ static int
 ho_send(int fd, const struct ho_hdr *h, const void *data, size_t len,
     const int *fds, size_t nfds)
 {
-	union {
-		char buf[CMSG_SPACE(HO_FDS_BATCH * sizeof(int))];
-		struct cmsghdr align;
-	} u;
 	struct iovec iov[2] = {
 		{ (void *)(uintptr_t)h, sizeof(*h) },
 		{ (void *)(uintptr_t)data, len },
 	};
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+	ssize_t n = fdpass_sendmsg(fd, &mh, fds, nfds, 0);
 
-	if (nfds > 0) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
-	}
-	for (;;) {
-		ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-
-		if (n == (ssize_t)(sizeof(*h) + len))
-			return 0;
-		if (n < 0 && errno == EINTR)
-			continue;
-		return n < 0 ? (errno == EAGAIN ? -ETIMEDOUT : -errno) : -EIO;
-	}
+	if (n == (ssize_t)(sizeof(*h) + len))
+		return 0;
+	return n == -EAGAIN ? -ETIMEDOUT : n < 0 ? (int)n : -EIO;
 }
 
 static int

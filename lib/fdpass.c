@@ -33,33 +33,51 @@ fdpass_close(int *fds, size_t n)
 	}
 }
 
-int
-fdpass_send(int sock, const void *buf, size_t len, const int *fds,
-    size_t nfds, int flags)
+ssize_t
+fdpass_sendmsg(int sock, struct msghdr *msg, const int *fds, size_t nfds,
+    int flags)
 {
-	union fdpass_cmsg cm;
-	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	union {
+		char buf[CMSG_SPACE(FDPASS_SEND_MAX * sizeof(int))];
+		struct cmsghdr align;
+	} cm;
 	struct cmsghdr *c;
 	ssize_t n;
 
-	if (nfds > MSIV_FDS_MAX)
+	if (nfds > FDPASS_SEND_MAX)
 		return -EINVAL;
+	msg->msg_control = NULL;
+	msg->msg_controllen = 0;
 	if (nfds > 0) {
 		memset(&cm, 0, sizeof(cm));
-		msg.msg_control = cm.buf;
-		msg.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		c = CMSG_FIRSTHDR(&msg);
+		msg->msg_control = cm.buf;
+		msg->msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
 		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
 	}
 	do
-		n = sendmsg(sock, &msg, flags | MSG_NOSIGNAL);
+		n = sendmsg(sock, msg, flags | MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
+	msg->msg_control = NULL;
+	msg->msg_controllen = 0;
+	return n < 0 ? -errno : n;
+}
+
+int
+fdpass_send(int sock, const void *buf, size_t len, const int *fds,
+    size_t nfds, int flags)
+{
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (nfds > MSIV_FDS_MAX)
+		return -EINVAL;
+	if ((n = fdpass_sendmsg(sock, &msg, fds, nfds, flags)) < 0)
+		return (int)n;
 	if ((size_t)n != len)
 		return -EMSGSIZE; /* SEQPACKET sends whole packets or none */
 	return 0;

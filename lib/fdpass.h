@@ -17,6 +17,14 @@
 int fdpass_send(int sock, const void *buf, size_t len, const int *fds,
     size_t nfds, int flags);
 
+/* Send msg (its msg_control is ours) with nfds fds, up to
+ * FDPASS_SEND_MAX (SCM_MAX_FD): the daemon's handover and systemd's fd
+ * store. Returns the bytes sent, or -errno. */
+#define FDPASS_SEND_MAX 253u
+struct msghdr;
+ssize_t fdpass_sendmsg(int sock, struct msghdr *msg, const int *fds,
+    size_t nfds, int flags);
+
 /* Receive one packet of at most cap bytes and up to MSIV_FDS_MAX fds.
  * Returns the packet length (0: orderly close), or -errno: -EMSGSIZE for a
  * truncated packet, -EBADMSG for a control message truncated by the
