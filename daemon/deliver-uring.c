@@ -538,17 +538,38 @@ ur_settle(struct slot *s)
 }
 
 /*
- * Handover, the loop parked (with s->lock held): the delivered wakeups
- * are counted (as a settle counts them), and what the trigger holds of
- * them, of the signals a settle folded, and of an earlier owner's is
- * accounted for already: the new loop skips that many.
+ * Handover, the loop parked (with s->lock held): its last read of the
+ * trigger, so that what it holds is decided here and the new msivd's loop
+ * starts on the hot path (no verify mode, and so no delivery made twice:
+ * see "Reading a trigger" in doc/delivery.md). The delivered wakeups are
+ * counted; the signals beyond them, which a settle may have folded
+ * provisionally, are fired now: delivered (once) or taken into the
+ * pending bit. The completions this ring still holds for them are never
+ * handled if the handover goes through; if it fails, the slot verifies
+ * as after any read. Returns the signals the new loop must skip: none.
  */
 static uint64_t
 ur_handover(struct slot *s)
 {
-	vector_count_unread(&s->vec, s->dl.hot - s->dl.hotc);
-	s->dl.hotc = s->dl.hot;
-	return s->dl.skip + s->dl.hot + s->dl.folded;
+	uint64_t c = ur_take(s), hot = s->dl.hot, skip, n;
+	unsigned int act = 0;
+
+	vector_count_unread(&s->vec, hot - s->dl.hotc);
+	skip = c < s->dl.skip ? c : s->dl.skip;
+	c -= skip;
+	n = c > hot ? c - hot : 0;
+	if (n != 0) {
+		vector_unfold(&s->vec, s->dl.folded < n ? s->dl.folded : n);
+		act = vector_fire(&s->vec, n);
+	}
+	s->dl.hot = s->dl.hotc = 0;
+	s->dl.folded = 0;
+	s->dl.skip = 0;
+	s->dl.verify = 1;
+	s->dl.vpos = ur_cq_tail();
+	if ((act & VECTOR_ACT_DELIVER) && s->target >= 0)
+		deliver_actions(s, act);
+	return 0;
 }
 
 /* A new owner: what the trigger holds unread is the old owner's, its

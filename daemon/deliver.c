@@ -304,8 +304,10 @@ deliver_adopt(struct slot *s, uint64_t skip)
 	s->dl.skip = skip;
 	s->dl.hot = s->dl.hotc = 0;
 	s->dl.folded = 0;
-	/* Its first wakeup reads the counter (io_uring: verify mode, over
-	 * once that read is done); the epoll loop reads every time. */
-	s->dl.verify = 1;
+	/* Signals to skip: its first wakeup reads the counter (io_uring:
+	 * verify mode, over once that read is done; the epoll loop reads
+	 * every time). None (an io_uring loop handed over, which read its
+	 * triggers last): the hot path from the first wakeup. */
+	s->dl.verify = skip != 0;
 	s->dl.vpos = 0;
 }

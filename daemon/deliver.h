@@ -120,10 +120,10 @@ void deliver_get_stats(struct deliver_stats *st);
  */
 void deliver_park(void);
 void deliver_unpark(void);
-/* With s->lock held, the loop parked: bring the counters up to date and
- * return how many signals the trigger holds that are accounted for
- * already (delivered unread, folded, an earlier owner's): the new loop
- * skips them. */
+/* With s->lock held, the loop parked: bring the counters up to date (the
+ * io_uring loop reads the trigger one last time, deciding what it holds)
+ * and return how many signals the trigger still holds that are accounted
+ * for already: the new loop skips them (0 after io_uring's last read). */
 uint64_t deliver_handover_skip(struct slot *s);
 /* With s->lock held, before the loop starts: the handed-over slot's
  * trigger holds skip accounted signals; its first wakeup reads. */

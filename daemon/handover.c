@@ -13,8 +13,10 @@
  *  1. The old one quiesces, in one callback of its event loop, so no
  *     request is read from here on: the turn's changes are committed and
  *     their replies queued and sent, and its delivery loop parks
- *     (deliver_park): the writes it had decided are done, and from here
- *     it reads no trigger.
+ *     (deliver_park): the writes it had decided are done. As each vector
+ *     is written into the state, the io_uring loop's trigger is read one
+ *     last time (deliver_handover_skip), its interrupts decided under the
+ *     slot's lock; from here no trigger is read.
  *  2. It hands over: the state (below), then the fds, over the handover
  *     socket. The new msivd adopts the devices, restores the vfuncs from
  *     the store and puts back their exact state, takes the sessions and
@@ -41,10 +43,12 @@
  *
  * Exact pending: the vectors are handed over as they are (pending bit,
  * counters, message, mask) rather than assumed pending as after a plain
- * restart. What a trigger's counter holds that the old loop had already
- * accounted for (the io_uring loop delivers without reading: deliver.h)
- * is handed over too, as signals the new loop skips; what it holds
- * beyond them are interrupts the new loop reads and decides.
+ * restart. The io_uring loop delivers without reading (doc/delivery.md),
+ * so its triggers hold signals it has delivered: its last read takes
+ * them, and so the new loop finds in each trigger only interrupts raised
+ * since, and starts on the hot path: nothing is delivered twice. (What
+ * a trigger holds that the old loop accounted for but did not read, an
+ * epoll loop's skip, is handed over as signals the new loop skips.)
  *
  * The state (format HANDOVER_FORMAT, native byte order: the same
  * machine) is: header; server (listening socket, counters); devices

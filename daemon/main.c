@@ -701,8 +701,12 @@ main(int argc, char **argv)
 	snprintf(status, sizeof(status), "READY=1\nSTATUS=serving %u "
 	    "device(s), %u vfunc(s) restored", device_count(), vfunc_count());
 	sdn_notify(status);
-	if (ho >= 0)
+	if (ho >= 0) {
+		/* The blackout ends once the loop has armed every trigger,
+		 * not when its thread is made. */
+		deliver_sync();
 		handover_done();
+	}
 	if (event_base_dispatch(base) < 0)
 		log_warnx("event loop failed");
 

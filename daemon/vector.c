@@ -149,6 +149,15 @@ vector_fold(struct vector *v, uint64_t n)
 	v->coalesced += n;
 }
 
+void
+vector_unfold(struct vector *v, uint64_t n)
+{
+	/* A settle's provisional count, taken back to be decided again
+	 * (deliver-uring.c, at a handover): never more than was folded. */
+	v->fired -= n;
+	v->coalesced -= n;
+}
+
 unsigned int
 vector_mask(struct vector *v)
 {

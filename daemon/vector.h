@@ -110,6 +110,9 @@ unsigned int vector_fire(struct vector *v, uint64_t count);
 unsigned int vector_fire_unread(struct vector *v);
 void vector_count_unread(struct vector *v, uint64_t n);
 void vector_fold(struct vector *v, uint64_t n);
+/* Take back n signals vector_fold() counted, so they can be fired again
+ * as the interrupts they are (deliver-uring.c: a handover's last read). */
+void vector_unfold(struct vector *v, uint64_t n);
 
 /* Rule 4 and 2. */
 unsigned int vector_mask(struct vector *v);
