@@ -376,16 +376,18 @@ vfunc_handover_save(struct vfunc *vf, struct ho_buf *b)
 	for (uint32_t i = 0; i < nvec; i++) {
 		struct slot *s = vfunc_vec_lock(vf, i);
 		uint32_t slot = vfunc_ho_slot(vf, i);
+		/* Only a slot's trigger holds signals; a parked vector has
+		 * none. Taken before the vector is written: it counts the
+		 * wakeups delivered unread in fired. */
+		uint64_t skip = slot != MSIV_SLOT_NONE ?
+		    deliver_handover_skip(s) : 0;
 
 		ho_put_u32(b, slot);
 		vfunc_ho_put_vector(b, &s->vec);
 		ho_put_fd(b, s->target);
 		ho_put_u32(b, s->direct);
 		ho_put_u32(b, s->routed >= 0);
-		/* Only a slot's trigger holds signals; a parked vector has
-		 * none. */
-		ho_put_u64(b, slot != MSIV_SLOT_NONE ?
-		    deliver_handover_skip(s) : 0);
+		ho_put_u64(b, skip);
 		pthread_mutex_unlock(&s->lock);
 	}
 }
