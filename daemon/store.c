@@ -582,6 +582,10 @@ store_open(const char *dir, struct event_base *base, char *err,
 		goto fail;
 	}
 	sqlite3_extended_result_codes(db, 1);
+	/* A handover's new msivd opens the store while the old one still
+	 * writes it (handover.c, step 0): each waits out the other's short
+	 * transaction instead of failing it with SQLITE_BUSY. */
+	(void)sqlite3_busy_timeout(db, 10000);
 	if ((e = store_check(path, err, errlen)) != STORE_OK)
 		goto fail;
 	{
