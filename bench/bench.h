@@ -81,5 +81,6 @@ int bench_raw_recv(int fd, struct msiv_hdr *h, void *rep);
 
 void bench_hotpath(void);
 void bench_fair(void);
+void bench_restart(void);
 
 #endif /* MSIV_BENCH_H */

@@ -70,10 +70,26 @@
  *    says whether the goal (flooded p99 at most 10 times the idle p99)
  *    was met.
  *
- * usage: msiv-bench [hotpath] [store] [fair]   (default: every section)
+ * restart section (restart.c; needs root, for the sim trigger fds): 100
+ * handovers (SIGUSR2; msivd(8), RESTART AND UPGRADE) while a producer
+ * writes 4 vectors' triggers round robin, one every 20 us, and a consumer
+ * timestamps every target it reads (issue 19):
+ *  - restart_blackout_p50_us, _p99_us, _max_us: the client's blackout,
+ *    the longest gap between two deliveries across each handover;
+ *  - restart_blackout_msivd_p50_us, _p99_us, _max_us: msivd's own figure
+ *    (its log: "no trigger read for N us"), from the old one's quiescing
+ *    to the new one's arming;
+ *  - restart_handover_p50_us, _max_us: from the signal to the new msivd
+ *    answering on the socket;
+ *  - restart_stream_gap_p50_us, _max_us: for scale, the longest gap
+ *    between deliveries in the stretch before each handover, as long as
+ *    it, with none running.
+ *
+ * usage: msiv-bench [hotpath] [store] [fair] [restart]
+ * (default: every section)
  * MSIVD names the daemon binary (make bench sets it). MSIV_BENCH_DELIVERY
- * (auto, io_uring, epoll), when set, is the delivery loop the hotpath
- * section asks msivd for (msivd.conf "delivery"). Every wait has a
+ * (auto, io_uring, epoll), when set, is the delivery loop the hotpath and
+ * restart sections ask msivd for (msivd.conf "delivery"). Every wait has a
  * deadline; on any exit the daemons and processes it started are killed.
  */
 #include "config.h"
@@ -640,6 +656,7 @@ static const struct {
 	{ "hotpath", bench_hotpath },
 	{ "store", bench_store },
 	{ "fair", bench_fair },
+	{ "restart", bench_restart },
 };
 #define BENCH_NSECTIONS (sizeof(bench_sections) / sizeof(bench_sections[0]))
 
@@ -656,7 +673,7 @@ main(int argc, char **argv)
 				break;
 		if (k == BENCH_NSECTIONS) {
 			fprintf(stderr, "usage: msiv-bench [hotpath] [store] "
-			    "[fair]\n");
+			    "[fair] [restart]\n");
 			return 2;
 		}
 		want[k] = 1;

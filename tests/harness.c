@@ -220,13 +220,37 @@ h_handover_wait(struct h_daemon *d)
 			break;
 		usleep(2000); /* polling a condition, with a deadline */
 	}
-	if (pid <= 0 || pid == old)
+	if (pid <= 0 || pid == old) {
+		tap_diag("handover: no new msivd serves %s within %d ms (pid "
+		    "%d)", d->sock, H_TIMEOUT_MS, (int)pid);
 		return -1;
-	/* The old one exits 0 once it has handed over. */
-	if (waitpid(old, &st, 0) != old || !WIFEXITED(st) ||
-	    WEXITSTATUS(st) != 0)
+	}
+	d->pid = pid; /* whatever comes of the old one, this one serves */
+	/* The old one exits 0 once it has handed over. It is ours only
+	 * once the spawner that executed it is gone as well (killed when
+	 * its own msivd exited, the handover before: on a loaded machine
+	 * that may not be done yet); until then waitpid() says ECHILD. */
+	deadline = h_now_ms() + H_TIMEOUT_MS;
+	for (;;) {
+		pid_t w = waitpid(old, &st, WNOHANG);
+
+		if (w == old)
+			break;
+		if ((w < 0 && errno != ECHILD) || h_now_ms() >= deadline) {
+			tap_diag("handover: the old msivd (pid %d) was not "
+			    "reaped: %s", (int)old, w < 0 ? strerror(errno) :
+			    "it did not exit");
+			return -1;
+		}
+		usleep(1000); /* polling a condition, with a deadline */
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		tap_diag("handover: the old msivd (pid %d) %s %d", (int)old,
+		    WIFEXITED(st) ? "exited with status" : "was killed by "
+		    "signal", WIFEXITED(st) ? WEXITSTATUS(st) :
+		    WTERMSIG(st));
 		return -1;
-	d->pid = pid;
+	}
 	return 0;
 }
 

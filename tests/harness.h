@@ -52,7 +52,8 @@ int h_kill9(struct h_daemon *d);
  * wait until it serves d's socket: d->pid is the new one (a child of
  * ours, the subreaper, once the old one and its spawner are gone). The
  * old one must exit 0. h_handover_wait() does the waiting alone, for a
- * handover asked another way (RESTART). 0 or -1. */
+ * handover asked another way (RESTART). 0 or -1 (said why on a TAP
+ * comment line); d->pid is the new msivd once one serves, even on -1. */
 int h_handover(struct h_daemon *d);
 int h_handover_wait(struct h_daemon *d);
 /* SIGTERM and wait; returns the daemon's exit status (-1: killed or hung). */
