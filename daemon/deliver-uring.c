@@ -226,6 +226,14 @@ ur_read(struct slot *s, uint32_t pos, uint64_t *count)
 	s->dl.folded = 0;
 	if (verifying && (int32_t)(pos - s->dl.vpos) >= 0)
 		s->dl.verify = 0; /* the last that may stand for nothing */
+	if (s->dl.arming) {
+		/* A handed-over slot's first read: a signal raised while its
+		 * poll was armed may have a second completion coming, which
+		 * must read too. */
+		s->dl.arming = 0;
+		s->dl.verify = 1;
+		s->dl.vpos = ur_cq_tail();
+	}
 	if (c == 0)
 		return 0; /* a read took its signals, and decided on them */
 	/* An earlier owner's signals (ur_reset) are not this vector's: not

@@ -304,10 +304,11 @@ deliver_adopt(struct slot *s, uint64_t skip)
 	s->dl.skip = skip;
 	s->dl.hot = s->dl.hotc = 0;
 	s->dl.folded = 0;
-	/* Signals to skip: its first wakeup reads the counter (io_uring:
-	 * verify mode, over once that read is done; the epoll loop reads
-	 * every time). None (an io_uring loop handed over, which read its
-	 * triggers last): the hot path from the first wakeup. */
-	s->dl.verify = skip != 0;
+	/* Its first wakeups read the counter (the epoll loop reads every
+	 * time): the signals to skip, if any, are taken off, and a signal
+	 * raised while the new loop arms the poll, which may post two
+	 * completions, is delivered once (deliver-uring.c, ur_read). */
+	s->dl.verify = 1;
+	s->dl.arming = 1;
 	s->dl.vpos = 0;
 }

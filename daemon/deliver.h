@@ -27,6 +27,9 @@ struct deliver_slot {
 	_Atomic uint8_t inflight; /* a target write is queued, not done */
 	uint8_t armed, gone;      /* delivery thread: poll live, going */
 	uint8_t verify;           /* delivery thread: read on wakeups */
+	uint8_t arming;           /* delivery thread: handed over, its poll
+				     not yet armed by this process (verify
+				     the wakeup after the first read too) */
 	uint32_t vpos;            /* delivery thread: queue position */
 	uint32_t hot;             /* lock: wakeups delivered unread */
 	uint32_t hotc;            /* lock: of those, counted in fired
