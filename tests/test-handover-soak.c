@@ -30,9 +30,9 @@
  * vector or to a quiet one (rule 4; no spurious interrupt).
  * Checked at the end, the stream stopped, counting rather than timing:
  * per vector, msivd's fired equals the writes of the test (exactly on
- * the epoll loop, on every quiet vector and on the streamed one never
- * masked; the io_uring loop delivers at least once, msiv-protocol(7)
- * COUNTERS, and may count one more per unmask), the counter
+ * the epoll loop and on every quiet vector; the io_uring loop delivers
+ * at least once, msiv-protocol(7) COUNTERS, and may count a few more on
+ * a streamed vector: at most one per unmask and handover), the counter
  * identity of msiv-protocol(7) (COUNTERS) holds with nothing dropped,
  * the pending bit is what the masking says it must be (set iff an
  * interrupt came after the vector's last mask), the target counts read
@@ -160,21 +160,23 @@ drain(int t, unsigned int v)
 
 /*
  * How many more interrupts than the test raised msivd may count on a
- * vector. None on the epoll loop, and none for a handover: the old
- * io_uring loop reads its triggers one last time as it parks, and the
- * new one starts on the hot path. The io_uring loop delivers at least
- * once (msiv-protocol(7), COUNTERS): a read that makes a vector
- * deliverable again (the first wakeup after an unmask) may leave a
- * completion of a signal it took, which delivers once more
- * (doc/delivery.md, verify mode): at most one per unmask. The streamed
- * vector that is never masked, and the quiet ones, are exact.
+ * vector. None on the epoll loop, which reads every wakeup. The io_uring
+ * loop delivers at least once (msiv-protocol(7), COUNTERS): a read that
+ * makes a vector deliverable again (the first wakeup after an unmask) may
+ * leave a completion of a signal it took, which delivers once more
+ * (doc/delivery.md, verify mode); and a signal raised at the very moment
+ * a new msivd's loop arms the trigger's poll may post two completions
+ * (the new loop verifies the first two wakeups of a handed-over slot,
+ * which catches most: tests/test-handover-soak reports how many were
+ * left). So: at most one per unmask and per handover on a streamed
+ * vector, none on a quiet one.
  */
 static uint64_t
 max_extra(const struct tvec *tv, unsigned int v)
 {
 	if (exact || v >= ROLE_QUIET)
 		return 0;
-	return tv->deliverable;
+	return tv->deliverable + (uint64_t)handovers;
 }
 
 static int
@@ -457,7 +459,7 @@ main(void)
 	const char *e = getenv("MSIV_HANDOVER_CYCLES");
 	int cycles = e != NULL ? atoi(e) : 20;
 	uint64_t *wall, *blackout, sum_fires = 0, sum_reads = 0, sum_coal = 0;
-	uint64_t sum_extra = 0;
+	uint64_t sum_extra = 0, sum_extra_stream = 0;
 	int bad_end = 0, bad_lost = 0, bad_identity = 0, nlogged, failed = 0;
 	uint64_t t0;
 
@@ -578,6 +580,8 @@ main(void)
 			extra = in.fired - tv->fires;
 			if (in.fired > tv->fires)
 				sum_extra += extra;
+			if (in.fired > tv->fires && v == ROLE_STREAM)
+				sum_extra_stream += extra;
 			if (in.fired < tv->fires || (exact && extra != 0) ||
 			    extra > max_extra(tv, v) || in.pending != pending ||
 			    in.dropped != 0 || !identity(&in)) {
@@ -672,8 +676,11 @@ main(void)
 	    (unsigned long long)sum_reads, (unsigned long long)sum_coal);
 	if (!exact)
 		tap_diag("io_uring loop: %llu delivery(ies) of a wakeup that "
-		    "stood for no signal of its own (at-least-once)",
-		    (unsigned long long)sum_extra);
+		    "stood for no signal of its own (at-least-once), %llu of "
+		    "them on the %d streamed vectors never masked (the "
+		    "new msivds armed their triggers %d times)",
+		    (unsigned long long)sum_extra,
+		    (unsigned long long)sum_extra_stream, NT, handovers * NT);
 	if (handovers > 0)
 		tap_diag("handover wall time (SIGUSR2 to the new msivd "
 		    "serving): p50 %llu us, max %llu us",
