@@ -623,10 +623,10 @@ ho_new_refuse(const char *fmt, ...)
 void
 handover_refuse(int fd, const char *why)
 {
-	log_errx("handover refused: %s; msivd %s serves on", why,
-	    ho_new.old_version);
-	(void)ho_send_msg(fd, HO_REFUSE, why);
+	ho_new.fd = fd;
+	(void)ho_new_refuse("%s", why);
 	close(fd);
+	ho_new.fd = -1;
 }
 
 /* Receive the state and every fd; 0 or -errno. */
