@@ -35,6 +35,7 @@
 
 #define LAT_WARMUP    2000   /* round trips before the measured ones */
 #define LAT_N         20000  /* measured round trips per path */
+#define LAT_BLOCKS    20     /* interleaved blocks of LAT_N / LAT_BLOCKS */
 #define FWD_WARMUP_MS 300    /* load before the window opens */
 #define FWD_WINDOW_MS 1500   /* the measured window */
 #define FWD_QUIET_MS  2000   /* longest wait for the relay to go idle */
@@ -81,9 +82,14 @@ hotpath_conf(char *buf, size_t cap, const char *extra, unsigned int slots)
 struct hotpath_shm {
 	_Atomic uint64_t writes;   /* trigger writes by the producer */
 	_Atomic uint64_t relayed;  /* wakeups forwarded by the reference relay */
+	_Atomic int stop;          /* the producer is to stop */
+	_Atomic uint64_t echo_read[4];   /* per latency path: B's reads */
+	_Atomic uint64_t lat_relayed[4]; /* per latency path: R's relays */
 };
 
 static struct hotpath_shm *shm;
+/* The minimal io_uring relay's features on this kernel (uring-relay.c). */
+static struct bench_uring_relay uring;
 
 /* A blocking (or non-blocking) close-on-exec eventfd. */
 static int
@@ -118,48 +124,116 @@ hotpath_status(struct msiv_conn *c, struct msiv_status_info *st)
 /*
  * The echo ("B"): wait for in (poll with a deadline, then read: the
  * targets msivd holds are non-blocking, so B waits the same way on every
- * path), write out.
+ * path), count what it read (the target's own counter: what the consumer
+ * saw), write out.
  */
 static void __attribute__((noreturn))
-hotpath_echo_main(int in, int out)
+hotpath_echo_main(int in, int out, _Atomic uint64_t *cnt)
 {
-	for (;;)
-		if (h_efd_wait(in, BENCH_TIMEOUT_MS) == 0 ||
-		    hotpath_write1(out) < 0)
+	for (;;) {
+		uint64_t v = h_efd_wait(in, BENCH_TIMEOUT_MS);
+
+		if (v == 0)
 			_exit(1);
+		atomic_fetch_add_explicit(cnt, v, memory_order_relaxed);
+		if (hotpath_write1(out) < 0)
+			_exit(1);
+	}
 }
 
-/* The minimal relay ("R"): a blocking read of the trigger, a write of the
- * target; nothing else. */
+/* The minimal blocking relay ("R"): a blocking read of the trigger, a
+ * write of the target; nothing else (and a count, for the cross-check). */
 static void __attribute__((noreturn))
-hotpath_relay_main(int in, int out)
+hotpath_relay_main(int in, int out, _Atomic uint64_t *cnt)
 {
 	uint64_t v;
 
-	for (;;)
-		if (read(in, &v, sizeof(v)) != sizeof(v) ||
-		    hotpath_write1(out) < 0)
+	for (;;) {
+		if (read(in, &v, sizeof(v)) != sizeof(v))
 			_exit(1);
+		atomic_fetch_add_explicit(cnt, v, memory_order_relaxed);
+		if (hotpath_write1(out) < 0)
+			_exit(1);
+	}
 }
 
-/* Round trips from this process: write out, wait for in. */
-static struct bench_lat
-hotpath_pingpong(const char *what, int out, int in)
+/* The latency paths, measured in interleaved blocks. */
+enum { LP_RAW, LP_BLOCKING, LP_URING, LP_MSIVD, LP_N };
+
+struct hotpath_lpath {
+	const char *name;
+	int on;             /* measured in this run */
+	int out, in;        /* A writes out, waits for in (Y) */
+	uint64_t trips;     /* round trips made (warm-up included) */
+	uint64_t answers;   /* what A read from Y */
+	uint64_t rtt[LAT_N];
+	double blk50[LAT_BLOCKS], blk99[LAT_BLOCKS];
+};
+
+static struct hotpath_lpath lpaths[LP_N];
+
+/* n round trips on path p from this process (write out, wait for in);
+ * stored from rtt[at] unless at is negative (warm-up). */
+static void
+hotpath_pingpong(struct hotpath_lpath *p, int n, int at)
 {
-	static uint64_t rtt[LAT_N];
+	for (int i = 0; i < n; i++) {
+		uint64_t t0 = bench_now_ns(), v;
 
-	for (int i = -LAT_WARMUP; i < LAT_N; i++) {
-		uint64_t t0 = bench_now_ns();
-
-		if (hotpath_write1(out) < 0)
-			bench_die("%s: write: %s", what, strerror(errno));
-		if (h_efd_wait(in, BENCH_TIMEOUT_MS) == 0)
-			bench_die("%s: no answer within %d ms", what,
+		if (hotpath_write1(p->out) < 0)
+			bench_die("%s: write: %s", p->name, strerror(errno));
+		if ((v = h_efd_wait(p->in, BENCH_TIMEOUT_MS)) == 0)
+			bench_die("%s: no answer within %d ms", p->name,
 			    BENCH_TIMEOUT_MS);
-		if (i >= 0)
-			rtt[i] = bench_now_ns() - t0;
+		if (at >= 0)
+			p->rtt[at + i] = bench_now_ns() - t0;
+		p->trips++;
+		p->answers += v;
 	}
-	return bench_lat(rtt, LAT_N);
+}
+
+static int
+hotpath_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The q-quantile (nearest rank) of n values; sorts v. */
+static double
+hotpath_quantile(double *v, int n, double q)
+{
+	int k = (int)(q * n + 0.999999);
+
+	qsort(v, (size_t)n, sizeof(v[0]), hotpath_cmp_double);
+	return v[k < 1 ? 0 : k > n ? n - 1 : k - 1];
+}
+
+/*
+ * Per block, a / b of the block's p50 (p99 with tail): their median as
+ * the figure name, p10 and p90 as name_p10, name_p90. A goal, if given
+ * (> 0), is printed beside it at the end of the run (bench_goals).
+ */
+static double
+hotpath_block_ratio(const char *name, int a, int b, int tail, double goal)
+{
+	double r[LAT_BLOCKS], med;
+	char n10[80], n90[80];
+
+	for (int k = 0; k < LAT_BLOCKS; k++)
+		r[k] = tail ? lpaths[a].blk99[k] / lpaths[b].blk99[k] :
+		    lpaths[a].blk50[k] / lpaths[b].blk50[k];
+	med = hotpath_quantile(r, LAT_BLOCKS, 0.5);
+	if (goal > 0)
+		bench_goal(name, med, goal, 0);
+	else
+		figure(name, med, "ratio");
+	snprintf(n10, sizeof(n10), "%s_p10", name);
+	snprintf(n90, sizeof(n90), "%s_p90", name);
+	figure(n10, hotpath_quantile(r, LAT_BLOCKS, 0.1), "ratio");
+	figure(n90, hotpath_quantile(r, LAT_BLOCKS, 0.9), "ratio");
+	return med;
 }
 
 /* Open a 1-vector vfunc, set vector 0 up with target and flags, enable
@@ -178,117 +252,171 @@ hotpath_one_vector(struct msiv_conn *c, int target, unsigned int flags,
 	return in->slot;
 }
 
-/*
- * Direct mode on the sim device: msivd routes the slot to the target
- * (sim.c: slot->routed), and the sim "device" signals the routed target
- * only when it is fired with SIM_FIRE, which is a control-socket request
- * to msivd. The trigger fds SIM_TRIGGERS hands out are the daemon's own
- * trigger, which the delivery loop watches in both modes: writing one is a
- * relay. Check both facts here, by msivd's interrupt counter, and say what
- * was seen; the latency is then that of whoever signals the target, as a
- * device does in direct mode: A writes the target, B echoes.
- */
 static void
-hotpath_direct_check(struct msiv_conn *c, uint32_t slot, int target)
+hotpath_vquery(struct msiv_conn *c, uint64_t vf, unsigned int v,
+    struct msiv_vector_info *in)
 {
-	struct msiv_status_info s0, s1, s2;
-	int trig, r;
+	int r = msiv_vector_query(c, vf, v, in);
 
-	if ((r = msiv_sim_triggers(c, "sim0", slot, 1, &trig)) < 0)
-		fail("direct: SIM_TRIGGERS", r);
-	hotpath_status(c, &s0);
-	if (hotpath_write1(trig) < 0 ||
-	    h_efd_wait(target, BENCH_TIMEOUT_MS) == 0)
-		bench_die("direct: a trigger write did not reach the target");
-	hotpath_status(c, &s1);
-	if ((r = msiv_sim_fire(c, "sim0", slot, 1)) < 0)
-		fail("direct: SIM_FIRE", r);
-	if (h_efd_wait(target, BENCH_TIMEOUT_MS) == 0)
-		bench_die("direct: SIM_FIRE did not reach the target");
-	hotpath_status(c, &s2);
-	close(trig);
-	bench_note("direct mode: a write to the sim trigger fd %s (msivd's "
-	    "interrupt count +%llu); SIM_FIRE %s (+%llu)",
-	    s1.interrupts > s0.interrupts ? "is relayed by msivd" :
-	    "bypasses msivd", (unsigned long long)(s1.interrupts -
-	    s0.interrupts), s2.interrupts == s1.interrupts ?
-	    "signals the target itself" : "goes through the delivery loop",
-	    (unsigned long long)(s2.interrupts - s1.interrupts));
+	if (r < 0)
+		fail("vector query", r);
 }
 
+/*
+ * Round trips A -> ... -> B (echo) -> A on every path, in LAT_BLOCKS
+ * blocks of LAT_N / LAT_BLOCKS: block 1 of each path, then block 2 of
+ * each, the first path of a block turning round, so that every path sees
+ * the same machine (a loaded one changes from second to second); ratios
+ * are taken per block. Every party stays up throughout, idle in its wait
+ * while the others are measured.
+ */
 static void
-hotpath_latency(struct msiv_conn *c)
+hotpath_latency(struct msiv_conn *c, const struct bench_uring_relay *ur)
 {
-	struct bench_lat raw, minimal, relay, direct;
-	struct msiv_vector_info in;
+	static const char *names[LP_N] = { "raw hop", "blocking relay",
+	    "io_uring relay", "msivd relay" };
+	struct msiv_vector_info in0, in1;
+	struct msiv_status_info s0, s1;
+	struct bench_lat l;
+	pid_t kids[2 * LP_N];
+	int fds[4 * LP_N], nkids = 0, nfds = 0, t, u, r;
+	const int per = LAT_N / LAT_BLOCKS;
 	uint64_t vf;
 	uint32_t slot;
-	pid_t b, rl;
-	int t, u, y, r;
+	char what[64];
 
-	/* Raw hop: A writes U, B echoes on Y. */
-	u = hotpath_efd(0);
-	y = hotpath_efd(0);
-	if ((b = bench_fork()) == 0)
-		hotpath_echo_main(u, y);
-	raw = hotpath_pingpong("raw hop", u, y);
-	bench_kill(b);
-	close(u);
+	for (int p = 0; p < LP_N; p++) {
+		lpaths[p].name = names[p];
+		lpaths[p].on = p != LP_URING || ur->ok;
+		lpaths[p].trips = lpaths[p].answers = 0;
+		atomic_store(&shm->echo_read[p], 0);
+		atomic_store(&shm->lat_relayed[p], 0);
+		if (!lpaths[p].on)
+			continue;
+		/* B echoes U on Y; A writes out (T, or U for the raw hop). */
+		u = hotpath_efd(p != LP_BLOCKING);
+		lpaths[p].in = fds[nfds++] = hotpath_efd(0);
+		fds[nfds++] = u;
+		if ((kids[nkids++] = bench_fork()) == 0)
+			hotpath_echo_main(u, lpaths[p].in,
+			    &shm->echo_read[p]);
+		switch (p) {
+		case LP_RAW:
+			lpaths[p].out = u;
+			break;
+		case LP_BLOCKING:
+			t = fds[nfds++] = hotpath_efd(0);
+			if ((kids[nkids++] = bench_fork()) == 0)
+				hotpath_relay_main(t, u,
+				    &shm->lat_relayed[p]);
+			lpaths[p].out = t;
+			break;
+		case LP_URING:
+			t = fds[nfds++] = hotpath_efd(1);
+			if ((kids[nkids++] = bench_fork()) == 0)
+				bench_uring_relay_main(ur, &t, &u, 1,
+				    &shm->lat_relayed[p]);
+			lpaths[p].out = t;
+			break;
+		case LP_MSIVD:
+			slot = hotpath_one_vector(c, u, MSIV_SETUP_UNMASKED,
+			    &vf, &in0);
+			if ((r = msiv_sim_triggers(c, "sim0", slot, 1,
+			    &t)) < 0)
+				fail("relay: SIM_TRIGGERS", r);
+			fds[nfds++] = t;
+			lpaths[p].out = t;
+			break;
+		}
+	}
+	hotpath_status(c, &s0);
+	hotpath_vquery(c, vf, 0, &in0);
+	for (int p = 0; p < LP_N; p++)
+		if (lpaths[p].on)
+			hotpath_pingpong(&lpaths[p], LAT_WARMUP, -1);
+	for (int k = 0; k < LAT_BLOCKS; k++)
+		for (int j = 0; j < LP_N; j++) {
+			struct hotpath_lpath *p = &lpaths[(k + j) % LP_N];
+			uint64_t tmp[LAT_N / LAT_BLOCKS];
 
-	/* Minimal relay: A writes T, R relays to U, B echoes on Y. */
-	t = hotpath_efd(0);
-	u = hotpath_efd(0);
-	if ((rl = bench_fork()) == 0)
-		hotpath_relay_main(t, u);
-	if ((b = bench_fork()) == 0)
-		hotpath_echo_main(u, y);
-	minimal = hotpath_pingpong("minimal relay", t, y);
-	bench_kill(b);
-	bench_kill(rl);
-	close(t);
-	close(u);
+			if (!p->on)
+				continue;
+			hotpath_pingpong(p, per, k * per);
+			memcpy(tmp, p->rtt + k * per, sizeof(tmp));
+			l = bench_lat(tmp, (size_t)per);
+			p->blk50[k] = l.p50;
+			p->blk99[k] = l.p99;
+		}
+	hotpath_status(c, &s1);
+	hotpath_vquery(c, vf, 0, &in1);
 
-	/* msivd: A writes the sim trigger T, msivd relays to U, B echoes. */
-	u = hotpath_efd(0);
-	slot = hotpath_one_vector(c, u, MSIV_SETUP_UNMASKED, &vf, &in);
-	if ((r = msiv_sim_triggers(c, "sim0", slot, 1, &t)) < 0)
-		fail("relay: SIM_TRIGGERS", r);
-	if ((b = bench_fork()) == 0)
-		hotpath_echo_main(u, y);
-	relay = hotpath_pingpong("msivd relay", t, y);
-	bench_kill(b);
-	close(t);
+	/* Every signal went where it should, as its consumer counted it. */
+	for (int p = 0; p < LP_N; p++) {
+		if (!lpaths[p].on)
+			continue;
+		snprintf(what, sizeof(what), "%s: A's writes = B's reads",
+		    lpaths[p].name);
+		bench_check(what, atomic_load(&shm->echo_read[p]),
+		    lpaths[p].trips);
+		snprintf(what, sizeof(what), "%s: B's answers",
+		    lpaths[p].name);
+		bench_check(what, lpaths[p].answers, lpaths[p].trips);
+		if (p == LP_BLOCKING || p == LP_URING) {
+			snprintf(what, sizeof(what), "%s: relayed",
+			    lpaths[p].name);
+			bench_check(what, atomic_load(&shm->lat_relayed[p]),
+			    lpaths[p].trips);
+		}
+	}
+	bench_check("msivd relay: vector fired", in1.fired - in0.fired,
+	    lpaths[LP_MSIVD].trips);
+	bench_check("vector delivered", in1.delivered - in0.delivered,
+	    lpaths[LP_MSIVD].trips);
+	bench_check("msivd delivered (STATUS)", s1.delivered - s0.delivered,
+	    lpaths[LP_MSIVD].trips);
+	bench_check("msivd interrupts (STATUS)",
+	    s1.interrupts - s0.interrupts, lpaths[LP_MSIVD].trips);
+	bench_checked("latency");
+
+	for (int i = 0; i < nkids; i++)
+		bench_kill(kids[i]);
 	if ((r = msiv_vfunc_close(c, vf)) < 0)
 		fail("relay: close", r);
-	close(u);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
 
-	/* Direct: the slot routed to U; A writes U as the device would. */
-	u = hotpath_efd(0);
-	slot = hotpath_one_vector(c, u, MSIV_SETUP_UNMASKED |
-	    MSIV_SETUP_DIRECT, &vf, &in);
-	if (!in.direct || !in.routed)
-		bench_die("direct: the vector is not routed to its target");
-	hotpath_direct_check(c, slot, u);
-	if ((b = bench_fork()) == 0)
-		hotpath_echo_main(u, y);
-	direct = hotpath_pingpong("direct", u, y);
-	bench_kill(b);
-	if ((r = msiv_vfunc_close(c, vf)) < 0)
-		fail("direct: close", r);
-	close(u);
-	close(y);
+	bench_note("latency: %d round trips per path (after %d warm-up), in "
+	    "%d interleaved blocks; ratios per block: median, p10, p90",
+	    LAT_N, LAT_WARMUP, LAT_BLOCKS);
+	bench_note("io_uring relay: %s", ur->features);
+	for (int p = 0; p < LP_N; p++) {
+		static const char *fig[LP_N] = { "raw_hop", "minimal_relay",
+		    "uring_relay", "relay" };
+		char name[64];
 
-	figure("raw_hop_p50", raw.p50, "ns");
-	figure("raw_hop_p99", raw.p99, "ns");
-	figure("minimal_relay_p50", minimal.p50, "ns");
-	figure("minimal_relay_p99", minimal.p99, "ns");
-	figure("relay_p50", relay.p50, "ns");
-	figure("relay_p99", relay.p99, "ns");
-	figure("relay_p50_vs_minimal", relay.p50 / minimal.p50, "ratio");
-	figure("relay_p99_vs_minimal", relay.p99 / minimal.p99, "ratio");
-	figure("direct_p50", direct.p50, "ns");
-	figure("direct_p99", direct.p99, "ns");
-	figure("direct_p50_vs_raw_hop", direct.p50 / raw.p50, "ratio");
+		if (!lpaths[p].on)
+			continue;
+		l = bench_lat(lpaths[p].rtt, LAT_N);
+		snprintf(name, sizeof(name), "%s_p50", fig[p]);
+		figure(name, l.p50, "ns");
+		snprintf(name, sizeof(name), "%s_p99", fig[p]);
+		figure(name, l.p99, "ns");
+	}
+	if (!ur->ok) {
+		printf("relay_p50_vs_uring_relay n/a (%s)\n", ur->features);
+		fflush(stdout);
+	} else {
+		(void)hotpath_block_ratio("relay_p50_vs_uring_relay", LP_MSIVD,
+		    LP_URING, 0, 1.02);
+		(void)hotpath_block_ratio("relay_p99_vs_uring_relay", LP_MSIVD,
+		    LP_URING, 1, 0);
+		(void)hotpath_block_ratio("uring_relay_p50_vs_minimal",
+		    LP_URING, LP_BLOCKING, 0, 0);
+	}
+	(void)hotpath_block_ratio("relay_p50_vs_minimal", LP_MSIVD,
+	    LP_BLOCKING, 0, 0);
+	(void)hotpath_block_ratio("minimal_relay_p50_vs_raw_hop", LP_BLOCKING,
+	    LP_RAW, 0, 0);
 }
 
 /* --- forwarding throughput -----------------------------------------------*/
@@ -1129,7 +1257,8 @@ bench_hotpath(void)
 	if (!msiv_is_admin(c))
 		bench_die("the hotpath section needs an admin session (root) "
 		    "for SIM_TRIGGERS");
-	hotpath_latency(c);
+	(void)bench_uring_relay_probe(&uring);
+	hotpath_latency(c, &uring);
 	hotpath_forwarding(&d, c);
 	hotpath_control(&d, c);
 	msiv_close(c);
