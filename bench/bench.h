@@ -81,6 +81,8 @@ int bench_raw_recv(int fd, struct msiv_hdr *h, void *rep);
 
 void bench_hotpath(void);
 void bench_fair(void);
+/* Start-up with 64k vectors against SQLite's read of them (startup.c). */
+void bench_startup(void);
 
 /* The minimal io_uring relay (uring-relay.c): the reference of msivd's
  * io_uring loop. probe: which features the kernel gives (features says,
@@ -107,7 +109,8 @@ void bench_uring_relay_main(const struct bench_uring_relay *u,
  * bench_checked: print "# counts cross-checked: group: ..." with what
  * matched since the last one.
  */
-void bench_goal(const char *name, double value, double goal, int at_least);
+void bench_goal(const char *name, double value, const char *unit,
+    double goal, int at_least);
 void bench_goals(void);
 void bench_check(const char *what, uint64_t got, uint64_t want);
 void bench_checked(const char *group);

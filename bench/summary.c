@@ -22,13 +22,15 @@ static struct {
 } goals[GOALS_MAX];
 static int ngoals;
 
-static char checked[1024];
+static char checked[2048];
 static size_t nchecked;
+static int overflow;  /* matched, but no room left to say so */
 
 void
-bench_goal(const char *name, double value, double goal, int at_least)
+bench_goal(const char *name, double value, const char *unit, double goal,
+    int at_least)
 {
-	figure(name, value, "ratio");
+	figure(name, value, unit);
 	if (ngoals == GOALS_MAX)
 		bench_die("too many goals");
 	goals[ngoals].name = name;
@@ -63,13 +65,18 @@ bench_check(const char *what, uint64_t got, uint64_t want)
 	    nchecked ? "; " : "", what, (unsigned long long)got);
 	if (k > 0 && (size_t)k < sizeof(checked) - nchecked)
 		nchecked += (size_t)k;
+	else {
+		checked[nchecked] = '\0';
+		overflow = 1;
+	}
 }
 
 void
 bench_checked(const char *group)
 {
-	bench_note("counts cross-checked: %s: %s", group,
-	    nchecked ? checked : "nothing");
+	bench_note("counts cross-checked: %s: %s%s", group,
+	    nchecked ? checked : "nothing", overflow ? "; and more" : "");
 	nchecked = 0;
+	overflow = 0;
 	checked[0] = '\0';
 }
