@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,9 +171,62 @@ struct hotpath_lpath {
 	uint64_t answers;   /* what A read from Y */
 	uint64_t rtt[LAT_N];
 	double blk50[LAT_BLOCKS], blk99[LAT_BLOCKS];
+	int nparty;         /* B, and the relay's process or thread */
+	pid_t ppid[2], ptid[2];
+	int together;       /* blocks after which all ran on A's CPU */
 };
 
+static pid_t hotpath_find_delivery_thread(pid_t pid);
+
+/* The CPU a thread last ran on (/proc/PID/task/TID/stat, field 39);
+ * -1 if unknown. */
+static int
+hotpath_last_cpu(pid_t pid, pid_t tid)
+{
+	char path[64], line[1024], *p;
+	int cpu = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
+	    (int)tid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), f) != NULL &&
+	    (p = strrchr(line, ')')) != NULL) {
+		/* Field 3 (state) follows the ')'; 39 is 36 fields on. */
+		for (int i = 0; i < 36 && p != NULL; i++)
+			p = strchr(p + 1, ' ');
+		if (p == NULL || sscanf(p, " %*s %d", &cpu) != 1)
+			cpu = -1;
+	}
+	fclose(f);
+	return cpu;
+}
+
+/* Did every party of path p last run on the CPU this process is on? */
+static int
+hotpath_together(const struct hotpath_lpath *p)
+{
+	int me = sched_getcpu();
+
+	for (int i = 0; i < p->nparty; i++)
+		if (hotpath_last_cpu(p->ppid[i], p->ptid[i]) != me)
+			return 0;
+	return me >= 0;
+}
+
 static struct hotpath_lpath lpaths[LP_N];
+
+/* A party of path p besides A: a process (tid = pid) or a thread. */
+static void
+hotpath_party(struct hotpath_lpath *p, pid_t pid, pid_t tid)
+{
+	if (tid <= 0)
+		bench_die("%s: no thread to watch", p->name);
+	p->ppid[p->nparty] = pid;
+	p->ptid[p->nparty] = tid;
+	p->nparty++;
+}
 
 /* n round trips on path p from this process (write out, wait for in);
  * stored from rtt[at] unless at is negative (warm-up). */
@@ -273,7 +327,8 @@ hotpath_vquery(struct msiv_conn *c, uint64_t vf, unsigned int v,
  * while the others are measured.
  */
 static void
-hotpath_latency(struct msiv_conn *c, const struct bench_uring_relay *ur)
+hotpath_latency(struct h_daemon *d, struct msiv_conn *c,
+    const struct bench_uring_relay *ur)
 {
 	static const char *names[LP_N] = { "raw hop", "blocking relay",
 	    "io_uring relay", "msivd relay" };
@@ -285,12 +340,14 @@ hotpath_latency(struct msiv_conn *c, const struct bench_uring_relay *ur)
 	const int per = LAT_N / LAT_BLOCKS;
 	uint64_t vf;
 	uint32_t slot;
+	pid_t tid;
 	char what[64];
 
 	for (int p = 0; p < LP_N; p++) {
 		lpaths[p].name = names[p];
 		lpaths[p].on = p != LP_URING || ur->ok;
 		lpaths[p].trips = lpaths[p].answers = 0;
+		lpaths[p].nparty = lpaths[p].together = 0;
 		atomic_store(&shm->echo_read[p], 0);
 		atomic_store(&shm->lat_relayed[p], 0);
 		if (!lpaths[p].on)
@@ -302,6 +359,7 @@ hotpath_latency(struct msiv_conn *c, const struct bench_uring_relay *ur)
 		if ((kids[nkids++] = bench_fork()) == 0)
 			hotpath_echo_main(u, lpaths[p].in,
 			    &shm->echo_read[p]);
+		hotpath_party(&lpaths[p], kids[nkids - 1], kids[nkids - 1]);
 		switch (p) {
 		case LP_RAW:
 			lpaths[p].out = u;
@@ -311,6 +369,8 @@ hotpath_latency(struct msiv_conn *c, const struct bench_uring_relay *ur)
 			if ((kids[nkids++] = bench_fork()) == 0)
 				hotpath_relay_main(t, u,
 				    &shm->lat_relayed[p]);
+			hotpath_party(&lpaths[p], kids[nkids - 1],
+			    kids[nkids - 1]);
 			lpaths[p].out = t;
 			break;
 		case LP_URING:
@@ -318,6 +378,8 @@ hotpath_latency(struct msiv_conn *c, const struct bench_uring_relay *ur)
 			if ((kids[nkids++] = bench_fork()) == 0)
 				bench_uring_relay_main(ur, &t, &u, 1,
 				    &shm->lat_relayed[p]);
+			hotpath_party(&lpaths[p], kids[nkids - 1],
+			    kids[nkids - 1]);
 			lpaths[p].out = t;
 			break;
 		case LP_MSIVD:
@@ -327,6 +389,9 @@ hotpath_latency(struct msiv_conn *c, const struct bench_uring_relay *ur)
 			    &t)) < 0)
 				fail("relay: SIM_TRIGGERS", r);
 			fds[nfds++] = t;
+			/* No msivd-deliver (older builds): its main thread. */
+			tid = hotpath_find_delivery_thread(d->pid);
+			hotpath_party(&lpaths[p], d->pid, tid ? tid : d->pid);
 			lpaths[p].out = t;
 			break;
 		}
@@ -348,6 +413,7 @@ hotpath_latency(struct msiv_conn *c, const struct bench_uring_relay *ur)
 			l = bench_lat(tmp, (size_t)per);
 			p->blk50[k] = l.p50;
 			p->blk99[k] = l.p99;
+			p->together += hotpath_together(p);
 		}
 	hotpath_status(c, &s1);
 	hotpath_vquery(c, vf, 0, &in1);
@@ -391,6 +457,13 @@ hotpath_latency(struct msiv_conn *c, const struct bench_uring_relay *ur)
 	    "%d interleaved blocks; ratios per block: median, p10, p90",
 	    LAT_N, LAT_WARMUP, LAT_BLOCKS);
 	bench_note("io_uring relay: %s", ur->features);
+	bench_note("latency placement: after %d, %d, %d, %d of %d blocks "
+	    "every party of the path had last run on A's CPU (raw hop, "
+	    "blocking relay, io_uring relay, msivd relay); a wakeup across "
+	    "CPUs costs more than one within a CPU, so paths placed "
+	    "differently are not compared like with like", lpaths[LP_RAW].together,
+	    lpaths[LP_BLOCKING].together, lpaths[LP_URING].together,
+	    lpaths[LP_MSIVD].together, LAT_BLOCKS);
 	for (int p = 0; p < LP_N; p++) {
 		static const char *fig[LP_N] = { "raw_hop", "minimal_relay",
 		    "uring_relay", "relay" };
@@ -902,13 +975,13 @@ hotpath_ref_run(int with_uring, unsigned int n)
 	return f;
 }
 
-/* Does msivd have its delivery thread (msivd-deliver)? */
-static int
+/* msivd's delivery thread (msivd-deliver): its tid, 0 if it has none. */
+static pid_t
 hotpath_find_delivery_thread(pid_t pid)
 {
 	char path[64];
 	struct dirent *e;
-	int found = 0;
+	pid_t found = 0;
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
@@ -921,7 +994,8 @@ hotpath_find_delivery_thread(pid_t pid)
 		if (tid <= 0)
 			continue;
 		hotpath_comm(pid, tid, comm, sizeof(comm));
-		found = strncmp(comm, "msivd-deliver", 13) == 0;
+		if (strncmp(comm, "msivd-deliver", 13) == 0)
+			found = tid;
 	}
 	closedir(dir);
 	return found;
@@ -940,7 +1014,7 @@ hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
 	int r;
 
 	hotpath_status(c, &st);
-	rel.thread = hotpath_find_delivery_thread(d->pid);
+	rel.thread = hotpath_find_delivery_thread(d->pid) != 0;
 	bench_note("msivd delivery loop: %s; relay CPU: %s", st.loop,
 	    rel.thread ? "thread msivd-deliver and any io_uring workers" :
 	    "whole msivd process (no thread named msivd-deliver)");
@@ -1122,7 +1196,7 @@ hotpath_direct(struct h_daemon *d, struct msiv_conn *c)
 	struct hotpath_relay rel = { .pid = d->pid, .c = c };
 	double dir, rly;
 
-	rel.thread = hotpath_find_delivery_thread(d->pid);
+	rel.thread = hotpath_find_delivery_thread(d->pid) != 0;
 	if (!rel.thread) {
 		bench_note("direct: no thread named msivd-deliver: the "
 		    "delivery thread's CPU cannot be told apart");
@@ -1598,7 +1672,7 @@ bench_hotpath(void)
 		bench_die("the hotpath section needs an admin session (root) "
 		    "for SIM_TRIGGERS");
 	(void)bench_uring_relay_probe(&uring);
-	hotpath_latency(c, &uring);
+	hotpath_latency(&d, c, &uring);
 	hotpath_forwarding(&d, c);
 	hotpath_direct(&d, c);
 	hotpath_control(&d, c);
