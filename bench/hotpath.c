@@ -555,7 +555,7 @@ hotpath_sqe(struct io_uring *r)
  * The producer: writes the triggers round robin as fast as it can, in
  * batches of FWD_BATCH writes per io_uring_enter(), so that one process
  * offers more wakeups than a relay can forward (a write(2) per signal
- * cannot, with syscalls at about 1 us).
+ * does not: it costs as much as the relay's work per wakeup).
  */
 static void __attribute__((noreturn))
 hotpath_producer_main(const int *trig, unsigned int n)
@@ -1483,7 +1483,7 @@ hotpath_control(struct h_daemon *d, struct msiv_conn *c)
 	uint64_t rep[2] = { 0, 0 }, wops[2] = { 0, 0 }, wrep[2] = { 0, 0 };
 	uint32_t sseq = 1, pseq[2] = { 1, 1 };
 	const int per = CTL_N / CTL_BLOCKS;
-	int efd = hotpath_efd(1), pefd, sfd, bfd, pfd, r;
+	int efd = hotpath_efd(1), pefd, sfd, bfd, pfd, r, mtog = 0, stog = 0;
 	pid_t ssrv, bsrv;
 
 	(void)hotpath_one_vector(c, efd, 0, &vf, &in);
@@ -1503,6 +1503,8 @@ hotpath_control(struct h_daemon *d, struct msiv_conn *c)
 		mask_ns += m;
 		sp_ns += s;
 		rm[k] = (double)m / (double)s;
+		mtog += hotpath_last_cpu(d->pid, d->pid) == sched_getcpu();
+		stog += hotpath_last_cpu(ssrv, ssrv) == sched_getcpu();
 	}
 	close(sfd);
 	if (bench_wait(ssrv, BENCH_TIMEOUT_MS) < 0)
@@ -1561,6 +1563,9 @@ hotpath_control(struct h_daemon *d, struct msiv_conn *c)
 	    "pipelined msivd and echo in %d interleaved blocks of %d ms "
 	    "(median, min, max)", CTL_BLOCKS, per, PIPE_BLOCKS,
 	    PIPE_MS / PIPE_BLOCKS);
+	bench_note("control placement: msivd's main (control) thread had last "
+	    "run on A's CPU after %d of %d blocks, the SEQPACKET echo server "
+	    "after %d", mtog, CTL_BLOCKS, stog);
 }
 
 /* --- memory --------------------------------------------------------------*/
