@@ -82,5 +82,38 @@ int bench_raw_recv(int fd, struct msiv_hdr *h, void *rep);
 void bench_hotpath(void);
 void bench_fair(void);
 void bench_restart(void);
+/* Start-up with 64k vectors against SQLite's read of them (startup.c). */
+void bench_startup(void);
+
+/* The minimal io_uring relay (uring-relay.c): the reference of msivd's
+ * io_uring loop. probe: which features the kernel gives (features says,
+ * for a "#" line); 0, or a negative errno if there is no io_uring. main
+ * (a child process): relay trig[i] to tgt[i], counting the target writes
+ * done in *relayed; never returns. */
+struct bench_uring_relay {
+	int ok;
+	unsigned int flags;   /* io_uring setup flags in use */
+	int fixed;            /* registered files */
+	char features[256];
+};
+int bench_uring_relay_probe(struct bench_uring_relay *u);
+void bench_uring_relay_main(const struct bench_uring_relay *u,
+    const int *trig, const int *tgt, unsigned int n,
+    _Atomic uint64_t *relayed) __attribute__((noreturn));
+
+/*
+ * Named ratios and cross-checks (summary.c). bench_goal: print the ratio
+ * as a figure under its fixed name and remember it beside its goal
+ * (value <= goal, or >= with at_least); bench_goals() prints every one
+ * with "met" or "not met" on "#" lines, judging nothing else.
+ * bench_check: got must equal want, else the run fails loudly;
+ * bench_checked: print "# counts cross-checked: group: ..." with what
+ * matched since the last one.
+ */
+void bench_goal(const char *name, double value, const char *unit,
+    double goal, int at_least);
+void bench_goals(void);
+void bench_check(const char *what, uint64_t got, uint64_t want);
+void bench_checked(const char *group);
 
 #endif /* MSIV_BENCH_H */

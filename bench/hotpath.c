@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,16 +36,26 @@
 
 #define LAT_WARMUP    2000   /* round trips before the measured ones */
 #define LAT_N         20000  /* measured round trips per path */
+#define LAT_BLOCKS    20     /* interleaved blocks of LAT_N / LAT_BLOCKS */
 #define FWD_WARMUP_MS 300    /* load before the window opens */
 #define FWD_WINDOW_MS 1500   /* the measured window */
 #define FWD_QUIET_MS  2000   /* longest wait for the relay to go idle */
 #define FWD_CLIENTS   8      /* the many-clients case */
 #define FWD_BATCH     256    /* epoll events per wait (msivd's too) */
-#define SYSCALL_N     1000000
+#define FWD_OFFER     1.5    /* offered / forwarded, for a capacity */
+#ifdef HAVE_LIBURING
+#define FWD_EXACT     1      /* the clients leave the targets unread */
+#else
+#define FWD_EXACT     0      /* the clients read them */
+#endif
+#define DIRECT_N      2000   /* SIM_FIREs per direct-mode run */
+#define FWD_ROUNDS    3      /* msivd and the io_uring relay in turn */
 #define CTL_WARMUP    1000
 #define CTL_N         20000
 #define PIPE_DEPTH    64     /* requests in flight on the pipelined socket */
 #define PIPE_MS       1000
+#define CTL_BLOCKS    20     /* interleaved blocks of CTL_N / CTL_BLOCKS */
+#define PIPE_BLOCKS   4      /* interleaved blocks of PIPE_MS / PIPE_BLOCKS */
 #define BPV_VECTORS   65536
 #define BPV_CLIENTS   8
 #define BPV_TIMEOUT_MS (9 * BENCH_TIMEOUT_MS) /* 64k durable set-ups */
@@ -81,9 +92,14 @@ hotpath_conf(char *buf, size_t cap, const char *extra, unsigned int slots)
 struct hotpath_shm {
 	_Atomic uint64_t writes;   /* trigger writes by the producer */
 	_Atomic uint64_t relayed;  /* wakeups forwarded by the reference relay */
+	_Atomic int stop;          /* the producer is to stop */
+	_Atomic uint64_t echo_read[4];   /* per latency path: B's reads */
+	_Atomic uint64_t lat_relayed[4]; /* per latency path: R's relays */
 };
 
 static struct hotpath_shm *shm;
+/* The minimal io_uring relay's features on this kernel (uring-relay.c). */
+static struct bench_uring_relay uring;
 
 /* A blocking (or non-blocking) close-on-exec eventfd. */
 static int
@@ -118,48 +134,169 @@ hotpath_status(struct msiv_conn *c, struct msiv_status_info *st)
 /*
  * The echo ("B"): wait for in (poll with a deadline, then read: the
  * targets msivd holds are non-blocking, so B waits the same way on every
- * path), write out.
+ * path), count what it read (the target's own counter: what the consumer
+ * saw), write out.
  */
 static void __attribute__((noreturn))
-hotpath_echo_main(int in, int out)
+hotpath_echo_main(int in, int out, _Atomic uint64_t *cnt)
 {
-	for (;;)
-		if (h_efd_wait(in, BENCH_TIMEOUT_MS) == 0 ||
-		    hotpath_write1(out) < 0)
+	for (;;) {
+		uint64_t v = h_efd_wait(in, BENCH_TIMEOUT_MS);
+
+		if (v == 0)
 			_exit(1);
+		atomic_fetch_add_explicit(cnt, v, memory_order_relaxed);
+		if (hotpath_write1(out) < 0)
+			_exit(1);
+	}
 }
 
-/* The minimal relay ("R"): a blocking read of the trigger, a write of the
- * target; nothing else. */
+/* The minimal blocking relay ("R"): a blocking read of the trigger, a
+ * write of the target; nothing else (and a count, for the cross-check). */
 static void __attribute__((noreturn))
-hotpath_relay_main(int in, int out)
+hotpath_relay_main(int in, int out, _Atomic uint64_t *cnt)
 {
 	uint64_t v;
 
-	for (;;)
-		if (read(in, &v, sizeof(v)) != sizeof(v) ||
-		    hotpath_write1(out) < 0)
+	for (;;) {
+		if (read(in, &v, sizeof(v)) != sizeof(v))
 			_exit(1);
+		atomic_fetch_add_explicit(cnt, v, memory_order_relaxed);
+		if (hotpath_write1(out) < 0)
+			_exit(1);
+	}
 }
 
-/* Round trips from this process: write out, wait for in. */
-static struct bench_lat
-hotpath_pingpong(const char *what, int out, int in)
+/* The latency paths, measured in interleaved blocks. */
+enum { LP_RAW, LP_BLOCKING, LP_URING, LP_MSIVD, LP_N };
+
+struct hotpath_lpath {
+	const char *name;
+	int on;             /* measured in this run */
+	int out, in;        /* A writes out, waits for in (Y) */
+	uint64_t trips;     /* round trips made (warm-up included) */
+	uint64_t answers;   /* what A read from Y */
+	uint64_t rtt[LAT_N];
+	double blk50[LAT_BLOCKS], blk99[LAT_BLOCKS];
+	int nparty;         /* B, and the relay's process or thread */
+	pid_t ppid[2], ptid[2];
+	int together;       /* blocks after which all ran on A's CPU */
+};
+
+static pid_t hotpath_find_delivery_thread(pid_t pid);
+
+/* The CPU a thread last ran on (/proc/PID/task/TID/stat, field 39);
+ * -1 if unknown. */
+static int
+hotpath_last_cpu(pid_t pid, pid_t tid)
 {
-	static uint64_t rtt[LAT_N];
+	char path[64], line[1024], *p;
+	int cpu = -1;
+	FILE *f;
 
-	for (int i = -LAT_WARMUP; i < LAT_N; i++) {
-		uint64_t t0 = bench_now_ns();
-
-		if (hotpath_write1(out) < 0)
-			bench_die("%s: write: %s", what, strerror(errno));
-		if (h_efd_wait(in, BENCH_TIMEOUT_MS) == 0)
-			bench_die("%s: no answer within %d ms", what,
-			    BENCH_TIMEOUT_MS);
-		if (i >= 0)
-			rtt[i] = bench_now_ns() - t0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid,
+	    (int)tid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	if (fgets(line, sizeof(line), f) != NULL &&
+	    (p = strrchr(line, ')')) != NULL) {
+		/* Field 3 (state) follows the ')'; 39 is 36 fields on. */
+		for (int i = 0; i < 36 && p != NULL; i++)
+			p = strchr(p + 1, ' ');
+		if (p == NULL || sscanf(p, " %*s %d", &cpu) != 1)
+			cpu = -1;
 	}
-	return bench_lat(rtt, LAT_N);
+	fclose(f);
+	return cpu;
+}
+
+/* Did every party of path p last run on the CPU this process is on? */
+static int
+hotpath_together(const struct hotpath_lpath *p)
+{
+	int me = sched_getcpu();
+
+	for (int i = 0; i < p->nparty; i++)
+		if (hotpath_last_cpu(p->ppid[i], p->ptid[i]) != me)
+			return 0;
+	return me >= 0;
+}
+
+static struct hotpath_lpath lpaths[LP_N];
+
+/* A party of path p besides A: a process (tid = pid) or a thread. */
+static void
+hotpath_party(struct hotpath_lpath *p, pid_t pid, pid_t tid)
+{
+	if (tid <= 0)
+		bench_die("%s: no thread to watch", p->name);
+	p->ppid[p->nparty] = pid;
+	p->ptid[p->nparty] = tid;
+	p->nparty++;
+}
+
+/* n round trips on path p from this process (write out, wait for in);
+ * stored from rtt[at] unless at is negative (warm-up). */
+static void
+hotpath_pingpong(struct hotpath_lpath *p, int n, int at)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t t0 = bench_now_ns(), v;
+
+		if (hotpath_write1(p->out) < 0)
+			bench_die("%s: write: %s", p->name, strerror(errno));
+		if ((v = h_efd_wait(p->in, BENCH_TIMEOUT_MS)) == 0)
+			bench_die("%s: no answer within %d ms", p->name,
+			    BENCH_TIMEOUT_MS);
+		if (at >= 0)
+			p->rtt[at + i] = bench_now_ns() - t0;
+		p->trips++;
+		p->answers += v;
+	}
+}
+
+static int
+hotpath_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The q-quantile (nearest rank) of n values; sorts v. */
+static double
+hotpath_quantile(double *v, int n, double q)
+{
+	int k = (int)(q * n + 0.999999);
+
+	qsort(v, (size_t)n, sizeof(v[0]), hotpath_cmp_double);
+	return v[k < 1 ? 0 : k > n ? n - 1 : k - 1];
+}
+
+/*
+ * Per block, a / b of the block's p50 (p99 with tail): their median as
+ * the figure name, p10 and p90 as name_p10, name_p90. A goal, if given
+ * (> 0), is printed beside it at the end of the run (bench_goals).
+ */
+static double
+hotpath_block_ratio(const char *name, int a, int b, int tail, double goal)
+{
+	double r[LAT_BLOCKS], med;
+	char n10[80], n90[80];
+
+	for (int k = 0; k < LAT_BLOCKS; k++)
+		r[k] = tail ? lpaths[a].blk99[k] / lpaths[b].blk99[k] :
+		    lpaths[a].blk50[k] / lpaths[b].blk50[k];
+	med = hotpath_quantile(r, LAT_BLOCKS, 0.5);
+	if (goal > 0)
+		bench_goal(name, med, "ratio", goal, 0);
+	else
+		figure(name, med, "ratio");
+	snprintf(n10, sizeof(n10), "%s_p10", name);
+	snprintf(n90, sizeof(n90), "%s_p90", name);
+	figure(n10, hotpath_quantile(r, LAT_BLOCKS, 0.1), "ratio");
+	figure(n90, hotpath_quantile(r, LAT_BLOCKS, 0.9), "ratio");
+	return med;
 }
 
 /* Open a 1-vector vfunc, set vector 0 up with target and flags, enable
@@ -178,117 +315,190 @@ hotpath_one_vector(struct msiv_conn *c, int target, unsigned int flags,
 	return in->slot;
 }
 
-/*
- * Direct mode on the sim device: msivd routes the slot to the target
- * (sim.c: slot->routed), and the sim "device" signals the routed target
- * only when it is fired with SIM_FIRE, which is a control-socket request
- * to msivd. The trigger fds SIM_TRIGGERS hands out are the daemon's own
- * trigger, which the delivery loop watches in both modes: writing one is a
- * relay. Check both facts here, by msivd's interrupt counter, and say what
- * was seen; the latency is then that of whoever signals the target, as a
- * device does in direct mode: A writes the target, B echoes.
- */
 static void
-hotpath_direct_check(struct msiv_conn *c, uint32_t slot, int target)
+hotpath_vquery(struct msiv_conn *c, uint64_t vf, unsigned int v,
+    struct msiv_vector_info *in)
 {
-	struct msiv_status_info s0, s1, s2;
-	int trig, r;
+	int r = msiv_vector_query(c, vf, v, in);
 
-	if ((r = msiv_sim_triggers(c, "sim0", slot, 1, &trig)) < 0)
-		fail("direct: SIM_TRIGGERS", r);
-	hotpath_status(c, &s0);
-	if (hotpath_write1(trig) < 0 ||
-	    h_efd_wait(target, BENCH_TIMEOUT_MS) == 0)
-		bench_die("direct: a trigger write did not reach the target");
-	hotpath_status(c, &s1);
-	if ((r = msiv_sim_fire(c, "sim0", slot, 1)) < 0)
-		fail("direct: SIM_FIRE", r);
-	if (h_efd_wait(target, BENCH_TIMEOUT_MS) == 0)
-		bench_die("direct: SIM_FIRE did not reach the target");
-	hotpath_status(c, &s2);
-	close(trig);
-	bench_note("direct mode: a write to the sim trigger fd %s (msivd's "
-	    "interrupt count +%llu); SIM_FIRE %s (+%llu)",
-	    s1.interrupts > s0.interrupts ? "is relayed by msivd" :
-	    "bypasses msivd", (unsigned long long)(s1.interrupts -
-	    s0.interrupts), s2.interrupts == s1.interrupts ?
-	    "signals the target itself" : "goes through the delivery loop",
-	    (unsigned long long)(s2.interrupts - s1.interrupts));
+	if (r < 0)
+		fail("vector query", r);
 }
 
+/*
+ * Round trips A -> ... -> B (echo) -> A on every path, in LAT_BLOCKS
+ * blocks of LAT_N / LAT_BLOCKS: block 1 of each path, then block 2 of
+ * each, the first path of a block turning round, so that every path sees
+ * the same machine (a loaded one changes from second to second); ratios
+ * are taken per block. Every party stays up throughout, idle in its wait
+ * while the others are measured.
+ */
 static void
-hotpath_latency(struct msiv_conn *c)
+hotpath_latency(struct h_daemon *d, struct msiv_conn *c,
+    const struct bench_uring_relay *ur)
 {
-	struct bench_lat raw, minimal, relay, direct;
-	struct msiv_vector_info in;
+	static const char *names[LP_N] = { "raw hop", "blocking relay",
+	    "io_uring relay", "msivd relay" };
+	struct msiv_vector_info in0, in1;
+	struct msiv_status_info s0, s1;
+	struct bench_lat l;
+	pid_t kids[2 * LP_N];
+	int fds[4 * LP_N], nkids = 0, nfds = 0, t, u, r;
+	const int per = LAT_N / LAT_BLOCKS;
 	uint64_t vf;
 	uint32_t slot;
-	pid_t b, rl;
-	int t, u, y, r;
+	pid_t tid;
+	char what[64];
 
-	/* Raw hop: A writes U, B echoes on Y. */
-	u = hotpath_efd(0);
-	y = hotpath_efd(0);
-	if ((b = bench_fork()) == 0)
-		hotpath_echo_main(u, y);
-	raw = hotpath_pingpong("raw hop", u, y);
-	bench_kill(b);
-	close(u);
+	for (int p = 0; p < LP_N; p++) {
+		lpaths[p].name = names[p];
+		lpaths[p].on = p != LP_URING || ur->ok;
+		lpaths[p].trips = lpaths[p].answers = 0;
+		lpaths[p].nparty = lpaths[p].together = 0;
+		atomic_store(&shm->echo_read[p], 0);
+		atomic_store(&shm->lat_relayed[p], 0);
+		if (!lpaths[p].on)
+			continue;
+		/* B echoes U on Y; A writes out (T, or U for the raw hop). */
+		u = hotpath_efd(p != LP_BLOCKING);
+		lpaths[p].in = fds[nfds++] = hotpath_efd(0);
+		fds[nfds++] = u;
+		if ((kids[nkids++] = bench_fork()) == 0)
+			hotpath_echo_main(u, lpaths[p].in,
+			    &shm->echo_read[p]);
+		hotpath_party(&lpaths[p], kids[nkids - 1], kids[nkids - 1]);
+		switch (p) {
+		case LP_RAW:
+			lpaths[p].out = u;
+			break;
+		case LP_BLOCKING:
+			t = fds[nfds++] = hotpath_efd(0);
+			if ((kids[nkids++] = bench_fork()) == 0)
+				hotpath_relay_main(t, u,
+				    &shm->lat_relayed[p]);
+			hotpath_party(&lpaths[p], kids[nkids - 1],
+			    kids[nkids - 1]);
+			lpaths[p].out = t;
+			break;
+		case LP_URING:
+			t = fds[nfds++] = hotpath_efd(1);
+			if ((kids[nkids++] = bench_fork()) == 0)
+				bench_uring_relay_main(ur, &t, &u, 1,
+				    &shm->lat_relayed[p]);
+			hotpath_party(&lpaths[p], kids[nkids - 1],
+			    kids[nkids - 1]);
+			lpaths[p].out = t;
+			break;
+		case LP_MSIVD:
+			slot = hotpath_one_vector(c, u, MSIV_SETUP_UNMASKED,
+			    &vf, &in0);
+			if ((r = msiv_sim_triggers(c, "sim0", slot, 1,
+			    &t)) < 0)
+				fail("relay: SIM_TRIGGERS", r);
+			fds[nfds++] = t;
+			/* No msivd-deliver (older builds): its main thread. */
+			tid = hotpath_find_delivery_thread(d->pid);
+			hotpath_party(&lpaths[p], d->pid, tid ? tid : d->pid);
+			lpaths[p].out = t;
+			break;
+		}
+	}
+	hotpath_status(c, &s0);
+	hotpath_vquery(c, vf, 0, &in0);
+	for (int p = 0; p < LP_N; p++)
+		if (lpaths[p].on)
+			hotpath_pingpong(&lpaths[p], LAT_WARMUP, -1);
+	for (int k = 0; k < LAT_BLOCKS; k++)
+		for (int j = 0; j < LP_N; j++) {
+			struct hotpath_lpath *p = &lpaths[(k + j) % LP_N];
+			uint64_t tmp[LAT_N / LAT_BLOCKS];
 
-	/* Minimal relay: A writes T, R relays to U, B echoes on Y. */
-	t = hotpath_efd(0);
-	u = hotpath_efd(0);
-	if ((rl = bench_fork()) == 0)
-		hotpath_relay_main(t, u);
-	if ((b = bench_fork()) == 0)
-		hotpath_echo_main(u, y);
-	minimal = hotpath_pingpong("minimal relay", t, y);
-	bench_kill(b);
-	bench_kill(rl);
-	close(t);
-	close(u);
+			if (!p->on)
+				continue;
+			hotpath_pingpong(p, per, k * per);
+			memcpy(tmp, p->rtt + k * per, sizeof(tmp));
+			l = bench_lat(tmp, (size_t)per);
+			p->blk50[k] = l.p50;
+			p->blk99[k] = l.p99;
+			p->together += hotpath_together(p);
+		}
+	hotpath_status(c, &s1);
+	hotpath_vquery(c, vf, 0, &in1);
 
-	/* msivd: A writes the sim trigger T, msivd relays to U, B echoes. */
-	u = hotpath_efd(0);
-	slot = hotpath_one_vector(c, u, MSIV_SETUP_UNMASKED, &vf, &in);
-	if ((r = msiv_sim_triggers(c, "sim0", slot, 1, &t)) < 0)
-		fail("relay: SIM_TRIGGERS", r);
-	if ((b = bench_fork()) == 0)
-		hotpath_echo_main(u, y);
-	relay = hotpath_pingpong("msivd relay", t, y);
-	bench_kill(b);
-	close(t);
+	/* Every signal went where it should, as its consumer counted it. */
+	for (int p = 0; p < LP_N; p++) {
+		if (!lpaths[p].on)
+			continue;
+		snprintf(what, sizeof(what), "%s: A's writes = B's reads",
+		    lpaths[p].name);
+		bench_check(what, atomic_load(&shm->echo_read[p]),
+		    lpaths[p].trips);
+		snprintf(what, sizeof(what), "%s: B's answers",
+		    lpaths[p].name);
+		bench_check(what, lpaths[p].answers, lpaths[p].trips);
+		if (p == LP_BLOCKING || p == LP_URING) {
+			snprintf(what, sizeof(what), "%s: relayed",
+			    lpaths[p].name);
+			bench_check(what, atomic_load(&shm->lat_relayed[p]),
+			    lpaths[p].trips);
+		}
+	}
+	bench_check("msivd relay: vector fired", in1.fired - in0.fired,
+	    lpaths[LP_MSIVD].trips);
+	bench_check("vector delivered", in1.delivered - in0.delivered,
+	    lpaths[LP_MSIVD].trips);
+	bench_check("msivd delivered (STATUS)", s1.delivered - s0.delivered,
+	    lpaths[LP_MSIVD].trips);
+	bench_check("msivd interrupts (STATUS)",
+	    s1.interrupts - s0.interrupts, lpaths[LP_MSIVD].trips);
+	bench_checked("latency");
+
+	for (int i = 0; i < nkids; i++)
+		bench_kill(kids[i]);
 	if ((r = msiv_vfunc_close(c, vf)) < 0)
 		fail("relay: close", r);
-	close(u);
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
 
-	/* Direct: the slot routed to U; A writes U as the device would. */
-	u = hotpath_efd(0);
-	slot = hotpath_one_vector(c, u, MSIV_SETUP_UNMASKED |
-	    MSIV_SETUP_DIRECT, &vf, &in);
-	if (!in.direct || !in.routed)
-		bench_die("direct: the vector is not routed to its target");
-	hotpath_direct_check(c, slot, u);
-	if ((b = bench_fork()) == 0)
-		hotpath_echo_main(u, y);
-	direct = hotpath_pingpong("direct", u, y);
-	bench_kill(b);
-	if ((r = msiv_vfunc_close(c, vf)) < 0)
-		fail("direct: close", r);
-	close(u);
-	close(y);
+	bench_note("latency: %d round trips per path (after %d warm-up), in "
+	    "%d interleaved blocks; ratios per block: median, p10, p90",
+	    LAT_N, LAT_WARMUP, LAT_BLOCKS);
+	bench_note("io_uring relay: %s", ur->features);
+	bench_note("latency placement: after %d, %d, %d, %d of %d blocks "
+	    "every party of the path had last run on A's CPU (raw hop, "
+	    "blocking relay, io_uring relay, msivd relay); a wakeup across "
+	    "CPUs costs more than one within a CPU, so paths placed "
+	    "differently are not compared like with like", lpaths[LP_RAW].together,
+	    lpaths[LP_BLOCKING].together, lpaths[LP_URING].together,
+	    lpaths[LP_MSIVD].together, LAT_BLOCKS);
+	for (int p = 0; p < LP_N; p++) {
+		static const char *fig[LP_N] = { "raw_hop", "minimal_relay",
+		    "uring_relay", "relay" };
+		char name[64];
 
-	figure("raw_hop_p50", raw.p50, "ns");
-	figure("raw_hop_p99", raw.p99, "ns");
-	figure("minimal_relay_p50", minimal.p50, "ns");
-	figure("minimal_relay_p99", minimal.p99, "ns");
-	figure("relay_p50", relay.p50, "ns");
-	figure("relay_p99", relay.p99, "ns");
-	figure("relay_p50_vs_minimal", relay.p50 / minimal.p50, "ratio");
-	figure("relay_p99_vs_minimal", relay.p99 / minimal.p99, "ratio");
-	figure("direct_p50", direct.p50, "ns");
-	figure("direct_p99", direct.p99, "ns");
-	figure("direct_p50_vs_raw_hop", direct.p50 / raw.p50, "ratio");
+		if (!lpaths[p].on)
+			continue;
+		l = bench_lat(lpaths[p].rtt, LAT_N);
+		snprintf(name, sizeof(name), "%s_p50", fig[p]);
+		figure(name, l.p50, "ns");
+		snprintf(name, sizeof(name), "%s_p99", fig[p]);
+		figure(name, l.p99, "ns");
+	}
+	if (!ur->ok) {
+		printf("relay_p50_vs_uring_relay n/a (%s)\n", ur->features);
+		fflush(stdout);
+	} else {
+		(void)hotpath_block_ratio("relay_p50_vs_uring_relay", LP_MSIVD,
+		    LP_URING, 0, 1.02);
+		(void)hotpath_block_ratio("relay_p99_vs_uring_relay", LP_MSIVD,
+		    LP_URING, 1, 0);
+		(void)hotpath_block_ratio("uring_relay_p50_vs_minimal",
+		    LP_URING, LP_BLOCKING, 0, 0);
+	}
+	(void)hotpath_block_ratio("relay_p50_vs_minimal", LP_MSIVD,
+	    LP_BLOCKING, 0, 0);
+	(void)hotpath_block_ratio("minimal_relay_p50_vs_raw_hop", LP_BLOCKING,
+	    LP_RAW, 0, 0);
 }
 
 /* --- forwarding throughput -----------------------------------------------*/
@@ -345,7 +555,7 @@ hotpath_sqe(struct io_uring *r)
  * The producer: writes the triggers round robin as fast as it can, in
  * batches of FWD_BATCH writes per io_uring_enter(), so that one process
  * offers more wakeups than a relay can forward (a write(2) per signal
- * cannot, with syscalls at about 1 us).
+ * does not: it costs as much as the relay's work per wakeup).
  */
 static void __attribute__((noreturn))
 hotpath_producer_main(const int *trig, unsigned int n)
@@ -377,6 +587,8 @@ hotpath_producer_main(const int *trig, unsigned int n)
 			io_uring_cqe_seen(&r, cqe);
 		}
 		atomic_store_explicit(&shm->writes, w, memory_order_relaxed);
+		if (atomic_load(&shm->stop))
+			_exit(0);
 	}
 }
 
@@ -436,9 +648,12 @@ hotpath_producer_main(const int *trig, unsigned int n)
 			w++;
 		else if (errno != EAGAIN)
 			_exit(1);
-		if ((++it & 255) == 0)
+		if ((++it & 255) == 0) {
 			atomic_store_explicit(&shm->writes, w,
 			    memory_order_relaxed);
+			if (atomic_load(&shm->stop))
+				_exit(0);
+		}
 	}
 }
 
@@ -491,8 +706,11 @@ hotpath_ref_relay_main(const int *trig, const int *tgt, unsigned int n)
  * its delivery thread) or the reference relay (shm, its process CPU). */
 struct hotpath_relay {
 	pid_t pid;
-	struct msiv_conn *c;  /* msivd; NULL: the reference relay */
+	struct msiv_conn *c;  /* msivd; NULL: a reference relay */
 	int thread;           /* msivd: the delivery thread was found */
+	uint64_t vf;          /* msivd: the vfunc forwarded for */
+	int uring;            /* the io_uring reference (it never reads
+	                       * the triggers) */
 };
 
 /* One CPU sample: per thread, so that threads that come and go (io_uring
@@ -595,12 +813,35 @@ struct hotpath_fwd {
 	double per_s;        /* wakeups forwarded per second */
 	double cpu_per;      /* relay CPU ns per forwarded wakeup */
 	double writes_per_s; /* trigger writes offered by the producer */
+	int capacity;        /* offered >= FWD_OFFER times what was
+	                      * forwarded: the relay, not the producer, set
+	                      * the rate */
 };
+
+/* The sum of the fired counters of the vfunc's first n vectors (a query
+ * settles them: msiv-protocol(7) COUNTERS). */
+static uint64_t
+hotpath_fired_sum(const struct hotpath_relay *r, unsigned int n)
+{
+	struct msiv_vector_info in;
+	uint64_t sum = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		hotpath_vquery(r->c, r->vf, i, &in);
+		sum += in.fired;
+	}
+	return sum;
+}
 
 /*
  * One forwarding run: nclients drainers share the n targets, one
  * producer writes the n triggers; after FWD_WARMUP_MS the forwarded
  * count and the relay's CPU are sampled at both ends of FWD_WINDOW_MS.
+ * Then the producer stops, the relay is let finish, and every count is
+ * held against the counters of the eventfds themselves: the targets'
+ * (what a consumer would read) against what the relay says it forwarded,
+ * the producer's writes against msivd's fired counters (or, for the
+ * io_uring reference, which never reads them, the triggers' own).
  */
 static struct hotpath_fwd
 hotpath_forward(const struct hotpath_relay *r, const int *trig,
@@ -609,10 +850,14 @@ hotpath_forward(const struct hotpath_relay *r, const int *trig,
 	struct hotpath_cpu cpu0, cpu1;
 	struct hotpath_fwd res;
 	pid_t drain[FWD_CLIENTS], prod;
-	uint64_t c0, c1, w0, w1, last;
+	uint64_t c0, c1, w0, w1, cstart, cnow, last = ~0ull, tsum = 0;
+	uint64_t fired0 = 0, fired1 = 0, writes;
 	double t0, t1;
 	int st;
 
+	cstart = hotpath_forwarded(r);
+	if (r->c != NULL)
+		fired0 = hotpath_fired_sum(r, n);
 	for (int k = 0; k < nclients; k++) {
 		unsigned int lo = n * (unsigned int)k / (unsigned int)nclients;
 		unsigned int hi = n * (unsigned int)(k + 1) /
@@ -622,6 +867,7 @@ hotpath_forward(const struct hotpath_relay *r, const int *trig,
 			hotpath_drainer_main(tgt + lo, hi - lo);
 	}
 	atomic_store(&shm->writes, 0);
+	atomic_store(&shm->stop, 0);
 	if ((prod = bench_fork()) == 0)
 		hotpath_producer_main(trig, n);
 	bench_sleep_ms(FWD_WARMUP_MS);
@@ -639,55 +885,110 @@ hotpath_forward(const struct hotpath_relay *r, const int *trig,
 	for (int k = 0; k < nclients; k++)
 		if (bench_exited(drain[k], &st))
 			bench_die("forwarding: a client failed");
-	bench_kill(prod);
-	/* Let the relay drain what is queued before the next run. */
-	last = hotpath_forwarded(r);
-	for (int64_t end = h_now_ms() + FWD_QUIET_MS; h_now_ms() < end;) {
-		uint64_t now;
-
-		bench_sleep_ms(20);
-		if ((now = hotpath_forwarded(r)) == last)
+	atomic_store(&shm->stop, 1);
+	if (bench_wait(prod, BENCH_TIMEOUT_MS) < 0)
+		bench_die("forwarding: the producer did not stop");
+	writes = atomic_load(&shm->writes);
+	/* Let the relay finish: until what it says it forwarded is what the
+	 * targets hold, and stays so. */
+	for (int64_t end = h_now_ms() + BENCH_TIMEOUT_MS;;) {
+		for (unsigned int i = 0; i < n; i++)
+			tsum += h_efd_take(tgt[i]);
+		cnow = hotpath_forwarded(r);
+		if ((cnow == last && (!FWD_EXACT || cnow - cstart == tsum)) ||
+		    h_now_ms() >= end)
 			break;
-		last = now;
+		last = cnow;
+		bench_sleep_ms(20);
 	}
 	for (int k = 0; k < nclients; k++)
 		bench_kill(drain[k]);
 	if (c1 <= c0)
 		bench_die("forwarding: nothing was forwarded in %.1f s",
 		    t1 - t0);
+#if FWD_EXACT
+	bench_check(r->c != NULL ? "msivd delivered = targets' counters" :
+	    "relayed = targets' counters", cnow - cstart, tsum);
+#endif
+	if (r->c != NULL) {
+		fired1 = hotpath_fired_sum(r, n);
+		bench_check("producer's writes = vectors' fired", fired1 -
+		    fired0, writes);
+	} else if (r->uring) {
+		uint64_t tw = 0;
+
+		for (unsigned int i = 0; i < n; i++)
+			tw += h_efd_take(trig[i]);
+		bench_check("producer's writes = triggers' counters", tw,
+		    writes);
+	}
 	res.per_s = (double)(c1 - c0) / (t1 - t0);
 	res.cpu_per = (double)hotpath_cpu_delta(&cpu0, &cpu1) /
 	    (double)(c1 - c0);
 	res.writes_per_s = (double)(w1 - w0) / (t1 - t0);
+	res.capacity = res.writes_per_s >= FWD_OFFER * res.per_s;
 	return res;
 }
 
-/* The mean time of an 8-byte write to an eventfd nobody waits on. */
-static double
-hotpath_syscall_ns(void)
+/* Say what a forwarding run saw; a run whose producer did not offer
+ * FWD_OFFER times what was forwarded measured the producer as much as
+ * the relay: its rate is a throughput, not a capacity. */
+static void
+hotpath_fwd_note(const char *who, unsigned int n, int nc,
+    const struct hotpath_fwd *f)
 {
-	int fd = hotpath_efd(1);
-	uint64_t t0;
-	double ns;
+	bench_note("%s, %u vector%s, %d client%s: %.3g wakeups/s, producer "
+	    "%.3g writes/s (%.2fx), relay CPU %.0f ns per wakeup; %s", who, n,
+	    n > 1 ? "s" : "", nc, nc > 1 ? "s" : "", f->per_s,
+	    f->writes_per_s, f->writes_per_s / f->per_s, f->cpu_per,
+	    f->capacity ? "capacity" : "PRODUCER-BOUND: offered under 1.5x "
+	    "what was forwarded, a throughput, not a capacity");
+	{
+		char group[96];
 
-	for (int i = 0; i < SYSCALL_N / 10; i++) /* warm-up */
-		(void)hotpath_write1(fd);
-	t0 = bench_now_ns();
-	for (int i = 0; i < SYSCALL_N; i++)
-		if (hotpath_write1(fd) < 0)
-			bench_die("eventfd write: %s", strerror(errno));
-	ns = (double)(bench_now_ns() - t0) / SYSCALL_N;
-	close(fd);
-	return ns;
+		snprintf(group, sizeof(group), "forwarding, %s, %u vector%s, "
+		    "%d client%s", who, n, n > 1 ? "s" : "", nc,
+		    nc > 1 ? "s" : "");
+		bench_checked(group);
+	}
 }
 
-/* Does msivd have its delivery thread (msivd-deliver)? */
-static int
+/* A reference relay (the io_uring one with uring, else the epoll one)
+ * on n eventfd pairs of its own, under the same load as msivd. */
+static struct hotpath_fwd
+hotpath_ref_run(int with_uring, unsigned int n)
+{
+	static int trig[2048], tgt[2048];
+	struct hotpath_relay rel = { .uring = with_uring };
+	struct hotpath_fwd f;
+
+	for (unsigned int i = 0; i < n; i++) {
+		trig[i] = hotpath_efd(1);
+		tgt[i] = hotpath_efd(1);
+	}
+	atomic_store(&shm->relayed, 0);
+	if ((rel.pid = bench_fork()) == 0) {
+		if (with_uring)
+			bench_uring_relay_main(&uring, trig, tgt, n,
+			    &shm->relayed);
+		hotpath_ref_relay_main(trig, tgt, n);
+	}
+	f = hotpath_forward(&rel, trig, tgt, n, 1);
+	bench_kill(rel.pid);
+	for (unsigned int i = 0; i < n; i++) {
+		close(trig[i]);
+		close(tgt[i]);
+	}
+	return f;
+}
+
+/* msivd's delivery thread (msivd-deliver): its tid, 0 if it has none. */
+static pid_t
 hotpath_find_delivery_thread(pid_t pid)
 {
 	char path[64];
 	struct dirent *e;
-	int found = 0;
+	pid_t found = 0;
 	DIR *dir;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
@@ -700,7 +1001,8 @@ hotpath_find_delivery_thread(pid_t pid)
 		if (tid <= 0)
 			continue;
 		hotpath_comm(pid, tid, comm, sizeof(comm));
-		found = strncmp(comm, "msivd-deliver", 13) == 0;
+		if (strncmp(comm, "msivd-deliver", 13) == 0)
+			found = tid;
 	}
 	closedir(dir);
 	return found;
@@ -712,15 +1014,14 @@ hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
 	static const unsigned int sizes[] = { 1, 64, 1024, 2048 };
 	static int trig[2048], tgt[2048];
 	struct hotpath_relay rel = { .pid = d->pid, .c = c };
-	struct hotpath_fwd f, f1024 = { 0 };
+	struct hotpath_fwd f, m[FWD_ROUNDS], u[FWD_ROUNDS];
 	struct msiv_status_info st;
+	double v[FWD_ROUNDS];
 	char name[64];
-	double sys_ns;
-	pid_t ref;
 	int r;
 
 	hotpath_status(c, &st);
-	rel.thread = hotpath_find_delivery_thread(d->pid);
+	rel.thread = hotpath_find_delivery_thread(d->pid) != 0;
 	bench_note("msivd delivery loop: %s; relay CPU: %s", st.loop,
 	    rel.thread ? "thread msivd-deliver and any io_uring workers" :
 	    "whole msivd process (no thread named msivd-deliver)");
@@ -752,19 +1053,59 @@ hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
 			    trig + i)) < 0)
 				fail("forwarding: SIM_TRIGGERS", r);
 		}
+		rel.vf = vf;
 		for (int nc = 1; nc <= FWD_CLIENTS; nc += FWD_CLIENTS - 1) {
+			int rounds = n == 1024 && nc == 1 && uring.ok ?
+			    FWD_ROUNDS : 1;
+
 			if (nc > (int)n)
 				continue;
-			f = hotpath_forward(&rel, trig, tgt, n, nc);
+			/* At 1024 vectors, 1 client: msivd and the io_uring
+			 * reference in turn, FWD_ROUNDS times. */
+			for (int k = 0; k < rounds; k++) {
+				m[k] = hotpath_forward(&rel, trig, tgt, n, nc);
+				hotpath_fwd_note("msivd", n, nc, &m[k]);
+				if (rounds > 1) {
+					u[k] = hotpath_ref_run(1, n);
+					hotpath_fwd_note("io_uring relay", n,
+					    nc, &u[k]);
+				}
+			}
+			f = m[0];
+			if (rounds > 1) {
+				for (int k = 0; k < rounds; k++)
+					v[k] = m[k].per_s;
+				f.per_s = hotpath_quantile(v, rounds, 0.5);
+			}
 			snprintf(name, sizeof(name), "forward_wakeups_per_s_%u%s",
 			    n, nc > 1 ? "_8clients" : "");
 			figure(name, f.per_s, "wakeups/s");
-			bench_note("%u vector%s, %d client%s: producer %.3g "
-			    "writes/s, relay CPU %.0f ns per wakeup", n,
-			    n > 1 ? "s" : "", nc, nc > 1 ? "s" : "",
-			    f.writes_per_s, f.cpu_per);
-			if (n == 1024 && nc == 1)
-				f1024 = f;
+			if (rounds == 1)
+				continue;
+			for (int k = 0; k < rounds; k++)
+				v[k] = m[k].cpu_per;
+			figure("relay_cpu_ns_per_wakeup_1024",
+			    hotpath_quantile(v, rounds, 0.5), "ns");
+			for (int k = 0; k < rounds; k++)
+				v[k] = u[k].per_s;
+			figure("uring_relay_wakeups_per_s_1024",
+			    hotpath_quantile(v, rounds, 0.5), "wakeups/s");
+			for (int k = 0; k < rounds; k++)
+				v[k] = u[k].cpu_per;
+			figure("uring_relay_cpu_ns_per_wakeup_1024",
+			    hotpath_quantile(v, rounds, 0.5), "ns");
+			for (int k = 0; k < rounds; k++)
+				v[k] = m[k].cpu_per / u[k].cpu_per;
+			bench_goal("relay_cpu_vs_uring_relay",
+			    hotpath_quantile(v, rounds, 0.5), "ratio", 1.05,
+			    0);
+			figure("relay_cpu_vs_uring_relay_min", v[0], "ratio");
+			figure("relay_cpu_vs_uring_relay_max", v[rounds - 1],
+			    "ratio");
+			bench_note("relay CPU per wakeup, 1024 vectors: msivd's "
+			    "delivery thread over the io_uring relay's thread, "
+			    "per round, %d rounds in turn: median, min, max",
+			    rounds);
 		}
 		for (unsigned int i = 0; i < n; i++)
 			close(trig[i]);
@@ -773,32 +1114,111 @@ hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
 		for (unsigned int i = 0; i < n; i++)
 			close(tgt[i]);
 	}
-	sys_ns = hotpath_syscall_ns();
-	figure("relay_cpu_ns_per_wakeup_1024", f1024.cpu_per, "ns");
-	figure("syscall_ns", sys_ns, "ns");
-	figure("relay_syscalls_per_wakeup", f1024.cpu_per / sys_ns,
-	    "syscalls");
+	if (!uring.ok) {
+		printf("relay_cpu_vs_uring_relay n/a (%s)\n", uring.features);
+		fflush(stdout);
+	}
 
-	/* The reference relay, on 1024 eventfd pairs of its own. */
-	for (unsigned int i = 0; i < 1024; i++) {
-		trig[i] = hotpath_efd(1);
-		tgt[i] = hotpath_efd(1);
-	}
-	atomic_store(&shm->relayed, 0);
-	if ((ref = bench_fork()) == 0)
-		hotpath_ref_relay_main(trig, tgt, 1024);
-	rel.pid = ref;
-	rel.c = NULL;
-	f = hotpath_forward(&rel, trig, tgt, 1024, 1);
-	bench_kill(ref);
-	for (unsigned int i = 0; i < 1024; i++) {
-		close(trig[i]);
-		close(tgt[i]);
-	}
+	/* Shards (more than one delivery thread) do not exist yet. */
+	printf("shard_efficiency_2 n/a (one delivery thread)\n");
+	fflush(stdout);
+
+	/* The epoll reference relay, on 1024 eventfd pairs of its own. */
+	f = hotpath_ref_run(0, 1024);
+	hotpath_fwd_note("epoll relay", 1024, 1, &f);
 	figure("ref_epoll_relay_wakeups_per_s_1024", f.per_s, "wakeups/s");
 	figure("ref_epoll_relay_cpu_ns_per_wakeup_1024", f.cpu_per, "ns");
-	bench_note("reference relay, 1024 vectors, 1 client: producer %.3g "
-	    "writes/s", f.writes_per_s);
+}
+
+/* --- direct mode ---------------------------------------------------------*/
+
+/*
+ * What a direct-mode vector costs msivd's delivery thread. In direct mode
+ * msivd routes the slot to the target (slot->routed) and steps off the
+ * path: the device signals the target itself (msiv-protocol(7) DIRECT).
+ * The sim device does so when it is fired (SIM_FIRE, daemon/sim.c
+ * sim_fire), which is a request on msivd's control socket: its latency
+ * is a control round trip, not a device's, so none is reported. What is
+ * reported is the delivery thread's CPU per interrupt, DIRECT_N
+ * interrupts fired one at a time (each waited for at the target) on a
+ * direct vector and then on a relay vector, with the counts checked: the
+ * target got every one, the vector counted every one as fired, and the
+ * delivery loop saw none of the direct ones (msivd's interrupt counter,
+ * which counts the loop's trigger wakeups).
+ */
+static double
+hotpath_direct_one(struct msiv_conn *c, const struct hotpath_relay *rel,
+    int direct)
+{
+	struct msiv_vector_info in0, in1;
+	struct msiv_status_info s0, s1;
+	struct hotpath_cpu cpu0, cpu1;
+	uint64_t vf, got = 0;
+	uint32_t slot;
+	int u = hotpath_efd(1), r;
+	const char *mode = direct ? "direct" : "relay";
+	char what[80];
+
+	slot = hotpath_one_vector(c, u, MSIV_SETUP_UNMASKED |
+	    (direct ? MSIV_SETUP_DIRECT : 0), &vf, &in0);
+	if (direct && (!in0.direct || !in0.routed))
+		bench_die("direct: the vector is not routed to its target");
+	/* Routing a direct vector to its target (the enable) gives the
+	 * target one signal before the acknowledgement (msiv-protocol(7),
+	 * DIRECT: each move is at-least-once); relay mode adds none. */
+	snprintf(what, sizeof(what), "%s: signals of the set-up", mode);
+	bench_check(what, h_efd_take(u), direct ? 1 : 0);
+	hotpath_status(c, &s0);
+	hotpath_cpu_sample(rel, &cpu0);
+	for (int i = 0; i < DIRECT_N; i++) {
+		uint64_t v;
+
+		if ((r = msiv_sim_fire(c, "sim0", slot, 1)) < 0)
+			fail("direct: SIM_FIRE", r);
+		if ((v = h_efd_wait(u, BENCH_TIMEOUT_MS)) == 0)
+			bench_die("%s: SIM_FIRE did not reach the target",
+			    mode);
+		got += v;
+	}
+	hotpath_cpu_sample(rel, &cpu1);
+	hotpath_status(c, &s1);
+	hotpath_vquery(c, vf, 0, &in1);
+	snprintf(what, sizeof(what), "%s: SIM_FIREs = target's reads", mode);
+	bench_check(what, got, DIRECT_N);
+	snprintf(what, sizeof(what), "%s: vector fired", mode);
+	bench_check(what, in1.fired - in0.fired, DIRECT_N);
+	snprintf(what, sizeof(what), "%s: delivery loop wakeups (msivd "
+	    "interrupts)", mode);
+	bench_check(what, s1.interrupts - s0.interrupts, direct ? 0 :
+	    DIRECT_N);
+	if ((r = msiv_vfunc_close(c, vf)) < 0)
+		fail("direct: close", r);
+	close(u);
+	return (double)hotpath_cpu_delta(&cpu0, &cpu1) / DIRECT_N;
+}
+
+static void
+hotpath_direct(struct h_daemon *d, struct msiv_conn *c)
+{
+	struct hotpath_relay rel = { .pid = d->pid, .c = c };
+	double dir, rly;
+
+	rel.thread = hotpath_find_delivery_thread(d->pid) != 0;
+	if (!rel.thread) {
+		bench_note("direct: no thread named msivd-deliver: the "
+		    "delivery thread's CPU cannot be told apart");
+		return;
+	}
+	dir = hotpath_direct_one(c, &rel, 1);
+	rly = hotpath_direct_one(c, &rel, 0);
+	bench_checked("direct mode");
+	figure("direct_deliver_cpu_ns_per_interrupt", dir, "ns");
+	figure("relay_simfire_deliver_cpu_ns_per_interrupt", rly, "ns");
+	bench_note("direct mode: %d interrupts fired with SIM_FIRE, one at a "
+	    "time, on a direct vector and on a relay vector: msivd's delivery "
+	    "thread spent %.0f ns and %.0f ns per interrupt; no direct "
+	    "latency is reported (the sim device fires through msivd's "
+	    "control socket)", DIRECT_N, dir, rly);
 }
 
 /* --- control plane -------------------------------------------------------*/
@@ -842,137 +1262,310 @@ hotpath_seqpacket_main(int s)
 	}
 }
 
-/* Round trips of a MASK-sized request over a raw SOCK_SEQPACKET pair to
- * the echo server, sent and received as libmsiv does (sendmsg, poll,
- * recvmsg); mean ns. */
-static double
-hotpath_seqpacket_rtt(void)
+/*
+ * The echo server of the pipelined reference: what msivd does with a
+ * pipelined session at its cheapest, so that the ratio is not won by a
+ * slow reference: up to PIPE_ECHO_BATCH packets a recvmmsg (msivd reads
+ * 16 a recvmmsg), and their header-only replies in one sendmmsg (msivd
+ * sends one sendmsg a reply).
+ */
+#define PIPE_ECHO_BATCH 16
+static void __attribute__((noreturn))
+hotpath_seqpacket_batch_main(int s)
+{
+	static unsigned char in[PIPE_ECHO_BATCH][MSIV_MSG_MAX];
+	static unsigned char out[PIPE_ECHO_BATCH][sizeof(struct msiv_hdr) + 64];
+	struct iovec iv[PIPE_ECHO_BATCH], ov[PIPE_ECHO_BATCH];
+	struct mmsghdr im[PIPE_ECHO_BATCH], om[PIPE_ECHO_BATCH];
+	size_t replen = sizeof(struct msiv_hdr) +
+	    msiv_proto_op(MSIV_OP_VEC_MASK)->rep_len;
+
+	if (replen > sizeof(out[0]))
+		_exit(1);
+	for (;;) {
+		int n;
+
+		memset(im, 0, sizeof(im));
+		for (int i = 0; i < PIPE_ECHO_BATCH; i++) {
+			iv[i].iov_base = in[i];
+			iv[i].iov_len = sizeof(in[i]);
+			im[i].msg_hdr.msg_iov = &iv[i];
+			im[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(s, im, PIPE_ECHO_BATCH, MSG_WAITFORONE |
+		    MSG_CMSG_CLOEXEC, NULL);
+		if (n <= 0)
+			_exit(n == 0 ? 0 : 1);
+		memset(om, 0, sizeof(om));
+		for (int i = 0; i < n; i++) {
+			struct msiv_hdr h;
+
+			if (im[i].msg_len == 0)
+				_exit(0);
+			if (msiv_hdr_decode(in[i], im[i].msg_len, &h) < 0)
+				_exit(1);
+			h.flags = MSIV_F_REPLY;
+			h.len = (uint32_t)(replen - sizeof(h));
+			msiv_hdr_encode(&h, out[i]);
+			memset(out[i] + sizeof(h), 0, h.len);
+			ov[i].iov_base = out[i];
+			ov[i].iov_len = replen;
+			om[i].msg_hdr.msg_iov = &ov[i];
+			om[i].msg_hdr.msg_iovlen = 1;
+		}
+		for (int done = 0; done < n;) {
+			int k = sendmmsg(s, om + done, (unsigned int)(n - done),
+			    0);
+
+			if (k <= 0)
+				_exit(1);
+			done += k;
+		}
+	}
+}
+
+/* n round trips of a MASK-sized request over a raw SOCK_SEQPACKET pair
+ * to the echo server, sent and received as libmsiv does (sendmsg, poll,
+ * recvmsg); total ns. */
+static uint64_t
+hotpath_seqpacket_rtt(int fd, int n, uint32_t *seq)
 {
 	struct msiv_vec_req rq = { .vfunc = 1, .vector = 0 };
 	unsigned char pkt[MSIV_MSG_MAX], in[MSIV_MSG_MAX];
-	int sv[2], rfds[MSIV_FDS_MAX];
-	uint64_t t0 = 0;
+	int rfds[MSIV_FDS_MAX];
+	uint64_t t0 = bench_now_ns();
 	size_t len, nr;
-	pid_t srv;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		bench_die("socketpair: %s", strerror(errno));
-	if ((srv = bench_fork()) == 0) {
-		close(sv[0]);
-		hotpath_seqpacket_main(sv[1]);
-	}
-	close(sv[1]);
-	for (int i = -CTL_WARMUP; i < CTL_N; i++) {
-		struct pollfd p = { .fd = sv[0], .events = POLLIN };
+	for (int i = 0; i < n; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
 
-		if (i == 0)
-			t0 = bench_now_ns();
-		len = bench_raw_encode(pkt, MSIV_OP_VEC_MASK, (uint32_t)i, &rq);
-		if (fdpass_send(sv[0], pkt, len, NULL, 0, 0) < 0 ||
+		len = bench_raw_encode(pkt, MSIV_OP_VEC_MASK, (*seq)++, &rq);
+		if (fdpass_send(fd, pkt, len, NULL, 0, 0) < 0 ||
 		    poll(&p, 1, BENCH_TIMEOUT_MS) != 1 ||
-		    fdpass_recv(sv[0], in, sizeof(in), rfds, &nr,
+		    fdpass_recv(fd, in, sizeof(in), rfds, &nr,
 		    MSG_DONTWAIT) <= 0)
 			bench_die("seqpacket echo: no reply");
 	}
-	t0 = bench_now_ns() - t0;
-	close(sv[0]);
-	if (bench_wait(srv, BENCH_TIMEOUT_MS) < 0)
-		bench_die("seqpacket echo: the server failed");
-	return (double)t0 / CTL_N;
+	return bench_now_ns() - t0;
 }
 
-/* MASK/UNMASK alternating on one vector through libmsiv; mean ns. */
-static double
-hotpath_mask_rtt(struct msiv_conn *c)
+/* n MASK/UNMASK calls alternating on one vector through libmsiv; total
+ * ns. */
+static uint64_t
+hotpath_mask_rtt(struct msiv_conn *c, uint64_t vf, int n)
 {
-	struct msiv_vector_info in;
-	uint64_t vf, t0 = 0;
-	int efd = hotpath_efd(1), r;
+	uint64_t t0 = bench_now_ns();
 
-	(void)hotpath_one_vector(c, efd, 0, &vf, &in);
-	for (int i = -CTL_WARMUP; i < CTL_N; i++) {
-		if (i == 0)
-			t0 = bench_now_ns();
-		r = i % 2 ? msiv_vector_mask(c, vf, 0) :
+	for (int i = 0; i < n; i++) {
+		int r = i % 2 ? msiv_vector_mask(c, vf, 0) :
 		    msiv_vector_unmask(c, vf, 0);
+
 		if (r < 0)
 			fail("mask", r);
 	}
-	t0 = bench_now_ns() - t0;
-	if (msiv_events_pending(c) > 0)
-		(void)msiv_dispatch(c);
-	if ((r = msiv_vfunc_close(c, vf)) < 0)
-		fail("mask: close", r);
-	close(efd);
-	return (double)t0 / CTL_N;
+	return bench_now_ns() - t0;
+}
+
+/*
+ * Pipelined: PIPE_DEPTH MASK/UNMASK requests back to back on fd, then
+ * their PIPE_DEPTH replies (each checked for its seq and op), over and
+ * over for ms (one round if ms is 0). Adds the operations to *ops, the
+ * replies to *replies; returns the seconds. The same for msivd's raw
+ * connection and for the echo server, which answers with the request's
+ * seq and op.
+ */
+static double
+hotpath_pipe_run(int fd, uint64_t vfunc, uint32_t *seq, int ms,
+    uint64_t *ops, uint64_t *replies)
+{
+	struct msiv_vec_req vq = { .vfunc = vfunc, .vector = 0 };
+	double t0 = now_s(), t;
+	int r;
+
+	do {
+		uint32_t first = *seq;
+
+		for (int i = 0; i < PIPE_DEPTH; i++, (*seq)++)
+			bench_raw_send(fd, *seq % 2 ? MSIV_OP_VEC_UNMASK :
+			    MSIV_OP_VEC_MASK, *seq, &vq, NULL, 0);
+		for (uint32_t s = first; s != *seq; s++, (*replies)++)
+			if ((r = hotpath_raw_recv(fd, s % 2 ?
+			    MSIV_OP_VEC_UNMASK : MSIV_OP_VEC_MASK, s,
+			    NULL)) < 0)
+				fail("pipelined: mask", r);
+		*ops += PIPE_DEPTH;
+	} while ((t = now_s() - t0) < ms / 1e3);
+	return t;
 }
 
 /*
  * libmsiv has no pipelined or batched call (every call waits for its
  * reply), so this speaks the protocol on a raw connection: HELLO, open,
- * set up, then PIPE_DEPTH MASK/UNMASK requests back to back and their
- * PIPE_DEPTH replies, over and over for PIPE_MS. Root is an admin, so
- * max_rate does not apply.
+ * set up; the pipelined requests then go through hotpath_pipe_run(). Root
+ * is an admin, so max_rate does not apply. Returns the connection; the
+ * vfunc in *vfunc, the target in *efd.
  */
-static double
-hotpath_pipelined(struct h_daemon *d)
+static int
+hotpath_pipe_connect(struct h_daemon *d, uint64_t *vfunc, int *efd,
+    uint32_t *seq)
 {
 	struct msiv_hello_req hq = { .version_min = MSIV_PROTO_VERSION,
 	    .version_max = MSIV_PROTO_VERSION, .tenant = "pipelined" };
 	struct msiv_vfunc_open_req oq = { .device = "sim0", .nvec = 1 };
 	struct msiv_vfunc_open_rep orp;
 	struct msiv_vec_setup_req sq = { .addr = 0xfee00000u, .data = 0x42 };
-	struct msiv_vec_req vq = { .vector = 0 };
-	int fd = h_raw_connect(d), efd = hotpath_efd(1), r;
-	uint32_t seq = 1;
-	uint64_t ops = 0;
-	double t0 = 0, t;
+	int fd = h_raw_connect(d), r;
 
+	*efd = hotpath_efd(1);
 	if (fd < 0)
 		bench_die("raw connect: %s", strerror(errno));
-	bench_raw_send(fd, MSIV_OP_HELLO, seq, &hq, NULL, 0);
-	if ((r = hotpath_raw_recv(fd, MSIV_OP_HELLO, seq++, NULL)) < 0)
+	bench_raw_send(fd, MSIV_OP_HELLO, *seq, &hq, NULL, 0);
+	if ((r = hotpath_raw_recv(fd, MSIV_OP_HELLO, (*seq)++, NULL)) < 0)
 		fail("pipelined: HELLO", r);
-	bench_raw_send(fd, MSIV_OP_VFUNC_OPEN, seq, &oq, NULL, 0);
-	if ((r = hotpath_raw_recv(fd, MSIV_OP_VFUNC_OPEN, seq++, &orp)) < 0)
+	bench_raw_send(fd, MSIV_OP_VFUNC_OPEN, *seq, &oq, NULL, 0);
+	if ((r = hotpath_raw_recv(fd, MSIV_OP_VFUNC_OPEN, (*seq)++,
+	    &orp)) < 0)
 		fail("pipelined: open", r);
-	sq.vfunc = vq.vfunc = orp.vfunc;
-	bench_raw_send(fd, MSIV_OP_VEC_SETUP, seq, &sq, &efd, 1);
-	if ((r = hotpath_raw_recv(fd, MSIV_OP_VEC_SETUP, seq++, NULL)) < 0)
+	sq.vfunc = *vfunc = orp.vfunc;
+	bench_raw_send(fd, MSIV_OP_VEC_SETUP, *seq, &sq, efd, 1);
+	if ((r = hotpath_raw_recv(fd, MSIV_OP_VEC_SETUP, (*seq)++, NULL)) < 0)
 		fail("pipelined: set up", r);
-	for (int round = -1;; round++) {
-		uint32_t first = seq;
-
-		if (round == 0)
-			t0 = now_s();
-		else if (round > 0 && now_s() - t0 >= PIPE_MS / 1e3)
-			break;
-		for (int i = 0; i < PIPE_DEPTH; i++, seq++)
-			bench_raw_send(fd, seq % 2 ? MSIV_OP_VEC_UNMASK :
-			    MSIV_OP_VEC_MASK, seq, &vq, NULL, 0);
-		for (uint32_t s = first; s != seq; s++)
-			if ((r = hotpath_raw_recv(fd, s % 2 ?
-			    MSIV_OP_VEC_UNMASK : MSIV_OP_VEC_MASK, s,
-			    NULL)) < 0)
-				fail("pipelined: mask", r);
-		if (round >= 0)
-			ops += PIPE_DEPTH;
-	}
-	t = now_s() - t0;
-	close(fd);
-	close(efd);
-	return (double)ops / t;
+	return fd;
 }
 
+/* A SOCK_SEQPACKET pair to an echo server process (batching or not):
+ * this end; the server's pid in *srv. */
+static int
+hotpath_echo_server(int batch, pid_t *srv)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		bench_die("socketpair: %s", strerror(errno));
+	if ((*srv = bench_fork()) == 0) {
+		close(sv[0]);
+		if (batch)
+			hotpath_seqpacket_batch_main(sv[1]);
+		hotpath_seqpacket_main(sv[1]);
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
+/* The median, and the p10 and p90 as name_p10, name_p90 (or the min and
+ * max as _min, _max with minmax), of n per-block ratios; sorts v. */
+static void
+hotpath_ratios(const char *name, double *v, int n, double goal,
+    int at_least, int minmax)
+{
+	char lo[80], hi[80];
+	double med = hotpath_quantile(v, n, 0.5);
+
+	bench_goal(name, med, "ratio", goal, at_least);
+	snprintf(lo, sizeof(lo), "%s_%s", name, minmax ? "min" : "p10");
+	snprintf(hi, sizeof(hi), "%s_%s", name, minmax ? "max" : "p90");
+	figure(lo, minmax ? v[0] : hotpath_quantile(v, n, 0.1), "ratio");
+	figure(hi, minmax ? v[n - 1] : hotpath_quantile(v, n, 0.9), "ratio");
+}
+
+/*
+ * MASK round trips against SEQPACKET echo round trips, and pipelined
+ * MASK/UNMASK against a pipelined echo of the same depth: each pair in
+ * interleaved blocks (CTL_BLOCKS and PIPE_BLOCKS), ratios per block, as
+ * for the latency paths.
+ */
 static void
 hotpath_control(struct h_daemon *d, struct msiv_conn *c)
 {
-	double mask = hotpath_mask_rtt(c), sp = hotpath_seqpacket_rtt();
+	struct msiv_vector_info in;
+	double rm[CTL_BLOCKS], rp[PIPE_BLOCKS], tm = 0, ts = 0;
+	uint64_t vf, pvf, mask_ns = 0, sp_ns = 0, ops[2] = { 0, 0 };
+	uint64_t rep[2] = { 0, 0 }, wops[2] = { 0, 0 }, wrep[2] = { 0, 0 };
+	uint32_t sseq = 1, pseq[2] = { 1, 1 };
+	const int per = CTL_N / CTL_BLOCKS;
+	int efd = hotpath_efd(1), pefd, sfd, bfd, pfd, r, mtog = 0, stog = 0;
+	pid_t ssrv, bsrv;
 
-	figure("mask_rtt_ns", mask, "ns");
-	figure("seqpacket_rtt_ns", sp, "ns");
-	figure("mask_rtt_vs_seqpacket", mask / sp, "ratio");
-	figure("control_pipelined_ops_per_s", hotpath_pipelined(d), "ops/s");
+	(void)hotpath_one_vector(c, efd, 0, &vf, &in);
+	sfd = hotpath_echo_server(0, &ssrv);
+	(void)hotpath_mask_rtt(c, vf, CTL_WARMUP);
+	(void)hotpath_seqpacket_rtt(sfd, CTL_WARMUP, &sseq);
+	for (int k = 0; k < CTL_BLOCKS; k++) {
+		uint64_t m, s;
+
+		if (k % 2) {
+			s = hotpath_seqpacket_rtt(sfd, per, &sseq);
+			m = hotpath_mask_rtt(c, vf, per);
+		} else {
+			m = hotpath_mask_rtt(c, vf, per);
+			s = hotpath_seqpacket_rtt(sfd, per, &sseq);
+		}
+		mask_ns += m;
+		sp_ns += s;
+		rm[k] = (double)m / (double)s;
+		mtog += hotpath_last_cpu(d->pid, d->pid) == sched_getcpu();
+		stog += hotpath_last_cpu(ssrv, ssrv) == sched_getcpu();
+	}
+	close(sfd);
+	if (bench_wait(ssrv, BENCH_TIMEOUT_MS) < 0)
+		bench_die("seqpacket echo: the server failed");
+	if (msiv_events_pending(c) > 0)
+		(void)msiv_dispatch(c);
+	if ((r = msiv_vfunc_close(c, vf)) < 0)
+		fail("mask: close", r);
+	close(efd);
+
+	pfd = hotpath_pipe_connect(d, &pvf, &pefd, &pseq[0]);
+	bfd = hotpath_echo_server(1, &bsrv);
+	(void)hotpath_pipe_run(pfd, pvf, &pseq[0], 0, &wops[0], &wrep[0]);
+	(void)hotpath_pipe_run(bfd, 1, &pseq[1], 0, &wops[1], &wrep[1]);
+	for (int k = 0; k < PIPE_BLOCKS; k++) {
+		uint64_t o0 = ops[0], o1 = ops[1];
+		double t0, t1;
+
+		if (k % 2) {
+			t1 = hotpath_pipe_run(bfd, 1, &pseq[1], PIPE_MS /
+			    PIPE_BLOCKS, &ops[1], &rep[1]);
+			t0 = hotpath_pipe_run(pfd, pvf, &pseq[0], PIPE_MS /
+			    PIPE_BLOCKS, &ops[0], &rep[0]);
+		} else {
+			t0 = hotpath_pipe_run(pfd, pvf, &pseq[0], PIPE_MS /
+			    PIPE_BLOCKS, &ops[0], &rep[0]);
+			t1 = hotpath_pipe_run(bfd, 1, &pseq[1], PIPE_MS /
+			    PIPE_BLOCKS, &ops[1], &rep[1]);
+		}
+		tm += t0;
+		ts += t1;
+		rp[k] = ((double)(ops[0] - o0) / t0) /
+		    ((double)(ops[1] - o1) / t1);
+	}
+	/* hotpath_raw_recv() checked each reply's seq and op too. */
+	bench_check("msivd pipelined: replies = requests", rep[0] + wrep[0],
+	    ops[0] + wops[0]);
+	bench_check("seqpacket echo pipelined: replies = requests",
+	    rep[1] + wrep[1], ops[1] + wops[1]);
+	bench_checked("control plane");
+	close(pfd);
+	close(pefd);
+	close(bfd);
+	if (bench_wait(bsrv, BENCH_TIMEOUT_MS) < 0)
+		bench_die("seqpacket echo: the batching server failed");
+
+	figure("mask_rtt_ns", (double)mask_ns / (CTL_BLOCKS * per), "ns");
+	figure("seqpacket_rtt_ns", (double)sp_ns / (CTL_BLOCKS * per), "ns");
+	hotpath_ratios("mask_rtt_vs_seqpacket", rm, CTL_BLOCKS, 1.5, 0, 0);
+	figure("control_pipelined_ops_per_s", (double)ops[0] / tm, "ops/s");
+	figure("seqpacket_pipelined_ops_per_s", (double)ops[1] / ts, "ops/s");
+	hotpath_ratios("pipelined_vs_seqpacket_echo", rp, PIPE_BLOCKS, 0.7, 1,
+	    1);
+	bench_note("control plane: MASK and SEQPACKET round trips in %d "
+	    "interleaved blocks of %d (ratio per block: median, p10, p90); "
+	    "pipelined msivd and echo in %d interleaved blocks of %d ms "
+	    "(median, min, max)", CTL_BLOCKS, per, PIPE_BLOCKS,
+	    PIPE_MS / PIPE_BLOCKS);
+	bench_note("control placement: msivd's main (control) thread had last "
+	    "run on A's CPU after %d of %d blocks, the SEQPACKET echo server "
+	    "after %d", mtog, CTL_BLOCKS, stog);
 }
 
 /* --- memory --------------------------------------------------------------*/
@@ -1094,9 +1687,9 @@ hotpath_memory(void)
 	hotpath_status(c, &st);
 	msiv_close(c);
 	big = bench_rss_kib(d.pid);
-	if (st.vectors < vectors)
-		bench_die("memory: msivd counts %u vectors, %llu were set up",
-		    (unsigned)st.vectors, (unsigned long long)vectors);
+	bench_check("msivd's vectors (STATUS) = set up by the "
+	    "tenants", st.vectors, vectors);
+	bench_checked("memory");
 	for (int k = 0; k < BPV_CLIENTS; k++)
 		bench_kill(kids[k]);
 	close(ready[0]);
@@ -1108,8 +1701,13 @@ hotpath_memory(void)
 	figure("rss_base_kib", (double)base, "KiB");
 	figure("rss_64k_kib", (double)big, "KiB");
 	figure("bytes_per_vector_count", (double)vectors, "vectors");
-	figure("bytes_per_vector", (double)(big - base) * 1024.0 /
-	    (double)vectors, "bytes");
+	bench_goal("bytes_per_vector", (double)(big - base) * 1024.0 /
+	    (double)vectors, "bytes", 128, 0);
+	bench_note("bytes_per_vector: VmRSS of msivd (user space: slots, "
+	    "vfuncs, sessions, SQLite's cache) over %llu vectors with "
+	    "targets; kernel memory (each target's eventfd and file, the "
+	    "delivery loop's poll entries) is not counted",
+	    (unsigned long long)vectors);
 }
 
 void
@@ -1129,8 +1727,10 @@ bench_hotpath(void)
 	if (!msiv_is_admin(c))
 		bench_die("the hotpath section needs an admin session (root) "
 		    "for SIM_TRIGGERS");
-	hotpath_latency(c);
+	(void)bench_uring_relay_probe(&uring);
+	hotpath_latency(&d, c, &uring);
 	hotpath_forwarding(&d, c);
+	hotpath_direct(&d, c);
 	hotpath_control(&d, c);
 	msiv_close(c);
 	stop(&d, 0);

@@ -9,42 +9,54 @@
  *
  * hotpath section (hotpath.c; needs root, an admin session, for the sim
  * trigger fds). Latency, median and 99th percentile of 20000 round trips
- * A -> ... -> B (echo) -> A over eventfds, each party a process:
+ * A -> ... -> B (echo) -> A over eventfds, each party a process, the paths
+ * measured in 20 interleaved blocks (block 1 of each, block 2 of each...)
+ * and their ratios taken per block (median, _p10, _p90):
  *  - raw_hop_p50/_p99 (ns): A writes X, B reads X and writes Y, A reads Y;
- *  - minimal_relay_p50/_p99 (ns): a reference relay process between A
+ *  - minimal_relay_p50/_p99 (ns): a blocking relay process between A
  *    and B (blocking read of T, write of U);
+ *  - uring_relay_p50/_p99 (ns): the minimal io_uring relay (uring-relay.c:
+ *    every kernel feature msivd's io_uring loop uses; a "#" line says
+ *    which this kernel gave);
  *  - relay_p50/_p99 (ns): msivd in that place: A writes the sim slot's
  *    trigger, msivd relays to the vector's target U, B echoes;
- *    relay_p50_vs_minimal, relay_p99_vs_minimal (ratios);
- *  - direct_p50/_p99 (ns), direct_p50_vs_raw_hop (ratio): a direct-mode
- *    vector routed to its target; A writes the target as the device does
- *    (the sim's trigger fd is msivd's, not the device's route: see
- *    hotpath_direct_check).
+ *    relay_p50_vs_uring_relay, relay_p99_vs_uring_relay,
+ *    relay_p50_vs_minimal (ratios).
  * Forwarding: one producer process writes N triggers round robin as fast
- * as it can, client processes drain the targets (epoll + read); wakeups
- * forwarded per second over 1.5 s, from msivd's delivered counter:
+ * as it can, client processes wait on the targets; wakeups forwarded per
+ * second over 1.5 s, from msivd's delivered counter, every count checked
+ * afterwards against the eventfds' own counters:
  *  - forward_wakeups_per_s_1, _64, _1024, _2048 (1 client),
  *    forward_wakeups_per_s_64_8clients, _1024_8clients, _2048_8clients;
  *  - relay_cpu_ns_per_wakeup_1024: CPU of msivd's delivery thread
  *    (msivd-deliver, plus io_uring workers; the whole process if there is
  *    no such thread) per forwarded wakeup, 1024 vectors, 1 client;
- *  - syscall_ns: mean 8-byte write to an eventfd nobody waits on;
- *  - relay_syscalls_per_wakeup: relay_cpu_ns_per_wakeup_1024 / syscall_ns;
+ *    uring_relay_wakeups_per_s_1024, uring_relay_cpu_ns_per_wakeup_1024:
+ *    the io_uring relay under the same load, in turn with msivd;
+ *    relay_cpu_vs_uring_relay (ratio);
  *  - ref_epoll_relay_wakeups_per_s_1024, ref_epoll_relay_cpu_ns_per_
  *    wakeup_1024: a reference level-triggered epoll relay process under
- *    the same load.
+ *    the same load;
+ *  - shard_efficiency_2: n/a (one delivery thread).
+ * Direct mode: direct_deliver_cpu_ns_per_interrupt, relay_simfire_deliver_
+ * cpu_ns_per_interrupt: msivd's delivery-thread CPU per SIM_FIRE on a
+ * direct and on a relay vector (no direct latency: the sim device fires
+ * through msivd's control socket).
  * Control plane (msivd with the default write-behind of mask state):
  *  - mask_rtt_ns: MASK and UNMASK alternating on one vector, mean;
  *  - seqpacket_rtt_ns: reference: a MASK-sized request to an echo server
  *    process over a SOCK_SEQPACKET pair; mask_rtt_vs_seqpacket (ratio);
  *  - control_pipelined_ops_per_s: 64 MASK/UNMASK requests in flight on a
- *    raw connection (libmsiv calls wait for each reply).
+ *    raw connection (libmsiv calls wait for each reply);
+ *    seqpacket_pipelined_ops_per_s: the same to the echo server;
+ *    pipelined_vs_seqpacket_echo (ratio).
  * Memory:
  *  - rss_base_kib: msivd with a 64-slot sim device, nothing set up;
  *  - rss_64k_kib: msivd with 65536 vectors set up with targets on a device
  *    of as many slots, or as many as msivd's open file limit allows (it
  *    holds an fd per target): bytes_per_vector_count says how many;
- *  - bytes_per_vector: (rss_64k_kib - rss_base_kib) / that count.
+ *  - bytes_per_vector: (rss_64k_kib - rss_base_kib) / that count (user
+ *    space only).
  *
  * store section (durable state):
  *  - store_durable_opens_per_s_1client, _32clients: durable vfunc opens
@@ -55,7 +67,11 @@
  *    reply waits for its commit) and written behind (write_behind_ms);
  *  - store_populate_64k_setups_per_s; store_startup_64k_vectors_total and
  *    _load (ms): start-up with 64k vectors in the store, from exec to the
- *    socket answering, and msivd's own figure for loading and rebuilding.
+ *    socket answering, and msivd's own figure for loading and rebuilding,
+ *    medians of 7 restarts (startup.c); sqlite_read_64k_vectors (ms):
+ *    SQLite reading the same rows; startup_vs_sqlite_read (ratio);
+ *    rss_64k_restored_kib, bytes_per_vector_restored: the 64k restored
+ *    vectors, without targets.
  *
  * fair section (fair.c; needs root, to connect as other users): one
  * tenant flooding, another opening and closing vfuncs (issue 15):
@@ -91,6 +107,8 @@
  * (auto, io_uring, epoll), when set, is the delivery loop the hotpath and
  * restart sections ask msivd for (msivd.conf "delivery"). Every wait has a
  * deadline; on any exit the daemons and processes it started are killed.
+ * The named ratios are printed again at the end with their goals
+ * (summary.c); a count that does not match its cross-check fails the run.
  */
 #include "config.h"
 
@@ -530,86 +548,6 @@ bench_mask(int behind_ms)
 	stop(&d, 0);
 }
 
-/*
- * Put 64k set-up vectors in the store: 32 tenants each open a vfunc of
- * 2048 vectors and set them all up, 4 at a time. Every attached target is
- * an fd in msivd, more than a process may hold here, so msivd is killed
- * after each round of 8192; the store keeps the vectors (set up, waiting
- * for their targets), which is all the start-up figure needs.
- */
-static void
-populate_64k(struct h_daemon *d)
-{
-	for (int round = 0; round < 8; round++) {
-		pid_t pids[4];
-
-		for (int i = 0; i < 4; i++) {
-			pids[i] = bench_fork();
-			if (pids[i] == 0) {
-				char name[32];
-				struct msiv_conn *c;
-				uint64_t vf;
-				int efd = h_eventfd(), r;
-
-				snprintf(name, sizeof(name), "vm-%d",
-				    round * 4 + i);
-				c = h_connect(d, name);
-				r = msiv_vfunc_open(c, "sim0", 2048,
-				    MSIV_POLICY_DEFAULT, &vf);
-				for (unsigned int k = 0; r == 0 && k < 2048; k++)
-					r = msiv_vector_setup(c, vf, k,
-					    0xfee00000u + (k << 12), k, efd,
-					    k % 2);
-				if (r < 0)
-					fail("populate", r);
-				_exit(0);
-			}
-		}
-		for (int i = 0; i < 4; i++)
-			if (bench_wait(pids[i], 6 * BENCH_TIMEOUT_MS) < 0)
-				bench_die("a populating client failed");
-		if (h_kill9(d) < 0 || h_spawn(d) < 0)
-			bench_die("restart failed (see %s)", d->log);
-	}
-}
-
-static void
-bench_startup(void)
-{
-	static const char conf[] = "[msivd]\norphan_grace = 3600\n"
-	    "[device sim0]\nbackend = sim\nslots = 65536\n";
-	struct h_daemon d;
-	double t0, best = 1e9;
-	char cmd[300];
-	FILE *p;
-	unsigned int ms = 0, best_ms = ~0u;
-
-	start(&d, conf);
-	t0 = now_s();
-	populate_64k(&d);
-	figure("store_populate_64k_setups_per_s", 65536 / (now_s() - t0),
-	    "setups/s");
-	for (int run = 0; run < 5; run++) {
-		if (h_kill9(&d) < 0)
-			bench_die("msivd was not running (see %s)", d.log);
-		t0 = now_s();
-		if (h_spawn(&d) < 0)
-			bench_die("restart failed (see %s)", d.log);
-		if (now_s() - t0 < best)
-			best = now_s() - t0;
-		snprintf(cmd, sizeof(cmd), "sed -n 's/.*vectors restored in "
-		    "\\([0-9]*\\) ms.*/\\1/p' %s | tail -1", d.log);
-		p = popen(cmd, "r");
-		if (p != NULL && fscanf(p, "%u", &ms) == 1 && ms < best_ms)
-			best_ms = ms;
-		if (p != NULL)
-			pclose(p);
-	}
-	figure("store_startup_64k_vectors_total", best * 1e3, "ms");
-	figure("store_startup_64k_vectors_load", best_ms, "ms");
-	stop(&d, 0);
-}
-
 static void
 bench_store(void)
 {
@@ -689,5 +627,6 @@ main(int argc, char **argv)
 	for (size_t k = 0; k < BENCH_NSECTIONS; k++)
 		if (argc < 2 || want[k])
 			bench_sections[k].run();
+	bench_goals();
 	return 0;
 }
