@@ -15,13 +15,12 @@
 # TAP plan of 0 with the reason and exits 77 (MSIV_VM_SKIP_STATUS under
 # make check's TAP driver, as check-vm).
 set -u
-skip() {
-	echo "1..0 # SKIP $*"
-	exit "${MSIV_VM_SKIP_STATUS:-77}"
-}
+top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+# skip, vm_verdicts.
+# shellcheck source=tests/vm/common.sh
+. "$top/tests/vm/common.sh"
 [ -z "${MSIV_SKIP_VM:-}" ] || skip "MSIV_SKIP_VM is set"
 
-top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 cache=${MSIV_VM_CACHE:-$HOME/.cache/msiv-vm}
 : "${MSIVD:?MSIVD names msivd}" "${MSIVCTL:?MSIVCTL names msivctl}"
 : "${MSIV_VFU:?MSIV_VFU names msiv-vfu}" "${TEST_VFU:?TEST_VFU names test-vfu}"
@@ -258,16 +257,7 @@ guest() {
 	rc=$?
 	kill $relay 2>/dev/null
 	wait $relay 2>/dev/null
-	while read -r verdict what; do
-		[ -n "$verdict" ] || continue
-		case "$verdict" in
-		OK) ok "$label: $what" ;;
-		*) notok "$label: $what" ;;
-		esac
-	done <<EOF2
-$(sed -n 's/^PROBE \(OK\|FAIL\) \(.*\)/\1 \2/p' "$work/serial" | tr -d '\r')
-EOF2
-	sed -n "s/^PROBE INFO /# $label: /p" "$work/serial" | tr -d '\r'
+	vm_verdicts "$label"
 	if [ $rc -eq 0 ]; then
 		ok "$label: the guest ran its checks and exited 0"
 	else

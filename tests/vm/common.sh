@@ -1,5 +1,5 @@
-# Sourced by the guest tests (check-vm.sh, check-systemd.sh): what they
-# share to fetch the guests' kernels, build the guests' programs, boot a
+# Sourced by the guest tests (check-vm.sh, check-systemd.sh; check-vfu.sh
+# for skip and vm_verdicts): what they share to fetch the guests' kernels, build the guests' programs, boot a
 # guest with its ivshmem-doorbell peer on this host and read its verdict
 # from the serial console as TAP. Sets and uses the globals named below.
 # shellcheck shell=sh
@@ -118,10 +118,10 @@ vm_boot() {
 	done
 }
 
-# vm_report LABEL: the guest's "PROBE OK|FAIL what" lines as TAP, its
-# "PROBE INFO" lines as comments, then one check for its exit status
-# (rc); counts in n and failed.
-vm_report() {
+# vm_verdicts LABEL: the guest's "PROBE OK|FAIL what" lines (in
+# $work/serial) as TAP, its "PROBE INFO" lines as comments; counts in n
+# and failed.
+vm_verdicts() {
 	while read -r verdict what; do
 		[ -n "$verdict" ] || continue
 		n=$((n + 1))
@@ -133,6 +133,12 @@ vm_report() {
 $(sed -n 's/^PROBE \(OK\|FAIL\) \(.*\)/\1 \2/p' "$work/serial" | tr -d '\r')
 EOF2
 	sed -n "s/^PROBE INFO /# $1: /p" "$work/serial" | tr -d '\r'
+}
+
+# vm_report LABEL: vm_verdicts, then one check for the guest's exit
+# status (rc); counts in n and failed.
+vm_report() {
+	vm_verdicts "$1"
 	echo "# $1: the guest ran $(($(date +%s) - t0)) s"
 	n=$((n + 1))
 	if [ $rc -eq 0 ]; then

@@ -35,68 +35,18 @@
 
 #include <msiv/msiv.h>
 
+#define GUEST_IVSHMEM
+#define GUEST_MSIX_CTL
 #include "guest.h"
 
 #define NV 2
 #define MAX_CHANGES 64
-#define PCI_CAP_ID_MSIX 0x11
-#define MSIX_ENABLE 0x8000
-#define MSIX_MASKALL 0x4000
 #define BUS_MASTER (1 << 16)  /* in msix_ctl()'s value */
 
-struct mailbox {  /* as in ivshmem-host.c */
-	uint32_t req, vector, count, done, peer, rung;
-};
-
-enum source { DEVICE, HOST };
-
-static volatile uint32_t *regs;   /* BAR0: 8 IVPosition, 12 Doorbell */
-static struct mailbox *mb;        /* BAR2 */
-static uint32_t self;             /* our peer id */
 static struct msiv_conn *c;
 static char what[512];
 
 #define WHAT(...) (snprintf(what, sizeof(what), __VA_ARGS__), what)
-
-static int
-ring(enum source src, uint32_t slot)
-{
-	uint32_t req;
-
-	if (src == DEVICE) {
-		regs[3] = self << 16 | slot;
-		return 1;
-	}
-	mb->peer = self;
-	mb->vector = slot;
-	mb->count = 1;
-	req = __atomic_load_n(&mb->req, __ATOMIC_RELAXED) + 1;
-	__atomic_store_n(&mb->req, req, __ATOMIC_RELEASE);
-	regs[3] = 0u << 16 | 0;  /* peer 0 (the host), its vector 0 */
-	for (int i = 0; i < 2000; i++) {
-		if (__atomic_load_n(&mb->done, __ATOMIC_ACQUIRE) == req)
-			return 1;
-		usleep(5000);
-	}
-	return 0;
-}
-
-static void *
-map_bar(const char *bdf, int bar, size_t len)
-{
-	char path[128];
-	void *p;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
-	    bdf, bar);
-	fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
-	if (fd < 0)
-		return MAP_FAILED;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	return p;
-}
 
 static double
 now(void)
@@ -109,37 +59,18 @@ now(void)
 
 /* --- the MSI-X Message Control word, from the device's config space ---- */
 
-static int cfg = -1;     /* /sys/bus/pci/devices/BDF/config */
-static unsigned int ctl_off;
-
-/* Find the MSI-X capability: its Message Control offset, 0 if none. */
-static unsigned int
-msix_find(void)
-{
-	uint8_t sp[256];
-	unsigned int p, hops = 0;
-
-	if (pread(cfg, sp, sizeof(sp), 0) != (ssize_t)sizeof(sp) ||
-	    !(sp[6] & 0x10))  /* Status: Capabilities List */
-		return 0;
-	for (p = sp[0x34] & 0xfc; p >= 0x40 && p < 0xff && hops < 48;
-	    p = sp[p + 1] & 0xfc, hops++)
-		if (sp[p] == PCI_CAP_ID_MSIX)
-			return p + 2;
-	return 0;
-}
-
 /* The control word, with the Command register's Bus Master Enable as
  * bit 16 (vfio-pci clears it too when the device is released); -1 if it
  * cannot be read. */
 static int
 msix_ctl(void)
 {
-	uint8_t b[2], cmd;
+	int w = msix_word();
+	uint8_t cmd;
 
-	if (pread(cfg, b, 2, ctl_off) != 2 || pread(cfg, &cmd, 1, 4) != 1)
+	if (w < 0 || pread(cfg, &cmd, 1, 4) != 1)
 		return -1;
-	return b[0] | b[1] << 8 | (cmd & 0x04 ? BUS_MASTER : 0);
+	return w | (cmd & 0x04 ? BUS_MASTER : 0);
 }
 
 /* The sampler: reads the control word until told to stop, and records
@@ -299,7 +230,7 @@ ctl_str(int v, char *buf, size_t len)
 int
 main(int argc, char **argv)
 {
-	char path[128], s1[80], ts[64], nr0[32] = "?", nr1[32] = "?";
+	char s1[80], ts[64], nr0[32] = "?", nr1[32] = "?";
 	unsigned int rounds, done, extra, resumed = 0;
 	long pid0, pid1 = 0;
 	double tkill, tgone = -1, tnew = -1, tactive = -1, tback = -1;
@@ -311,16 +242,10 @@ main(int argc, char **argv)
 		return 2;
 	rounds = (unsigned int)strtoul(argv[3], NULL, 10);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	regs = map_bar(argv[2], 0, 4096);
-	mb = map_bar(argv[2], 2, 4096);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config",
-	    argv[2]);
-	cfg = open(path, O_RDONLY | O_CLOEXEC);
-	if (!check(regs != MAP_FAILED && mb != MAP_FAILED && cfg >= 0 &&
-	    (ctl_off = msix_find()) != 0, "map the ivshmem registers and "
-	    "shared memory, find the MSI-X capability in config space"))
+	if (!check(ivshmem_map(argv[2]) && msix_find(argv[2]), "map the "
+	    "ivshmem registers and shared memory, find the MSI-X capability "
+	    "in config space"))
 		goto done;
-	self = regs[2];
 	if (!check(msiv_connect(argv[1], "vm", &c) == 0 && setup(),
 	    "connect to msivd (msivd.socket), open a vfunc of 2 vectors "
 	    "(relay, direct) on the ivshmem device, enable"))
@@ -331,7 +256,8 @@ main(int argc, char **argv)
 	    "rounds came back (%u extra)", done, rounds, extra));
 	v = msix_ctl();
 	printf("PROBE INFO MSI-X control before the kill: %s; Message Control "
-	    "at config offset 0x%x\n", ctl_str(v, s1, sizeof(s1)), ctl_off);
+	    "at config offset 0x%x\n", ctl_str(v, s1, sizeof(s1)),
+	    msix_cap + 2);
 	if (!check(v >= 0 && (v & MSIX_ENABLE), "MSI-X is enabled before "
 	    "the kill"))
 		goto done;

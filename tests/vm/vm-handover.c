@@ -49,6 +49,8 @@
 
 #include <msiv/msiv.h>
 
+#define GUEST_IVSHMEM
+#define GUEST_MSIX_CTL
 #include "guest.h"
 
 #define NV            4      /* vectors of the vfunc, rung in turn */
@@ -59,21 +61,9 @@
 #define SAMPLE_US     500    /* the reader's pause between two samples */
 #define KMSG_SHOWN    20
 
-#define MSIX_ENABLE   0x8000 /* Message Control: MSI-X Enable */
-#define MSIX_MASKALL  0x4000 /* Message Control: Function Mask */
-
-struct mailbox {  /* as in ivshmem-host.c */
-	uint32_t req, vector, count, done, peer, rung;
-};
-
-static volatile uint32_t *regs;   /* BAR0: 8 IVPosition, 12 Doorbell */
-static struct mailbox *mb;        /* BAR2 */
-static uint32_t self;             /* our peer id */
 static const char *sock;
 static struct msiv_conn *c;
 static char what[512];
-static int cfg = -1;              /* the device's sysfs config file */
-static unsigned int msix_cap;     /* the MSI-X capability's offset */
 static pid_t msivd;               /* the msivd serving now */
 
 /* The reader thread's figures (reader()). */
@@ -103,79 +93,7 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void *
-map_bar(const char *bdf, int bar, size_t len)
-{
-	char path[128];
-	void *p;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
-	    bdf, bar);
-	fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
-	if (fd < 0)
-		return MAP_FAILED;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	return p;
-}
-
-/* The host-side peer rings our vector slot once (ivshmem-host.c). */
-static int
-ring_host(uint32_t slot)
-{
-	uint32_t req;
-
-	mb->peer = self;
-	mb->vector = slot;
-	mb->count = 1;
-	req = __atomic_load_n(&mb->req, __ATOMIC_RELAXED) + 1;
-	__atomic_store_n(&mb->req, req, __ATOMIC_RELEASE);
-	regs[3] = 0u << 16 | 0;  /* peer 0 (the host), its vector 0 */
-	for (int i = 0; i < 2000; i++) {
-		if (__atomic_load_n(&mb->done, __ATOMIC_ACQUIRE) == req)
-			return 1;
-		usleep(5000);
-	}
-	return 0;
-}
-
 /* --- the MSI-X Message Control word ------------------------------------- */
-
-/* Find the MSI-X capability in the device's config space (sysfs). */
-static int
-msix_find(const char *bdf)
-{
-	char path[128];
-	uint8_t hdr[256];
-	unsigned int p;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
-	if ((cfg = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    pread(cfg, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||
-	    !(hdr[0x06] & 0x10))  /* Status: Capabilities List */
-		return 0;
-	p = hdr[0x34] & 0xfc;
-	for (int n = 0; n < 48 && p >= 0x40; n++) {
-		if (hdr[p] == 0x11) {  /* MSI-X */
-			msix_cap = p;
-			return 1;
-		}
-		p = hdr[p + 1] & 0xfc;
-	}
-	return 0;
-}
-
-/* The Message Control word, or -1. */
-static int
-msix_word(void)
-{
-	uint16_t w;
-
-	if (pread(cfg, &w, 2, msix_cap + 2) != 2)
-		return -1;
-	return w;
-}
 
 /* Sample the word until told to stop, counting. */
 static void *
@@ -486,7 +404,7 @@ mode_run(const char *mode, unsigned int flags)
 		for (unsigned int j = 0; j < NV; j++)
 			extra += (unsigned int)wait_efd(efd[j], 0);
 		tr = now_ms();
-		if (!ring_host(in[k].slot)) {
+		if (!ring(HOST, in[k].slot)) {
 			dead_round = done + 1;
 			dead_vec = k;
 			dead_ho = atomic_load(&handovers_done);
@@ -583,7 +501,7 @@ mode_run(const char *mode, unsigned int flags)
 	    mode, direct ? "the device signals the targets: msivd's counts "
 	    "did not move" : "one fired and one delivered a round"));
 	/* Rules 4 and 2 on the new msivd, with the host as the source. */
-	check(msiv_vector_mask(c, vf, 0) == 0 && ring_host(in[0].slot) &&
+	check(msiv_vector_mask(c, vf, 0) == 0 && ring(HOST, in[0].slot) &&
 	    msiv_vector_query(c, vf, 0, &out[0]) == 0 &&
 	    wait_efd(efd[0], 200) == 0 && out[0].pending &&
 	    msiv_vector_unmask(c, vf, 0) == 0 &&
@@ -616,12 +534,9 @@ main(int argc, char **argv)
 	if (!check(prctl(PR_SET_CHILD_SUBREAPER, 1L, 0L, 0L, 0L) == 0,
 	    "become the subreaper of msivd's handovers"))
 		goto done;
-	regs = map_bar(argv[2], 0, 4096);
-	mb = map_bar(argv[2], 2, 4096);
-	if (!check(regs != MAP_FAILED && mb != MAP_FAILED,
+	if (!check(ivshmem_map(argv[2]),
 	    "map the ivshmem registers and shared memory"))
 		goto done;
-	self = regs[2];
 	n = msix_find(argv[2]);
 	if (!check(n, WHAT("the device's MSI-X capability in its config "
 	    "space (at 0x%02x)", msix_cap)))

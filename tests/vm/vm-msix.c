@@ -34,46 +34,15 @@
 
 #include <msiv/msiv.h>
 
+#define GUEST_IVSHMEM
 #include "guest.h"
 
 #define NV 4
 
-struct mailbox {  /* as in ivshmem-host.c */
-	uint32_t req, vector, count, done, peer, rung;
-};
-
-enum source { DEVICE, HOST };
-
-static volatile uint32_t *regs;   /* BAR0: 8 IVPosition, 12 Doorbell */
-static struct mailbox *mb;        /* BAR2 */
-static uint32_t self;             /* our peer id */
 static struct msiv_conn *c;
 static char what[256];
 static struct msiv_event_info last_ev;
 static int nev;
-
-static int
-ring(enum source src, uint32_t slot)
-{
-	uint32_t req;
-
-	if (src == DEVICE) {
-		regs[3] = self << 16 | slot;
-		return 1;
-	}
-	mb->peer = self;
-	mb->vector = slot;
-	mb->count = 1;
-	req = __atomic_load_n(&mb->req, __ATOMIC_RELAXED) + 1;
-	__atomic_store_n(&mb->req, req, __ATOMIC_RELEASE);
-	regs[3] = 0u << 16 | 0;  /* peer 0 (the host), its vector 0 */
-	for (int i = 0; i < 2000; i++) {
-		if (__atomic_load_n(&mb->done, __ATOMIC_ACQUIRE) == req)
-			return 1;
-		usleep(5000);
-	}
-	return 0;
-}
 
 struct vf {
 	uint64_t h;
@@ -530,23 +499,6 @@ swap_windows(const char *mode, unsigned int flags, unsigned int rounds)
 	close(e[1]);
 }
 
-static void *
-map_bar(const char *bdf, int bar, size_t len)
-{
-	char path[128];
-	void *p;
-	int fd;
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
-	    bdf, bar);
-	fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
-	if (fd < 0)
-		return MAP_FAILED;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	return p;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -558,12 +510,9 @@ main(int argc, char **argv)
 		return 2;
 	if (argc == 4)
 		swaps = (unsigned int)strtoul(argv[3], NULL, 10);
-	regs = map_bar(argv[2], 0, 4096);
-	mb = map_bar(argv[2], 2, 4096);
-	if (!check(regs != MAP_FAILED && mb != MAP_FAILED,
+	if (!check(ivshmem_map(argv[2]),
 	    "map the ivshmem registers and shared memory"))
 		goto done;
-	self = regs[2];
 	if (!check(msiv_connect(argv[1], "vm", &c) == 0, "connect to msivd"))
 		goto done;
 	n = msiv_list_devices(c, dev, 4, sizeof(*dev));
