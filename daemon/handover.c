@@ -775,7 +775,10 @@ handover_finish(void)
 		log_errx("handover: cannot say ready: %s", strerror(-e));
 		return -1;
 	}
-	ho_timeouts(ho_new.fd, HO_IO_MS);
+	/* No time limit: the old msivd either says go (and exits), calls it
+	 * off (it waited for ready too long), or is gone (EOF). Giving up
+	 * here while it says go would leave no msivd at all. */
+	ho_timeouts(ho_new.fd, 0);
 	n = ho_recv(ho_new.fd, &h, NULL, 0, NULL, &nfds);
 	if (n >= 0 && h.msg == HO_ABORT) {
 		log_errx("handover: the old msivd called it off");
