@@ -9,7 +9,7 @@
 # a reason when a tool or package is missing.
 set -eu
 cache=$1
-for t in apt-get apt-cache dpkg-deb qemu-system-x86_64 busybox cpio gzip xz; do
+for t in apt-get apt-cache dpkg-deb qemu-system-x86_64 busybox cpio gzip xz flock; do
 	command -v "$t" >/dev/null 2>&1 || {
 		echo "missing $t (apt-get install qemu-system-x86 busybox-static cpio xz-utils)"
 		exit 77
@@ -21,6 +21,11 @@ if ldd /bin/busybox >/dev/null 2>&1; then
 fi
 mkdir -p "$cache"
 cd "$cache"
+# One fetch at a time: make check runs the guest tests side by side
+# (check-vm, check-systemd, check-vfu) on this one cache; the second
+# waits, then finds the kernels there.
+exec 9>"$cache/.fetch.lock"
+flock 9 || { echo "cannot lock $cache/.fetch.lock"; exit 77; }
 
 # unpack PACKAGE DIR [APT-OPTIONS...]
 unpack() {
@@ -30,7 +35,8 @@ unpack() {
 	rm -rf dl && mkdir dl
 	(cd dl && apt-get "$@" download -q "$pkg" >/dev/null 2>&1) ||
 	    { echo "cannot download $pkg"; exit 77; }
-	dpkg-deb -x dl/*.deb "$dir.tmp"
+	dpkg-deb -x dl/*.deb "$dir.tmp" ||
+	    { echo "cannot unpack $pkg"; exit 77; }
 	rm -rf dl
 	mv "$dir.tmp" "$dir"
 }
