@@ -114,8 +114,11 @@ run() {
 msivd keeps running in the background; the example keeps its vfunc open.
 msivd keeps its state in ./var/state/msivd.db: kill it (even with kill -9) and run
 ./quickstart.sh run again, and the vfunc is still there; the example
-reconnects with its token and re-attaches its eventfds.
+reconnects with its token and re-attaches its eventfds. Or hand it over
+to a new msivd (an upgrade's way): the example stays connected, and its
+vectors keep their pending bits.
   see it:        $CTL vfuncs
+  hand over:     $CTL restart
   as JSON:       $CTL --json vfuncs
   fire a slot:   $CTL fire sim0 0
   stop it all:   $CTL shutdown
