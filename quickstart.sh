@@ -149,9 +149,10 @@ check() {
 	[ "$status" -ne 0 ] && [ "$fail" -eq 0 ] && fail=1
 	# The guests' own summaries (make check keeps them in the logs), or
 	# why they were skipped.
-	for log in tests/vm/check-vm.sh.log tests/vfu/check-vfu.sh.log; do
+	for log in tests/vm/check-vm.sh.log tests/vm/check-systemd.sh.log \
+	    tests/vfu/check-vfu.sh.log; do
 		[ -f "$log" ] || continue
-		grep -E '^# check-vf?[mu]:' "$log" ||
+		grep -E '^# check-(vm|vfu|systemd):' "$log" ||
 		    sed -n "s|^1\.\.0 # SKIP \(.*\)|# ${log%.log}: skipped: \1|p" "$log"
 	done
 	# The skips by name (each test's log says why), then the summary,
