@@ -17,7 +17,7 @@
 #include "deliver.h"
 #include "device.h"
 #include "fdstore.h"
-#include "handover.h"
+#include "hostate.h"
 #include "log.h"
 
 struct device_list devices = TAILQ_HEAD_INITIALIZER(devices);

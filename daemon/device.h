@@ -90,6 +90,11 @@ int slot_target_take(struct slot *s);
  * do nothing without a service manager.
  */
 void device_fdstore_put(struct device *dev);
+/* Handover (handover.c): a device's part of the state, written by the old
+ * msivd and adopted by the new one (0, or -errno with the reason given to
+ * ho_fail()). */
+void device_handover_save(struct device *dev, struct ho_buf *b);
+int device_handover_adopt(struct ho_rd *r);
 void device_fdstore_sync(struct device *dev);
 void device_fdstore_forget(struct device *dev);
 void slot_fdstore_trigger(struct slot *s);

@@ -74,6 +74,7 @@
 #include "dispatch.h"
 #include "fdpass.h"
 #include "handover.h"
+#include "hostate.h"
 #include "log.h"
 #include "proto.h"
 #include "sdnotify.h"
@@ -86,128 +87,10 @@
 #define HO_END         0x444e4548U /* "HEND" */
 #define HO_FDS_BATCH   253u        /* SCM_MAX_FD */
 #define HO_CHUNK       (64u * 1024u)
-#define HO_STATE_MAX   (1024u * 1024u * 1024u)
+
 #define HO_HELLO_MS    30000       /* the new msivd starts */
 #define HO_READY_MS    120000      /* it restores what it was handed */
 #define HO_IO_MS       10000       /* one packet */
-
-/* --- the codec ---------------------------------------------------------- */
-
-void
-ho_put(struct ho_buf *b, const void *p, size_t n)
-{
-	if (b->err != 0)
-		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap != 0 ? b->cap : 4096;
-		uint8_t *np;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		if (cap > HO_STATE_MAX || (np = realloc(b->p, cap)) == NULL) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-void
-ho_put_u32(struct ho_buf *b, uint32_t v)
-{
-	ho_put(b, &v, sizeof(v));
-}
-
-void
-ho_put_u64(struct ho_buf *b, uint64_t v)
-{
-	ho_put(b, &v, sizeof(v));
-}
-
-void
-ho_put_fd(struct ho_buf *b, int fd)
-{
-	if (fd < 0 || b->err != 0) {
-		ho_put_u32(b, UINT32_MAX);
-		return;
-	}
-	if (b->nfds == b->fdcap) {
-		uint32_t cap = b->fdcap != 0 ? b->fdcap * 2 : 256;
-		int *np = realloc(b->fds, cap * sizeof(int));
-
-		if (np == NULL) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->fds = np;
-		b->fdcap = cap;
-	}
-	ho_put_u32(b, b->nfds);
-	b->fds[b->nfds++] = fd;
-}
-
-void
-ho_get(struct ho_rd *r, void *p, size_t n)
-{
-	if (r->err != 0 || r->len - r->off < n) {
-		r->err = -EBADMSG;
-		memset(p, 0, n);
-		return;
-	}
-	memcpy(p, r->p + r->off, n);
-	r->off += n;
-}
-
-uint32_t
-ho_get_u32(struct ho_rd *r)
-{
-	uint32_t v;
-
-	ho_get(r, &v, sizeof(v));
-	return v;
-}
-
-uint64_t
-ho_get_u64(struct ho_rd *r)
-{
-	uint64_t v;
-
-	ho_get(r, &v, sizeof(v));
-	return v;
-}
-
-int
-ho_get_fd(struct ho_rd *r)
-{
-	uint32_t i = ho_get_u32(r);
-	int fd;
-
-	if (r->err != 0 || i == UINT32_MAX)
-		return -1;
-	if (i >= r->nfds || r->fds[i] < 0) {
-		r->err = -EBADMSG;
-		return -1;
-	}
-	fd = r->fds[i];
-	r->fds[i] = -1;
-	return fd;
-}
-
-static char ho_why[MSIV_REASON_MAX];
-
-int
-ho_fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(ho_why, sizeof(ho_why), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /* --- the handover socket ------------------------------------------------ */
 
@@ -651,7 +534,7 @@ ho_new_recv_state(int fd)
 	ho_new.format = h.format;
 	if (h.format > HANDOVER_FORMAT || h.format == 0)
 		return -EPROTONOSUPPORT;
-	if (h.len > HO_STATE_MAX || h.nfds > (1u << 24))
+	if (h.len > HOSTATE_MAX || h.nfds > (1u << 24))
 		return -EFBIG;
 	len = h.len;
 	want = h.nfds;
@@ -728,7 +611,7 @@ handover_receive(int fd, const struct conf *conf)
 	ho_new.asker = ho_get_u64(r);
 	ho_get(r, &ho_new.rq, sizeof(ho_new.rq));
 	if ((e = server_handover_adopt(r, conf)) < 0)
-		return ho_new_refuse("%s", ho_why);
+		return ho_new_refuse("%s", ho_reason());
 	interrupts = ho_get_u64(r);
 	delivered = ho_get_u64(r);
 	dropped = ho_get_u64(r);
@@ -736,7 +619,7 @@ handover_receive(int fd, const struct conf *conf)
 	n = ho_get_u32(r);
 	for (uint32_t i = 0; i < n && r->err == 0; i++)
 		if ((e = device_handover_adopt(r)) < 0)
-			return ho_new_refuse("%s", ho_why);
+			return ho_new_refuse("%s", ho_reason());
 	if (r->err != 0)
 		return ho_new_refuse("the state is cut short (devices)");
 	return 0;
@@ -755,11 +638,11 @@ handover_finish(void)
 	nv = ho_get_u32(r);
 	for (uint32_t i = 0; i < nv && r->err == 0; i++)
 		if ((e = vfunc_handover_adopt(r)) < 0)
-			return ho_new_refuse("%s", ho_why);
+			return ho_new_refuse("%s", ho_reason());
 	ns = ho_get_u32(r);
 	for (uint32_t i = 0; i < ns && r->err == 0; i++)
 		if ((e = server_session_adopt(r)) < 0)
-			return ho_new_refuse("%s", ho_why);
+			return ho_new_refuse("%s", ho_reason());
 	if (r->err != 0 || ho_get_u32(r) != HO_END || r->off != r->len)
 		return ho_new_refuse("the state is cut short or has bytes "
 		    "after its end");

@@ -18,7 +18,7 @@ struct session;
 /*
  * The state's format. An msivd takes over from one whose format it
  * knows (this one or older) and refuses a newer one: the old msivd then
- * keeps serving. Bump it with every change to what handover.c writes.
+ * keeps serving. Bump it with every change to what the parts write (hostate.h).
  */
 #define HANDOVER_FORMAT 1u
 
@@ -47,59 +47,6 @@ struct ho_hdr {
 	char version[MSIV_NAME_MAX];
 	char reason[MSIV_REASON_MAX]; /* REFUSE */
 };
-
-/* --- the state codec: a byte stream and the fds it refers to ----------- */
-
-struct ho_buf {
-	uint8_t *p;
-	size_t len, cap;
-	int *fds;          /* not owned: the sender's own */
-	uint32_t nfds, fdcap;
-	int err;           /* -ENOMEM once anything failed */
-};
-
-struct ho_rd {
-	const uint8_t *p;
-	size_t len, off;
-	int *fds;          /* owned until taken (ho_get_fd) */
-	uint32_t nfds;
-	int err;           /* -EBADMSG once anything was out of bounds */
-};
-
-void ho_put(struct ho_buf *b, const void *p, size_t n);
-void ho_put_u32(struct ho_buf *b, uint32_t v);
-void ho_put_u64(struct ho_buf *b, uint64_t v);
-/* An fd (-1: none), as its index in the fds sent after the stream. */
-void ho_put_fd(struct ho_buf *b, int fd);
-
-void ho_get(struct ho_rd *r, void *p, size_t n);
-uint32_t ho_get_u32(struct ho_rd *r);
-uint64_t ho_get_u64(struct ho_rd *r);
-/* The fd written there (-1: none), now the caller's; each only once. */
-int ho_get_fd(struct ho_rd *r);
-
-/* While adopting: why the state cannot be taken (sent to the old msivd
- * with the refusal). Returns -EINVAL. */
-int ho_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* --- the parts' own state (server.c, device.c, vfunc-restore.c) --------- */
-
-struct device;
-struct vfunc;
-
-/* The old msivd, its loop parked: write the part's state. */
-void server_handover_save(struct ho_buf *b);
-void server_session_save(const struct session *s, struct ho_buf *b);
-void device_handover_save(struct device *dev, struct ho_buf *b);
-void vfunc_handover_save(struct vfunc *vf, struct ho_buf *b);
-/* Send what the sessions have queued, as far as their sockets take it. */
-void server_handover_flush(void);
-/* The new msivd: read it back, in the same order. 0, or -errno with the
- * reason given to ho_fail(). */
-int server_handover_adopt(struct ho_rd *r, const struct conf *conf);
-int server_session_adopt(struct ho_rd *r);
-int device_handover_adopt(struct ho_rd *r);
-int vfunc_handover_adopt(struct ho_rd *r);
 
 /* --- the old msivd ------------------------------------------------------ */
 

@@ -36,7 +36,7 @@
 #include "clock.h"
 #include "dispatch.h"
 #include "fdstore.h"
-#include "handover.h"
+#include "hostate.h"
 #include "log.h"
 #include "peer.h"
 #include "server.h"

@@ -28,6 +28,17 @@ int server_listen(int activated);
  * authorised from its peer credentials like an accepted one. */
 void server_adopt(int fd);
 void server_shutdown(void);
+/* Handover (handover.c): the old msivd, its loop parked, writes the
+ * listening socket and the sessions; the new one reads them back, in the
+ * same order (0, or -errno with the reason given to ho_fail()). */
+struct ho_buf;
+struct ho_rd;
+void server_handover_save(struct ho_buf *b);
+void server_session_save(const struct session *s, struct ho_buf *b);
+/* Send what the sessions have queued, as far as their sockets take it. */
+void server_handover_flush(void);
+int server_handover_adopt(struct ho_rd *r, const struct conf *conf);
+int server_session_adopt(struct ho_rd *r);
 /* Keep the listening socket msivd made in systemd's fd store. */
 void server_fdstore_put(void);
 /* Ask the main loop to stop after the current callback (SHUTDOWN). */

@@ -17,7 +17,7 @@
 
 #include "clock.h"
 #include "fdpass.h"
-#include "handover.h"
+#include "hostate.h"
 #include "log.h"
 #include "proto.h"
 #include "session.h"

@@ -43,7 +43,7 @@
 
 #include "deliver.h"
 #include "device.h"
-#include "handover.h"
+#include "hostate.h"
 #include "log.h"
 #include "priv.h"
 

@@ -18,7 +18,7 @@
 #include "clock.h"
 #include "deliver.h"
 #include "fdstore.h"
-#include "handover.h"
+#include "hostate.h"
 #include "log.h"
 #include "session.h"
 #include "store.h"

@@ -146,6 +146,14 @@ struct store_vfunc;
 struct store_vector;
 int vfunc_restore(const struct store_vfunc *row,
     const struct store_vector *vecs, size_t nvecs);
+/* Handover (handover.c): each vector's exact state, target and routing,
+ * written by the old msivd (its loop parked) and put back by the new one
+ * on the vfunc the store restored (0, or -errno with the reason given to
+ * ho_fail()). */
+struct ho_buf;
+struct ho_rd;
+void vfunc_handover_save(struct vfunc *vf, struct ho_buf *b);
+int vfunc_handover_adopt(struct ho_rd *r);
 /* After a crash under systemd: targets kept in the fd store, back on
  * their set-up vectors (fdstore.c). Returns how many. */
 uint32_t vfunc_fdstore_recover(void);
