@@ -97,6 +97,10 @@ struct bench_uring_relay {
 	char features[256];
 };
 int bench_uring_relay_probe(struct bench_uring_relay *u);
+#ifdef HAVE_LIBURING
+struct io_uring;
+struct io_uring_sqe *bench_uring_sqe(struct io_uring *r);
+#endif
 void bench_uring_relay_main(const struct bench_uring_relay *u,
     const int *trig, const int *tgt, unsigned int n,
     _Atomic uint64_t *relayed) __attribute__((noreturn));

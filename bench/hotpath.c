@@ -537,20 +537,6 @@ hotpath_epoll_wait(int ep, struct epoll_event *ev)
 }
 
 #ifdef HAVE_LIBURING
-/* A submission entry, submitting what is queued to make room. */
-static struct io_uring_sqe *
-hotpath_sqe(struct io_uring *r)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(r);
-
-	if (sqe == NULL) {
-		if (io_uring_submit(r) < 0 ||
-		    (sqe = io_uring_get_sqe(r)) == NULL)
-			_exit(1);
-	}
-	return sqe;
-}
-
 /*
  * The producer: writes the triggers round robin as fast as it can, in
  * batches of FWD_BATCH writes per io_uring_enter(), so that one process
@@ -572,7 +558,7 @@ hotpath_producer_main(const int *trig, unsigned int n)
 		unsigned int k;
 
 		for (k = 0; k < FWD_BATCH; k++) {
-			struct io_uring_sqe *sqe = hotpath_sqe(&r);
+			struct io_uring_sqe *sqe = bench_uring_sqe(&r);
 
 			io_uring_prep_write(sqe, trig[i], &one, sizeof(one), 0);
 			sqe->rw_flags = RWF_NOWAIT;
@@ -609,7 +595,7 @@ hotpath_drainer_main(const int *fds, unsigned int n)
 	if (io_uring_queue_init_params(FWD_BATCH, &r, &p) < 0)
 		_exit(1);
 	for (unsigned int i = 0; i < n; i++) {
-		struct io_uring_sqe *sqe = hotpath_sqe(&r);
+		struct io_uring_sqe *sqe = bench_uring_sqe(&r);
 
 		io_uring_prep_poll_multishot(sqe, fds[i], POLLIN);
 		io_uring_sqe_set_data64(sqe, i);
@@ -626,7 +612,7 @@ hotpath_drainer_main(const int *fds, unsigned int n)
 			if (cqe->flags & IORING_CQE_F_MORE)
 				continue;
 			/* The poll ended (completion queue full): again. */
-			struct io_uring_sqe *sqe = hotpath_sqe(&r);
+			struct io_uring_sqe *sqe = bench_uring_sqe(&r);
 
 			io_uring_prep_poll_multishot(sqe,
 			    fds[cqe->user_data], POLLIN);

@@ -38,8 +38,10 @@
 #define URR_CQ 32768u  /* completion entries (msivd's UR_CQ) */
 
 #ifdef HAVE_LIBURING
-static struct io_uring_sqe *
-urr_sqe(struct io_uring *r)
+/* A submission entry, submitting what is queued to make room (the
+ * relay's, and the hotpath section's io_uring producer). */
+struct io_uring_sqe *
+bench_uring_sqe(struct io_uring *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(r);
 
@@ -124,7 +126,7 @@ bench_uring_relay_main(const struct bench_uring_relay *u, const int *trig,
 			_exit(1);
 	}
 	for (unsigned int i = 0; i < n; i++) {
-		struct io_uring_sqe *sqe = urr_sqe(&r);
+		struct io_uring_sqe *sqe = bench_uring_sqe(&r);
 
 		io_uring_prep_poll_multishot(sqe, u->fixed ? (int)i : trig[i],
 		    POLLIN);
@@ -150,7 +152,7 @@ bench_uring_relay_main(const struct bench_uring_relay *u, const int *trig,
 			}
 			if (cqe->res < 0)
 				_exit(1);
-			sqe = urr_sqe(&r);
+			sqe = bench_uring_sqe(&r);
 			io_uring_prep_write(sqe, u->fixed ? (int)(n + ud) :
 			    tgt[ud], &one, sizeof(one), 0);
 			sqe->rw_flags = RWF_NOWAIT;
@@ -160,7 +162,7 @@ bench_uring_relay_main(const struct bench_uring_relay *u, const int *trig,
 			done++;
 			if (!(cqe->flags & IORING_CQE_F_MORE)) {
 				/* The poll ended (completion queue full). */
-				sqe = urr_sqe(&r);
+				sqe = bench_uring_sqe(&r);
 				io_uring_prep_poll_multishot(sqe, u->fixed ?
 				    (int)ud : trig[ud], POLLIN);
 				if (u->fixed)
