@@ -20,8 +20,8 @@
 void
 ho_put(struct ho_buf *b, const void *p, size_t n)
 {
-	if (b->err != 0)
-		return;
+	if (b->err != 0 || n == 0)
+		return; /* (n == 0: p may be NULL, an empty list) */
 	if (b->len + n > b->cap) {
 		size_t cap = b->cap != 0 ? b->cap : 4096;
 		uint8_t *np;
@@ -76,6 +76,8 @@ ho_put_fd(struct ho_buf *b, int fd)
 void
 ho_get(struct ho_rd *r, void *p, size_t n)
 {
+	if (n == 0)
+		return;
 	if (r->err != 0 || r->len - r->off < n) {
 		r->err = -EBADMSG;
 		memset(p, 0, n);
