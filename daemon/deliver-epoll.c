@@ -41,7 +41,8 @@ ep_one(struct slot *s)
 		return; /* EAGAIN: another wakeup already took it */
 	pthread_mutex_lock(&s->lock);
 	if (s->dl.skip != 0) {
-		/* Signals a handed-over slot's old loop accounted for. */
+		/* Signals a handed-over slot's old loop accounted for
+		 * (deliver_adopt: an msivd 0.1.0 io_uring loop's). */
 		uint64_t skip = count < s->dl.skip ? count : s->dl.skip;
 
 		s->dl.skip -= skip;

@@ -129,7 +129,9 @@ void deliver_unpark(void);
  * for already: the new loop skips them (0 after io_uring's last read). */
 uint64_t deliver_handover_skip(struct slot *s);
 /* With s->lock held, before the loop starts: the handed-over slot's
- * trigger holds skip accounted signals; its first wakeup reads. */
+ * trigger holds skip accounted signals (0 from this msivd's io_uring loop,
+ * which reads last; msivd 0.1.0's hands some over, state format 1); its
+ * first wakeups read. */
 void deliver_adopt(struct slot *s, uint64_t skip);
 
 /* The io_uring loop's restriction of what its ring may carry (only the

@@ -44,9 +44,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "fdpass.h"
 #include "fdstore.h"
 #include "log.h"
+#include "sdnotify.h"
 
 #define FDSTORE_FIRST 3            /* SD_LISTEN_FDS_START */
 #define FDSTORE_MAX_TAKEN 1048576  /* LimitNOFILE= */
@@ -186,35 +186,37 @@ fdstore_leftover(void)
 	return n;
 }
 
-/* --- keeping fds there ----------------------------------------------------- */
-
-/* One notification, with up to FDSTORE_BATCH fds. */
-static int
-fdstore_send(const char *state, const int *fds, size_t nfds)
+int
+fdstore_listen_fd(void)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct iovec iov = { (void *)(uintptr_t)state, strlen(state) };
-	struct msghdr mh = { .msg_name = &sa, .msg_iov = &iov,
-	    .msg_iovlen = 1 };
-	size_t len;
-	ssize_t n;
-	int fd;
+	int n = fdstore_init(), fd, type = 0, acc = 0;
+	socklen_t len = sizeof(type);
+	struct sockaddr_un sa;
+	socklen_t salen = sizeof(sa);
 
-	if (path == NULL || (path[0] != '/' && path[0] != '@') ||
-	    (len = strlen(path)) >= sizeof(sa.sun_path))
+	/* The listening socket, and after a crash what msivd kept in the
+	 * fd store (fdstore.c: each taken by its name). */
+	if (n <= 0)
+		return n < 0 ? n : -1;
+	if ((fd = fdstore_take_listener()) < 0)
+		return fd == -1 ? -1 : fd;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &salen) < 0 ||
+	    (len = sizeof(acc), getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc,
+	    &len)) < 0 || sa.sun_family != AF_UNIX || type != SOCK_SEQPACKET ||
+	    !acc) {
+		log_errx("socket activation: fd %d is not a listening "
+		    "AF_UNIX SOCK_SEQPACKET socket (ListenSequentialPacket=)",
+		    fd);
 		return -EINVAL;
-	memcpy(sa.sun_path, path, len);
-	if (path[0] == '@')
-		sa.sun_path[0] = '\0';
-	mh.msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-	    len + (path[0] == '/'));
-	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+	}
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
 		return -errno;
-	n = fdpass_sendmsg(fd, &mh, fds, nfds, 0);
-	close(fd);
-	return n < 0 ? (int)n : 0;
+	return fd;
 }
+
+/* --- keeping fds there ----------------------------------------------------- */
 
 int
 fdstore_on(void)
@@ -236,7 +238,7 @@ fdstore_put(const char *name, const int *fds, size_t nfds)
 	if (!fdstore_on() || nfds == 0)
 		return;
 	snprintf(state, sizeof(state), "FDSTORE=1\nFDNAME=%s", name);
-	if ((r = fdstore_send(state, fds, nfds)) < 0) {
+	if ((r = sdn_notify_fds(state, fds, nfds)) < 0) {
 		errno = -r;
 		log_warn("fd store: cannot keep %s there", name);
 	}
@@ -250,5 +252,5 @@ fdstore_remove(const char *name)
 	if (!fdstore_on())
 		return;
 	snprintf(state, sizeof(state), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-	(void)fdstore_send(state, NULL, 0);
+	(void)sdn_notify_fds(state, NULL, 0);
 }

@@ -15,6 +15,15 @@ int fdstore_init(void);
 /* The listening socket passed (ours, "listen", or msivd.socket's), or -1;
  * -EINVAL if more than one. */
 int fdstore_take_listener(void);
+/*
+ * What the service manager passed (fdstore_init), and of it the listening
+ * socket: an fd, -1 when none was passed, or -errno when what was passed
+ * cannot be used (more than one socket, or not a listening AF_UNIX
+ * SOCK_SEQPACKET socket). The other fds passed are what msivd kept in the
+ * store before a crash, taken by name later. LISTEN_* are removed from
+ * the environment.
+ */
+int fdstore_listen_fd(void);
 /* Take (own) the passed fds named name, in the order they were kept; at
  * most max. Returns how many. */
 size_t fdstore_take(const char *name, int *fds, size_t max);

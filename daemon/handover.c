@@ -233,7 +233,6 @@ ho_write_state(struct ho_buf *b, uint64_t t0_us)
 	struct vfunc *vf;
 	struct session *s;
 	struct deliver_stats st;
-	uint32_t n;
 
 	ho_put_u32(b, HO_MAGIC);
 	ho_put_u32(b, HANDOVER_FORMAT);
@@ -246,27 +245,16 @@ ho_write_state(struct ho_buf *b, uint64_t t0_us)
 	ho_put_u64(b, st.delivered);
 	ho_put_u64(b, st.dropped);
 
-	n = 0;
-	TAILQ_FOREACH(dev, &devices, entry)
-		n++;
-	ho_put_u32(b, n);
+	ho_put_u32(b, device_count());
 	TAILQ_FOREACH(dev, &devices, entry)
 		device_handover_save(dev, b);
-
-	n = 0;
-	TAILQ_FOREACH(vf, &vfuncs, entry)
-		n++;
-	ho_put_u32(b, n);
+	ho_put_u32(b, vfunc_count());
 	TAILQ_FOREACH(vf, &vfuncs, entry)
 		vfunc_handover_save(vf, b);
-
-	n = 0;
+	/* An ended session is off the list already (session_end). */
+	ho_put_u32(b, session_count());
 	TAILQ_FOREACH(s, &sessions, entry)
-		n += !s->dead;
-	ho_put_u32(b, n);
-	TAILQ_FOREACH(s, &sessions, entry)
-		if (!s->dead)
-			server_session_save(s, b);
+		server_session_save(s, b);
 	ho_put_u32(b, HO_END);
 }
 

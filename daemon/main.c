@@ -580,7 +580,7 @@ main(int argc, char **argv)
 	/* Executed by an old msivd for a handover (handover.c)? */
 	ho = handover_fd();
 	raise_fd_limit(&conf);
-	if ((activated = ho >= 0 ? -1 : sdn_listen_fd()) < -1)
+	if ((activated = ho >= 0 ? -1 : fdstore_listen_fd()) < -1)
 		return main_fail(MAIN_EXIT_SOCKET, "the socket passed by the "
 		    "service manager cannot be used");
 

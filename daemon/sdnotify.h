@@ -1,23 +1,19 @@
 /*
- * The two systemd protocols msivd speaks: readiness notification
- * (sd_notify: READY=1, STATUS=..., STOPPING=1) and socket activation
- * (LISTEN_FDS). Through libsystemd where it was found at configure time,
- * otherwise msivd's own implementation of the documented protocols. Both
- * do nothing when msivd was not started that way.
+ * systemd's notification protocol (sd_notify(3)): READY=1, STATUS=...,
+ * STOPPING=1, MAINPID=, and the fd store's FDSTORE=1 with fds (fdstore.c).
+ * Nothing is sent when msivd was not started by a service manager
+ * ($NOTIFY_SOCKET unset).
  */
 #ifndef MSIVD_SDNOTIFY_H
 #define MSIVD_SDNOTIFY_H
 
-/* Send state (e.g. "READY=1\nSTATUS=serving") to $NOTIFY_SOCKET. */
+#include <stddef.h>
+
+/* Send state (e.g. "READY=1\nSTATUS=serving") to $NOTIFY_SOCKET; a failure
+ * is logged. */
 void sdn_notify(const char *state);
-/*
- * The listening socket passed by the service manager: an fd, -1 when
- * none was passed, or -errno when what was passed cannot be used (more
- * than one socket, or not a listening AF_UNIX SOCK_SEQPACKET socket).
- * The other fds passed are what msivd kept in the fd store before a crash
- * (fdstore.c takes them by name). LISTEN_* are removed from the
- * environment.
- */
-int sdn_listen_fd(void);
+/* The same with nfds fds (at most 253); 0 (also when there is no service
+ * manager) or -errno. */
+int sdn_notify_fds(const char *state, const int *fds, size_t nfds);
 
 #endif /* MSIVD_SDNOTIFY_H */

@@ -331,6 +331,8 @@ main(void)
 	is_int(h_fire(&f, 0, 1), 0, "fire vector 0");
 	is_int((int)h_efd_wait(t0b, H_TIMEOUT_MS), 1, "delivered after the "
 	    "second handover");
+	is_int((int)h_efd_take(t[0]), 0, "the target it was moved from before "
+	    "the handover is never written after it (rule 6)");
 	in = query(c, vf, 1);
 	ok(!in.pending && in.fired == 1 && in.delivered == 1 && identity(&in),
 	    "vector 1: fired 1, delivered 1");
@@ -362,6 +364,7 @@ main(void)
 	is_int(h_fire(&f, 0, 1), 0, "fire vector 0");
 	is_int((int)h_efd_wait(t0b, H_TIMEOUT_MS), 1, "still delivered by the "
 	    "msivd that served on");
+	(void)h_efd_take(t[2]);
 	is_int(msiv_vector_mask(c, vf, 2), 0, "the connection serves on");
 
 	/* A state newer than this msivd reads. */
@@ -381,6 +384,8 @@ main(void)
 	is_int(h_fire(&f, 2, 1), 0, "fire masked vector 2");
 	is_int(h_wait_fired(c, vf, 2, 4), 0, "seen");
 	ok(query(c, vf, 2).pending, "pending");
+	is_int((int)h_efd_take(t[2]), 0, "nothing reached the target of the "
+	    "vector masked before the handover (rule 4)");
 
 	/* The binary at the path, not the running inode: a wrapper put in
 	 * its place (as an upgrade renames a new file there) runs. */
