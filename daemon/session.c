@@ -73,6 +73,20 @@ session_kill(struct session *s, const char *why)
 	session_end(s, why, 0);
 }
 
+/*
+ * The session ends because what it is sent cannot be queued: in the middle
+ * of a handler, which may still be using one of its vfuncs (a RESET whose
+ * MSG_CHANGED overflows the queue; found by the fuzz target). Its vfuncs
+ * are released once the callback is done (session_free_cb), not under the
+ * handler.
+ */
+static void
+session_fail(struct session *s, const char *why)
+{
+	s->release_later = 1;
+	session_end(s, why, 0);
+}
+
 uint32_t
 session_count(void)
 {
@@ -239,7 +253,7 @@ session_queue(struct session *s, struct outmsg *m)
 	if (s->outq_len >= ses_conf->max_queued) {
 		fdpass_close(m->fds, m->nfds);
 		free(m);
-		session_kill(s, "too many unread replies and events");
+		session_fail(s, "too many unread replies and events");
 		return;
 	}
 	TAILQ_INSERT_TAIL(&s->outq, m, entry);
@@ -247,7 +261,7 @@ session_queue(struct session *s, struct outmsg *m)
 	if (s->outq_len == 1 && (r = session_flush(s)) < 0) {
 		errno = -r;
 		log_warn("session %llu: send", (unsigned long long)s->id);
-		session_kill(s, "send failed");
+		session_fail(s, "send failed");
 	}
 }
 
@@ -270,7 +284,7 @@ session_out(struct session *s, const struct msiv_hdr *h, const void *payload,
 	m = outmsg_new(h, payload, fds, nfds);
 	if (m == NULL) {
 		fdpass_close(fds, nfds);
-		session_kill(s, "out of memory");
+		session_fail(s, "out of memory");
 		return;
 	}
 	if (!durable && s->nheld == 0) {
@@ -281,7 +295,7 @@ session_out(struct session *s, const struct msiv_hdr *h, const void *payload,
 	    NULL) {
 		fdpass_close(m->fds, m->nfds);
 		free(m);
-		session_kill(s, "too many held replies");
+		session_fail(s, "too many held replies");
 		return;
 	}
 	hd->s = s;
@@ -392,6 +406,21 @@ session_event_gone(struct session *s, uint64_t vfunc, uint32_t reason)
 
 /* --- sessions ----------------------------------------------------------------*/
 
+/* An ended session's vfuncs: released (orphan_grace 0) or orphaned. */
+static void
+session_release_vfuncs(struct session *s, int shutdown)
+{
+	struct vfunc *vf;
+
+	while ((vf = TAILQ_FIRST(&s->vfuncs)) != NULL) {
+		session_drop_vfunc(vf);
+		if (!shutdown && ses_conf->orphan_grace == 0)
+			vfunc_close(vf, true);
+		else
+			vfunc_orphan(vf, clock_now_ms());
+	}
+}
+
 static void
 session_free_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -400,6 +429,7 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	session_release_vfuncs(s, 0); /* session_fail()'s, if any */
 	while ((m = TAILQ_FIRST(&s->outq)) != NULL) {
 		TAILQ_REMOVE(&s->outq, m, entry);
 		fdpass_close(m->fds, m->nfds);
@@ -416,13 +446,13 @@ session_free_cb(evutil_socket_t fd, short what, void *arg)
 /*
  * End a session. Its vfuncs stay with their tenant, orphaned, for
  * orphan_grace seconds (0: released at once, nothing delivered after this
- * returns); at shutdown they stay in the store for the next start. The
- * memory goes once the current callback is done.
+ * returns; after session_fail(), once the callback is done); at shutdown
+ * they stay in the store for the next start. The memory goes once the
+ * current callback is done.
  */
 void
 session_end(struct session *s, const char *why, int shutdown)
 {
-	struct vfunc *vf;
 	struct held *hd;
 
 	if (s->dead)
@@ -438,13 +468,8 @@ session_end(struct session *s, const char *why, int shutdown)
 	else /* debug, as the open (cmd_hello) */
 		log_debug("session %llu (pid %d, tenant %s) closed",
 		    (unsigned long long)s->id, (int)s->pid, s->tenant);
-	while ((vf = TAILQ_FIRST(&s->vfuncs)) != NULL) {
-		session_drop_vfunc(vf);
-		if (!shutdown && ses_conf->orphan_grace == 0)
-			vfunc_close(vf, true);
-		else
-			vfunc_orphan(vf, clock_now_ms());
-	}
+	if (!s->release_later)
+		session_release_vfuncs(s, shutdown);
 	TAILQ_FOREACH(hd, &held_list, entry)
 		if (hd->s == s)
 			hd->s = NULL;

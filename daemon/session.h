@@ -46,6 +46,8 @@ struct session {
 	struct event *pause_ev;   /* reads resume when credit is back */
 	int hello;                /* HELLO done */
 	int dead;                 /* to be freed once out of the dispatcher */
+	int release_later;        /* ended under a handler: its vfuncs are
+				     released once the callback is done */
 	uint32_t nheld;           /* packets held for the turn's commit */
 	char tenant[MSIV_NAME_MAX];
 	struct vfunc_list vfuncs; /* through vfunc.sentry */
