@@ -380,13 +380,12 @@ ur_main(void *arg)
 		unsigned int n;
 		int r;
 
-		/* With writes queued (a control thread may be waiting for
-		 * them in deliver_lock()), issue them and take what came
-		 * meanwhile without waiting, in one enter; else wait. */
-		if (nw != 0)
-			r = io_uring_submit_and_get_events(&ring);
-		else
-			r = io_uring_submit_and_wait(&ring, 1);
+		/* Issue the writes queued and wait for the next completions,
+		 * in one enter: a busy vector's wakeup costs one. The writes
+		 * are done once it has issued them; a control thread waiting
+		 * for one in deliver_lock() kicks the loop out of the wait,
+		 * and the marks are cleared below. */
+		r = io_uring_submit_and_wait(&ring, 1);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY &&
 		    r != -ETIME) {
 			errno = -r;

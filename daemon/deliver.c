@@ -90,6 +90,9 @@ deliver_lock(struct slot *s)
 		 * one of us sees the other. */
 		pthread_mutex_lock(&wr_lock);
 		atomic_fetch_add(&wr_waiters, 1);
+		/* The loop issues its writes in the enter that then waits:
+		 * wake it, so it clears the marks (ur_writes_done). */
+		loop->kick();
 		while (atomic_load(&s->dl.inflight))
 			pthread_cond_wait(&wr_cond, &wr_lock);
 		atomic_fetch_sub(&wr_waiters, 1);
