@@ -54,6 +54,7 @@ static unsigned int removing;  /* polls asked to go, not ended yet */
 static uint64_t sync_seen;     /* the last sync whose signal was seen */
 static uint64_t sync_acked;
 static uint64_t rearms;
+static int64_t queued;         /* writes queued since the last count */
 
 static const uint64_t one = 1;
 
@@ -69,7 +70,9 @@ prep_signal(struct io_uring_sqe *sqe, int fd, uint64_t ud)
 }
 
 /* The writes queued so far are done (they complete inside the enter that
- * issued them): let deliver_lock() waiters go. */
+ * issued them): let deliver_lock() waiters go. They were counted as
+ * delivered when queued (ur_batch): the enter that issues them then
+ * waits, and STATUS is not to lag behind the targets meanwhile. */
 static void
 ur_writes_done(void)
 {
@@ -77,7 +80,6 @@ ur_writes_done(void)
 		return;
 	for (unsigned int i = 0; i < nw; i++)
 		atomic_store(&wbatch[i]->dl.inflight, 0);
-	deliver_stat(0, nw, 0);
 	nw = 0;
 	deliver_writes_done();
 }
@@ -284,6 +286,7 @@ ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
 		prep_signal(ur_sqe(), s->target, UD_WRITE);
 		atomic_store(&s->dl.inflight, 1);
 		wbatch[nw++] = s;
+		queued++;
 	}
 	*dropped += s->vec.dropped - d;
 	pthread_mutex_unlock(&s->lock);
@@ -357,7 +360,9 @@ ur_batch(struct io_uring_cqe *const *cqes, unsigned int n)
 		if (!more)
 			ur_ended((struct slot *)(uintptr_t)c[i].ud);
 	}
-	deliver_stat(wakeups, -failed, dropped);
+	/* A write that fails posts a completion (UD_WRITE), counted off. */
+	deliver_stat(wakeups, queued - failed, dropped);
+	queued = 0;
 	return stop;
 }
 

@@ -103,6 +103,28 @@ main(void)
 	if (msiv_vfunc_enable(c, vf, 1) < 0)
 		tap_bail("enable");
 
+	/* STATUS's delivered counts a delivery as soon as its target has it,
+	 * with nothing else asked of the daemon meanwhile (no query, which
+	 * syncs with the delivery loop): the io_uring loop issues a write in
+	 * the enter that then waits for the next wakeup. */
+	{
+		struct msiv_status_info st0, st1;
+
+		if (msiv_get_status(admin, &st0, sizeof(st0)) < 0 ||
+		    h_fire(&f, 1, 1) < 0)
+			tap_bail("status");
+		raised[1]++;
+		is_int(h_efd_wait(efd[1], H_TIMEOUT_MS), 1, "a delivery");
+		if (msiv_get_status(admin, &st1, sizeof(st1)) < 0)
+			tap_bail("status");
+		ok(st1.delivered == st0.delivered + 1, "STATUS counts the "
+		    "delivery once its target has it (delivered %llu, was "
+		    "%llu)", (unsigned long long)st1.delivered,
+		    (unsigned long long)st0.delivered);
+		if (h_wait_fired(c, vf, 1, raised[1]) < 0)
+			tap_bail("the daemon did not count the interrupt");
+	}
+
 	/* The case of the issue: `msivctl fire sim0 0`, then
 	 * `msivctl fire sim0 0 5`, unmasked with a target. */
 	fire(0, 1);
