@@ -71,7 +71,8 @@
  * that loops can be compared run by run.
  */
 static void
-hotpath_conf(char *buf, size_t cap, const char *extra, unsigned int slots)
+hotpath_conf_dev(char *buf, size_t cap, const char *extra,
+    const char *devextra, unsigned int slots)
 {
 	const char *loop = getenv("MSIV_BENCH_DELIVERY");
 	char dl[64] = "";
@@ -83,9 +84,15 @@ hotpath_conf(char *buf, size_t cap, const char *extra, unsigned int slots)
 		snprintf(dl, sizeof(dl), "delivery = %s\n", loop);
 	}
 	if ((size_t)snprintf(buf, cap, "[msivd]\norphan_grace = 0\n%s%s"
-	    "[device sim0]\nbackend = sim\nslots = %u\n", dl, extra, slots) >=
-	    cap)
+	    "[device sim0]\nbackend = sim\nslots = %u\n%s", dl, extra, slots,
+	    devextra) >= cap)
 		bench_die("configuration too long");
+}
+
+static void
+hotpath_conf(char *buf, size_t cap, const char *extra, unsigned int slots)
+{
+	hotpath_conf_dev(buf, cap, extra, "", slots);
 }
 
 /* Counters shared with the producer and reference relay processes. */
@@ -697,6 +704,7 @@ struct hotpath_relay {
 	uint64_t vf;          /* msivd: the vfunc forwarded for */
 	int uring;            /* the io_uring reference (it never reads
 	                       * the triggers) */
+	uint64_t *per_target; /* when set: each target's count is added */
 };
 
 /* One CPU sample: per thread, so that threads that come and go (io_uring
@@ -799,6 +807,8 @@ struct hotpath_fwd {
 	double per_s;        /* wakeups forwarded per second */
 	double cpu_per;      /* relay CPU ns per forwarded wakeup */
 	double writes_per_s; /* trigger writes offered by the producer */
+	struct hotpath_cpu cpu0, cpu1; /* the relay's threads, the window's
+	                      * ends */
 	int capacity;        /* offered >= FWD_OFFER times what was
 	                      * forwarded: the relay, not the producer, set
 	                      * the rate */
@@ -878,8 +888,13 @@ hotpath_forward(const struct hotpath_relay *r, const int *trig,
 	/* Let the relay finish: until what it says it forwarded is what the
 	 * targets hold, and stays so. */
 	for (int64_t end = h_now_ms() + BENCH_TIMEOUT_MS;;) {
-		for (unsigned int i = 0; i < n; i++)
-			tsum += h_efd_take(tgt[i]);
+		for (unsigned int i = 0; i < n; i++) {
+			uint64_t t = h_efd_take(tgt[i]);
+
+			tsum += t;
+			if (r->per_target != NULL)
+				r->per_target[i] += t;
+		}
 		cnow = hotpath_forwarded(r);
 		if ((cnow == last && (!FWD_EXACT || cnow - cstart == tsum)) ||
 		    h_now_ms() >= end)
@@ -912,6 +927,8 @@ hotpath_forward(const struct hotpath_relay *r, const int *trig,
 	res.cpu_per = (double)hotpath_cpu_delta(&cpu0, &cpu1) /
 	    (double)(c1 - c0);
 	res.writes_per_s = (double)(w1 - w0) / (t1 - t0);
+	res.cpu0 = cpu0;
+	res.cpu1 = cpu1;
 	res.capacity = res.writes_per_s >= FWD_OFFER * res.per_s;
 	return res;
 }
@@ -994,6 +1011,61 @@ hotpath_find_delivery_thread(pid_t pid)
 	return found;
 }
 
+/*
+ * A vfunc of n vectors on c's sim0, set up to forward: each vector
+ * unmasked with a target of its own (tgt[i]), the function enabled, its
+ * slots' triggers in trig[i] (dups from SIM_TRIGGERS). Returns the vfunc;
+ * *slot0 (if not NULL): the device slot of its vector 0 (its slots are
+ * contiguous).
+ */
+static uint64_t
+hotpath_fwd_open(struct msiv_conn *c, unsigned int n, int *trig, int *tgt,
+    uint32_t *slot0)
+{
+	struct msiv_vector_info in, last;
+	uint64_t vf;
+	int r;
+
+	if ((r = msiv_vfunc_open(c, "sim0", n, MSIV_POLICY_DEFAULT, &vf)) < 0)
+		fail("forwarding: open", r);
+	for (unsigned int i = 0; i < n; i++) {
+		tgt[i] = hotpath_efd(1);
+		if ((r = msiv_vector_setup(c, vf, i, 0xfee00000u,
+		    0x40 + (i & 0xff), tgt[i], MSIV_SETUP_UNMASKED)) < 0)
+			fail("forwarding: set up", r);
+	}
+	if ((r = msiv_vfunc_enable(c, vf, 1)) < 0 ||
+	    (r = msiv_vector_query(c, vf, 0, &in)) < 0 ||
+	    (r = msiv_vector_query(c, vf, n - 1, &last)) < 0)
+		fail("forwarding: enable", r);
+	if (last.slot != in.slot + n - 1)
+		bench_die("forwarding: the slots are not contiguous");
+	for (unsigned int i = 0; i < n; i += MSIV_FDS_MAX) {
+		unsigned int k = n - i < MSIV_FDS_MAX ? n - i : MSIV_FDS_MAX;
+
+		if ((r = msiv_sim_triggers(c, "sim0", in.slot + i, k,
+		    trig + i)) < 0)
+			fail("forwarding: SIM_TRIGGERS", r);
+	}
+	if (slot0 != NULL)
+		*slot0 = in.slot;
+	return vf;
+}
+
+static void
+hotpath_fwd_close(struct msiv_conn *c, uint64_t vf, unsigned int n,
+    const int *trig, const int *tgt)
+{
+	int r;
+
+	for (unsigned int i = 0; i < n; i++)
+		close(trig[i]);
+	if ((r = msiv_vfunc_close(c, vf)) < 0)
+		fail("forwarding: close", r);
+	for (unsigned int i = 0; i < n; i++)
+		close(tgt[i]);
+}
+
 static void
 hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
 {
@@ -1004,7 +1076,6 @@ hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
 	struct msiv_status_info st;
 	double v[FWD_ROUNDS];
 	char name[64];
-	int r;
 
 	hotpath_status(c, &st);
 	rel.thread = hotpath_find_delivery_thread(d->pid) != 0;
@@ -1013,32 +1084,8 @@ hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
 	    "whole msivd process (no thread named msivd-deliver)");
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		unsigned int n = sizes[s];
-		struct msiv_vector_info in, last;
-		uint64_t vf;
+		uint64_t vf = hotpath_fwd_open(c, n, trig, tgt, NULL);
 
-		if ((r = msiv_vfunc_open(c, "sim0", n, MSIV_POLICY_DEFAULT,
-		    &vf)) < 0)
-			fail("forwarding: open", r);
-		for (unsigned int i = 0; i < n; i++) {
-			tgt[i] = hotpath_efd(1);
-			if ((r = msiv_vector_setup(c, vf, i, 0xfee00000u,
-			    0x40 + (i & 0xff), tgt[i], MSIV_SETUP_UNMASKED)) < 0)
-				fail("forwarding: set up", r);
-		}
-		if ((r = msiv_vfunc_enable(c, vf, 1)) < 0 ||
-		    (r = msiv_vector_query(c, vf, 0, &in)) < 0 ||
-		    (r = msiv_vector_query(c, vf, n - 1, &last)) < 0)
-			fail("forwarding: enable", r);
-		if (last.slot != in.slot + n - 1)
-			bench_die("forwarding: the slots are not contiguous");
-		for (unsigned int i = 0; i < n; i += MSIV_FDS_MAX) {
-			unsigned int k = n - i < MSIV_FDS_MAX ? n - i :
-			    MSIV_FDS_MAX;
-
-			if ((r = msiv_sim_triggers(c, "sim0", in.slot + i, k,
-			    trig + i)) < 0)
-				fail("forwarding: SIM_TRIGGERS", r);
-		}
 		rel.vf = vf;
 		for (int nc = 1; nc <= FWD_CLIENTS; nc += FWD_CLIENTS - 1) {
 			int rounds = n == 1024 && nc == 1 && uring.ok ?
@@ -1093,21 +1140,12 @@ hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
 			    "per round, %d rounds in turn: median, min, max",
 			    rounds);
 		}
-		for (unsigned int i = 0; i < n; i++)
-			close(trig[i]);
-		if ((r = msiv_vfunc_close(c, vf)) < 0)
-			fail("forwarding: close", r);
-		for (unsigned int i = 0; i < n; i++)
-			close(tgt[i]);
+		hotpath_fwd_close(c, vf, n, trig, tgt);
 	}
 	if (!uring.ok) {
 		printf("relay_cpu_vs_uring_relay n/a (%s)\n", uring.features);
 		fflush(stdout);
 	}
-
-	/* Shards (more than one delivery thread) do not exist yet. */
-	printf("shard_efficiency_2 n/a (one delivery thread)\n");
-	fflush(stdout);
 
 	/* The epoll reference relay, on 1024 eventfd pairs of its own. */
 	f = hotpath_ref_run(0, 1024);
@@ -1447,25 +1485,59 @@ hotpath_ratios(const char *name, double *v, int n, double goal,
 	char lo[80], hi[80];
 	double med = hotpath_quantile(v, n, 0.5);
 
-	bench_goal(name, med, "ratio", goal, at_least);
+	if (goal < 0)
+		figure(name, med, "ratio"); /* no goal of its own */
+	else
+		bench_goal(name, med, "ratio", goal, at_least);
 	snprintf(lo, sizeof(lo), "%s_%s", name, minmax ? "min" : "p10");
 	snprintf(hi, sizeof(hi), "%s_%s", name, minmax ? "max" : "p90");
 	figure(lo, minmax ? v[0] : hotpath_quantile(v, n, 0.1), "ratio");
 	figure(hi, minmax ? v[n - 1] : hotpath_quantile(v, n, 0.9), "ratio");
 }
 
+/* Every thread of process pid on CPU cpu; with cpu -1, back on the CPUs
+ * of all. */
+static void
+hotpath_pin(pid_t pid, int cpu, const cpu_set_t *all)
+{
+	char path[64];
+	struct dirent *e;
+	cpu_set_t one;
+	DIR *dir;
+
+	CPU_ZERO(&one);
+	if (cpu >= 0)
+		CPU_SET(cpu, &one);
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		bench_die("%s: %s", path, strerror(errno));
+	while ((e = readdir(dir)) != NULL) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+
+		/* A thread that has just gone is no matter. */
+		if (tid > 0 && sched_setaffinity(tid, sizeof(cpu_set_t),
+		    cpu >= 0 ? &one : all) < 0 && errno != ESRCH)
+			bench_die("sched_setaffinity %d: %s", (int)tid,
+			    strerror(errno));
+	}
+	closedir(dir);
+}
+
 /*
  * MASK round trips against SEQPACKET echo round trips, and pipelined
  * MASK/UNMASK against a pipelined echo of the same depth: each pair in
  * interleaved blocks (CTL_BLOCKS and PIPE_BLOCKS), ratios per block, as
- * for the latency paths.
+ * for the latency paths. The MASK blocks run twice: with every party on
+ * one CPU and as scheduled (hotpath_pin).
  */
 static void
 hotpath_control(struct h_daemon *d, struct msiv_conn *c)
 {
 	struct msiv_vector_info in;
-	double rm[CTL_BLOCKS], rp[PIPE_BLOCKS], tm = 0, ts = 0;
+	double rm[CTL_BLOCKS], rq[CTL_BLOCKS], rp[PIPE_BLOCKS], tm = 0, ts = 0;
 	uint64_t vf, pvf, mask_ns = 0, sp_ns = 0, ops[2] = { 0, 0 };
+	uint64_t pmask_ns = 0, psp_ns = 0;
+	cpu_set_t all;
 	uint64_t rep[2] = { 0, 0 }, wops[2] = { 0, 0 }, wrep[2] = { 0, 0 };
 	uint32_t sseq = 1, pseq[2] = { 1, 1 };
 	const int per = CTL_N / CTL_BLOCKS;
@@ -1476,9 +1548,30 @@ hotpath_control(struct h_daemon *d, struct msiv_conn *c)
 	sfd = hotpath_echo_server(0, &ssrv);
 	(void)hotpath_mask_rtt(c, vf, CTL_WARMUP);
 	(void)hotpath_seqpacket_rtt(sfd, CTL_WARMUP, &sseq);
+	if (sched_getaffinity(0, sizeof(all), &all) < 0)
+		bench_die("sched_getaffinity: %s", strerror(errno));
+	/* Each block twice: every party on one CPU (the named ratio), and
+	 * where the scheduler puts them (_sched, with the placement). */
 	for (int k = 0; k < CTL_BLOCKS; k++) {
 		uint64_t m, s;
+		int cpu = sched_getcpu();
 
+		hotpath_pin(getpid(), cpu, &all);
+		hotpath_pin(d->pid, cpu, &all);
+		hotpath_pin(ssrv, cpu, &all);
+		if (k % 2) {
+			s = hotpath_seqpacket_rtt(sfd, per, &sseq);
+			m = hotpath_mask_rtt(c, vf, per);
+		} else {
+			m = hotpath_mask_rtt(c, vf, per);
+			s = hotpath_seqpacket_rtt(sfd, per, &sseq);
+		}
+		pmask_ns += m;
+		psp_ns += s;
+		rq[k] = (double)m / (double)s;
+		hotpath_pin(ssrv, -1, &all);
+		hotpath_pin(d->pid, -1, &all);
+		hotpath_pin(getpid(), -1, &all);
 		if (k % 2) {
 			s = hotpath_seqpacket_rtt(sfd, per, &sseq);
 			m = hotpath_mask_rtt(c, vf, per);
@@ -1537,19 +1630,29 @@ hotpath_control(struct h_daemon *d, struct msiv_conn *c)
 	if (bench_wait(bsrv, BENCH_TIMEOUT_MS) < 0)
 		bench_die("seqpacket echo: the batching server failed");
 
-	figure("mask_rtt_ns", (double)mask_ns / (CTL_BLOCKS * per), "ns");
-	figure("seqpacket_rtt_ns", (double)sp_ns / (CTL_BLOCKS * per), "ns");
-	hotpath_ratios("mask_rtt_vs_seqpacket", rm, CTL_BLOCKS, 1.5, 0, 0);
+	figure("mask_rtt_ns", (double)pmask_ns / (CTL_BLOCKS * per), "ns");
+	figure("seqpacket_rtt_ns", (double)psp_ns / (CTL_BLOCKS * per), "ns");
+	hotpath_ratios("mask_rtt_vs_seqpacket", rq, CTL_BLOCKS, 1.5, 0, 0);
+	figure("mask_rtt_sched_ns", (double)mask_ns / (CTL_BLOCKS * per),
+	    "ns");
+	figure("seqpacket_rtt_sched_ns", (double)sp_ns / (CTL_BLOCKS * per),
+	    "ns");
+	hotpath_ratios("mask_rtt_vs_seqpacket_sched", rm, CTL_BLOCKS, -1, 0,
+	    0);
 	figure("control_pipelined_ops_per_s", (double)ops[0] / tm, "ops/s");
 	figure("seqpacket_pipelined_ops_per_s", (double)ops[1] / ts, "ops/s");
 	hotpath_ratios("pipelined_vs_seqpacket_echo", rp, PIPE_BLOCKS, 0.7, 1,
 	    1);
 	bench_note("control plane: MASK and SEQPACKET round trips in %d "
-	    "interleaved blocks of %d (ratio per block: median, p10, p90); "
+	    "interleaved blocks of %d, each block once with the bench, every "
+	    "thread of msivd and the echo server on the bench's CPU "
+	    "(mask_rtt_*, mask_rtt_vs_seqpacket) and once where the "
+	    "scheduler puts them (*_sched) (ratio per block: median, p10, "
+	    "p90); "
 	    "pipelined msivd and echo in %d interleaved blocks of %d ms "
 	    "(median, min, max)", CTL_BLOCKS, per, PIPE_BLOCKS,
 	    PIPE_MS / PIPE_BLOCKS);
-	bench_note("control placement: msivd's main (control) thread had last "
+	bench_note("control placement, as scheduled: msivd's main (control) thread had last "
 	    "run on A's CPU after %d of %d blocks, the SEQPACKET echo server "
 	    "after %d", mtog, CTL_BLOCKS, stog);
 }
