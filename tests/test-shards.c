@@ -5,7 +5,8 @@
  *    (msiv_list_shards) has a record each;
  *  - shard = spread puts a vfunc's vectors on both shards, and both
  *    forward: each shard's wakeups and deliveries grow; shard = 1 puts
- *    every slot of a device on shard 1;
+ *    every slot of a device on shard 1, and so does DEVICE_ATTACH's
+ *    MSIV_ATTACH_SHARD_* (one out of range is EINVAL);
  *  - MASK right after a delivery, the shard quiet since, returns: it
  *    wakes the slot's shard, whose write is in flight until then;
  *  - rule 7 across shards: with the four vectors of a vfunc on two
@@ -195,6 +196,34 @@ test_fixed(struct msiv_conn *c)
 	close(efd[1]);
 }
 
+/* DEVICE_ATTACH takes the shard in its flags (MSIV_ATTACH_SHARD_*). */
+static void
+test_attach(struct msiv_conn *c)
+{
+	struct msiv_shard_info a[2], b[2];
+	int trig[2];
+
+	is_int(msiv_device_attach(c, "simx", "sim", NULL, 4,
+	    MSIV_POLICY_DEFAULT, MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_FIXED +
+	    MSIV_ATTACH_SHARD_MAX + 1)), -EINVAL, "DEVICE_ATTACH with shard "
+	    "%u: EINVAL", MSIV_ATTACH_SHARD_MAX + 1);
+	if (shards(c, a) != 2)
+		tap_bail("SHARD_LIST");
+	is_int(msiv_device_attach(c, "simx", "sim", NULL, 4,
+	    MSIV_POLICY_DEFAULT, MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_FIXED +
+	    2)), 0, "DEVICE_ATTACH with shard 2 (of 2: shard 0)");
+	if (msiv_sim_triggers(c, "simx", 0, 2, trig) < 0)
+		tap_bail("cannot get the triggers");
+	close(trig[0]);
+	close(trig[1]);
+	if (shards(c, b) != 2)
+		tap_bail("SHARD_LIST");
+	ok(b[0].slots == a[0].slots + 2 && b[1].slots == a[1].slots,
+	    "... its slots are on shard 0 (shard 0 %u -> %u, shard 1 %u -> "
+	    "%u)", a[0].slots, b[0].slots, a[1].slots, b[1].slots);
+	is_int(msiv_device_detach(c, "simx", 0), 0, "detach it");
+}
+
 /*
  * The io_uring loop clears a write's in-flight mark when the enter that
  * issued it returns, which, on a quiet shard, is at its next wakeup: a
@@ -322,6 +351,7 @@ main(void)
 	test_both_forward(c, vf, trig, efd);
 	test_kick(c, vf, trig, efd);
 	test_fixed(c);
+	test_attach(c);
 	test_rule7(c, vf, trig, efd);
 
 	(void)msiv_vfunc_close(c, vf);
