@@ -9,6 +9,8 @@
  *    MSIV_ATTACH_SHARD_* (one out of range is EINVAL);
  *  - MASK right after a delivery, the shard quiet since, returns: it
  *    wakes the slot's shard, whose write is in flight until then;
+ *  - a handover to an msivd of 3 shards, then of 1: the triggers are
+ *    spread over the new shards and every vector still delivers;
  *  - rule 7 across shards: with the four vectors of a vfunc on two
  *    shards flooded all along, once VFUNC_FMASK is acknowledged nothing
  *    reaches any of their targets until the function is unmasked, and
@@ -323,6 +325,56 @@ test_rule7(struct msiv_conn *c, uint64_t vf, const int *trig, const int *efd)
 	    (unsigned long long)received);
 }
 
+/*
+ * A handover to an msivd with another shard count: the new one places
+ * every trigger it takes over on its own shards, and every vector keeps
+ * delivering.
+ */
+static void
+test_handover(struct msiv_conn *c, uint64_t vf, const int *trig,
+    const int *efd, unsigned int n)
+{
+	struct msiv_shard_info sh[4];
+	const uint64_t one = 1;
+	uint32_t slots = 0;
+	uint64_t got = 0;
+	FILE *f;
+	int k;
+
+	/* The new msivd reads the same file: the count is rewritten. */
+	if ((f = fopen(d.conf, "w")) == NULL)
+		tap_bail("cannot write the configuration");
+	for (const char *p = conf; *p != '\0';) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl != NULL ? (size_t)(nl - p) + 1 : strlen(p);
+
+		if (strncmp(p, "delivery_shards = ", 18) == 0)
+			(void)fprintf(f, "delivery_shards = %u\n", n);
+		else
+			(void)fwrite(p, 1, len, f);
+		p += len;
+	}
+	if (fclose(f) != 0)
+		tap_bail("cannot write the configuration");
+	for (int i = 0; i < NV; i++)
+		(void)h_efd_take(efd[i]);
+	if (h_handover(&d) < 0)
+		tap_bail("the handover failed");
+	k = msiv_list_shards(c, sh, 4, sizeof(sh[0]));
+	for (int i = 0; i < k && i < 4; i++)
+		slots += sh[i].slots;
+	ok(k == (int)n && slots == NV + 2, "handed over to an msivd of %u "
+	    "shard(s): %d listed, watching the %u triggers between them", n,
+	    k, slots);
+	for (int i = 0; i < NV; i++) {
+		if (write(trig[i], &one, sizeof(one)) != sizeof(one))
+			tap_bail("cannot fire");
+		got += h_efd_wait(efd[i], H_TIMEOUT_MS) != 0;
+	}
+	is_int(got, NV, "... and every vector of the vfunc delivers");
+	(void)vf;
+}
+
 int
 main(void)
 {
@@ -353,6 +405,8 @@ main(void)
 	test_fixed(c);
 	test_attach(c);
 	test_rule7(c, vf, trig, efd);
+	test_handover(c, vf, trig, efd, 3);
+	test_handover(c, vf, trig, efd, 1);
 
 	(void)msiv_vfunc_close(c, vf);
 	for (int i = 0; i < NV; i++) {
