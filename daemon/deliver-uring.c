@@ -169,6 +169,11 @@ static void
 ur_let_go(struct ur_shard *u, struct slot *s)
 {
 	if (!s->dl.want && !s->dl.queued && !s->dl.armed && !s->dl.gone) {
+		/* A write of its last wakeup may be in flight still: issued
+		 * now, so deliver_lock() never finds the mark of a slot on
+		 * no shard (it wakes the slot's shard to clear it). */
+		if (atomic_load(&s->dl.inflight))
+			ur_flush(u);
 		atomic_store(&s->dl.shard, 0);
 		deliver_slots(u->id, -1);
 	}
