@@ -818,9 +818,31 @@ ur_init(unsigned int *n, const char **why)
 		pthread_mutex_init(&urs[k].q_lock, NULL);
 	}
 	ur_n = *n;
-	for (unsigned int k = 0; k < *n; k++)
-		if ((r = ur_shard_init(&urs[k], why)) < 0)
+	for (unsigned int k = 0; k < *n; k++) {
+		if ((r = ur_shard_init(&urs[k], why)) == 0)
+			continue;
+		if (k == 0)
 			return r; /* deliver_init() calls ur_fini() */
+		/* Rings cost locked memory: with fewer than asked for, the
+		 * loop runs on those it has rather than not at all. */
+		log_warnx("delivery loop: io_uring shard %u: %s (%s); running "
+		    "%u shard(s) of the %u asked for", k, *why, strerror(-r),
+		    k, *n);
+		ur_n = k;
+		for (unsigned int j = k; j < *n; j++) {
+			if (urs[j].ring_ok)
+				io_uring_queue_exit(&urs[j].ring);
+			if (urs[j].kickfd >= 0)
+				close(urs[j].kickfd);
+			if (urs[j].syncfd >= 0)
+				close(urs[j].syncfd);
+			urs[j].ring_ok = 0;
+			urs[j].kickfd = urs[j].syncfd = -1;
+		}
+		*n = k;
+		*why = NULL;
+		break;
+	}
 	return 0;
 }
 

@@ -318,8 +318,9 @@ deliver_init(const char *want, unsigned int nwant)
 		return r;
 	}
 	if (nwant > 1)
-		log_info("delivery loop: epoll is one thread (delivery_shards "
-		    "= %u is for io_uring)", nwant);
+		log_info("delivery loop: epoll runs one thread (delivery_shards, "
+		    "here %u, is for io_uring: epoll is the fallback for kernels "
+		    "without it)", nwant);
 	return r;
 }
 
