@@ -42,9 +42,11 @@
 #define UD_REMOVE 4u      /* a poll removal (its result is of no use) */
 
 /* One shard: a ring and what goes with it. Set up before the threads
- * start, torn down after they end. */
+ * start, torn down after they end. Cache-line aligned: a shard's thread
+ * writes its tail while the next one reads its ring's head. */
+#define UR_LINE 64u
 struct ur_shard {
-	unsigned int id;
+	_Alignas(UR_LINE) unsigned int id;
 	struct io_uring ring;
 	int ring_ok;
 	unsigned int ring_flags;
@@ -808,10 +810,11 @@ ur_init(unsigned int *n, const char **why)
 	/* Bounded: *n is at most DELIVER_SHARDS_MAX (deliver.c). Never
 	 * freed: a request after ur_fini() (device_destroy_all) finds the
 	 * queues, as it found the one queue before shards. */
-	if ((urs = calloc(*n, sizeof(*urs))) == NULL) {
+	if ((urs = aligned_alloc(UR_LINE, *n * sizeof(*urs))) == NULL) {
 		*why = "no memory for the shards";
 		return -ENOMEM;
 	}
+	memset(urs, 0, *n * sizeof(*urs));
 	for (unsigned int k = 0; k < *n; k++) {
 		urs[k].id = k;
 		urs[k].kickfd = urs[k].syncfd = -1;
