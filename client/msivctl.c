@@ -344,12 +344,24 @@ list_sessions(struct ctl *c, uint64_t arg, void *out, size_t max)
 	    sizeof(struct msiv_session_info));
 }
 
+/* A shard's share of the wakeups every shard handled, in per cent. */
+static double
+shard_share(const struct msiv_shard_info *sh, int n, int k)
+{
+	uint64_t all = 0;
+
+	for (int i = 0; i < n; i++)
+		all += sh[i].interrupts;
+	return all != 0 ? 100.0 * (double)sh[k].interrupts / (double)all : 0;
+}
+
 static int
 cmd_status(struct ctl *c, int argc, char **argv)
 {
 	struct msiv_status_info st;
 	struct msiv_hotplug_info hp;
-	int hp_known, r = msiv_get_status(c->conn, &st, sizeof(st));
+	struct msiv_shard_info sh[64]; /* msivd's most delivery shards */
+	int hp_known, nsh, r = msiv_get_status(c->conn, &st, sizeof(st));
 
 	(void)argc;
 	(void)argv;
@@ -360,6 +372,12 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	    r != -ENOSYS)
 		return ctl_fail(c, "status", r);
 	hp_known = r == 0;
+	/* The same for the shards (SHARD_LIST): -1, not reported. */
+	if ((nsh = msiv_list_shards(c->conn, sh, sizeof(sh) / sizeof(sh[0]),
+	    sizeof(sh[0]))) < 0 && nsh != -ENOSYS)
+		return ctl_fail(c, "status", nsh);
+	if (nsh > (int)(sizeof(sh) / sizeof(sh[0])))
+		nsh = (int)(sizeof(sh) / sizeof(sh[0]));
 	if (c->json) {
 		json_object *o = json_object_new_object();
 
@@ -375,6 +393,28 @@ cmd_status(struct ctl *c, int argc, char **argv)
 		jint(o, "delivered", (int64_t)st.delivered);
 		jint(o, "dropped", (int64_t)st.dropped);
 		jstr(o, "delivery_loop", st.loop);
+		if (nsh >= 0) {
+			json_object *a = json_object_new_array();
+
+			for (int k = 0; k < nsh; k++) {
+				json_object *so = json_object_new_object();
+
+				jint(so, "shard", sh[k].shard);
+				jint(so, "slots", sh[k].slots);
+				jint(so, "interrupts",
+				    (int64_t)sh[k].interrupts);
+				jint(so, "delivered", (int64_t)sh[k].delivered);
+				jint(so, "dropped", (int64_t)sh[k].dropped);
+				jint(so, "cpu_ms",
+				    (int64_t)(sh[k].cpu_ns / 1000000));
+				json_object_object_add(so, "share",
+				    json_object_new_double(
+				    shard_share(sh, nsh, k) / 100.0));
+				json_object_array_add(a, so);
+			}
+			json_object_object_add(o, "delivery_shards", a);
+		} else
+			jnull(o, "delivery_shards"); /* an older msivd */
 		if (hp_known) {
 			jbool(o, "hotplug", hp.flags & MSIV_HOTPLUG_LISTENING);
 			jint(o, "hotplug_rules", hp.rules);
@@ -408,6 +448,12 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	printf("  interrupts     %" PRIu64 " seen, %" PRIu64 " delivered, %"
 	    PRIu64 " dropped\n", st.interrupts, st.delivered, st.dropped);
 	printf("  delivery loop  %s\n", st.loop);
+	for (int k = 0; k < nsh; k++)
+		printf("    shard %-4u   %u slots; %" PRIu64 " wakeups (%.1f%%), %"
+		    PRIu64 " delivered, %" PRIu64 " dropped; %" PRIu64
+		    " ms CPU\n", sh[k].shard, sh[k].slots, sh[k].interrupts,
+		    shard_share(sh, nsh, k), sh[k].delivered, sh[k].dropped,
+		    sh[k].cpu_ns / 1000000);
 	if (!hp_known)
 		printf("  hotplug        not reported (msivd is older)\n");
 	else if (hp.flags & MSIV_HOTPLUG_LISTENING)
@@ -874,6 +920,51 @@ om_scope(enum om_scope sc, const char *scope, const struct om_key *keys,
 	}
 }
 
+/* The delivery shards' series (SHARD_LIST), a sample per shard. */
+static void
+om_shards(const struct msiv_shard_info *sh, int n)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fams[] = {
+		{ "msiv_delivery_shard_wakeups_total", "counter", "Trigger "
+		    "wakeups a delivery shard handled." },
+		{ "msiv_delivery_shard_delivered_total", "counter", "Target "
+		    "writes a delivery shard issued." },
+		{ "msiv_delivery_shard_dropped_total", "counter", "Interrupts "
+		    "a delivery shard dropped (function disabled, slot not "
+		    "allocated)." },
+		{ "msiv_delivery_shard_cpu_seconds_total", "counter", "CPU "
+		    "time of a delivery shard's thread." },
+		{ "msiv_delivery_shard_slots", "gauge", "Triggers a delivery "
+		    "shard watches." },
+	};
+
+	for (size_t f = 0; n > 0 && f < sizeof(fams) / sizeof(fams[0]); f++) {
+		om_family(fams[f].name, fams[f].type, fams[f].help);
+		for (int k = 0; k < n; k++) {
+			printf("%s{shard=\"%u\"} ", fams[f].name, sh[k].shard);
+			switch (f) {
+			case 0:
+				printf("%" PRIu64 "\n", sh[k].interrupts);
+				break;
+			case 1:
+				printf("%" PRIu64 "\n", sh[k].delivered);
+				break;
+			case 2:
+				printf("%" PRIu64 "\n", sh[k].dropped);
+				break;
+			case 3:
+				printf("%.6f\n", (double)sh[k].cpu_ns / 1e9);
+				break;
+			default:
+				printf("%u\n", sh[k].slots);
+				break;
+			}
+		}
+	}
+}
+
 static int
 cmd_metrics(struct ctl *c, int argc, char **argv)
 {
@@ -885,9 +976,10 @@ cmd_metrics(struct ctl *c, int argc, char **argv)
 	struct msiv_vfunc_info *f = NULL;
 	struct om_key *dk = NULL, *tk = NULL, *fk = NULL;
 	struct mfig *dfig = NULL, *tfig = NULL, *ffig = NULL;
+	struct msiv_shard_info sh[64]; /* msivd's most delivery shards */
 	size_t nd = 0, nf = 0, nt = 0, nk = 0;
 	uint64_t cum = 0;
-	int r;
+	int r, nsh;
 
 	(void)argc;
 	(void)argv;
@@ -904,6 +996,14 @@ cmd_metrics(struct ctl *c, int argc, char **argv)
 	    (r = ctl_list(c, list_vfuncs, 0, sizeof(*f), (void **)&f,
 	    &nf)) < 0)
 		goto fail;
+	/* An msivd that predates SHARD_LIST: no shard series. */
+	if ((nsh = msiv_list_shards(c->conn, sh, sizeof(sh) / sizeof(sh[0]),
+	    sizeof(sh[0]))) < 0 && nsh != -ENOSYS) {
+		r = nsh;
+		goto fail;
+	}
+	if (nsh > (int)(sizeof(sh) / sizeof(sh[0])))
+		nsh = (int)(sizeof(sh) / sizeof(sh[0]));
 	dk = calloc(nd + 1, sizeof(*dk));
 	dfig = calloc(nd + 1, sizeof(*dfig));
 	tk = calloc(nf + 1, sizeof(*tk));
@@ -988,6 +1088,7 @@ cmd_metrics(struct ctl *c, int argc, char **argv)
 	om_scope(OM_DEVICE, "device", dk, dfig, nd);
 	om_scope(OM_TENANT, "tenant", tk, tfig, nt);
 	om_scope(OM_VFUNC, "vfunc", fk, ffig, nk);
+	om_shards(sh, nsh);
 	printf("# EOF\n");
 	r = fflush(stdout) == 0 && !ferror(stdout) ? 0 : -EIO;
 fail:
@@ -1024,9 +1125,21 @@ cmd_attach(struct ctl *c, int argc, char **argv)
 	int r, bad = argc < 3;
 
 	for (int i = 3; i < argc; i++) {
+		uint32_t n = 0;
+
 		if (strcmp(argv[i], "msi-latch") == 0)
 			flags |= MSIV_ATTACH_MSI_LATCH;
-		else
+		else if (strcmp(argv[i], "shard=auto") == 0)
+			flags &= ~MSIV_ATTACH_SHARD_MASK;
+		else if (strcmp(argv[i], "shard=spread") == 0)
+			flags = (flags & ~MSIV_ATTACH_SHARD_MASK) |
+			    MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_SPREAD);
+		else if (strncmp(argv[i], "shard=", 6) == 0) {
+			bad |= parse_u32(argv[i] + 6, MSIV_ATTACH_SHARD_MAX,
+			    &n) < 0;
+			flags = (flags & ~MSIV_ATTACH_SHARD_MASK) |
+			    MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_FIXED + n);
+		} else
 			bad |= parse_policy(argv[i], &policy) < 0;
 	}
 	if (bad || (strcmp(argv[1], "vfio") == 0 ? (addr = argv[2], 0) :
@@ -1417,12 +1530,15 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "fire", "DEVICE SLOT [COUNT]", "raise interrupts on a sim slot",
 	    "  SLOT and COUNT are decimal numbers, COUNT at least 1 (1 if "
 	    "left out)\n", 2, 3, cmd_fire },
-	{ "attach", "NAME vfio PCI-ADDRESS [POLICY] [msi-latch]\n"
-	    "NAME sim SLOTS [POLICY]", "attach a device (kept across restarts)",
+	{ "attach", "NAME vfio PCI-ADDRESS [POLICY] [msi-latch] [shard=S]\n"
+	    "NAME sim SLOTS [POLICY] [shard=S]", "attach a device (kept across "
+	    "restarts)",
 	    "  PCI-ADDRESS like 0000:00:03.0; SLOTS 1 to 65536; POLICY latch, "
 	    "strict or live\n  (the device's default for vfuncs that ask for "
 	    "none; latch if left out);\n  msi-latch: the device latches its "
-	    "MSI message at enable (msivd.conf(5))\n", 3, 5, cmd_attach },
+	    "MSI message at enable (msivd.conf(5));\n  S: the delivery shard "
+	    "of its slots, auto, spread or 0 to 63 (msivd.conf(5))\n", 3, 6,
+	    cmd_attach },
 	{ "detach", "NAME [--force]", "detach a device",
 	    "  --force: even if vfuncs use it; they are revoked\n", 1, 2,
 	    cmd_detach },

@@ -1,6 +1,6 @@
 /*
  * Listings and administration: STATUS, DEVICE_LIST, VFUNC_LIST, VEC_LIST,
- * SESSION_LIST (paged), and the admin-only SIM_TRIGGERS, SIM_FIRE,
+ * SESSION_LIST, SHARD_LIST (paged), and the admin-only SIM_TRIGGERS, SIM_FIRE,
  * SHUTDOWN, RELOAD (reload.c does the work) and LOG_LEVEL. A session
  * without admin rights sees only its own vfuncs and session; another
  * tenant's vfunc is as absent as one that never existed.
@@ -251,6 +251,33 @@ cmd_session_list(struct cmd_ctx *ctx)
 		rec->rights = s->rights;
 		rec->vfuncs = s->nvfuncs;
 		memcpy(rec->tenant, s->tenant, sizeof(rec->tenant));
+	}
+	return page_done(&p);
+}
+
+/* The delivery shards' figures: nothing of any tenant's, so anyone's. */
+int
+cmd_shard_list(struct cmd_ctx *ctx)
+{
+	struct page p;
+	int r;
+
+	if ((r = page_check(ctx, 0)) < 0)
+		return r;
+	page_init(&p, ctx, sizeof(struct msiv_shard_rec));
+	for (unsigned int k = 0; k < deliver_shard_count(); k++) {
+		struct msiv_shard_rec *rec;
+		struct deliver_shard_stats st;
+
+		if ((rec = page_add(&p)) == NULL)
+			continue;
+		deliver_get_shard_stats(k, &st);
+		rec->interrupts = st.interrupts;
+		rec->delivered = st.delivered;
+		rec->dropped = st.dropped;
+		rec->cpu_ns = st.cpu_ns;
+		rec->shard = k;
+		rec->slots = st.slots;
 	}
 	return page_done(&p);
 }

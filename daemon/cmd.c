@@ -55,6 +55,7 @@ const struct cmd_entry cmd_table[] = {
 	    .fn = cmd_tenant_release },
 	[MSIV_OP_METRICS] = { .perm = CMD_PERM_ADMIN, .fn = cmd_metrics },
 	[MSIV_OP_RESTART] = { .perm = CMD_PERM_ADMIN, .fn = cmd_restart },
+	[MSIV_OP_SHARD_LIST] = { .perm = CMD_PERM_ANY, .fn = cmd_shard_list },
 };
 _Static_assert(sizeof(cmd_table) / sizeof(cmd_table[0]) == MSIV_OP__COUNT,
     "one dispatch table entry per opcode");

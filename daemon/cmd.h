@@ -48,8 +48,8 @@ cmd_handler cmd_metrics;
 cmd_handler cmd_restart;
 /* cmd-admin.c */
 cmd_handler cmd_status, cmd_device_list, cmd_vfunc_list, cmd_vec_list,
-    cmd_session_list, cmd_sim_triggers, cmd_sim_fire, cmd_shutdown,
-    cmd_log_level,
+    cmd_session_list, cmd_shard_list, cmd_sim_triggers, cmd_sim_fire,
+    cmd_shutdown, cmd_log_level,
     cmd_reload;
 /* cmd-device.c */
 cmd_handler cmd_device_attach, cmd_device_detach, cmd_irq_affinity,

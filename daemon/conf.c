@@ -295,6 +295,12 @@ conf_daemon_key(struct conf_parse *p, const char *key, const char *val,
 			CONF_ERR(p, line, "delivery must be auto, io_uring or "
 			    "epoll");
 		snprintf(c->delivery, sizeof(c->delivery), "%s", val);
+	} else if (strcmp(key, "delivery_shards") == 0) {
+		if (strcmp(val, "auto") == 0)
+			c->delivery_shards = 0;
+		else if (conf_u32(val, 1, 64, &c->delivery_shards, 10) < 0)
+			CONF_ERR(p, line, "delivery_shards must be auto or 1 "
+			    "to 64, not \"%s\"", val);
 	} else if (strcmp(key, "seccomp") == 0) {
 		if (conf_yesno(val, &c->seccomp) < 0)
 			CONF_ERR(p, line, "seccomp must be yes or no");
@@ -343,11 +349,20 @@ conf_device_key(struct conf_parse *p, const char *name, const char *key,
 		if (conf_yesno(val, &on) < 0)
 			CONF_ERR(p, line, "device %s: msi_latch must be yes or "
 			    "no, not \"%s\"", name, val);
-		d->flags = on ? MSIV_ATTACH_MSI_LATCH : 0;
+		d->flags = (d->flags & ~MSIV_ATTACH_MSI_LATCH) |
+		    (on ? MSIV_ATTACH_MSI_LATCH : 0);
 	} else if (strcmp(key, "policy") == 0) {
 		if (conf_policy_parse(val, &d->policy) < 0)
 			CONF_ERR(p, line, "device %s: policy must be latch, "
 			    "strict or live, not \"%s\"", name, val);
+	} else if (strcmp(key, "shard") == 0) {
+		uint32_t sh;
+
+		if (conf_shard_parse(val, &sh) < 0)
+			CONF_ERR(p, line, "device %s: shard must be auto, "
+			    "spread or 0 to %u, not \"%s\"", name,
+			    MSIV_ATTACH_SHARD_MAX, val);
+		d->flags = (d->flags & ~MSIV_ATTACH_SHARD_MASK) | sh;
 	} else
 		CONF_ERR(p, line, "device %s: unknown key \"%s\"", name, key);
 	return 1;
@@ -675,8 +690,27 @@ conf_handler(void *arg, const char *section, const char *key,
 }
 
 int
+conf_shard_parse(const char *s, uint32_t *flags)
+{
+	uint32_t n;
+
+	if (strcmp(s, "auto") == 0)
+		*flags = 0;
+	else if (strcmp(s, "spread") == 0)
+		*flags = MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_SPREAD);
+	else if (conf_u32(s, 0, MSIV_ATTACH_SHARD_MAX, &n, 10) == 0)
+		*flags = MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_FIXED + n);
+	else
+		return -1;
+	return 0;
+}
+
+int
 conf_device_check(struct conf_device *d, char *err, size_t errlen)
 {
+	uint32_t shard = (d->flags & MSIV_ATTACH_SHARD_MASK) >>
+	    MSIV_ATTACH_SHARD_SHIFT;
+
 	if (msiv_name_check(d->name) < 0) {
 		snprintf(err, errlen, "the name must be 1 to %u printable "
 		    "characters without spaces", MSIV_NAME_MAX - 1);
@@ -709,8 +743,13 @@ conf_device_check(struct conf_device *d, char *err, size_t errlen)
 		snprintf(err, errlen, "needs a backend: sim or vfio");
 		return -1;
 	}
-	if (d->flags & ~MSIV_ATTACH_MSI_LATCH) {
+	if (d->flags & ~(MSIV_ATTACH_MSI_LATCH | MSIV_ATTACH_SHARD_MASK)) {
 		snprintf(err, errlen, "unknown flags 0x%x", d->flags);
+		return -1;
+	}
+	if (shard > MSIV_ATTACH_SHARD_FIXED + MSIV_ATTACH_SHARD_MAX) {
+		snprintf(err, errlen, "shard %u: at most %u", shard -
+		    MSIV_ATTACH_SHARD_FIXED, MSIV_ATTACH_SHARD_MAX);
 		return -1;
 	}
 	return 0;
@@ -917,6 +956,8 @@ conf_restart_diff(const struct conf *a, const struct conf *b, char *out,
 		conf_diff_add(out, outlen, &n, "user", NULL);
 	if (strcmp(a->delivery, b->delivery) != 0)
 		conf_diff_add(out, outlen, &n, "delivery", NULL);
+	if (a->delivery_shards != b->delivery_shards)
+		conf_diff_add(out, outlen, &n, "delivery_shards", NULL);
 	if (a->seccomp != b->seccomp)
 		conf_diff_add(out, outlen, &n, "seccomp", NULL);
 	if (a->hotplug != b->hotplug)

@@ -29,7 +29,9 @@ struct conf_device {
 	char address[32];            /* vfio: PCI address, 0000:00:03.0 */
 	uint32_t slots;
 	enum vector_policy policy;
-	uint32_t flags;              /* MSIV_ATTACH_* (msi_latch) */
+	uint32_t flags;              /* MSIV_ATTACH_* (msi_latch, shard:
+					the handover carries the struct
+					as it is) */
 };
 
 /*
@@ -79,6 +81,7 @@ struct conf {
 	uint32_t max_vectors;        /* per tenant and device, by default */
 	char user[64];               /* drop to this user when root; "root": no */
 	char delivery[16];           /* delivery loop: auto, io_uring, epoll */
+	uint32_t delivery_shards;    /* io_uring loops; 0: auto */
 	int seccomp;                 /* system call filter: 1, 0; -1: default */
 	uint32_t orphan_grace;       /* s; 0: release at disconnect */
 	uint32_t write_behind_ms;    /* 0: mask/unmask written through */
@@ -106,6 +109,9 @@ struct conf_args {
 void conf_defaults(struct conf *c);
 /* Is s a delivery loop name (auto, io_uring, epoll)? 0 or -1. */
 int conf_delivery_ok(const char *s);
+/* A device's shard setting (auto, spread, or 0 to MSIV_ATTACH_SHARD_MAX)
+ * as its MSIV_ATTACH_SHARD_* flag bits; 0 or -1. */
+int conf_shard_parse(const char *s, uint32_t *flags);
 /* The embedded default device set: one sim device sim0 of 2048 slots. */
 void conf_embedded_devices(struct conf *c);
 /* Parse path into c (on top of the defaults). Returns 0, or -EINVAL with

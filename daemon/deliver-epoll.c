@@ -2,8 +2,10 @@
  * The epoll delivery loop, the fallback where io_uring is not available
  * (msivd(8) DELIVERY LOOPS): a level-triggered epoll watch on every
  * trigger; each wakeup reads the trigger, which re-arms it, and writes the
- * target at once, under the slot's lock. The shared part and the choice
- * of loop are in deliver.c; doc/delivery.md has the design.
+ * target at once, under the slot's lock. One thread, shard 0: it is for
+ * kernels without io_uring, not for the hosts whose interrupt rate needs
+ * more than one core (doc/delivery.md, Shards). The shared part and the
+ * choice of loop are in deliver.c; doc/delivery.md has the design.
  */
 #include "config.h"
 
@@ -24,7 +26,7 @@
 static int ep_fd = -1;
 static int ep_kickfd = -1;
 
-static void ep_kick(void);
+static void ep_kick(unsigned int k);
 
 static void
 ep_one(struct slot *s)
@@ -32,6 +34,7 @@ ep_one(struct slot *s)
 	uint64_t count;
 	uint64_t dropped;
 	unsigned int act;
+	bool written;
 
 	/* The trigger was stored before the slot was watched (release in
 	 * deliver_add's caller, acquire here). Reading it re-arms the
@@ -50,10 +53,11 @@ ep_one(struct slot *s)
 	}
 	dropped = s->vec.dropped;
 	act = vector_fire(&s->vec, count);
-	deliver_actions(s, act);
+	/* As deliver_actions(), counted as the loop's. */
+	written = (act & VECTOR_ACT_DELIVER) && target_write(s->target);
 	dropped = s->vec.dropped - dropped;
 	pthread_mutex_unlock(&s->lock);
-	deliver_stat(1, 0, dropped);
+	deliver_stat(0, 1, written ? 1 : 0, dropped);
 }
 
 static void *
@@ -88,28 +92,30 @@ ep_main(void *arg)
 			if (atomic_load(&deliver_parking))
 				deliver_park_here(); /* no write in flight */
 			if (deliver_sync_asked() != asked)
-				ep_kick(); /* a later sync: after this batch */
+				ep_kick(0); /* a later sync: after this batch */
 		}
 		/* Every wakeup raised before those syncs was gathered by
 		 * this wait or an earlier one, and is handled now. */
-		deliver_sync_done(asked);
+		deliver_sync_done(0, asked);
 	}
 }
 
 static void
-ep_kick(void)
+ep_kick(unsigned int k)
 {
 	uint64_t one = 1;
 
+	(void)k; /* one shard */
 	if (write(ep_kickfd, &one, sizeof(one)) != sizeof(one))
 		fatal("delivery loop: cannot signal the loop");
 }
 
 static int
-ep_init(const char **why)
+ep_init(unsigned int *n, const char **why)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 
+	*n = 1;
 	ep_fd = epoll_create1(EPOLL_CLOEXEC);
 	ep_kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (ep_fd < 0 || ep_kickfd < 0 ||
@@ -131,13 +137,16 @@ ep_fini(void)
 }
 
 static int
-ep_add(struct slot *s)
+ep_add(struct slot *s, unsigned int k)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
 
+	(void)k; /* one shard */
 	if (epoll_ctl(ep_fd, EPOLL_CTL_ADD, atomic_load(&s->trigger),
 	    &ev) < 0)
 		return -errno;
+	if (atomic_exchange(&s->dl.shard, 1) == 0)
+		deliver_slots(0, 1);
 	return 0;
 }
 
@@ -148,6 +157,8 @@ ep_del(struct slot *s)
 
 	if (fd >= 0)
 		(void)epoll_ctl(ep_fd, EPOLL_CTL_DEL, fd, NULL);
+	if (atomic_exchange(&s->dl.shard, 0) != 0)
+		deliver_slots(0, -1);
 }
 
 const struct deliver_loop deliver_epoll = {

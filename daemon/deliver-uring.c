@@ -2,9 +2,12 @@
  * The io_uring delivery loop, the preferred one: a multishot poll on every
  * trigger, so the hot path reads none; the target writes of a batch issued
  * in one io_uring_enter(); the triggers' counters read lazily, in verify
- * mode after a read, and settled for queries from /proc/self/fdinfo.
- * doc/delivery.md, "The io_uring loop", explains each and why rule 3 stays
- * exact; deliver.c has what both loops share, deliver-epoll.c the fallback.
+ * mode after a read, and settled for queries from /proc/self/fdinfo. It
+ * runs as shards: each a thread with its own ring, request queue and
+ * write batch (struct ur_shard), watching its own slots (slot.dl.shard).
+ * doc/delivery.md, "The io_uring loop" and "Shards", explains each and why
+ * rule 3 stays exact; deliver.c has what both loops share, deliver-epoll.c
+ * the fallback.
  */
 #include "config.h"
 
@@ -38,23 +41,33 @@
 #define UD_WRITE  3u      /* a target write that failed (EAGAIN: full) */
 #define UD_REMOVE 4u      /* a poll removal (its result is of no use) */
 
-static struct io_uring ring;
-static int ring_ok;
-static unsigned int ring_flags;
-static int ur_kickfd = -1, ur_syncfd = -1;
-static _Atomic int ur_started; /* the loop runs (requests are kicked) */
+/* One shard: a ring and what goes with it. Set up before the threads
+ * start, torn down after they end. Cache-line aligned: a shard's thread
+ * writes its tail while the next one reads its ring's head. */
+#define UR_LINE 64u
+struct ur_shard {
+	_Alignas(UR_LINE) unsigned int id;
+	struct io_uring ring;
+	int ring_ok;
+	unsigned int ring_flags;
+	int kickfd, syncfd;
 
-static pthread_mutex_t q_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct slot *q_head;    /* q_lock: slots whose dl.want changed */
+	pthread_mutex_t q_lock;
+	struct slot *q_head;    /* q_lock: slots whose dl.want changed */
 
-/* Delivery thread only. */
-static struct slot *wbatch[UR_SQ]; /* slots with a write queued */
-static unsigned int nw;
-static unsigned int removing;  /* polls asked to go, not ended yet */
-static uint64_t sync_seen;     /* the last sync whose signal was seen */
-static uint64_t sync_acked;
-static uint64_t rearms;
-static int64_t queued;         /* writes queued since the last count */
+	/* The shard's thread only. */
+	struct slot *wbatch[UR_SQ]; /* slots with a write queued */
+	unsigned int nw;
+	unsigned int removing;  /* polls asked to go, not ended yet */
+	uint64_t sync_seen;     /* the last sync whose signal was seen */
+	uint64_t sync_acked;
+	uint64_t rearms;
+	int64_t queued;         /* writes queued since the last count */
+};
+
+static struct ur_shard *urs;
+static unsigned int ur_n;
+static _Atomic int ur_started; /* the loops run (requests are kicked) */
 
 static const uint64_t one = 1;
 
@@ -74,45 +87,45 @@ prep_signal(struct io_uring_sqe *sqe, int fd, uint64_t ud)
  * delivered when queued (ur_batch): the enter that issues them then
  * waits, and STATUS is not to lag behind the targets meanwhile. */
 static void
-ur_writes_done(void)
+ur_writes_done(struct ur_shard *u)
 {
-	if (nw == 0)
+	if (u->nw == 0)
 		return;
-	for (unsigned int i = 0; i < nw; i++)
-		atomic_store(&wbatch[i]->dl.inflight, 0);
-	nw = 0;
+	for (unsigned int i = 0; i < u->nw; i++)
+		atomic_store(&u->wbatch[i]->dl.inflight, 0);
+	u->nw = 0;
 	deliver_writes_done();
 }
 
 /* Issue what is queued without waiting. */
 static void
-ur_flush(void)
+ur_flush(struct ur_shard *u)
 {
 	int r;
 
-	while ((r = io_uring_submit(&ring)) < 0) {
+	while ((r = io_uring_submit(&u->ring)) < 0) {
 		if (r == -EINTR)
 			continue;
 		if (r == -EAGAIN || r == -EBUSY) {
 			/* Completions the kernel holds back: make room
 			 * (our completion queue is consumed already). */
-			(void)io_uring_get_events(&ring);
+			(void)io_uring_get_events(&u->ring);
 			continue;
 		}
 		errno = -r;
 		fatal("delivery loop: io_uring_submit");
 	}
-	ur_writes_done();
+	ur_writes_done(u);
 }
 
 static struct io_uring_sqe *
-ur_sqe(void)
+ur_sqe(struct ur_shard *u)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 
 	if (sqe == NULL) {
-		ur_flush();
-		sqe = io_uring_get_sqe(&ring);
+		ur_flush(u);
+		sqe = io_uring_get_sqe(&u->ring);
 		if (sqe == NULL)
 			fatalx("delivery loop: no submission entry");
 	}
@@ -120,9 +133,9 @@ ur_sqe(void)
 }
 
 static void
-ur_arm_fd(int fd, uint64_t ud)
+ur_arm_fd(struct ur_shard *u, int fd, uint64_t ud)
 {
-	struct io_uring_sqe *sqe = ur_sqe();
+	struct io_uring_sqe *sqe = ur_sqe(u);
 
 	io_uring_prep_poll_multishot(sqe, fd, POLLIN);
 	io_uring_sqe_set_data64(sqe, ud);
@@ -130,32 +143,59 @@ ur_arm_fd(int fd, uint64_t ud)
 
 /* The completion queue's tail: where the next completion will be. */
 static uint32_t
-ur_cq_tail(void)
+ur_cq_tail(struct ur_shard *u)
 {
-	return io_uring_smp_load_acquire(ring.cq.ktail);
+	return io_uring_smp_load_acquire(u->ring.cq.ktail);
+}
+
+/* The shard a slot is on (it is on one: watched, or not let go of). */
+static struct ur_shard *
+ur_shard_of(struct slot *s)
+{
+	return &urs[atomic_load_explicit(&s->dl.shard,
+	    memory_order_relaxed) - 1u];
 }
 
 static void
-ur_arm(struct slot *s)
+ur_arm(struct ur_shard *u, struct slot *s)
 {
-	ur_arm_fd(atomic_load_explicit(&s->trigger, memory_order_acquire),
+	ur_arm_fd(u, atomic_load_explicit(&s->trigger, memory_order_acquire),
 	    (uint64_t)(uintptr_t)s);
 	s->dl.armed = 1;
 	/* The first report may be of signals the slot had before. */
 	s->dl.verify = 1;
-	s->dl.vpos = ur_cq_tail();
+	s->dl.vpos = ur_cq_tail(u);
 }
 
-/* Bring a slot's poll in line with what was asked (dl.want). */
+/* With u->q_lock held: the loop has let go of a slot nobody wants; it
+ * may go on another shard when it is watched again. */
 static void
-ur_reconcile(struct slot *s, bool want)
+ur_let_go(struct ur_shard *u, struct slot *s)
+{
+	if (!s->dl.want && !s->dl.queued && !s->dl.armed && !s->dl.gone) {
+		/* A write of its last wakeup may be in flight still: issued
+		 * now, so deliver_lock() never finds the mark of a slot on
+		 * no shard (it wakes the slot's shard to clear it). */
+		if (atomic_load(&s->dl.inflight))
+			ur_flush(u);
+		atomic_store(&s->dl.shard, 0);
+		deliver_slots(u->id, -1);
+	}
+}
+
+/* Bring a slot's poll in line with what was asked (dl.want), with
+ * u->q_lock held. */
+static void
+ur_reconcile(struct ur_shard *u, struct slot *s, bool want)
 {
 	if (s->dl.gone)
 		return; /* the end of its old poll decides */
 	if (want && !s->dl.armed)
-		ur_arm(s);
+		ur_arm(u, s);
+	else if (!want && !s->dl.armed)
+		ur_let_go(u, s); /* unwatched before it was armed */
 	else if (!want && s->dl.armed) {
-		struct io_uring_sqe *sqe = ur_sqe();
+		struct io_uring_sqe *sqe = ur_sqe(u);
 
 		/* An async cancel, not POLL_REMOVE: that one gives up with
 		 * EALREADY while the poll's task work is pending (under a
@@ -164,36 +204,25 @@ ur_reconcile(struct slot *s, bool want)
 		io_uring_sqe_set_data64(sqe, UD_REMOVE);
 		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 		s->dl.gone = 1;
-		removing++;
+		u->removing++;
 	}
 }
 
-static bool
-ur_wanted(struct slot *s)
-{
-	bool want;
-
-	pthread_mutex_lock(&q_lock);
-	want = s->dl.want;
-	pthread_mutex_unlock(&q_lock);
-	return want;
-}
-
 static void
-ur_requests(void)
+ur_requests(struct ur_shard *u)
 {
 	struct slot *s, *next;
 
-	pthread_mutex_lock(&q_lock);
-	s = q_head;
-	q_head = NULL;
+	pthread_mutex_lock(&u->q_lock);
+	s = u->q_head;
+	u->q_head = NULL;
 	for (; s != NULL; s = next) {
 		next = s->dl.next;
 		s->dl.next = NULL;
 		s->dl.queued = 0;
-		ur_reconcile(s, s->dl.want);
+		ur_reconcile(u, s, s->dl.want);
 	}
-	pthread_mutex_unlock(&q_lock);
+	pthread_mutex_unlock(&u->q_lock);
 }
 
 /* The trigger's counter, read (and so reset) now; 0 if it was. */
@@ -216,7 +245,7 @@ ur_take(struct slot *s)
  * identity, msiv-protocol(7) COUNTERS: a settle may have counted some).
  */
 static uint64_t
-ur_read(struct slot *s, uint32_t pos, uint64_t *count)
+ur_read(struct ur_shard *u, struct slot *s, uint32_t pos, uint64_t *count)
 {
 	uint64_t c = ur_take(s), hot = s->dl.hot, folded = s->dl.folded;
 	uint64_t skip, n;
@@ -234,7 +263,7 @@ ur_read(struct slot *s, uint32_t pos, uint64_t *count)
 		 * must read too. */
 		s->dl.arming = 0;
 		s->dl.verify = 1;
-		s->dl.vpos = ur_cq_tail();
+		s->dl.vpos = ur_cq_tail(u);
 	}
 	if (c == 0)
 		return 0; /* a read took its signals, and decided on them */
@@ -253,7 +282,7 @@ ur_read(struct slot *s, uint32_t pos, uint64_t *count)
 		/* Signals taken into the pending bit (or dropped): a
 		 * completion still on its way for them must not deliver. */
 		s->dl.verify = 1;
-		s->dl.vpos = ur_cq_tail();
+		s->dl.vpos = ur_cq_tail(u);
 	}
 	return n;
 }
@@ -261,7 +290,7 @@ ur_read(struct slot *s, uint32_t pos, uint64_t *count)
 /* A wakeup of s's trigger, its completion at position pos. Returns 1 if
  * it stood for an interrupt; adds what it dropped to *dropped. */
 static int
-ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
+ur_fire(struct ur_shard *u, struct slot *s, uint32_t pos, uint64_t *dropped)
 {
 	uint64_t n = 0, count = 0, d;
 	unsigned int act;
@@ -269,11 +298,11 @@ ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
 	if (pthread_mutex_trylock(&s->lock) != 0) {
 		/* A control thread has it, maybe waiting for this very
 		 * slot's write: issue the batch before blocking. */
-		ur_flush();
+		ur_flush(u);
 		pthread_mutex_lock(&s->lock);
 	}
 	if (s->dl.verify || !vector_deliverable(&s->vec)) {
-		if ((n = ur_read(s, pos, &count)) == 0) {
+		if ((n = ur_read(u, s, pos, &count)) == 0) {
 			pthread_mutex_unlock(&s->lock);
 			return 0;
 		}
@@ -283,10 +312,10 @@ ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
 	act = n != 0 ? vector_fire(&s->vec, count) :
 	    vector_fire_unread(&s->vec);
 	if ((act & VECTOR_ACT_DELIVER) && s->target >= 0) {
-		prep_signal(ur_sqe(), s->target, UD_WRITE);
+		prep_signal(ur_sqe(u), s->target, UD_WRITE);
 		atomic_store(&s->dl.inflight, 1);
-		wbatch[nw++] = s;
-		queued++;
+		u->wbatch[u->nw++] = s;
+		u->queued++;
 	}
 	*dropped += s->vec.dropped - d;
 	pthread_mutex_unlock(&s->lock);
@@ -295,25 +324,29 @@ ur_fire(struct slot *s, uint32_t pos, uint64_t *dropped)
 
 /* A poll of a slot ended (removed, or the completion queue overflowed). */
 static void
-ur_ended(struct slot *s)
+ur_ended(struct ur_shard *u, struct slot *s)
 {
+	pthread_mutex_lock(&u->q_lock);
 	s->dl.armed = 0;
 	if (s->dl.gone) {
 		s->dl.gone = 0;
-		removing--;
+		u->removing--;
 	} else
-		rearms++;
-	if (ur_wanted(s))
-		ur_arm(s);
+		u->rearms++;
+	if (s->dl.want)
+		ur_arm(u, s);
+	else
+		ur_let_go(u, s);
+	pthread_mutex_unlock(&u->q_lock);
 }
 
 /* Returns 1 to stop, 2 to park (deliver_park). */
 static int
-ur_batch(struct io_uring_cqe *const *cqes, unsigned int n)
+ur_batch(struct ur_shard *u, struct io_uring_cqe *const *cqes, unsigned int n)
 {
 	struct { uint64_t ud; int32_t res; uint32_t flags; } c[UR_BATCH];
 	uint64_t wakeups = 0, dropped = 0, v;
-	uint32_t head = *ring.cq.khead; /* the position of cqes[0] */
+	uint32_t head = *u->ring.cq.khead; /* the position of cqes[0] */
 	int64_t failed = 0;
 	int stop = 0;
 
@@ -324,7 +357,7 @@ ur_batch(struct io_uring_cqe *const *cqes, unsigned int n)
 		c[i].res = cqes[i]->res;
 		c[i].flags = cqes[i]->flags;
 	}
-	io_uring_cq_advance(&ring, n);
+	io_uring_cq_advance(&u->ring, n);
 	for (unsigned int i = 0; i < n; i++) {
 		bool more = (c[i].flags & IORING_CQE_F_MORE) != 0;
 
@@ -335,52 +368,52 @@ ur_batch(struct io_uring_cqe *const *cqes, unsigned int n)
 		case UD_REMOVE:
 			continue;
 		case UD_KICK:
-			(void)!read(ur_kickfd, &v, sizeof(v));
+			(void)!read(u->kickfd, &v, sizeof(v));
 			if (atomic_load(&deliver_stopping))
 				stop = 1;
 			else if (atomic_load(&deliver_parking))
 				stop = 2;
-			ur_requests();
+			ur_requests(u);
 			if (!more)
-				ur_arm_fd(ur_kickfd, UD_KICK);
+				ur_arm_fd(u, u->kickfd, UD_KICK);
 			continue;
 		case UD_SYNC:
-			(void)!read(ur_syncfd, &v, sizeof(v));
-			sync_seen = deliver_sync_asked();
+			(void)!read(u->syncfd, &v, sizeof(v));
+			u->sync_seen = deliver_sync_asked();
 			if (!more)
-				ur_arm_fd(ur_syncfd, UD_SYNC);
+				ur_arm_fd(u, u->syncfd, UD_SYNC);
 			continue;
 		default:
 			break;
 		}
 		if (c[i].res > 0)
-			wakeups += (uint64_t)ur_fire(
+			wakeups += (uint64_t)ur_fire(u,
 			    (struct slot *)(uintptr_t)c[i].ud, head + i,
 			    &dropped);
 		if (!more)
-			ur_ended((struct slot *)(uintptr_t)c[i].ud);
+			ur_ended(u, (struct slot *)(uintptr_t)c[i].ud);
 	}
 	/* A write that fails posts a completion (UD_WRITE), counted off. */
-	deliver_stat(wakeups, queued - failed, dropped);
-	queued = 0;
+	deliver_stat(u->id, wakeups, u->queued - failed, dropped);
+	u->queued = 0;
 	return stop;
 }
 
 static void *
 ur_main(void *arg)
 {
+	struct ur_shard *u = &urs[(uintptr_t)arg];
 	struct io_uring_cqe *cqes[UR_BATCH];
 	int park = 0;
 
-	(void)arg;
 	atomic_store(&ur_started, 1);
 	/* Enabled by this thread, its only submitter (SINGLE_ISSUER). */
-	if ((ring_flags & IORING_SETUP_R_DISABLED) &&
-	    uring_enable(ring.ring_fd) < 0)
+	if ((u->ring_flags & IORING_SETUP_R_DISABLED) &&
+	    uring_enable(u->ring.ring_fd) < 0)
 		fatal("delivery loop: cannot enable the ring");
-	ur_arm_fd(ur_kickfd, UD_KICK);
-	ur_arm_fd(ur_syncfd, UD_SYNC);
-	ur_requests();
+	ur_arm_fd(u, u->kickfd, UD_KICK);
+	ur_arm_fd(u, u->syncfd, UD_SYNC);
+	ur_requests(u);
 	for (;;) {
 		unsigned int n;
 		int r;
@@ -390,19 +423,19 @@ ur_main(void *arg)
 		 * are done once it has issued them; a control thread waiting
 		 * for one in deliver_lock() kicks the loop out of the wait,
 		 * and the marks are cleared below. */
-		r = io_uring_submit_and_wait(&ring, 1);
+		r = io_uring_submit_and_wait(&u->ring, 1);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY &&
 		    r != -ETIME) {
 			errno = -r;
 			fatal("delivery loop: io_uring_enter");
 		}
-		if (io_uring_sq_ready(&ring) != 0)
-			ur_flush(); /* the enter failed before issuing them */
+		if (io_uring_sq_ready(&u->ring) != 0)
+			ur_flush(u); /* the enter failed before issuing them */
 		else
-			ur_writes_done();
-		while ((n = io_uring_peek_batch_cqe(&ring, cqes,
+			ur_writes_done(u);
+		while ((n = io_uring_peek_batch_cqe(&u->ring, cqes,
 		    UR_BATCH)) > 0) {
-			int stop = ur_batch(cqes, n);
+			int stop = ur_batch(u, cqes, n);
 
 			if (stop == 1)
 				return NULL;
@@ -412,14 +445,14 @@ ur_main(void *arg)
 			/* Handover: the writes decided so far are done before
 			 * the loop parks; the completions that come meanwhile
 			 * wait in the queue (handled if the handover fails). */
-			ur_flush();
+			ur_flush(u);
 			deliver_park_here();
 			park = 0;
 		}
-		if (sync_seen > sync_acked && removing == 0) {
-			ur_flush(); /* nothing may be left in flight */
-			sync_acked = sync_seen;
-			deliver_sync_done(sync_acked);
+		if (u->sync_seen > u->sync_acked && u->removing == 0) {
+			ur_flush(u); /* nothing may be left in flight */
+			u->sync_acked = u->sync_seen;
+			deliver_sync_done(u->id, u->sync_acked);
 		}
 	}
 }
@@ -432,70 +465,101 @@ ur_signal(int fd)
 }
 
 static void
-ur_kick(void)
+ur_kick(unsigned int k)
 {
-	ur_signal(ur_kickfd);
+	ur_signal(urs[k].kickfd);
 }
 
 static void
-ur_sync(void)
+ur_sync(unsigned int k)
 {
-	ur_signal(ur_syncfd);
+	ur_signal(urs[k].syncfd);
 }
 
-/* deliver_sync() before the loop runs: forget the slots unwatched
+/* deliver_sync() before the loops run: forget the slots unwatched
  * meanwhile (they were never armed), as their memory goes. */
 static void
 ur_idle_sync(void)
 {
-	struct slot **pp;
+	for (unsigned int k = 0; k < ur_n; k++) {
+		struct ur_shard *u = &urs[k];
+		struct slot **pp;
 
-	pthread_mutex_lock(&q_lock);
-	for (pp = &q_head; *pp != NULL;) {
-		struct slot *s = *pp;
+		pthread_mutex_lock(&u->q_lock);
+		for (pp = &u->q_head; *pp != NULL;) {
+			struct slot *s = *pp;
 
-		if (!s->dl.want) {
-			*pp = s->dl.next;
-			s->dl.next = NULL;
-			s->dl.queued = 0;
-		} else
-			pp = &s->dl.next;
+			if (!s->dl.want) {
+				*pp = s->dl.next;
+				s->dl.next = NULL;
+				s->dl.queued = 0;
+				ur_let_go(u, s);
+			} else
+				pp = &s->dl.next;
+		}
+		pthread_mutex_unlock(&u->q_lock);
 	}
-	pthread_mutex_unlock(&q_lock);
 }
 
+/*
+ * Ask shard k (want) or the slot's shard (!want) to watch or let go of
+ * it. A slot on no shard goes on k; one still on a shard (unwatched, and
+ * its poll not ended yet) stays there, so that one ring alone ever polls
+ * its trigger. The shard is read again under its queue lock: the loop
+ * lets go of a slot (dl.shard 0) under it.
+ */
 static void
-ur_queue(struct slot *s, bool want)
+ur_queue(struct slot *s, bool want, unsigned int k)
 {
-	pthread_mutex_lock(&q_lock);
+	struct ur_shard *u;
+	unsigned int on;
+
+	for (;;) {
+		on = atomic_load(&s->dl.shard);
+		if (on == 0) {
+			if (!want)
+				return; /* never watched, or let go of */
+			on = k + 1;
+		}
+		u = &urs[on - 1];
+		pthread_mutex_lock(&u->q_lock);
+		if (atomic_load(&s->dl.shard) == 0 && want) {
+			atomic_store(&s->dl.shard, (uint8_t)on);
+			deliver_slots(u->id, 1);
+			break;
+		}
+		if (atomic_load(&s->dl.shard) == on)
+			break;
+		pthread_mutex_unlock(&u->q_lock); /* let go of meanwhile */
+	}
 	if (!want && !s->dl.want && !s->dl.queued) {
-		/* Never watched, or the loop has let go of it already. */
-		pthread_mutex_unlock(&q_lock);
+		/* Never armed, or its poll is going already. */
+		pthread_mutex_unlock(&u->q_lock);
 		return;
 	}
 	s->dl.want = want;
 	if (!s->dl.queued) {
 		s->dl.queued = 1;
-		s->dl.next = q_head;
-		q_head = s;
+		s->dl.next = u->q_head;
+		u->q_head = s;
 	}
-	pthread_mutex_unlock(&q_lock);
+	pthread_mutex_unlock(&u->q_lock);
 	/* Before the loop runs, it takes the queue when it starts. */
 	if (atomic_load(&ur_started))
-		ur_signal(ur_kickfd);
+		ur_signal(u->kickfd);
 }
 
 static int
-ur_add(struct slot *s)
+ur_add(struct slot *s, unsigned int k)
 {
-	ur_queue(s, true);
+	ur_queue(s, true, k);
 	return 0;
 }
 
 static void
 ur_del(struct slot *s)
 {
-	ur_queue(s, false);
+	ur_queue(s, false, 0);
 }
 
 /* The count of s's trigger, peeked at without consuming it (0 if it
@@ -578,7 +642,8 @@ ur_handover(struct slot *s)
 	s->dl.folded = 0;
 	s->dl.skip = 0;
 	s->dl.verify = 1;
-	s->dl.vpos = ur_cq_tail();
+	if (atomic_load(&s->dl.shard) != 0)
+		s->dl.vpos = ur_cq_tail(ur_shard_of(s));
 	if ((act & VECTOR_ACT_DELIVER) && s->target >= 0)
 		deliver_actions(s, act);
 	return 0;
@@ -697,8 +762,9 @@ deliver_uring_restrict(struct io_uring *r)
 	    IOSQE_CQE_SKIP_SUCCESS);
 }
 
+/* Set up shard u's ring and eventfds. */
 static int
-ur_init(const char **why)
+ur_shard_init(struct ur_shard *u, const char **why)
 {
 	struct io_uring_params p;
 	static const unsigned int tries[] = {
@@ -711,14 +777,13 @@ ur_init(const char **why)
 	};
 	int r = -EINVAL;
 
-	if ((r = probe(why)) < 0)
-		return r;
 	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
 		memset(&p, 0, sizeof(p));
 		p.flags = tries[i] | IORING_SETUP_CQSIZE;
 		p.cq_entries = UR_CQ;
-		if ((r = io_uring_queue_init_params(UR_SQ, &ring, &p)) == 0) {
-			ring_flags = p.flags;
+		if ((r = io_uring_queue_init_params(UR_SQ, &u->ring, &p)) ==
+		    0) {
+			u->ring_flags = p.flags;
 			break;
 		}
 	}
@@ -726,16 +791,65 @@ ur_init(const char **why)
 		*why = "cannot set up the ring";
 		return r;
 	}
-	ring_ok = 1;
-	if ((r = deliver_uring_restrict(&ring)) < 0) {
+	u->ring_ok = 1;
+	if ((r = deliver_uring_restrict(&u->ring)) < 0) {
 		*why = "cannot restrict the ring's operations";
 		return r; /* deliver_init() calls ur_fini() */
 	}
-	ur_kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	ur_syncfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (ur_kickfd < 0 || ur_syncfd < 0) {
+	u->kickfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	u->syncfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (u->kickfd < 0 || u->syncfd < 0) {
 		*why = "eventfd failed";
 		return -errno; /* deliver_init() calls ur_fini() */
+	}
+	return 0;
+}
+
+static int
+ur_init(unsigned int *n, const char **why)
+{
+	int r;
+
+	if ((r = probe(why)) < 0)
+		return r;
+	/* Bounded: *n is at most DELIVER_SHARDS_MAX (deliver.c). Never
+	 * freed: a request after ur_fini() (device_destroy_all) finds the
+	 * queues, as it found the one queue before shards. */
+	if ((urs = aligned_alloc(UR_LINE, *n * sizeof(*urs))) == NULL) {
+		*why = "no memory for the shards";
+		return -ENOMEM;
+	}
+	memset(urs, 0, *n * sizeof(*urs));
+	for (unsigned int k = 0; k < *n; k++) {
+		urs[k].id = k;
+		urs[k].kickfd = urs[k].syncfd = -1;
+		pthread_mutex_init(&urs[k].q_lock, NULL);
+	}
+	ur_n = *n;
+	for (unsigned int k = 0; k < *n; k++) {
+		if ((r = ur_shard_init(&urs[k], why)) == 0)
+			continue;
+		if (k == 0)
+			return r; /* deliver_init() calls ur_fini() */
+		/* Rings cost locked memory: with fewer than asked for, the
+		 * loop runs on those it has rather than not at all. */
+		log_warnx("delivery loop: io_uring shard %u: %s (%s); running "
+		    "%u shard(s) of the %u asked for", k, *why, strerror(-r),
+		    k, *n);
+		ur_n = k;
+		for (unsigned int j = k; j < *n; j++) {
+			if (urs[j].ring_ok)
+				io_uring_queue_exit(&urs[j].ring);
+			if (urs[j].kickfd >= 0)
+				close(urs[j].kickfd);
+			if (urs[j].syncfd >= 0)
+				close(urs[j].syncfd);
+			urs[j].ring_ok = 0;
+			urs[j].kickfd = urs[j].syncfd = -1;
+		}
+		*n = k;
+		*why = NULL;
+		break;
 	}
 	return 0;
 }
@@ -743,18 +857,25 @@ ur_init(const char **why)
 static void
 ur_fini(void)
 {
+	uint64_t rearms = 0;
+
+	atomic_store(&ur_started, 0); /* requests are no longer kicked */
+	for (unsigned int k = 0; k < ur_n; k++) {
+		struct ur_shard *u = &urs[k];
+
+		rearms += u->rearms;
+		if (u->ring_ok)
+			io_uring_queue_exit(&u->ring);
+		u->ring_ok = 0;
+		if (u->kickfd >= 0)
+			close(u->kickfd);
+		if (u->syncfd >= 0)
+			close(u->syncfd);
+		u->kickfd = u->syncfd = -1;
+	}
 	if (rearms != 0)
 		log_info("delivery loop: %llu poll(s) re-armed after the "
 		    "completion queue overflowed", (unsigned long long)rearms);
-	atomic_store(&ur_started, 0); /* requests are no longer kicked */
-	if (ring_ok)
-		io_uring_queue_exit(&ring);
-	ring_ok = 0;
-	if (ur_kickfd >= 0)
-		close(ur_kickfd);
-	if (ur_syncfd >= 0)
-		close(ur_syncfd);
-	ur_kickfd = ur_syncfd = -1;
 }
 
 const struct deliver_loop deliver_uring = {
@@ -775,8 +896,9 @@ const struct deliver_loop deliver_uring = {
 #else /* !HAVE_LIBURING */
 
 static int
-ur_init(const char **why)
+ur_init(unsigned int *n, const char **why)
 {
+	(void)n;
 	*why = "msivd was built without liburing";
 	return -ENOTSUP;
 }

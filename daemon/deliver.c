@@ -1,36 +1,59 @@
 /*
  * The delivery loop, relay mode (msivd(8) DELIVERY LOOPS): trigger eventfd ->
- * the delivery thread -> target eventfd. This file holds what both loops
+ * a delivery thread -> target eventfd. This file holds what both loops
  * share and chooses one; deliver-uring.c (io_uring, preferred) and
- * deliver-epoll.c (the fallback) do the waiting. doc/delivery.md has the
- * design: the protocol between the delivery thread and the control thread
- * (the slot lock, writes in flight, what rules 4 and 6 get from it), and
- * who reads a trigger's counter, and when.
+ * deliver-epoll.c (the fallback) do the waiting. The io_uring loop runs as
+ * shards, a thread each; this file starts them, syncs and parks them all,
+ * and keeps their figures. doc/delivery.md has the design: the protocol
+ * between a delivery thread and the control thread (the slot lock, writes
+ * in flight, what rules 4, 6 and 7 get from it), who reads a trigger's
+ * counter, and when, and the shards.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "deliver.h"
+#include "device.h"
 #include "log.h"
 #include "target.h"
 
+/* What deliver.c keeps of each shard; the loop keeps its own (the
+ * io_uring loop: struct ur_shard in deliver-uring.c). */
+struct dl_shard {
+	pthread_t thread;
+	int running;
+	_Atomic uint64_t interrupts;
+	_Atomic int64_t delivered;
+	_Atomic uint64_t dropped;
+	_Atomic int32_t slots;
+	uint64_t sync_done;  /* sync_lock */
+};
+
 static const struct deliver_loop *loop;
-static pthread_t deliver_thread;
-static int deliver_running;
+static struct dl_shard *shards;
+static unsigned int nshards;
+static unsigned int nrunning;
 _Atomic int deliver_stopping;
 _Atomic int deliver_parking;
-static int parked;          /* park_lock */
+static unsigned int parked; /* park_lock: shards parked */
 static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t park_cond = PTHREAD_COND_INITIALIZER;
 
+/* The CPUs msivd was allowed at start: shard k goes with the k-th. */
+static cpu_set_t dl_cpus;
+static unsigned int dl_ncpus;
+
 /* deliver_sync(): the control thread asks for sync number n and sleeps
- * until the loop has declared every sync up to n done. */
+ * until every shard has declared every sync up to n done. */
 static _Atomic uint64_t sync_asked;
-static uint64_t sync_done;  /* sync_lock */
 static pthread_mutex_t sync_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t sync_cond = PTHREAD_COND_INITIALIZER;
 
@@ -39,9 +62,11 @@ static pthread_mutex_t wr_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wr_cond = PTHREAD_COND_INITIALIZER;
 static _Atomic unsigned int wr_waiters;
 
-static _Atomic uint64_t stat_interrupts;
-static _Atomic int64_t stat_delivered;
-static _Atomic uint64_t stat_dropped;
+/* Not any shard's: the control thread's replays, and what an earlier
+ * msivd handed over. */
+static _Atomic uint64_t base_interrupts;
+static _Atomic int64_t base_delivered;
+static _Atomic uint64_t base_dropped;
 
 const char *
 deliver_loop_name(void)
@@ -49,18 +74,57 @@ deliver_loop_name(void)
 	return loop != NULL ? loop->name : "none";
 }
 
-void
-deliver_stat(uint64_t interrupts, int64_t delivered, uint64_t dropped)
+unsigned int
+deliver_shard_count(void)
+{
+	return nshards;
+}
+
+int
+deliver_shard_of_cpu(unsigned int cpu)
+{
+	unsigned int rank = 0;
+
+	if (dl_ncpus == 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &dl_cpus))
+		return -1;
+	for (unsigned int i = 0; i < cpu; i++)
+		rank += CPU_ISSET(i, &dl_cpus) ? 1 : 0;
+	return (int)(rank % nshards);
+}
+
+static void
+stat_add(_Atomic uint64_t *i, _Atomic int64_t *d, _Atomic uint64_t *dr,
+    uint64_t interrupts, int64_t delivered, uint64_t dropped)
 {
 	if (interrupts != 0)
-		atomic_fetch_add_explicit(&stat_interrupts, interrupts,
-		    memory_order_relaxed);
+		atomic_fetch_add_explicit(i, interrupts, memory_order_relaxed);
 	if (delivered != 0)
-		atomic_fetch_add_explicit(&stat_delivered, delivered,
-		    memory_order_relaxed);
+		atomic_fetch_add_explicit(d, delivered, memory_order_relaxed);
 	if (dropped != 0)
-		atomic_fetch_add_explicit(&stat_dropped, dropped,
-		    memory_order_relaxed);
+		atomic_fetch_add_explicit(dr, dropped, memory_order_relaxed);
+}
+
+void
+deliver_stat(unsigned int k, uint64_t interrupts, int64_t delivered,
+    uint64_t dropped)
+{
+	struct dl_shard *sh = &shards[k];
+
+	stat_add(&sh->interrupts, &sh->delivered, &sh->dropped, interrupts,
+	    delivered, dropped);
+}
+
+void
+deliver_stat_carry(uint64_t interrupts, uint64_t delivered, uint64_t dropped)
+{
+	stat_add(&base_interrupts, &base_delivered, &base_dropped, interrupts,
+	    (int64_t)delivered, dropped);
+}
+
+void
+deliver_slots(unsigned int k, int n)
+{
+	atomic_fetch_add_explicit(&shards[k].slots, n, memory_order_relaxed);
 }
 
 static void
@@ -68,9 +132,11 @@ deliver_write(int fd)
 {
 	/* Not written: the target's counter is saturated, so its reader has
 	 * a wakeup waiting already; nothing is lost by not adding to it (or
-	 * its client made it blocking: target.h). */
+	 * its client made it blocking: target.h). The control thread's (a
+	 * replay): no shard's. */
 	if (target_write(fd))
-		deliver_stat(0, 1, 0);
+		atomic_fetch_add_explicit(&base_delivered, 1,
+		    memory_order_relaxed);
 }
 
 void
@@ -91,8 +157,10 @@ deliver_lock(struct slot *s)
 		pthread_mutex_lock(&wr_lock);
 		atomic_fetch_add(&wr_waiters, 1);
 		/* The loop issues its writes in the enter that then waits:
-		 * wake it, so it clears the marks (ur_writes_done). */
-		loop->kick();
+		 * wake the slot's shard, so it clears the marks
+		 * (ur_writes_done). A slot with a write in flight is on a
+		 * shard (it stays there while it is watched). */
+		loop->kick(atomic_load(&s->dl.shard) - 1u);
 		while (atomic_load(&s->dl.inflight))
 			pthread_cond_wait(&wr_cond, &wr_lock);
 		atomic_fetch_sub(&wr_waiters, 1);
@@ -131,14 +199,24 @@ deliver_sync_asked(void)
 }
 
 void
-deliver_sync_done(uint64_t seq)
+deliver_sync_done(unsigned int k, uint64_t seq)
 {
 	pthread_mutex_lock(&sync_lock);
-	if (seq > sync_done) {
-		sync_done = seq;
+	if (seq > shards[k].sync_done) {
+		shards[k].sync_done = seq;
 		pthread_cond_broadcast(&sync_cond);
 	}
 	pthread_mutex_unlock(&sync_lock);
+}
+
+/* With sync_lock held: has every shard done sync seq? */
+static bool
+deliver_synced(uint64_t seq)
+{
+	for (unsigned int k = 0; k < nshards; k++)
+		if (shards[k].sync_done < seq)
+			return false;
+	return true;
 }
 
 void
@@ -147,32 +225,64 @@ deliver_sync(void)
 	static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
 	uint64_t seq;
 
-	if (!deliver_running) {
+	if (nrunning == 0) {
 		/* No loop thread: nothing was gathered; the loop forgets
 		 * what it has not picked up yet (deliver_del before start). */
 		if (loop != NULL && loop->idle_sync != NULL)
 			loop->idle_sync();
 		return;
 	}
-	/* One sync in flight at a time: the io_uring loop relies on it. */
+	/* One sync in flight at a time: the io_uring loop relies on it.
+	 * Every shard is asked at once, and each does it on its own: the
+	 * sync is done once the slowest has. */
 	pthread_mutex_lock(&one_at_a_time);
 	seq = atomic_fetch_add(&sync_asked, 1) + 1;
-	loop->sync();
+	for (unsigned int k = 0; k < nshards; k++)
+		loop->sync(k);
 	pthread_mutex_lock(&sync_lock);
-	while (sync_done < seq)
+	while (!deliver_synced(seq))
 		pthread_cond_wait(&sync_cond, &sync_lock);
 	pthread_mutex_unlock(&sync_lock);
 	pthread_mutex_unlock(&one_at_a_time);
 }
 
+/* How many shards "auto" means: the CPUs msivd may run on. */
+static unsigned int
+deliver_auto_shards(void)
+{
+	unsigned int n = dl_ncpus;
+
+	if (n == 0)
+		n = 1;
+	return n > DELIVER_SHARDS_MAX ? DELIVER_SHARDS_MAX : n;
+}
+
+static int
+deliver_alloc(unsigned int n)
+{
+	shards = calloc(n, sizeof(*shards));
+	if (shards == NULL)
+		return -ENOMEM;
+	nshards = n;
+	return 0;
+}
+
 int
-deliver_init(const char *want)
+deliver_init(const char *want, unsigned int nwant)
 {
 	const char *why = NULL;
+	unsigned int n;
 	int r;
 
 	if (want == NULL)
 		want = "auto";
+	CPU_ZERO(&dl_cpus);
+	if (sched_getaffinity(0, sizeof(dl_cpus), &dl_cpus) == 0)
+		dl_ncpus = (unsigned int)CPU_COUNT(&dl_cpus);
+	else
+		log_warn("delivery: cannot read msivd's CPU affinity");
+	if (nwant == 0)
+		nwant = deliver_auto_shards();
 	/* Target writes outside the io_uring loop: the control thread's
 	 * (replays) and the epoll loop's. */
 	if (!target_writers_init(&why))
@@ -181,8 +291,12 @@ deliver_init(const char *want)
 	why = NULL;
 	if (strcmp(want, "epoll") != 0) {
 		loop = &deliver_uring;
-		if ((r = loop->init(&why)) == 0)
+		n = nwant;
+		if ((r = loop->init(&n, &why)) == 0 &&
+		    (r = deliver_alloc(n)) == 0)
 			return 0;
+		if (why == NULL)
+			why = strerror(-r);
 		if (loop->fini != NULL)
 			loop->fini(); /* what init set up before it failed */
 		loop = NULL;
@@ -195,24 +309,41 @@ deliver_init(const char *want)
 		    "epoll", why);
 	}
 	loop = &deliver_epoll;
-	if ((r = loop->init(&why)) < 0) {
-		log_errx("delivery loop: epoll: %s", why);
+	n = nwant;
+	if ((r = loop->init(&n, &why)) < 0 || (r = deliver_alloc(n)) < 0) {
+		log_errx("delivery loop: epoll: %s", why != NULL ? why :
+		    strerror(-r));
 		loop->fini();
 		loop = NULL;
+		return r;
 	}
+	if (nwant > 1)
+		log_info("delivery loop: epoll runs one thread (delivery_shards, "
+		    "here %u, is for io_uring: epoll is the fallback for kernels "
+		    "without it)", nwant);
 	return r;
 }
 
 int
 deliver_start(void)
 {
-	int r = pthread_create(&deliver_thread, NULL, loop->main, NULL);
+	for (unsigned int k = 0; k < nshards; k++) {
+		char name[32]; /* "msivd-deliver63": 15, the most a
+				  thread's name has */
+		int r = pthread_create(&shards[k].thread, NULL, loop->main,
+		    (void *)(uintptr_t)k);
 
-	if (r != 0)
-		return -r;
-	(void)pthread_setname_np(deliver_thread, "msivd-deliver");
-	deliver_running = 1;
-	log_info("delivery loop: %s", loop->name);
+		if (r != 0)
+			return -r; /* deliver_stop() joins those started */
+		shards[k].running = 1;
+		nrunning++;
+		(void)snprintf(name, sizeof(name), "msivd-deliver%u", k);
+		(void)pthread_setname_np(shards[k].thread, name);
+	}
+	if (nshards > 1)
+		log_info("delivery loop: %s, %u shards", loop->name, nshards);
+	else
+		log_info("delivery loop: %s", loop->name);
 	return 0;
 }
 
@@ -221,20 +352,34 @@ deliver_stop(void)
 {
 	if (loop == NULL)
 		return;
-	if (deliver_running) {
+	if (nrunning != 0) {
 		atomic_store(&deliver_stopping, 1);
-		loop->kick();
-		pthread_join(deliver_thread, NULL);
-		deliver_running = 0;
+		for (unsigned int k = 0; k < nshards; k++) {
+			if (!shards[k].running)
+				continue;
+			loop->kick(k);
+			pthread_join(shards[k].thread, NULL);
+			shards[k].running = 0;
+		}
+		nrunning = 0;
 	}
 	loop->fini();
 	target_writers_fini();
+	/* shards stays: devices are unwatched after this (their figures
+	 * go nowhere), and it is reachable till the process exits. */
 }
 
 int
 deliver_add(struct slot *s)
 {
-	return loop->add(s);
+	unsigned int k = atomic_load(&s->dl.shard);
+
+	/* On a shard still (unwatched, not let go of yet): it stays. */
+	if (k == 0)
+		k = nshards > 1 ? slot_shard(s, nshards) : 0;
+	else
+		k--;
+	return loop->add(s, k);
 }
 
 void
@@ -246,12 +391,46 @@ deliver_del(struct slot *s)
 void
 deliver_get_stats(struct deliver_stats *st)
 {
-	int64_t d = atomic_load_explicit(&stat_delivered, memory_order_relaxed);
+	int64_t d = atomic_load_explicit(&base_delivered, memory_order_relaxed);
 
-	st->interrupts = atomic_load_explicit(&stat_interrupts,
+	st->interrupts = atomic_load_explicit(&base_interrupts,
+	    memory_order_relaxed);
+	st->dropped = atomic_load_explicit(&base_dropped,
+	    memory_order_relaxed);
+	for (unsigned int k = 0; k < nshards; k++) {
+		struct dl_shard *sh = &shards[k];
+
+		st->interrupts += atomic_load_explicit(&sh->interrupts,
+		    memory_order_relaxed);
+		d += atomic_load_explicit(&sh->delivered,
+		    memory_order_relaxed);
+		st->dropped += atomic_load_explicit(&sh->dropped,
+		    memory_order_relaxed);
+	}
+	st->delivered = d > 0 ? (uint64_t)d : 0;
+}
+
+void
+deliver_get_shard_stats(unsigned int k, struct deliver_shard_stats *st)
+{
+	struct dl_shard *sh = &shards[k];
+	int64_t d = atomic_load_explicit(&sh->delivered, memory_order_relaxed);
+	int32_t n = atomic_load_explicit(&sh->slots, memory_order_relaxed);
+	clockid_t cid;
+	struct timespec ts;
+
+	memset(st, 0, sizeof(*st));
+	st->interrupts = atomic_load_explicit(&sh->interrupts,
 	    memory_order_relaxed);
 	st->delivered = d > 0 ? (uint64_t)d : 0;
-	st->dropped = atomic_load_explicit(&stat_dropped, memory_order_relaxed);
+	st->dropped = atomic_load_explicit(&sh->dropped, memory_order_relaxed);
+	st->slots = n > 0 ? (uint32_t)n : 0;
+	/* Control thread: the shard's thread runs until deliver_stop(),
+	 * which the control thread calls. */
+	if (sh->running && pthread_getcpuclockid(sh->thread, &cid) == 0 &&
+	    clock_gettime(cid, &ts) == 0)
+		st->cpu_ns = (uint64_t)ts.tv_sec * 1000000000u +
+		    (uint64_t)ts.tv_nsec;
 }
 
 /* --- handover --------------------------------------------------------- */
@@ -260,11 +439,11 @@ void
 deliver_park_here(void)
 {
 	pthread_mutex_lock(&park_lock);
-	parked = 1;
+	parked++;
 	pthread_cond_broadcast(&park_cond);
 	while (atomic_load(&deliver_parking) && !atomic_load(&deliver_stopping))
 		pthread_cond_wait(&park_cond, &park_lock);
-	parked = 0;
+	parked--;
 	pthread_cond_broadcast(&park_cond);
 	pthread_mutex_unlock(&park_lock);
 }
@@ -272,12 +451,15 @@ deliver_park_here(void)
 void
 deliver_park(void)
 {
-	if (!deliver_running)
+	if (nrunning == 0)
 		return;
 	atomic_store(&deliver_parking, 1);
-	loop->kick();
+	for (unsigned int k = 0; k < nshards; k++)
+		loop->kick(k);
+	/* Every shard: a slot's last read (deliver_handover_skip) needs its
+	 * own shard parked, and the state written is every shard's. */
 	pthread_mutex_lock(&park_lock);
-	while (!parked)
+	while (parked < nrunning)
 		pthread_cond_wait(&park_cond, &park_lock);
 	pthread_mutex_unlock(&park_lock);
 }
@@ -288,7 +470,7 @@ deliver_unpark(void)
 	pthread_mutex_lock(&park_lock);
 	atomic_store(&deliver_parking, 0);
 	pthread_cond_broadcast(&park_cond);
-	while (parked)
+	while (parked != 0)
 		pthread_cond_wait(&park_cond, &park_lock);
 	pthread_mutex_unlock(&park_lock);
 }

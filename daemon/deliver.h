@@ -1,10 +1,11 @@
 /*
- * The delivery loop (relay mode): a dedicated thread that waits on every
- * slot's trigger and writes the vector's target. Two implementations, one
+ * The delivery loop (relay mode): dedicated threads that wait on the
+ * slots' triggers and write the vectors' targets. Two implementations, one
  * chosen at start-up (deliver.c): io_uring (deliver-uring.c: multishot
- * polls, batched target writes) and epoll (deliver-epoll.c, the fallback).
- * doc/delivery.md has the synchronisation protocol with the control
- * thread.
+ * polls, batched target writes), run as one or more shards (a thread and a
+ * ring each, each watching its own slots), and epoll (deliver-epoll.c, the
+ * fallback, one thread). doc/delivery.md has the synchronisation protocol
+ * with the control thread, and the shards.
  */
 #ifndef MSIVD_DELIVER_H
 #define MSIVD_DELIVER_H
@@ -18,10 +19,13 @@
 struct device;
 struct vfunc;
 
+/* The most delivery shards ([msivd] delivery_shards). */
+#define DELIVER_SHARDS_MAX 64u
+
 /*
- * The delivery loops' state of a slot (struct slot.dl). Only inflight is
- * shared (deliver_lock); the rest is the io_uring loop's (deliver-uring.c);
- * the epoll loop keeps none. 48 bytes, no hole.
+ * The delivery loops' state of a slot (struct slot.dl). Only inflight and
+ * shard are shared (deliver_lock); the rest is the io_uring loop's
+ * (deliver-uring.c); the epoll loop keeps none. 56 bytes.
  */
 struct deliver_slot {
 	_Atomic uint8_t inflight; /* a target write is queued, not done */
@@ -30,6 +34,9 @@ struct deliver_slot {
 	uint8_t arming;           /* delivery thread: handed over, its poll
 				     not yet armed by this process (verify
 				     the wakeup after the first read too) */
+	_Atomic uint8_t shard;    /* the shard watching it, plus one; 0:
+				     none. Chosen by deliver_add, fixed
+				     until the loop has let go of it */
 	uint32_t vpos;            /* delivery thread: queue position */
 	uint32_t hot;             /* lock: wakeups delivered unread */
 	uint32_t hotc;            /* lock: of those, counted in fired
@@ -71,24 +78,43 @@ struct deliver_stats {
 	uint64_t dropped;    /* function disabled or slot not allocated */
 };
 
+/* One shard's figures since this msivd started (not carried over a
+ * handover); cpu_ns: its thread's CPU time, 0 before it runs. */
+struct deliver_shard_stats {
+	uint64_t interrupts;
+	uint64_t delivered;  /* by the loop (replays are the control
+				thread's: not in any shard's) */
+	uint64_t dropped;
+	uint64_t cpu_ns;
+	uint32_t slots;      /* slots it watches */
+};
+
 /* Choose and set up the loop: want is "auto" (io_uring where the kernel
- * offers what it needs, else epoll), "io_uring" or "epoll". Returns 0 or
- * -errno; with "io_uring" asked for and unavailable, -ENOTSUP (the reason
- * is logged). */
-int deliver_init(const char *want);
+ * offers what it needs, else epoll), "io_uring" or "epoll"; shards: how
+ * many io_uring loops (0: one per CPU msivd may run on, at most
+ * DELIVER_SHARDS_MAX; the epoll loop is one). Returns 0 or -errno; with
+ * "io_uring" asked for and unavailable, -ENOTSUP (the reason is
+ * logged). */
+int deliver_init(const char *want, unsigned int shards);
 int deliver_start(void);
 void deliver_stop(void);
 const char *deliver_loop_name(void);
+unsigned int deliver_shard_count(void);
+/* The shard associated with a CPU: shard k with the k-th CPU (mod the
+ * count) of the set msivd was allowed at start; -1 for a CPU outside it. */
+int deliver_shard_of_cpu(unsigned int cpu);
 
 /* Watch / stop watching a slot's trigger. Any thread; the slot must stay
  * allocated until deliver_sync() has returned. Unwatching a slot that is
- * not watched does nothing. */
+ * not watched does nothing. deliver_add puts the slot on a shard
+ * (device.h, slot_shard()), where it stays until the loop has let go of
+ * it: one unwatched and watched again before is watched by the same. */
 int deliver_add(struct slot *s);
 void deliver_del(struct slot *s);
-/* Control thread, holding no slot lock: wait until the loop has handled
- * every wakeup raised before the call and holds no pointer to a slot
- * unwatched before it. Device detach; VECTOR_QUERY (so its counters
- * include every interrupt raised before it was asked). */
+/* Control thread, holding no slot lock: wait until every shard's loop
+ * has handled every wakeup raised before the call and holds no pointer to
+ * a slot unwatched before it. Device detach; VECTOR_QUERY (so its
+ * counters include every interrupt raised before it was asked). */
 void deliver_sync(void);
 
 /*
@@ -114,12 +140,19 @@ void deliver_reset(struct slot *s);
  */
 void deliver_actions(struct slot *s, unsigned int act);
 
+/* The totals: every shard's, with what an earlier msivd handed over. */
 void deliver_get_stats(struct deliver_stats *st);
+/* Shard k's (k < deliver_shard_count()). */
+void deliver_get_shard_stats(unsigned int k, struct deliver_shard_stats *st);
+/* Handover: the totals of the msivd that handed over, added to ours. */
+void deliver_stat_carry(uint64_t interrupts, uint64_t delivered,
+    uint64_t dropped);
 
 /*
- * Handover (handover.c). deliver_park(): the loop finishes the writes it
- * has decided on and waits, reading no trigger, until deliver_unpark()
- * (the handover failed) or the process exits. Control thread.
+ * Handover (handover.c). deliver_park(): every shard's loop finishes the
+ * writes it has decided on and waits, reading no trigger, until
+ * deliver_unpark() (the handover failed) or the process exits; it returns
+ * once all are parked. Control thread.
  */
 void deliver_park(void);
 void deliver_unpark(void);
@@ -144,14 +177,16 @@ int deliver_uring_restrict(struct io_uring *r);
 
 struct deliver_loop {
 	const char *name;
-	/* Set up; -errno (and *why) when this loop cannot run here. */
-	int (*init)(const char **why);
-	void *(*main)(void *arg);
-	void (*kick)(void);     /* wake the loop: stop, requests */
-	void (*sync)(void);     /* wake the loop: deliver_sync() */
-	void (*idle_sync)(void); /* deliver_sync() before the loop runs */
+	/* Set up n shards (1 if it is not sharded: *n says how many);
+	 * -errno (and *why) when this loop cannot run here. */
+	int (*init)(unsigned int *n, const char **why);
+	void *(*main)(void *arg); /* arg: the shard's number */
+	void (*kick)(unsigned int k); /* wake shard k: stop, park, requests */
+	void (*sync)(unsigned int k); /* wake shard k: deliver_sync() */
+	void (*idle_sync)(void); /* deliver_sync() before the loops run */
 	void (*fini)(void);
-	int (*add)(struct slot *s);
+	int (*add)(struct slot *s, unsigned int k); /* on shard k, unless it
+						      is on one already */
 	void (*del)(struct slot *s);
 	void (*settle)(struct slot *s);
 	void (*reset)(struct slot *s);
@@ -164,11 +199,14 @@ extern const struct deliver_loop deliver_uring; /* deliver-uring.c */
 /* Shared by the loops (deliver.c). */
 extern _Atomic int deliver_stopping;
 extern _Atomic int deliver_parking;
-/* The loop, asked to park, with no write in flight: wait here. */
+/* A shard's loop, asked to park, with no write in flight: wait here. */
 void deliver_park_here(void);
 uint64_t deliver_sync_asked(void);      /* the last sync asked for */
-void deliver_sync_done(uint64_t seq);   /* syncs up to seq are done */
-void deliver_stat(uint64_t interrupts, int64_t delivered, uint64_t dropped);
+/* Shard k has done the syncs up to seq. */
+void deliver_sync_done(unsigned int k, uint64_t seq);
+void deliver_stat(unsigned int k, uint64_t interrupts, int64_t delivered,
+    uint64_t dropped);
+void deliver_slots(unsigned int k, int n); /* shard k watches n more */
 void deliver_writes_done(void); /* wake control threads in deliver_lock */
 
 #endif /* MSIVD_DELIVER_H */

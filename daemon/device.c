@@ -58,6 +58,38 @@ static int device_fdstore_adopt(struct device *dev,
     const struct conf_device *cd);
 static void device_fdstore_drop(const struct conf_device *cd);
 
+/* Devices made so far: shards taken in turn (slot_shard). */
+static uint32_t device_turns;
+
+unsigned int
+slot_shard(const struct slot *s, unsigned int n)
+{
+	struct device *dev = s->dev;
+	uint32_t sh = (dev->conf.flags & MSIV_ATTACH_SHARD_MASK) >>
+	    MSIV_ATTACH_SHARD_SHIFT;
+	struct msiv_affinity_rep rep;
+
+	if (sh == MSIV_ATTACH_SHARD_SPREAD)
+		return s->index % n;
+	if (sh >= MSIV_ATTACH_SHARD_FIXED)
+		return (sh - MSIV_ATTACH_SHARD_FIXED) % n;
+	/* auto: where the host IRQ is handled, so the wakeup stays on its
+	 * CPU's shard; a slot with no IRQ yet (vfio: before its vfunc
+	 * arms it) goes by device. */
+	memset(&rep, 0, sizeof(rep));
+	if (dev->ops->irq_affinity != NULL &&
+	    dev->ops->irq_affinity(dev, s->index, NULL, &rep) == 0)
+		for (unsigned int c = 0; c < 64 * MSIV_CPUS_WORDS; c++) {
+			int k;
+
+			if (!(rep.cpus[c / 64] & (1ull << (c % 64))))
+				continue;
+			if ((k = deliver_shard_of_cpu(c)) >= 0)
+				return (unsigned int)k;
+		}
+	return dev->turn % n;
+}
+
 /* Create a device: opened (r NULL), or adopted from a handover's state. */
 static int
 device_make(const struct conf_device *cd, struct ho_rd *r, struct device **out)
@@ -82,6 +114,7 @@ device_make(const struct conf_device *cd, struct ho_rd *r, struct device **out)
 	}
 	dev->policy = cd->policy;
 	dev->nslots = cd->slots;
+	dev->turn = device_turns++;
 	dev->slots = calloc(dev->nslots, sizeof(*dev->slots));
 	if (dev->slots == NULL) {
 		free(dev);

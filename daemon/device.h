@@ -74,6 +74,14 @@ struct backend_ops {
  */
 unsigned int slot_route(struct slot *s, unsigned int act);
 /*
+ * The delivery shard (of n) to watch a slot (deliver_add), by its
+ * device's shard setting (msivd.conf(5)): auto (the shard of the CPU its
+ * host IRQ is affine to, where the backend knows it; else the device's,
+ * devices taking the shards in turn as they are made), spread (slot i on
+ * shard i) or a number, each modulo n.
+ */
+unsigned int slot_shard(const struct slot *s, unsigned int n);
+/*
  * Detach a slot's target, with its lock held, in the operation that takes
  * VECTOR_F_TARGET from its vector (free, reset, resync). Returns the fd
  * (-1: none) for slot_target_close() once the lock is released: no close()
@@ -118,6 +126,7 @@ struct device {
 	struct slot *slots;
 	int state_fd;               /* the fd store's copy of what the
 				       backend knows (a memfd), or -1 */
+	uint32_t turn;              /* made the turn-th: its shard in auto */
 };
 
 TAILQ_HEAD(device_list, device);

@@ -603,7 +603,7 @@ handover_receive(int fd, const struct conf *conf)
 	interrupts = ho_get_u64(r);
 	delivered = ho_get_u64(r);
 	dropped = ho_get_u64(r);
-	deliver_stat(interrupts, (int64_t)delivered, dropped);
+	deliver_stat_carry(interrupts, delivered, dropped);
 	n = ho_get_u32(r);
 	for (uint32_t i = 0; i < n && r->err == 0; i++)
 		if ((e = device_handover_adopt(r)) < 0)

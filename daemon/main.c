@@ -585,7 +585,7 @@ main(int argc, char **argv)
 		    "service manager cannot be used");
 
 	/* Stage 2. */
-	if ((r = deliver_init(conf.delivery)) < 0)
+	if ((r = deliver_init(conf.delivery, conf.delivery_shards)) < 0)
 		return main_fail(MAIN_EXIT_CONFIG, "no delivery loop");
 	if (evthread_use_pthreads() < 0)
 		fatalx("libevent: no pthreads support");

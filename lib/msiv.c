@@ -1046,6 +1046,7 @@ msiv_hotplug_status(struct msiv_conn *c, struct msiv_hotplug_rep *st)
 #define MSIV_VECTOR_STATE_V3 sizeof(struct msiv_vector_state)
 #define MSIV_SESSION_INFO_V3 sizeof(struct msiv_session_info)
 #define MSIV_RESTART_INFO_V4 sizeof(struct msiv_restart_info)
+#define MSIV_SHARD_INFO_V5   sizeof(struct msiv_shard_info)
 
 MSIV_API int
 msiv_get_status(struct msiv_conn *c, struct msiv_status_info *st, size_t size)
@@ -1204,6 +1205,33 @@ msiv_put_session(void *out, size_t i, size_t size, const void *src)
 	in.vfuncs = rec.vfuncs;
 	msiv_name_get(in.tenant, rec.tenant);
 	msiv_info_put((unsigned char *)out + i * size, size, &in, sizeof(in));
+}
+
+static void
+msiv_put_shard(void *out, size_t i, size_t size, const void *src)
+{
+	struct msiv_shard_rec rec;
+	struct msiv_shard_info in;
+
+	memcpy(&rec, src, sizeof(rec));
+	memset(&in, 0, sizeof(in));
+	in.shard = rec.shard;
+	in.slots = rec.slots;
+	in.interrupts = rec.interrupts;
+	in.delivered = rec.delivered;
+	in.dropped = rec.dropped;
+	in.cpu_ns = rec.cpu_ns;
+	msiv_info_put((unsigned char *)out + i * size, size, &in, sizeof(in));
+}
+
+MSIV_API int
+msiv_list_shards(struct msiv_conn *c, struct msiv_shard_info *out, size_t max,
+    size_t size)
+{
+	int r = msiv_info_size(size, MSIV_SHARD_INFO_V5);
+
+	return r < 0 ? r : msiv_list(c, MSIV_OP_SHARD_LIST, 0, out, max, size,
+	    sizeof(struct msiv_shard_rec), msiv_put_shard);
 }
 
 MSIV_API int

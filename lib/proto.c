@@ -41,6 +41,7 @@
 #define L_RELEASE_REP "ww"
 #define L_RELOAD_REP "m"
 #define L_RESTART_REP "wwwwwwnn"
+#define L_SHARD_REC  "qqqqww"
 #define L_EV_MSG     "qwwq"
 #define L_EV_GONE    "qww"
 
@@ -172,6 +173,10 @@ static const struct msiv_opinfo msiv_wire_table[] = {
 	    .req_len = 0, .req_layout = "",
 	    .rep_len = sizeof(struct msiv_restart_rep),
 	    .rep_layout = L_RESTART_REP },
+	[MSIV_OP_SHARD_LIST] = { .name = "SHARD_LIST",
+	    .req_len = sizeof(struct msiv_list_req), .req_layout = L_LIST_REQ,
+	    .rep_len = sizeof(struct msiv_shard_rec), .paged = 1,
+	    .rep_layout = L_SHARD_REC },
 };
 /* The table is sized by its entries: an opcode appended to enum msiv_op
  * without its entry here does not build. Entry 0 is not an opcode; that

@@ -160,6 +160,45 @@ h_start(struct h_daemon *d, const char *conf)
 	return h_start_user(d, conf, "root");
 }
 
+/*
+ * Write the configuration, with MSIV_TEST_SHARDS=N (tests/X.shards2) made
+ * part of it: delivery_shards = N, and every device's slots spread over
+ * the shards (slot i on shard i mod N), so that a vfunc's vectors span
+ * them.
+ */
+static int
+h_write_conf(FILE *f, const char *conf)
+{
+	const char *shards = getenv("MSIV_TEST_SHARDS");
+	const char *p = conf, *nl;
+
+	if (shards == NULL || *shards == '\0')
+		return fputs(conf, f);
+	/* A section is given once: the setting goes into [msivd] where the
+	 * configuration has one. */
+	if (strncmp(conf, "[msivd]\n", 8) != 0 && !strstr(conf, "\n[msivd]\n") &&
+	    fprintf(f, "[msivd]\ndelivery_shards = %s\n", shards) < 0)
+		return -1;
+	for (; *p != '\0'; p = nl) {
+		const char *add = NULL;
+
+		nl = strchr(p, '\n');
+		nl = nl != NULL ? nl + 1 : p + strlen(p);
+		if (fwrite(p, 1, (size_t)(nl - p), f) != (size_t)(nl - p))
+			return -1;
+		if (nl[-1] != '\n' && fputc('\n', f) == EOF)
+			return -1;
+		if (strncmp(p, "[device ", 8) == 0)
+			add = "shard = spread\n";
+		else if (strncmp(p, "[msivd]", 7) == 0)
+			add = "delivery_shards = ";
+		if (add != NULL && (fputs(add, f) == EOF ||
+		    (add[0] == 'd' && fprintf(f, "%s\n", shards) < 0)))
+			return -1;
+	}
+	return 0;
+}
+
 static void
 h_prepare_user(struct h_daemon *d, const char *conf, const char *user)
 {
@@ -174,7 +213,7 @@ h_prepare_user(struct h_daemon *d, const char *conf, const char *user)
 	snprintf(d->conf, sizeof(d->conf), "%s/msivd.conf", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/msivd.log", d->dir);
 	f = fopen(d->conf, "w");
-	if (f == NULL || fputs(conf ? conf : h_default_conf, f) < 0 ||
+	if (f == NULL || h_write_conf(f, conf ? conf : h_default_conf) < 0 ||
 	    fclose(f) != 0)
 		tap_bail("cannot write the test configuration");
 }

@@ -37,6 +37,18 @@ conf '[tenant t]\nuids = 4001\n; a comment\nuids = 4002\n' 3 \
     "a key given twice" "$f:4: duplicate key uids in [tenant t] (first at line 2)"
 conf '[auto nic]\nmatch = 0000:03:00.0  # the NIC\n' 3 \
     "a # comment after a value" "$f:2: match: a # after a value is not a comment"
+conf '[msivd]\ndelivery_shards = 4\n[device s]\nbackend = sim\nslots = 4\nshard = spread\n' 0 \
+    "delivery_shards and shard = spread" "valid"
+conf '[msivd]\ndelivery_shards = auto\n[device s]\nbackend = sim\nslots = 4\nshard = 63\n[device t]\nbackend = sim\nslots = 4\nshard = auto\n' 0 \
+    "delivery_shards = auto, shard = 63 and auto" "valid"
+conf '[msivd]\ndelivery_shards = 0\n' 3 \
+    "delivery_shards = 0" "$f:2: delivery_shards must be auto or 1 to 64, not \"0\""
+conf '[msivd]\ndelivery_shards = 65\n' 3 \
+    "delivery_shards = 65" "$f:2: delivery_shards must be auto or 1 to 64, not \"65\""
+conf '[device s]\nbackend = sim\nslots = 4\nshard = 64\n' 3 \
+    "shard = 64" "$f:4: device s: shard must be auto, spread or 0 to 63, not \"64\""
+conf '[device s]\nbackend = sim\nslots = 4\nshard = wide\n' 3 \
+    "shard = wide" "$f:4: device s: shard must be auto, spread or 0 to 63, not \"wide\""
 conf '[msivd]\nlog_level = info\n  max_rate = 5\n' 3 \
     "an indented line after a setting (an INI continuation)" \
     "$f:3: a line that starts with white space continues the value of log_level"

@@ -14,6 +14,9 @@
  *    connection is lost is not repeated by auto-reconnect
  *    (-ECONNRESET), and msivctl restart prints the reply, as JSON too,
  *    the refusal and an msivd that predates RESTART as msivctl(8) says;
+ *  - msiv_list_shards() (MSIV_0.5): a record per delivery loop, as many
+ *    as STATUS's loop runs, numbered from 0, their wakeups at most the
+ *    total, with the size rule (its minimum the struct's in MSIV_0.5);
  *  - the MSIV_0.1 calls that took the wire's structs still resolve at
  *    their symbol version (dlvsym) and answer as the new calls do: a
  *    program linked against an older libmsiv keeps working; each call
@@ -25,6 +28,8 @@
  *    token files (the same format) load.
  */
 #include "config.h"
+
+#define DELIVER_TEST_SHARDS 64 /* msivd's most */
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -146,6 +151,27 @@ test_new_calls(struct msiv_conn *adm, uint64_t vf)
 	    (strcmp(ss[1].tenant, "vm1") == 0)) &&
 	    (ss[0].pid == (uint32_t)getpid()),
 	    "msiv_list_sessions: both sessions, this process's");
+	{
+		struct msiv_shard_info sh[DELIVER_TEST_SHARDS];
+		uint64_t sum = 0;
+		int good;
+
+		n = msiv_list_shards(adm, sh, DELIVER_TEST_SHARDS,
+		    sizeof(sh[0]));
+		good = n >= 1 && n <= DELIVER_TEST_SHARDS &&
+		    msiv_get_status(adm, &st, sizeof(st)) == 0 &&
+		    (strcmp(st.loop, "io_uring") == 0 || n == 1);
+		for (int i = 0; good && i < n; i++) {
+			good = sh[i].shard == (uint32_t)i;
+			sum += sh[i].interrupts;
+		}
+		ok(good && sum <= st.interrupts, "msiv_list_shards: %d "
+		    "record(s) of the %s loop, numbered, their wakeups within "
+		    "the total", n, st.loop);
+		is_int(msiv_list_shards(adm, sh, 1, sizeof(sh[0]) - 1),
+		    -EINVAL, "msiv_list_shards: a size below MSIV_0.5's: "
+		    "EINVAL");
+	}
 }
 
 typedef int status_v1(struct msiv_conn *, struct msiv_status_rep *);
@@ -195,10 +221,13 @@ test_old_symbols(struct msiv_conn *adm, uint64_t vf)
 	(void)sym("msiv_list_devices", "MSIV_0.3");
 	(void)sym("msiv_token_save", "MSIV_0.3");
 	(void)sym("msiv_restart", "MSIV_0.4");
+	(void)sym("msiv_list_shards", "MSIV_0.5");
 	ok(dlvsym(RTLD_DEFAULT, "msiv_list_devices", "MSIV_0.1") == NULL,
 	    "msiv_list_devices is not in MSIV_0.1");
 	ok(dlvsym(RTLD_DEFAULT, "msiv_restart", "MSIV_0.3") == NULL,
 	    "msiv_restart is not in MSIV_0.3");
+	ok(dlvsym(RTLD_DEFAULT, "msiv_list_shards", "MSIV_0.4") == NULL,
+	    "msiv_list_shards is not in MSIV_0.4");
 	if (status == NULL || devs == NULL || vfs == NULL || vecs == NULL ||
 	    sess == NULL || hot == NULL)
 		tap_bail("MSIV_0.1 symbols missing");

@@ -74,6 +74,8 @@ static const struct want wants[] = {
 	    sizeof(struct msiv_tenant_release_rep), 0, 0 },
 	{ MSIV_OP_METRICS, 0, sizeof(struct msiv_metrics_rep), 0, 0 },
 	{ MSIV_OP_RESTART, 0, sizeof(struct msiv_restart_rep), 0, 0 },
+	{ MSIV_OP_SHARD_LIST, sizeof(struct msiv_list_req),
+	    sizeof(struct msiv_shard_rec), 0, 1 },
 };
 
 static void

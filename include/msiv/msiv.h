@@ -566,6 +566,24 @@ struct msiv_restart_info {
 int msiv_restart(struct msiv_conn *conn, struct msiv_restart_info *info,
     size_t size);
 
+/*
+ * The delivery loops (MSIV_0.5): one record per io_uring shard, or the
+ * epoll loop's one (msivd(8), DELIVERY LOOPS), listed like the calls
+ * above (size: sizeof(*out); MSIV_0.3's rule). Their figures are the
+ * msivd's since it started; msiv_get_status() has the totals. Errors:
+ * -ENOSYS (an msivd older than the call), -EINVAL (size).
+ */
+struct msiv_shard_info {
+	uint32_t shard;        /* its number: thread msivd-deliverN */
+	uint32_t slots;        /* triggers it watches */
+	uint64_t interrupts;   /* trigger wakeups it handled */
+	uint64_t delivered;    /* target writes it issued */
+	uint64_t dropped;      /* vfunc disabled or slot unallocated */
+	uint64_t cpu_ns;       /* its thread's CPU time */
+};
+int msiv_list_shards(struct msiv_conn *conn, struct msiv_shard_info *out,
+    size_t max, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,8 +28,10 @@
  *      reply without looking at it). Opcodes added within it, which a
  *      daemon that predates them answers with ENOSYS (unknown opcode):
  *      RELOAD (28), LOG_LEVEL (29), TENANT_RELEASE (30), METRICS (31,
- *      admin: the store's commit figures; msivctl metrics says so) and
- *      RESTART (32).
+ *      admin: the store's commit figures; msivctl metrics says so),
+ *      RESTART (32) and SHARD_LIST (33: the delivery shards, a record
+ *      each; STATUS keeps the totals). Flag bits added within it:
+ *      DEVICE_ATTACH's shard (MSIV_ATTACH_SHARD_*).
  *
  * Opcode numbers are only ever appended; a retired opcode keeps its number
  * as a comment saying it is unused. The full protocol is described in
@@ -105,6 +107,7 @@ enum msiv_op {
 	MSIV_OP_TENANT_RELEASE = 30, /* admin: release a tenant's orphans now */
 	MSIV_OP_METRICS = 31,       /* admin: figures for msivctl metrics */
 	MSIV_OP_RESTART = 32,       /* admin: hand over to a new msivd */
+	MSIV_OP_SHARD_LIST = 33,    /* the delivery shards' figures, paged */
 	MSIV_OP__COUNT              /* keep last */
 };
 
@@ -375,6 +378,23 @@ struct msiv_session_rec {
 };
 _Static_assert(sizeof(struct msiv_session_rec) == 64, "session_rec");
 
+/*
+ * SHARD_LIST (paged, anyone): a record per delivery loop (msivd(8),
+ * DELIVERY LOOPS): one io_uring shard each, or the epoll loop's one. The
+ * figures are this msivd's since it started (STATUS's totals also hold
+ * what an msivd before a restart counted, and the control thread's
+ * replays); cpu_ns is the shard's thread's CPU time.
+ */
+struct msiv_shard_rec {
+	uint64_t interrupts;  /* trigger wakeups the shard handled */
+	uint64_t delivered;   /* target writes it issued */
+	uint64_t dropped;     /* vfunc disabled or slot unallocated */
+	uint64_t cpu_ns;
+	uint32_t shard;       /* its number: thread msivd-deliverN */
+	uint32_t slots;       /* triggers it watches */
+};
+_Static_assert(sizeof(struct msiv_shard_rec) == 40, "shard_rec");
+
 /* TABLE_WRITE / TABLE_READ: offset into the MSI-X table (0) or the PBA
  * (MSIV_PBA_OFFSET); size 4 or 8, naturally aligned. */
 struct msiv_table_req {
@@ -413,6 +433,20 @@ _Static_assert(sizeof(struct msiv_attach_req) == 112, "attach_req");
 /* The device latches its MSI message when MSI is enabled (msivd.conf
  * msi_latch): see msivd.conf(5). */
 #define MSIV_ATTACH_MSI_LATCH 0x1u
+/*
+ * The delivery shard that watches the device's slots (msivd.conf(5),
+ * shard), in bits 16-31 of flags: 0 auto, MSIV_ATTACH_SHARD_SPREAD slot i
+ * on shard i, MSIV_ATTACH_SHARD_FIXED + N (N at most
+ * MSIV_ATTACH_SHARD_MAX) every slot on shard N, each modulo the shard
+ * count. Added within version 1: a daemon that predates it refuses the
+ * flags (EINVAL).
+ */
+#define MSIV_ATTACH_SHARD_SHIFT 16
+#define MSIV_ATTACH_SHARD_MASK  0xffff0000u
+#define MSIV_ATTACH_SHARD_SPREAD 1u
+#define MSIV_ATTACH_SHARD_FIXED  2u
+#define MSIV_ATTACH_SHARD_MAX    63u
+#define MSIV_ATTACH_SHARD(v) ((uint32_t)(v) << MSIV_ATTACH_SHARD_SHIFT)
 
 /* DEVICE_DETACH with MSIV_DETACH_FORCE: a device whose slots are in use
  * is detached too, its vfuncs revoked (VFUNC_GONE, reason

@@ -267,7 +267,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_base = event_base_new();
 	if (fuzz_base == NULL || event_base_priority_init(fuzz_base, 3) < 0)
 		fuzz_fail("libevent: cannot create the event base");
-	if ((r = deliver_init("auto")) < 0)
+	if ((r = deliver_init("auto", 1)) < 0)
 		fuzz_fail("delivery loop: %s", strerror(-r));
 	if (server_init(fuzz_base, &fuzz_conf, cmd_table) < 0)
 		fuzz_fail("server_init failed");
