@@ -80,6 +80,7 @@ void bench_raw_send(int fd, unsigned int op, uint32_t seq, const void *req,
 int bench_raw_recv(int fd, struct msiv_hdr *h, void *rep);
 
 void bench_hotpath(void);
+void bench_memory(void); /* hotpath.c: also run by bench_hotpath() */
 void bench_fair(void);
 void bench_restart(void);
 /* Start-up with 64k vectors against SQLite's read of them (startup.c). */

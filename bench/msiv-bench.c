@@ -50,13 +50,20 @@
  *    raw connection (libmsiv calls wait for each reply);
  *    seqpacket_pipelined_ops_per_s: the same to the echo server;
  *    pipelined_vs_seqpacket_echo (ratio).
- * Memory:
+ * Memory (also alone: "msiv-bench memory"):
  *  - rss_base_kib: msivd with a 64-slot sim device, nothing set up;
  *  - rss_64k_kib: msivd with 65536 vectors set up with targets on a device
  *    of as many slots, or as many as msivd's open file limit allows (it
- *    holds an fd per target): bytes_per_vector_count says how many;
- *  - bytes_per_vector: (rss_64k_kib - rss_base_kib) / that count (user
- *    space only).
+ *    holds an fd per target; about 20000 where the hard limit is 20000):
+ *    bytes_per_vector_count says how many;
+ *  - bytes_per_vector: (rss_64k_kib - rss_base_kib) / that count: the
+ *    VmRSS a set-up vector with a target costs, user space only (slots,
+ *    vfuncs, sessions, SQLite's cache, malloc's overhead); kernel memory
+ *    (each target's eventfd and file, the delivery loop's poll entries) is
+ *    not counted;
+ *  - rss_idle_64k_slots_kib, bytes_per_unused_slot: msivd with a
+ *    65536-slot sim device and nothing set up; (that - rss_base_kib) /
+ *    65472: what a configured slot costs before a vfunc uses it.
  *
  * store section (durable state):
  *  - store_durable_opens_per_s_1client, _32clients: durable vfunc opens
@@ -101,8 +108,8 @@
  *    between deliveries in the stretch before each handover, as long as
  *    it, with none running.
  *
- * usage: msiv-bench [hotpath] [store] [fair] [restart]
- * (default: every section)
+ * usage: msiv-bench [hotpath] [store] [fair] [restart] [memory]
+ * (default: every section but memory, which hotpath runs)
  * MSIVD names the daemon binary (make bench sets it). MSIV_BENCH_DELIVERY
  * (auto, io_uring, epoll), when set, is the delivery loop the hotpath and
  * restart sections ask msivd for (msivd.conf "delivery"). Every wait has a
@@ -590,11 +597,14 @@ bench_raise_fd_limit(void)
 static const struct {
 	const char *name;
 	void (*run)(void);
+	int all;	/* run when no section is named */
 } bench_sections[] = {
-	{ "hotpath", bench_hotpath },
-	{ "store", bench_store },
-	{ "fair", bench_fair },
-	{ "restart", bench_restart },
+	{ "hotpath", bench_hotpath, 1 },
+	{ "store", bench_store, 1 },
+	{ "fair", bench_fair, 1 },
+	{ "restart", bench_restart, 1 },
+	/* The hotpath section's memory figures alone (it runs them too). */
+	{ "memory", bench_memory, 0 },
 };
 #define BENCH_NSECTIONS (sizeof(bench_sections) / sizeof(bench_sections[0]))
 
@@ -611,7 +621,7 @@ main(int argc, char **argv)
 				break;
 		if (k == BENCH_NSECTIONS) {
 			fprintf(stderr, "usage: msiv-bench [hotpath] [store] "
-			    "[fair] [restart]\n");
+			    "[fair] [restart] [memory]\n");
 			return 2;
 		}
 		want[k] = 1;
@@ -625,7 +635,7 @@ main(int argc, char **argv)
 	signal(SIGHUP, bench_signal);
 	bench_raise_fd_limit();
 	for (size_t k = 0; k < BENCH_NSECTIONS; k++)
-		if (argc < 2 || want[k])
+		if ((argc < 2 && bench_sections[k].all) || want[k])
 			bench_sections[k].run();
 	bench_goals();
 	return 0;
