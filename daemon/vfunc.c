@@ -175,14 +175,15 @@ vfunc_create(struct device *dev, uint64_t id, uint32_t first, uint32_t nvec,
 		/* Rule 9: the host side is armed while every vector is
 		 * still masked and the function disabled, before anything
 		 * can be deliverable. */
-		if ((r = dev->ops->arm(dev, first, nvec)) < 0) {
+		if ((r = device_slots_make(dev, first, nvec)) < 0 ||
+		    (r = dev->ops->arm(dev, first, nvec)) < 0) {
 			free(vf->dirty);
 			free(vf);
 			return r;
 		}
 		vf->bound = nvec;
 		for (uint32_t i = 0; i < nvec; i++)
-			dev->slots[first + i].vfunc = vf;
+			device_slot_held(dev, first + i)->vfunc = vf;
 		dev->used += nvec;
 		vfunc_reset_slots(vf);
 		vfunc_nvec += nvec;
@@ -285,12 +286,14 @@ vfunc_bind(struct vfunc *vf, uint32_t vector, uint32_t want)
 	if (want == MSIV_SLOT_NONE) {
 		if ((r = device_find_free(dev, 1, &idx)) < 0)
 			return r;
-	} else if (want >= dev->nslots || dev->slots[want].vfunc != NULL)
+	} else if (want >= dev->nslots || ((s = device_slot(dev, want)) != NULL &&
+	    s->vfunc != NULL))
 		return -EEXIST;
+	if ((s = device_slot_make(dev, idx)) == NULL)
+		return -ENOMEM;
 	/* Rule 9: armed while the vector has no target. */
 	if ((r = dev->ops->arm(dev, idx, 1)) < 0)
 		return r;
-	s = &dev->slots[idx];
 	s->vfunc = vf;
 	dev->used++;
 	vf->bound++;
@@ -317,7 +320,7 @@ vfunc_unbind(struct vfunc *vf, uint32_t vector)
 
 	if (!vf->lazy || (idx = vf->map[vector]) == MSIV_SLOT_NONE)
 		return;
-	s = &vf->dev->slots[idx];
+	s = device_slot_held(vf->dev, idx);
 	p = &vf->park[vector];
 	/* The vector's state (freed: no target) goes back to its parked
 	 * slot; the slot, reset and disabled, drops what comes on it. */
