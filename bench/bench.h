@@ -56,7 +56,9 @@ void bench_kill(pid_t pid);
 
 /* CPU time (ns) a process or one of its threads has run. */
 uint64_t bench_cpu_ns(pid_t pid, pid_t tid);
-/* VmRSS of a process, KiB. */
+/* A KiB line of /proc/PID/status (key: "VmRSS", "RssAnon", ...);
+ * bench_rss_kib: VmRSS. */
+uint64_t bench_status_kib(pid_t pid, const char *key);
 uint64_t bench_rss_kib(pid_t pid);
 
 /* The sections. */

@@ -61,9 +61,13 @@
  *    vfuncs, sessions, SQLite's cache, malloc's overhead); kernel memory
  *    (each target's eventfd and file, the delivery loop's poll entries) is
  *    not counted;
+ *  - bytes_per_vector_anon: the same from RssAnon instead of VmRSS (the
+ *    shared libraries' pages, which VmRSS counts as far as they were
+ *    touched, make it vary by 100 KiB or so from run to run);
  *  - rss_idle_64k_slots_kib, bytes_per_unused_slot: msivd with a
  *    65536-slot sim device and nothing set up; (that - rss_base_kib) /
- *    65472: what a configured slot costs before a vfunc uses it.
+ *    65472: what a configured slot costs before a vfunc uses it;
+ *    bytes_per_unused_slot_anon: the same from RssAnon.
  *
  * store section (durable state):
  *  - store_durable_opens_per_s_1client, _32clients: durable vfunc opens
@@ -408,10 +412,11 @@ bench_cpu_ns(pid_t pid, pid_t tid)
 }
 
 uint64_t
-bench_rss_kib(pid_t pid)
+bench_status_kib(pid_t pid, const char *key)
 {
 	char path[64], line[128];
 	unsigned long long kib = 0;
+	size_t len = strlen(key);
 	int found = 0;
 	FILE *f;
 
@@ -419,11 +424,18 @@ bench_rss_kib(pid_t pid)
 	if ((f = fopen(path, "re")) == NULL)
 		bench_die("%s: %s", path, strerror(errno));
 	while (!found && fgets(line, sizeof(line), f) != NULL)
-		found = sscanf(line, "VmRSS: %llu kB", &kib) == 1;
+		found = strncmp(line, key, len) == 0 && line[len] == ':' &&
+		    sscanf(line + len + 1, "%llu kB", &kib) == 1;
 	fclose(f);
 	if (!found)
-		bench_die("%s: no VmRSS", path);
+		bench_die("%s: no %s", path, key);
 	return kib;
+}
+
+uint64_t
+bench_rss_kib(pid_t pid)
+{
+	return bench_status_kib(pid, "VmRSS");
 }
 
 void

@@ -65,8 +65,11 @@ device_slot_make(struct device *dev, uint32_t i)
 
 	if (dev->chunks[k] != NULL)
 		return &dev->chunks[k][i % DEVICE_CHUNK];
-	if ((c = calloc(DEVICE_CHUNK, sizeof(*c))) == NULL)
+	/* Line-aligned: a slot (a multiple of 64 bytes) spans no more
+	 * cache lines than it must, for the delivery loop's sake. */
+	if ((c = aligned_alloc(64, DEVICE_CHUNK * sizeof(*c))) == NULL)
 		return NULL;
+	memset(c, 0, DEVICE_CHUNK * sizeof(*c));
 	for (uint32_t j = 0; j < DEVICE_CHUNK; j++) {
 		struct slot *s = &c[j];
 
@@ -651,7 +654,7 @@ device_find_free(struct device *dev, uint32_t n, uint32_t *first)
 	for (uint32_t i = 0; i < dev->nslots; i++) {
 		const struct slot *s = device_slot(dev, i);
 
-		run = s == NULL || s->vfunc == NULL ? run + 1 : 0;
+		run = s == NULL || !s->owned ? run + 1 : 0;
 		if (run == n) {
 			*first = i + 1 - n;
 			return 0;

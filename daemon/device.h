@@ -212,7 +212,7 @@ struct slot *device_slot_make(struct device *dev, uint32_t i);
 int device_slots_make(struct device *dev, uint32_t first, uint32_t n);
 
 /* Find n contiguous free slots (first fit). Returns 0 and *first, or
- * -ENOSPC. The caller marks them (slot->vfunc). */
+ * -ENOSPC. The caller marks them (slot->owned). */
 int device_find_free(struct device *dev, uint32_t n, uint32_t *first);
 
 #endif /* MSIVD_DEVICE_H */

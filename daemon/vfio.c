@@ -704,7 +704,7 @@ vfio_arm(struct device *dev, uint32_t first, uint32_t n)
 	for (uint32_t i = 0; i < was; i++) {
 		struct slot *s = device_slot(dev, i);
 
-		if (s == NULL || !v->armed[i] || s->vfunc == NULL)
+		if (s == NULL || !v->armed[i] || !s->owned)
 			continue;
 		deliver_lock(s);
 		deliver_actions(s, vector_assume_pending(&s->vec));

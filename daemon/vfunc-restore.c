@@ -172,7 +172,7 @@ vfunc_restore(const struct store_vfunc *row, const struct store_vector *vecs,
 	for (uint32_t i = 0; i < row->nvec; i++) {
 		const struct slot *s = device_slot(dev, row->first + i);
 
-		if (s != NULL && s->vfunc != NULL) {
+		if (s != NULL && s->owned) {
 			log_warnx("store: vfunc %016llx: slot %u of %s is taken "
 			    "twice; not restored", (unsigned long long)row->id,
 			    row->first + i, dev->name);
