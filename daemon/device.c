@@ -56,6 +56,7 @@ device_base(void)
 
 static int device_fdstore_adopt(struct device *dev,
     const struct conf_device *cd);
+static void device_fdstore_drop(const struct conf_device *cd);
 
 struct slot *
 device_slot_make(struct device *dev, uint32_t i)
@@ -112,7 +113,6 @@ device_free_slots(struct device *dev)
 	}
 	free(dev->chunks);
 }
-static void device_fdstore_drop(const struct conf_device *cd);
 
 /* Create a device: opened (r NULL), or adopted from a handover's state. */
 static int

@@ -286,8 +286,8 @@ vfunc_bind(struct vfunc *vf, uint32_t vector, uint32_t want)
 	if (want == MSIV_SLOT_NONE) {
 		if ((r = device_find_free(dev, 1, &idx)) < 0)
 			return r;
-	} else if (want >= dev->nslots || ((s = device_slot(dev, want)) != NULL &&
-	    s->owned))
+	} else if (want >= dev->nslots ||
+	    ((s = device_slot(dev, want)) != NULL && s->owned))
 		return -EEXIST;
 	if ((s = device_slot_make(dev, idx)) == NULL)
 		return -ENOMEM;
