@@ -77,6 +77,7 @@ main(void)
 	struct device *dev;
 	struct vfunc *vf, *lz, *again;
 	struct slot *p5, *p99, *p700, *q;
+	char tenant[MSIV_NAME_MAX] = "t"; /* vfunc_create copies it whole */
 	uint32_t first = MSIV_SLOT_NONE;
 	int efd, r;
 
@@ -102,7 +103,7 @@ main(void)
 	/* A vfunc of 100 vectors: slots 0-99, chunks 0 and 1. */
 	r = device_find_free(dev, 100, &first);
 	tap_ok(r == 0 && first == 0, "100 free slots at 0 (none made yet)");
-	r = vfunc_create(dev, 1, first, 100, VECTOR_POLICY_LATCH, false, "t",
+	r = vfunc_create(dev, 1, first, 100, VECTOR_POLICY_LATCH, false, tenant,
 	    &vf);
 	tap_ok(r == 0 && chunks_made(dev) == 0x3,
 	    "a vfunc on slots 0-99 makes chunks 0 and 1 only (made 0x%llx)",
@@ -129,7 +130,7 @@ main(void)
 
 	/* A lazy vector bound to slot 700: chunk 10, nothing else. */
 	r = vfunc_create(dev, 2, MSIV_SLOT_NONE, 10, VECTOR_POLICY_LATCH, true,
-	    "t", &lz);
+	    tenant, &lz);
 	tap_ok(r == 0 && chunks_made(dev) == 0x3,
 	    "a lazy vfunc makes no chunk before a vector is bound");
 	r = vfunc_bind(lz, 3, 700);
@@ -161,7 +162,7 @@ main(void)
 	    "triggers unchanged");
 	r = device_find_free(dev, 100, &first);
 	tap_ok(r == 0 && first == 0, "slots 0-99 are free again");
-	r = vfunc_create(dev, 3, first, 100, VECTOR_POLICY_LATCH, false, "t",
+	r = vfunc_create(dev, 3, first, 100, VECTOR_POLICY_LATCH, false, tenant,
 	    &again);
 	tap_ok(r == 0 && vfunc_slot(again, 5) == p5 &&
 	    vfunc_slot(again, 99) == p99 && p5->owned &&
