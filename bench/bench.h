@@ -56,7 +56,9 @@ void bench_kill(pid_t pid);
 
 /* CPU time (ns) a process or one of its threads has run. */
 uint64_t bench_cpu_ns(pid_t pid, pid_t tid);
-/* VmRSS of a process, KiB. */
+/* A KiB line of /proc/PID/status (key: "VmRSS", "RssAnon", ...);
+ * bench_rss_kib: VmRSS. */
+uint64_t bench_status_kib(pid_t pid, const char *key);
 uint64_t bench_rss_kib(pid_t pid);
 
 /* The sections. */
@@ -80,6 +82,7 @@ void bench_raw_send(int fd, unsigned int op, uint32_t seq, const void *req,
 int bench_raw_recv(int fd, struct msiv_hdr *h, void *rep);
 
 void bench_hotpath(void);
+void bench_memory(void); /* hotpath.c: also run by bench_hotpath() */
 void bench_fair(void);
 void bench_restart(void);
 /* Start-up with 64k vectors against SQLite's read of them (startup.c). */

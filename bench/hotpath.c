@@ -1727,28 +1727,47 @@ hotpath_bpv_count(void)
 	return (unsigned int)(n - n % BPV_CLIENTS);
 }
 
-static void
-hotpath_memory(void)
+/* VmRSS of an msivd with a sim device of slots and nothing set up, after
+ * one STATUS call (the control path has run once); *anon: its RssAnon. */
+static uint64_t
+hotpath_rss_idle(unsigned int slots, uint64_t *anon)
+{
+	char conf[256];
+	struct msiv_status_info st;
+	struct h_daemon d;
+	struct msiv_conn *c;
+	uint64_t kib;
+
+	hotpath_conf(conf, sizeof(conf), "", slots);
+	start(&d, conf);
+	c = h_connect(&d, "bpv");
+	hotpath_status(c, &st);
+	msiv_close(c);
+	kib = bench_rss_kib(d.pid);
+	*anon = bench_status_kib(d.pid, "RssAnon");
+	stop(&d, 0);
+	return kib;
+}
+
+void
+bench_memory(void)
 {
 	char conf[256];
 	struct msiv_status_info st;
 	struct h_daemon d;
 	struct msiv_conn *c;
 	pid_t kids[BPV_CLIENTS];
-	uint64_t base, big, vectors = 0;
+	uint64_t base, big, idle, vectors = 0, base_anon, big_anon, idle_anon;
 	unsigned int count = hotpath_bpv_count();
 	int ready[2], go[2];
 	int64_t deadline;
 
 	if (count == 0)
 		bench_die("memory: no fds to spare for targets");
-	hotpath_conf(conf, sizeof(conf), "", 64);
-	start(&d, conf);
-	c = h_connect(&d, "bpv");
-	hotpath_status(c, &st);
-	msiv_close(c);
-	base = bench_rss_kib(d.pid);
-	stop(&d, 0);
+	base = hotpath_rss_idle(64, &base_anon);
+	/* Configured slots no vfunc has used: what a large device costs
+	 * before any tenant comes. */
+	idle = hotpath_rss_idle(BPV_VECTORS, &idle_anon);
 
 	/* A device of exactly count slots: each vector pays for its slot. */
 	hotpath_conf(conf, sizeof(conf), "", count);
@@ -1776,6 +1795,7 @@ hotpath_memory(void)
 	hotpath_status(c, &st);
 	msiv_close(c);
 	big = bench_rss_kib(d.pid);
+	big_anon = bench_status_kib(d.pid, "RssAnon");
 	bench_check("msivd's vectors (STATUS) = set up by the "
 	    "tenants", st.vectors, vectors);
 	bench_checked("memory");
@@ -1792,11 +1812,28 @@ hotpath_memory(void)
 	figure("bytes_per_vector_count", (double)vectors, "vectors");
 	bench_goal("bytes_per_vector", (double)(big - base) * 1024.0 /
 	    (double)vectors, "bytes", 128, 0);
-	bench_note("bytes_per_vector: VmRSS of msivd (user space: slots, "
-	    "vfuncs, sessions, SQLite's cache) over %llu vectors with "
-	    "targets; kernel memory (each target's eventfd and file, the "
-	    "delivery loop's poll entries) is not counted",
+	bench_note("bytes_per_vector: (VmRSS of msivd with %llu vectors set up "
+	    "with targets, on a sim device of as many slots, the most msivd's "
+	    "open file limit allows) - (VmRSS of msivd with a 64-slot sim "
+	    "device and nothing set up), / %llu; user space only (slots, "
+	    "vfuncs, sessions, SQLite's cache, malloc's overhead); kernel "
+	    "memory (each target's eventfd and file, the delivery loop's poll "
+	    "entries) is not counted", (unsigned long long)vectors,
 	    (unsigned long long)vectors);
+	/* VmRSS counts the shared libraries' pages as far as they were
+	 * touched, which varies by 100 KiB or more from run to run: the
+	 * anonymous memory alone (heap, mappings, stacks) is steadier. */
+	figure("bytes_per_vector_anon", (double)(big_anon > base_anon ?
+	    big_anon - base_anon : 0) * 1024.0 / (double)vectors, "bytes");
+	figure("rss_idle_64k_slots_kib", (double)idle, "KiB");
+	figure("bytes_per_unused_slot", (double)(idle > base ? idle - base :
+	    0) * 1024.0 / (BPV_VECTORS - 64), "bytes");
+	figure("bytes_per_unused_slot_anon", (double)(idle_anon > base_anon ?
+	    idle_anon - base_anon : 0) * 1024.0 / (BPV_VECTORS - 64), "bytes");
+	bench_note("bytes_per_unused_slot: (VmRSS of msivd with a %u-slot sim "
+	    "device and nothing set up) - (the same with 64 slots), / %u; "
+	    "the _anon figures: the same from RssAnon (no shared library "
+	    "pages)", BPV_VECTORS, BPV_VECTORS - 64);
 }
 
 void
@@ -1823,6 +1860,6 @@ bench_hotpath(void)
 	hotpath_control(&d, c);
 	msiv_close(c);
 	stop(&d, 0);
-	hotpath_memory();
+	bench_memory();
 	munmap(shm, sizeof(*shm));
 }

@@ -50,13 +50,24 @@
  *    raw connection (libmsiv calls wait for each reply);
  *    seqpacket_pipelined_ops_per_s: the same to the echo server;
  *    pipelined_vs_seqpacket_echo (ratio).
- * Memory:
+ * Memory (also alone: "msiv-bench memory"):
  *  - rss_base_kib: msivd with a 64-slot sim device, nothing set up;
  *  - rss_64k_kib: msivd with 65536 vectors set up with targets on a device
  *    of as many slots, or as many as msivd's open file limit allows (it
- *    holds an fd per target): bytes_per_vector_count says how many;
- *  - bytes_per_vector: (rss_64k_kib - rss_base_kib) / that count (user
- *    space only).
+ *    holds an fd per target; about 20000 where the hard limit is 20000):
+ *    bytes_per_vector_count says how many;
+ *  - bytes_per_vector: (rss_64k_kib - rss_base_kib) / that count: the
+ *    VmRSS a set-up vector with a target costs, user space only (slots,
+ *    vfuncs, sessions, SQLite's cache, malloc's overhead); kernel memory
+ *    (each target's eventfd and file, the delivery loop's poll entries) is
+ *    not counted;
+ *  - bytes_per_vector_anon: the same from RssAnon instead of VmRSS (the
+ *    shared libraries' pages, which VmRSS counts as far as they were
+ *    touched, make it vary by 100 KiB or so from run to run);
+ *  - rss_idle_64k_slots_kib, bytes_per_unused_slot: msivd with a
+ *    65536-slot sim device and nothing set up; (that - rss_base_kib) /
+ *    65472: what a configured slot costs before a vfunc uses it;
+ *    bytes_per_unused_slot_anon: the same from RssAnon.
  *
  * store section (durable state):
  *  - store_durable_opens_per_s_1client, _32clients: durable vfunc opens
@@ -101,8 +112,8 @@
  *    between deliveries in the stretch before each handover, as long as
  *    it, with none running.
  *
- * usage: msiv-bench [hotpath] [store] [fair] [restart]
- * (default: every section)
+ * usage: msiv-bench [hotpath] [store] [fair] [restart] [memory]
+ * (default: every section but memory, which hotpath runs)
  * MSIVD names the daemon binary (make bench sets it). MSIV_BENCH_DELIVERY
  * (auto, io_uring, epoll), when set, is the delivery loop the hotpath and
  * restart sections ask msivd for (msivd.conf "delivery"). Every wait has a
@@ -401,10 +412,11 @@ bench_cpu_ns(pid_t pid, pid_t tid)
 }
 
 uint64_t
-bench_rss_kib(pid_t pid)
+bench_status_kib(pid_t pid, const char *key)
 {
 	char path[64], line[128];
 	unsigned long long kib = 0;
+	size_t len = strlen(key);
 	int found = 0;
 	FILE *f;
 
@@ -412,11 +424,18 @@ bench_rss_kib(pid_t pid)
 	if ((f = fopen(path, "re")) == NULL)
 		bench_die("%s: %s", path, strerror(errno));
 	while (!found && fgets(line, sizeof(line), f) != NULL)
-		found = sscanf(line, "VmRSS: %llu kB", &kib) == 1;
+		found = strncmp(line, key, len) == 0 && line[len] == ':' &&
+		    sscanf(line + len + 1, "%llu kB", &kib) == 1;
 	fclose(f);
 	if (!found)
-		bench_die("%s: no VmRSS", path);
+		bench_die("%s: no %s", path, key);
 	return kib;
+}
+
+uint64_t
+bench_rss_kib(pid_t pid)
+{
+	return bench_status_kib(pid, "VmRSS");
 }
 
 void
@@ -590,11 +609,14 @@ bench_raise_fd_limit(void)
 static const struct {
 	const char *name;
 	void (*run)(void);
+	int all;	/* run when no section is named */
 } bench_sections[] = {
-	{ "hotpath", bench_hotpath },
-	{ "store", bench_store },
-	{ "fair", bench_fair },
-	{ "restart", bench_restart },
+	{ "hotpath", bench_hotpath, 1 },
+	{ "store", bench_store, 1 },
+	{ "fair", bench_fair, 1 },
+	{ "restart", bench_restart, 1 },
+	/* The hotpath section's memory figures alone (it runs them too). */
+	{ "memory", bench_memory, 0 },
 };
 #define BENCH_NSECTIONS (sizeof(bench_sections) / sizeof(bench_sections[0]))
 
@@ -611,7 +633,7 @@ main(int argc, char **argv)
 				break;
 		if (k == BENCH_NSECTIONS) {
 			fprintf(stderr, "usage: msiv-bench [hotpath] [store] "
-			    "[fair] [restart]\n");
+			    "[fair] [restart] [memory]\n");
 			return 2;
 		}
 		want[k] = 1;
@@ -625,7 +647,7 @@ main(int argc, char **argv)
 	signal(SIGHUP, bench_signal);
 	bench_raise_fd_limit();
 	for (size_t k = 0; k < BENCH_NSECTIONS; k++)
-		if (argc < 2 || want[k])
+		if ((argc < 2 && bench_sections[k].all) || want[k])
 			bench_sections[k].run();
 	bench_goals();
 	return 0;

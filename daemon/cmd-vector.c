@@ -97,6 +97,32 @@ cmd_vec_bind(struct cmd_ctx *ctx, struct vfunc *vf, uint32_t vector)
 }
 
 /*
+ * A target kept for a vector: moved to a number at or above
+ * CMD_TARGET_FD_FLOOR where it can be. libevent keeps an array indexed by
+ * fd number (8 bytes an entry, up to the highest fd it watches, rounded
+ * up to a power of two); targets received at the lowest free numbers
+ * would push the sessions accepted after them up, and that array with
+ * them: 256 KiB for a session accepted after 20000 targets, about 13
+ * bytes a vector (doc/performance.md, memory). Above the floor the
+ * targets leave the low numbers to the sockets libevent watches. Where
+ * the open file limit is below the floor (EINVAL) or nothing is free
+ * above it, the fd stays where it is. The control thread, once per SETUP
+ * or RETARGET with a target.
+ */
+#define CMD_TARGET_FD_FLOOR 1024
+static int
+cmd_target_high(int fd)
+{
+	int hfd;
+
+	if (fd >= CMD_TARGET_FD_FLOOR ||
+	    (hfd = fcntl(fd, F_DUPFD_CLOEXEC, CMD_TARGET_FD_FLOOR)) < 0)
+		return fd;
+	close(fd);
+	return hfd;
+}
+
+/*
  * Take the request's fd as a target. It must be an eventfd (a pipe or a
  * file is refused: the daemon writes 8-byte counters to it). It is made
  * non-blocking so that a client cannot stall the delivery loop (or a
@@ -127,7 +153,7 @@ cmd_take_target(struct cmd_ctx *ctx)
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
 		return -errno;
 	ctx->fds[0] = -1;
-	return fd;
+	return cmd_target_high(fd);
 }
 
 int

@@ -52,8 +52,13 @@ struct deliver_slot {
 /*
  * A slot of a device's message store: the unit the delivery loops and the
  * control thread share under its lock (doc/delivery.md, the slot lock).
- * Devices (device.h) own arrays of them; the delivery path needs nothing
+ * Devices (device.h) own chunks of them; the delivery path needs nothing
  * else of the device layer.
+ *
+ * Every set-up vector costs one (doc/performance.md, memory): 192 bytes
+ * (three cache lines; a chunk of them is line-aligned, device.c), the
+ * fields ordered so that the only padding is the end of the flags, before
+ * dl.
  */
 struct slot {
 	pthread_mutex_t lock;
@@ -63,12 +68,13 @@ struct slot {
 	_Atomic int trigger;    /* set once (by the backend, before the slot
 				   is watched), then fixed; -1: none yet */
 	uint32_t index;         /* slot number on the device */
-	struct device *dev;
-	struct vfunc *vfunc;    /* control thread only: owner, or NULL */
-	bool direct;            /* control thread only: direct delivery */
 	int routed;             /* control thread only, under lock: -1 when
 				   the device signals the daemon's trigger,
 				   else the target fd it signals (direct) */
+	struct device *dev;
+	bool owned;             /* control thread only: a vfunc holds it
+				   (its vfunc_slot() is this one) */
+	bool direct;            /* control thread only: direct delivery */
 	struct deliver_slot dl;  /* the delivery loops' (above) */
 };
 

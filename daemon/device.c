@@ -90,6 +90,62 @@ slot_shard(const struct slot *s, unsigned int n)
 	return dev->turn % n;
 }
 
+struct slot *
+device_slot_make(struct device *dev, uint32_t i)
+{
+	struct slot *c;
+	uint32_t k = i / DEVICE_CHUNK;
+
+	if (dev->chunks[k] != NULL)
+		return &dev->chunks[k][i % DEVICE_CHUNK];
+	/* Line-aligned: a slot (a multiple of 64 bytes) spans no more
+	 * cache lines than it must, for the delivery loop's sake. */
+	if ((c = aligned_alloc(64, DEVICE_CHUNK * sizeof(*c))) == NULL)
+		return NULL;
+	memset(c, 0, DEVICE_CHUNK * sizeof(*c));
+	for (uint32_t j = 0; j < DEVICE_CHUNK; j++) {
+		struct slot *s = &c[j];
+
+		pthread_mutex_init(&s->lock, NULL);
+		/* A slot no vfunc owns is disabled: its interrupts drop. */
+		vector_init(&s->vec, dev->policy);
+		s->target = -1;
+		s->trigger = -1;
+		s->routed = -1;
+		s->index = k * DEVICE_CHUNK + j;
+		s->dev = dev;
+	}
+	/* Published to the control thread only: the delivery loops reach
+	 * a slot through the pointer deliver_add() gave them. */
+	dev->chunks[k] = c;
+	return &c[i % DEVICE_CHUNK];
+}
+
+int
+device_slots_make(struct device *dev, uint32_t first, uint32_t n)
+{
+	for (uint32_t i = first; i < first + n; i++) {
+		if (device_slot_make(dev, i) == NULL)
+			return -ENOMEM;
+		i |= DEVICE_CHUNK - 1; /* the rest of its chunk is made */
+	}
+	return 0;
+}
+
+/* Once nothing watches them (deliver_sync() since): the chunks. */
+static void
+device_free_slots(struct device *dev)
+{
+	for (uint32_t k = 0; k < dev->nchunks; k++) {
+		if (dev->chunks[k] == NULL)
+			continue;
+		for (uint32_t j = 0; j < DEVICE_CHUNK; j++)
+			pthread_mutex_destroy(&dev->chunks[k][j].lock);
+		free(dev->chunks[k]);
+	}
+	free(dev->chunks);
+}
+
 /* Create a device: opened (r NULL), or adopted from a handover's state. */
 static int
 device_make(const struct conf_device *cd, struct ho_rd *r, struct device **out)
@@ -115,22 +171,11 @@ device_make(const struct conf_device *cd, struct ho_rd *r, struct device **out)
 	dev->policy = cd->policy;
 	dev->nslots = cd->slots;
 	dev->turn = device_turns++;
-	dev->slots = calloc(dev->nslots, sizeof(*dev->slots));
-	if (dev->slots == NULL) {
+	dev->nchunks = (dev->nslots + DEVICE_CHUNK - 1) / DEVICE_CHUNK;
+	dev->chunks = calloc(dev->nchunks, sizeof(*dev->chunks));
+	if (dev->chunks == NULL) {
 		free(dev);
 		return -ENOMEM;
-	}
-	for (uint32_t i = 0; i < dev->nslots; i++) {
-		struct slot *s = &dev->slots[i];
-
-		pthread_mutex_init(&s->lock, NULL);
-		/* A slot no vfunc owns is disabled: its interrupts drop. */
-		vector_init(&s->vec, dev->policy);
-		s->target = -1;
-		s->trigger = -1;
-		s->routed = -1;
-		s->index = i;
-		s->dev = dev;
 	}
 	dev->state_fd = -1;
 	if (r != NULL)
@@ -158,9 +203,7 @@ fail:
 	/* The backend unwatched what it watched: wait until the delivery
 	 * loop holds no pointer to the slots. */
 	deliver_sync();
-	for (uint32_t i = 0; i < dev->nslots; i++)
-		pthread_mutex_destroy(&dev->slots[i].lock);
-	free(dev->slots);
+	device_free_slots(dev);
 	free(dev);
 	return e;
 }
@@ -183,11 +226,15 @@ device_handover_save(struct device *dev, struct ho_buf *b)
 	ho_put_u32(b, dev->lost != NULL);
 	if (dev->ops->save != NULL)
 		dev->ops->save(dev, b);
-	for (uint32_t i = 0; i < dev->nslots; i++)
-		n += atomic_load(&dev->slots[i].trigger) >= 0;
+	for (uint32_t i = 0; i < dev->nslots; i++) {
+		struct slot *s = device_slot(dev, i);
+
+		n += s != NULL && atomic_load(&s->trigger) >= 0;
+	}
 	ho_put_u32(b, n);
 	for (uint32_t i = 0; i < dev->nslots; i++) {
-		int fd = atomic_load(&dev->slots[i].trigger);
+		struct slot *s = device_slot(dev, i);
+		int fd = s != NULL ? atomic_load(&s->trigger) : -1;
 
 		if (fd < 0)
 			continue;
@@ -235,7 +282,11 @@ device_handover_adopt(struct ho_rd *r)
 			return ho_fail("device %s: a trigger of slot %u", cd.name,
 			    slot);
 		}
-		s = &dev->slots[slot];
+		if ((s = device_slot_make(dev, slot)) == NULL) {
+			close(fd);
+			return ho_fail("device %s: no memory for slot %u",
+			    cd.name, slot);
+		}
 		if (atomic_load(&s->trigger) >= 0) {
 			close(fd);
 			return ho_fail("device %s: slot %u has two triggers",
@@ -257,12 +308,13 @@ device_handover_adopt(struct ho_rd *r)
 
 /* --- systemd's fd store (fdstore.c) -------------------------------------- */
 
-/* A slot of the device's own array (not a lazy vfunc's parked vector). */
+/* A slot of the device's own (not a lazy vfunc's parked vector, which
+ * has no index). */
 static bool
 slot_on_device(const struct slot *s)
 {
-	return s->dev != NULL && s >= s->dev->slots &&
-	    s < s->dev->slots + s->dev->nslots;
+	return s->dev != NULL && s->index < s->dev->nslots &&
+	    device_slot(s->dev, s->index) == s;
 }
 
 void
@@ -345,8 +397,12 @@ device_fdstore_put(struct device *dev)
 		free(b.fds);
 		device_fdstore_sync(dev);
 	}
-	for (uint32_t i = 0; i < dev->nslots; i++)
-		slot_fdstore_trigger(&dev->slots[i]);
+	for (uint32_t i = 0; i < dev->nslots; i++) {
+		struct slot *s = device_slot(dev, i);
+
+		if (s != NULL)
+			slot_fdstore_trigger(s);
+	}
 }
 
 struct fdstore_trig {
@@ -373,12 +429,18 @@ device_fdstore_trigger(const char *name, int *fd, void *arg)
 	char end;
 
 	if (sscanf(name + t->len, "%u%c", &slot, &end) != 1 ||
-	    slot >= t->dev->nslots ||
-	    atomic_load(&t->dev->slots[slot].trigger) >= 0) {
+	    slot >= t->dev->nslots) {
 		t->err = -EINVAL;
 		return;
 	}
-	s = &t->dev->slots[slot];
+	if ((s = device_slot_make(t->dev, slot)) == NULL) {
+		t->err = -ENOMEM;
+		return;
+	}
+	if (atomic_load(&s->trigger) >= 0) {
+		t->err = -EINVAL;
+		return;
+	}
 	atomic_store_explicit(&s->trigger, *fd, memory_order_release);
 	*fd = -1; /* ours now */
 	if (deliver_add(s) < 0)
@@ -453,9 +515,12 @@ device_fdstore_adopt(struct device *dev, const struct conf_device *cd)
 	}
 	snprintf(name, sizeof(name), "trig.%s.", cd->name);
 	fdstore_each(name, device_fdstore_trigger, &t);
-	for (uint32_t i = 0; i < dev->nslots && dev->ops->save != NULL; i++)
-		if (atomic_load(&dev->slots[i].trigger) < 0)
+	for (uint32_t i = 0; i < dev->nslots && dev->ops->save != NULL; i++) {
+		struct slot *s = device_slot(dev, i);
+
+		if (s == NULL || atomic_load(&s->trigger) < 0)
 			t.err = -EINVAL;
+	}
 	if (t.err < 0 && dev->ops->save != NULL) {
 		log_warnx("device %s: the triggers kept in the fd store do not "
 		    "hold; opening it afresh (it is reset)", cd->name);
@@ -508,7 +573,9 @@ device_fdstore_forget(struct device *dev)
 		fdstore_remove(name);
 	}
 	for (uint32_t i = 0; i < dev->nslots; i++) {
-		if (atomic_load(&dev->slots[i].trigger) < 0)
+		struct slot *s = device_slot(dev, i);
+
+		if (s == NULL || atomic_load(&s->trigger) < 0)
 			continue;
 		snprintf(name, sizeof(name), "trig.%s.%u", dev->name, i);
 		fdstore_remove(name);
@@ -520,18 +587,21 @@ device_destroy(struct device *dev)
 {
 	TAILQ_REMOVE(&devices, dev, entry);
 	device_fdstore_forget(dev);
-	for (uint32_t i = 0; i < dev->nslots; i++)
-		deliver_del(&dev->slots[i]);
+	for (uint32_t i = 0; i < dev->nslots; i++) {
+		struct slot *s = device_slot(dev, i);
+
+		if (s != NULL)
+			deliver_del(s);
+	}
 	deliver_sync(); /* the loop holds no pointer to these slots now */
 	dev->ops->close(dev);
 	for (uint32_t i = 0; i < dev->nslots; i++) {
-		struct slot *s = &dev->slots[i];
+		struct slot *s = device_slot(dev, i);
 
-		if (s->target >= 0)
+		if (s != NULL && s->target >= 0)
 			close(s->target);
-		pthread_mutex_destroy(&s->lock);
 	}
-	free(dev->slots);
+	device_free_slots(dev);
 	free(dev);
 }
 
@@ -615,7 +685,9 @@ device_find_free(struct device *dev, uint32_t n, uint32_t *first)
 	if (n == 0 || n > dev->nslots - dev->used)
 		return -ENOSPC;
 	for (uint32_t i = 0; i < dev->nslots; i++) {
-		run = dev->slots[i].vfunc == NULL ? run + 1 : 0;
+		const struct slot *s = device_slot(dev, i);
+
+		run = s == NULL || !s->owned ? run + 1 : 0;
 		if (run == n) {
 			*first = i + 1 - n;
 			return 0;

@@ -4,6 +4,17 @@
  * backend_ops. Each slot (struct slot, deliver.h: the delivery path's unit)
  * carries the state of the virtual vector it backs: the struct vector and
  * the target fd, guarded by the slot's lock (doc/delivery.md).
+ *
+ * The slots come in chunks of DEVICE_CHUNK, a chunk allocated when one of
+ * its slots is first needed (a vfunc takes it, or the backend makes its
+ * trigger: sim on first use, vfio all at open), so that a large message
+ * store nobody uses costs a pointer per chunk, not a struct slot per slot.
+ * A chunk stays until the device is destroyed, even once no vfunc holds
+ * any of its slots: its slots' triggers stay made and watched (a trigger
+ * is set once per slot, the backends' and the handover's contract), the
+ * delivery loops hold pointers to them, and a slot given back is taken
+ * again soon (the same device, the same tenants). So a slot pointer is
+ * stable for the device's life; reach slots through device_slot().
  */
 #ifndef MSIVD_DEVICE_H
 #define MSIVD_DEVICE_H
@@ -110,6 +121,9 @@ void slot_fdstore_target(struct slot *s);
 /* Close a target that slot_target_take() returned (-1: nothing). */
 void slot_target_close(int fd);
 
+/* Slots per chunk: 64 struct slots, about 12 KiB, one malloc. */
+#define DEVICE_CHUNK 64u
+
 struct device {
 	TAILQ_ENTRY(device) entry;
 	char name[MSIV_NAME_MAX];
@@ -123,7 +137,11 @@ struct device {
 	struct conf_device conf;    /* its definition (address, for hotplug) */
 	const char *lost;           /* why it went away (device_lost), or
 				       NULL */
-	struct slot *slots;
+	struct slot **chunks;       /* nchunks; NULL: none of its slots
+				       needed yet (device_slot_make) */
+	uint32_t nchunks;           /* for the slots configured: a backend
+				       may lower nslots at open, never
+				       raise it */
 	int state_fd;               /* the fd store's copy of what the
 				       backend knows (a memfd), or -1 */
 	uint32_t turn;              /* made the turn-th: its shard in auto */
@@ -180,8 +198,30 @@ device_lazy_max(const struct device *dev)
 	    m > UINT32_MAX ? UINT32_MAX : (uint32_t)m;
 }
 
+/* Slot i (< nslots) of a device, or NULL while its chunk has not been
+ * needed: the slot is unowned, with no trigger (a free slot). */
+static inline struct slot *
+device_slot(const struct device *dev, uint32_t i)
+{
+	struct slot *c = dev->chunks[i / DEVICE_CHUNK];
+
+	return c != NULL ? &c[i % DEVICE_CHUNK] : NULL;
+}
+/* Slot i of a device, known to be made: a vfunc holds it (vfunc_create,
+ * vfunc_bind make it first). */
+__attribute__((returns_nonnull)) static inline struct slot *
+device_slot_held(const struct device *dev, uint32_t i)
+{
+	return &dev->chunks[i / DEVICE_CHUNK][i % DEVICE_CHUNK];
+}
+/* Slot i, its chunk allocated (its slots unowned, disabled, no trigger)
+ * if it was not: NULL if out of memory. device_slots_make: slots [first,
+ * first + n), 0 or -ENOMEM (the chunks made stay). Control thread. */
+struct slot *device_slot_make(struct device *dev, uint32_t i);
+int device_slots_make(struct device *dev, uint32_t first, uint32_t n);
+
 /* Find n contiguous free slots (first fit). Returns 0 and *first, or
- * -ENOSPC. The caller marks them (slot->vfunc). */
+ * -ENOSPC. The caller marks them (slot->owned). */
 int device_find_free(struct device *dev, uint32_t n, uint32_t *first);
 
 #endif /* MSIVD_DEVICE_H */

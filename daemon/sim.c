@@ -23,11 +23,13 @@ static void
 sim_close(struct device *dev)
 {
 	for (uint32_t i = 0; i < dev->nslots; i++) {
-		int fd = atomic_load(&dev->slots[i].trigger);
+		struct slot *s = device_slot(dev, i);
+		int fd = s != NULL ? atomic_load(&s->trigger) : -1;
 
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
-		atomic_store(&dev->slots[i].trigger, -1);
+			atomic_store(&s->trigger, -1);
+		}
 	}
 }
 
@@ -47,13 +49,16 @@ sim_adopt(struct device *dev, const struct conf_device *cd, struct ho_rd *r)
 	return sim_open(dev, cd);
 }
 
-/* The slot's trigger, created and watched on first use. */
+/* The slot's trigger, created and watched on first use (its chunk too). */
 static int
 sim_trigger(struct device *dev, uint32_t slot)
 {
-	struct slot *s = &dev->slots[slot];
-	int fd = atomic_load_explicit(&s->trigger, memory_order_acquire), r;
+	struct slot *s = device_slot_make(dev, slot);
+	int fd, r;
 
+	if (s == NULL)
+		return -ENOMEM;
+	fd = atomic_load_explicit(&s->trigger, memory_order_acquire);
 	if (fd >= 0)
 		return fd;
 	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -104,10 +109,12 @@ sim_route(struct device *dev, uint32_t slot, int fd)
 static int
 sim_fire(struct device *dev, uint32_t slot, uint32_t count)
 {
-	struct slot *s = &dev->slots[slot];
+	struct slot *s = device_slot_make(dev, slot);
 	uint64_t v = count;
 	int fd, r = 0;
 
+	if (s == NULL)
+		return -ENOMEM;
 	deliver_lock(s);
 	if (s->routed >= 0) {
 		if (write(s->routed, &v, sizeof(v)) != sizeof(v) &&

@@ -22,6 +22,9 @@
 #include "store.h"
 #include "token.h"
 
+/* SQLite's page cache, KiB (a string: it goes into a PRAGMA). */
+#define STORE_CACHE_KIB "256"
+
 /*
  * Migrations: migrations[v] takes a database at user_version v to v + 1.
  * Only ever append; a released entry is never edited.
@@ -602,11 +605,19 @@ store_open(const char *dir, struct event_base *base, char *err,
 		 * commit is fsynced before the reply it guards;
 		 * secure_delete: what is deleted is overwritten with zeros,
 		 * so no deleted row stays in the file (the old tokens of
-		 * migration 3 -> 4, a seal replaced by a takeover). */
+		 * migration 3 -> 4, a seal replaced by a takeover);
+		 * cache_size: SQLite's own page cache, 2 MiB by default,
+		 * filled as the rows of every vector are written or
+		 * restored (about 35 bytes a vector: doc/performance.md,
+		 * memory), is held to STORE_CACHE_KIB; a page it does not
+		 * hold is a read from the kernel's page cache, and the
+		 * interior pages of the tables, the ones every statement
+		 * walks, stay in it. */
 		if ((rc = store_exec("PRAGMA journal_mode = WAL", msg,
 		    sizeof(msg))) || (rc = store_exec("PRAGMA synchronous = "
 		    "FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = "
-		    "ON", msg, sizeof(msg)))) {
+		    "ON; PRAGMA cache_size = -" STORE_CACHE_KIB, msg,
+		    sizeof(msg)))) {
 			snprintf(err, errlen, "%s: %s", path, msg);
 			e = store_classify(rc);
 			goto fail;

@@ -111,10 +111,12 @@ vfio_set_triggers(struct device *dev, uint32_t start, uint32_t count,
 	set->start = start;
 	set->count = count;
 	for (uint32_t i = 0; i < count; i++) {
-		struct slot *s = &dev->slots[start + i];
+		struct slot *s = device_slot(dev, start + i);
 		int fd = -1;
 
-		if (assign && (v->armed[start + i] || v->latch))
+		/* Every slot's chunk is made at open (vfio_open), or by
+		 * the handover's triggers: s is never NULL. */
+		if (s != NULL && assign && (v->armed[start + i] || v->latch))
 			fd = s->routed >= 0 ? s->routed :
 			    atomic_load(&s->trigger);
 
@@ -161,13 +163,14 @@ vfio_close(struct device *dev)
 	if (v->fd >= 0)
 		vfio_disable(v);
 	for (uint32_t i = 0; i < dev->nslots; i++) {
-		int fd = atomic_load(&dev->slots[i].trigger);
+		struct slot *s = device_slot(dev, i);
+		int fd = s != NULL ? atomic_load(&s->trigger) : -1;
 
 		if (fd >= 0) {
-			deliver_del(&dev->slots[i]);
+			deliver_del(s);
 			close(fd);
+			atomic_store(&s->trigger, -1);
 		}
-		atomic_store(&dev->slots[i].trigger, -1);
 	}
 	if (v->fd >= 0)
 		close(v->fd);
@@ -373,16 +376,21 @@ vfio_open(struct device *dev, const struct conf_device *cd)
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* Every slot gets its trigger now: all the chunks are made. */
 	for (uint32_t i = 0; i < dev->nslots; i++) {
-		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		struct slot *s = device_slot_make(dev, i);
+		int fd;
 
-		if (fd < 0) {
+		if (s == NULL) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		if ((fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 			r = -errno;
 			goto fail;
 		}
-		atomic_store_explicit(&dev->slots[i].trigger, fd,
-		    memory_order_release);
-		if ((r = deliver_add(&dev->slots[i])) < 0)
+		atomic_store_explicit(&s->trigger, fd, memory_order_release);
+		if ((r = deliver_add(s)) < 0)
 			goto fail;
 	}
 	log_info("vfio %s: %s, %u vectors%s", cd->address,
@@ -694,9 +702,9 @@ vfio_arm(struct device *dev, uint32_t first, uint32_t n)
 	vfio_affinity_reapply(dev, 0, end); /* the IRQs are new */
 	/* Vectors in use before may have lost an interrupt in the gap. */
 	for (uint32_t i = 0; i < was; i++) {
-		struct slot *s = &dev->slots[i];
+		struct slot *s = device_slot(dev, i);
 
-		if (!v->armed[i] || s->vfunc == NULL)
+		if (s == NULL || !v->armed[i] || !s->owned)
 			continue;
 		deliver_lock(s);
 		deliver_actions(s, vector_assume_pending(&s->vec));
@@ -739,8 +747,13 @@ vfio_route(struct device *dev, uint32_t slot, int fd)
 
 	if (!v->armed[slot])
 		return -EINVAL;
-	if (fd < 0)
-		fd = atomic_load(&dev->slots[slot].trigger);
+	if (fd < 0) {
+		const struct slot *s = device_slot(dev, slot);
+
+		if (s == NULL)
+			return -EINVAL;
+		fd = atomic_load(&s->trigger);
+	}
 	set->argsz = sizeof(buf);
 	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
 	set->index = v->index;

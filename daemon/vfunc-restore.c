@@ -170,7 +170,9 @@ vfunc_restore(const struct store_vfunc *row, const struct store_vector *vecs,
 		return -ERANGE;
 	}
 	for (uint32_t i = 0; i < row->nvec; i++) {
-		if (dev->slots[row->first + i].vfunc != NULL) {
+		const struct slot *s = device_slot(dev, row->first + i);
+
+		if (s != NULL && s->owned) {
 			log_warnx("store: vfunc %016llx: slot %u of %s is taken "
 			    "twice; not restored", (unsigned long long)row->id,
 			    row->first + i, dev->name);

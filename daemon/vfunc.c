@@ -130,7 +130,7 @@ vfunc_create_lazy(struct vfunc *vf, struct device *dev)
 		p->routed = -1;
 		p->index = MSIV_SLOT_NONE;
 		p->dev = dev;
-		p->vfunc = vf;
+		p->owned = true;
 	}
 	return 0;
 }
@@ -175,14 +175,15 @@ vfunc_create(struct device *dev, uint64_t id, uint32_t first, uint32_t nvec,
 		/* Rule 9: the host side is armed while every vector is
 		 * still masked and the function disabled, before anything
 		 * can be deliverable. */
-		if ((r = dev->ops->arm(dev, first, nvec)) < 0) {
+		if ((r = device_slots_make(dev, first, nvec)) < 0 ||
+		    (r = dev->ops->arm(dev, first, nvec)) < 0) {
 			free(vf->dirty);
 			free(vf);
 			return r;
 		}
 		vf->bound = nvec;
 		for (uint32_t i = 0; i < nvec; i++)
-			dev->slots[first + i].vfunc = vf;
+			device_slot_held(dev, first + i)->owned = true;
 		dev->used += nvec;
 		vfunc_reset_slots(vf);
 		vfunc_nvec += nvec;
@@ -263,7 +264,7 @@ vfunc_release_slots(struct vfunc *vf)
 	} else {
 		vf->dev->ops->disarm(vf->dev, vf->first, vf->nvec);
 		for (uint32_t i = 0; i < vf->nvec; i++)
-			vfunc_slot(vf, i)->vfunc = NULL;
+			vfunc_slot(vf, i)->owned = false;
 		vf->dev->used -= vf->nvec;
 		vf->bound = 0;
 	}
@@ -285,13 +286,15 @@ vfunc_bind(struct vfunc *vf, uint32_t vector, uint32_t want)
 	if (want == MSIV_SLOT_NONE) {
 		if ((r = device_find_free(dev, 1, &idx)) < 0)
 			return r;
-	} else if (want >= dev->nslots || dev->slots[want].vfunc != NULL)
+	} else if (want >= dev->nslots ||
+	    ((s = device_slot(dev, want)) != NULL && s->owned))
 		return -EEXIST;
+	if ((s = device_slot_make(dev, idx)) == NULL)
+		return -ENOMEM;
 	/* Rule 9: armed while the vector has no target. */
 	if ((r = dev->ops->arm(dev, idx, 1)) < 0)
 		return r;
-	s = &dev->slots[idx];
-	s->vfunc = vf;
+	s->owned = true;
 	dev->used++;
 	vf->bound++;
 	/* The same path as a reserved vfunc's slots at open: a new owner
@@ -317,7 +320,7 @@ vfunc_unbind(struct vfunc *vf, uint32_t vector)
 
 	if (!vf->lazy || (idx = vf->map[vector]) == MSIV_SLOT_NONE)
 		return;
-	s = &vf->dev->slots[idx];
+	s = device_slot_held(vf->dev, idx);
 	p = &vf->park[vector];
 	/* The vector's state (freed: no target) goes back to its parked
 	 * slot; the slot, reset and disabled, drops what comes on it. */
@@ -327,7 +330,7 @@ vfunc_unbind(struct vfunc *vf, uint32_t vector)
 	vfunc_reset_slot(s, vf->dev->policy);
 	vf->map[vector] = MSIV_SLOT_NONE;
 	vf->dev->ops->disarm(vf->dev, idx, 1);
-	s->vfunc = NULL;
+	s->owned = false;
 	vf->dev->used--;
 	vf->bound--;
 }

@@ -202,8 +202,9 @@ vfunc_slot(const struct vfunc *vf, uint32_t vector)
 {
 	if (vf->lazy)
 		return vf->map[vector] != MSIV_SLOT_NONE ?
-		    &vf->dev->slots[vf->map[vector]] : &vf->park[vector];
-	return &vf->dev->slots[vf->first + vector];
+		    device_slot_held(vf->dev, vf->map[vector]) :
+		    &vf->park[vector];
+	return device_slot_held(vf->dev, vf->first + vector);
 }
 
 /*

@@ -827,9 +827,12 @@ fuzz_configured(const struct device *dev)
 static int
 fuzz_triggers(const struct device *dev)
 {
-	for (uint32_t i = 0; i < dev->nslots; i++)
-		if (dev->slots[i].trigger >= 0)
+	for (uint32_t i = 0; i < dev->nslots; i++) {
+		const struct slot *s = device_slot(dev, i);
+
+		if (s != NULL && s->trigger >= 0)
 			return 1;
+	}
 	return 0;
 }
 
