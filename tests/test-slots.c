@@ -82,7 +82,7 @@ main(void)
 	int efd, r;
 
 	log_init(1, LOG_LEVEL_WARN);
-	if ((r = deliver_init("epoll")) < 0 || (r = deliver_start()) < 0) {
+	if ((r = deliver_init("epoll", 1)) < 0 || (r = deliver_start()) < 0) {
 		tap_diag("delivery loop: %s", strerror(-r));
 		return 99;
 	}
