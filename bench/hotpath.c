@@ -713,7 +713,34 @@ struct hotpath_cpu {
 	int n;
 	pid_t tid[RELAY_TIDS_MAX];
 	uint64_t ns[RELAY_TIDS_MAX];
+	uint64_t sleeps[RELAY_TIDS_MAX];  /* voluntary context switches */
+	uint64_t preempt[RELAY_TIDS_MAX]; /* involuntary ones */
 };
+
+/* A thread's context switches so far (/proc/PID/task/TID/status):
+ * voluntary (it waited: for a relay, a sleep in its wait for wakeups) and
+ * involuntary (it was preempted); 0 if it is gone. */
+static void
+hotpath_ctxt(pid_t pid, pid_t tid, uint64_t *vol, uint64_t *invol)
+{
+	char path[64], line[128];
+	unsigned long long v;
+	FILE *f;
+
+	*vol = *invol = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
+	    (int)tid);
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1)
+			*vol = v;
+		else if (sscanf(line, "nonvoluntary_ctxt_switches: %llu",
+		    &v) == 1)
+			*invol = v;
+	}
+	fclose(f);
+}
 
 /* The name (comm) of a thread; "" if it is gone. */
 static void
@@ -769,6 +796,7 @@ hotpath_cpu_sample(const struct hotpath_relay *r, struct hotpath_cpu *s)
 			continue;
 		s->tid[s->n] = tid;
 		s->ns[s->n] = bench_cpu_ns(r->pid, s->tid[s->n]);
+		hotpath_ctxt(r->pid, tid, &s->sleeps[s->n], &s->preempt[s->n]);
 		s->n++;
 	}
 	closedir(dir);
@@ -809,6 +837,7 @@ struct hotpath_fwd {
 	double writes_per_s; /* trigger writes offered by the producer */
 	struct hotpath_cpu cpu0, cpu1; /* the relay's threads, the window's
 	                      * ends */
+	uint64_t forwarded;  /* in the window */
 	int capacity;        /* offered >= FWD_OFFER times what was
 	                      * forwarded: the relay, not the producer, set
 	                      * the rate */
@@ -929,6 +958,7 @@ hotpath_forward(const struct hotpath_relay *r, const int *trig,
 	res.writes_per_s = (double)(w1 - w0) / (t1 - t0);
 	res.cpu0 = cpu0;
 	res.cpu1 = cpu1;
+	res.forwarded = c1 - c0;
 	res.capacity = res.writes_per_s >= FWD_OFFER * res.per_s;
 	return res;
 }
@@ -1152,6 +1182,266 @@ hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
 	hotpath_fwd_note("epoll relay", 1024, 1, &f);
 	figure("ref_epoll_relay_wakeups_per_s_1024", f.per_s, "wakeups/s");
 	figure("ref_epoll_relay_cpu_ns_per_wakeup_1024", f.cpu_per, "ns");
+}
+
+/* --- shards --------------------------------------------------------------*/
+
+#define SHARD_N       1024   /* vectors, spread over the shards */
+#define SHARDS_MAX    2
+
+/* The shard a thread of msivd delivers for: K of its name msivd-deliverK,
+ * -1 if it is no shard's thread. */
+static int
+hotpath_shard_of(pid_t pid, pid_t tid)
+{
+	char comm[32];
+	char *end;
+	long k;
+
+	hotpath_comm(pid, tid, comm, sizeof(comm));
+	if (strncmp(comm, "msivd-deliver", 13) != 0)
+		return -1;
+	k = strtol(comm + 13, &end, 10);
+	if (end == comm + 13 || (*end != '\0' && *end != '\n') || k < 0 ||
+	    k >= SHARDS_MAX)
+		return -1;
+	return (int)k;
+}
+
+/* The shards' threads of an msivd: how many of 0..SHARDS_MAX-1 it has. */
+static int
+hotpath_shard_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	int seen[SHARDS_MAX] = { 0 }, n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if ((dir = opendir(path)) == NULL)
+		bench_die("%s: %s", path, strerror(errno));
+	while ((e = readdir(dir)) != NULL) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+		int k;
+
+		if (tid > 0 && (k = hotpath_shard_of(pid, tid)) >= 0 &&
+		    !seen[k]) {
+			seen[k] = 1;
+			n++;
+		}
+	}
+	closedir(dir);
+	return n;
+}
+
+/* One msivd of the comparison: its shard count, its vfunc. */
+struct hotpath_sharded {
+	struct h_daemon d;
+	struct msiv_conn *c;
+	struct hotpath_relay rel;
+	int shards;
+	uint32_t slot0;
+	int trig[SHARD_N], tgt[SHARD_N];
+	uint64_t per_target[SHARD_N];
+};
+
+static void
+hotpath_sharded_start(struct hotpath_sharded *m, int shards)
+{
+	char conf[256], extra[64];
+
+	snprintf(extra, sizeof(extra), "delivery_shards = %d\n", shards);
+	hotpath_conf_dev(conf, sizeof(conf), extra, "shard = spread\n",
+	    SHARD_N);
+	start(&m->d, conf);
+	m->c = h_connect(&m->d, "shards");
+	m->shards = hotpath_shard_count(m->d.pid);
+	memset(&m->rel, 0, sizeof(m->rel));
+	m->rel.pid = m->d.pid;
+	m->rel.c = m->c;
+	m->rel.thread = 1;
+	m->rel.per_target = m->per_target;
+	m->rel.vf = hotpath_fwd_open(m->c, SHARD_N, m->trig, m->tgt,
+	    &m->slot0);
+}
+
+static void
+hotpath_sharded_stop(struct hotpath_sharded *m)
+{
+	hotpath_fwd_close(m->c, m->rel.vf, SHARD_N, m->trig, m->tgt);
+	msiv_close(m->c);
+	stop(&m->d, 0);
+}
+
+/* The relay threads' sleeps (voluntary context switches: waits for
+ * wakeups) and preemptions in a run's window. */
+static void
+hotpath_switches(const struct hotpath_fwd *f, uint64_t *sleeps,
+    uint64_t *preempt)
+{
+	*sleeps = *preempt = 0;
+	for (int i = 0; i < f->cpu1.n; i++)
+		for (int j = 0; j < f->cpu0.n; j++)
+			if (f->cpu0.tid[j] == f->cpu1.tid[i]) {
+				*sleeps += f->cpu1.sleeps[i] - f->cpu0.sleeps[j];
+				*preempt += f->cpu1.preempt[i] -
+				    f->cpu0.preempt[j];
+			}
+}
+
+/* msivd's own figures of its two shards (SHARD_LIST). */
+static void
+hotpath_shard_list(const struct hotpath_sharded *m,
+    struct msiv_shard_info *out)
+{
+	int r = msiv_list_shards(m->c, out, SHARDS_MAX, sizeof(*out));
+
+	if (r < 0)
+		fail("shards: SHARD_LIST", r);
+	if (r != SHARDS_MAX)
+		bench_die("shards: msivd lists %d shards, expected %d", r,
+		    SHARDS_MAX);
+	for (int k = 0; k < SHARDS_MAX; k++)
+		if (out[k].shard != (uint32_t)k)
+			bench_die("shards: record %d is shard %u", k,
+			    out[k].shard);
+}
+
+/* What each shard says it delivered in a run (from s0 to s1) against its
+ * targets' own counters (slot i on shard i mod 2). */
+static void
+hotpath_shard_check(const struct hotpath_sharded *m,
+    const struct msiv_shard_info *s0, const struct msiv_shard_info *s1)
+{
+	uint64_t w[SHARDS_MAX] = { 0 };
+
+	if (!FWD_EXACT)
+		return; /* the clients read the targets: no count to hold */
+	for (unsigned int i = 0; i < SHARD_N; i++)
+		w[(m->slot0 + i) % SHARDS_MAX] += m->per_target[i];
+	bench_check("shard 0 delivered (SHARD_LIST) = its targets' counters",
+	    s1[0].delivered - s0[0].delivered, w[0]);
+	bench_check("shard 1 delivered (SHARD_LIST) = its targets' counters",
+	    s1[1].delivered - s0[1].delivered, w[1]);
+}
+
+/*
+ * One round's per-shard figures of a two-shard msivd: each shard's share
+ * of the wakeups (its targets' own counters: slot i is on shard i mod 2,
+ * "shard = spread") and of the delivery threads' CPU in the window.
+ */
+static void
+hotpath_shard_shares(const struct hotpath_sharded *m,
+    const struct hotpath_fwd *f, int round)
+{
+	uint64_t w[SHARDS_MAX] = { 0 }, ns[SHARDS_MAX] = { 0 }, wall = 0;
+	uint64_t nsall = 0;
+
+	/* The clients read no target (FWD_EXACT): their counters hold every
+	 * write of the run. */
+	for (unsigned int i = 0; i < SHARD_N && FWD_EXACT; i++) {
+		w[(m->slot0 + i) % SHARDS_MAX] += m->per_target[i];
+		wall += m->per_target[i];
+	}
+	if (!FWD_EXACT)
+		wall = 1; /* no per-shard wakeups in this build: shown as 0 */
+	for (int i = 0; i < f->cpu1.n; i++) {
+		int k = hotpath_shard_of(m->d.pid, f->cpu1.tid[i]);
+		uint64_t before = 0;
+
+		for (int j = 0; j < f->cpu0.n; j++)
+			if (f->cpu0.tid[j] == f->cpu1.tid[i])
+				before = f->cpu0.ns[j];
+		if (k >= 0 && f->cpu1.ns[i] > before) {
+			ns[k] += f->cpu1.ns[i] - before;
+			nsall += f->cpu1.ns[i] - before;
+		}
+	}
+	if (wall == 0 || nsall == 0)
+		bench_die("shards: nothing forwarded, or no shard CPU seen");
+	bench_note("shards, round %d, 2 shards: shard 0: %.1f%% of %llu "
+	    "wakeups, %.1f%% of %.1f ms delivery CPU; shard 1: %.1f%%, %.1f%%",
+	    round + 1, 100.0 * (double)w[0] / (double)wall,
+	    (unsigned long long)wall, 100.0 * (double)ns[0] / (double)nsall,
+	    (double)nsall / 1e6, 100.0 * (double)w[1] / (double)wall,
+	    100.0 * (double)ns[1] / (double)nsall);
+	figure("shard0_wakeup_share", (double)w[0] / (double)wall, "ratio");
+	figure("shard1_wakeup_share", (double)w[1] / (double)wall, "ratio");
+	figure("shard0_cpu_share", (double)ns[0] / (double)nsall, "ratio");
+	figure("shard1_cpu_share", (double)ns[1] / (double)nsall, "ratio");
+}
+
+/*
+ * shard_efficiency_2: msivd's delivery CPU per wakeup with one shard over
+ * that with two (1: a second shard costs nothing per wakeup; under 1:
+ * each wakeup costs more, e.g. smaller batches, or the shards contending).
+ * Two msivds, one with delivery_shards = 1 and one with 2, each with
+ * SHARD_N vectors spread slot by slot over its shards; one producer and
+ * one client, as in the forwarding runs; the two in turn, FWD_ROUNDS
+ * times; the ratio per round, summarised as the median. The CPU is every
+ * msivd-deliverK thread's (and io_uring workers'), so two shards that
+ * both work are both counted.
+ */
+static void
+hotpath_shards(void)
+{
+	static struct hotpath_sharded one, two;
+	struct hotpath_fwd a, b;
+	double v[FWD_ROUNDS], cpu1[FWD_ROUNDS], cpu2[FWD_ROUNDS];
+
+	hotpath_sharded_start(&one, 1);
+	hotpath_sharded_start(&two, 2);
+	if (one.shards != 1 || two.shards != 2) {
+		printf("shard_efficiency_2 n/a (msivd ran %d and %d delivery "
+		    "threads for delivery_shards = 1 and 2: %s)\n", one.shards,
+		    two.shards, two.shards == 0 ? "no thread named "
+		    "msivd-deliverK (an older msivd, or the epoll loop)" :
+		    "not sharded");
+		fflush(stdout);
+		hotpath_sharded_stop(&one);
+		hotpath_sharded_stop(&two);
+		return;
+	}
+	for (int k = 0; k < FWD_ROUNDS; k++) {
+		struct msiv_shard_info s0[SHARDS_MAX], s1[SHARDS_MAX];
+
+		a = hotpath_forward(&one.rel, one.trig, one.tgt, SHARD_N, 1);
+		hotpath_fwd_note("msivd, 1 shard", SHARD_N, 1, &a);
+		memset(two.per_target, 0, sizeof(two.per_target));
+		hotpath_shard_list(&two, s0);
+		b = hotpath_forward(&two.rel, two.trig, two.tgt, SHARD_N, 1);
+		hotpath_shard_list(&two, s1);
+		hotpath_shard_check(&two, s0, s1);
+		hotpath_fwd_note("msivd, 2 shards", SHARD_N, 1, &b);
+		hotpath_shard_shares(&two, &b, k);
+		cpu1[k] = a.cpu_per;
+		cpu2[k] = b.cpu_per;
+		v[k] = a.cpu_per / b.cpu_per;
+		{
+			uint64_t sa, pa, sb, pb;
+
+			hotpath_switches(&a, &sa, &pa);
+			hotpath_switches(&b, &sb, &pb);
+			bench_note("shards, round %d: wakeups per sleep of a "
+			    "delivery thread (its waits for wakeups): 1 shard "
+			    "%.1f, 2 shards %.1f; preemptions per 1000 "
+			    "wakeups: %.2f and %.2f", k + 1,
+			    (double)a.forwarded / (double)(sa ? sa : 1),
+			    (double)b.forwarded / (double)(sb ? sb : 1),
+			    1000.0 * (double)pa / (double)a.forwarded,
+			    1000.0 * (double)pb / (double)b.forwarded);
+		}
+	}
+	figure("shard1_cpu_ns_per_wakeup_1024",
+	    hotpath_quantile(cpu1, FWD_ROUNDS, 0.5), "ns");
+	figure("shard2_cpu_ns_per_wakeup_1024",
+	    hotpath_quantile(cpu2, FWD_ROUNDS, 0.5), "ns");
+	bench_goal("shard_efficiency_2", hotpath_quantile(v, FWD_ROUNDS, 0.5),
+	    "ratio", 0.9, 1);
+	bench_note("shard_efficiency_2: CPU per wakeup with 1 shard over "
+	    "with 2, %d rounds in turn, median", FWD_ROUNDS);
+	hotpath_sharded_stop(&one);
+	hotpath_sharded_stop(&two);
 }
 
 /* --- direct mode ---------------------------------------------------------*/
@@ -1860,6 +2150,7 @@ bench_hotpath(void)
 	hotpath_control(&d, c);
 	msiv_close(c);
 	stop(&d, 0);
+	hotpath_shards();
 	bench_memory();
 	munmap(shm, sizeof(*shm));
 }

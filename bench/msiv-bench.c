@@ -37,7 +37,13 @@
  *  - ref_epoll_relay_wakeups_per_s_1024, ref_epoll_relay_cpu_ns_per_
  *    wakeup_1024: a reference level-triggered epoll relay process under
  *    the same load;
- *  - shard_efficiency_2: n/a (one delivery thread).
+ *  - shard_efficiency_2: msivd's delivery CPU per wakeup with
+ *    delivery_shards = 1 over that with 2 (1024 vectors spread slot by
+ *    slot, "shard = spread"; two msivds in turn, 3 rounds, median), with
+ *    shard1_cpu_ns_per_wakeup_1024, shard2_cpu_ns_per_wakeup_1024, and per
+ *    round shard0/1_wakeup_share (the targets' own counters) and
+ *    shard0/1_cpu_share (the threads msivd-deliver0 and 1), so that both
+ *    shards are seen forwarding; n/a where msivd runs no shards.
  * Direct mode: direct_deliver_cpu_ns_per_interrupt, relay_simfire_deliver_
  * cpu_ns_per_interrupt: msivd's delivery-thread CPU per SIM_FIRE on a
  * direct and on a relay vector (no direct latency: the sim device fires
