@@ -143,6 +143,8 @@ spawn_init(char **argv)
 	ssize_t n = readlink("/proc/self/exe", sp_exe, sizeof(sp_exe) - 1);
 	pid_t parent = getpid();
 	int sv[2];
+	char ready;
+	ssize_t got;
 
 	if (n <= 0 || (size_t)n >= sizeof(sp_exe) - 1)
 		return -ENAMETOOLONG;
@@ -169,11 +171,33 @@ spawn_init(char **argv)
 			_exit(1);
 		/* Nothing of msivd's but its socket and stdio. */
 		(void)close_range(SPAWN_FD + 1, ~0U, 0);
+		/* Say so: until now this process held msivd's listening
+		 * socket too (see below). */
+		if (send(SPAWN_FD, "r", 1, MSG_NOSIGNAL) != 1)
+			_exit(0);
 		(void)prctl(PR_SET_NAME, "msivd-spawner", 0L, 0L, 0L);
 		spawn_ambient();
 		spawn_main(parent, argv);
 	}
 	close(sv[1]);
+	/*
+	 * Wait until the spawner has closed what it inherited. Until then it
+	 * holds a copy of the listening socket (it is forked after it, as
+	 * it must be after the privileges are dropped): an msivd killed in
+	 * that window, on a busy machine where the child had not run yet,
+	 * left a socket that still answered connect(), and the msivd
+	 * started next took it for a running one and refused to start.
+	 */
+	while ((got = recv(sv[0], &ready, 1, 0)) < 0 && errno == EINTR)
+		;
+	if (got != 1) {
+		int r = -ECHILD;
+
+		close(sv[0]);
+		(void)waitpid(sp_pid, NULL, 0);
+		sp_pid = -1;
+		return r;
+	}
 	sp_fd = sv[0];
 	return 0;
 }
