@@ -21,7 +21,6 @@
 #include <time.h>
 
 #include "deliver.h"
-#include "device.h"
 #include "log.h"
 #include "target.h"
 
@@ -370,15 +369,15 @@ deliver_stop(void)
 }
 
 int
-deliver_add(struct slot *s)
+deliver_add(struct slot *s, unsigned int k)
 {
-	unsigned int k = atomic_load(&s->dl.shard);
+	unsigned int on = atomic_load(&s->dl.shard);
 
 	/* On a shard still (unwatched, not let go of yet): it stays. */
-	if (k == 0)
-		k = nshards > 1 ? slot_shard(s, nshards) : 0;
-	else
-		k--;
+	if (on != 0)
+		k = on - 1;
+	else if (k >= nshards)
+		k %= nshards;
 	return loop->add(s, k);
 }
 

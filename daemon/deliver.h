@@ -112,10 +112,11 @@ int deliver_shard_of_cpu(unsigned int cpu);
 
 /* Watch / stop watching a slot's trigger. Any thread; the slot must stay
  * allocated until deliver_sync() has returned. Unwatching a slot that is
- * not watched does nothing. deliver_add puts the slot on a shard
- * (device.h, slot_shard()), where it stays until the loop has let go of
- * it: one unwatched and watched again before is watched by the same. */
-int deliver_add(struct slot *s);
+ * not watched does nothing. deliver_add puts the slot on shard k (the
+ * device layer's choice: device.h, slot_shard()), where it stays until
+ * the loop has let go of it: one unwatched and watched again before is
+ * watched by the same. */
+int deliver_add(struct slot *s, unsigned int k);
 void deliver_del(struct slot *s);
 /* Control thread, holding no slot lock: wait until every shard's loop
  * has handled every wakeup raised before the call and holds no pointer to

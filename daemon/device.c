@@ -62,13 +62,16 @@ static void device_fdstore_drop(const struct conf_device *cd);
 static uint32_t device_turns;
 
 unsigned int
-slot_shard(const struct slot *s, unsigned int n)
+slot_shard(const struct slot *s)
 {
 	struct device *dev = s->dev;
 	uint32_t sh = (dev->conf.flags & MSIV_ATTACH_SHARD_MASK) >>
 	    MSIV_ATTACH_SHARD_SHIFT;
+	unsigned int n = deliver_shard_count();
 	struct msiv_affinity_rep rep;
 
+	if (n <= 1)
+		return 0;
 	if (sh == MSIV_ATTACH_SHARD_SPREAD)
 		return s->index % n;
 	if (sh >= MSIV_ATTACH_SHARD_FIXED)
@@ -293,7 +296,7 @@ device_handover_adopt(struct ho_rd *r)
 			    cd.name, slot);
 		}
 		atomic_store_explicit(&s->trigger, fd, memory_order_release);
-		if ((e = deliver_add(s)) < 0)
+		if ((e = deliver_add(s, slot_shard(s))) < 0)
 			return ho_fail("device %s: cannot watch slot %u: %s",
 			    cd.name, slot, strerror(-e));
 	}
@@ -443,7 +446,7 @@ device_fdstore_trigger(const char *name, int *fd, void *arg)
 	}
 	atomic_store_explicit(&s->trigger, *fd, memory_order_release);
 	*fd = -1; /* ours now */
-	if (deliver_add(s) < 0)
+	if (deliver_add(s, slot_shard(s)) < 0)
 		t->err = -ENOMEM;
 }
 

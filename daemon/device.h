@@ -85,13 +85,13 @@ struct backend_ops {
  */
 unsigned int slot_route(struct slot *s, unsigned int act);
 /*
- * The delivery shard (of n) to watch a slot (deliver_add), by its
- * device's shard setting (msivd.conf(5)): auto (the shard of the CPU its
- * host IRQ is affine to, where the backend knows it; else the device's,
- * devices taking the shards in turn as they are made), spread (slot i on
- * shard i) or a number, each modulo n.
+ * The delivery shard to watch a slot (deliver_add's k), by its device's
+ * shard setting (msivd.conf(5)): auto (the shard of the CPU its host IRQ
+ * is affine to, where the backend knows it; else the device's, devices
+ * taking the shards in turn as they are made), spread (slot i on shard
+ * i) or a number, each modulo the shard count.
  */
-unsigned int slot_shard(const struct slot *s, unsigned int n);
+unsigned int slot_shard(const struct slot *s);
 /*
  * Detach a slot's target, with its lock held, in the operation that takes
  * VECTOR_F_TARGET from its vector (free, reset, resync). Returns the fd

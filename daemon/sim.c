@@ -65,7 +65,7 @@ sim_trigger(struct device *dev, uint32_t slot)
 	if (fd < 0)
 		return -errno;
 	atomic_store_explicit(&s->trigger, fd, memory_order_release);
-	if ((r = deliver_add(s)) < 0) {
+	if ((r = deliver_add(s, slot_shard(s))) < 0) {
 		atomic_store(&s->trigger, -1);
 		close(fd);
 		return r;

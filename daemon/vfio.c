@@ -390,7 +390,7 @@ vfio_open(struct device *dev, const struct conf_device *cd)
 			goto fail;
 		}
 		atomic_store_explicit(&s->trigger, fd, memory_order_release);
-		if ((r = deliver_add(s)) < 0)
+		if ((r = deliver_add(s, slot_shard(s))) < 0)
 			goto fail;
 	}
 	log_info("vfio %s: %s, %u vectors%s", cd->address,
