@@ -1,5 +1,5 @@
 /*
- * What the sections of msiv-bench share (msiv-bench.c): the output format,
+ * What the sections of msiv-bench share (common.c): the output format,
  * bailing out, and a registry of the daemons and child processes a run
  * starts, so that every exit path kills them (no process outlives the
  * bench, none is left to hang).
@@ -15,6 +15,10 @@
 
 /* The longest any wait of the bench may last before it gives up. */
 #define BENCH_TIMEOUT_MS H_TIMEOUT_MS
+
+/* Once, first: kill what the bench started on any exit (atexit, signals),
+ * and raise the open file limit as far as the kernel allows. */
+void bench_init(void);
 
 /* Monotonic clock: seconds, nanoseconds. */
 double now_s(void);
