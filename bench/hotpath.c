@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef HAVE_LIBURING
 #include <liburing.h>
@@ -100,6 +101,8 @@ struct hotpath_shm {
 	_Atomic uint64_t writes;   /* trigger writes by the producer */
 	_Atomic uint64_t relayed;  /* wakeups forwarded by the reference relay */
 	_Atomic int stop;          /* the producer is to stop */
+	_Atomic uint64_t pace;     /* the producer's writes per second; 0: as
+	                            * many as it can */
 	_Atomic uint64_t echo_read[4];   /* per latency path: B's reads */
 	_Atomic uint64_t lat_relayed[4]; /* per latency path: R's relays */
 };
@@ -555,10 +558,12 @@ hotpath_producer_main(const int *trig, unsigned int n)
 {
 	static const uint64_t one = 1;
 	struct io_uring r;
-	uint64_t w = 0;
+	struct timespec next;
+	uint64_t w = 0, pace = atomic_load(&shm->pace);
 	unsigned int i = 0;
 
-	if (io_uring_queue_init(FWD_BATCH, &r, 0) < 0)
+	if (io_uring_queue_init(FWD_BATCH, &r, 0) < 0 ||
+	    clock_gettime(CLOCK_MONOTONIC, &next) < 0)
 		_exit(1);
 	for (;;) {
 		struct io_uring_cqe *cqe;
@@ -582,6 +587,18 @@ hotpath_producer_main(const int *trig, unsigned int n)
 		atomic_store_explicit(&shm->writes, w, memory_order_relaxed);
 		if (atomic_load(&shm->stop))
 			_exit(0);
+		if (pace != 0) {
+			/* A batch every FWD_BATCH / pace seconds, on absolute
+			 * deadlines (a late one does not shift the rest). */
+			next.tv_nsec += (long)(FWD_BATCH * 1000000000ull / pace);
+			while (next.tv_nsec >= 1000000000L) {
+				next.tv_nsec -= 1000000000L;
+				next.tv_sec++;
+			}
+			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME,
+			    &next, NULL) == EINTR)
+				;
+		}
 	}
 }
 
@@ -1188,6 +1205,8 @@ hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
 
 #define SHARD_N       1024   /* vectors, spread over the shards */
 #define SHARDS_MAX    2
+#define SHARD_PACE    1000000 /* writes/s: what 1 shard, 2 shards and the
+                                 producer carry on 2 CPUs with room */
 
 /* The shard a thread of msivd delivers for: K of its name msivd-deliverK,
  * -1 if it is no shard's thread. */
@@ -1332,7 +1351,7 @@ hotpath_shard_check(const struct hotpath_sharded *m,
  */
 static void
 hotpath_shard_shares(const struct hotpath_sharded *m,
-    const struct hotpath_fwd *f, int round)
+    const struct hotpath_fwd *f, int round, const char *sfx)
 {
 	uint64_t w[SHARDS_MAX] = { 0 }, ns[SHARDS_MAX] = { 0 }, wall = 0;
 	uint64_t nsall = 0;
@@ -1365,10 +1384,75 @@ hotpath_shard_shares(const struct hotpath_sharded *m,
 	    (unsigned long long)wall, 100.0 * (double)ns[0] / (double)nsall,
 	    (double)nsall / 1e6, 100.0 * (double)w[1] / (double)wall,
 	    100.0 * (double)ns[1] / (double)nsall);
-	figure("shard0_wakeup_share", (double)w[0] / (double)wall, "ratio");
-	figure("shard1_wakeup_share", (double)w[1] / (double)wall, "ratio");
-	figure("shard0_cpu_share", (double)ns[0] / (double)nsall, "ratio");
-	figure("shard1_cpu_share", (double)ns[1] / (double)nsall, "ratio");
+	for (int k = 0; k < SHARDS_MAX; k++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "shard%d_wakeup_share%s", k, sfx);
+		figure(name, (double)w[k] / (double)wall, "ratio");
+		snprintf(name, sizeof(name), "shard%d_cpu_share%s", k, sfx);
+		figure(name, (double)ns[k] / (double)nsall, "ratio");
+	}
+}
+
+/*
+ * FWD_ROUNDS rounds of the two msivds in turn, the producer offering pace
+ * writes per second (0: all it can); the figures' names end in _unpaced
+ * for pace 0.
+ */
+static void
+hotpath_shard_rounds(struct hotpath_sharded *one, struct hotpath_sharded *two,
+    uint64_t pace)
+{
+	struct hotpath_fwd a, b;
+	double v[FWD_ROUNDS], cpu1[FWD_ROUNDS], cpu2[FWD_ROUNDS];
+	const char *sfx = pace ? "" : "_unpaced";
+	char name[64], how[64];
+
+	if (pace)
+		snprintf(how, sizeof(how), "producer paced at %.3g writes/s",
+		    (double)pace);
+	else
+		snprintf(how, sizeof(how), "producer unpaced");
+	atomic_store(&shm->pace, pace);
+	for (int k = 0; k < FWD_ROUNDS; k++) {
+		struct msiv_shard_info s0[SHARDS_MAX], s1[SHARDS_MAX];
+		uint64_t sa, pa, sb, pb;
+
+		a = hotpath_forward(&one->rel, one->trig, one->tgt, SHARD_N, 1);
+		hotpath_fwd_note("msivd, 1 shard", SHARD_N, 1, &a);
+		memset(two->per_target, 0, sizeof(two->per_target));
+		hotpath_shard_list(two, s0);
+		b = hotpath_forward(&two->rel, two->trig, two->tgt, SHARD_N, 1);
+		hotpath_shard_list(two, s1);
+		hotpath_shard_check(two, s0, s1);
+		hotpath_fwd_note("msivd, 2 shards", SHARD_N, 1, &b);
+		hotpath_shard_shares(two, &b, k, sfx);
+		cpu1[k] = a.cpu_per;
+		cpu2[k] = b.cpu_per;
+		v[k] = a.cpu_per / b.cpu_per;
+		hotpath_switches(&a, &sa, &pa);
+		hotpath_switches(&b, &sb, &pb);
+		bench_note("shards, %s, round %d: wakeups per sleep of a "
+		    "delivery thread (its waits for wakeups): 1 shard %.1f, 2 "
+		    "shards %.1f; preemptions per 1000 wakeups: %.2f and %.2f",
+		    how, k + 1, (double)a.forwarded / (double)(sa ? sa : 1),
+		    (double)b.forwarded / (double)(sb ? sb : 1),
+		    1000.0 * (double)pa / (double)a.forwarded,
+		    1000.0 * (double)pb / (double)b.forwarded);
+	}
+	atomic_store(&shm->pace, 0);
+	snprintf(name, sizeof(name), "shard1_cpu_ns_per_wakeup_1024%s", sfx);
+	figure(name, hotpath_quantile(cpu1, FWD_ROUNDS, 0.5), "ns");
+	snprintf(name, sizeof(name), "shard2_cpu_ns_per_wakeup_1024%s", sfx);
+	figure(name, hotpath_quantile(cpu2, FWD_ROUNDS, 0.5), "ns");
+	if (pace)
+		bench_goal("shard_efficiency_2", hotpath_quantile(v, FWD_ROUNDS,
+		    0.5), "ratio", 0.9, 1);
+	else
+		figure("shard_efficiency_2_unpaced", hotpath_quantile(v,
+		    FWD_ROUNDS, 0.5), "ratio");
+	bench_note("shard_efficiency_2%s: CPU per wakeup with 1 shard over "
+	    "with 2, %s, %d rounds in turn, median", sfx, how, FWD_ROUNDS);
 }
 
 /*
@@ -1386,8 +1470,6 @@ static void
 hotpath_shards(void)
 {
 	static struct hotpath_sharded one, two;
-	struct hotpath_fwd a, b;
-	double v[FWD_ROUNDS], cpu1[FWD_ROUNDS], cpu2[FWD_ROUNDS];
 
 	hotpath_sharded_start(&one, 1);
 	hotpath_sharded_start(&two, 2);
@@ -1402,44 +1484,8 @@ hotpath_shards(void)
 		hotpath_sharded_stop(&two);
 		return;
 	}
-	for (int k = 0; k < FWD_ROUNDS; k++) {
-		struct msiv_shard_info s0[SHARDS_MAX], s1[SHARDS_MAX];
-
-		a = hotpath_forward(&one.rel, one.trig, one.tgt, SHARD_N, 1);
-		hotpath_fwd_note("msivd, 1 shard", SHARD_N, 1, &a);
-		memset(two.per_target, 0, sizeof(two.per_target));
-		hotpath_shard_list(&two, s0);
-		b = hotpath_forward(&two.rel, two.trig, two.tgt, SHARD_N, 1);
-		hotpath_shard_list(&two, s1);
-		hotpath_shard_check(&two, s0, s1);
-		hotpath_fwd_note("msivd, 2 shards", SHARD_N, 1, &b);
-		hotpath_shard_shares(&two, &b, k);
-		cpu1[k] = a.cpu_per;
-		cpu2[k] = b.cpu_per;
-		v[k] = a.cpu_per / b.cpu_per;
-		{
-			uint64_t sa, pa, sb, pb;
-
-			hotpath_switches(&a, &sa, &pa);
-			hotpath_switches(&b, &sb, &pb);
-			bench_note("shards, round %d: wakeups per sleep of a "
-			    "delivery thread (its waits for wakeups): 1 shard "
-			    "%.1f, 2 shards %.1f; preemptions per 1000 "
-			    "wakeups: %.2f and %.2f", k + 1,
-			    (double)a.forwarded / (double)(sa ? sa : 1),
-			    (double)b.forwarded / (double)(sb ? sb : 1),
-			    1000.0 * (double)pa / (double)a.forwarded,
-			    1000.0 * (double)pb / (double)b.forwarded);
-		}
-	}
-	figure("shard1_cpu_ns_per_wakeup_1024",
-	    hotpath_quantile(cpu1, FWD_ROUNDS, 0.5), "ns");
-	figure("shard2_cpu_ns_per_wakeup_1024",
-	    hotpath_quantile(cpu2, FWD_ROUNDS, 0.5), "ns");
-	bench_goal("shard_efficiency_2", hotpath_quantile(v, FWD_ROUNDS, 0.5),
-	    "ratio", 0.9, 1);
-	bench_note("shard_efficiency_2: CPU per wakeup with 1 shard over "
-	    "with 2, %d rounds in turn, median", FWD_ROUNDS);
+	hotpath_shard_rounds(&one, &two, SHARD_PACE);
+	hotpath_shard_rounds(&one, &two, 0);
 	hotpath_sharded_stop(&one);
 	hotpath_sharded_stop(&two);
 }
