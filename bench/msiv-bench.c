@@ -49,9 +49,12 @@
  * direct and on a relay vector (no direct latency: the sim device fires
  * through msivd's control socket).
  * Control plane (msivd with the default write-behind of mask state):
- *  - mask_rtt_ns: MASK and UNMASK alternating on one vector, mean;
+ *  - mask_rtt_ns: MASK and UNMASK alternating on one vector, mean, with
+ *    the bench, msivd's threads and the echo server on one CPU;
  *  - seqpacket_rtt_ns: reference: a MASK-sized request to an echo server
  *    process over a SOCK_SEQPACKET pair; mask_rtt_vs_seqpacket (ratio);
+ *    the same as scheduled, in the same blocks: mask_rtt_sched_ns,
+ *    seqpacket_rtt_sched_ns, mask_rtt_vs_seqpacket_sched;
  *  - control_pipelined_ops_per_s: 64 MASK/UNMASK requests in flight on a
  *    raw connection (libmsiv calls wait for each reply);
  *    seqpacket_pipelined_ops_per_s: the same to the echo server;
