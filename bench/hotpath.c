@@ -1859,6 +1859,23 @@ hotpath_pin(pid_t pid, int cpu, const cpu_set_t *all)
 	closedir(dir);
 }
 
+/* Block k of the MASK and the SEQPACKET round trips, the first of the
+ * two turning round from block to block: their total ns in *m and *s. */
+static void
+hotpath_mask_block(struct msiv_conn *c, uint64_t vf, int sfd, uint32_t *sseq,
+    int k, uint64_t *m, uint64_t *s)
+{
+	const int per = CTL_N / CTL_BLOCKS;
+
+	if (k % 2) {
+		*s = hotpath_seqpacket_rtt(sfd, per, sseq);
+		*m = hotpath_mask_rtt(c, vf, per);
+	} else {
+		*m = hotpath_mask_rtt(c, vf, per);
+		*s = hotpath_seqpacket_rtt(sfd, per, sseq);
+	}
+}
+
 /*
  * MASK round trips against SEQPACKET echo round trips, and pipelined
  * MASK/UNMASK against a pipelined echo of the same depth: each pair in
@@ -1895,26 +1912,14 @@ hotpath_control(struct h_daemon *d, struct msiv_conn *c)
 		hotpath_pin(getpid(), cpu, &all);
 		hotpath_pin(d->pid, cpu, &all);
 		hotpath_pin(ssrv, cpu, &all);
-		if (k % 2) {
-			s = hotpath_seqpacket_rtt(sfd, per, &sseq);
-			m = hotpath_mask_rtt(c, vf, per);
-		} else {
-			m = hotpath_mask_rtt(c, vf, per);
-			s = hotpath_seqpacket_rtt(sfd, per, &sseq);
-		}
+		hotpath_mask_block(c, vf, sfd, &sseq, k, &m, &s);
 		pmask_ns += m;
 		psp_ns += s;
 		rq[k] = (double)m / (double)s;
 		hotpath_pin(ssrv, -1, &all);
 		hotpath_pin(d->pid, -1, &all);
 		hotpath_pin(getpid(), -1, &all);
-		if (k % 2) {
-			s = hotpath_seqpacket_rtt(sfd, per, &sseq);
-			m = hotpath_mask_rtt(c, vf, per);
-		} else {
-			m = hotpath_mask_rtt(c, vf, per);
-			s = hotpath_seqpacket_rtt(sfd, per, &sseq);
-		}
+		hotpath_mask_block(c, vf, sfd, &sseq, k, &m, &s);
 		mask_ns += m;
 		sp_ns += s;
 		rm[k] = (double)m / (double)s;
