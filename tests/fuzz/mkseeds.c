@@ -393,6 +393,8 @@ seeds_lists(void)
 	list(0, MSIV_OP_SESSION_LIST, 0, 0);
 	simple(0, MSIV_OP_HOTPLUG_STATUS);
 	simple(0, MSIV_OP_METRICS);
+	list(0, MSIV_OP_SHARD_LIST, 0, 0);
+	list(0, MSIV_OP_SHARD_LIST, 0, 1000);
 	list(0, MSIV_OP_DEVICE_LIST, 0, 1);
 	list(0, MSIV_OP_VFUNC_LIST, 1, 0);
 	list(0, MSIV_OP_VEC_LIST, 1, 0);
