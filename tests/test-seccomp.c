@@ -325,7 +325,7 @@ ring_checks(void)
 	}
 	if ((fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		tap_bail("eventfd");
-	tap_ok(deliver_uring_restrict(&r) == 0,
+	tap_ok(deliver_uring_restrict(&r, true) == 0,
 	    "the ring is restricted while disabled");
 	if (syscall(SYS_io_uring_register, r.ring_fd,
 	    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
