@@ -1012,10 +1012,10 @@ out:
  * The entries of each of nshards tables: the soft open file limit (each
  * slot written holds a trigger and a target, so fewer targets than that
  * can be open at once), at most UR_FILES_MAX, shared out evenly. A table
- * costs the kernel memory for every entry from the start (some 16 bytes
- * each), so the shards together hold no more than one unsharded table
- * would; a shard whose share is in use writes its further targets through
- * plain fds.
+ * costs the kernel memory for every entry from the start (8 to 16 bytes
+ * each, by kernel version), so the shards together cost no more than one
+ * unsharded table would; a shard whose share is in use writes its further
+ * targets through plain fds.
  */
 static uint32_t
 ur_files_size(unsigned int nshards)
