@@ -285,6 +285,8 @@ cmd_vec_retarget(struct cmd_ctx *ctx)
 		old = s->target;
 		s->target = fd;
 		slot_fdstore_target(s);
+		if (old >= 0)
+			deliver_target_dropped(s);
 	}
 	cmd_vec_done(vf, rq->vector, act);
 	if (old >= 0)

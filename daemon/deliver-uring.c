@@ -2,12 +2,13 @@
  * The io_uring delivery loop, the preferred one: a multishot poll on every
  * trigger, so the hot path reads none; the target writes of a batch issued
  * in one io_uring_enter(); the triggers' counters read lazily, in verify
- * mode after a read, and settled for queries from /proc/self/fdinfo. It
- * runs as shards: each a thread with its own ring, request queue and
+ * mode after a read, and settled for queries from /proc/self/fdinfo; the
+ * targets written through registered files. It runs as shards: each a
+ * thread with its own ring, registered file table, request queue and
  * write batch (struct ur_shard), watching its own slots (slot.dl.shard).
- * doc/delivery.md, "The io_uring loop" and "Shards", explains each and why
- * rule 3 stays exact; deliver.c has what both loops share, deliver-epoll.c
- * the fallback.
+ * doc/delivery.md, "The io_uring loop", "Registered files" and "Shards",
+ * explains each and why rules 3 and 6 stay exact; deliver.c has what both
+ * loops share, deliver-epoll.c the fallback.
  */
 #include "config.h"
 
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -34,12 +36,16 @@
 #define UR_SQ     1024u   /* submission entries: writes of one batch */
 #define UR_CQ     32768u  /* completion entries: wakeups of one batch */
 #define UR_BATCH  256u    /* completions copied out at a time */
+/* Registered file table entries, at most, of all shards' tables together
+ * (ur_files_size). */
+#define UR_FILES_MAX 32768u
 
 /* user_data of what is not a slot's poll (slots are never at these). */
 #define UD_KICK   1u
 #define UD_SYNC   2u
 #define UD_WRITE  3u      /* a target write that failed (EAGAIN: full) */
 #define UD_REMOVE 4u      /* a poll removal (its result is of no use) */
+#define UD_FILES  5u      /* a registered file update that failed */
 
 /* One shard: a ring and what goes with it. Set up before the threads
  * start, torn down after they end. Cache-line aligned: a shard's thread
@@ -63,6 +69,19 @@ struct ur_shard {
 	uint64_t sync_acked;
 	uint64_t rearms;
 	int64_t queued;         /* writes queued since the last count */
+
+	/* Registered files (below): the shard's thread only, but files_n,
+	 * set before it starts. */
+	uint32_t files_n;       /* entries; 0: plain fds */
+	uint32_t *files_free;   /* indices let go (a stack) */
+	uint32_t files_nfree;
+	uint32_t files_next;    /* the indices never used start here */
+	/* What the queued updates read, when they are issued: at most UR_SQ
+	 * are queued, so the last UR_SQ stay intact until then. */
+	int files_fds[UR_SQ];
+	uint32_t files_nfds;
+	bool files_broken;      /* an update failed: plain fds */
+	uint64_t files_failed;
 };
 
 static struct ur_shard *urs;
@@ -72,13 +91,16 @@ static _Atomic int ur_started; /* the loops run (requests are kicked) */
 static const uint64_t one = 1;
 
 /* One signal of an eventfd that never waits (EAGAIN when it is full) and
- * posts a completion only if it fails. */
+ * posts a completion only if it fails. fd: a registered file's index if
+ * fixed. */
 static void
-prep_signal(struct io_uring_sqe *sqe, int fd, uint64_t ud)
+prep_signal(struct io_uring_sqe *sqe, int fd, bool fixed, uint64_t ud)
 {
 	io_uring_prep_write(sqe, fd, &one, sizeof(one), 0);
 	sqe->rw_flags = RWF_NOWAIT;
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	if (fixed)
+		sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, ud);
 }
 
@@ -97,13 +119,24 @@ ur_writes_done(struct ur_shard *u)
 	deliver_writes_done();
 }
 
-/* Issue what is queued without waiting. */
+/*
+ * Issue all that is queued, without waiting. A submission may take fewer
+ * than were queued and still succeed: it stops after an entry the kernel
+ * refuses as it takes it (its failure is that entry's completion), or
+ * when it has no memory for more requests. What it left is submitted
+ * again until nothing is left, so that no write is still queued once
+ * ur_writes_done() says it is done (rule 6: deliver_lock() relies on
+ * it), on every kernel (IORING_SETUP_SUBMIT_ALL would do it for the
+ * first case only, and from Linux 5.18). The kernel takes at least one
+ * entry of a non-empty queue, or fails.
+ */
 static void
 ur_flush(struct ur_shard *u)
 {
 	int r;
 
-	while ((r = io_uring_submit(&u->ring)) < 0) {
+	for (;;) {
+		r = io_uring_submit(&u->ring);
 		if (r == -EINTR)
 			continue;
 		if (r == -EAGAIN || r == -EBUSY) {
@@ -112,8 +145,12 @@ ur_flush(struct ur_shard *u)
 			(void)io_uring_get_events(&u->ring);
 			continue;
 		}
-		errno = -r;
-		fatal("delivery loop: io_uring_submit");
+		if (r < 0) {
+			errno = -r;
+			fatal("delivery loop: io_uring_submit");
+		}
+		if (io_uring_sq_ready(&u->ring) == 0)
+			break;
 	}
 	ur_writes_done(u);
 }
@@ -131,6 +168,90 @@ ur_sqe(struct ur_shard *u)
 	}
 	return sqe;
 }
+
+/* --- registered files: the targets' fixed file tables -----------------
+ *
+ * A slot its shard writes gets an entry of the shard's sparse table,
+ * registered on the shard's ring before it is enabled, so that its writes
+ * skip the fd lookup and the reference counting (fget, fput) a plain fd
+ * costs each. Entries change inside the ring alone
+ * (IORING_OP_FILES_UPDATE, queued just before the write that needs it:
+ * the SQEs of a submission are issued in order, each inline, which
+ * probe_files() checks), so no io_uring_register() is left once the ring
+ * runs. Rule 6: an entry is stale after any control operation on its slot
+ * (dl.fcur, cleared by deliver_lock()), so the next write makes it hold
+ * the target of then. A file the table holds is let go when its target is
+ * dropped (dl.fdrop, a request to the slot's shard) and when the shard
+ * lets go of the slot (its poll ended unwatched): a target the client
+ * closed lives on in msivd only until the loop has handled that. An entry
+ * is its shard's: a slot the loop has let go of has none, so the shard it
+ * goes on next starts afresh. doc/delivery.md, "Registered files".
+ */
+
+/* Queue the update of u's entry i to hold fd's file (-1: none). */
+static void
+ur_files_set(struct ur_shard *u, uint32_t i, int fd)
+{
+	struct io_uring_sqe *sqe = ur_sqe(u); /* may issue the queue first */
+	int *fdp = &u->files_fds[u->files_nfds++ % UR_SQ];
+
+	*fdp = fd;
+	io_uring_prep_files_update(sqe, fdp, 1, (int)i);
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	io_uring_sqe_set_data64(sqe, UD_FILES);
+}
+
+/* With s->lock held, a write to s->target decided: the entry of u's
+ * table that holds its file once the updates queued so far are issued,
+ * or -1 (no table, or it is full: the plain fd). */
+static int
+ur_files_get(struct ur_shard *u, struct slot *s)
+{
+	uint32_t i;
+
+	if (u->files_n == 0 || u->files_broken)
+		return -1;
+	if (s->dl.fidx == 0) {
+		if (u->files_nfree > 0)
+			i = u->files_free[--u->files_nfree];
+		else if (u->files_next < u->files_n)
+			i = u->files_next++;
+		else
+			return -1;
+		s->dl.fidx = i + 1;
+		s->dl.fheld = 0;
+	}
+	i = s->dl.fidx - 1;
+	if (!s->dl.fcur || !s->dl.fheld) {
+		ur_files_set(u, i, s->target);
+		s->dl.fcur = s->dl.fheld = 1;
+	}
+	return (int)i;
+}
+
+/* Let go of the file s's entry holds, if any; the entry stays s's. */
+static void
+ur_files_drop(struct ur_shard *u, struct slot *s)
+{
+	if (s->dl.fheld) {
+		ur_files_set(u, s->dl.fidx - 1, -1);
+		s->dl.fheld = 0;
+	}
+}
+
+/* u lets go of s (ur_let_go): its entry goes too. Only slots whose poll
+ * the loop armed have one, so this runs on the shard's thread alone. */
+static void
+ur_files_put(struct ur_shard *u, struct slot *s)
+{
+	if (s->dl.fidx == 0)
+		return;
+	ur_files_drop(u, s);
+	u->files_free[u->files_nfree++] = s->dl.fidx - 1;
+	s->dl.fidx = 0;
+}
+
+/* --- the loop --------------------------------------------------------- */
 
 static void
 ur_arm_fd(struct ur_shard *u, int fd, uint64_t ud)
@@ -178,6 +299,11 @@ ur_let_go(struct ur_shard *u, struct slot *s)
 		 * no shard (it wakes the slot's shard to clear it). */
 		if (atomic_load(&s->dl.inflight))
 			ur_flush(u);
+		/* The entry's update to none, queued, is issued before any
+		 * later one of the same entry (another slot's, the index
+		 * reused): in order, and the memory it reads is u's. */
+		ur_files_put(u, s);
+		s->dl.fdrop = 0;
 		atomic_store(&s->dl.shard, 0);
 		deliver_slots(u->id, -1);
 	}
@@ -220,6 +346,10 @@ ur_requests(struct ur_shard *u)
 		next = s->dl.next;
 		s->dl.next = NULL;
 		s->dl.queued = 0;
+		if (s->dl.fdrop) {
+			s->dl.fdrop = 0;
+			ur_files_drop(u, s);
+		}
 		ur_reconcile(u, s, s->dl.want);
 	}
 	pthread_mutex_unlock(&u->q_lock);
@@ -312,7 +442,11 @@ ur_fire(struct ur_shard *u, struct slot *s, uint32_t pos, uint64_t *dropped)
 	act = n != 0 ? vector_fire(&s->vec, count) :
 	    vector_fire_unread(&s->vec);
 	if ((act & VECTOR_ACT_DELIVER) && s->target >= 0) {
-		prep_signal(ur_sqe(u), s->target, UD_WRITE);
+		/* The entry's update, if it needs one, goes first. */
+		int fi = ur_files_get(u, s);
+
+		prep_signal(ur_sqe(u), fi >= 0 ? fi : s->target, fi >= 0,
+		    UD_WRITE);
 		atomic_store(&s->dl.inflight, 1);
 		u->wbatch[u->nw++] = s;
 		u->queued++;
@@ -366,6 +500,13 @@ ur_batch(struct ur_shard *u, struct io_uring_cqe *const *cqes, unsigned int n)
 			failed++;
 			continue;
 		case UD_REMOVE:
+			continue;
+		case UD_FILES:
+			/* The entry may be empty (its write fails, as it
+			 * does with EAGAIN) or hold any file: plain fds
+			 * from now on, the entries let go as usual. */
+			u->files_broken = true;
+			u->files_failed++;
 			continue;
 		case UD_KICK:
 			(void)!read(u->kickfd, &v, sizeof(v));
@@ -549,6 +690,37 @@ ur_queue(struct slot *s, bool want, unsigned int k)
 		ur_signal(u->kickfd);
 }
 
+/*
+ * deliver_target_dropped(), s->lock held: the slot's shard lets go of the
+ * old file its entry may hold, at its next request round. A slot on no
+ * shard has no entry; one let go of meanwhile (checked under the queue
+ * lock, under which the loop lets go) neither.
+ */
+static void
+ur_dropped(struct slot *s)
+{
+	unsigned int on = atomic_load(&s->dl.shard);
+	struct ur_shard *u;
+
+	if (on == 0 || urs[on - 1].files_n == 0)
+		return;
+	u = &urs[on - 1];
+	pthread_mutex_lock(&u->q_lock);
+	if (atomic_load(&s->dl.shard) != on) {
+		pthread_mutex_unlock(&u->q_lock);
+		return;
+	}
+	s->dl.fdrop = 1;
+	if (!s->dl.queued) {
+		s->dl.queued = 1;
+		s->dl.next = u->q_head;
+		u->q_head = s;
+	}
+	pthread_mutex_unlock(&u->q_lock);
+	if (atomic_load(&ur_started))
+		ur_signal(u->kickfd);
+}
+
 static int
 ur_add(struct slot *s, unsigned int k)
 {
@@ -721,7 +893,7 @@ probe(const char **why)
 	*why = "an eventfd write with RWF_NOWAIT is not done inline";
 	if ((sqe = io_uring_get_sqe(&r)) == NULL)
 		goto out;
-	prep_signal(sqe, b, 2);
+	prep_signal(sqe, b, false, 2);
 	if (io_uring_submit(&r) != 1 || read(b, &v, sizeof(v)) != sizeof(v) ||
 	    v != 1 || io_uring_peek_cqe(&r, &cqe) == 0)
 		goto out;
@@ -731,7 +903,7 @@ probe(const char **why)
 		goto out;
 	if ((sqe = io_uring_get_sqe(&r)) == NULL)
 		goto out;
-	prep_signal(sqe, b, 3);
+	prep_signal(sqe, b, false, 3);
 	if (io_uring_submit(&r) != 1 || probe_wait(&r, &cqe) < 0 ||
 	    cqe->user_data != 3 || cqe->res != -EAGAIN)
 		goto out;
@@ -746,25 +918,198 @@ out:
 	return ret;
 }
 
+/* Queue an update of registered file 0 to fds[0] (probe_files), and if
+ * ud_write, a write to it. false: no room. */
+static bool
+probe_set(struct io_uring *r, int *fds, uint64_t ud, uint64_t ud_write)
+{
+	struct io_uring_sqe *sqe;
+
+	if (fds != NULL) {
+		if ((sqe = io_uring_get_sqe(r)) == NULL)
+			return false;
+		io_uring_prep_files_update(sqe, fds, 1, 0);
+		sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+		io_uring_sqe_set_data64(sqe, ud);
+	}
+	if (ud_write != 0) {
+		if ((sqe = io_uring_get_sqe(r)) == NULL)
+			return false;
+		prep_signal(sqe, 0, true, ud_write);
+	}
+	return true;
+}
+
 /*
- * What the ring may carry (uring.h): the three operations the loop uses
- * (multishot poll, the eventfd write, the poll's cancellation) and the
- * one SQE flag it sets. Returns 0 or -errno.
+ * On a throw-away ring set up as a shard's (flags): a sparse table of one
+ * entry registers; in one submission, updates of the entry to eventfd a,
+ * to b and to none, each followed by a write to the entry, are issued in
+ * order, each done when io_uring_submit() returns: a and b signalled once
+ * each, the last write failed (EBADF), nothing else written. Rule 6
+ * relies on that order, and the releases on the update to none. Then a
+ * write to the entry after its client made the eventfd blocking, and
+ * saturated it, fails with EAGAIN, writing nothing once the counter is
+ * read: a registered file's nowait state, taken when it was registered,
+ * does not make it wait. NULL if all holds, else why not.
+ */
+static const char *
+probe_files(unsigned int flags)
+{
+	struct io_uring r;
+	struct io_uring_cqe *cqe;
+	uint64_t v = 0, w = 0, full = 0xfffffffffffffffeull;
+	int fds[3] = { -1, -1, -1 }, fl;
+	const char *why;
+
+	if (io_uring_queue_init(8, &r, flags) < 0)
+		return "cannot set up a ring to probe";
+	why = "no sparse registered file table (Linux 5.19)";
+	if (io_uring_register_files_sparse(&r, 1) < 0)
+		goto out;
+	why = "eventfd failed";
+	fds[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	fds[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fds[0] < 0 || fds[1] < 0)
+		goto out;
+	why = "updates and writes of a registered file are not issued in "
+	    "order, inline";
+	for (uint64_t i = 0; i < 3; i++)
+		if (!probe_set(&r, &fds[i], 10 + i, 20 + i))
+			goto out;
+	if (io_uring_submit(&r) != 6 ||
+	    read(fds[0], &v, sizeof(v)) != sizeof(v) || v != 1 ||
+	    read(fds[1], &w, sizeof(w)) != sizeof(w) || w != 1 ||
+	    probe_wait(&r, &cqe) < 0 || cqe->user_data != 22 ||
+	    cqe->res != -EBADF)
+		goto out;
+	io_uring_cqe_seen(&r, cqe);
+	if (io_uring_peek_cqe(&r, &cqe) == 0)
+		goto out;
+	why = "a registered eventfd made blocking and full waits";
+	if (!probe_set(&r, &fds[0], 13, 0) || io_uring_submit(&r) != 1 ||
+	    (fl = fcntl(fds[0], F_GETFL)) < 0 ||
+	    fcntl(fds[0], F_SETFL, fl & ~O_NONBLOCK) < 0 ||
+	    write(fds[0], &full, sizeof(full)) != sizeof(full) ||
+	    !probe_set(&r, NULL, 0, 23) || io_uring_submit(&r) != 1)
+		goto out;
+	/* Read, so that a write left waiting goes: it must have failed
+	 * (its completion may come later: DEFER_TASKRUN), not written. */
+	if (fcntl(fds[0], F_SETFL, fl) < 0 ||
+	    read(fds[0], &v, sizeof(v)) != sizeof(v) || v != full ||
+	    probe_wait(&r, &cqe) < 0 || cqe->user_data != 23 ||
+	    cqe->res != -EAGAIN || read(fds[0], &v, sizeof(v)) >= 0)
+		goto out;
+	why = NULL;
+out:
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	io_uring_queue_exit(&r);
+	return why;
+}
+
+/*
+ * The entries of each of nshards tables: the soft open file limit (each
+ * slot written holds a trigger and a target, so fewer targets than that
+ * can be open at once), at most UR_FILES_MAX, shared out evenly. A table
+ * costs the kernel memory for every entry from the start (8 to 16 bytes
+ * each, by kernel version), so the shards together cost no more than one
+ * unsharded table would; a shard whose share is in use writes its further
+ * targets through plain fds.
+ */
+static uint32_t
+ur_files_size(unsigned int nshards)
+{
+	struct rlimit rl;
+	uint32_t n = UR_FILES_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < n)
+		n = (uint32_t)rl.rlim_cur;
+	return (n + nshards - 1) / nshards;
+}
+
+/* What probe_files() said for rings of probe_flags (ur_files_init). */
+static bool files_probed;
+static unsigned int files_probe_flags;
+static const char *files_why;
+
+/*
+ * Shard u's registered file table of n entries, on its ring (disabled
+ * still, so that registering is allowed); where the kernel lacks what the
+ * loop relies on, plain fds, said in one line. Never fails.
+ */
+static void
+ur_files_init(struct ur_shard *u, uint32_t n)
+{
+	unsigned int flags = u->ring_flags & (IORING_SETUP_SINGLE_ISSUER |
+	    IORING_SETUP_DEFER_TASKRUN);
+	int r;
+
+	/* One probe for all shards, unless their rings differ. */
+	if (!files_probed || files_probe_flags != flags) {
+		files_probed = true;
+		files_probe_flags = flags;
+		if ((files_why = probe_files(flags)) != NULL)
+			log_info("delivery loop: target writes through plain "
+			    "fds: %s", files_why);
+	}
+	if (files_why != NULL || n == 0)
+		return;
+	if ((u->files_free = calloc(n, sizeof(*u->files_free))) == NULL) {
+		log_info("delivery loop: shard %u: target writes through "
+		    "plain fds: no memory for the registered file table",
+		    u->id);
+		return;
+	}
+	if ((r = io_uring_register_files_sparse(&u->ring, n)) < 0) {
+		log_info("delivery loop: shard %u: target writes through "
+		    "plain fds: cannot register a file table of %u entries: "
+		    "%s", u->id, n, strerror(-r));
+		free(u->files_free);
+		u->files_free = NULL;
+		return;
+	}
+	u->files_n = n;
+}
+
+/* After the shard's thread has ended: its table went with its ring. */
+static void
+ur_files_fini(struct ur_shard *u)
+{
+	if (u->files_failed != 0)
+		log_warnx("delivery loop: shard %u: %llu registered file "
+		    "update(s) failed; target writes went through plain fds "
+		    "since", u->id, (unsigned long long)u->files_failed);
+	free(u->files_free);
+	u->files_free = NULL;
+	u->files_n = u->files_nfree = u->files_next = u->files_nfds = 0;
+	u->files_broken = false;
+	u->files_failed = 0;
+}
+
+/*
+ * What the ring may carry (uring.h): the operations the loop uses
+ * (multishot poll, the eventfd write, the poll's cancellation; with
+ * registered files, their update) and the SQE flags it sets. Returns 0
+ * or -errno.
  */
 int
-deliver_uring_restrict(struct io_uring *r)
+deliver_uring_restrict(struct io_uring *r, bool files)
 {
 	static const uint8_t ops[] = {
 		IORING_OP_POLL_ADD, IORING_OP_WRITE, IORING_OP_ASYNC_CANCEL,
+		IORING_OP_FILES_UPDATE,
 	};
+	size_t n = sizeof(ops) / sizeof(ops[0]);
 
-	return uring_restrict(r->ring_fd, ops, sizeof(ops) / sizeof(ops[0]),
-	    IOSQE_CQE_SKIP_SUCCESS);
+	return uring_restrict(r->ring_fd, ops, files ? n : n - 1,
+	    IOSQE_CQE_SKIP_SUCCESS | (files ? IOSQE_FIXED_FILE : 0));
 }
 
-/* Set up shard u's ring and eventfds. */
+/* Set up shard u's ring, its registered file table of files entries,
+ * and its eventfds. */
 static int
-ur_shard_init(struct ur_shard *u, const char **why)
+ur_shard_init(struct ur_shard *u, uint32_t files, const char **why)
 {
 	struct io_uring_params p;
 	static const unsigned int tries[] = {
@@ -792,7 +1137,8 @@ ur_shard_init(struct ur_shard *u, const char **why)
 		return r;
 	}
 	u->ring_ok = 1;
-	if ((r = deliver_uring_restrict(&u->ring)) < 0) {
+	ur_files_init(u, files);
+	if ((r = deliver_uring_restrict(&u->ring, u->files_n != 0)) < 0) {
 		*why = "cannot restrict the ring's operations";
 		return r; /* deliver_init() calls ur_fini() */
 	}
@@ -808,10 +1154,13 @@ ur_shard_init(struct ur_shard *u, const char **why)
 static int
 ur_init(unsigned int *n, const char **why)
 {
+	uint32_t files;
 	int r;
 
 	if ((r = probe(why)) < 0)
 		return r;
+	files = ur_files_size(*n);
+	files_probed = false;
 	/* Bounded: *n is at most DELIVER_SHARDS_MAX (deliver.c). Never
 	 * freed: a request after ur_fini() (device_destroy_all) finds the
 	 * queues, as it found the one queue before shards. */
@@ -827,7 +1176,7 @@ ur_init(unsigned int *n, const char **why)
 	}
 	ur_n = *n;
 	for (unsigned int k = 0; k < *n; k++) {
-		if ((r = ur_shard_init(&urs[k], why)) == 0)
+		if ((r = ur_shard_init(&urs[k], files, why)) == 0)
 			continue;
 		if (k == 0)
 			return r; /* deliver_init() calls ur_fini() */
@@ -840,6 +1189,7 @@ ur_init(unsigned int *n, const char **why)
 		for (unsigned int j = k; j < *n; j++) {
 			if (urs[j].ring_ok)
 				io_uring_queue_exit(&urs[j].ring);
+			ur_files_fini(&urs[j]);
 			if (urs[j].kickfd >= 0)
 				close(urs[j].kickfd);
 			if (urs[j].syncfd >= 0)
@@ -865,8 +1215,9 @@ ur_fini(void)
 
 		rearms += u->rearms;
 		if (u->ring_ok)
-			io_uring_queue_exit(&u->ring);
+			io_uring_queue_exit(&u->ring); /* the table goes too */
 		u->ring_ok = 0;
+		ur_files_fini(u);
 		if (u->kickfd >= 0)
 			close(u->kickfd);
 		if (u->syncfd >= 0)
@@ -891,6 +1242,7 @@ const struct deliver_loop deliver_uring = {
 	.settle = ur_settle,
 	.handover = ur_handover,
 	.reset = ur_reset,
+	.dropped = ur_dropped,
 };
 
 #else /* !HAVE_LIBURING */

@@ -165,6 +165,12 @@ deliver_lock(struct slot *s)
 		atomic_fetch_sub(&wr_waiters, 1);
 		pthread_mutex_unlock(&wr_lock);
 	}
+	/* Rule 6: the operation may change s->target, so the io_uring
+	 * loop's registered file for the slot counts as stale from now on:
+	 * its next write makes the entry hold the target of then. Here,
+	 * not at each place that changes the target, so that none can be
+	 * missed (doc/delivery.md, "Registered files"). */
+	s->dl.fcur = 0;
 }
 
 void
@@ -182,6 +188,13 @@ deliver_reset(struct slot *s)
 {
 	if (loop != NULL && loop->reset != NULL)
 		loop->reset(s);
+}
+
+void
+deliver_target_dropped(struct slot *s)
+{
+	if (loop != NULL && loop->dropped != NULL)
+		loop->dropped(s);
 }
 
 void

@@ -23,9 +23,11 @@ struct vfunc;
 #define DELIVER_SHARDS_MAX 64u
 
 /*
- * The delivery loops' state of a slot (struct slot.dl). Only inflight and
- * shard are shared (deliver_lock); the rest is the io_uring loop's
- * (deliver-uring.c); the epoll loop keeps none. 56 bytes.
+ * The delivery loops' state of a slot (struct slot.dl). Only inflight,
+ * shard and fcur are shared (deliver_lock); the rest is the io_uring
+ * loop's (deliver-uring.c); the epoll loop keeps none. 56 bytes: the
+ * registered file's fields (fcur, fheld, fidx, fdrop) fill what were
+ * holes; the only padding left is 5 bytes after fdrop.
  */
 struct deliver_slot {
 	_Atomic uint8_t inflight; /* a target write is queued, not done */
@@ -37,15 +39,23 @@ struct deliver_slot {
 	_Atomic uint8_t shard;    /* the shard watching it, plus one; 0:
 				     none. Chosen by deliver_add, fixed
 				     until the loop has let go of it */
+	uint8_t fcur;             /* lock: the fixed entry holds target's
+				     file (cleared by deliver_lock) */
+	uint8_t fheld;            /* delivery thread: the entry holds a
+				     file (target's or an older one) */
 	uint32_t vpos;            /* delivery thread: queue position */
 	uint32_t hot;             /* lock: wakeups delivered unread */
 	uint32_t hotc;            /* lock: of those, counted in fired
 				     (deliver_settle) */
+	uint32_t fidx;            /* delivery thread: its shard's fixed
+				     file table index + 1; 0: none */
 	uint64_t folded;          /* lock: unread signals beyond them,
 				     counted in fired and coalesced */
 	uint64_t skip;            /* lock: unread signals of an earlier
 				     owner of the slot */
 	uint8_t want, queued;     /* request queue lock */
+	uint8_t fdrop;            /* request queue lock: the target was
+				     dropped, its fixed entry is to go */
 	struct slot *next;        /* request queue lock */
 };
 
@@ -139,6 +149,12 @@ void deliver_settle(struct slot *s);
 /* With s->lock held, after vector_init() for a new owner: the signals the
  * trigger holds unread are the old owner's. */
 void deliver_reset(struct slot *s);
+/* With s->lock held (deliver_lock): s->target no longer holds the fd it
+ * held (retarget, free, a new owner). The io_uring loop lets go of the
+ * old file, which its shard's registered file table may still hold, soon
+ * after (doc/delivery.md, "Registered files"): a target the client closes
+ * is not kept alive by msivd. */
+void deliver_target_dropped(struct slot *s);
 
 /*
  * Carry out a vector operation's actions. Call with s->lock held, right
@@ -175,10 +191,11 @@ uint64_t deliver_handover_skip(struct slot *s);
 void deliver_adopt(struct slot *s, uint64_t skip);
 
 /* The io_uring loop's restriction of what its ring may carry (only the
- * operations and SQE flags it uses), on a ring created disabled; for
- * msivd's own ring and its test. Built with liburing only. */
+ * operations and SQE flags it uses; files: the registered file updates
+ * and fixed file writes too), on a ring created disabled; for msivd's
+ * own rings and their test. Built with liburing only. */
 struct io_uring;
-int deliver_uring_restrict(struct io_uring *r);
+int deliver_uring_restrict(struct io_uring *r, bool files);
 
 /* --- between deliver.c and the loops ------------------------------------ */
 
@@ -198,6 +215,7 @@ struct deliver_loop {
 	void (*settle)(struct slot *s);
 	void (*reset)(struct slot *s);
 	uint64_t (*handover)(struct slot *s); /* deliver_handover_skip() */
+	void (*dropped)(struct slot *s); /* deliver_target_dropped() */
 };
 
 extern const struct deliver_loop deliver_epoll; /* deliver-epoll.c */

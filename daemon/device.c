@@ -730,8 +730,10 @@ slot_target_take(struct slot *s)
 	int fd = s->target;
 
 	s->target = -1;
-	if (fd >= 0)
+	if (fd >= 0) {
 		slot_fdstore_target(s);
+		deliver_target_dropped(s);
+	}
 	return fd;
 }
 

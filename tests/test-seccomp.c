@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,17 +316,20 @@ ring_checks(void)
 	struct io_uring_sqe *sqe;
 	uint64_t one = 1, v = 0;
 	int e, fd, res;
+	bool files;
 
 	if ((e = io_uring_queue_init_params(8, &r, &p)) < 0) {
 		tap_diag("no io_uring here (%s): the ring checks are skipped",
 		    strerror(-e));
-		for (int i = 0; i < 5; i++)
+		for (int i = 0; i < 7; i++)
 			tap_ok(1, "# SKIP io_uring unavailable");
 		return;
 	}
 	if ((fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
 		tap_bail("eventfd");
-	tap_ok(deliver_uring_restrict(&r) == 0,
+	/* The loop's registered file table, registered while disabled. */
+	files = io_uring_register_files_sparse(&r, 1) == 0;
+	tap_ok(deliver_uring_restrict(&r, true) == 0,
 	    "the ring is restricted while disabled");
 	if (syscall(SYS_io_uring_register, r.ring_fd,
 	    IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
@@ -336,6 +340,26 @@ ring_checks(void)
 	res = ring_one(&r, sqe, 1);
 	tap_ok(res == sizeof(one) && read(fd, &v, sizeof(v)) == sizeof(v) &&
 	    v == 1, "the loop's eventfd write is carried out (%d)", res);
+
+	if (files) {
+		sqe = io_uring_get_sqe(&r);
+		io_uring_prep_files_update(sqe, &fd, 1, 0);
+		res = ring_one(&r, sqe, 4);
+		sqe = io_uring_get_sqe(&r);
+		io_uring_prep_write(sqe, 0, &one, sizeof(one), 0);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		res = res == 1 ? ring_one(&r, sqe, 5) : res;
+		tap_ok(res == sizeof(one) && read(fd, &v, sizeof(v)) ==
+		    sizeof(v) && v == 1, "the loop's registered file update "
+		    "and its write through it are carried out (%d)", res);
+		res = io_uring_register_files_update(&r, 0, &fd, 1);
+		tap_ok(res == -EACCES, "the registered files cannot be "
+		    "changed by io_uring_register() (%d)", res);
+	} else {
+		tap_diag("no sparse registered file table here");
+		for (int i = 0; i < 2; i++)
+			tap_ok(1, "# SKIP no registered files");
+	}
 
 	sqe = io_uring_get_sqe(&r);
 	io_uring_prep_nop(sqe);
