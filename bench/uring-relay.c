@@ -2,8 +2,8 @@
  * The minimal io_uring relay: the reference msivd's io_uring delivery
  * loop (daemon/deliver-uring.c) is held against. One thread relays
  * trigger eventfds to target eventfds with every kernel feature that loop
- * uses, and one it does not (registered files), so that no ratio against
- * it can be won by handicapping the reference:
+ * uses, so that no ratio against it can be won by handicapping the
+ * reference:
  *  - a multishot poll on every trigger, never read (each signal of an
  *    eventfd posts a completion);
  *  - the target writes of a batch queued as RWF_NOWAIT writes that post
@@ -11,7 +11,9 @@
  *    io_uring_enter() that then waits for the next completions;
  *  - a single-issuer ring with deferred task work where the kernel has
  *    them (completions are produced in the relay's own enter, batched);
- *  - triggers and targets as registered files where the kernel allows.
+ *  - triggers and targets as registered files where the kernel allows
+ *    (msivd's loop: its targets; a trigger's file is taken once, when its
+ *    poll is armed).
  * What it leaves out is everything msivd adds: the slot's lock, the
  * vector state machine, counters, the control thread's requests.
  *
