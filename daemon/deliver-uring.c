@@ -447,7 +447,10 @@ ur_fire(struct ur_shard *u, struct slot *s, uint32_t pos, uint64_t *dropped)
 
 		prep_signal(ur_sqe(u), fi >= 0 ? fi : s->target, fi >= 0,
 		    UD_WRITE);
-		atomic_store(&s->dl.inflight, 1);
+		/* Relaxed: deliver_lock() reads it under the slot lock,
+		 * which orders it; the clearing is what needs seq_cst. */
+		atomic_store_explicit(&s->dl.inflight, 1,
+		    memory_order_relaxed);
 		u->wbatch[u->nw++] = s;
 		u->queued++;
 	}
@@ -563,8 +566,15 @@ ur_main(void *arg)
 		 * in one enter: a busy vector's wakeup costs one. The writes
 		 * are done once it has issued them; a control thread waiting
 		 * for one in deliver_lock() kicks the loop out of the wait,
-		 * and the marks are cleared below. */
-		r = io_uring_submit_and_wait(&u->ring, 1);
+		 * and the marks are cleared below. Unless its kick was read
+		 * already, with an earlier one (the kick eventfd's counter is
+		 * read whole, so no completion comes for it): it counted
+		 * itself in before it kicked, so the count is seen here, and
+		 * the writes are issued without waiting. */
+		if (u->nw != 0 && deliver_writes_awaited())
+			r = io_uring_submit_and_get_events(&u->ring);
+		else
+			r = io_uring_submit_and_wait(&u->ring, 1);
 		if (r < 0 && r != -EINTR && r != -EAGAIN && r != -EBUSY &&
 		    r != -ETIME) {
 			errno = -r;

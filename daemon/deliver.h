@@ -233,5 +233,6 @@ void deliver_stat(unsigned int k, uint64_t interrupts, int64_t delivered,
     uint64_t dropped);
 void deliver_slots(unsigned int k, int n); /* shard k watches n more */
 void deliver_writes_done(void); /* wake control threads in deliver_lock */
+bool deliver_writes_awaited(void); /* a control thread waits in it */
 
 #endif /* MSIVD_DELIVER_H */
