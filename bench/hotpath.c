@@ -191,6 +191,7 @@ struct hotpath_lpath {
 	int nparty;         /* B, and the relay's process or thread */
 	pid_t ppid[2], ptid[2];
 	int together;       /* blocks after which all ran on A's CPU */
+	bool blk_tog[LAT_BLOCKS]; /* and which blocks those were */
 };
 
 static pid_t hotpath_find_delivery_thread(pid_t pid);
@@ -307,6 +308,28 @@ hotpath_block_ratio(const char *name, int a, int b, int tail, double goal)
 	figure(n10, hotpath_quantile(r, LAT_BLOCKS, 0.1), "ratio");
 	figure(n90, hotpath_quantile(r, LAT_BLOCKS, 0.9), "ratio");
 	return med;
+}
+
+/* The p50 ratio of paths a and b over the blocks after which every party
+ * of both had last run on A's CPU (placed alike), with their count. */
+static void
+hotpath_matched_ratio(const char *name, int a, int b)
+{
+	double r[LAT_BLOCKS];
+	char nn[80];
+	int n = 0;
+
+	for (int k = 0; k < LAT_BLOCKS; k++)
+		if (lpaths[a].blk_tog[k] && lpaths[b].blk_tog[k])
+			r[n++] = lpaths[a].blk50[k] / lpaths[b].blk50[k];
+	snprintf(nn, sizeof(nn), "%s_blocks", name);
+	figure(nn, n, "blocks");
+	if (n == 0) {
+		printf("%s n/a (no block placed both paths alike)\n", name);
+		fflush(stdout);
+		return;
+	}
+	figure(name, hotpath_quantile(r, n, 0.5), "ratio");
 }
 
 /* Open a 1-vector vfunc, set vector 0 up with target and flags, enable
@@ -430,7 +453,8 @@ hotpath_latency(struct h_daemon *d, struct msiv_conn *c,
 			l = bench_lat(tmp, (size_t)per);
 			p->blk50[k] = l.p50;
 			p->blk99[k] = l.p99;
-			p->together += hotpath_together(p);
+			p->blk_tog[k] = hotpath_together(p);
+			p->together += p->blk_tog[k];
 		}
 	hotpath_status(c, &s1);
 	hotpath_vquery(c, vf, 0, &in1);
@@ -500,6 +524,8 @@ hotpath_latency(struct h_daemon *d, struct msiv_conn *c,
 	} else {
 		(void)hotpath_block_ratio("relay_p50_vs_uring_relay", LP_MSIVD,
 		    LP_URING, 0, 1.02);
+		hotpath_matched_ratio("relay_p50_vs_uring_relay_matched",
+		    LP_MSIVD, LP_URING);
 		(void)hotpath_block_ratio("relay_p99_vs_uring_relay", LP_MSIVD,
 		    LP_URING, 1, 0);
 		(void)hotpath_block_ratio("uring_relay_p50_vs_minimal",

@@ -21,7 +21,8 @@
  *  - relay_p50/_p99 (ns): msivd in that place: A writes the sim slot's
  *    trigger, msivd relays to the vector's target U, B echoes;
  *    relay_p50_vs_uring_relay, relay_p99_vs_uring_relay,
- *    relay_p50_vs_minimal (ratios).
+ *    relay_p50_vs_minimal (ratios); relay_p50_vs_uring_relay_matched
+ *    over the blocks that placed both paths alike (and how many).
  * Forwarding: one producer process writes N triggers round robin as fast
  * as it can, client processes wait on the targets; wakeups forwarded per
  * second over 1.5 s, from msivd's delivered counter, every count checked
