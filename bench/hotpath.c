@@ -1153,8 +1153,8 @@ hotpath_forwarding(struct h_daemon *d, struct msiv_conn *c)
 	hotpath_status(c, &st);
 	rel.thread = hotpath_find_delivery_thread(d->pid) != 0;
 	bench_note("msivd delivery loop: %s; relay CPU: %s", st.loop,
-	    rel.thread ? "thread msivd-deliver and any io_uring workers" :
-	    "whole msivd process (no thread named msivd-deliver)");
+	    rel.thread ? "threads msivd-deliverK and any io_uring workers" :
+	    "whole msivd process (no thread named msivd-deliverK)");
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
 		unsigned int n = sizes[s];
 		uint64_t vf = hotpath_fwd_open(c, n, trig, tgt, NULL);
