@@ -652,6 +652,22 @@ ur_idle_sync(void)
 	}
 }
 
+/* With u->q_lock held: put s on u's request queue (once), let go of the
+ * lock and wake the loop (before it runs, it takes the queue when it
+ * starts). */
+static void
+ur_push_unlock(struct ur_shard *u, struct slot *s)
+{
+	if (!s->dl.queued) {
+		s->dl.queued = 1;
+		s->dl.next = u->q_head;
+		u->q_head = s;
+	}
+	pthread_mutex_unlock(&u->q_lock);
+	if (atomic_load(&ur_started))
+		ur_signal(u->kickfd);
+}
+
 /*
  * Ask shard k (want) or the slot's shard (!want) to watch or let go of
  * it. A slot on no shard goes on k; one still on a shard (unwatched, and
@@ -689,15 +705,7 @@ ur_queue(struct slot *s, bool want, unsigned int k)
 		return;
 	}
 	s->dl.want = want;
-	if (!s->dl.queued) {
-		s->dl.queued = 1;
-		s->dl.next = u->q_head;
-		u->q_head = s;
-	}
-	pthread_mutex_unlock(&u->q_lock);
-	/* Before the loop runs, it takes the queue when it starts. */
-	if (atomic_load(&ur_started))
-		ur_signal(u->kickfd);
+	ur_push_unlock(u, s);
 }
 
 /*
@@ -721,14 +729,7 @@ ur_dropped(struct slot *s)
 		return;
 	}
 	s->dl.fdrop = 1;
-	if (!s->dl.queued) {
-		s->dl.queued = 1;
-		s->dl.next = u->q_head;
-		u->q_head = s;
-	}
-	pthread_mutex_unlock(&u->q_lock);
-	if (atomic_load(&ur_started))
-		ur_signal(u->kickfd);
+	ur_push_unlock(u, s);
 }
 
 static int
