@@ -68,7 +68,7 @@ slot_shard(const struct slot *s)
 	uint32_t sh = (dev->conf.flags & MSIV_ATTACH_SHARD_MASK) >>
 	    MSIV_ATTACH_SHARD_SHIFT;
 	unsigned int n = deliver_shard_count();
-	struct msiv_affinity_rep rep;
+	uint64_t cpus[MSIV_CPUS_WORDS];
 
 	if (n <= 1)
 		return 0;
@@ -79,13 +79,12 @@ slot_shard(const struct slot *s)
 	/* auto: where the host IRQ is handled, so the wakeup stays on its
 	 * CPU's shard; a slot with no IRQ yet (vfio: before its vfunc
 	 * arms it) goes by device. */
-	memset(&rep, 0, sizeof(rep));
-	if (dev->ops->irq_affinity != NULL &&
-	    dev->ops->irq_affinity(dev, s->index, NULL, &rep) == 0)
+	if (dev->ops->irq_cpus != NULL &&
+	    dev->ops->irq_cpus(dev, s->index, cpus) == 0)
 		for (unsigned int c = 0; c < 64 * MSIV_CPUS_WORDS; c++) {
 			int k;
 
-			if (!(rep.cpus[c / 64] & (1ull << (c % 64))))
+			if (!(cpus[c / 64] & (1ull << (c % 64))))
 				continue;
 			if ((k = deliver_shard_of_cpu(c)) >= 0)
 				return (unsigned int)k;

@@ -62,6 +62,11 @@ struct backend_ops {
 	 * the affinity in effect). */
 	int (*irq_affinity)(struct device *dev, uint32_t slot,
 	    const uint64_t *cpus, struct msiv_affinity_rep *rep);
+	/* Optional (NULL: none known): the CPUs the slot's host IRQ is
+	 * affine to (0), or -1; cheap when asked for many slots in a row,
+	 * and quiet (slot_shard). */
+	int (*irq_cpus)(struct device *dev, uint32_t slot,
+	    uint64_t cpus[MSIV_CPUS_WORDS]);
 	/* Optional (NULL: the backend holds nothing but its slots'
 	 * triggers): handover (handover.c). save writes what the backend
 	 * holds open and knows; adopt takes it instead of open, touching the

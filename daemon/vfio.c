@@ -59,6 +59,9 @@ struct vfio_dev {
 	int latch;          /* MSI message latched at enable (msi_latch) */
 	uint32_t enabled;   /* NORESIZE: vectors enabled, 0 .. enabled-1 */
 	uint8_t *armed;     /* per slot */
+	int32_t *hostirq;   /* per slot: host IRQ + 1 (0: none), read from
+			       /proc/interrupts in one pass (vfio_irq_cpu) */
+	int hostirq_ok;     /* hostirq holds for the armed slots of now */
 	uint64_t (*affinity)[MSIV_CPUS_WORDS]; /* per slot, asked for; 0: none */
 	char address[32];
 };
@@ -180,6 +183,7 @@ vfio_close(struct device *dev)
 		close(v->container);
 	free(v->armed);
 	free(v->affinity);
+	free(v->hostirq);
 	free(v);
 	dev->priv = NULL;
 }
@@ -372,7 +376,8 @@ vfio_open(struct device *dev, const struct conf_device *cd)
 		dev->nslots = v->count; /* the message store is this big */
 	v->armed = calloc(dev->nslots, 1);
 	v->affinity = calloc(dev->nslots, sizeof(*v->affinity));
-	if (v->armed == NULL || v->affinity == NULL) {
+	v->hostirq = calloc(dev->nslots, sizeof(*v->hostirq));
+	if (v->armed == NULL || v->affinity == NULL || v->hostirq == NULL) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -481,7 +486,8 @@ vfio_adopt(struct device *dev, const struct conf_device *cd, struct ho_rd *r)
 	dev->nslots = nslots;
 	v->armed = calloc(dev->nslots, 1);
 	v->affinity = calloc(dev->nslots, sizeof(*v->affinity));
-	if (v->armed == NULL || v->affinity == NULL)
+	v->hostirq = calloc(dev->nslots, sizeof(*v->hostirq));
+	if (v->armed == NULL || v->affinity == NULL || v->hostirq == NULL)
 		return -ENOMEM;
 	ho_get(r, v->armed, dev->nslots);
 	ho_get(r, v->affinity, dev->nslots * sizeof(*v->affinity));
@@ -642,6 +648,70 @@ vfio_irq_affinity(struct device *dev, uint32_t slot, const uint64_t *cpus,
 	return vfio_mask_parse(buf, rep->cpus);
 }
 
+/* Every slot's host IRQ, in one pass of /proc/interrupts (vfio_host_irq
+ * reads it whole for one slot): the lines that end in this device's
+ * " vfio-msix[N](BDF)". */
+static void
+vfio_host_irq_scan(struct device *dev)
+{
+	struct vfio_dev *v = dev->priv;
+	char tail[48], *line = NULL;
+	const char *name = v->index == VFIO_PCI_MSIX_IRQ_INDEX ?
+	    " vfio-msix[" : " vfio-msi[";
+	size_t cap = 0, tl;
+	ssize_t n;
+	FILE *f;
+
+	memset(v->hostirq, 0, dev->nslots * sizeof(*v->hostirq));
+	v->hostirq_ok = 1;
+	tl = (size_t)snprintf(tail, sizeof(tail), "](%s)", v->address);
+	if ((f = fopen("/proc/interrupts", "re")) == NULL)
+		return;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		char *p, *end;
+		unsigned long slot;
+		long irq;
+
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == ' '))
+			line[--n] = '\0';
+		if ((size_t)n <= tl || strcmp(line + n - tl, tail) != 0 ||
+		    (p = strstr(line, name)) == NULL)
+			continue;
+		slot = strtoul(p + strlen(name), &end, 10);
+		irq = strtol(line, &p, 10);
+		if (end == line + n - tl && *p == ':' && irq >= 0 &&
+		    irq < INT32_MAX && slot < dev->nslots)
+			v->hostirq[slot] = (int32_t)irq + 1;
+	}
+	free(line);
+	fclose(f);
+}
+
+/* The CPUs the slot's host IRQ is affine to; -1 (not armed, not found):
+ * for the delivery shard of the slot (slot_shard), so quiet, and one
+ * /proc/interrupts pass for all the slots watched at once (a handover
+ * adopts every armed slot). */
+static int
+vfio_irq_cpus(struct device *dev, uint32_t slot,
+    uint64_t cpus[MSIV_CPUS_WORDS])
+{
+	struct vfio_dev *v = dev->priv;
+	char buf[512];
+	int irq;
+
+	if (!v->armed[slot])
+		return -1;
+	if (!v->hostirq_ok)
+		vfio_host_irq_scan(dev);
+	if ((irq = v->hostirq[slot] - 1) < 0)
+		return -1;
+	if ((vfio_irq_file(irq, "effective_affinity", buf, sizeof(buf), 0) < 0 &&
+	    vfio_irq_file(irq, "smp_affinity", buf, sizeof(buf), 0) < 0) ||
+	    vfio_mask_parse(buf, cpus) < 0)
+		return -1;
+	return 0;
+}
+
 /* Re-enabling a fixed-size range gives its vectors new IRQs: give them the
  * affinity asked for. */
 static void
@@ -678,6 +748,7 @@ vfio_arm(struct device *dev, uint32_t first, uint32_t n)
 		armed += v->armed[i];
 	if (armed == n && (!v->noresize || end <= v->enabled))
 		return 0;
+	v->hostirq_ok = 0; /* new host IRQs */
 	for (uint32_t i = first; i < end; i++)
 		v->armed[i] = 1;
 	/* (Slots being armed have no affinity yet: disarm forgot it.) */
@@ -718,6 +789,7 @@ vfio_disarm(struct device *dev, uint32_t first, uint32_t n)
 {
 	struct vfio_dev *v = dev->priv;
 
+	v->hostirq_ok = 0;
 	for (uint32_t i = first; i < first + n; i++) {
 		v->armed[i] = 0;
 		memset(v->affinity[i], 0, sizeof(v->affinity[i]));
@@ -773,6 +845,7 @@ const struct backend_ops vfio_backend_ops = {
 	.trigger_dup = NULL,
 	.route = vfio_route,
 	.irq_affinity = vfio_irq_affinity,
+	.irq_cpus = vfio_irq_cpus,
 	.save = vfio_save,
 	.adopt = vfio_adopt,
 };
