@@ -23,6 +23,8 @@
 
 #include <msiv/msiv.h>
 
+#include "proto.h"
+
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "unknown"
 #endif
@@ -1125,20 +1127,13 @@ cmd_attach(struct ctl *c, int argc, char **argv)
 	int r, bad = argc < 3;
 
 	for (int i = 3; i < argc; i++) {
-		uint32_t n = 0;
+		uint32_t sh = 0;
 
 		if (strcmp(argv[i], "msi-latch") == 0)
 			flags |= MSIV_ATTACH_MSI_LATCH;
-		else if (strcmp(argv[i], "shard=auto") == 0)
-			flags &= ~MSIV_ATTACH_SHARD_MASK;
-		else if (strcmp(argv[i], "shard=spread") == 0)
-			flags = (flags & ~MSIV_ATTACH_SHARD_MASK) |
-			    MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_SPREAD);
 		else if (strncmp(argv[i], "shard=", 6) == 0) {
-			bad |= parse_u32(argv[i] + 6, MSIV_ATTACH_SHARD_MAX,
-			    &n) < 0;
-			flags = (flags & ~MSIV_ATTACH_SHARD_MASK) |
-			    MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_FIXED + n);
+			bad |= msiv_shard_parse(argv[i] + 6, &sh) < 0;
+			flags = (flags & ~MSIV_ATTACH_SHARD_MASK) | sh;
 		} else
 			bad |= parse_policy(argv[i], &policy) < 0;
 	}

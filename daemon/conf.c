@@ -298,7 +298,8 @@ conf_daemon_key(struct conf_parse *p, const char *key, const char *val,
 	} else if (strcmp(key, "delivery_shards") == 0) {
 		if (strcmp(val, "auto") == 0)
 			c->delivery_shards = 0;
-		else if (conf_u32(val, 1, 64, &c->delivery_shards, 10) < 0)
+		else if (conf_u32(val, 1, MSIV_ATTACH_SHARD_MAX + 1,
+		    &c->delivery_shards, 10) < 0)
 			CONF_ERR(p, line, "delivery_shards must be auto or 1 "
 			    "to 64, not \"%s\"", val);
 	} else if (strcmp(key, "seccomp") == 0) {
@@ -358,7 +359,7 @@ conf_device_key(struct conf_parse *p, const char *name, const char *key,
 	} else if (strcmp(key, "shard") == 0) {
 		uint32_t sh;
 
-		if (conf_shard_parse(val, &sh) < 0)
+		if (msiv_shard_parse(val, &sh) < 0)
 			CONF_ERR(p, line, "device %s: shard must be auto, "
 			    "spread or 0 to %u, not \"%s\"", name,
 			    MSIV_ATTACH_SHARD_MAX, val);
@@ -687,22 +688,6 @@ conf_handler(void *arg, const char *section, const char *key,
 		return conf_tenant_key(p, section + 7, key, val, line);
 	CONF_ERR(p, line, "unknown section [%s] (known: [msivd], "
 	    "[device NAME], [hotplug], [auto NAME], [tenant NAME])", section);
-}
-
-int
-conf_shard_parse(const char *s, uint32_t *flags)
-{
-	uint32_t n;
-
-	if (strcmp(s, "auto") == 0)
-		*flags = 0;
-	else if (strcmp(s, "spread") == 0)
-		*flags = MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_SPREAD);
-	else if (conf_u32(s, 0, MSIV_ATTACH_SHARD_MAX, &n, 10) == 0)
-		*flags = MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_FIXED + n);
-	else
-		return -1;
-	return 0;
 }
 
 int

@@ -109,9 +109,6 @@ struct conf_args {
 void conf_defaults(struct conf *c);
 /* Is s a delivery loop name (auto, io_uring, epoll)? 0 or -1. */
 int conf_delivery_ok(const char *s);
-/* A device's shard setting (auto, spread, or 0 to MSIV_ATTACH_SHARD_MAX)
- * as its MSIV_ATTACH_SHARD_* flag bits; 0 or -1. */
-int conf_shard_parse(const char *s, uint32_t *flags);
 /* The embedded default device set: one sim device sim0 of 2048 slots. */
 void conf_embedded_devices(struct conf *c);
 /* Parse path into c (on top of the defaults). Returns 0, or -EINVAL with

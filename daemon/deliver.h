@@ -17,7 +17,6 @@
 #include "vector.h"
 
 struct device;
-struct vfunc;
 
 /* The most delivery shards ([msivd] delivery_shards). */
 #define DELIVER_SHARDS_MAX 64u

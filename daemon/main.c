@@ -12,14 +12,14 @@
  *     capability left (priv.c); no client input is read before this;
  *  4. detach from the terminal unless --foreground (the parent exits only
  *     once the socket is listening, so a caller can connect at once);
- *  5. start the delivery thread, set the signal handlers (SIGHUP: read
+ *  5. start the delivery threads (a shard each), set the signal handlers (SIGHUP: read
  *     the configuration again, reload.c), put the whole
  *     process under its system call filter (sandbox.c: from here on
  *     only what serving needs; never an exec), tell the service manager
  *     READY=1, then serve on the control thread's event loop until
  *     SIGTERM, SIGINT or an admin's SHUTDOWN;
  *  6. STOPPING=1, then tear down in reverse: sessions (their vfuncs
- *     released), delivery thread, devices, socket.
+ *     released), delivery threads, devices, socket.
  */
 #include "config.h"
 
@@ -674,7 +674,7 @@ main(int argc, char **argv)
 		    "refused (%s)", strerror(-r));
 	if ((r = deliver_start()) < 0) {
 		errno = -r;
-		fatal("cannot start the delivery thread");
+		fatal("cannot start the delivery threads");
 	}
 	sigterm = evsignal_new(base, SIGTERM, on_signal, NULL);
 	sigint = evsignal_new(base, SIGINT, on_signal, NULL);

@@ -7,6 +7,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proto.h"
@@ -390,6 +391,30 @@ msiv_name_put(char dst[MSIV_NAME_MAX], const char *src)
 		return -ENAMETOOLONG;
 	memset(dst, 0, MSIV_NAME_MAX);
 	memcpy(dst, src, n);
+	return 0;
+}
+
+int
+msiv_shard_parse(const char *s, uint32_t *flags)
+{
+	unsigned long n;
+	char *end;
+
+	if (strcmp(s, "auto") == 0) {
+		*flags = 0;
+		return 0;
+	}
+	if (strcmp(s, "spread") == 0) {
+		*flags = MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_SPREAD);
+		return 0;
+	}
+	if (*s < '0' || *s > '9')
+		return -EINVAL; /* no sign, no space */
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || n > MSIV_ATTACH_SHARD_MAX)
+		return -EINVAL;
+	*flags = MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_FIXED + (uint32_t)n);
 	return 0;
 }
 

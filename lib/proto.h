@@ -86,4 +86,9 @@ int msiv_proto_check_req(const struct msiv_hdr *h, const void *payload,
 int msiv_name_put(char dst[MSIV_NAME_MAX], const char *src);
 int msiv_name_check(const char src[MSIV_NAME_MAX]);
 
+/* A device's delivery shard as msivd.conf(5) and msivctl attach write it
+ * ("auto", "spread" or 0 to MSIV_ATTACH_SHARD_MAX) into DEVICE_ATTACH's
+ * flag bits (MSIV_ATTACH_SHARD_*); -EINVAL for anything else. */
+int msiv_shard_parse(const char *s, uint32_t *flags);
+
 #endif /* MSIV_PROTO_H */

@@ -516,6 +516,27 @@ test_fdpass_emfile(void)
 	close(fds[1]);
 }
 
+/* A device's shard setting, as msivd.conf(5) and msivctl attach take it. */
+static void
+test_shard_parse(void)
+{
+	static const char *const bad[] = {
+		"", "64", "-1", "+1", " 1", "1x", "Auto", "99999999999",
+	};
+	uint32_t f = 1;
+
+	ok(msiv_shard_parse("auto", &f) == 0 && f == 0, "shard auto: 0");
+	ok(msiv_shard_parse("spread", &f) == 0 &&
+	    f == MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_SPREAD), "shard spread");
+	ok(msiv_shard_parse("0", &f) == 0 &&
+	    f == MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_FIXED), "shard 0");
+	ok(msiv_shard_parse("63", &f) == 0 &&
+	    f == MSIV_ATTACH_SHARD(MSIV_ATTACH_SHARD_FIXED + 63), "shard 63");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		is_int(msiv_shard_parse(bad[i], &f), -EINVAL, "shard \"%s\": "
+		    "EINVAL", bad[i]);
+}
+
 int
 main(void)
 {
@@ -524,6 +545,7 @@ main(void)
 	test_check_req();
 	test_swap();
 	test_names();
+	test_shard_parse();
 	test_fdpass();
 	test_fdpass_emfile();
 	return tap_done();
