@@ -281,13 +281,8 @@ cmd_vec_retarget(struct cmd_ctx *ctx)
 	s = vfunc_vec_lock(vf, rq->vector);
 	act = vector_retarget(&s->vec, new_target,
 	    (rq->flags & MSIV_RETARGET_MSG) != 0, rq->addr, rq->data);
-	if (new_target) {
-		old = s->target;
-		s->target = fd;
-		slot_fdstore_target(s);
-		if (old >= 0)
-			deliver_target_dropped(s);
-	}
+	if (new_target)
+		old = slot_target_set(s, fd);
 	cmd_vec_done(vf, rq->vector, act);
 	if (old >= 0)
 		close(old);

@@ -724,16 +724,22 @@ slot_route(struct slot *s, unsigned int act)
 }
 
 int
+slot_target_set(struct slot *s, int fd)
+{
+	int old = s->target;
+
+	s->target = fd;
+	if (old != fd)
+		slot_fdstore_target(s);
+	if (old >= 0)
+		deliver_target_dropped(s);
+	return old;
+}
+
+int
 slot_target_take(struct slot *s)
 {
-	int fd = s->target;
-
-	s->target = -1;
-	if (fd >= 0) {
-		slot_fdstore_target(s);
-		deliver_target_dropped(s);
-	}
-	return fd;
+	return slot_target_set(s, -1);
 }
 
 void

@@ -105,6 +105,10 @@ unsigned int slot_shard(const struct slot *s);
  * has moved the device's signal off the fd (direct mode).
  */
 int slot_target_take(struct slot *s);
+/* The same for a new target fd (RETARGET, a handover's restore): s's
+ * target becomes fd, and the old one is returned, let go of by the
+ * delivery loop's registered file table and the fd store alike. */
+int slot_target_set(struct slot *s, int fd);
 /*
  * systemd's fd store (fdstore.c): keep what a crash must not close. A
  * device's fds, state and triggers when it is created
