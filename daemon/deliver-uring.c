@@ -588,8 +588,10 @@ ur_main(void *arg)
 		    UR_BATCH)) > 0) {
 			int stop = ur_batch(u, cqes, n);
 
-			if (stop == 1)
+			if (stop == 1) {
+				ur_flush(u); /* what it decided goes */
 				return NULL;
+			}
 			park |= stop == 2;
 		}
 		if (park) {

@@ -25,9 +25,11 @@
 #include "target.h"
 
 /* What deliver.c keeps of each shard; the loop keeps its own (the
- * io_uring loop: struct ur_shard in deliver-uring.c). */
+ * io_uring loop: struct ur_shard in deliver-uring.c). Line-aligned: each
+ * shard's thread writes its counters on every batch, and they are not to
+ * share a cache line with the next shard's. */
 struct dl_shard {
-	pthread_t thread;
+	_Alignas(64) pthread_t thread;
 	int running;
 	_Atomic uint64_t interrupts;
 	_Atomic int64_t delivered;
@@ -145,8 +147,7 @@ deliver_write(int fd)
 	 * its client made it blocking: target.h). The control thread's (a
 	 * replay): no shard's. */
 	if (target_write(fd))
-		atomic_fetch_add_explicit(&base_delivered, 1,
-		    memory_order_relaxed);
+		deliver_stat_carry(0, 1, 0);
 }
 
 void
@@ -159,6 +160,8 @@ deliver_actions(struct slot *s, unsigned int act)
 void
 deliver_lock(struct slot *s)
 {
+	unsigned int on;
+
 	pthread_mutex_lock(&s->lock);
 	if (atomic_load(&s->dl.inflight)) {
 		/* The loop clears dl.inflight, then looks at wr_waiters; we
@@ -172,7 +175,9 @@ deliver_lock(struct slot *s)
 		 * read this kick with an earlier one does not wait
 		 * (deliver_writes_awaited). A slot with a write in flight is
 		 * on a shard (it stays there while it is watched). */
-		loop->kick(atomic_load(&s->dl.shard) - 1u);
+		on = atomic_load(&s->dl.shard);
+		if (on != 0) /* let go of meanwhile: its mark is clear */
+			loop->kick(on - 1u);
 		while (atomic_load(&s->dl.inflight))
 			pthread_cond_wait(&wr_cond, &wr_lock);
 		atomic_fetch_sub(&wr_waiters, 1);
@@ -291,9 +296,11 @@ deliver_auto_shards(void)
 static int
 deliver_alloc(unsigned int n)
 {
-	shards = calloc(n, sizeof(*shards));
+	/* n is at most DELIVER_SHARDS_MAX; the size a multiple of 64. */
+	shards = aligned_alloc(_Alignof(struct dl_shard), n * sizeof(*shards));
 	if (shards == NULL)
 		return -ENOMEM;
+	memset(shards, 0, n * sizeof(*shards));
 	nshards = n;
 	return 0;
 }
@@ -403,14 +410,9 @@ deliver_stop(void)
 int
 deliver_add(struct slot *s, unsigned int k)
 {
-	unsigned int on = atomic_load(&s->dl.shard);
-
-	/* On a shard still (unwatched, not let go of yet): it stays. */
-	if (on != 0)
-		k = on - 1;
-	else if (k >= nshards)
-		k %= nshards;
-	return loop->add(s, k);
+	/* A slot on a shard still (unwatched, not let go of yet) stays
+	 * there: the loop decides that under its queue lock. */
+	return loop->add(s, k % nshards);
 }
 
 void

@@ -170,7 +170,8 @@ spawn_init(char **argv)
 		if (dup2(sv[1], SPAWN_FD) < 0)
 			_exit(1);
 		/* Nothing of msivd's but its socket and stdio. */
-		(void)close_range(SPAWN_FD + 1, ~0U, 0);
+		if (close_range(SPAWN_FD + 1, ~0U, 0) < 0)
+			_exit(1); /* msivd then runs without a spawner */
 		/* Say so: until now this process held msivd's listening
 		 * socket too (see below). */
 		if (send(SPAWN_FD, "r", 1, MSG_NOSIGNAL) != 1)
