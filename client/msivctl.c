@@ -346,6 +346,17 @@ list_sessions(struct ctl *c, uint64_t arg, void *out, size_t max)
 	    sizeof(struct msiv_session_info));
 }
 
+/* msivd's delivery shards (at most CTL_SHARDS_MAX) into sh: how many, or
+ * -errno (-ENOSYS: an msivd that predates SHARD_LIST reports none). */
+#define CTL_SHARDS_MAX ((int)MSIV_ATTACH_SHARD_MAX + 1) /* msivd's most */
+static int
+ctl_shards(struct ctl *c, struct msiv_shard_info sh[CTL_SHARDS_MAX])
+{
+	int n = msiv_list_shards(c->conn, sh, CTL_SHARDS_MAX, sizeof(sh[0]));
+
+	return n > CTL_SHARDS_MAX ? CTL_SHARDS_MAX : n;
+}
+
 /* A shard's share of the wakeups every shard handled, in per cent. */
 static double
 shard_share(const struct msiv_shard_info *sh, int n, int k)
@@ -362,7 +373,7 @@ cmd_status(struct ctl *c, int argc, char **argv)
 {
 	struct msiv_status_info st;
 	struct msiv_hotplug_info hp;
-	struct msiv_shard_info sh[64]; /* msivd's most delivery shards */
+	struct msiv_shard_info sh[CTL_SHARDS_MAX];
 	int hp_known, nsh, r = msiv_get_status(c->conn, &st, sizeof(st));
 
 	(void)argc;
@@ -374,12 +385,9 @@ cmd_status(struct ctl *c, int argc, char **argv)
 	    r != -ENOSYS)
 		return ctl_fail(c, "status", r);
 	hp_known = r == 0;
-	/* The same for the shards (SHARD_LIST): -1, not reported. */
-	if ((nsh = msiv_list_shards(c->conn, sh, sizeof(sh) / sizeof(sh[0]),
-	    sizeof(sh[0]))) < 0 && nsh != -ENOSYS)
+	/* The same for the shards (SHARD_LIST). */
+	if ((nsh = ctl_shards(c, sh)) < 0 && nsh != -ENOSYS)
 		return ctl_fail(c, "status", nsh);
-	if (nsh > (int)(sizeof(sh) / sizeof(sh[0])))
-		nsh = (int)(sizeof(sh) / sizeof(sh[0]));
 	if (c->json) {
 		json_object *o = json_object_new_object();
 
@@ -978,7 +986,7 @@ cmd_metrics(struct ctl *c, int argc, char **argv)
 	struct msiv_vfunc_info *f = NULL;
 	struct om_key *dk = NULL, *tk = NULL, *fk = NULL;
 	struct mfig *dfig = NULL, *tfig = NULL, *ffig = NULL;
-	struct msiv_shard_info sh[64]; /* msivd's most delivery shards */
+	struct msiv_shard_info sh[CTL_SHARDS_MAX];
 	size_t nd = 0, nf = 0, nt = 0, nk = 0;
 	uint64_t cum = 0;
 	int r, nsh;
@@ -999,13 +1007,10 @@ cmd_metrics(struct ctl *c, int argc, char **argv)
 	    &nf)) < 0)
 		goto fail;
 	/* An msivd that predates SHARD_LIST: no shard series. */
-	if ((nsh = msiv_list_shards(c->conn, sh, sizeof(sh) / sizeof(sh[0]),
-	    sizeof(sh[0]))) < 0 && nsh != -ENOSYS) {
+	if ((nsh = ctl_shards(c, sh)) < 0 && nsh != -ENOSYS) {
 		r = nsh;
 		goto fail;
 	}
-	if (nsh > (int)(sizeof(sh) / sizeof(sh[0])))
-		nsh = (int)(sizeof(sh) / sizeof(sh[0]));
 	dk = calloc(nd + 1, sizeof(*dk));
 	dfig = calloc(nd + 1, sizeof(*dfig));
 	tk = calloc(nf + 1, sizeof(*tk));
